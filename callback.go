@@ -1,0 +1,62 @@
+package tonepay
+
+import (
+	"net/url"
+	"time"
+)
+
+// CallbackStatus is where a status callback is in its delivery.
+type CallbackStatus string
+
+// Callback statuses. Append only.
+const (
+	CallbackPending   CallbackStatus = "pending"   // waiting for its first or next attempt
+	CallbackDelivered CallbackStatus = "delivered" // the receiver answered 2xx
+	CallbackFailed    CallbackStatus = "failed"    // gave up after the retry window
+)
+
+// Callback is a status callback in the outbox. It is written in the same
+// transaction as the state change that caused it, and delivered after commit:
+// at least once, in order per session.
+type Callback struct {
+	ID            int64  // assigned by the store; orders callbacks
+	Token         string // I-Twilio-Idempotency-Token: the same on every attempt
+	AccountSid    string // whose auth token signs it
+	SessionSid    string
+	URL           string     // the StatusCallback of the request that caused it
+	Form          url.Values // masked values only
+	Status        CallbackStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	DateCreated   time.Time
+	DateUpdated   time.Time
+}
+
+// Attempt is one try at delivering a callback.
+type Attempt struct {
+	CallbackID int64
+	N          int // 1 for the first attempt
+	At         time.Time
+	Duration   time.Duration
+	StatusCode int    // 0 when no HTTP answer came
+	Error      string // why the attempt failed; empty on success
+}
+
+// Notifier is told when callbacks have been committed, so delivery starts at
+// once rather than at the next poll.
+type Notifier interface {
+	Notify()
+}
+
+// Answer is the stored response to an idempotent request (Payments create and
+// Status updates): a repeat of the same request within 24 hours gets it again
+// and does nothing.
+type Answer struct {
+	Key         string // hash of account, method, path, IdempotencyKey and body
+	Status      int
+	Body        []byte
+	DateCreated time.Time
+}
+
+// AnswerTTL is how long an idempotent answer is replayed.
+const AnswerTTL = 24 * time.Hour

@@ -1,0 +1,52 @@
+package tonepay
+
+import "slices"
+
+// Connector modes: TEST accepts only test card and bank numbers.
+const (
+	ModeTest = "test"
+	ModeLive = "live"
+)
+
+// Connector charges or tokenizes captured payment data with a processor. The
+// methods that move money arrive with the capture engine; what a connector can
+// do is declared up front so that create can refuse what it cannot.
+type Connector interface {
+	// Capabilities says what the connector supports.
+	Capabilities() Capabilities
+}
+
+// Capabilities is what a connector supports. Empty lists mean "any".
+type Capabilities struct {
+	Mode       string   // ModeTest or ModeLive
+	Charge     bool     // can charge an amount
+	Tokenize   bool     // can tokenize
+	TokenTypes []string // token types it can make
+	Methods    []string // payment methods
+	Currencies []string // upper-case ISO 4217 codes
+}
+
+// Check returns the Twilio error for params the connector cannot serve:
+// 64013 method, 64007 charge, 64005 tokenize, 64006 token type, 64011 currency.
+func (c Capabilities) Check(p *Params) error {
+	switch {
+	case len(c.Methods) > 0 && !slices.Contains(c.Methods, p.PaymentMethod):
+		return Errorf(CodeNoPaymentMethod, "Connector does not support payment method %s", p.PaymentMethod)
+	case p.Charging() && !c.Charge:
+		return Errorf(CodeNoCharge, "Connector does not support creating charge")
+	case !p.Charging() && !c.Tokenize:
+		return Errorf(CodeNoTokenize, "Connector does not support tokenization")
+	case !p.Charging() && len(c.TokenTypes) > 0 && !slices.Contains(c.TokenTypes, p.TokenType):
+		return Errorf(CodeNoTokenType, "Connector does not support token type %s", p.TokenType)
+	case len(c.Currencies) > 0 && !slices.Contains(c.Currencies, p.Currency):
+		return Errorf(CodeNoCurrency, "Connector does not support the requested currency %s", p.Currency)
+	}
+	return nil
+}
+
+// Connectors are the installed connectors by unique name; "Default" is used
+// when a request names none.
+type Connectors map[string]Connector
+
+// DefaultConnector is the name used when PaymentConnector is not given.
+const DefaultConnector = "Default"

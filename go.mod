@@ -1,0 +1,3 @@
+module github.com/tonepay/tonepay
+
+go 1.26.8

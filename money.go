@@ -1,0 +1,85 @@
+package tonepay
+
+import (
+	"strings"
+)
+
+// iso4217 lists active ISO 4217 currency codes by the number of digits after
+// the decimal point (minor units). A code not listed here is not a currency.
+var iso4217 = map[int]string{
+	0: "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF",
+	2: "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD " +
+		"CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD " +
+		"GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD " +
+		"MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP " +
+		"PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS " +
+		"TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VED VES XCD XCG YER ZAR ZMW ZWG",
+	3: "BHD IQD JOD KWD LYD OMR TND",
+	4: "CLF UYW",
+}
+
+var minorUnits = func() map[string]int {
+	m := make(map[string]int)
+	for digits, codes := range iso4217 {
+		for _, c := range strings.Fields(codes) {
+			m[c] = digits
+		}
+	}
+	return m
+}()
+
+// MinorUnits returns the number of decimals of an ISO 4217 currency (upper
+// case), and false for a code that is not a currency.
+func MinorUnits(currency string) (int, bool) {
+	d, ok := minorUnits[currency]
+	return d, ok
+}
+
+// MaxChargeAmount bounds ChargeAmount (exclusive), as Twilio does.
+const MaxChargeAmount = 1_000_000
+
+// ParseChargeAmount validates a ChargeAmount in currency and returns it with
+// exactly the currency's decimals ("10" -> "10.00" in USD), or "" for an empty
+// or zero amount, which means tokenize. It accepts "10", "10.0", "10.00", and
+// returns a 64003 error for anything negative, not a number, at or above
+// 1,000,000, or with more decimals than the currency has.
+func ParseChargeAmount(s, currency string) (string, error) {
+	digits, ok := MinorUnits(currency)
+	if !ok {
+		return "", Errorf(CodeNoCurrency, "Connector does not support the requested currency %s", currency)
+	}
+	bad := func() (string, error) {
+		return "", Errorf(CodeChargeAmount, "ChargeAmount %q is not a number between 0 and 1,000,000 with at most %d decimals for %s", s, digits, currency)
+	}
+	if s == "" {
+		return "", nil
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" && frac == "" || !allDigits(whole) || !allDigits(frac) {
+		return bad()
+	}
+	frac = strings.TrimRight(frac, "0")
+	whole = strings.TrimLeft(whole, "0")
+	if len(frac) > digits || len(whole) > 6 { // seven digits is 1,000,000 or more
+		return bad()
+	}
+	if whole == "" && frac == "" {
+		return "", nil // zero: tokenize
+	}
+	if whole == "" {
+		whole = "0"
+	}
+	if digits == 0 {
+		return whole, nil
+	}
+	return whole + "." + frac + strings.Repeat("0", digits-len(frac)), nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,169 @@
+package tonepay
+
+import "time"
+
+// PaymentMethod values. Append only.
+const (
+	CreditCard = "credit-card"
+	ACHDebit   = "ach-debit"
+)
+
+// TokenType values. Append only.
+const (
+	TokenOneTime       = "one-time"
+	TokenReusable      = "reusable"
+	TokenPaymentMethod = "payment-method"
+)
+
+// BankAccountType values. Append only.
+const (
+	ConsumerChecking   = "consumer-checking"
+	ConsumerSavings    = "consumer-savings"
+	CommercialChecking = "commercial-checking"
+)
+
+// Field is a piece of payment data the caller types in, named as the Capture
+// parameter and the Required list name it.
+type Field string
+
+// Fields, in the canonical order that Required uses. Append only.
+const (
+	FieldCardNumber     Field = "payment-card-number"
+	FieldExpiration     Field = "expiration-date"
+	FieldSecurityCode   Field = "security-code"
+	FieldPostalCode     Field = "postal-code"
+	FieldRoutingNumber  Field = "bank-routing-number"
+	FieldAccountNumber  Field = "bank-account-number"
+	matcherSuffix             = "-matcher"
+	MatchableCardFields       = "payment-card-number,expiration-date,security-code,postal-code"
+)
+
+// Matcher returns the field that asks for f a second time (RequireMatchingInputs).
+func (f Field) Matcher() Field { return f + matcherSuffix }
+
+// Base returns the field a matcher repeats, or f itself.
+func (f Field) Base() Field {
+	if n := len(f) - len(matcherSuffix); n > 0 && f[n:] == matcherSuffix {
+		return f[:n]
+	}
+	return f
+}
+
+// IsMatcher reports whether f is a "-matcher" capture.
+func (f Field) IsMatcher() bool { return f.Base() != f }
+
+// SessionStatus is where a payment session is in its life.
+type SessionStatus string
+
+// Session statuses. Append only.
+const (
+	SessionOpen  SessionStatus = "open"  // capturing; accepts Capture, complete, cancel
+	SessionEnded SessionStatus = "ended" // has a Result; accepts nothing more
+)
+
+// Result values of an ended session (Twilio's Result callback field). Append only.
+const (
+	ResultSuccess         = "success"
+	ResultConnectorError  = "payment-connector-error"
+	ResultStar            = "caller-interrupted-with-star"
+	ResultHungUp          = "caller-hung-up"
+	ResultValidationError = "validation-error"
+	ResultInternalError   = "internal-error"
+	ResultCancelled       = "payment-cancelled"
+	ResultTooManyAttempts = "too-many-failed-attempts"
+)
+
+// Params are the parameters of Payments create, parsed and validated. They do
+// not change during a session.
+type Params struct {
+	PaymentMethod         string            `json:"payment_method"`
+	BankAccountType       string            `json:"bank_account_type,omitempty"` // ACH only
+	ChargeAmount          string            `json:"charge_amount,omitempty"`     // normalized decimal; "" tokenizes
+	Currency              string            `json:"currency"`                    // upper-case ISO 4217
+	Description           string            `json:"description,omitempty"`
+	Input                 string            `json:"input"`
+	MinPostalCodeLength   int               `json:"min_postal_code_length,omitempty"`
+	Parameter             map[string]string `json:"parameter,omitempty"`
+	PaymentConnector      string            `json:"payment_connector"`
+	PostalCode            bool              `json:"postal_code"`
+	SecurityCode          bool              `json:"security_code"`
+	Timeout               int               `json:"timeout"` // seconds between digits
+	TokenType             string            `json:"token_type"`
+	ValidCardTypes        []string          `json:"valid_card_types"`
+	RequireMatchingInputs []Field           `json:"require_matching_inputs,omitempty"`
+	Confirmation          bool              `json:"confirmation,omitempty"`
+}
+
+// Charging reports whether completing the session charges (else it tokenizes).
+func (p *Params) Charging() bool { return p.ChargeAmount != "" }
+
+// Fields lists the fields the session collects, in canonical order, each
+// followed by its matcher when RequireMatchingInputs names it.
+func (p *Params) Fields() []Field {
+	var base []Field
+	if p.PaymentMethod == ACHDebit {
+		base = []Field{FieldRoutingNumber, FieldAccountNumber}
+	} else {
+		base = []Field{FieldCardNumber, FieldExpiration}
+		if p.SecurityCode {
+			base = append(base, FieldSecurityCode)
+		}
+		if p.PostalCode {
+			base = append(base, FieldPostalCode)
+		}
+	}
+	out := make([]Field, 0, len(base)*2)
+	for _, f := range base {
+		out = append(out, f)
+		for _, m := range p.RequireMatchingInputs {
+			if m == f {
+				out = append(out, f.Matcher())
+			}
+		}
+	}
+	return out
+}
+
+// Collects reports whether f is one of the session's fields.
+func (p *Params) Collects(f Field) bool {
+	for _, g := range p.Fields() {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// State is the progress of a session: what is being captured, what has been,
+// and how it ended. It holds masked values only; captured digits live
+// encrypted elsewhere and never in State.
+type State struct {
+	Capture        Field            `json:"capture,omitempty"`  // being captured now
+	Captured       map[Field]string `json:"captured,omitempty"` // field -> masked value
+	CardType       string           `json:"card_type,omitempty"`
+	Result         string           `json:"result,omitempty"`
+	StatusCallback string           `json:"status_callback"` // of the latest request; later callbacks go here
+}
+
+// Session is a payment session on a call (Twilio's Payments resource, PK sid).
+type Session struct {
+	Sid         string
+	AccountSid  string
+	CallSid     string
+	Status      SessionStatus
+	Params      Params
+	State       State
+	DateCreated time.Time
+	DateUpdated time.Time
+}
+
+// Required lists the fields still missing, in canonical order.
+func (s *Session) Required() []Field {
+	var out []Field
+	for _, f := range s.Params.Fields() {
+		if _, ok := s.State.Captured[f]; !ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+package tonepay
+
+import (
+	"context"
+	"time"
+)
+
+// Reader finds things. Both Store (outside a transaction) and Tx (inside one)
+// implement it. Find methods return ErrNotFound for a missing row.
+type Reader interface {
+	FindAccount(ctx context.Context, sid string) (*Account, error)
+	// FindAccounts lists a main account and its subaccounts, oldest first.
+	FindAccounts(ctx context.Context, f AccountFilter) ([]*Account, error)
+	FindKey(ctx context.Context, sid string) (*Key, error)
+	// FindKeys lists an account's keys, oldest first.
+	FindKeys(ctx context.Context, f KeyFilter) ([]*Key, error)
+	FindCall(ctx context.Context, sid string) (*Call, error)
+	// FindCalls lists an account's calls, newest first.
+	FindCalls(ctx context.Context, f CallFilter) ([]*Call, error)
+	FindSession(ctx context.Context, sid string) (*Session, error)
+	// FindOpenSession returns the call's session that has not ended.
+	FindOpenSession(ctx context.Context, callSid string) (*Session, error)
+	// FindCallbacks lists a session's callbacks in delivery order.
+	FindCallbacks(ctx context.Context, sessionSid string) ([]*Callback, error)
+	// FindAttempts lists a callback's delivery attempts in order.
+	FindAttempts(ctx context.Context, callbackID int64) ([]*Attempt, error)
+	// FindAnswer returns the answer stored under key no earlier than since.
+	FindAnswer(ctx context.Context, key string, since time.Time) (*Answer, error)
+	// CountAccounts counts all accounts (to tell an empty store).
+	CountAccounts(ctx context.Context) (int, error)
+}
+
+// Tx is a read-write transaction. Everything written through one Tx commits
+// together or not at all: a state change and its callbacks are one unit.
+type Tx interface {
+	Reader
+	CreateAccount(ctx context.Context, a *Account) error
+	// UpdateAccount saves FriendlyName, Status and AuthToken.
+	UpdateAccount(ctx context.Context, a *Account) error
+	CreateKey(ctx context.Context, k *Key) error
+	// UpdateKey saves FriendlyName.
+	UpdateKey(ctx context.Context, k *Key) error
+	DeleteKey(ctx context.Context, sid string) error
+	CreateCall(ctx context.Context, c *Call) error
+	// UpdateCall saves Status and EndTime.
+	UpdateCall(ctx context.Context, c *Call) error
+	// CreateSession returns ErrConflict when the call has an open session.
+	CreateSession(ctx context.Context, s *Session) error
+	// UpdateSession saves Status and State.
+	UpdateSession(ctx context.Context, s *Session) error
+	// AddCallbacks queues callbacks, setting their ID, in the given order.
+	AddCallbacks(ctx context.Context, cbs ...*Callback) error
+	// AddAnswer stores an idempotent answer; a key stored before is replaced.
+	AddAnswer(ctx context.Context, a *Answer) error
+}
+
+// Store is where tonepay keeps its state. Every acknowledged write is durable:
+// a crash right after Update returns loses nothing.
+type Store interface {
+	Reader
+	// Update runs fn in a transaction and commits it if fn returns nil.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	// ClaimCallbacks returns up to limit pending callbacks due at now, at most
+	// one per session (the oldest undelivered, so delivery keeps order), and
+	// leases them until now+lease so that no other dispatcher takes them.
+	ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Callback, error)
+	// RecordAttempt saves an attempt and the callback's new Status, Attempts
+	// and NextAttemptAt.
+	RecordAttempt(ctx context.Context, cb *Callback, a *Attempt) error
+	// NextCallbackAt returns when the earliest pending callback is due, or the
+	// zero time when none is pending.
+	NextCallbackAt(ctx context.Context) (time.Time, error)
+	// PruneAnswers deletes answers stored before t.
+	PruneAnswers(ctx context.Context, before time.Time) error
+
+	Close() error
+}
+
+// AccountFilter selects accounts: OwnerSid's own and its subaccounts.
+type AccountFilter struct {
+	OwnerSid     string
+	FriendlyName string // exact match when set
+	Status       string // exact match when set
+	Offset       int
+	Limit        int // 0 means no limit
+}
+
+// KeyFilter selects an account's API keys.
+type KeyFilter struct {
+	AccountSid string
+	Offset     int
+	Limit      int
+}
+
+// CallFilter selects an account's calls.
+type CallFilter struct {
+	AccountSid string
+	To         string // exact match when set
+	From       string
+	Status     string
+	Offset     int
+	Limit      int
+}
