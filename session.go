@@ -1,6 +1,9 @@
 package tonepay
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // PaymentMethod values. Append only.
 const (
@@ -166,4 +169,47 @@ func (s *Session) Required() []Field {
 		}
 	}
 	return out
+}
+
+// SessionService runs payment sessions: each request is applied to the stored
+// session in one transaction together with the callbacks it causes and, for
+// idempotent requests, the answer to replay.
+type SessionService interface {
+	// CreateSession starts a session on a call. Errors: 20404 unknown call,
+	// 21220 call not in progress, 64021 the call has an open session.
+	CreateSession(ctx context.Context, req *CreateRequest) (*Answer, error)
+	// UpdateSession asks for a field, or completes or cancels. Errors: 20404
+	// unknown session, 64021 session ended, 64020 field not collected,
+	// 64019 complete too early.
+	UpdateSession(ctx context.Context, req *UpdateRequest) (*Answer, error)
+	// HangUp ends a call, and its open session with Result=caller-hung-up.
+	// Errors: 20404 unknown call, 21220 call not in progress.
+	HangUp(ctx context.Context, accountSid, callSid string) (*Call, error)
+}
+
+// Render makes the response body of a request from the session it produced;
+// the body is stored so that a replay answers byte for byte the same.
+type Render func(*Session) ([]byte, error)
+
+// CreateRequest is a validated Payments create.
+type CreateRequest struct {
+	AccountSid     string
+	CallSid        string
+	Params         Params
+	StatusCallback string // absolute URL
+	IdempotencyKey string // the request's hash (see Answer.Key); "" when not idempotent
+	Render         Render
+}
+
+// UpdateRequest is a validated Payments update: exactly one of Capture and
+// Status is set.
+type UpdateRequest struct {
+	AccountSid     string
+	CallSid        string
+	Sid            string
+	Capture        Field
+	Status         string // "complete" or "cancel"
+	StatusCallback string
+	IdempotencyKey string
+	Render         Render
 }

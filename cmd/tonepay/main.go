@@ -1,0 +1,52 @@
+// Command tonepay serves Twilio's agent-assisted Payments API.
+//
+//	tonepay serve    run the server (see `tonepay serve -h`)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "tonepay:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `tonepay serves Twilio's agent-assisted Payments API.
+
+Usage:
+  tonepay serve [flags]   run the server; "tonepay serve -h" lists the flags
+
+Run "go test ./..." in the source tree to test it.
+`
+
+// run is main without the process: tests call it with their own arguments,
+// environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

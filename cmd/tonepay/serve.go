@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/session"
+	"github.com/tonepay/tonepay/store/sqlite"
+	"github.com/tonepay/tonepay/twilioapi"
+	"github.com/tonepay/tonepay/webhook"
+)
+
+// serveConfig is everything `tonepay serve` can be told. Each flag has an
+// environment twin; a flag given on the command line wins.
+type serveConfig struct {
+	Addr       string
+	DB         string
+	Config     string
+	PublicURL  string
+	LogLevel   string
+	RateLimit  float64
+	AccountSid string
+	AuthToken  string
+	DataKey    string // base64; empty means a key file next to the database
+}
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info"}
+}
+
+// parseServe reads flags over environment over defaults.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	c := defaultServeConfig()
+	env := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	env("TONEPAY_ADDR", &c.Addr)
+	env("TONEPAY_DB", &c.DB)
+	env("TONEPAY_CONFIG", &c.Config)
+	env("TONEPAY_PUBLIC_URL", &c.PublicURL)
+	env("TONEPAY_LOG_LEVEL", &c.LogLevel)
+	env("TONEPAY_ACCOUNT_SID", &c.AccountSid)
+	env("TONEPAY_AUTH_TOKEN", &c.AuthToken)
+	env("TONEPAY_DATA_KEY", &c.DataKey)
+	rate := getenv("TONEPAY_RATE_LIMIT")
+	if rate == "" {
+		rate = "0"
+	}
+	var err error
+	if c.RateLimit, err = strconv.ParseFloat(rate, 64); err != nil {
+		return c, fmt.Errorf("TONEPAY_RATE_LIMIT: %q is not a number", rate)
+	}
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address; port 0 picks a free port (TONEPAY_ADDR)")
+	fs.StringVar(&c.DB, "db", c.DB, "SQLite file path (TONEPAY_DB)")
+	fs.StringVar(&c.Config, "config", c.Config, "pay connector config file (TONEPAY_CONFIG)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL of this server as clients see it (TONEPAY_PUBLIC_URL)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (TONEPAY_LOG_LEVEL)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second per account, 0 for no limit (TONEPAY_RATE_LIMIT)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return c, c.validate()
+}
+
+// validate checks the configuration without touching the outside world.
+func (c serveConfig) validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("--addr is empty")
+	case c.DB == "":
+		return errors.New("--db is empty")
+	case strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://"):
+		return errors.New("--db: PostgreSQL is not supported yet; give a SQLite file path")
+	case c.Config != "":
+		return errors.New("--config: connector config files are not supported yet; without one, the Default connector is the sandbox")
+	case c.RateLimit < 0:
+		return errors.New("--rate-limit must not be negative")
+	case (c.AccountSid == "") != (c.AuthToken == ""):
+		return errors.New("TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN go together: set both or neither")
+	case c.AccountSid != "" && !tonepay.IsSID(c.AccountSid, tonepay.PrefixAccount):
+		return errors.New("TONEPAY_ACCOUNT_SID must be AC followed by 32 hex digits")
+	case c.AuthToken != "" && !isAlnum(c.AuthToken):
+		// twilio-go refuses to send credentials that are not alphanumeric.
+		return errors.New("TONEPAY_AUTH_TOKEN must be letters and digits only")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.DataKey != "" {
+		if _, err := decodeDataKey(c.DataKey); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isAlnum(s string) bool {
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("--log-level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// serve runs the server until ctx is cancelled, then shuts down gracefully:
+// stop accepting, finish in-flight requests and deliveries, close the store.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseServe(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(cfg.LogLevel)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if _, err := loadDataKey(cfg.DataKey, cfg.DB); err != nil {
+		return err
+	}
+	store, err := sqlite.Open(cfg.DB)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", cfg.DB, err)
+	}
+	defer store.Close()
+	if err := bootstrapAccount(ctx, store, cfg, stdout, log); err != nil {
+		return err
+	}
+
+	dispatcher := &webhook.Dispatcher{Store: store, Logger: log}
+	sessions := session.New(store, dispatcher)
+	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
+	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           logRequests(log, api),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	dctx, stopDispatcher := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := dispatcher.Run(dctx); err != nil {
+			log.Error("callback dispatcher stopped", "err", err)
+		}
+	})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening on http://" + ln.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		stopDispatcher()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopDispatcher()
+	wg.Wait() // in-flight deliveries finish and record their attempts
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrapAccount makes sure there is a main account to sign in with: the one
+// named by TONEPAY_ACCOUNT_SID/TONEPAY_AUTH_TOKEN, or on an empty store a new
+// one whose credentials are printed once.
+func bootstrapAccount(ctx context.Context, store tonepay.Store, cfg serveConfig, stdout io.Writer, log *slog.Logger) error {
+	now := time.Now().UTC()
+	if cfg.AccountSid != "" {
+		return store.Update(ctx, func(tx tonepay.Tx) error {
+			a, err := tx.FindAccount(ctx, cfg.AccountSid)
+			if errors.Is(err, tonepay.ErrNotFound) {
+				return tx.CreateAccount(ctx, &tonepay.Account{Sid: cfg.AccountSid, OwnerSid: cfg.AccountSid, FriendlyName: "Main account",
+					Status: tonepay.AccountActive, AuthToken: tonepay.NewSecret(cfg.AuthToken), DateCreated: now, DateUpdated: now})
+			} else if err != nil {
+				return err
+			}
+			if !a.IsMain() {
+				return fmt.Errorf("TONEPAY_ACCOUNT_SID %s is a subaccount", a.Sid)
+			}
+			if !a.AuthToken.Equal(cfg.AuthToken) {
+				a.AuthToken, a.DateUpdated = tonepay.NewSecret(cfg.AuthToken), now
+				log.Info("auth token of the main account set from TONEPAY_AUTH_TOKEN", "account", a.Sid)
+				return tx.UpdateAccount(ctx, a)
+			}
+			return nil
+		})
+	}
+	var created *tonepay.Account
+	err := store.Update(ctx, func(tx tonepay.Tx) error {
+		n, err := tx.CountAccounts(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		sid := tonepay.NewSID(tonepay.PrefixAccount)
+		created = &tonepay.Account{Sid: sid, OwnerSid: sid, FriendlyName: "Main account", Status: tonepay.AccountActive,
+			AuthToken: tonepay.NewSecret(tonepay.RandomHex(16)), DateCreated: now, DateUpdated: now}
+		return tx.CreateAccount(ctx, created)
+	})
+	if err != nil || created == nil {
+		return err
+	}
+	// Printed once, on stdout and not in the log: the token is a credential.
+	fmt.Fprintf(stdout, "Created a main account. Its auth token is not shown again:\n"+
+		"  TONEPAY_ACCOUNT_SID=%s\n  TONEPAY_AUTH_TOKEN=%s\n", created.Sid, created.AuthToken.Reveal())
+	return nil
+}
+
+// loadDataKey returns the key that encrypts captured payment data at rest:
+// TONEPAY_DATA_KEY, or a key file next to the database, created on first use
+// with mode 0600.
+func loadDataKey(b64, dbPath string) ([]byte, error) {
+	if b64 != "" {
+		return decodeDataKey(b64)
+	}
+	path := dbPath + ".key"
+	if dbPath == ":memory:" {
+		return newDataKey(), nil // nothing outlives the process, the key need not either
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := decodeDataKey(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return k, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key := newDataKey()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create data key file: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		return nil, err
+	}
+	return key, f.Sync()
+}
+
+func newDataKey() []byte {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k
+}
+
+func decodeDataKey(b64 string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(k) != 32 {
+		return nil, errors.New("TONEPAY_DATA_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)")
+	}
+	return k, nil
+}
+
+// logRequests logs each request's method, path, status and duration at debug
+// level. Never bodies or headers: they carry credentials and payment data.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}

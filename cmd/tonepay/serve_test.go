@@ -1,0 +1,59 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestParseServe(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	const sid = "AC0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name    string
+		args    []string
+		env     func(string) string
+		want    func(c serveConfig) bool
+		wantErr string
+	}{
+		{"defaults", nil, env(), func(c serveConfig) bool {
+			return c.Addr == "127.0.0.1:8080" && c.DB == "tonepay.db" && c.LogLevel == "info"
+		}, ""},
+		{"environment", nil, env("TONEPAY_ADDR", ":0", "TONEPAY_DB", "/tmp/x.db", "TONEPAY_RATE_LIMIT", "5"),
+			func(c serveConfig) bool { return c.Addr == ":0" && c.DB == "/tmp/x.db" && c.RateLimit == 5 }, ""},
+		{"flag beats environment", []string{"--addr", "127.0.0.1:9"}, env("TONEPAY_ADDR", ":0"), func(c serveConfig) bool { return c.Addr == "127.0.0.1:9" }, ""},
+		{"account pair", nil, env("TONEPAY_ACCOUNT_SID", sid, "TONEPAY_AUTH_TOKEN", "abc123"), func(c serveConfig) bool { return c.AccountSid == sid }, ""},
+		{"sid without token", nil, env("TONEPAY_ACCOUNT_SID", sid), nil, "go together"},
+		{"bad sid", nil, env("TONEPAY_ACCOUNT_SID", "AC1", "TONEPAY_AUTH_TOKEN", "x"), nil, "32 hex"},
+		{"token not alphanumeric", nil, env("TONEPAY_ACCOUNT_SID", sid, "TONEPAY_AUTH_TOKEN", "a-b"), nil, "letters and digits"},
+		{"bad data key", nil, env("TONEPAY_DATA_KEY", "c2hvcnQ="), nil, "32 bytes"},
+		{"bad log level", []string{"--log-level", "loud"}, env(), nil, "log-level"},
+		{"bad rate", nil, env("TONEPAY_RATE_LIMIT", "fast"), nil, "TONEPAY_RATE_LIMIT"},
+		{"negative rate", []string{"--rate-limit", "-1"}, env(), nil, "negative"},
+		{"postgres not yet", []string{"--db", "postgres://x"}, env(), nil, "PostgreSQL"},
+		{"stray argument", []string{"extra"}, env(), nil, "unexpected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseServe(tt.args, tt.env, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.want(c) {
+				t.Errorf("config %+v", c)
+			}
+		})
+	}
+}

@@ -1,0 +1,92 @@
+package twilioapi
+
+import (
+	"net/http"
+
+	"github.com/tonepay/tonepay"
+)
+
+// handleAccountList lists the caller's account and, for a main account, its
+// subaccounts.
+func (s *server) handleAccountList(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if c.key != nil {
+		return errKeyNotAllowed
+	}
+	q, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := parsePage(q)
+	if err != nil {
+		return err
+	}
+	f := tonepay.AccountFilter{OwnerSid: c.account.OwnerSid, FriendlyName: q.Get("FriendlyName"), Status: q.Get("Status"),
+		Offset: p.offset(), Limit: p.limit()}
+	var list []*tonepay.Account
+	if c.account.IsMain() {
+		if list, err = s.store.FindAccounts(r.Context(), f); err != nil {
+			return err
+		}
+	} else if p.Page == 0 && matches(c.account, f) {
+		list = []*tonepay.Account{c.account} // a subaccount sees only itself
+	}
+	out := make([]accountJSON, len(list))
+	for i, a := range list {
+		out[i] = encodeAccount(a)
+	}
+	writePage(w, "/2010-04-01/Accounts.json", "accounts", filterOf(q, "FriendlyName", "Status"), p, out)
+	return nil
+}
+
+func matches(a *tonepay.Account, f tonepay.AccountFilter) bool {
+	return (f.FriendlyName == "" || f.FriendlyName == a.FriendlyName) && (f.Status == "" || f.Status == a.Status)
+}
+
+// handleAccountCreate creates a subaccount of the caller's main account.
+func (s *server) handleAccountCreate(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if c.key != nil {
+		return errKeyNotAllowed
+	}
+	if !c.account.IsMain() {
+		return tonepay.Errorf(tonepay.CodeAuthenticate, "Authenticate: a subaccount cannot create subaccounts")
+	}
+	form, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	a := &tonepay.Account{
+		Sid:          s.newSID(tonepay.PrefixAccount),
+		OwnerSid:     c.account.Sid,
+		FriendlyName: form.Get("FriendlyName"),
+		Status:       tonepay.AccountActive,
+		AuthToken:    tonepay.NewSecret(tonepay.RandomHex(16)),
+		DateCreated:  now,
+		DateUpdated:  now,
+	}
+	if a.FriendlyName == "" {
+		a.FriendlyName = "SubAccount Created at " + now.Format("2006-01-02 03:04 pm")
+	}
+	if err := s.store.Update(r.Context(), func(tx tonepay.Tx) error { return tx.CreateAccount(r.Context(), a) }); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, encodeAccount(a))
+	return nil
+}
+
+func (s *server) handleAccountFetch(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
+	writeJSON(w, http.StatusOK, encodeAccount(acct))
+	return nil
+}
+
+// filterOf returns the named query parameters that are set, to carry them
+// into page URIs.
+func filterOf(q map[string][]string, names ...string) map[string][]string {
+	f := make(map[string][]string)
+	for _, n := range names {
+		if v, ok := q[n]; ok && len(v) > 0 && v[0] != "" {
+			f[n] = v[:1]
+		}
+	}
+	return f
+}

@@ -1,0 +1,245 @@
+package twilioapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/tonepay/tonepay"
+)
+
+const apiVersion = "2010-04-01"
+
+// writeJSON writes v as the response body with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Our response types always marshal; this is a programming error.
+		http.Error(w, `{"code":20500,"message":"Internal error","status":500}`, http.StatusInternalServerError)
+		return
+	}
+	writeBody(w, status, b)
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// date formats REST body dates as Twilio does: RFC 2822 in GMT. The zero time
+// is null.
+func date(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC1123Z)
+	return &s
+}
+
+func accountURI(sid string) string { return "/" + apiVersion + "/Accounts/" + sid }
+
+type accountJSON struct {
+	AuthToken       string            `json:"auth_token"`
+	DateCreated     *string           `json:"date_created"`
+	DateUpdated     *string           `json:"date_updated"`
+	FriendlyName    string            `json:"friendly_name"`
+	OwnerAccountSid string            `json:"owner_account_sid"`
+	Sid             string            `json:"sid"`
+	Status          string            `json:"status"`
+	SubresourceURIs map[string]string `json:"subresource_uris"`
+	Type            string            `json:"type"`
+	URI             string            `json:"uri"`
+}
+
+// encodeAccount shows the auth token, as Twilio does: only the account itself
+// or its main account can fetch it.
+func encodeAccount(a *tonepay.Account) accountJSON {
+	u := accountURI(a.Sid)
+	return accountJSON{
+		AuthToken:       a.AuthToken.Reveal(),
+		DateCreated:     date(a.DateCreated),
+		DateUpdated:     date(a.DateUpdated),
+		FriendlyName:    a.FriendlyName,
+		OwnerAccountSid: a.OwnerSid,
+		Sid:             a.Sid,
+		Status:          a.Status,
+		SubresourceURIs: map[string]string{"calls": u + "/Calls.json", "keys": u + "/Keys.json"},
+		Type:            "Full",
+		URI:             u + ".json",
+	}
+}
+
+type keyJSON struct {
+	Sid          string  `json:"sid"`
+	FriendlyName string  `json:"friendly_name"`
+	DateCreated  *string `json:"date_created"`
+	DateUpdated  *string `json:"date_updated"`
+	Secret       string  `json:"secret,omitempty"` // only when created
+}
+
+func encodeKey(k *tonepay.Key) keyJSON {
+	return keyJSON{Sid: k.Sid, FriendlyName: k.FriendlyName, DateCreated: date(k.DateCreated), DateUpdated: date(k.DateUpdated)}
+}
+
+type callJSON struct {
+	Sid             string            `json:"sid"`
+	DateCreated     *string           `json:"date_created"`
+	DateUpdated     *string           `json:"date_updated"`
+	ParentCallSid   *string           `json:"parent_call_sid"`
+	AccountSid      string            `json:"account_sid"`
+	To              string            `json:"to"`
+	ToFormatted     string            `json:"to_formatted"`
+	From            string            `json:"from"`
+	FromFormatted   string            `json:"from_formatted"`
+	PhoneNumberSid  *string           `json:"phone_number_sid"`
+	Status          string            `json:"status"`
+	StartTime       *string           `json:"start_time"`
+	EndTime         *string           `json:"end_time"`
+	Duration        *string           `json:"duration"`
+	Price           *string           `json:"price"`
+	PriceUnit       string            `json:"price_unit"`
+	Direction       string            `json:"direction"`
+	AnsweredBy      *string           `json:"answered_by"`
+	APIVersion      string            `json:"api_version"`
+	ForwardedFrom   *string           `json:"forwarded_from"`
+	GroupSid        *string           `json:"group_sid"`
+	CallerName      *string           `json:"caller_name"`
+	QueueTime       string            `json:"queue_time"`
+	TrunkSid        *string           `json:"trunk_sid"`
+	URI             string            `json:"uri"`
+	SubresourceURIs map[string]string `json:"subresource_uris"`
+}
+
+func encodeCall(c *tonepay.Call) callJSON {
+	u := accountURI(c.AccountSid) + "/Calls/" + c.Sid
+	var duration *string
+	if !c.EndTime.IsZero() {
+		d := strconv.Itoa(c.Duration())
+		duration = &d
+	}
+	return callJSON{
+		Sid:             c.Sid,
+		DateCreated:     date(c.DateCreated),
+		DateUpdated:     date(c.DateUpdated),
+		AccountSid:      c.AccountSid,
+		To:              c.To,
+		ToFormatted:     c.To,
+		From:            c.From,
+		FromFormatted:   c.From,
+		Status:          c.Status,
+		StartTime:       date(c.StartTime),
+		EndTime:         date(c.EndTime),
+		Duration:        duration,
+		PriceUnit:       "USD",
+		Direction:       c.Direction,
+		APIVersion:      apiVersion,
+		QueueTime:       "0",
+		URI:             u + ".json",
+		SubresourceURIs: map[string]string{"payments": u + "/Payments.json"},
+	}
+}
+
+type paymentJSON struct {
+	AccountSid  string  `json:"account_sid"`
+	CallSid     string  `json:"call_sid"`
+	Sid         string  `json:"sid"`
+	DateCreated *string `json:"date_created"`
+	DateUpdated *string `json:"date_updated"`
+	URI         string  `json:"uri"`
+}
+
+// renderPayment is the body of Payments create and update: Twilio returns no
+// capture state here, only the resource; progress goes to the StatusCallback.
+func renderPayment(s *tonepay.Session) ([]byte, error) {
+	return json.Marshal(paymentJSON{
+		AccountSid:  s.AccountSid,
+		CallSid:     s.CallSid,
+		Sid:         s.Sid,
+		DateCreated: date(s.DateCreated),
+		DateUpdated: date(s.DateUpdated),
+		URI:         accountURI(s.AccountSid) + "/Calls/" + s.CallSid + "/Payments/" + s.Sid + ".json",
+	})
+}
+
+// page is a list request's position: Twilio's Page and PageSize.
+type page struct {
+	Page, Size int
+}
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+func parsePage(q url.Values) (page, error) {
+	p := page{Size: defaultPageSize}
+	for name, dst := range map[string]*int{"Page": &p.Page, "PageSize": &p.Size} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return p, tonepay.Errorf(tonepay.CodeMissingParameter, "%s must be a non-negative integer", name)
+			}
+			*dst = n
+		}
+	}
+	if p.Size < 1 {
+		p.Size = 1
+	}
+	p.Size = min(p.Size, maxPageSize)
+	return p, nil
+}
+
+// offset and limit for a store query; one more row than the page tells whether
+// a next page exists.
+func (p page) offset() int { return p.Page * p.Size }
+func (p page) limit() int  { return p.Size + 1 }
+
+// writePage writes Twilio's paging envelope around items (which may hold one
+// extra item, meaning there is a next page). filter keeps the list's query
+// parameters in the page URIs.
+func writePage[T any](w http.ResponseWriter, path, key string, filter url.Values, p page, items []T) {
+	more := len(items) > p.Size
+	if more {
+		items = items[:p.Size]
+	}
+	uri := func(n int) string {
+		q := url.Values{}
+		for k, v := range filter {
+			q[k] = v
+		}
+		q.Set("Page", strconv.Itoa(n))
+		q.Set("PageSize", strconv.Itoa(p.Size))
+		return path + "?" + q.Encode()
+	}
+	var next, prev *string
+	if more {
+		s := uri(p.Page + 1)
+		next = &s
+	}
+	if p.Page > 0 {
+		s := uri(p.Page - 1)
+		prev = &s
+	}
+	start := p.offset()
+	end := start
+	if len(items) > 0 {
+		end = start + len(items) - 1
+	}
+	if items == nil {
+		items = []T{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		key:                 items,
+		"end":               end,
+		"first_page_uri":    uri(0),
+		"next_page_uri":     next,
+		"page":              p.Page,
+		"page_size":         p.Size,
+		"previous_page_uri": prev,
+		"start":             start,
+		"uri":               uri(p.Page),
+	})
+}

@@ -1,0 +1,35 @@
+package twilioapi
+
+import "net/http"
+
+// routes lists the whole API surface. Wildcards named {X} hold "SID.json";
+// handlers read them with pathSid.
+func (s *server) routes(mux *http.ServeMux) {
+	const acct = "/2010-04-01/Accounts/{AccountSid}"
+
+	mux.Handle("GET /_tonepay/health", handleHealth())
+
+	mux.Handle("GET /2010-04-01/Accounts.json", s.authed(s.handleAccountList))
+	mux.Handle("POST /2010-04-01/Accounts.json", s.authed(s.handleAccountCreate))
+	mux.Handle("GET "+acct, s.accountOnly(s.handleAccountFetch))
+
+	mux.Handle("GET "+acct+"/Keys.json", s.accountOnly(s.handleKeyList))
+	mux.Handle("POST "+acct+"/Keys.json", s.accountOnly(s.handleKeyCreate))
+	mux.Handle("GET "+acct+"/Keys/{KeySid}", s.accountOnly(s.handleKeyFetch))
+	mux.Handle("POST "+acct+"/Keys/{KeySid}", s.accountOnly(s.handleKeyUpdate))
+	mux.Handle("DELETE "+acct+"/Keys/{KeySid}", s.accountOnly(s.handleKeyDelete))
+
+	mux.Handle("GET "+acct+"/Calls.json", s.inAccount(s.handleCallList))
+	mux.Handle("POST "+acct+"/Calls.json", s.inAccount(s.handleCallCreate))
+	mux.Handle("GET "+acct+"/Calls/{CallSid}", s.inAccount(s.handleCallFetch))
+	mux.Handle("POST "+acct+"/Calls/{CallSid}", s.inAccount(s.handleCallUpdate))
+
+	mux.Handle("POST "+acct+"/Calls/{CallSid}/Payments.json", s.inAccount(s.handlePaymentCreate))
+	mux.Handle("POST "+acct+"/Calls/{CallSid}/Payments/{PaymentSid}", s.inAccount(s.handlePaymentUpdate))
+}
+
+func handleHealth() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeBody(w, http.StatusOK, []byte(`{"status":"ok"}`))
+	})
+}

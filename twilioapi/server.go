@@ -1,0 +1,153 @@
+// Package twilioapi is the Twilio wire format: routes, HTTP Basic auth, form
+// decoding, SIDs in paths, RFC 2822 dates, Twilio's error JSON and paging, and
+// idempotent answers. It turns HTTP requests into calls on the domain's
+// Store and SessionService and nothing else.
+package twilioapi
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tonepay/tonepay"
+)
+
+// Options are the server's settings beyond its dependencies.
+type Options struct {
+	Now       func() time.Time           // injected clock; default time.Now
+	NewSID    func(prefix string) string // injected ids; default tonepay.NewSID
+	RateLimit float64                    // requests per second per account; 0 means no limit
+	RateBurst int                        // bucket size; default max(1, RateLimit)
+}
+
+// server holds what the handlers share.
+type server struct {
+	log        *slog.Logger
+	store      tonepay.Store
+	sessions   tonepay.SessionService
+	connectors tonepay.Connectors
+	now        func() time.Time
+	newSID     func(string) string
+	limiter    *limiter
+}
+
+// NewServer returns the HTTP handler of the Twilio-compatible API.
+func NewServer(log *slog.Logger, store tonepay.Store, sessions tonepay.SessionService, connectors tonepay.Connectors, opt Options) http.Handler {
+	s := &server{
+		log:        log,
+		store:      store,
+		sessions:   sessions,
+		connectors: connectors,
+		now:        opt.Now,
+		newSID:     opt.NewSID,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newSID == nil {
+		s.newSID = tonepay.NewSID
+	}
+	if opt.RateLimit > 0 {
+		s.limiter = newLimiter(opt.RateLimit, opt.RateBurst, s.now)
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.twilioErrors(mux)
+}
+
+// apiFunc is a handler that returns its error instead of writing it, so that
+// every error goes through writeError.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *server) api(f apiFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+// caller is who sent a request: an account, through its own credentials or
+// through one of its API keys.
+type caller struct {
+	account *tonepay.Account
+	key     *tonepay.Key // nil with account credentials
+}
+
+// accountFunc is a handler under /Accounts/{AccountSid}/: it gets the account
+// in the path, already authorized for the caller.
+type accountFunc func(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error
+
+// authed authenticates and rate-limits a request.
+func (s *server) authed(f func(w http.ResponseWriter, r *http.Request, c *caller) error) http.Handler {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.authenticate(r.Context(), r)
+		if err != nil {
+			return err
+		}
+		if s.limiter != nil && !s.limiter.allow(c.account.Sid) {
+			return tonepay.Errorf(tonepay.CodeTooManyRequests, "Too many requests for account %s", c.account.Sid)
+		}
+		return f(w, r, c)
+	})
+}
+
+// inAccount serves a route under /Accounts/{AccountSid}/ for any credentials.
+func (s *server) inAccount(f accountFunc) http.Handler { return s.scoped(false, f) }
+
+// accountOnly serves a route that API keys may not use: as with Twilio's
+// standard keys, Accounts and Keys need the account's own credentials.
+func (s *server) accountOnly(f accountFunc) http.Handler { return s.scoped(true, f) }
+
+func (s *server) scoped(noKeys bool, f accountFunc) http.Handler {
+	return s.authed(func(w http.ResponseWriter, r *http.Request, c *caller) error {
+		if noKeys && c.key != nil {
+			return errKeyNotAllowed
+		}
+		acct, err := s.authorize(r.Context(), c, pathSid(r, "AccountSid"))
+		if err != nil {
+			return err
+		}
+		return f(w, r, acct)
+	})
+}
+
+var errKeyNotAllowed = tonepay.Errorf(tonepay.CodeAuthenticate, "Authenticate: API keys cannot manage Accounts or Keys; use the account's auth token")
+
+// pathSid returns a path segment with its optional ".json" suffix removed.
+// ServeMux wildcards must be whole segments, so "{Sid}.json" cannot be a pattern.
+func pathSid(r *http.Request, name string) string {
+	v, _ := strings.CutSuffix(r.PathValue(name), ".json")
+	return v
+}
+
+// twilioErrors replaces ServeMux's plain-text 404 and 405 answers with
+// Twilio's error JSON, which every client expects on every 4xx.
+func (s *server) twilioErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			writeError(w, r, s.log, tonepay.Errorf(tonepay.CodeMethodNotAllowed, "Method %s not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		writeError(w, r, s.log, errNotFound(r))
+	})
+}
+
+// statusProbe records what ServeMux's fallback handler would answer.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }
