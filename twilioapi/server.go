@@ -128,7 +128,7 @@ func (s *server) twilioErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
-			h.ServeHTTP(w, r)
+			mux.ServeHTTP(w, r) // not h: only ServeHTTP fills in r.PathValue
 			return
 		}
 		probe := &statusProbe{header: http.Header{}}

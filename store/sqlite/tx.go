@@ -1,0 +1,115 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/tonepay/tonepay"
+)
+
+// txn implements tonepay.Tx on a write transaction.
+type txn struct {
+	reader
+	tx *sql.Tx
+}
+
+func (t *txn) exec(ctx context.Context, op, query string, args ...any) error {
+	_, err := t.tx.ExecContext(ctx, query, args...)
+	return wrap(op, err)
+}
+
+// execOne runs a statement that must change exactly one row.
+func (t *txn) execOne(ctx context.Context, op, query string, args ...any) error {
+	res, err := t.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap(op, err)
+	} else if n == 0 {
+		return tonepay.ErrNotFound
+	}
+	return nil
+}
+
+func (t *txn) CreateAccount(ctx context.Context, a *tonepay.Account) error {
+	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateCreated), ts(a.DateUpdated))
+}
+
+func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
+	return t.execOne(ctx, "UpdateAccount", `UPDATE accounts SET friendly_name = ?, status = ?, auth_token = ?, date_updated = ? WHERE sid = ?`,
+		a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateUpdated), a.Sid)
+}
+
+func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
+	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, ts(k.DateCreated), ts(k.DateUpdated))
+}
+
+func (t *txn) UpdateKey(ctx context.Context, k *tonepay.Key) error {
+	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = ?, date_updated = ? WHERE sid = ?`, k.FriendlyName, ts(k.DateUpdated), k.Sid)
+}
+
+func (t *txn) DeleteKey(ctx context.Context, sid string) error {
+	return t.execOne(ctx, "DeleteKey", `DELETE FROM keys WHERE sid = ?`, sid)
+}
+
+func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
+	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+callCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, ts(c.StartTime), ts(c.EndTime), ts(c.DateCreated), ts(c.DateUpdated))
+}
+
+func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {
+	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = ?, end_time = ?, date_updated = ? WHERE sid = ?`,
+		c.Status, ts(c.EndTime), ts(c.DateUpdated), c.Sid)
+}
+
+func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {
+	params, state, err := sessionJSON(s)
+	if err != nil {
+		return wrap("CreateSession", err)
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, ts(s.DateCreated), ts(s.DateUpdated))
+	if isUniqueViolation(err) {
+		return tonepay.ErrConflict
+	}
+	return wrap("CreateSession", err)
+}
+
+func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
+	_, state, err := sessionJSON(s)
+	if err != nil {
+		return wrap("UpdateSession", err)
+	}
+	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = ?, state = ?, date_updated = ? WHERE sid = ?`,
+		string(s.Status), state, ts(s.DateUpdated), s.Sid)
+}
+
+func sessionJSON(s *tonepay.Session) (params, state string, err error) {
+	p, err := json.Marshal(s.Params)
+	if err != nil {
+		return "", "", err
+	}
+	st, err := json.Marshal(s.State)
+	return string(p), string(st), err
+}
+
+func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
+	for _, c := range cbs {
+		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, date_created, date_updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
+		if err != nil {
+			return wrap("AddCallbacks", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
+	return t.exec(ctx, "AddAnswer", `INSERT OR REPLACE INTO answers (key, status, body, date_created) VALUES (?, ?, ?, ?)`,
+		a.Key, a.Status, a.Body, ts(a.DateCreated))
+}
