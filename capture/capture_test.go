@@ -51,8 +51,15 @@ func TestStart(t *testing.T) {
 	}{
 		{"tokenize card", nil, common(nil)},
 		{"charge", func(p *tonepay.Params) { p.ChargeAmount = "10.00" },
-			func() url.Values { f := common(url.Values{"ChargeAmount": {"10.00"}}); delete(f, "TokenType"); return f }()},
-		{"ach", func(p *tonepay.Params) { p.PaymentMethod = tonepay.ACHDebit; p.BankAccountType = tonepay.ConsumerSavings },
+			func() url.Values {
+				f := common(url.Values{"ChargeAmount": {"10.00"}})
+				delete(f, "TokenType")
+				return f
+			}()},
+		{"ach", func(p *tonepay.Params) {
+			p.PaymentMethod = tonepay.ACHDebit
+			p.BankAccountType = tonepay.ConsumerSavings
+		},
 			common(url.Values{"PaymentMethod": {"ach-debit"}, "BankAccountType": {"consumer-savings"}})},
 	}
 	for _, tt := range tests {
@@ -103,8 +110,10 @@ func TestApply(t *testing.T) {
 			wantURL:  "https://example.com/cb?x=1", wantStatus: tonepay.SessionOpen,
 		},
 		{
-			name:     "re-capture forgets the old value",
-			before:   func(s *tonepay.Session) { s.State.Captured = map[tonepay.Field]string{tonepay.FieldPostalCode: "94109"} },
+			name: "re-capture forgets the old value",
+			before: func(s *tonepay.Session) {
+				s.State.Captured = map[tonepay.Field]string{tonepay.FieldPostalCode: "94109"}
+			},
 			ev:       Event{Kind: RequestCapture, Field: tonepay.FieldPostalCode},
 			wantForm: common(url.Values{"Capture": {"postal-code"}, "PartialResult": {"false"}, "Required": {"payment-card-number,expiration-date,security-code,postal-code"}, "DateUpdated": {"2026-11-23T01:03:33.456Z"}}),
 			wantURL:  "https://example.com/cb?x=1", wantStatus: tonepay.SessionOpen,

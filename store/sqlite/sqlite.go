@@ -208,3 +208,29 @@ func isUniqueViolation(err error) bool {
 }
 
 func encodeForm(v url.Values) string { return v.Encode() }
+
+// Pragma returns the value of a PRAGMA as the writer connection sees it; for
+// tests and diagnostics.
+func (s *Store) Pragma(name string) (string, error) {
+	var v string
+	err := s.write.QueryRow("PRAGMA " + name).Scan(&v)
+	return v, err
+}
+
+// Migrations lists the names of the applied migrations, in order.
+func (s *Store) Migrations() ([]string, error) {
+	rows, err := s.read.Query(`SELECT name FROM migrations ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
