@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -353,6 +354,34 @@ func TestSessionRules(t *testing.T) {
 		}
 		e.createPayment(call, "IdempotencyKey", "k3")
 	})
+}
+
+// TestConcurrentReplays: identical creates racing each other make one
+// session, and every one of them gets its answer.
+func TestConcurrentReplays(t *testing.T) {
+	e := newEnv(t, twilioapi.Options{})
+	call := e.newCall(e.main)
+	var wg sync.WaitGroup
+	sids := make(chan string, 8)
+	for range 8 {
+		wg.Go(func() {
+			code, body := e.as(e.main).post(e.paymentsPath(call), createForm("IdempotencyKey", "race"))
+			if code != 201 {
+				t.Errorf("got %d %v", code, body)
+				return
+			}
+			sids <- body["sid"].(string)
+		})
+	}
+	wg.Wait()
+	close(sids)
+	seen := map[string]bool{}
+	for s := range sids {
+		seen[s] = true
+	}
+	if len(seen) != 1 {
+		t.Errorf("racing identical creates made %d sessions: %v", len(seen), seen)
+	}
 }
 
 func TestAuthAndRouting(t *testing.T) {

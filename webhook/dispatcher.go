@@ -126,10 +126,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if next, err := d.Store.NextCallbackAt(ctx); err == nil && !next.IsZero() {
 			wait = min(wait, max(0, next.Sub(d.Now())))
 		}
-		if wait == 0 && len(cbs) == 0 {
-			// Due but not claimable (leased, or behind a callback in flight):
-			// wait for a delivery to end rather than spin.
-			wait = d.Poll
+		if len(cbs) == 0 {
+			// Due now yet nothing claimed: it fell due since the claim, or it
+			// waits behind a callback another dispatcher holds. Look again
+			// soon, without spinning.
+			wait = max(wait, 5*time.Millisecond)
 		}
 		timer := time.NewTimer(wait)
 		select {

@@ -179,6 +179,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Error("callback dispatcher stopped", "err", err)
 		}
 	})
+	wg.Go(func() { pruneAnswers(dctx, store, log) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening on http://" + ln.Addr().String())
@@ -201,6 +202,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// pruneAnswers deletes idempotent answers past their 24 hours, hourly.
+func pruneAnswers(ctx context.Context, store tonepay.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := store.PruneAnswers(ctx, time.Now().Add(-tonepay.AnswerTTL)); err != nil && ctx.Err() == nil {
+			log.Error("pruning idempotent answers", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // bootstrapAccount makes sure there is a main account to sign in with: the one
