@@ -12,11 +12,7 @@ func (s *server) handleAccountList(w http.ResponseWriter, r *http.Request, c *ca
 	if c.key != nil {
 		return errKeyNotAllowed
 	}
-	q, err := parseForm(w, r)
-	if err != nil {
-		return err
-	}
-	p, err := parsePage(q)
+	q, p, err := parseList(w, r)
 	if err != nil {
 		return err
 	}

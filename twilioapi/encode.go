@@ -174,6 +174,16 @@ const (
 	maxPageSize     = 1000
 )
 
+// parseList reads a list request's query: its filters and its page.
+func parseList(w http.ResponseWriter, r *http.Request) (url.Values, page, error) {
+	q, err := parseForm(w, r)
+	if err != nil {
+		return nil, page{}, err
+	}
+	p, err := parsePage(q)
+	return q, p, err
+}
+
 func parsePage(q url.Values) (page, error) {
 	p := page{Size: defaultPageSize}
 	for name, dst := range map[string]*int{"Page": &p.Page, "PageSize": &p.Size} {

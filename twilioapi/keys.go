@@ -8,11 +8,7 @@ import (
 )
 
 func (s *server) handleKeyList(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	q, err := parseForm(w, r)
-	if err != nil {
-		return err
-	}
-	p, err := parsePage(q)
+	_, p, err := parseList(w, r)
 	if err != nil {
 		return err
 	}

@@ -26,21 +26,12 @@ var (
 
 // handlePaymentCreate starts a payment session on a call: 201.
 func (s *server) handlePaymentCreate(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	form, err := parseForm(w, r)
+	form, call, p, err := s.paymentRequest(w, r, acct)
 	if err != nil {
 		return err
 	}
-	call, err := s.findCall(r, acct)
-	if err != nil {
-		return err
-	}
-	p := params{v: form, bad: tonepay.CodeInvalidParameter}
-	key := p.required("IdempotencyKey")
-	callback := p.required("StatusCallback")
-	if p.err != nil {
-		return p.err
-	}
-	prm, err := s.parseCreate(&p)
+	key, callback := form.Get("IdempotencyKey"), form.Get("StatusCallback")
+	prm, err := s.parseCreate(p)
 	if err != nil {
 		return err
 	}
@@ -60,6 +51,23 @@ func (s *server) handlePaymentCreate(w http.ResponseWriter, r *http.Request, acc
 	}
 	writeBody(w, ans.Status, ans.Body)
 	return nil
+}
+
+// paymentRequest reads what every Payments request has: a form, the call in
+// the path (20404), and the parameters both operations require (20001).
+func (s *server) paymentRequest(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) (url.Values, *tonepay.Call, *params, error) {
+	form, err := parseForm(w, r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	call, err := s.findCall(r, acct)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p := &params{v: form, bad: tonepay.CodeInvalidParameter}
+	p.required("IdempotencyKey")
+	p.required("StatusCallback")
+	return form, call, p, p.err
 }
 
 // parseCreate reads and validates the create parameters, with Twilio's
@@ -176,24 +184,15 @@ func parseParameter(v string) (map[string]string, error) {
 // handlePaymentUpdate asks for a field (Capture) or ends the session
 // (Status=complete|cancel): 202.
 func (s *server) handlePaymentUpdate(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	form, err := parseForm(w, r)
-	if err != nil {
-		return err
-	}
-	call, err := s.findCall(r, acct)
-	if err != nil {
-		return err
-	}
 	sid := pathSid(r, "PaymentSid")
 	if !tonepay.IsSID(sid, tonepay.PrefixPayment) {
 		return errNotFound(r)
 	}
-	p := params{v: form, bad: tonepay.CodeInvalidParameter}
-	key := p.required("IdempotencyKey")
-	callback := p.required("StatusCallback")
-	if p.err != nil {
-		return p.err
+	form, call, p, err := s.paymentRequest(w, r, acct)
+	if err != nil {
+		return err
 	}
+	key, callback := form.Get("IdempotencyKey"), form.Get("StatusCallback")
 	capture, status := form.Get("Capture"), form.Get("Status")
 	if (capture == "") == (status == "") {
 		return tonepay.Errorf(tonepay.CodeCaptureOrStatus, "Value needed for either Capture or Status parameters, and not both")

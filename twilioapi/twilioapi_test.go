@@ -135,7 +135,15 @@ func (e *env) paymentsPath(call string) string {
 
 // createForm is a valid create, changed by kv pairs ("" deletes a key).
 func createForm(kv ...string) url.Values {
-	f := url.Values{"IdempotencyKey": {"k1"}, "StatusCallback": {"https://example.com/cb"}}
+	return override(url.Values{"IdempotencyKey": {"k1"}, "StatusCallback": {"https://example.com/cb"}}, kv...)
+}
+
+// override returns a copy of base with kv pairs set ("" deletes a key).
+func override(base url.Values, kv ...string) url.Values {
+	f := url.Values{}
+	for k, v := range base {
+		f[k] = v
+	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] == "" {
 			f.Del(kv[i])
@@ -256,20 +264,7 @@ func TestUpdateErrors(t *testing.T) {
 	pk := e.createPayment(e.call)
 	path := "/2010-04-01/Accounts/" + e.main.Sid + "/Calls/" + e.call + "/Payments/" + pk + ".json"
 	base := url.Values{"IdempotencyKey": {"u1"}, "StatusCallback": {"https://example.com/cb"}}
-	with := func(kv ...string) url.Values {
-		f := url.Values{}
-		for k, v := range base {
-			f[k] = v
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == "" {
-				f.Del(kv[i])
-			} else {
-				f.Set(kv[i], kv[i+1])
-			}
-		}
-		return f
-	}
+	with := func(kv ...string) url.Values { return override(base, kv...) }
 	tests := []struct {
 		name   string
 		form   url.Values
