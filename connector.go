@@ -1,6 +1,9 @@
 package tonepay
 
-import "slices"
+import (
+	"context"
+	"slices"
+)
 
 // Connector modes: TEST accepts only test card and bank numbers.
 const (
@@ -8,12 +11,46 @@ const (
 	ModeLive = "live"
 )
 
-// Connector charges or tokenizes captured payment data with a processor. The
-// methods that move money arrive with the capture engine; what a connector can
-// do is declared up front so that create can refuse what it cannot.
+// Connector charges or tokenizes captured payment data with a processor.
 type Connector interface {
-	// Capabilities says what the connector supports.
+	// Capabilities says what the connector supports, so that create can
+	// refuse what it cannot do.
 	Capabilities() Capabilities
+	// Pay charges (req.Params.Charging()) or tokenizes. A processor's refusal
+	// is a PayResult with ErrorCode set; an error means the outcome is
+	// unknown (timeout, network), and the caller may call Pay again with the
+	// same TransactionID, which the connector must treat as the same payment.
+	Pay(ctx context.Context, req *PayRequest) (*PayResult, error)
+}
+
+// PayRequest is what a connector gets: the session's parameters and the
+// caller's data in clear. Card data is held in Secrets so that it cannot be
+// logged or marshalled by accident.
+type PayRequest struct {
+	TransactionID string // the same on every retry: the processor's idempotency key
+	SessionSid    string
+	AccountSid    string
+	Params        Params
+	CardNumber    Secret
+	ExpMonth      string // "08"
+	ExpYear       string // "27"
+	SecurityCode  Secret
+	PostalCode    string
+	RoutingNumber string // not secret: printed on every cheque
+	AccountNumber Secret
+	CardType      string
+}
+
+// PayResult is a connector's answer. On success ConfirmationCode (charge) or
+// Token and ProfileID (tokenize) are set; on refusal ErrorCode (a Pay error
+// code such as CodeCardRejected), Message and ConnectorError are.
+type PayResult struct {
+	ConfirmationCode string
+	Token            string
+	ProfileID        string
+	ErrorCode        int
+	Message          string // PaymentError
+	ConnectorError   string // the processor's own code
 }
 
 // Capabilities is what a connector supports. Empty lists mean "any".

@@ -60,8 +60,10 @@ type SessionStatus string
 
 // Session statuses. Append only.
 const (
-	SessionOpen  SessionStatus = "open"  // capturing; accepts Capture, complete, cancel
-	SessionEnded SessionStatus = "ended" // has a Result; accepts nothing more
+	SessionOpen       SessionStatus = "open"       // capturing; accepts Capture, complete, cancel
+	SessionEnded      SessionStatus = "ended"      // has a Result; accepts nothing more
+	SessionConfirming SessionStatus = "confirming" // Confirmation=true: waits for the caller's 1 or 2
+	SessionProcessing SessionStatus = "processing" // the connector is charging or tokenizing
 )
 
 // Result values of an ended session (Twilio's Result callback field). Append only.
@@ -142,20 +144,43 @@ func (p *Params) Collects(f Field) bool {
 // encrypted elsewhere and never in State.
 type State struct {
 	Capture        Field            `json:"capture,omitempty"`  // being captured now
+	Typed          int              `json:"typed,omitempty"`    // digits typed so far in Capture
 	Captured       map[Field]string `json:"captured,omitempty"` // field -> masked value
 	CardType       string           `json:"card_type,omitempty"`
-	Result         string           `json:"result,omitempty"`
-	StatusCallback string           `json:"status_callback"` // of the latest request; later callbacks go here
+	Dropped        int              `json:"dropped,omitempty"` // digits pressed while nothing was being captured
+	StatusCallback string           `json:"status_callback"`   // of the latest request; later callbacks go here
+
+	// Processing: one transaction id for every attempt, so that a retry
+	// after a crash cannot charge twice.
+	TransactionID   string    `json:"transaction_id,omitempty"`
+	ProcessingSince time.Time `json:"processing_since,omitzero"`
+
+	// The outcome.
+	Result           string `json:"result,omitempty"`
+	ConfirmationCode string `json:"confirmation_code,omitempty"`
+	Token            string `json:"token,omitempty"`
+	ProfileID        string `json:"profile_id,omitempty"`
+	PaymentError     string `json:"payment_error,omitempty"`
+	PayErrorCode     int    `json:"pay_error_code,omitempty"`
+	ConnectorError   string `json:"connector_error,omitempty"`
+	ErrorType        string `json:"error_type,omitempty"` // of the last field entry that failed
 }
 
 // Session is a payment session on a call (Twilio's Payments resource, PK sid).
 type Session struct {
-	Sid         string
-	AccountSid  string
-	CallSid     string
-	Status      SessionStatus
-	Params      Params
-	State       State
+	Sid        string
+	AccountSid string
+	CallSid    string
+	Status     SessionStatus
+	Params     Params
+	State      State
+	// Sealed holds the captured values (and the entry being typed), encrypted
+	// with the data key; nil once the session has ended.
+	Sealed []byte
+	// Deadline is when the session times out if nothing happens first: the
+	// entry's timeout, the confirmation's, or the end of a processing lease.
+	// Zero when nothing is waiting.
+	Deadline    time.Time
 	DateCreated time.Time
 	DateUpdated time.Time
 }
@@ -185,6 +210,16 @@ type SessionService interface {
 	// HangUp ends a call, and its open session with Result=caller-hung-up.
 	// Errors: 20404 unknown call, 21220 call not in progress.
 	HangUp(ctx context.Context, accountSid, callSid string) (*Call, error)
+	// Press plays the caller's keys (0-9, *, #; w waits half a second) into
+	// the call's session and returns once they have been applied. Errors:
+	// 20404 unknown call, 21220 call not in progress, 64020 a key not on a keypad.
+	Press(ctx context.Context, accountSid, callSid, keys string) (*Pressed, error)
+}
+
+// Pressed reports what became of pressed keys.
+type Pressed struct {
+	Applied int // keys the session took
+	Dropped int // keys that reached no field being captured
 }
 
 // Render makes the response body of a request from the session it produced;
@@ -212,4 +247,10 @@ type UpdateRequest struct {
 	StatusCallback string
 	IdempotencyKey string
 	Render         Render
+}
+
+// Sealer encrypts captured payment data at rest, bound to a session.
+type Sealer interface {
+	Seal(sessionSid string, plaintext []byte) []byte
+	Open(sessionSid string, sealed []byte) ([]byte, error)
 }

@@ -26,6 +26,9 @@ type Reader interface {
 	FindAttempts(ctx context.Context, callbackID int64) ([]*Attempt, error)
 	// FindAnswer returns the answer stored under key no earlier than since.
 	FindAnswer(ctx context.Context, key string, since time.Time) (*Answer, error)
+	// FindDueSessions returns the SIDs of sessions whose Deadline is set and
+	// not after now, earliest first.
+	FindDueSessions(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// CountAccounts counts all accounts (to tell an empty store).
 	CountAccounts(ctx context.Context) (int, error)
 }
@@ -46,7 +49,7 @@ type Tx interface {
 	UpdateCall(ctx context.Context, c *Call) error
 	// CreateSession returns ErrConflict when the call has an open session.
 	CreateSession(ctx context.Context, s *Session) error
-	// UpdateSession saves Status and State.
+	// UpdateSession saves Status, State, Sealed and Deadline.
 	UpdateSession(ctx context.Context, s *Session) error
 	// AddCallbacks queues callbacks, setting their ID, in the given order.
 	AddCallbacks(ctx context.Context, cbs ...*Callback) error

@@ -1,15 +1,16 @@
-// Package capture is the pure payment-session engine: a session and an event
-// go in; the new state and the status callbacks to send come out. It does no
-// I/O and reads no clock: the caller passes the time, the store and the
-// network live elsewhere. That keeps every transition table-testable.
+// Package capture is the pure payment-session engine: a session, its
+// captured values and an event go in; the new state, the status callbacks to
+// send and whether to call the connector come out. It does no I/O and reads
+// no clock: the caller passes the time and the ids. That keeps every
+// transition table-testable.
 package capture
 
 import (
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/card"
 )
 
 // Kind is the kind of an Event.
@@ -21,77 +22,381 @@ const (
 	Complete                       // the agent asks to process the payment (Status=complete)
 	Cancel                         // the agent ends the session (Status=cancel)
 	HangUp                         // the call ended
+	Digit                          // the caller pressed a key
+	Timeout                        // the session's Deadline passed
+	Paid                           // the connector answered
 )
 
 // Event is something that happens to a session.
 type Event struct {
 	Kind           Kind
-	Field          tonepay.Field // RequestCapture: the field asked for
-	StatusCallback string        // the request's StatusCallback; later callbacks go there too
+	Field          tonepay.Field      // RequestCapture: the field asked for
+	Key            byte               // Digit: '0'-'9', '*' or '#'
+	StatusCallback string             // the request's StatusCallback; later callbacks go there too
+	TransactionID  string             // a fresh id, used if the event starts processing
+	Result         *tonepay.PayResult // Paid
 }
 
-// Start returns the "session created" callback of a new session s.
+// Secrets are a session's captured values in clear. The caller opens them
+// from Session.Sealed before an event and seals them again after; the engine
+// never puts them in State or in a callback.
+type Secrets struct {
+	Entry  string                   `json:"entry,omitempty"` // what the caller has typed for State.Capture
+	Values map[tonepay.Field]string `json:"values,omitempty"`
+}
+
+// Output is what an event causes besides the new state.
+type Output struct {
+	Callbacks []*tonepay.Callback
+	// Pay asks the caller to call the connector now, with the session's
+	// TransactionID, and to feed its answer back as a Paid event.
+	Pay bool
+}
+
+// Engine holds the settings that are the server's, not the session's.
+type Engine struct {
+	FirstDigit time.Duration // wait for the first digit of an entry (and for a confirmation key)
+	Lease      time.Duration // how long one connector attempt may take before it is tried again
+	GiveUp     time.Duration // after this long processing, end with internal-error
+}
+
+// DefaultEngine has the documented defaults.
+var DefaultEngine = Engine{FirstDigit: 30 * time.Second, Lease: time.Minute, GiveUp: 5 * time.Minute}
+
+// maxLen is where an entry ends by itself; the security code's depends on the brand.
+var maxLen = map[tonepay.Field]int{
+	tonepay.FieldCardNumber:    19,
+	tonepay.FieldExpiration:    4,
+	tonepay.FieldPostalCode:    10,
+	tonepay.FieldRoutingNumber: 9,
+	tonepay.FieldAccountNumber: 17,
+}
+
+// Start returns the "session created" callback of a new session.
 func Start(s *tonepay.Session) []*tonepay.Callback {
 	return []*tonepay.Callback{callback(s, nil)}
 }
 
-// Apply applies ev to s at now and returns the callbacks it causes. On error
-// (a *tonepay.Error) s is left unchanged.
-func Apply(s *tonepay.Session, ev Event, now time.Time) ([]*tonepay.Callback, error) {
-	if s.Status == tonepay.SessionEnded {
-		return nil, tonepay.Errorf(tonepay.CodeInvalidOperation, "Payment session %s has already ended", s.Sid)
+// Apply applies ev to s and sec at now. On error (a *tonepay.Error) s and sec
+// are left unchanged.
+func (e Engine) Apply(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
+	if sec.Values == nil {
+		sec.Values = map[tonepay.Field]string{}
 	}
 	switch ev.Kind {
 	case RequestCapture:
-		if !s.Params.Collects(ev.Field) {
-			return nil, tonepay.Errorf(tonepay.CodeInvalidParameter, "Capture %q is not a field of this payment session", ev.Field)
-		}
-		setCallback(s, ev)
-		// Asking again for a field is how an agent retries it: the old value goes.
-		delete(s.State.Captured, ev.Field)
-		s.State.Capture = ev.Field
-		s.DateUpdated = now
-		return []*tonepay.Callback{callback(s, url.Values{
-			"Capture":       {string(ev.Field)},
-			"PartialResult": {"false"},
-			"Required":      {required(s)},
-			"DateUpdated":   {isoDate(now)},
-		})}, nil
-
+		return e.requestCapture(s, sec, ev, now)
 	case Complete:
-		if r := required(s); r != "" {
-			return nil, tonepay.Errorf(tonepay.CodeIncomplete, "Status parameter value was set to \"complete\" before all payment information was captured (still required: %s)", r)
-		}
-		// Sending the data to a connector comes with the connector engine;
-		// until then nothing can be captured, so Required is never empty here.
-		return nil, tonepay.Errorf(tonepay.CodePayUnavailable, "Processing payments is not available")
-
+		return e.complete(s, sec, ev, now)
 	case Cancel:
-		setCallback(s, ev)
-		return end(s, tonepay.ResultCancelled, now), nil
-
+		switch s.Status {
+		case tonepay.SessionOpen, tonepay.SessionConfirming:
+			setCallback(s, ev)
+			return out(end(s, sec, tonepay.ResultCancelled, now, nil)), nil
+		case tonepay.SessionProcessing:
+			return Output{}, tonepay.Errorf(tonepay.CodeInvalidOperation, "Payment session %s is already being processed", s.Sid)
+		}
+		return Output{}, errEnded(s)
 	case HangUp:
-		return end(s, tonepay.ResultHungUp, now), nil
+		if s.Status == tonepay.SessionOpen || s.Status == tonepay.SessionConfirming {
+			return out(end(s, sec, tonepay.ResultHungUp, now, nil)), nil
+		}
+		return Output{}, nil // processing finishes without the caller; ended stays ended
+	case Digit:
+		return e.digit(s, sec, ev, now), nil
+	case Timeout:
+		return e.timeout(s, sec, ev, now), nil
+	case Paid:
+		if s.Status != tonepay.SessionProcessing {
+			return Output{}, nil // a late answer to a session that ended otherwise
+		}
+		return out(paid(s, sec, ev.Result, now)), nil
 	}
-	return nil, tonepay.Errorf(tonepay.CodeInternal, "unknown event kind %d", ev.Kind)
+	return Output{}, tonepay.Errorf(tonepay.CodeInternal, "unknown event kind %d", ev.Kind)
 }
 
-// end ends the session with result and returns its last callback.
-func end(s *tonepay.Session, result string, now time.Time) []*tonepay.Callback {
+func errEnded(s *tonepay.Session) error {
+	return tonepay.Errorf(tonepay.CodeInvalidOperation, "Payment session %s has already ended", s.Sid)
+}
+
+func out(cb *tonepay.Callback) Output { return Output{Callbacks: []*tonepay.Callback{cb}} }
+
+func (e Engine) requestCapture(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
+	switch {
+	case s.Status == tonepay.SessionEnded:
+		return Output{}, errEnded(s)
+	case s.Status != tonepay.SessionOpen:
+		return Output{}, tonepay.Errorf(tonepay.CodeInvalidOperation, "Payment session %s is %s and captures nothing more", s.Sid, s.Status)
+	case !s.Params.Collects(ev.Field):
+		return Output{}, tonepay.Errorf(tonepay.CodeInvalidParameter, "Capture %q is not a field of this payment session", ev.Field)
+	}
+	setCallback(s, ev)
+	s.DateUpdated = now
+	// The security code is checked against the card's brand, so it needs the
+	// card number first; say so now rather than after the caller typed it.
+	if ev.Field.Base() == tonepay.FieldSecurityCode && s.State.Captured[tonepay.FieldCardNumber] == "" {
+		stopEntry(s, sec)
+		return out(fieldError(s, ev.Field, "invalid-card-number-security-code-capture-sequence", now)), nil
+	}
+	// Asking again for a field is how an agent retries it: the old value goes,
+	// and so does its matcher's, which must be typed again to match the new one.
+	forget(s, sec, ev.Field)
+	if !ev.Field.IsMatcher() && s.Params.Collects(ev.Field.Matcher()) {
+		forget(s, sec, ev.Field.Matcher())
+	}
+	s.State.Capture, s.State.Typed, s.State.ErrorType = ev.Field, 0, ""
+	sec.Entry = ""
+	s.Deadline = now.Add(e.FirstDigit)
+	return out(callback(s, fields(
+		"Capture", string(ev.Field),
+		"PartialResult", "false",
+		"Required", required(s),
+		"DateUpdated", isoDate(now),
+	))), nil
+}
+
+func (e Engine) complete(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
+	switch s.Status {
+	case tonepay.SessionEnded:
+		return Output{}, errEnded(s)
+	case tonepay.SessionConfirming, tonepay.SessionProcessing:
+		return Output{}, tonepay.Errorf(tonepay.CodeInvalidOperation, "Payment session %s is already being completed", s.Sid)
+	}
+	if r := required(s); r != "" {
+		return Output{}, tonepay.Errorf(tonepay.CodeIncomplete, "Status parameter value was set to \"complete\" before all payment information was captured (still required: %s)", r)
+	}
+	setCallback(s, ev)
+	stopEntry(s, sec)
+	s.DateUpdated = now
+	if s.Params.Confirmation {
+		// The caller hears the last digits and presses 1 to go ahead or 2 to
+		// cancel; nothing reaches the connector before that.
+		s.Status = tonepay.SessionConfirming
+		s.Deadline = now.Add(e.FirstDigit)
+		return out(callback(s, fields("Confirmation", "pending", "Required", "", "DateUpdated", isoDate(now)))), nil
+	}
+	return e.process(s, ev, now, nil), nil
+}
+
+// process moves the session to processing and asks for the connector call.
+func (e Engine) process(s *tonepay.Session, ev Event, now time.Time, cbs []*tonepay.Callback) Output {
+	s.Status = tonepay.SessionProcessing
+	s.State.TransactionID = ev.TransactionID
+	s.State.ProcessingSince = now
+	s.Deadline = now.Add(e.Lease)
+	return Output{Callbacks: cbs, Pay: true}
+}
+
+func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) Output {
+	switch {
+	case s.Status == tonepay.SessionConfirming:
+		switch ev.Key {
+		case '1':
+			s.DateUpdated = now
+			cb := callback(s, fields("Confirmation", "confirmed", "DateUpdated", isoDate(now)))
+			return e.process(s, ev, now, []*tonepay.Callback{cb})
+		case '2':
+			return out(end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "declined")))
+		case '*':
+			return out(end(s, sec, tonepay.ResultStar, now, nil))
+		}
+		s.State.Dropped++
+		return Output{}
+	case s.Status != tonepay.SessionOpen:
+		s.State.Dropped++
+		return Output{}
+	case ev.Key == '*':
+		return out(end(s, sec, tonepay.ResultStar, now, nil))
+	case s.State.Capture == "":
+		s.State.Dropped++ // digits reach a session only while a field is being captured
+		return Output{}
+	case ev.Key == '#':
+		return out(e.finish(s, sec, now))
+	case ev.Key < '0' || ev.Key > '9':
+		s.State.Dropped++
+		return Output{}
+	}
+	sec.Entry += string(ev.Key)
+	s.State.Typed = len(sec.Entry)
+	s.DateUpdated = now
+	if len(sec.Entry) >= entryMax(s, s.State.Capture) {
+		return out(e.finish(s, sec, now))
+	}
+	s.Deadline = now.Add(time.Duration(s.Params.Timeout) * time.Second)
+	return out(callback(s, fields(
+		"Capture", string(s.State.Capture),
+		"PartialResult", "true",
+		paramName(s.State.Capture), maskPartial(s.State.Capture, sec.Entry),
+		"Required", required(s),
+		"DateUpdated", isoDate(now),
+	)))
+}
+
+func entryMax(s *tonepay.Session, f tonepay.Field) int {
+	if f.Base() == tonepay.FieldSecurityCode {
+		return card.SecurityCodeLength(s.State.CardType)
+	}
+	return maxLen[f.Base()]
+}
+
+func (e Engine) timeout(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) Output {
+	if s.Deadline.IsZero() || now.Before(s.Deadline) {
+		return Output{} // a stale sweep: something else happened first
+	}
+	switch s.Status {
+	case tonepay.SessionOpen:
+		if s.State.Capture == "" {
+			s.Deadline = time.Time{}
+			return Output{}
+		}
+		if sec.Entry == "" {
+			f := s.State.Capture
+			stopEntry(s, sec)
+			s.DateUpdated = now
+			return out(fieldError(s, f, "input-timeout", now))
+		}
+		// Timeout seconds after the last digit the entry is over: validate it.
+		return out(e.finish(s, sec, now))
+	case tonepay.SessionConfirming:
+		return out(end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "timeout")))
+	case tonepay.SessionProcessing:
+		if now.Sub(s.State.ProcessingSince) >= e.GiveUp {
+			// The connector never answered: the outcome is unknown, and we say so.
+			return out(end(s, sec, tonepay.ResultInternalError, now, fields(
+				"PaymentError", "The payment connector did not answer; transaction "+s.State.TransactionID+" may or may not have gone through",
+				"PayErrorCode", "64002",
+				"ConnectorError", "")))
+		}
+		// The attempt's lease ran out (a crash, or a slow processor): try
+		// again with the same transaction id, which the connector dedupes.
+		s.Deadline = now.Add(e.Lease)
+		return Output{Pay: true}
+	}
+	s.Deadline = time.Time{}
+	return Output{}
+}
+
+// finish ends the entry of the field being captured: validate, then keep the
+// value or report why not.
+func (e Engine) finish(s *tonepay.Session, sec *Secrets, now time.Time) *tonepay.Callback {
+	f, entry := s.State.Capture, sec.Entry
+	stopEntry(s, sec)
+	s.DateUpdated = now
+	brand, errType := validate(s, sec, f, entry, now)
+	if errType != "" {
+		if errType == "input-matching-failed" {
+			// Both entries are required again.
+			forget(s, sec, f)
+			forget(s, sec, f.Base())
+		}
+		return fieldError(s, f, errType, now)
+	}
+	if s.State.Captured == nil {
+		s.State.Captured = map[tonepay.Field]string{}
+	}
+	sec.Values[f] = entry
+	s.State.Captured[f] = maskFinal(f, entry)
+	s.State.ErrorType = ""
+	add := fields(
+		"Capture", string(f),
+		"PartialResult", "false",
+		paramName(f), s.State.Captured[f],
+		"Required", required(s),
+		"DateUpdated", isoDate(now),
+	)
+	if f == tonepay.FieldCardNumber {
+		s.State.CardType = brand
+		add["PaymentCardType"] = []string{brand}
+	}
+	return callback(s, add)
+}
+
+// validate returns the brand (card numbers) and the ErrorType, "" if valid.
+func validate(s *tonepay.Session, sec *Secrets, f tonepay.Field, entry string, now time.Time) (string, string) {
+	if f.IsMatcher() {
+		if v, ok := sec.Values[f.Base()]; !ok || v != entry {
+			return "", "input-matching-failed"
+		}
+		return "", ""
+	}
+	switch f {
+	case tonepay.FieldCardNumber:
+		brand, errType := card.CheckNumber(entry, s.Params.ValidCardTypes)
+		return brand, errType
+	case tonepay.FieldExpiration:
+		return "", card.CheckExpiry(entry, now)
+	case tonepay.FieldSecurityCode:
+		return "", card.CheckSecurityCode(entry, s.State.CardType)
+	case tonepay.FieldPostalCode:
+		return "", card.CheckPostalCode(entry, s.Params.MinPostalCodeLength)
+	case tonepay.FieldRoutingNumber:
+		return "", card.CheckRoutingNumber(entry)
+	case tonepay.FieldAccountNumber:
+		return "", card.CheckAccountNumber(entry)
+	}
+	return "", "internal-error"
+}
+
+func fieldError(s *tonepay.Session, f tonepay.Field, errType string, now time.Time) *tonepay.Callback {
+	s.State.ErrorType = errType
+	return callback(s, fields(
+		"Capture", string(f),
+		"PartialResult", "false",
+		"ErrorType", errType,
+		"Required", required(s),
+		"DateUpdated", isoDate(now),
+	))
+}
+
+// stopEntry ends capturing: later digits are dropped until the next Capture.
+func stopEntry(s *tonepay.Session, sec *Secrets) {
+	s.State.Capture, s.State.Typed = "", 0
+	sec.Entry = ""
+	s.Deadline = time.Time{}
+}
+
+func forget(s *tonepay.Session, sec *Secrets, f tonepay.Field) {
+	delete(s.State.Captured, f)
+	delete(sec.Values, f)
+	if f == tonepay.FieldCardNumber {
+		s.State.CardType = ""
+	}
+}
+
+// paid ends a processing session with the connector's answer.
+func paid(s *tonepay.Session, sec *Secrets, r *tonepay.PayResult, now time.Time) *tonepay.Callback {
+	if r.ErrorCode != 0 {
+		s.State.PaymentError, s.State.PayErrorCode, s.State.ConnectorError = r.Message, r.ErrorCode, r.ConnectorError
+		return end(s, sec, tonepay.ResultConnectorError, now, fields(
+			"PaymentError", r.Message,
+			"PayErrorCode", itoa(r.ErrorCode),
+			"ConnectorError", r.ConnectorError))
+	}
+	s.State.ConfirmationCode, s.State.Token, s.State.ProfileID = r.ConfirmationCode, r.Token, r.ProfileID
+	return end(s, sec, tonepay.ResultSuccess, now, nil)
+}
+
+// end ends the session with result and returns its last callback. The
+// captured values are erased: nothing in clear outlives the session.
+func end(s *tonepay.Session, sec *Secrets, result string, now time.Time, add map[string][]string) *tonepay.Callback {
+	stopEntry(s, sec)
+	sec.Values = map[tonepay.Field]string{}
 	s.Status = tonepay.SessionEnded
-	s.State.Capture = ""
 	s.State.Result = result
 	s.DateUpdated = now
-	f := url.Values{"Result": {result}, "DateUpdated": {isoDate(now)}}
+	f := fields("Result", result, "DateUpdated", isoDate(now))
+	for k, v := range add {
+		f[k] = v
+	}
 	addMasked(s, f)
 	// Unused token fields are sent as empty strings, as Twilio does.
 	if s.Params.Charging() {
-		f.Set("PaymentConfirmationCode", "")
+		f.Set("PaymentConfirmationCode", s.State.ConfirmationCode)
 	} else {
-		f.Set("PaymentToken", "")
-		f.Set("ProfileId", "")
+		f.Set("PaymentToken", s.State.Token)
+		f.Set("ProfileId", s.State.ProfileID)
 	}
-	return []*tonepay.Callback{callback(s, f)}
+	return callback(s, f)
 }
 
 func setCallback(s *tonepay.Session, ev Event) {
@@ -100,59 +405,6 @@ func setCallback(s *tonepay.Session, ev Event) {
 	}
 }
 
-// callback builds a callback to the session's current StatusCallback: the
-// fields every callback carries, plus added.
-func callback(s *tonepay.Session, added url.Values) *tonepay.Callback {
-	f := url.Values{
-		"AccountSid":       {s.AccountSid},
-		"CallSid":          {s.CallSid},
-		"Sid":              {s.Sid},
-		"DateCreated":      {isoDate(s.DateCreated)},
-		"PaymentConnector": {s.Params.PaymentConnector},
-		"PaymentMethod":    {s.Params.PaymentMethod},
-	}
-	if s.Params.Charging() {
-		f.Set("ChargeAmount", s.Params.ChargeAmount)
-	} else {
-		f.Set("TokenType", s.Params.TokenType)
-	}
-	if s.Params.PaymentMethod == tonepay.ACHDebit {
-		f.Set("BankAccountType", s.Params.BankAccountType)
-	}
-	for k, v := range added {
-		f[k] = v
-	}
-	return &tonepay.Callback{
-		AccountSid: s.AccountSid,
-		SessionSid: s.Sid,
-		URL:        s.State.StatusCallback,
-		Form:       f,
-	}
-}
-
-// callbackNames maps fields to the callback parameters that carry their
-// masked values. Matchers are not reported: they repeat their field.
-var callbackNames = map[tonepay.Field]string{
-	tonepay.FieldCardNumber:    "PaymentCardNumber",
-	tonepay.FieldExpiration:    "ExpirationDate",
-	tonepay.FieldSecurityCode:  "SecurityCode",
-	tonepay.FieldPostalCode:    "PaymentCardPostalCode",
-	tonepay.FieldRoutingNumber: "BankRoutingNumber",
-	tonepay.FieldAccountNumber: "BankAccountNumber",
-}
-
-func addMasked(s *tonepay.Session, f url.Values) {
-	for field, v := range s.State.Captured {
-		if name, ok := callbackNames[field]; ok {
-			f.Set(name, v)
-		}
-	}
-	if s.State.CardType != "" {
-		f.Set("PaymentCardType", s.State.CardType)
-	}
-}
-
-// required is the Required callback value: missing fields, comma-separated.
 func required(s *tonepay.Session) string {
 	r := s.Required()
 	names := make([]string, len(r))
@@ -162,5 +414,13 @@ func required(s *tonepay.Session) string {
 	return strings.Join(names, ",")
 }
 
-// isoDate formats callback dates as Twilio does: ISO 8601, UTC, milliseconds.
-func isoDate(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}

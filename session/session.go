@@ -1,12 +1,18 @@
-// Package session runs payment sessions against a Store: it loads a session,
-// applies a capture engine event, and writes the new state, the callbacks the
-// event caused and the idempotent answer in one transaction. Delivery of the
-// callbacks starts after commit (the outbox), never inside the transaction.
+// Package session runs payment sessions against a Store. Each event (a
+// request, a key press, a timeout, a connector's answer) is one transaction:
+// load the session, open its sealed values, apply the capture engine, seal
+// again, and write the new state with the callbacks it caused. Callbacks are
+// delivered after commit (the outbox), and the connector is called after
+// commit too, never inside a transaction.
 package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -17,15 +23,36 @@ var _ tonepay.SessionService = (*Service)(nil)
 
 // Service implements tonepay.SessionService.
 type Service struct {
-	Store    tonepay.Store
-	Notifier tonepay.Notifier           // told after each commit that queued callbacks
-	Now      func() time.Time           // injected clock
-	NewSID   func(prefix string) string // injected ids
+	Store      tonepay.Store
+	Notifier   tonepay.Notifier                           // told after each commit that queued callbacks
+	Sealer     tonepay.Sealer                             // encrypts captured values at rest
+	Connectors tonepay.Connectors                         // by name
+	Engine     capture.Engine                             // timeouts and leases
+	Now        func() time.Time                           // injected clock
+	NewSID     func(prefix string) string                 // injected ids
+	Sleep      func(context.Context, time.Duration) error // the 'w' key; injected so tests need not wait
+	Logger     *slog.Logger
+
+	mu      sync.Mutex
+	paying  map[string]bool // sessions whose connector call runs in this process
+	payment sync.WaitGroup
 }
 
-// New returns a Service with the real clock and random SIDs.
-func New(store tonepay.Store, n tonepay.Notifier) *Service {
-	return &Service{Store: store, Notifier: n, Now: time.Now, NewSID: tonepay.NewSID}
+// New returns a Service with the real clock, random SIDs and default engine.
+func New(store tonepay.Store, n tonepay.Notifier, sealer tonepay.Sealer, connectors tonepay.Connectors, log *slog.Logger) *Service {
+	return &Service{Store: store, Notifier: n, Sealer: sealer, Connectors: connectors, Engine: capture.DefaultEngine,
+		Now: time.Now, NewSID: tonepay.NewSID, Sleep: sleep, Logger: log}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // CreateSession implements tonepay.SessionService.
@@ -41,23 +68,24 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 		DateCreated: now,
 		DateUpdated: now,
 	}
-	return svc.run(ctx, req.IdempotencyKey, 201, now, func(tx tonepay.Tx) (*tonepay.Session, []*tonepay.Callback, error) {
+	return svc.answer(ctx, req.IdempotencyKey, 201, now, req.Render, func(tx tonepay.Tx, c *changes) (*tonepay.Session, error) {
 		if _, err := findLiveCall(ctx, tx, req.AccountSid, req.CallSid); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if _, err := tx.FindOpenSession(ctx, req.CallSid); err == nil {
-			return nil, nil, errOpenSession
+			return nil, errOpenSession
 		} else if !errors.Is(err, tonepay.ErrNotFound) {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := tx.CreateSession(ctx, s); err != nil {
 			if errors.Is(err, tonepay.ErrConflict) {
-				return nil, nil, errOpenSession
+				return nil, errOpenSession
 			}
-			return nil, nil, err
+			return nil, err
 		}
-		return s, capture.Start(s), nil
-	}, req.Render)
+		c.callbacks = append(c.callbacks, capture.Start(s)...)
+		return s, nil
+	})
 }
 
 var errOpenSession = tonepay.Errorf(tonepay.CodeInvalidOperation, "Start operation on already started Pay session")
@@ -72,27 +100,22 @@ func (svc *Service) UpdateSession(ctx context.Context, req *tonepay.UpdateReques
 		ev.Kind = capture.Cancel
 	}
 	now := svc.Now().UTC()
-	return svc.run(ctx, req.IdempotencyKey, 202, now, func(tx tonepay.Tx) (*tonepay.Session, []*tonepay.Callback, error) {
+	return svc.answer(ctx, req.IdempotencyKey, 202, now, req.Render, func(tx tonepay.Tx, c *changes) (*tonepay.Session, error) {
 		s, err := tx.FindSession(ctx, req.Sid)
 		if errors.Is(err, tonepay.ErrNotFound) || err == nil && (s.AccountSid != req.AccountSid || s.CallSid != req.CallSid) {
-			return nil, nil, tonepay.Errorf(tonepay.CodeNotFound, "Payment session %s was not found on call %s", req.Sid, req.CallSid)
+			return nil, tonepay.Errorf(tonepay.CodeNotFound, "Payment session %s was not found on call %s", req.Sid, req.CallSid)
 		} else if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		cbs, err := capture.Apply(s, ev, now)
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, cbs, tx.UpdateSession(ctx, s)
-	}, req.Render)
+		return s, svc.apply(ctx, tx, c, s, ev, now)
+	})
 }
 
 // HangUp implements tonepay.SessionService.
 func (svc *Service) HangUp(ctx context.Context, accountSid, callSid string) (*tonepay.Call, error) {
 	now := svc.Now().UTC()
 	var call *tonepay.Call
-	var queued bool
-	err := svc.Store.Update(ctx, func(tx tonepay.Tx) error {
+	err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
 		var err error
 		if call, err = findLiveCall(ctx, tx, accountSid, callSid); err != nil {
 			return err
@@ -107,33 +130,210 @@ func (svc *Service) HangUp(ctx context.Context, accountSid, callSid string) (*to
 		} else if err != nil {
 			return err
 		}
-		cbs, err := capture.Apply(s, capture.Event{Kind: capture.HangUp}, now)
-		if err != nil {
-			return err
-		}
-		if err := tx.UpdateSession(ctx, s); err != nil {
-			return err
-		}
-		queued = len(cbs) > 0
-		return svc.queue(ctx, tx, now, cbs)
+		return svc.apply(ctx, tx, c, s, capture.Event{Kind: capture.HangUp}, now)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if queued {
-		svc.Notifier.Notify()
-	}
-	return call, nil
+	return call, err
 }
 
-// run is the shape of every idempotent session request: replay a stored
-// answer, or apply fn, queue its callbacks, render and store the answer, all
-// in one transaction; then wake the dispatcher.
-func (svc *Service) run(ctx context.Context, key string, status int, now time.Time,
-	fn func(tonepay.Tx) (*tonepay.Session, []*tonepay.Callback, error), render tonepay.Render) (*tonepay.Answer, error) {
-	var ans *tonepay.Answer
-	var queued bool
+// Press implements tonepay.SessionService. Keys between two waits are applied
+// in one transaction: one fsync however long the run.
+func (svc *Service) Press(ctx context.Context, accountSid, callSid, keys string) (*tonepay.Pressed, error) {
+	for i := 0; i < len(keys); i++ {
+		if !isKey(keys[i]) {
+			return nil, tonepay.Errorf(tonepay.CodeInvalidParameter, "Digits may hold only 0-9, *, # and w, not %q", keys[i])
+		}
+	}
+	var p tonepay.Pressed
+	for run := range splitWaits(keys) {
+		if run == "" {
+			if err := svc.Sleep(ctx, 500*time.Millisecond); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		now := svc.Now().UTC()
+		err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
+			if _, err := findLiveCall(ctx, tx, accountSid, callSid); err != nil {
+				return err
+			}
+			s, err := tx.FindOpenSession(ctx, callSid)
+			if errors.Is(err, tonepay.ErrNotFound) {
+				p.Dropped += len(run) // no session: the keys go nowhere
+				return nil
+			} else if err != nil {
+				return err
+			}
+			before := s.State.Dropped
+			for i := 0; i < len(run); i++ {
+				ev := capture.Event{Kind: capture.Digit, Key: run[i], TransactionID: svc.NewSID("TX")}
+				if err := svc.apply(ctx, tx, c, s, ev, now); err != nil {
+					return err
+				}
+			}
+			dropped := s.State.Dropped - before
+			p.Dropped += dropped
+			p.Applied += len(run) - dropped
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &p, nil
+}
+
+func isKey(c byte) bool { return '0' <= c && c <= '9' || c == '*' || c == '#' || c == 'w' }
+
+// splitWaits yields the runs of keys between waits, and "" for each 'w'.
+func splitWaits(keys string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		start := 0
+		for i := 0; i <= len(keys); i++ {
+			if i < len(keys) && keys[i] != 'w' {
+				continue
+			}
+			if i > start && !yield(keys[start:i]) {
+				return
+			}
+			if i < len(keys) && !yield("") {
+				return
+			}
+			start = i + 1
+		}
+	}
+}
+
+// Sweep applies the Timeout event to every session whose deadline has
+// passed: entries that timed out, confirmations not given, and connector
+// calls whose lease ran out (a crash, or a processor that did not answer).
+// It returns how many sessions it looked at.
+func (svc *Service) Sweep(ctx context.Context) (int, error) {
+	now := svc.Now().UTC()
+	sids, err := svc.Store.FindDueSessions(ctx, now, 100)
+	if err != nil {
+		return 0, err
+	}
+	for _, sid := range sids {
+		err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
+			s, err := tx.FindSession(ctx, sid)
+			if err != nil {
+				return err
+			}
+			// Apply re-checks the deadline inside the transaction, so a sweep
+			// racing a key press or another process does nothing twice.
+			return svc.apply(ctx, tx, c, s, capture.Event{Kind: capture.Timeout}, now)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(sids), nil
+}
+
+// RunSweeper sweeps every interval until ctx is done.
+func (svc *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
+			svc.Logger.Error("sweeping session deadlines", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Wait waits for connector calls in flight, for a graceful shutdown.
+func (svc *Service) Wait() { svc.payment.Wait() }
+
+// changes collects what a transaction did, to act on after commit.
+type changes struct {
+	callbacks []*tonepay.Callback
+	pay       []string // sessions to send to their connector
+}
+
+// apply runs one engine event on s inside tx and saves the result.
+func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *tonepay.Session, ev capture.Event, now time.Time) error {
+	sec, err := svc.open(s)
+	if err != nil {
+		return err
+	}
+	if ev.TransactionID == "" {
+		ev.TransactionID = svc.NewSID("TX")
+	}
+	out, err := svc.Engine.Apply(s, sec, ev, now)
+	if err != nil {
+		return err
+	}
+	if err := svc.seal(s, sec); err != nil {
+		return err
+	}
+	if err := tx.UpdateSession(ctx, s); err != nil {
+		return err
+	}
+	c.callbacks = append(c.callbacks, out.Callbacks...)
+	if out.Pay {
+		c.pay = append(c.pay, s.Sid)
+	}
+	return nil
+}
+
+// open returns the session's captured values in clear.
+func (svc *Service) open(s *tonepay.Session) (*capture.Secrets, error) {
+	sec := &capture.Secrets{}
+	if len(s.Sealed) == 0 {
+		return sec, nil
+	}
+	b, err := svc.Sealer.Open(s.Sid, s.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", s.Sid, err)
+	}
+	return sec, json.Unmarshal(b, sec)
+}
+
+// seal stores the captured values encrypted, or erases them once the
+// session has ended: card data does not outlive the session.
+func (svc *Service) seal(s *tonepay.Session, sec *capture.Secrets) error {
+	if s.Status == tonepay.SessionEnded || sec.Entry == "" && len(sec.Values) == 0 {
+		s.Sealed = nil
+		return nil
+	}
+	b, err := json.Marshal(sec)
+	if err != nil {
+		return err
+	}
+	s.Sealed = svc.Sealer.Seal(s.Sid, b)
+	return nil
+}
+
+// update runs fn in a transaction, then queues nothing twice: after commit
+// it wakes the dispatcher and starts the connector calls fn asked for.
+func (svc *Service) update(ctx context.Context, fn func(tonepay.Tx, *changes) error) error {
+	var c changes
+	now := svc.Now().UTC()
 	err := svc.Store.Update(ctx, func(tx tonepay.Tx) error {
+		c = changes{}
+		if err := fn(tx, &c); err != nil {
+			return err
+		}
+		return svc.queue(ctx, tx, now, c.callbacks)
+	})
+	if err != nil {
+		return err
+	}
+	svc.afterCommit(c)
+	return nil
+}
+
+// answer is update for an idempotent request: replay a stored answer, or run
+// fn and store the answer it produced, in the same transaction.
+func (svc *Service) answer(ctx context.Context, key string, status int, now time.Time, render tonepay.Render,
+	fn func(tonepay.Tx, *changes) (*tonepay.Session, error)) (*tonepay.Answer, error) {
+	var ans *tonepay.Answer
+	err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
 		if key != "" {
 			a, err := tx.FindAnswer(ctx, key, now.Add(-tonepay.AnswerTTL))
 			if err == nil {
@@ -143,14 +343,10 @@ func (svc *Service) run(ctx context.Context, key string, status int, now time.Ti
 				return err
 			}
 		}
-		s, cbs, err := fn(tx)
+		s, err := fn(tx, c)
 		if err != nil {
 			return err
 		}
-		if err := svc.queue(ctx, tx, now, cbs); err != nil {
-			return err
-		}
-		queued = len(cbs) > 0
 		body, err := render(s)
 		if err != nil {
 			return err
@@ -161,13 +357,16 @@ func (svc *Service) run(ctx context.Context, key string, status int, now time.Ti
 		}
 		return tx.AddAnswer(ctx, ans)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if queued {
+	return ans, err
+}
+
+func (svc *Service) afterCommit(c changes) {
+	if len(c.callbacks) > 0 {
 		svc.Notifier.Notify()
 	}
-	return ans, nil
+	for _, sid := range c.pay {
+		svc.startPay(sid)
+	}
 }
 
 // queue fills in what the engine leaves to I/O (tokens, times) and adds the

@@ -26,6 +26,11 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	mux.Handle("POST "+acct+"/Calls/{CallSid}/Payments.json", s.inAccount(s.handlePaymentCreate))
 	mux.Handle("POST "+acct+"/Calls/{CallSid}/Payments/{PaymentSid}", s.inAccount(s.handlePaymentUpdate))
+
+	const ext = "/_tonepay/Accounts/{AccountSid}/Calls/{CallSid}"
+	mux.Handle("POST "+ext+"/Digits", s.inAccount(s.handleDigits))
+	mux.Handle("GET "+ext+"/Payments/{PaymentSid}", s.inAccount(s.handleSessionFetch))
+	mux.Handle("GET "+ext+"/Payments/{PaymentSid}/Callbacks", s.inAccount(s.handleSessionCallbacks))
 }
 
 func handleHealth() http.Handler {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/twilioapi"
@@ -25,6 +26,10 @@ import (
 type limited tonepay.Capabilities
 
 func (l limited) Capabilities() tonepay.Capabilities { return tonepay.Capabilities(l) }
+
+func (limited) Pay(context.Context, *tonepay.PayRequest) (*tonepay.PayResult, error) {
+	return &tonepay.PayResult{ConfirmationCode: "ch_limited"}, nil
+}
 
 type nopNotifier struct{}
 
@@ -58,7 +63,8 @@ func newEnv(t *testing.T, opt twilioapi.Options) *env {
 		"CardsOnly":    limited{Charge: true, Tokenize: true, Methods: []string{tonepay.CreditCard}},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := twilioapi.NewServer(log, store, session.New(store, nopNotifier{}), connectors, opt)
+	box, _ := seal.New(make([]byte, 32))
+	h := twilioapi.NewServer(log, store, session.New(store, nopNotifier{}, box, connectors, log), connectors, opt)
 	e := &env{t: t, srv: httptest.NewServer(h), store: store}
 	t.Cleanup(e.srv.Close)
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/twilioapi"
@@ -145,7 +146,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	level, _ := parseLevel(cfg.LogLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	if _, err := loadDataKey(cfg.DataKey, cfg.DB); err != nil {
+	key, err := loadDataKey(cfg.DataKey, cfg.DB)
+	if err != nil {
+		return err
+	}
+	box, err := seal.New(key)
+	if err != nil {
 		return err
 	}
 	store, err := sqlite.Open(cfg.DB)
@@ -158,8 +164,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	dispatcher := &webhook.Dispatcher{Store: store, Logger: log}
-	sessions := session.New(store, dispatcher)
 	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
+	sessions := session.New(store, dispatcher, box, connectors, log)
 	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -180,6 +186,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	})
 	wg.Go(func() { pruneAnswers(dctx, store, log) })
+	// Timeouts and connector retries are persisted deadlines: after a restart
+	// the sweeper picks up where the last process left off.
+	wg.Go(func() { sessions.RunSweeper(dctx, 100*time.Millisecond) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening on http://" + ln.Addr().String())
@@ -188,6 +197,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case err := <-serveErr:
 		stopDispatcher()
 		wg.Wait()
+		sessions.Wait()
 		return err
 	case <-ctx.Done():
 	}
@@ -195,6 +205,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	sessions.Wait() // connector calls in flight record their answer
 	stopDispatcher()
 	wg.Wait() // in-flight deliveries finish and record their attempts
 	if err != nil {

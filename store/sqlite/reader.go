@@ -134,13 +134,13 @@ func (r reader) FindCalls(ctx context.Context, f tonepay.CallFilter) ([]*tonepay
 		ORDER BY date_created DESC, sid DESC LIMIT ?5 OFFSET ?6`, f.AccountSid, f.To, f.From, f.Status, limit(f.Limit), f.Offset)
 }
 
-const sessionCols = `sid, account_sid, call_sid, status, params, state, date_created, date_updated`
+const sessionCols = `sid, account_sid, call_sid, status, params, state, sealed, deadline, date_created, date_updated`
 
 func scanSession(s scanner) (*tonepay.Session, error) {
 	var x tonepay.Session
 	var params, state string
-	var created, updated int64
-	if err := s.Scan(&x.Sid, &x.AccountSid, &x.CallSid, &x.Status, &params, &state, &created, &updated); err != nil {
+	var deadline, created, updated int64
+	if err := s.Scan(&x.Sid, &x.AccountSid, &x.CallSid, &x.Status, &params, &state, &x.Sealed, &deadline, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(params), &x.Params); err != nil {
@@ -149,12 +149,29 @@ func scanSession(s scanner) (*tonepay.Session, error) {
 	if err := json.Unmarshal([]byte(state), &x.State); err != nil {
 		return nil, err
 	}
-	x.DateCreated, x.DateUpdated = tm(created), tm(updated)
+	x.Deadline, x.DateCreated, x.DateUpdated = tm(deadline), tm(created), tm(updated)
 	return &x, nil
 }
 
 func (r reader) FindSession(ctx context.Context, sid string) (*tonepay.Session, error) {
 	return one(ctx, r.q, "FindSession", scanSession, `SELECT `+sessionCols+` FROM sessions WHERE sid = ?`, sid)
+}
+
+func (r reader) FindDueSessions(ctx context.Context, now time.Time, n int) ([]string, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT sid FROM sessions WHERE deadline != 0 AND deadline <= ? ORDER BY deadline LIMIT ?`, ts(now), n)
+	if err != nil {
+		return nil, wrap("FindDueSessions", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sid string
+		if err := rows.Scan(&sid); err != nil {
+			return nil, wrap("FindDueSessions", err)
+		}
+		out = append(out, sid)
+	}
+	return out, wrap("FindDueSessions", rows.Err())
 }
 
 func (r reader) FindOpenSession(ctx context.Context, callSid string) (*tonepay.Session, error) {

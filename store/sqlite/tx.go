@@ -71,8 +71,8 @@ func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {
 	if err != nil {
 		return wrap("CreateSession", err)
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, ts(s.DateCreated), ts(s.DateUpdated))
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, s.Sealed, ts(s.Deadline), ts(s.DateCreated), ts(s.DateUpdated))
 	if isUniqueViolation(err) {
 		return tonepay.ErrConflict
 	}
@@ -84,8 +84,8 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 	if err != nil {
 		return wrap("UpdateSession", err)
 	}
-	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = ?, state = ?, date_updated = ? WHERE sid = ?`,
-		string(s.Status), state, ts(s.DateUpdated), s.Sid)
+	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = ?, state = ?, sealed = ?, deadline = ?, date_updated = ? WHERE sid = ?`,
+		string(s.Status), state, s.Sealed, ts(s.Deadline), ts(s.DateUpdated), s.Sid)
 }
 
 func sessionJSON(s *tonepay.Session) (params, state string, err error) {

@@ -1,0 +1,96 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/capture"
+)
+
+// startPay calls the session's connector in the background, once per
+// process at a time. The session's deadline is the lease of this attempt: if
+// the process dies, or the connector does not answer in time, the sweeper
+// tries again with the same transaction id, which connectors dedupe, so the
+// payment is made at most once. After Engine.GiveUp it ends with
+// Result=internal-error.
+func (svc *Service) startPay(sid string) {
+	svc.mu.Lock()
+	if svc.paying == nil {
+		svc.paying = map[string]bool{}
+	}
+	if svc.paying[sid] {
+		svc.mu.Unlock()
+		return
+	}
+	svc.paying[sid] = true
+	svc.mu.Unlock()
+	svc.payment.Add(1)
+	go func() {
+		defer svc.payment.Done()
+		defer func() { svc.mu.Lock(); delete(svc.paying, sid); svc.mu.Unlock() }()
+		if err := svc.pay(sid); err != nil {
+			svc.Logger.Warn("payment attempt failed; it is retried when its lease ends", "session", sid, "err", err)
+		}
+	}()
+}
+
+func (svc *Service) pay(sid string) error {
+	// Bounded by the lease, so that a retry never overlaps this attempt.
+	ctx, cancel := context.WithTimeout(context.Background(), max(svc.Engine.Lease-5*time.Second, svc.Engine.Lease/2))
+	defer cancel()
+	s, err := svc.Store.FindSession(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if s.Status != tonepay.SessionProcessing {
+		return nil
+	}
+	sec, err := svc.open(s)
+	if err != nil {
+		return err
+	}
+	conn, ok := svc.Connectors[s.Params.PaymentConnector]
+	if !ok {
+		// Removed from the configuration since create: a connector error, not a crash loop.
+		return svc.paid(ctx, sid, &tonepay.PayResult{ErrorCode: tonepay.CodePayConfig,
+			Message: "Payment connector " + s.Params.PaymentConnector + " is not configured"})
+	}
+	res, err := conn.Pay(ctx, payRequest(s, sec))
+	if err != nil {
+		return err
+	}
+	return svc.paid(ctx, sid, res)
+}
+
+// paid feeds a connector's answer back to the session.
+func (svc *Service) paid(ctx context.Context, sid string, res *tonepay.PayResult) error {
+	now := svc.Now().UTC()
+	return svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
+		s, err := tx.FindSession(ctx, sid)
+		if err != nil {
+			return err
+		}
+		return svc.apply(ctx, tx, c, s, capture.Event{Kind: capture.Paid, Result: res}, now)
+	})
+}
+
+func payRequest(s *tonepay.Session, sec *capture.Secrets) *tonepay.PayRequest {
+	v := sec.Values
+	req := &tonepay.PayRequest{
+		TransactionID: s.State.TransactionID,
+		SessionSid:    s.Sid,
+		AccountSid:    s.AccountSid,
+		Params:        s.Params,
+		CardNumber:    tonepay.NewSecret(v[tonepay.FieldCardNumber]),
+		SecurityCode:  tonepay.NewSecret(v[tonepay.FieldSecurityCode]),
+		PostalCode:    v[tonepay.FieldPostalCode],
+		RoutingNumber: v[tonepay.FieldRoutingNumber],
+		AccountNumber: tonepay.NewSecret(v[tonepay.FieldAccountNumber]),
+		CardType:      s.State.CardType,
+	}
+	if exp := v[tonepay.FieldExpiration]; len(exp) == 4 {
+		req.ExpMonth, req.ExpYear = exp[:2], exp[2:]
+	}
+	return req
+}

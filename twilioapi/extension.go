@@ -1,0 +1,167 @@
+package twilioapi
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/tonepay/tonepay"
+)
+
+// The /_tonepay routes are ours, not Twilio's: the simulated caller's keypad,
+// and views of a session and its callbacks for tests and the console. They
+// use the same Basic auth and error JSON as the Twilio routes.
+
+// handleDigits presses keys on the caller's phone and answers once they have
+// been applied to the session.
+func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
+	form, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	call, err := s.findCall(r, acct)
+	if err != nil {
+		return err
+	}
+	keys := form.Get("Digits")
+	if keys == "" {
+		return errMissing("Digits")
+	}
+	p, err := s.sessions.Press(r.Context(), acct.Sid, call.Sid, keys)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"call_sid": call.Sid, "applied": p.Applied, "dropped": p.Dropped})
+	return nil
+}
+
+type sessionJSON struct {
+	Sid              string            `json:"sid"`
+	AccountSid       string            `json:"account_sid"`
+	CallSid          string            `json:"call_sid"`
+	Status           string            `json:"status"`
+	PaymentMethod    string            `json:"payment_method"`
+	PaymentConnector string            `json:"payment_connector"`
+	ChargeAmount     string            `json:"charge_amount,omitempty"`
+	Currency         string            `json:"currency"`
+	TokenType        string            `json:"token_type,omitempty"`
+	Capture          string            `json:"capture"`
+	Typed            int               `json:"typed"`
+	Required         []tonepay.Field   `json:"required"`
+	Captured         map[string]string `json:"captured"` // field -> masked value
+	CardType         string            `json:"card_type,omitempty"`
+	ErrorType        string            `json:"error_type,omitempty"`
+	DroppedDigits    int               `json:"dropped_digits"`
+	Result           string            `json:"result,omitempty"`
+	ConfirmationCode string            `json:"payment_confirmation_code,omitempty"`
+	PaymentToken     string            `json:"payment_token,omitempty"`
+	ProfileID        string            `json:"profile_id,omitempty"`
+	PaymentError     string            `json:"payment_error,omitempty"`
+	PayErrorCode     int               `json:"pay_error_code,omitempty"`
+	ConnectorError   string            `json:"connector_error,omitempty"`
+	DateCreated      string            `json:"date_created"`
+	DateUpdated      string            `json:"date_updated"`
+}
+
+func encodeSession(x *tonepay.Session) sessionJSON {
+	out := sessionJSON{
+		Sid: x.Sid, AccountSid: x.AccountSid, CallSid: x.CallSid, Status: string(x.Status),
+		PaymentMethod: x.Params.PaymentMethod, PaymentConnector: x.Params.PaymentConnector,
+		ChargeAmount: x.Params.ChargeAmount, Currency: x.Params.Currency,
+		Capture: string(x.State.Capture), Typed: x.State.Typed, Required: x.Required(), Captured: map[string]string{},
+		CardType: x.State.CardType, ErrorType: x.State.ErrorType, DroppedDigits: x.State.Dropped, Result: x.State.Result,
+		ConfirmationCode: x.State.ConfirmationCode, PaymentToken: x.State.Token, ProfileID: x.State.ProfileID,
+		PaymentError: x.State.PaymentError, PayErrorCode: x.State.PayErrorCode, ConnectorError: x.State.ConnectorError,
+		DateCreated: isoDate(x.DateCreated), DateUpdated: isoDate(x.DateUpdated),
+	}
+	if !x.Params.Charging() {
+		out.TokenType = x.Params.TokenType
+	}
+	if out.Required == nil {
+		out.Required = []tonepay.Field{}
+	}
+	for f, v := range x.State.Captured {
+		out.Captured[string(f)] = v
+	}
+	return out
+}
+
+func (s *server) handleSessionFetch(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
+	x, err := s.findSession(r, acct)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, encodeSession(x))
+	return nil
+}
+
+type attemptJSON struct {
+	N          int    `json:"n"`
+	At         string `json:"at"`
+	DurationMS int64  `json:"duration_ms"`
+	StatusCode int    `json:"status_code"`
+	Error      string `json:"error,omitempty"`
+}
+
+type callbackJSON struct {
+	ID            int64             `json:"id"`
+	Token         string            `json:"idempotency_token"`
+	URL           string            `json:"url"`
+	Status        string            `json:"status"`
+	Params        map[string]string `json:"params"` // masked values only
+	NextAttemptAt string            `json:"next_attempt_at,omitempty"`
+	DateCreated   string            `json:"date_created"`
+	Attempts      []attemptJSON     `json:"attempts"`
+}
+
+// handleSessionCallbacks lists a session's callbacks in order, with every
+// delivery attempt and its outcome.
+func (s *server) handleSessionCallbacks(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
+	x, err := s.findSession(r, acct)
+	if err != nil {
+		return err
+	}
+	cbs, err := s.store.FindCallbacks(r.Context(), x.Sid)
+	if err != nil {
+		return err
+	}
+	out := make([]callbackJSON, 0, len(cbs))
+	for _, cb := range cbs {
+		atts, err := s.store.FindAttempts(r.Context(), cb.ID)
+		if err != nil {
+			return err
+		}
+		j := callbackJSON{ID: cb.ID, Token: cb.Token, URL: cb.URL, Status: string(cb.Status), Params: map[string]string{},
+			DateCreated: isoDate(cb.DateCreated), Attempts: make([]attemptJSON, 0, len(atts))}
+		if cb.Status == tonepay.CallbackPending {
+			j.NextAttemptAt = isoDate(cb.NextAttemptAt)
+		}
+		for k := range cb.Form {
+			j.Params[k] = cb.Form.Get(k)
+		}
+		for _, a := range atts {
+			j.Attempts = append(j.Attempts, attemptJSON{N: a.N, At: isoDate(a.At), DurationMS: a.Duration.Milliseconds(), StatusCode: a.StatusCode, Error: a.Error})
+		}
+		out = append(out, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"payment_sid": x.Sid, "callbacks": out})
+	return nil
+}
+
+// findSession returns the session in the path if it is on the call in the
+// path and belongs to acct, else 20404.
+func (s *server) findSession(r *http.Request, acct *tonepay.Account) (*tonepay.Session, error) {
+	x, err := s.store.FindSession(r.Context(), pathSid(r, "PaymentSid"))
+	if errors.Is(err, tonepay.ErrNotFound) || err == nil && (x.AccountSid != acct.Sid || x.CallSid != pathSid(r, "CallSid")) {
+		return nil, errNotFound(r)
+	}
+	return x, err
+}
+
+// isoDate formats extension API dates like callback dates: ISO 8601, UTC, milliseconds.
+func isoDate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
