@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/capture"
 	"github.com/tonepay/tonepay/connector/sandbox"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/session"
@@ -36,13 +37,14 @@ type serveConfig struct {
 	PublicURL  string
 	LogLevel   string
 	RateLimit  float64
+	FirstDigit time.Duration // how long a capture waits for its first digit
 	AccountSid string
 	AuthToken  string
 	DataKey    string // base64; empty means a key file next to the database
 }
 
 func defaultServeConfig() serveConfig {
-	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info"}
+	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -70,6 +72,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return c, fmt.Errorf("TONEPAY_RATE_LIMIT: %q is not a number", rate)
 	}
 
+	if v := getenv("TONEPAY_FIRST_DIGIT_TIMEOUT"); v != "" {
+		if c.FirstDigit, err = time.ParseDuration(v); err != nil {
+			return c, fmt.Errorf("TONEPAY_FIRST_DIGIT_TIMEOUT: %q is not a duration such as 30s", v)
+		}
+	}
+
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address; port 0 picks a free port (TONEPAY_ADDR)")
@@ -78,6 +86,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL of this server as clients see it (TONEPAY_PUBLIC_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (TONEPAY_LOG_LEVEL)")
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second per account, 0 for no limit (TONEPAY_RATE_LIMIT)")
+	fs.DurationVar(&c.FirstDigit, "first-digit-timeout", c.FirstDigit, "how long a capture waits for the caller's first digit (TONEPAY_FIRST_DIGIT_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -100,6 +109,8 @@ func (c serveConfig) validate() error {
 		return errors.New("--config: connector config files are not supported yet; without one, the Default connector is the sandbox")
 	case c.RateLimit < 0:
 		return errors.New("--rate-limit must not be negative")
+	case c.FirstDigit < 100*time.Millisecond:
+		return errors.New("--first-digit-timeout must be at least 100ms")
 	case (c.AccountSid == "") != (c.AuthToken == ""):
 		return errors.New("TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN go together: set both or neither")
 	case c.AccountSid != "" && !tonepay.IsSID(c.AccountSid, tonepay.PrefixAccount):
@@ -166,6 +177,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	dispatcher := &webhook.Dispatcher{Store: store, Logger: log}
 	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
 	sessions := session.New(store, dispatcher, box, connectors, log)
+	sessions.Engine.FirstDigit = cfg.FirstDigit
 	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseServe(t *testing.T) {
@@ -36,6 +37,9 @@ func TestParseServe(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, env(), nil, "log-level"},
 		{"bad rate", nil, env("TONEPAY_RATE_LIMIT", "fast"), nil, "TONEPAY_RATE_LIMIT"},
 		{"negative rate", []string{"--rate-limit", "-1"}, env(), nil, "negative"},
+		{"first digit timeout", []string{"--first-digit-timeout", "2s"}, env(), func(c serveConfig) bool { return c.FirstDigit == 2*time.Second }, ""},
+		{"first digit timeout from env", nil, env("TONEPAY_FIRST_DIGIT_TIMEOUT", "1500ms"), func(c serveConfig) bool { return c.FirstDigit == 1500*time.Millisecond }, ""},
+		{"bad first digit timeout", nil, env("TONEPAY_FIRST_DIGIT_TIMEOUT", "soon"), nil, "duration"},
 		{"postgres not yet", []string{"--db", "postgres://x"}, env(), nil, "PostgreSQL"},
 		{"stray argument", []string{"extra"}, env(), nil, "unexpected"},
 	}

@@ -217,6 +217,9 @@ func (s *Store) Pragma(name string) (string, error) {
 	return v, err
 }
 
+// QueryRow runs a read-only query; for tests and diagnostics.
+func (s *Store) QueryRow(query string, args ...any) *sql.Row { return s.read.QueryRow(query, args...) }
+
 // Migrations lists the names of the applied migrations, in order.
 func (s *Store) Migrations() ([]string, error) {
 	rows, err := s.read.Query(`SELECT name FROM migrations ORDER BY name`)
