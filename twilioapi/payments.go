@@ -243,6 +243,12 @@ func answerKey(account string, r *http.Request, key string, form url.Values) str
 func resolveCallback(call *tonepay.Call, cb string) (string, error) {
 	u, err := url.Parse(cb)
 	if err == nil && u.IsAbs() && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		if u.Path == "" && u.RawPath == "" {
+			// An HTTP request always has a path: the receiver sees "/" and
+			// checks the signature against a URL with it.
+			u.Path = "/"
+			return u.String(), nil
+		}
 		return cb, nil // as given: receivers check signatures over the exact URL
 	}
 	if err == nil && call.URL != "" {

@@ -1,6 +1,8 @@
 // Command tonepay serves Twilio's agent-assisted Payments API.
 //
 //	tonepay serve    run the server (see `tonepay serve -h`)
+//	tonepay demo     a scripted payment, end to end, on a temporary server
+//	tonepay call     play the caller against a running server
 package main
 
 import (
@@ -29,6 +31,8 @@ const usage = `tonepay serves Twilio's agent-assisted Payments API.
 
 Usage:
   tonepay serve [flags]   run the server; "tonepay serve -h" lists the flags
+  tonepay demo            watch a payment go through, end to end, in ten seconds
+  tonepay call ...        play the caller against a running server ("tonepay call" for help)
 
 Run "go test ./..." in the source tree to test it.
 `
@@ -43,6 +47,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "demo":
+		return demo(ctx, stdout)
+	case "call":
+		return callCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

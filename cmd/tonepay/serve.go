@@ -156,7 +156,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	level, _ := parseLevel(cfg.LogLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return runServer(ctx, cfg, stdout, log, nil)
+}
 
+// runServer runs a configured server until ctx is done. ready, if set, is
+// told the server's base URL once it accepts requests.
+func runServer(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Logger, ready func(baseURL string)) error {
 	key, err := loadDataKey(cfg.DataKey, cfg.DB)
 	if err != nil {
 		return err
@@ -171,6 +176,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer store.Close()
 	if err := bootstrapAccount(ctx, store, cfg, stdout, log); err != nil {
+		return err
+	}
+	if err := store.ReleaseLeases(ctx); err != nil {
 		return err
 	}
 
@@ -204,6 +212,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening on http://" + ln.Addr().String())
+	if ready != nil {
+		ready("http://" + ln.Addr().String())
+	}
 
 	select {
 	case err := <-serveErr:

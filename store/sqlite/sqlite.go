@@ -122,7 +122,7 @@ func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
 func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*tonepay.Callback, error) {
 	// A cheap read first: most polls find nothing, and need no write (no fsync).
 	var due int
-	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE status = 'pending' AND next_attempt_at <= ?)`,
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE status = 'pending' AND next_attempt_at <= ?1 AND leased_until <= ?1)`,
 		ts(now)).Scan(&due); err != nil || due == 0 {
 		return nil, wrap("ClaimCallbacks", err)
 	}
@@ -130,11 +130,11 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// Only the oldest pending callback of each session is eligible, so a
 		// session's callbacks go out one after another, in order.
-		rows, err := tx.QueryContext(ctx, `UPDATE callbacks SET next_attempt_at = ?
+		rows, err := tx.QueryContext(ctx, `UPDATE callbacks SET leased_until = ?1
 			WHERE id IN (SELECT c.id FROM callbacks c
-				WHERE c.status = 'pending' AND c.next_attempt_at <= ?
+				WHERE c.status = 'pending' AND c.next_attempt_at <= ?2 AND c.leased_until <= ?2
 				AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
-				ORDER BY c.id LIMIT ?)
+				ORDER BY c.id LIMIT ?3)
 			RETURNING `+callbackCols, ts(now.Add(lease)), ts(now), limit)
 		if err != nil {
 			return err
@@ -146,6 +146,16 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 	return out, wrap("ClaimCallbacks", err)
 }
 
+// ReleaseLeases frees every callback claim. A SQLite file is served by one
+// process, so at start-up any claim left is a dead process's: releasing it
+// sends the callback now instead of when the lease would have ended.
+func (s *Store) ReleaseLeases(ctx context.Context) error {
+	return wrap("ReleaseLeases", s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE status = 'pending' AND leased_until != 0`)
+		return err
+	}))
+}
+
 // RecordAttempt implements tonepay.Store.
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
 	return wrap("RecordAttempt", s.inTx(ctx, func(tx *sql.Tx) error {
@@ -153,7 +163,7 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, date_updated = ? WHERE id = ?`,
+		_, err := tx.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
 			string(cb.Status), cb.Attempts, ts(cb.NextAttemptAt), ts(cb.DateUpdated), cb.ID)
 		return err
 	}))
@@ -162,7 +172,7 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 // NextCallbackAt implements tonepay.Store.
 func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 	var n sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM callbacks WHERE status = 'pending'`).Scan(&n)
+	err := s.read.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, leased_until)) FROM callbacks WHERE status = 'pending'`).Scan(&n)
 	if err != nil || !n.Valid {
 		return time.Time{}, wrap("NextCallbackAt", err)
 	}

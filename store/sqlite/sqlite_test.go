@@ -98,3 +98,32 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("got %d calls, %v; want 160", len(calls), err)
 	}
 }
+
+// TestReleaseLeases: a claim left by a dead process is released at start-up,
+// but a retry scheduled for later stays scheduled.
+func TestReleaseLeases(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "l.db"))
+	now := time.Now().UTC()
+	a := storetest.MustAccount(t, s, "", now)
+
+	cb := func(session string, next time.Time) *tonepay.Callback {
+		return &tonepay.Callback{Token: tonepay.RandomHex(8), AccountSid: a.Sid, SessionSid: session, URL: "http://x/", Status: tonepay.CallbackPending,
+			NextAttemptAt: next, DateCreated: now, DateUpdated: now}
+	}
+	leased, later := cb("PK1", now), cb("PK2", now.Add(time.Hour))
+
+	if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.AddCallbacks(ctx, leased, later) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ClaimCallbacks(ctx, now, time.Minute, 10); len(got) != 1 {
+		t.Fatalf("claimed %d", len(got))
+	}
+	if err := s.ReleaseLeases(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ClaimCallbacks(ctx, now, time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].ID != leased.ID {
+		t.Fatalf("after release: %v %v", got, err)
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// apiClient talks to a running tonepay with an account's credentials. It is
+// plain HTTP on purpose: the command stays small, and the wire is the same
+// one any Twilio SDK speaks.
+type apiClient struct {
+	base, account, token string
+	http                 *http.Client
+}
+
+// call posts a form (or GETs when form is nil) and decodes the JSON answer.
+func (c *apiClient) call(ctx context.Context, path string, form url.Values, out any) error {
+	method, body := http.MethodGet, io.Reader(nil)
+	if form != nil {
+		method, body = http.MethodPost, strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(c.account, c.token)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode >= 400 {
+		var e struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		json.Unmarshal(b, &e)
+		return fmt.Errorf("%s %s: HTTP %d, error %d: %s", method, path, res.StatusCode, e.Code, e.Message)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+func (c *apiClient) twilio(path string) string { return "/2010-04-01/Accounts/" + c.account + path }
+func (c *apiClient) ext(path string) string    { return "/_tonepay/Accounts/" + c.account + path }
+
+const callUsage = `Usage:
+  tonepay call create [--to N] [--from N]     create a simulated call; prints its SID
+  tonepay call press CALLSID KEYS             the caller presses KEYS (0-9 * #, w waits 0.5 s)
+  tonepay call hangup CALLSID                 end the call
+
+The server and credentials come from --server (TONEPAY_SERVER, default
+http://127.0.0.1:8080), TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN.
+`
+
+// callCmd is `tonepay call …`: a person plays the caller against a running server.
+func callCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("call", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, callUsage) }
+	server := getenv("TONEPAY_SERVER")
+	if server == "" {
+		server = "http://127.0.0.1:8080"
+	}
+	fs.StringVar(&server, "server", server, "tonepay's base URL")
+	to := fs.String("to", "+15005550006", "the number called")
+	from := fs.String("from", "+15005550001", "the caller ID")
+	if len(args) == 0 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	verb := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c := &apiClient{base: strings.TrimRight(server, "/"), account: getenv("TONEPAY_ACCOUNT_SID"), token: getenv("TONEPAY_AUTH_TOKEN"),
+		http: &http.Client{Timeout: 5 * time.Minute}}
+	if c.account == "" || c.token == "" {
+		return errors.New("set TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN to the account's credentials")
+	}
+	rest := fs.Args()
+	switch {
+	case verb == "create" && len(rest) == 0:
+		var call struct{ Sid string }
+		err := c.call(ctx, c.twilio("/Calls.json"), url.Values{"To": {*to}, "From": {*from}, "Twiml": {"<Response><Pause length=\"3600\"/></Response>"}}, &call)
+		if err == nil {
+			fmt.Fprintln(stdout, call.Sid)
+		}
+		return err
+	case verb == "press" && len(rest) == 2:
+		var p struct{ Applied, Dropped int }
+		err := c.call(ctx, c.ext("/Calls/"+rest[0]+"/Digits"), url.Values{"Digits": {rest[1]}}, &p)
+		if err == nil {
+			fmt.Fprintf(stdout, "%d keys applied, %d dropped\n", p.Applied, p.Dropped)
+		}
+		return err
+	case verb == "hangup" && len(rest) == 1:
+		return c.call(ctx, c.twilio("/Calls/"+rest[0]+".json"), url.Values{"Status": {"completed"}}, nil)
+	}
+	fs.Usage()
+	return fmt.Errorf("bad arguments to call %s", verb)
+}
