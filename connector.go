@@ -81,6 +81,18 @@ func (c Capabilities) Check(p *Params) error {
 	return nil
 }
 
+// ConnectorConfig is one connector as the config file declares it.
+type ConnectorConfig struct {
+	Name     string
+	Type     string            // "sandbox", "generic", "stripe"
+	Mode     string            // ModeTest or ModeLive
+	Settings map[string]string // type-specific; secrets already read from the environment
+}
+
+// ConnectorFactory makes a connector of one type from its configuration. It
+// returns an error naming the setting that is missing or wrong.
+type ConnectorFactory func(cfg ConnectorConfig) (Connector, error)
+
 // Connectors are the installed connectors by unique name; "Default" is used
 // when a request names none.
 type Connectors map[string]Connector

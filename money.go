@@ -83,3 +83,22 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// MinorAmount converts a normalized ChargeAmount ("10.00" in USD) to the
+// currency's minor units (1000), as processors such as Stripe take it.
+func MinorAmount(amount, currency string) (int64, error) {
+	digits, ok := MinorUnits(currency)
+	if !ok {
+		return 0, Errorf(CodeNoCurrency, "Connector does not support the requested currency %s", currency)
+	}
+	whole, frac, _ := strings.Cut(amount, ".")
+	if !allDigits(whole) || !allDigits(frac) || len(frac) > digits || whole == "" {
+		return 0, Errorf(CodeChargeAmount, "ChargeAmount %q is not a valid amount in %s", amount, currency)
+	}
+	frac += strings.Repeat("0", digits-len(frac))
+	var n int64
+	for _, c := range whole + frac {
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}

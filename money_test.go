@@ -73,3 +73,20 @@ func TestFields(t *testing.T) {
 		t.Errorf("matcher helpers wrong for %s", m)
 	}
 }
+
+func TestMinorAmount(t *testing.T) {
+	tests := []struct {
+		amount, currency string
+		want             int64
+		code             int
+	}{
+		{"10.00", "USD", 1000, 0}, {"19.99", "USD", 1999, 0}, {"0.50", "EUR", 50, 0}, {"500", "JPY", 500, 0},
+		{"1.125", "KWD", 1125, 0}, {"10.5", "USD", 1050, 0}, {"10.001", "USD", 0, CodeChargeAmount}, {"1", "XYZ", 0, CodeNoCurrency},
+	}
+	for _, tt := range tests {
+		got, err := MinorAmount(tt.amount, tt.currency)
+		if got != tt.want || ErrorCode(err) != tt.code {
+			t.Errorf("MinorAmount(%q, %s) = %d, %v; want %d, code %d", tt.amount, tt.currency, got, err, tt.want, tt.code)
+		}
+	}
+}
