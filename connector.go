@@ -93,6 +93,14 @@ type ConnectorConfig struct {
 // returns an error naming the setting that is missing or wrong.
 type ConnectorFactory func(cfg ConnectorConfig) (Connector, error)
 
+// AccountLimiter is implemented by a connector that only some accounts may
+// use; to any other account it does not exist (64004).
+type AccountLimiter interface {
+	// Allows reports whether the account, or the main account that owns it,
+	// may use the connector.
+	Allows(accountSid, ownerSid string) bool
+}
+
 // Connectors are the installed connectors by unique name; "Default" is used
 // when a request names none.
 type Connectors map[string]Connector

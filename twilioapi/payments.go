@@ -31,7 +31,7 @@ func (s *server) handlePaymentCreate(w http.ResponseWriter, r *http.Request, acc
 		return err
 	}
 	key, callback := form.Get("IdempotencyKey"), form.Get("StatusCallback")
-	prm, err := s.parseCreate(p)
+	prm, err := s.parseCreate(p, acct)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *server) paymentRequest(w http.ResponseWriter, r *http.Request, acct *to
 
 // parseCreate reads and validates the create parameters, with Twilio's
 // defaults for those not given.
-func (s *server) parseCreate(p *params) (*tonepay.Params, error) {
+func (s *server) parseCreate(p *params, acct *tonepay.Account) (*tonepay.Params, error) {
 	prm := &tonepay.Params{
 		PaymentMethod:       p.enum("PaymentMethod", tonepay.CreditCard, tonepay.CreditCard, tonepay.ACHDebit),
 		BankAccountType:     p.enum("BankAccountType", "", tonepay.ConsumerChecking, tonepay.ConsumerSavings, tonepay.CommercialChecking),
@@ -134,6 +134,9 @@ func (s *server) parseCreate(p *params) (*tonepay.Params, error) {
 		prm.PaymentConnector = tonepay.DefaultConnector
 	}
 	conn, ok := s.connectors[prm.PaymentConnector]
+	if l, limited := conn.(tonepay.AccountLimiter); limited && !l.Allows(acct.Sid, acct.OwnerSid) {
+		ok = false
+	}
 	if !ok {
 		return nil, tonepay.Errorf(tonepay.CodeUnknownConnector, "Invalid PaymentConnector %q: no connector has that name", prm.PaymentConnector)
 	}

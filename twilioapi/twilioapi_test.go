@@ -31,6 +31,11 @@ func (limited) Pay(context.Context, *tonepay.PayRequest) (*tonepay.PayResult, er
 	return &tonepay.PayResult{ConfirmationCode: "ch_limited"}, nil
 }
 
+// elsewhere is a connector for another account only.
+type elsewhere struct{ limited }
+
+func (elsewhere) Allows(accountSid, ownerSid string) bool { return false }
+
 type nopNotifier struct{}
 
 func (nopNotifier) Notify() {}
@@ -61,6 +66,7 @@ func newEnv(t *testing.T, opt twilioapi.Options) *env {
 		"ReusableOnly": limited{Tokenize: true, TokenTypes: []string{tonepay.TokenReusable}},
 		"USDOnly":      limited{Charge: true, Tokenize: true, Currencies: []string{"USD"}},
 		"CardsOnly":    limited{Charge: true, Tokenize: true, Methods: []string{tonepay.CreditCard}},
+		"Elsewhere":    elsewhere{limited{Charge: true, Tokenize: true}},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	box, _ := seal.New(make([]byte, 32))
@@ -216,6 +222,7 @@ func TestCreateErrors(t *testing.T) {
 		{"decimals in JPY", []string{"ChargeAmount", "10.5", "Currency", "jpy"}, 400, 64003},
 		{"amount not a number", []string{"ChargeAmount", "ten"}, 400, 64003},
 		{"unknown connector", []string{"PaymentConnector", "Nope"}, 400, 64004},
+		{"connector for other accounts", []string{"PaymentConnector", "Elsewhere"}, 400, 64004},
 		{"connector cannot tokenize", []string{"PaymentConnector", "ChargeOnly"}, 400, 64005},
 		{"connector cannot make token type", []string{"PaymentConnector", "ReusableOnly", "TokenType", "one-time"}, 400, 64006},
 		{"connector cannot charge", []string{"PaymentConnector", "TokensOnly", "ChargeAmount", "1"}, 400, 64007},

@@ -36,7 +36,9 @@ func demo(ctx context.Context, stdout io.Writer) error {
 	defer stop()
 	ready, done := make(chan string, 1), make(chan error, 1)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- runServer(ctx, cfg, io.Discard, quiet, func(u string) { ready <- u }) }()
+	go func() {
+		done <- runServer(ctx, cfg, func(string) string { return "" }, io.Discard, quiet, func(u string) { ready <- u })
+	}()
 	var base string
 	select {
 	case base = <-ready:

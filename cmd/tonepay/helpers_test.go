@@ -64,8 +64,23 @@ var listening = regexp.MustCompile(`listening on (http://[0-9.:\[\]a-z]+)`)
 // environment, and waits until it answers its health check.
 func startServer(t *testing.T, env ...string) *proc {
 	t.Helper()
+	p := startProcess(t, []string{"serve", "--addr", "127.0.0.1:0"}, env...)
+	waitFor(t, 10*time.Second, "health check", func() bool {
+		res, err := http.Get(p.URL + "/_tonepay/health")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	return p
+}
+
+// startProcess runs tonepay with args and waits for its "listening on" line.
+func startProcess(t *testing.T, args []string, env ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	outPipe, _ := p.cmd.StdoutPipe()
 	errPipe, _ := p.cmd.StderrPipe()
@@ -85,14 +100,6 @@ func startServer(t *testing.T, env ...string) *proc {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("tonepay did not say it was listening:\n%s", p.Stderr())
 	}
-	waitFor(t, 10*time.Second, "health check", func() bool {
-		res, err := http.Get(p.URL + "/_tonepay/health")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
 	return p
 }
 

@@ -3,6 +3,7 @@
 //	tonepay serve    run the server (see `tonepay serve -h`)
 //	tonepay demo     a scripted payment, end to end, on a temporary server
 //	tonepay call     play the caller against a running server
+//	tonepay processor  a reference Generic Pay Connector processor
 package main
 
 import (
@@ -33,6 +34,7 @@ Usage:
   tonepay serve [flags]   run the server; "tonepay serve -h" lists the flags
   tonepay demo            watch a payment go through, end to end, in ten seconds
   tonepay call ...        play the caller against a running server ("tonepay call" for help)
+  tonepay processor       a reference Generic Pay Connector processor to try connectors with
 
 Run "go test ./..." in the source tree to test it.
 `
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return demo(ctx, stdout)
 	case "call":
 		return callCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "processor":
+		return processorCmd(ctx, args[1:], getenv, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

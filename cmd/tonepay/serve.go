@@ -105,8 +105,6 @@ func (c serveConfig) validate() error {
 		return errors.New("--db is empty")
 	case strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://"):
 		return errors.New("--db: PostgreSQL is not supported yet; give a SQLite file path")
-	case c.Config != "":
-		return errors.New("--config: connector config files are not supported yet; without one, the Default connector is the sandbox")
 	case c.RateLimit < 0:
 		return errors.New("--rate-limit must not be negative")
 	case c.FirstDigit < 100*time.Millisecond:
@@ -156,12 +154,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	level, _ := parseLevel(cfg.LogLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	return runServer(ctx, cfg, stdout, log, nil)
+	return runServer(ctx, cfg, getenv, stdout, log, nil)
 }
 
 // runServer runs a configured server until ctx is done. ready, if set, is
 // told the server's base URL once it accepts requests.
-func runServer(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog.Logger, ready func(baseURL string)) error {
+func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer, log *slog.Logger, ready func(baseURL string)) error {
 	key, err := loadDataKey(cfg.DataKey, cfg.DB)
 	if err != nil {
 		return err
@@ -184,6 +182,14 @@ func runServer(ctx context.Context, cfg serveConfig, stdout io.Writer, log *slog
 
 	dispatcher := &webhook.Dispatcher{Store: store, Logger: log}
 	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
+	if cfg.Config != "" {
+		if connectors, err = loadConnectors(cfg.Config, getenv); err != nil {
+			return err
+		}
+	}
+	for name, c := range connectors {
+		log.Info("pay connector", "name", name, "mode", c.Capabilities().Mode)
+	}
 	sessions := session.New(store, dispatcher, box, connectors, log)
 	sessions.Engine.FirstDigit = cfg.FirstDigit
 	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit})

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/connector/generic"
+	"github.com/tonepay/tonepay/connector/sandbox"
+)
+
+// factories are the connector types a config file may name. The map is built
+// here, explicitly, rather than by packages registering themselves.
+var factories = map[string]tonepay.ConnectorFactory{
+	"sandbox": newSandbox,
+	"generic": generic.New,
+}
+
+func newSandbox(cfg tonepay.ConnectorConfig) (tonepay.Connector, error) {
+	if cfg.Mode != tonepay.ModeTest {
+		return nil, errors.New("the sandbox has only a test mode")
+	}
+	return sandbox.New(), nil
+}
+
+// secretSettings may not be written into the file: they come from the
+// environment variable that NAME_env names, so that the file can be shared
+// and committed.
+var secretSettings = []string{"password", "secret_key", "api_key", "token"}
+
+// connectorFile is the shape of the config file:
+//
+//	[[connector]]
+//	name = "Acme"
+//	type = "generic"          # sandbox, generic or stripe
+//	mode = "test"             # test (default) or live
+//	accounts = ["AC…"]        # optional: who may use it; default everyone
+//	[connector.settings]
+//	url = "https://pay.example.com/twilio"
+//	username = "twilio"
+//	password_env = "ACME_PASSWORD"
+type connectorFile struct {
+	Connector []struct {
+		Name     string         `toml:"name"`
+		Type     string         `toml:"type"`
+		Mode     string         `toml:"mode"`
+		Accounts []string       `toml:"accounts"`
+		Settings map[string]any `toml:"settings"`
+	} `toml:"connector"`
+}
+
+// loadConnectors reads the connector config file and makes each connector.
+// Errors name the file and the line or the key at fault, never a secret.
+func loadConnectors(path string, getenv func(string) string) (tonepay.Connectors, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f connectorFile
+	md, err := toml.Decode(string(b), &f)
+	var perr toml.ParseError
+	if errors.As(err, &perr) {
+		return nil, fmt.Errorf("%s:%d: %s", path, perr.Position.Line, perr.Message)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if keys := md.Undecoded(); len(keys) > 0 {
+		return nil, fmt.Errorf("%s: unknown key %s (a connector has name, type, mode, accounts and settings)", path, keys[0])
+	}
+	if len(f.Connector) == 0 {
+		return nil, fmt.Errorf("%s: no [[connector]] declared", path)
+	}
+	out := tonepay.Connectors{}
+	for i, c := range f.Connector {
+		where := fmt.Sprintf("%s: connector %d", path, i+1)
+		if c.Name != "" {
+			where += fmt.Sprintf(" (%q)", c.Name)
+		}
+		cfg := tonepay.ConnectorConfig{Name: c.Name, Type: c.Type, Mode: c.Mode, Settings: map[string]string{}}
+		if cfg.Mode == "" {
+			cfg.Mode = tonepay.ModeTest // as Twilio's connectors start
+		}
+		factory, known := factories[c.Type]
+		switch {
+		case c.Name == "":
+			return nil, fmt.Errorf("%s: name is required", where)
+		case out[c.Name] != nil:
+			return nil, fmt.Errorf("%s: name %q is used twice", where, c.Name)
+		case !known:
+			return nil, fmt.Errorf("%s: type %q is not one of %s", where, c.Type, strings.Join(typeNames(), ", "))
+		case cfg.Mode != tonepay.ModeTest && cfg.Mode != tonepay.ModeLive:
+			return nil, fmt.Errorf("%s: mode %q is not test or live", where, c.Mode)
+		}
+		for _, a := range c.Accounts {
+			if !tonepay.IsSID(a, tonepay.PrefixAccount) {
+				return nil, fmt.Errorf("%s: accounts: %q is not an Account SID", where, a)
+			}
+		}
+		for k, v := range c.Settings {
+			s, ok := v.(string)
+			if !ok {
+				s = fmt.Sprint(v)
+				if _, isMap := v.(map[string]any); isMap {
+					return nil, fmt.Errorf("%s: settings.%s must be a single value", where, k)
+				}
+			}
+			name, fromEnv := strings.CutSuffix(k, "_env")
+			switch {
+			case fromEnv:
+				if s = getenv(s); s == "" {
+					return nil, fmt.Errorf("%s: settings.%s names the environment variable %s, which is not set", where, k, fmt.Sprint(v))
+				}
+			case slices.Contains(secretSettings, k):
+				return nil, fmt.Errorf("%s: settings.%s is a secret: put it in an environment variable and write %s_env = \"VARIABLE\"", where, k, k)
+			}
+			cfg.Settings[name] = s
+		}
+		conn, err := factory(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", where, err)
+		}
+		if len(c.Accounts) > 0 {
+			conn = &limited{Connector: conn, accounts: c.Accounts}
+		}
+		out[c.Name] = conn
+	}
+	return out, nil
+}
+
+func typeNames() []string {
+	var names []string
+	for n := range factories {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// limited is a connector only some accounts (and their subaccounts) may use.
+type limited struct {
+	tonepay.Connector
+	accounts []string
+}
+
+// Allows implements tonepay.AccountLimiter.
+func (l *limited) Allows(accountSid, ownerSid string) bool {
+	return slices.Contains(l.accounts, accountSid) || slices.Contains(l.accounts, ownerSid)
+}
