@@ -71,8 +71,9 @@ type Store interface {
 	// RecordAttempt saves an attempt and the callback's new Status, Attempts
 	// and NextAttemptAt.
 	RecordAttempt(ctx context.Context, cb *Callback, a *Attempt) error
-	// NextCallbackAt returns when the earliest pending callback is due, or the
-	// zero time when none is pending.
+	// NextCallbackAt returns when the earliest claimable callback (the oldest
+	// pending one of its session) is due or its lease ends, or the zero time
+	// when none is pending.
 	NextCallbackAt(ctx context.Context) (time.Time, error)
 	// PruneAnswers deletes answers stored before t.
 	PruneAnswers(ctx context.Context, before time.Time) error

@@ -18,10 +18,21 @@ import (
 
 var _ tonepay.Notifier = (*Dispatcher)(nil)
 
+// userAgent is what receivers see. Twilio's own is "TwilioProxy/1.1"; some
+// receivers check for that prefix.
+const userAgent = "TwilioProxy/1.1 (tonepay)"
+
+// maxDrain bounds how much of a receiver's answer is read: the body is
+// discarded, and is read at all only so that the connection can be reused.
+const maxDrain = 64 << 10
+
 // Dispatcher delivers the outbox. Each callback is delivered at least once
 // (a crash between the POST and its record means it is sent again, with the
 // same I-Twilio-Idempotency-Token), and a session's callbacks in order: the
 // store hands out only the oldest undelivered callback of each session.
+//
+// Set the fields before the first call to Notify or Run; zero values get the
+// defaults below.
 type Dispatcher struct {
 	Store   tonepay.Store
 	Client  *http.Client                    // default: 15 s timeout, redirects not followed
@@ -29,12 +40,13 @@ type Dispatcher struct {
 	Logger  *slog.Logger                    // default: discard
 	Workers int                             // deliveries at once; default 16
 	Lease   time.Duration                   // how long a claim keeps others off; default 30 s (> Client timeout)
-	Backoff func(attempt int) time.Duration // wait after the nth failed attempt; default 1 s doubling to 10 min, with jitter
+	Backoff func(attempt int) time.Duration // wait after the nth failed attempt; default DefaultBackoff
 	GiveUp  time.Duration                   // stop retrying this long after the callback was created; default 24 h
 	Poll    time.Duration                   // longest sleep between looks at the outbox; default 1 s
 
-	once sync.Once
-	wake chan struct{}
+	once    sync.Once
+	wake    chan struct{}
+	retries schedule // when this process's failed callbacks fall due again
 }
 
 func (d *Dispatcher) init() {
@@ -42,7 +54,9 @@ func (d *Dispatcher) init() {
 		d.wake = make(chan struct{}, 1)
 		if d.Client == nil {
 			d.Client = &http.Client{
-				Timeout:       15 * time.Second,
+				Timeout: 15 * time.Second,
+				// A redirect is an answer, not a 2xx: following it would post
+				// masked card data to a URL nobody configured.
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			}
 		}
@@ -70,15 +84,18 @@ func (d *Dispatcher) init() {
 	})
 }
 
-// DefaultBackoff waits 1 s after the first failure, doubling up to 10 min,
-// with up to 20% jitter so that a receiver coming back is not hit by every
-// retry at once.
+// DefaultBackoff waits about 1 s after the first failure, doubling up to
+// 10 min. Each wait is cut by up to 20% at random, so that retries to a
+// receiver coming back are spread out, and the cap holds.
 func DefaultBackoff(attempt int) time.Duration {
 	d := 10 * time.Minute
+	if attempt < 1 {
+		attempt = 1
+	}
 	if attempt < 10 {
 		d = min(d, time.Second<<(attempt-1))
 	}
-	return d + time.Duration(rand.Int64N(int64(d/5)+1))
+	return d - time.Duration(rand.Int64N(int64(d/5)+1))
 }
 
 // Notify implements tonepay.Notifier: it wakes Run without blocking.
@@ -86,51 +103,43 @@ func (d *Dispatcher) Notify() {
 	d.init()
 	select {
 	case d.wake <- struct{}{}:
-	default:
+	default: // a wake-up is already pending; one is enough
 	}
 }
 
 // Run delivers callbacks until ctx is done, then waits for deliveries in
 // flight to finish and record their attempts, and returns nil.
+//
+// Between passes over the outbox it sleeps until Notify, a delivery of its own
+// finishing (the session's next callback is then eligible), the earliest
+// pending callback falling due, or Poll, whichever comes first: the poll finds
+// callbacks written by other processes and leases that ran out. A failing
+// store is logged and retried with a growing pause, never in a tight loop.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
 	sem := make(chan struct{}, d.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	finished := make(chan struct{}, 1) // a delivery ended: the session's next callback may be due
+	finished := make(chan struct{}, 1)
+	failures := 0 // consecutive store errors
 	for {
-		free := d.Workers - len(sem)
-		var cbs []*tonepay.Callback
-		var err error
-		if free > 0 {
-			cbs, err = d.Store.ClaimCallbacks(ctx, d.Now(), d.Lease, free)
+		wait, err := d.pass(ctx, sem, &wg, finished)
+		if ctx.Err() != nil {
+			return nil
 		}
-		if err != nil && ctx.Err() == nil {
-			d.Logger.Error("claiming callbacks", "err", err)
+		if err != nil {
+			failures++
+			wait = storeRetry(failures)
+			d.Logger.Error("reading the callback outbox", "err", err, "retry_in", wait)
+			// Only the clock or shutdown ends this pause: wake-ups keep.
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			continue
 		}
-		for _, cb := range cbs {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				d.deliver(cb)
-				select {
-				case finished <- struct{}{}:
-				default:
-				}
-			})
-		}
-		if len(cbs) > 0 && len(cbs) == free {
-			continue // there may be more due right now
-		}
-		wait := d.Poll
-		if next, err := d.Store.NextCallbackAt(ctx); err == nil && !next.IsZero() {
-			wait = min(wait, max(0, next.Sub(d.Now())))
-		}
-		if len(cbs) == 0 {
-			// Due now yet nothing claimed: it fell due since the claim, or it
-			// waits behind a callback another dispatcher holds. Look again
-			// soon, without spinning.
-			wait = max(wait, 5*time.Millisecond)
+		failures = 0
+		if wait <= 0 {
+			continue
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -145,41 +154,150 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
+// pass claims what is due, up to the free workers, starts delivering it, and
+// says how long Run may sleep before the next pass.
+func (d *Dispatcher) pass(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup, finished chan struct{}) (time.Duration, error) {
+	free := d.Workers - len(sem)
+	if free <= 0 {
+		return d.Poll, nil // a delivery finishing wakes Run
+	}
+	now := d.Now()
+	cbs, err := d.Store.ClaimCallbacks(ctx, now, d.Lease, free)
+	if err != nil {
+		return 0, err
+	}
+	for _, cb := range cbs {
+		sem <- struct{}{} // never blocks: at most free were claimed
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d.deliver(cb)
+			select {
+			case finished <- struct{}{}:
+			default:
+			}
+		})
+	}
+	if len(cbs) == free {
+		return 0, nil // more may be due right now
+	}
+	next, err := d.Store.NextCallbackAt(ctx)
+	if err != nil {
+		return 0, err
+	}
+	wait := d.Poll
+	// A pending callback due at the claim yet not claimed waits behind an
+	// earlier callback of its session that is under lease: when the lease is
+	// ours, the delivery finishing wakes Run; when it is another dispatcher's,
+	// the poll finds it. Such a callback makes NextCallbackAt useless (it is
+	// in the past), so the retries scheduled here are tracked too.
+	if next.After(now) {
+		wait = min(wait, next.Sub(d.Now()))
+	}
+	if t := d.retries.next(now); !t.IsZero() {
+		wait = min(wait, t.Sub(d.Now()))
+	}
+	return wait, nil
+}
+
+// schedule holds the times at which callbacks this process failed to deliver
+// are due again.
+type schedule struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (s *schedule) add(t time.Time) {
+	s.mu.Lock()
+	s.at = append(s.at, t)
+	s.mu.Unlock()
+}
+
+// next forgets the times not after now (the claim at now has seen those
+// callbacks) and returns the earliest left, or the zero time.
+func (s *schedule) next(now time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first time.Time
+	keep := s.at[:0]
+	for _, t := range s.at {
+		if t.After(now) {
+			keep = append(keep, t)
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+		}
+	}
+	s.at = keep
+	return first
+}
+
+// storeRetry is the pause after the nth store error in a row: 200 ms,
+// doubling up to 30 s.
+func storeRetry(n int) time.Duration {
+	if n > 8 {
+		return 30 * time.Second
+	}
+	return min(30*time.Second, 200*time.Millisecond<<(n-1))
+}
+
+// sleep waits for d or ctx, and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // deliver makes one attempt at cb and records it. It does not use Run's
-// context: an attempt under way at shutdown finishes and is recorded.
+// context: an attempt under way at shutdown finishes and is recorded. It is
+// bounded by the lease instead, so that no other dispatcher can claim the
+// callback while this attempt may still reach the receiver (that would break
+// the session's order).
 func (d *Dispatcher) deliver(cb *tonepay.Callback) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), d.Lease)
+	defer cancel()
 	start := d.Now()
 	a := &tonepay.Attempt{CallbackID: cb.ID, N: cb.Attempts + 1, At: start}
 	status, err := d.post(ctx, cb)
-	a.Duration, a.StatusCode = d.Now().Sub(start), status
-
 	now := d.Now()
+	a.Duration, a.StatusCode = now.Sub(start), status
+
 	cb.Attempts++
 	cb.DateUpdated = now
+	// Logs name the callback, never its form: it holds masked card data.
 	log := d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", host(cb.URL), "attempt", a.N)
 	switch {
 	case err == nil:
 		cb.Status = tonepay.CallbackDelivered
 		log.Debug("callback delivered", "status", status)
-	case now.Sub(cb.DateCreated) >= d.GiveUp:
+	case now.Sub(cb.DateCreated) > d.GiveUp:
 		a.Error = err.Error()
 		cb.Status = tonepay.CallbackFailed
-		log.Warn("callback failed for good", "err", a.Error)
+		log.Warn("callback failed for good", "status", status, "err", a.Error, "created", cb.DateCreated)
 	default:
 		a.Error = err.Error()
 		cb.NextAttemptAt = now.Add(d.Backoff(a.N))
-		log.Debug("callback attempt failed", "err", a.Error, "retry_at", cb.NextAttemptAt)
+		log.Debug("callback attempt failed", "status", status, "err", a.Error, "retry_at", cb.NextAttemptAt)
 	}
-	if err := d.Store.RecordAttempt(ctx, cb, a); err != nil {
+	if err := d.Store.RecordAttempt(context.Background(), cb, a); err != nil {
 		// The lease runs out and the callback is tried again: at least once.
 		d.Logger.Error("recording a callback attempt", "callback", cb.ID, "err", err)
+		return
+	}
+	if cb.Status == tonepay.CallbackPending {
+		d.retries.add(cb.NextAttemptAt)
 	}
 }
 
-// post sends cb and returns the HTTP status, with an error unless it is 2xx.
-// Errors never quote the form: it holds masked card data.
+// post sends cb and returns the HTTP status (0 without an answer), with an
+// error unless it is 2xx. Errors never quote the form or the URL.
 func (d *Dispatcher) post(ctx context.Context, cb *tonepay.Callback) (int, error) {
+	// Looked up on every attempt: an account's token can change, and the
+	// receiver checks against the current one.
 	acct, err := d.Store.FindAccount(ctx, cb.AccountSid)
 	if err != nil {
 		return 0, fmt.Errorf("finding the signing account: %w", err)
@@ -191,21 +309,30 @@ func (d *Dispatcher) post(ctx context.Context, cb *tonepay.Callback) (int, error
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Twilio-Signature", Sign(acct.AuthToken, cb.URL, cb.Form))
 	req.Header.Set("I-Twilio-Idempotency-Token", cb.Token)
-	req.Header.Set("User-Agent", "TwilioProxy/1.1 (tonepay)")
+	req.Header.Set("User-Agent", userAgent)
 	res, err := d.Client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = ue.Err // the URL is already in the record
+			err = ue.Err // the URL is in the callback row already
 		}
-		return 0, err
+		return 0, shorten(err)
 	}
-	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // lets the connection be reused
+	io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
 	res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		return res.StatusCode, fmt.Errorf("HTTP %d", res.StatusCode)
 	}
 	return res.StatusCode, nil
+}
+
+// shorten keeps a transport error to a line that fits an attempt record.
+func shorten(err error) error {
+	const max = 200
+	if s := err.Error(); len(s) > max {
+		return errors.New(s[:max] + "…")
+	}
+	return err
 }
 
 func host(raw string) string {

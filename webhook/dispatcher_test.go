@@ -1,17 +1,20 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/store/storetest"
@@ -19,71 +22,121 @@ import (
 	twclient "github.com/twilio/twilio-go/client"
 )
 
-// receiver records deliveries and checks each signature with twilio-go.
-type receiver struct {
-	srv    *httptest.Server
-	token  string
-	status atomic.Int32
-	mu     sync.Mutex
-	got    []got
+// delivery is one request as the receiver saw it.
+type delivery struct {
+	Path   string // path and query
+	Sid    string // the form's Sid: which session
+	Seq    string // the form's Seq: which callback of the session
+	Token  string // I-Twilio-Idempotency-Token
+	UA     string
+	CType  string
+	Form   url.Values
+	Valid  bool // X-Twilio-Signature passed twilio-go's RequestValidator
+	Status int  // what the receiver answered
 }
 
-type got struct {
-	sid, seq, token string
-	valid           bool
+// receiver is a real HTTP endpoint that checks every signature with twilio-go,
+// as a Twilio user's application would, and records what came in and when.
+type receiver struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	token    string                        // the auth token signatures must verify with
+	answer   func(delivery) int            // the status to answer; default 200
+	delay    time.Duration                 // how long each request takes
+	got      []delivery                    // in arrival order
+	inFlight map[string]int                // by session
+	overlap  bool                          // two callbacks of one session were in flight at once
+	conc     int                           // requests in flight
+	maxConc  int                           // the most ever in flight
+	seen     func(delivery, *http.Request) // called on arrival, before answering
 }
 
 func newReceiver(t *testing.T, token string) *receiver {
-	rc := &receiver{token: token}
-	rc.status.Store(200)
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		params := map[string]string{}
-		for k := range r.PostForm {
-			params[k] = r.PostForm.Get(k)
-		}
-		v := twclient.NewRequestValidator(rc.token)
-		rc.mu.Lock()
-		rc.got = append(rc.got, got{r.PostForm.Get("Sid"), r.PostForm.Get("Seq"), r.Header.Get("I-Twilio-Idempotency-Token"),
-			v.Validate("http://"+r.Host+r.URL.RequestURI(), params, r.Header.Get("X-Twilio-Signature"))})
-		rc.mu.Unlock()
-		w.WriteHeader(int(rc.status.Load()))
-	}))
+	rc := &receiver{token: token, inFlight: map[string]int{}}
+	rc.srv = httptest.NewServer(rc)
 	t.Cleanup(rc.srv.Close)
 	return rc
 }
 
-func (rc *receiver) deliveries() []got {
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	params := map[string]string{}
+	for k := range r.PostForm {
+		params[k] = r.PostForm.Get(k)
+	}
+	d := delivery{Path: r.URL.RequestURI(), Sid: r.PostForm.Get("Sid"), Seq: r.PostForm.Get("Seq"),
+		Token: r.Header.Get("I-Twilio-Idempotency-Token"), UA: r.Header.Get("User-Agent"),
+		CType: r.Header.Get("Content-Type"), Form: r.PostForm}
+
+	rc.mu.Lock()
+	// The URL as the receiver was called on it, as a Twilio user's app rebuilds it.
+	v := twclient.NewRequestValidator(rc.token)
+	d.Valid = v.Validate("http://"+r.Host+r.URL.RequestURI(), params, r.Header.Get("X-Twilio-Signature"))
+	d.Status = http.StatusOK
+	if rc.answer != nil {
+		d.Status = rc.answer(d)
+	}
+	rc.inFlight[d.Sid]++
+	rc.overlap = rc.overlap || rc.inFlight[d.Sid] > 1
+	rc.conc++
+	rc.maxConc = max(rc.maxConc, rc.conc)
+	delay, seen := rc.delay, rc.seen
+	rc.mu.Unlock()
+
+	if seen != nil {
+		seen(d, r)
+	}
+	time.Sleep(delay)
+
+	rc.mu.Lock()
+	rc.inFlight[d.Sid]--
+	rc.conc--
+	rc.got = append(rc.got, d)
+	rc.mu.Unlock()
+	if d.Status/100 == 3 {
+		w.Header().Set("Location", "/followed")
+	}
+	w.WriteHeader(d.Status)
+}
+
+func (rc *receiver) set(fn func(rc *receiver)) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return append([]got(nil), rc.got...)
+	fn(rc)
+}
+
+func (rc *receiver) deliveries() []delivery {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]delivery(nil), rc.got...)
 }
 
 type fixture struct {
 	store   *sqlite.Store
 	account *tonepay.Account
-	call    *tonepay.Call
 }
 
+// newFixture opens a real SQLite store with one account. Callbacks need no
+// session row: the schema has no foreign key from callbacks to sessions.
 func newFixture(t *testing.T) *fixture {
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "w.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	a := storetest.MustAccount(t, s, "", time.Now())
-	return &fixture{store: s, account: a, call: storetest.MustCall(t, s, a.Sid, time.Now())}
+	return &fixture{store: s, account: storetest.MustAccount(t, s, "", time.Now())}
 }
 
-// queue adds n callbacks for session sid to url, numbered by Seq.
-func (f *fixture) queue(t *testing.T, sid, to string, n int) []*tonepay.Callback {
+// queue adds n callbacks for session sid to url, created at created, with
+// Seq a, b, c…
+func (f *fixture) queue(t *testing.T, sid, to string, n int, created time.Time) []*tonepay.Callback {
 	t.Helper()
-	now := time.Now().UTC()
 	var cbs []*tonepay.Callback
 	for i := range n {
 		cbs = append(cbs, &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, SessionSid: sid, URL: to,
-			Form:   url.Values{"Sid": {sid}, "Seq": {string(rune('a' + i))}},
-			Status: tonepay.CallbackPending, NextAttemptAt: now, DateCreated: now, DateUpdated: now})
+			Form:   url.Values{"Sid": {sid}, "Seq": {string(rune('a' + i))}, "PaymentCardNumber": {"xxxxxxxxxxxx4242"}},
+			Status: tonepay.CallbackPending, NextAttemptAt: created, DateCreated: created, DateUpdated: created})
 	}
 	if err := f.store.Update(context.Background(), func(tx tonepay.Tx) error { return tx.AddCallbacks(context.Background(), cbs...) }); err != nil {
 		t.Fatal(err)
@@ -91,7 +144,26 @@ func (f *fixture) queue(t *testing.T, sid, to string, n int) []*tonepay.Callback
 	return cbs
 }
 
-// run starts d and stops it when the test ends.
+func (f *fixture) callbacks(t *testing.T, session string) []*tonepay.Callback {
+	t.Helper()
+	cbs, err := f.store.FindCallbacks(context.Background(), session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cbs
+}
+
+func (f *fixture) attempts(t *testing.T, id int64) []*tonepay.Attempt {
+	t.Helper()
+	as, err := f.store.FindAttempts(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
+}
+
+// run starts d and checks, when the test ends, that Run returns nil soon
+// after its context is cancelled.
 func run(t *testing.T, d *webhook.Dispatcher) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -109,6 +181,7 @@ func run(t *testing.T, d *webhook.Dispatcher) {
 	})
 }
 
+// waitFor polls ok until it holds, failing the test after 10 s.
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -116,98 +189,356 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-func status(t *testing.T, s *sqlite.Store, session string) []*tonepay.Callback {
-	cbs, err := s.FindCallbacks(context.Background(), session)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cbs
+// logBuffer collects log output safely across goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func TestDeliversInOrderPerSession(t *testing.T) {
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func debugLogger(l *logBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestDeliversAfterNotify(t *testing.T) {
 	f := newFixture(t)
 	rc := newReceiver(t, f.account.AuthToken.Reveal())
 	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour} // only Notify wakes it
 	run(t, d)
-	for _, sid := range []string{"PK1", "PK2", "PK3"} {
-		f.queue(t, sid, rc.srv.URL+"/cb?tenant=7", 5)
+
+	// The query string is part of what is signed.
+	to := rc.srv.URL + "/cb?tenant=7&x=a%20b"
+	cb := f.queue(t, "PK1", to, 1, time.Now())[0]
+	d.Notify()
+	waitFor(t, "the delivery", func() bool { return len(rc.deliveries()) == 1 })
+	got := rc.deliveries()[0]
+	want := delivery{Path: "/cb?tenant=7&x=a%20b", Sid: "PK1", Seq: "a", Token: cb.Token, UA: "TwilioProxy/1.1 (tonepay)",
+		CType: "application/x-www-form-urlencoded", Form: cb.Form, Valid: true, Status: 200}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivery (-want +got):\n%s", diff)
+	}
+	waitFor(t, "the delivery recorded", func() bool { return f.callbacks(t, "PK1")[0].Status == tonepay.CallbackDelivered })
+	if c := f.callbacks(t, "PK1")[0]; c.Attempts != 1 {
+		t.Errorf("Attempts = %d, want 1", c.Attempts)
+	}
+	as := f.attempts(t, cb.ID)
+	if len(as) != 1 || as[0].N != 1 || as[0].StatusCode != 200 || as[0].Error != "" || as[0].At.IsZero() || as[0].Duration < 0 {
+		t.Errorf("attempts: %+v", as)
+	}
+
+	// Run now sleeps for an hour. A callback written meanwhile waits for
+	// Notify, and goes out as soon as it comes.
+	time.Sleep(50 * time.Millisecond)
+	f.queue(t, "PK2", to, 1, time.Now())
+	time.Sleep(200 * time.Millisecond)
+	if n := len(rc.deliveries()); n != 1 {
+		t.Fatalf("%d deliveries before Notify, want 1: Run did not sleep", n)
+	}
+	start := time.Now()
+	d.Notify()
+	waitFor(t, "the delivery after Notify", func() bool { return len(rc.deliveries()) == 2 })
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("delivered %v after Notify", el)
+	}
+}
+
+func TestOrderPerSession(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	rc.delay = 3 * time.Millisecond // lets deliveries overlap, if the dispatcher allowed it
+	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour}
+	run(t, d)
+	sessions := []string{"PK1", "PK2", "PK3", "PK4"}
+	for _, sid := range sessions {
+		f.queue(t, sid, rc.srv.URL+"/cb?tenant=7", 5, time.Now())
 	}
 	d.Notify()
-	waitFor(t, "15 deliveries", func() bool { return len(rc.deliveries()) == 15 })
-	last := map[string]string{}
+	waitFor(t, "20 deliveries", func() bool { return len(rc.deliveries()) == 20 })
+
+	seqs := map[string]string{}
 	tokens := map[string]bool{}
 	for _, g := range rc.deliveries() {
-		if !g.valid {
+		if !g.Valid {
 			t.Errorf("invalid signature on %+v", g)
 		}
-		if g.seq <= last[g.sid] {
-			t.Errorf("session %s: %s after %s", g.sid, g.seq, last[g.sid])
+		seqs[g.Sid] += g.Seq
+		if tokens[g.Token] {
+			t.Errorf("idempotency token %s used twice", g.Token)
 		}
-		last[g.sid] = g.seq
-		if tokens[g.token] {
-			t.Errorf("idempotency token %s used twice", g.token)
-		}
-		tokens[g.token] = true
+		tokens[g.Token] = true
 	}
+	for _, sid := range sessions {
+		if seqs[sid] != "abcde" {
+			t.Errorf("session %s delivered in order %q, want abcde", sid, seqs[sid])
+		}
+	}
+	rc.set(func(rc *receiver) {
+		if rc.overlap {
+			t.Error("two callbacks of one session were in flight at once")
+		}
+		if rc.maxConc < 2 {
+			t.Errorf("at most %d deliveries at once: sessions were not delivered in parallel", rc.maxConc)
+		}
+	})
 	waitFor(t, "all recorded delivered", func() bool {
-		for _, cb := range status(t, f.store, "PK2") {
-			if cb.Status != tonepay.CallbackDelivered || cb.Attempts != 1 {
-				return false
+		for _, sid := range sessions {
+			for _, cb := range f.callbacks(t, sid) {
+				if cb.Status != tonepay.CallbackDelivered || cb.Attempts != 1 {
+					return false
+				}
 			}
 		}
 		return true
 	})
 }
 
-func TestRetriesWithBackoff(t *testing.T) {
+func TestWorkersBoundParallelism(t *testing.T) {
 	f := newFixture(t)
 	rc := newReceiver(t, f.account.AuthToken.Reveal())
-	rc.status.Store(500)
-	d := &webhook.Dispatcher{Store: f.store, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}
+	rc.delay = 20 * time.Millisecond
+	d := &webhook.Dispatcher{Store: f.store, Workers: 2, Poll: time.Hour}
 	run(t, d)
-	cbs := f.queue(t, "PK1", rc.srv.URL+"/cb", 2)
+	for _, sid := range []string{"PK1", "PK2", "PK3", "PK4", "PK5", "PK6"} {
+		f.queue(t, sid, rc.srv.URL+"/cb", 2, time.Now())
+	}
+	d.Notify()
+	waitFor(t, "12 deliveries", func() bool { return len(rc.deliveries()) == 12 })
+	rc.set(func(rc *receiver) {
+		if rc.maxConc != 2 {
+			t.Errorf("at most %d deliveries at once, want 2", rc.maxConc)
+		}
+	})
+}
+
+func TestRetriesWithBackoffOn500(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	rc.answer = func(delivery) int { return 500 }
+	var mu sync.Mutex
+	var backoffs []int
+	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour, // retries must come from the schedule, not the poll
+		Backoff: func(n int) time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			backoffs = append(backoffs, n)
+			return 20 * time.Millisecond
+		}}
+	run(t, d)
+	cbs := f.queue(t, "PK1", rc.srv.URL+"/cb", 2, time.Now())
 	d.Notify()
 	waitFor(t, "three failed attempts", func() bool { return len(rc.deliveries()) >= 3 })
-	rc.status.Store(204)
+	rc.set(func(rc *receiver) { rc.answer = nil })
 	waitFor(t, "both delivered", func() bool {
-		s := status(t, f.store, "PK1")
+		s := f.callbacks(t, "PK1")
 		return s[0].Status == tonepay.CallbackDelivered && s[1].Status == tonepay.CallbackDelivered
 	})
-	attempts, err := f.store.FindAttempts(context.Background(), cbs[0].ID)
-	if err != nil || len(attempts) < 4 {
-		t.Fatalf("attempts: %d %v", len(attempts), err)
+
+	as := f.attempts(t, cbs[0].ID)
+	if len(as) < 4 {
+		t.Fatalf("%d attempts, want at least 4", len(as))
 	}
-	for i, a := range attempts {
-		last := i == len(attempts)-1
-		if last && (a.StatusCode != 204 || a.Error != "") || !last && (a.StatusCode != 500 || a.Error != "HTTP 500") {
-			t.Errorf("attempt %d: %+v", a.N, a)
+	for i, a := range as {
+		last := i == len(as)-1
+		if a.N != i+1 || last && (a.StatusCode != 200 || a.Error != "") || !last && (a.StatusCode != 500 || a.Error != "HTTP 500") {
+			t.Errorf("attempt %d: %+v", i+1, a)
+		}
+		if i > 0 && a.At.Sub(as[i-1].At) < 20*time.Millisecond {
+			t.Errorf("attempt %d came %v after the one before, sooner than the backoff", a.N, a.At.Sub(as[i-1].At))
 		}
 	}
-	// The second callback never went out before the first was delivered.
-	for _, g := range rc.deliveries()[:len(attempts)] {
-		if g.seq != "a" {
-			t.Fatalf("callback b delivered while a was failing: %+v", rc.deliveries())
+	if c := f.callbacks(t, "PK1")[0]; c.Attempts != len(as) {
+		t.Errorf("Attempts = %d, want %d", c.Attempts, len(as))
+	}
+	mu.Lock()
+	for i, n := range backoffs {
+		if n != i+1 {
+			t.Errorf("Backoff called with %v, want 1, 2, 3…", backoffs)
+			break
+		}
+	}
+	mu.Unlock()
+
+	// Every try of the first callback carries its token, and the second
+	// callback never went out before the first was delivered.
+	ds := rc.deliveries()
+	for i, g := range ds {
+		first := i < len(as)
+		if first && (g.Seq != "a" || g.Token != cbs[0].Token) || !first && (g.Seq != "b" || g.Token != cbs[1].Token) || !g.Valid {
+			t.Fatalf("delivery %d: %+v (all: %+v)", i, g, ds)
 		}
 	}
 }
 
-func TestConnectionRefusedAndGiveUp(t *testing.T) {
+func TestNon2xxAndRedirectsAreFailures(t *testing.T) {
 	f := newFixture(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := "http://" + ln.Addr().String() + "/cb"
-	ln.Close() // nothing listens there now
-	d := &webhook.Dispatcher{Store: f.store, Backoff: func(int) time.Duration { return 10 * time.Millisecond }, GiveUp: 100 * time.Millisecond}
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	rc.answer = func(g delivery) int {
+		switch g.Path {
+		case "/redirect":
+			return http.StatusFound
+		case "/accepted":
+			return http.StatusAccepted
+		}
+		return http.StatusNotFound
+	}
+	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour, Backoff: func(int) time.Duration { return time.Hour }}
 	run(t, d)
-	cbs := f.queue(t, "PK1", dead, 1)
+	redirect := f.queue(t, "PK1", rc.srv.URL+"/redirect", 1, time.Now())[0]
+	notFound := f.queue(t, "PK2", rc.srv.URL+"/missing", 1, time.Now())[0]
+	accepted := f.queue(t, "PK3", rc.srv.URL+"/accepted", 1, time.Now())[0]
 	d.Notify()
-	waitFor(t, "give up", func() bool { return status(t, f.store, "PK1")[0].Status == tonepay.CallbackFailed })
-	attempts, _ := f.store.FindAttempts(context.Background(), cbs[0].ID)
-	if len(attempts) < 2 || attempts[0].StatusCode != 0 || attempts[0].Error == "" {
-		t.Errorf("attempts: %+v", attempts)
+	waitFor(t, "three attempts", func() bool {
+		return len(f.attempts(t, redirect.ID))+len(f.attempts(t, notFound.ID))+len(f.attempts(t, accepted.ID)) == 3
+	})
+	for _, c := range []struct {
+		cb     *tonepay.Callback
+		sid    string
+		code   int
+		err    string
+		status tonepay.CallbackStatus
+	}{
+		{redirect, "PK1", 302, "HTTP 302", tonepay.CallbackPending},
+		{notFound, "PK2", 404, "HTTP 404", tonepay.CallbackPending},
+		{accepted, "PK3", 202, "", tonepay.CallbackDelivered},
+	} {
+		a := f.attempts(t, c.cb.ID)[0]
+		if a.StatusCode != c.code || a.Error != c.err {
+			t.Errorf("%s: attempt %+v, want status %d, error %q", c.sid, a, c.code, c.err)
+		}
+		if got := f.callbacks(t, c.sid)[0]; got.Status != c.status {
+			t.Errorf("%s: status %s, want %s", c.sid, got.Status, c.status)
+		}
+	}
+	// The redirect was not followed: nothing went to its Location.
+	if n := len(rc.deliveries()); n != 3 {
+		t.Errorf("%d requests reached the receiver, want 3", n)
+	}
+}
+
+func TestRetriesOnConnectionRefused(t *testing.T) {
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}
+	run(t, d)
+	cb := f.queue(t, "PK1", "http://"+addr+"/cb?tenant=7", 1, time.Now())[0]
+	d.Notify()
+	waitFor(t, "two refused attempts", func() bool { return len(f.attempts(t, cb.ID)) >= 2 })
+	for _, a := range f.attempts(t, cb.ID) {
+		if a.StatusCode != 0 || !strings.Contains(a.Error, "connection refused") || strings.Contains(a.Error, "4242") {
+			t.Errorf("attempt %+v, want status 0 and connection refused", a)
+		}
+	}
+	if c := f.callbacks(t, "PK1")[0]; c.Status != tonepay.CallbackPending || c.Attempts < 2 {
+		t.Errorf("callback after refused attempts: %+v", c)
+	}
+
+	// The receiver comes up at that address: the next retry gets through.
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s again: %v", addr, err)
+	}
+	rc := &receiver{token: f.account.AuthToken.Reveal(), inFlight: map[string]int{}}
+	rc.srv = httptest.NewUnstartedServer(rc)
+	rc.srv.Listener.Close()
+	rc.srv.Listener = ln
+	rc.srv.Start()
+	defer rc.srv.Close()
+	waitFor(t, "delivery once the receiver is up", func() bool { return f.callbacks(t, "PK1")[0].Status == tonepay.CallbackDelivered })
+	if g := rc.deliveries(); len(g) != 1 || !g[0].Valid || g[0].Token != cb.Token {
+		t.Errorf("deliveries: %+v", g)
+	}
+}
+
+// TestGivesUp pins the clock: attempts are stamped with it, retries are
+// scheduled from it, and a callback created more than GiveUp (default 24 h)
+// before it fails for good on its next failed attempt.
+func TestGivesUp(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	rc.answer = func(delivery) int { return 503 }
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var logs logBuffer
+	d := &webhook.Dispatcher{Store: f.store, Now: func() time.Time { return now }, Logger: debugLogger(&logs),
+		Backoff: func(int) time.Duration { return time.Hour }}
+	run(t, d)
+	old := f.queue(t, "PK1", rc.srv.URL+"/cb", 2, now.Add(-24*time.Hour-time.Second))
+	young := f.queue(t, "PK2", rc.srv.URL+"/cb", 1, now.Add(-23*time.Hour))[0]
+	d.Notify()
+	waitFor(t, "the old callback failed for good", func() bool { return f.callbacks(t, "PK1")[0].Status == tonepay.CallbackFailed })
+	waitFor(t, "the young callback's attempt", func() bool { return len(f.attempts(t, young.ID)) == 1 })
+
+	a := f.attempts(t, old[0].ID)
+	want := []*tonepay.Attempt{{CallbackID: old[0].ID, N: 1, At: now, StatusCode: 503, Error: "HTTP 503"}}
+	if diff := cmp.Diff(want, a); diff != "" {
+		t.Errorf("old callback's attempts (-want +got):\n%s", diff)
+	}
+	if c := f.callbacks(t, "PK1")[0]; c.Attempts != 1 {
+		t.Errorf("Attempts = %d, want 1", c.Attempts)
+	}
+	// A failed callback no longer holds its session back.
+	waitFor(t, "the session's next callback tried", func() bool { return len(f.attempts(t, old[1].ID)) == 1 })
+
+	c := f.callbacks(t, "PK2")[0]
+	if c.Status != tonepay.CallbackPending || c.Attempts != 1 || !c.NextAttemptAt.Equal(now.Add(time.Hour)) {
+		t.Errorf("young callback: %+v, want pending, 1 attempt, next at %v", c, now.Add(time.Hour))
+	}
+
+	out := logs.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "session=PK1") {
+		t.Errorf("no warning for the failed callback in:\n%s", out)
+	}
+	if strings.Contains(out, "4242") || strings.Contains(out, "PaymentCardNumber") {
+		t.Errorf("form values in the log:\n%s", out)
+	}
+	if n := strings.Count(out, "level=DEBUG"); n < 1 {
+		t.Errorf("no debug line per attempt in:\n%s", out)
+	}
+}
+
+func TestSignsWithCurrentAuthToken(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour}
+	run(t, d)
+	f.queue(t, "PK1", rc.srv.URL+"/cb", 1, time.Now())
+	d.Notify()
+	waitFor(t, "the first delivery", func() bool { return len(rc.deliveries()) == 1 })
+
+	// The account's token changes: later callbacks are signed with the new one.
+	f.account.AuthToken = tonepay.NewSecret("rotatedtoken42")
+	if err := f.store.Update(context.Background(), func(tx tonepay.Tx) error {
+		return tx.UpdateAccount(context.Background(), f.account)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rc.set(func(rc *receiver) { rc.token = "rotatedtoken42" })
+	f.queue(t, "PK2", rc.srv.URL+"/cb", 1, time.Now())
+	d.Notify()
+	waitFor(t, "the second delivery", func() bool { return len(rc.deliveries()) == 2 })
+	for _, g := range rc.deliveries() {
+		if !g.Valid {
+			t.Errorf("invalid signature on %+v", g)
+		}
 	}
 }
 
@@ -218,22 +549,57 @@ func TestPollFindsCallbacksWithoutNotify(t *testing.T) {
 	run(t, d)
 	time.Sleep(20 * time.Millisecond) // Run is asleep
 	// Written by "another process": no Notify.
-	f.queue(t, "PK9", rc.srv.URL+"/cb", 1)
+	f.queue(t, "PK9", rc.srv.URL+"/cb", 1, time.Now())
 	waitFor(t, "delivery by polling", func() bool { return len(rc.deliveries()) == 1 })
+}
+
+// TestStoreErrors runs the dispatcher on a closed store: every read fails.
+// Run logs and pauses, without panicking or spinning, and still stops.
+func TestStoreErrors(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "w.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var logs logBuffer
+	d := &webhook.Dispatcher{Store: s, Poll: time.Millisecond, Logger: debugLogger(&logs)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	for range 100 {
+		d.Notify() // wake-ups do not cut the pause short
+	}
+	time.Sleep(time.Second)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	out := logs.String()
+	if n := strings.Count(out, "level=ERROR"); n < 1 || n > 6 {
+		t.Errorf("%d error lines in 1 s, want a few:\n%s", n, out)
+	}
 }
 
 func TestShutdownFinishesInFlight(t *testing.T) {
 	f := newFixture(t)
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
-	defer slow.Close()
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	arrived, release := make(chan struct{}), make(chan struct{})
+	rc.seen = func(delivery, *http.Request) {
+		close(arrived)
+		<-release
+	}
 	d := &webhook.Dispatcher{Store: f.store}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- d.Run(ctx) }()
-	f.queue(t, "PK1", slow.URL, 1)
+	f.queue(t, "PK1", rc.srv.URL+"/cb", 1, time.Now())
 	d.Notify()
-	time.Sleep(100 * time.Millisecond) // the POST is in flight
+	<-arrived // the POST is in flight
 	cancel()
 	select {
 	case <-done:
@@ -241,10 +607,35 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return once the delivery finished")
 	}
-	if s := status(t, f.store, "PK1")[0]; s.Status != tonepay.CallbackDelivered {
+	if s := f.callbacks(t, "PK1")[0]; s.Status != tonepay.CallbackDelivered {
 		t.Errorf("in-flight delivery not recorded: %+v", s)
+	}
+}
+
+func TestDefaultBackoff(t *testing.T) {
+	prev := time.Duration(0)
+	for n := 0; n <= 40; n++ {
+		b := webhook.DefaultBackoff(n)
+		if b <= 0 || b > 10*time.Minute {
+			t.Errorf("DefaultBackoff(%d) = %v, want within (0, 10m]", n, b)
+		}
+		if n >= 2 && n <= 10 && b < prev/2 {
+			t.Errorf("DefaultBackoff(%d) = %v, shrank from %v", n, b, prev)
+		}
+		prev = b
+	}
+	if b := webhook.DefaultBackoff(1); b < 800*time.Millisecond || b > time.Second {
+		t.Errorf("DefaultBackoff(1) = %v, want about 1 s", b)
+	}
+	if b := webhook.DefaultBackoff(30); b < 8*time.Minute {
+		t.Errorf("DefaultBackoff(30) = %v, want near the 10 min cap", b)
 	}
 }

@@ -8,7 +8,9 @@ import (
 	twclient "github.com/twilio/twilio-go/client"
 )
 
-// Vectors from Twilio's webhook security documentation and twilio-go's tests.
+// The first four vectors are every form-body vector in
+// reference/twilio-pay.md §6 (Twilio's webhook security documentation and
+// twilio-go's tests); the others were computed with Python's hmac module.
 func TestSign(t *testing.T) {
 	const u = "https://mycompany.com/myapp.php?foo=1&bar=2"
 	tests := []struct {
@@ -26,6 +28,10 @@ func TestSign(t *testing.T) {
 			"To": {"+18005551212"}, "Caller": {"+14158675309"}, "From": {"+14158675309"}, "ReasonConferenceEnded": {"test"},
 			"Reason": {"Participant"}}, "n2xBNyzSW7rfYStDtOFiFMv7qNo="},
 		{"form body", u, url.Values{"property": {"value"}, "boolean": {"true"}}, "NBdBDr/T/lgjI+tlgpXjKZQZs/k="},
+		// Every value of a repeated name, in the order given; "b" sorts before "ba".
+		{"repeated name", u, url.Values{"ba": {""}, "b": {"2", "1"}, "a": {"x"}}, "oOc2+7S6It5gikvHbxCVRWRKXRI="},
+		{"repeated name, other order", u, url.Values{"ba": {""}, "b": {"1", "2"}, "a": {"x"}}, "/d6d5N8q7LMlhB3AKsk55A60P2I="},
+		{"no parameters", u, nil, "zYQTYrRWXE7LtzbG4PfP7/bkkGo="},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,9 +57,15 @@ func TestSignAgainstTwilioGo(t *testing.T) {
 		if !v.Validate(u, params, sig) {
 			t.Errorf("twilio-go rejects our signature for %s", u)
 		}
+		if v.Validate(u, params, Sign(tonepay.NewSecret("othertoken"), u, form)) {
+			t.Errorf("twilio-go accepts a signature made with another token (%s)", u)
+		}
 		params["Required"] = ""
 		if v.Validate(u, params, sig) {
 			t.Errorf("twilio-go accepts a signature for a changed body (%s)", u)
+		}
+		if !v.Validate(u, map[string]string{}, Sign(tonepay.NewSecret("authtoken123"), u, nil)) {
+			t.Errorf("twilio-go rejects our signature of an empty form for %s", u)
 		}
 	}
 }

@@ -172,7 +172,11 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 // NextCallbackAt implements tonepay.Store.
 func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 	var n sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, leased_until)) FROM callbacks WHERE status = 'pending'`).Scan(&n)
+	// Only the callbacks ClaimCallbacks could hand out count: one waiting
+	// behind an earlier callback of its session is not due, whatever its time.
+	err := s.read.QueryRowContext(ctx, `SELECT min(max(c.next_attempt_at, c.leased_until)) FROM callbacks c
+		WHERE c.status = 'pending'
+		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)`).Scan(&n)
 	if err != nil || !n.Valid {
 		return time.Time{}, wrap("NextCallbackAt", err)
 	}
