@@ -1,0 +1,190 @@
+// Package postgres is the store for several tonepay processes sharing one
+// PostgreSQL database. Any process serves any request: state lives only in
+// the database, a transaction that rewrites a session or a call reads it
+// FOR UPDATE, and callbacks are claimed FOR UPDATE SKIP LOCKED, so that each
+// is delivered by one process at a time and in order per session.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tonepay/tonepay"
+)
+
+var _ tonepay.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the advisory lock that keeps processes starting together
+// from applying the same migration twice.
+const migrationLock = 0x70e_9a7
+
+// Store implements tonepay.Store on a pgxpool.
+type Store struct {
+	reader
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database at url (postgres://…) and applies any
+// migrations it has not yet recorded.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Open: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Open: %w", err)
+	}
+	s := &Store{reader: reader{q: pool}, pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres.migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("postgres.migrate: %w", err)
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)`); err != nil {
+		return fmt.Errorf("postgres.migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM migrations WHERE name = $1`, name).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO migrations (name, applied_at) VALUES ($1, $2)`, name, time.Now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres.migrate %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Update implements tonepay.Store.
+func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true}, tx}) })
+}
+
+// ClaimCallbacks implements tonepay.Store.
+func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*tonepay.Callback, error) {
+	// Only the oldest pending callback of each session is eligible, so a
+	// session's callbacks go out one after another, in order; SKIP LOCKED
+	// lets several processes claim at once without waiting on each other.
+	rows, err := s.pool.Query(ctx, `UPDATE callbacks SET leased_until = $1
+		WHERE id IN (SELECT c.id FROM callbacks c
+			WHERE c.status = 'pending' AND c.next_attempt_at <= $2 AND c.leased_until <= $2
+			AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
+			ORDER BY c.id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING `+callbackCols, ts(now.Add(lease)), ts(now), limit)
+	if err != nil {
+		return nil, wrap("ClaimCallbacks", err)
+	}
+	out, err := scanAll(rows, scanCallback)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, wrap("ClaimCallbacks", err)
+}
+
+// RecordAttempt implements tonepay.Store.
+func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
+	return wrap("RecordAttempt", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES ($1, $2, $3, $4, $5, $6)`,
+			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4 WHERE id = $5`,
+			string(cb.Status), cb.Attempts, ts(cb.NextAttemptAt), ts(cb.DateUpdated), cb.ID)
+		return err
+	}))
+}
+
+// NextCallbackAt implements tonepay.Store.
+func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
+	var n *int64
+	err := s.pool.QueryRow(ctx, `SELECT min(greatest(c.next_attempt_at, c.leased_until)) FROM callbacks c
+		WHERE c.status = 'pending'
+		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)`).Scan(&n)
+	if err != nil || n == nil {
+		return time.Time{}, wrap("NextCallbackAt", err)
+	}
+	return tm(*n), nil
+}
+
+// PruneAnswers implements tonepay.Store.
+func (s *Store) PruneAnswers(ctx context.Context, before time.Time) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM answers WHERE date_created < $1`, ts(before))
+	return wrap("PruneAnswers", err)
+}
+
+// ts and tm convert times to and from the stored form: Unix nanoseconds, with
+// 0 for the zero time.
+func ts(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func tm(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// wrap adds the operation to an internal error; domain errors pass unchanged.
+func wrap(op string, err error) error {
+	var te *tonepay.Error
+	if err == nil || errors.As(err, &te) {
+		return err
+	}
+	return fmt.Errorf("postgres.%s: %w", op, err)
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func encodeForm(v url.Values) string { return v.Encode() }

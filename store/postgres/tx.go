@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tonepay/tonepay"
+)
+
+// txn implements tonepay.Tx on a transaction.
+type txn struct {
+	reader
+	tx pgx.Tx
+}
+
+func (t *txn) exec(ctx context.Context, op, query string, args ...any) error {
+	_, err := t.tx.Exec(ctx, query, args...)
+	return wrap(op, err)
+}
+
+// execOne runs a statement that must change exactly one row.
+func (t *txn) execOne(ctx context.Context, op, query string, args ...any) error {
+	tag, err := t.tx.Exec(ctx, query, args...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return tonepay.ErrNotFound
+	}
+	return nil
+}
+
+func (t *txn) CreateAccount(ctx context.Context, a *tonepay.Account) error {
+	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateCreated), ts(a.DateUpdated))
+}
+
+func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
+	return t.execOne(ctx, "UpdateAccount", `UPDATE accounts SET friendly_name = $1, status = $2, auth_token = $3, date_updated = $4 WHERE sid = $5`,
+		a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateUpdated), a.Sid)
+}
+
+func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
+	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, ts(k.DateCreated), ts(k.DateUpdated))
+}
+
+func (t *txn) UpdateKey(ctx context.Context, k *tonepay.Key) error {
+	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = $1, date_updated = $2 WHERE sid = $3`, k.FriendlyName, ts(k.DateUpdated), k.Sid)
+}
+
+func (t *txn) DeleteKey(ctx context.Context, sid string) error {
+	return t.execOne(ctx, "DeleteKey", `DELETE FROM keys WHERE sid = $1`, sid)
+}
+
+func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
+	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+callCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, ts(c.StartTime), ts(c.EndTime), ts(c.DateCreated), ts(c.DateUpdated))
+}
+
+func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {
+	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = $1, end_time = $2, date_updated = $3 WHERE sid = $4`,
+		c.Status, ts(c.EndTime), ts(c.DateUpdated), c.Sid)
+}
+
+func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {
+	params, state, err := sessionJSON(s)
+	if err != nil {
+		return wrap("CreateSession", err)
+	}
+	_, err = t.tx.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, s.Sealed, ts(s.Deadline), ts(s.DateCreated), ts(s.DateUpdated))
+	if isUniqueViolation(err) {
+		return tonepay.ErrConflict
+	}
+	return wrap("CreateSession", err)
+}
+
+func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
+	_, state, err := sessionJSON(s)
+	if err != nil {
+		return wrap("UpdateSession", err)
+	}
+	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = $1, state = $2, sealed = $3, deadline = $4, date_updated = $5 WHERE sid = $6`,
+		string(s.Status), state, s.Sealed, ts(s.Deadline), ts(s.DateUpdated), s.Sid)
+}
+
+func sessionJSON(s *tonepay.Session) (params, state string, err error) {
+	p, err := json.Marshal(s.Params)
+	if err != nil {
+		return "", "", err
+	}
+	st, err := json.Marshal(s.State)
+	return string(p), string(st), err
+}
+
+func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
+	for _, c := range cbs {
+		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, date_created, date_updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
+		if err != nil {
+			return wrap("AddCallbacks", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
+	return t.exec(ctx, "AddAnswer", `INSERT INTO answers (key, status, body, date_created) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, date_created = excluded.date_created`,
+		a.Key, a.Status, a.Body, ts(a.DateCreated))
+}
