@@ -332,6 +332,17 @@ func (svc *Service) update(ctx context.Context, fn func(tonepay.Tx, *changes) er
 // fn and store the answer it produced, in the same transaction.
 func (svc *Service) answer(ctx context.Context, key string, status int, now time.Time, render tonepay.Render,
 	fn func(tonepay.Tx, *changes) (*tonepay.Session, error)) (*tonepay.Answer, error) {
+	ans, err := svc.tryAnswer(ctx, key, status, now, render, fn)
+	if key != "" && tonepay.ErrorCode(err) == tonepay.CodeInvalidOperation {
+		// The same request racing itself in another process: the loser hit
+		// the winner's session; its answer is now there to replay.
+		ans, err = svc.tryAnswer(ctx, key, status, now, render, fn)
+	}
+	return ans, err
+}
+
+func (svc *Service) tryAnswer(ctx context.Context, key string, status int, now time.Time, render tonepay.Render,
+	fn func(tonepay.Tx, *changes) (*tonepay.Session, error)) (*tonepay.Answer, error) {
 	var ans *tonepay.Answer
 	err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
 		if key != "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/tonepay/tonepay/connector/sandbox"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/session"
+	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/twilioapi"
 	"github.com/tonepay/tonepay/webhook"
@@ -38,13 +39,17 @@ type serveConfig struct {
 	LogLevel   string
 	RateLimit  float64
 	FirstDigit time.Duration // how long a capture waits for its first digit
-	AccountSid string
-	AuthToken  string
-	DataKey    string // base64; empty means a key file next to the database
+	// ConnectorLease is how long one connector attempt may take before the
+	// sweeper (of any process) tries again with the same transaction id.
+	ConnectorLease time.Duration
+	AccountSid     string
+	AuthToken      string
+	DataKey        string // base64; empty means a key file next to the database
 }
 
 func defaultServeConfig() serveConfig {
-	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit}
+	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit,
+		ConnectorLease: capture.DefaultEngine.Lease}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -72,6 +77,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return c, fmt.Errorf("TONEPAY_RATE_LIMIT: %q is not a number", rate)
 	}
 
+	if v := getenv("TONEPAY_CONNECTOR_LEASE"); v != "" {
+		if c.ConnectorLease, err = time.ParseDuration(v); err != nil {
+			return c, fmt.Errorf("TONEPAY_CONNECTOR_LEASE: %q is not a duration such as 1m", v)
+		}
+	}
 	if v := getenv("TONEPAY_FIRST_DIGIT_TIMEOUT"); v != "" {
 		if c.FirstDigit, err = time.ParseDuration(v); err != nil {
 			return c, fmt.Errorf("TONEPAY_FIRST_DIGIT_TIMEOUT: %q is not a duration such as 30s", v)
@@ -81,11 +91,12 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address; port 0 picks a free port (TONEPAY_ADDR)")
-	fs.StringVar(&c.DB, "db", c.DB, "SQLite file path (TONEPAY_DB)")
+	fs.StringVar(&c.DB, "db", c.DB, "SQLite file path, or a postgres:// URL (TONEPAY_DB)")
 	fs.StringVar(&c.Config, "config", c.Config, "pay connector config file (TONEPAY_CONFIG)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL of this server as clients see it (TONEPAY_PUBLIC_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (TONEPAY_LOG_LEVEL)")
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second per account, 0 for no limit (TONEPAY_RATE_LIMIT)")
+	fs.DurationVar(&c.ConnectorLease, "connector-lease", c.ConnectorLease, "how long a connector call may take before it is retried with the same transaction id (TONEPAY_CONNECTOR_LEASE)")
 	fs.DurationVar(&c.FirstDigit, "first-digit-timeout", c.FirstDigit, "how long a capture waits for the caller's first digit (TONEPAY_FIRST_DIGIT_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -103,8 +114,11 @@ func (c serveConfig) validate() error {
 		return errors.New("--addr is empty")
 	case c.DB == "":
 		return errors.New("--db is empty")
-	case strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://"):
-		return errors.New("--db: PostgreSQL is not supported yet; give a SQLite file path")
+	case isPostgres(c.DB) && c.DataKey == "":
+		// Every process must seal and open captured values with the same key.
+		return errors.New("TONEPAY_DATA_KEY is required with PostgreSQL: give every process the same key (openssl rand -base64 32)")
+	case c.ConnectorLease < 5*time.Second:
+		return errors.New("--connector-lease must be at least 5s")
 	case c.RateLimit < 0:
 		return errors.New("--rate-limit must not be negative")
 	case c.FirstDigit < 100*time.Millisecond:
@@ -168,16 +182,24 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(cfg.DB)
+	store, err := openStore(ctx, cfg.DB)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", cfg.DB, err)
+		return err
 	}
 	defer store.Close()
 	if err := bootstrapAccount(ctx, store, cfg, stdout, log); err != nil {
-		return err
+		// Processes starting together on one database may race to create
+		// the account; the loser finds it the second time.
+		if err = bootstrapAccount(ctx, store, cfg, stdout, log); err != nil {
+			return err
+		}
 	}
-	if err := store.ReleaseLeases(ctx); err != nil {
-		return err
+	if s, ok := store.(*sqlite.Store); ok {
+		// A SQLite file has one process: claims left in it are a dead
+		// process's. (With PostgreSQL, other processes may hold them.)
+		if err := s.ReleaseLeases(ctx); err != nil {
+			return err
+		}
 	}
 
 	dispatcher := &webhook.Dispatcher{Store: store, Logger: log}
@@ -192,6 +214,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	}
 	sessions := session.New(store, dispatcher, box, connectors, log)
 	sessions.Engine.FirstDigit = cfg.FirstDigit
+	sessions.Engine.Lease = cfg.ConnectorLease
 	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -242,6 +265,26 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	}
 	log.Info("stopped")
 	return nil
+}
+
+func isPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// openStore opens PostgreSQL for a postgres:// URL, else the SQLite file.
+func openStore(ctx context.Context, db string) (tonepay.Store, error) {
+	if isPostgres(db) {
+		s, err := postgres.Open(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w", err) // not the URL: it may hold a password
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(db)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", db, err)
+	}
+	return s, nil
 }
 
 // pruneAnswers deletes idempotent answers past their 24 hours, hourly.

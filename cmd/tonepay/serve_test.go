@@ -40,7 +40,10 @@ func TestParseServe(t *testing.T) {
 		{"first digit timeout", []string{"--first-digit-timeout", "2s"}, env(), func(c serveConfig) bool { return c.FirstDigit == 2*time.Second }, ""},
 		{"first digit timeout from env", nil, env("TONEPAY_FIRST_DIGIT_TIMEOUT", "1500ms"), func(c serveConfig) bool { return c.FirstDigit == 1500*time.Millisecond }, ""},
 		{"bad first digit timeout", nil, env("TONEPAY_FIRST_DIGIT_TIMEOUT", "soon"), nil, "duration"},
-		{"postgres not yet", []string{"--db", "postgres://x"}, env(), nil, "PostgreSQL"},
+		{"postgres needs the data key", []string{"--db", "postgres://x"}, env(), nil, "TONEPAY_DATA_KEY is required"},
+		{"postgres", []string{"--db", "postgres://x"}, env("TONEPAY_DATA_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), func(c serveConfig) bool { return isPostgres(c.DB) }, ""},
+		{"connector lease", nil, env("TONEPAY_CONNECTOR_LEASE", "10s"), func(c serveConfig) bool { return c.ConnectorLease == 10*time.Second }, ""},
+		{"connector lease too short", []string{"--connector-lease", "1s"}, env(), nil, "at least 5s"},
 		{"stray argument", []string{"extra"}, env(), nil, "unexpected"},
 	}
 	for _, tt := range tests {
