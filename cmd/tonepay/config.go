@@ -12,6 +12,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/generic"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/connector/stripe"
 )
 
 // factories are the connector types a config file may name. The map is built
@@ -19,6 +20,7 @@ import (
 var factories = map[string]tonepay.ConnectorFactory{
 	"sandbox": newSandbox,
 	"generic": generic.New,
+	"stripe":  stripe.New,
 }
 
 func newSandbox(cfg tonepay.ConnectorConfig) (tonepay.Connector, error) {
