@@ -1,6 +1,7 @@
 package tonepay
 
 import (
+	"context"
 	"net/url"
 	"time"
 )
@@ -60,3 +61,16 @@ type Answer struct {
 
 // AnswerTTL is how long an idempotent answer is replayed.
 const AnswerTTL = 24 * time.Hour
+
+// Event says that a session changed and queued callbacks. It carries no
+// values: listeners read what they need, with their own authorization.
+type Event struct {
+	AccountSid string
+	SessionSid string
+}
+
+// Listener is implemented by stores shared by several processes: Listen
+// calls fn for every event committed by any process, until ctx is done.
+type Listener interface {
+	Listen(ctx context.Context, fn func(Event)) error
+}

@@ -235,6 +235,10 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		}
 	})
 	wg.Go(func() { pruneAnswers(dctx, store, log) })
+	if l, ok := store.(tonepay.Listener); ok {
+		// Callbacks queued by other processes go out at once, not at the next poll.
+		wg.Go(func() { l.Listen(dctx, func(tonepay.Event) { dispatcher.Notify() }) })
+	}
 	// Timeouts and connector retries are persisted deadlines: after a restart
 	// the sweeper picks up where the last process left off.
 	wg.Go(func() { sessions.RunSweeper(dctx, 100*time.Millisecond) })

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +22,13 @@ import (
 	"github.com/tonepay/tonepay"
 )
 
-var _ tonepay.Store = (*Store)(nil)
+var (
+	_ tonepay.Store    = (*Store)(nil)
+	_ tonepay.Listener = (*Store)(nil)
+)
+
+// eventChannel is the NOTIFY channel of tonepay.Events.
+const eventChannel = "tonepay_events"
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -188,3 +195,44 @@ func isUniqueViolation(err error) bool {
 }
 
 func encodeForm(v url.Values) string { return v.Encode() }
+
+// Listen implements tonepay.Listener with LISTEN on a connection of its own.
+// A lost connection is opened again; events committed meanwhile are missed,
+// which costs only latency: dispatchers also poll.
+func (s *Store) Listen(ctx context.Context, fn func(tonepay.Event)) error {
+	for ctx.Err() == nil {
+		err := s.listen(ctx, fn)
+		if ctx.Err() != nil {
+			break
+		}
+		_ = err // the caller cannot do better than retry; the pause bounds the retries
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return nil
+}
+
+func (s *Store) listen(ctx context.Context, fn func(tonepay.Event)) error {
+	pooled, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection stays in LISTEN mode: it must not go back to the pool.
+	conn := pooled.Hijack()
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+eventChannel); err != nil {
+		return err
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		account, session, _ := strings.Cut(n.Payload, ":")
+		fn(tonepay.Event{AccountSid: account, SessionSid: session})
+	}
+}

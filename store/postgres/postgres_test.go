@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
@@ -79,5 +81,50 @@ func TestMigrationsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
+	}
+}
+
+// TestListen: an event committed through one process's store reaches a
+// listener on another's; a rolled-back one does not.
+func TestListen(t *testing.T) {
+	url := freshDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	events := make(chan tonepay.Event, 10)
+	go b.Listen(ctx, func(e tonepay.Event) { events <- e })
+	time.Sleep(200 * time.Millisecond) // LISTEN is in place
+
+	acct := storetest.MustAccount(t, a, "", time.Now())
+	cb := func(pk string) *tonepay.Callback {
+		now := time.Now()
+		return &tonepay.Callback{Token: tonepay.RandomHex(8), AccountSid: acct.Sid, SessionSid: pk, URL: "http://x/",
+			Status: tonepay.CallbackPending, NextAttemptAt: now, DateCreated: now, DateUpdated: now}
+	}
+	a.Update(ctx, func(tx tonepay.Tx) error { tx.AddCallbacks(ctx, cb("PKrolledback")); return errors.New("no") })
+	if err := a.Update(ctx, func(tx tonepay.Tx) error { return tx.AddCallbacks(ctx, cb("PK1"), cb("PK1")) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-events:
+		if e.SessionSid != "PK1" || e.AccountSid != acct.Sid {
+			t.Errorf("event %+v", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event")
+	}
+	select {
+	case e := <-events:
+		t.Errorf("an extra event: %+v", e)
+	case <-time.After(300 * time.Millisecond):
 	}
 }

@@ -96,6 +96,9 @@ func sessionJSON(s *tonepay.Session) (params, state string, err error) {
 }
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
+	if err := t.notify(ctx, cbs); err != nil {
+		return err
+	}
 	for _, c := range cbs {
 		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, date_created, date_updated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
@@ -111,4 +114,20 @@ func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
 	return t.exec(ctx, "AddAnswer", `INSERT INTO answers (key, status, body, date_created) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, date_created = excluded.date_created`,
 		a.Key, a.Status, a.Body, ts(a.DateCreated))
+}
+
+// notify tells every process, at commit, which sessions queued callbacks
+// (PostgreSQL delivers a NOTIFY when its transaction commits, and drops it
+// on rollback). Payload: "AC…:PK…".
+func (t *txn) notify(ctx context.Context, cbs []*tonepay.Callback) error {
+	seen := map[string]bool{}
+	for _, c := range cbs {
+		if p := c.AccountSid + ":" + c.SessionSid; !seen[p] {
+			seen[p] = true
+			if _, err := t.tx.Exec(ctx, `SELECT pg_notify($1, $2)`, eventChannel, p); err != nil {
+				return wrap("AddCallbacks", err)
+			}
+		}
+	}
+	return nil
 }
