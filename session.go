@@ -163,7 +163,8 @@ type State struct {
 	PaymentError     string `json:"payment_error,omitempty"`
 	PayErrorCode     int    `json:"pay_error_code,omitempty"`
 	ConnectorError   string `json:"connector_error,omitempty"`
-	ErrorType        string `json:"error_type,omitempty"` // of the last field entry that failed
+	ErrorType        string `json:"error_type,omitempty"`  // of the last field entry that failed
+	ErrorField       Field  `json:"error_field,omitempty"` // the field it failed on
 }
 
 // Session is a payment session on a call (Twilio's Payments resource, PK sid).

@@ -144,7 +144,7 @@ func (e Engine) requestCapture(s *tonepay.Session, sec *Secrets, ev Event, now t
 	if !ev.Field.IsMatcher() && s.Params.Collects(ev.Field.Matcher()) {
 		forget(s, sec, ev.Field.Matcher())
 	}
-	s.State.Capture, s.State.Typed, s.State.ErrorType = ev.Field, 0, ""
+	s.State.Capture, s.State.Typed, s.State.ErrorType, s.State.ErrorField = ev.Field, 0, "", ""
 	sec.Entry = ""
 	s.Deadline = now.Add(e.FirstDigit)
 	return out(callback(s, fields(
@@ -296,7 +296,7 @@ func (e Engine) finish(s *tonepay.Session, sec *Secrets, now time.Time) *tonepay
 	}
 	sec.Values[f] = entry
 	s.State.Captured[f] = maskFinal(f, entry)
-	s.State.ErrorType = ""
+	s.State.ErrorType, s.State.ErrorField = "", ""
 	add := fields(
 		"Capture", string(f),
 		"PartialResult", "false",
@@ -338,7 +338,7 @@ func validate(s *tonepay.Session, sec *Secrets, f tonepay.Field, entry string, n
 }
 
 func fieldError(s *tonepay.Session, f tonepay.Field, errType string, now time.Time) *tonepay.Callback {
-	s.State.ErrorType = errType
+	s.State.ErrorType, s.State.ErrorField = errType, f
 	return callback(s, fields(
 		"Capture", string(f),
 		"PartialResult", "false",

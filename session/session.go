@@ -32,6 +32,9 @@ type Service struct {
 	NewSID     func(prefix string) string                 // injected ids
 	Sleep      func(context.Context, time.Duration) error // the 'w' key; injected so tests need not wait
 	Logger     *slog.Logger
+	// Publish, if set, is told after each commit which sessions changed (for
+	// live views such as the console).
+	Publish func(tonepay.Event)
 
 	mu      sync.Mutex
 	paying  map[string]bool // sessions whose connector call runs in this process
@@ -374,6 +377,15 @@ func (svc *Service) tryAnswer(ctx context.Context, key string, status int, now t
 func (svc *Service) afterCommit(c changes) {
 	if len(c.callbacks) > 0 {
 		svc.Notifier.Notify()
+	}
+	if svc.Publish != nil {
+		seen := map[string]bool{}
+		for _, cb := range c.callbacks {
+			if !seen[cb.SessionSid] {
+				seen[cb.SessionSid] = true
+				svc.Publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.SessionSid})
+			}
+		}
 	}
 	for _, sid := range c.pay {
 		svc.startPay(sid)

@@ -1,7 +1,10 @@
 package twilioapi
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -46,11 +49,13 @@ type sessionJSON struct {
 	Currency         string            `json:"currency"`
 	TokenType        string            `json:"token_type,omitempty"`
 	Capture          string            `json:"capture"`
+	Confirmation     bool              `json:"confirmation"`
 	Typed            int               `json:"typed"`
 	Required         []tonepay.Field   `json:"required"`
 	Captured         map[string]string `json:"captured"` // field -> masked value
 	CardType         string            `json:"card_type,omitempty"`
 	ErrorType        string            `json:"error_type,omitempty"`
+	ErrorField       string            `json:"error_field,omitempty"`
 	DroppedDigits    int               `json:"dropped_digits"`
 	Result           string            `json:"result,omitempty"`
 	ConfirmationCode string            `json:"payment_confirmation_code,omitempty"`
@@ -68,8 +73,8 @@ func encodeSession(x *tonepay.Session) sessionJSON {
 		Sid: x.Sid, AccountSid: x.AccountSid, CallSid: x.CallSid, Status: string(x.Status),
 		PaymentMethod: x.Params.PaymentMethod, PaymentConnector: x.Params.PaymentConnector,
 		ChargeAmount: x.Params.ChargeAmount, Currency: x.Params.Currency,
-		Capture: string(x.State.Capture), Typed: x.State.Typed, Required: x.Required(), Captured: map[string]string{},
-		CardType: x.State.CardType, ErrorType: x.State.ErrorType, DroppedDigits: x.State.Dropped, Result: x.State.Result,
+		Capture: string(x.State.Capture), Typed: x.State.Typed, Confirmation: x.Params.Confirmation, Required: x.Required(), Captured: map[string]string{},
+		CardType: x.State.CardType, ErrorType: x.State.ErrorType, ErrorField: string(x.State.ErrorField), DroppedDigits: x.State.Dropped, Result: x.State.Result,
 		ConfirmationCode: x.State.ConfirmationCode, PaymentToken: x.State.Token, ProfileID: x.State.ProfileID,
 		PaymentError: x.State.PaymentError, PayErrorCode: x.State.PayErrorCode, ConnectorError: x.State.ConnectorError,
 		DateCreated: isoDate(x.DateCreated), DateUpdated: isoDate(x.DateUpdated),
@@ -164,4 +169,54 @@ func isoDate(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// handleEvents streams the account's session changes as server-sent events
+// ("event: session", data: the session as handleSessionFetch shows it, masked
+// values only), for the console. Browsers read it with fetch, which can send
+// the Authorization header that EventSource cannot.
+func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
+	if s.subscribe == nil {
+		return errNotFound(r)
+	}
+	events, stop := s.subscribe(acct.Sid)
+	defer stop()
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold events back
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 1000\nevent: ready\ndata: {}\n\n")
+	if err := rc.Flush(); err != nil {
+		return nil
+	}
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case e := <-events:
+			x, err := s.store.FindSession(r.Context(), e.SessionSid)
+			if err != nil || x.AccountSid != acct.Sid {
+				continue
+			}
+			b, _ := json.Marshal(encodeSession(x))
+			fmt.Fprintf(w, "event: session\ndata: %s\n\n", b)
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}
+
+// handleSink accepts status callbacks and discards them: a StatusCallback
+// for the console's own payments, which watches the session instead.
+func handleSink() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
+		w.WriteHeader(http.StatusNoContent)
+	})
 }

@@ -31,6 +31,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST "+ext+"/Digits", s.inAccount(s.handleDigits))
 	mux.Handle("GET "+ext+"/Payments/{PaymentSid}", s.inAccount(s.handleSessionFetch))
 	mux.Handle("GET "+ext+"/Payments/{PaymentSid}/Callbacks", s.inAccount(s.handleSessionCallbacks))
+	mux.Handle("GET /_tonepay/Accounts/{AccountSid}/Events", s.inAccount(s.handleEvents))
+	mux.Handle("POST /_tonepay/sink", handleSink())
 }
 
 func handleHealth() http.Handler {

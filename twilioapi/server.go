@@ -19,6 +19,9 @@ type Options struct {
 	NewSID    func(prefix string) string // injected ids; default tonepay.NewSID
 	RateLimit float64                    // requests per second per account; 0 means no limit
 	RateBurst int                        // bucket size; default max(1, RateLimit)
+	// Subscribe, if set, gives the live session events of an account (for
+	// the Events stream) and a function to end the subscription.
+	Subscribe func(account string) (<-chan tonepay.Event, func())
 }
 
 // server holds what the handlers share.
@@ -30,6 +33,7 @@ type server struct {
 	now        func() time.Time
 	newSID     func(string) string
 	limiter    *limiter
+	subscribe  func(string) (<-chan tonepay.Event, func())
 }
 
 // NewServer returns the HTTP handler of the Twilio-compatible API.
@@ -41,6 +45,7 @@ func NewServer(log *slog.Logger, store tonepay.Store, sessions tonepay.SessionSe
 		connectors: connectors,
 		now:        opt.Now,
 		newSID:     opt.NewSID,
+		subscribe:  opt.Subscribe,
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -21,6 +21,8 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/capture"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/console"
+	"github.com/tonepay/tonepay/events"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/postgres"
@@ -215,14 +217,23 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	sessions := session.New(store, dispatcher, box, connectors, log)
 	sessions.Engine.FirstDigit = cfg.FirstDigit
 	sessions.Engine.Lease = cfg.ConnectorLease
-	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit})
+	hub := events.New()
+	listener, shared := store.(tonepay.Listener)
+	if !shared {
+		sessions.Publish = hub.Publish // one process: its own changes are all there are
+	}
+	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: hub.Subscribe})
+	root := http.NewServeMux()
+	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
+	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	root.Handle("/", api)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           logRequests(log, api),
+		Handler:           logRequests(log, root),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -235,9 +246,15 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		}
 	})
 	wg.Go(func() { pruneAnswers(dctx, store, log) })
-	if l, ok := store.(tonepay.Listener); ok {
-		// Callbacks queued by other processes go out at once, not at the next poll.
-		wg.Go(func() { l.Listen(dctx, func(tonepay.Event) { dispatcher.Notify() }) })
+	if shared {
+		// Every process hears every change: callbacks queued by another go out
+		// at once, and consoles connected here see sessions served there.
+		wg.Go(func() {
+			listener.Listen(dctx, func(e tonepay.Event) {
+				dispatcher.Notify()
+				hub.Publish(e)
+			})
+		})
 	}
 	// Timeouts and connector retries are persisted deadlines: after a restart
 	// the sweeper picks up where the last process left off.
@@ -420,6 +437,9 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach Flush for event streams.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) WriteHeader(status int) {
 	r.status = status

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/tonepay/tonepay"
+)
+
+// TestConsole runs the console's browser test (console/e2e, playwright-core
+// and Debian's Chromium) against a real server. Without Chromium or the npm
+// packages it skips, except under CI, which installs both and must run it.
+// Screenshots are left in console/e2e/artifacts.
+func TestConsole(t *testing.T) {
+	e2e, _ := filepath.Abs("../../console/e2e")
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node"
+	} else if _, err := os.Stat(chromium); err != nil {
+		missing = chromium + " (apt-get install chromium)"
+	} else if _, err := os.Stat(filepath.Join(e2e, "node_modules", "playwright-core")); err != nil {
+		missing = "playwright-core (npm ci in console/e2e)"
+	}
+	if missing != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the console test needs %s", missing)
+		}
+		t.Skipf("the console test needs %s", missing)
+	}
+	sid, token := tonepay.NewSID("AC"), "consoletoken1"
+	srv := startServer(t, "TONEPAY_DB="+filepath.Join(t.TempDir(), "console.db"), "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token)
+	artifacts := filepath.Join(e2e, "artifacts")
+	os.MkdirAll(artifacts, 0o755)
+	cmd := exec.Command("node", "console.test.mjs")
+	cmd.Dir = e2e
+	cmd.Env = append(os.Environ(), "TONEPAY_URL="+srv.URL, "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token,
+		"ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser test:\n%s", out)
+	if err != nil {
+		t.Fatalf("the browser test failed: %v", err)
+	}
+}
