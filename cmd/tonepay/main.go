@@ -35,6 +35,7 @@ Usage:
   tonepay demo            watch a payment go through, end to end, in ten seconds
   tonepay call ...        play the caller against a running server ("tonepay call" for help)
   tonepay processor       a reference Generic Pay Connector processor to try connectors with
+  tonepay bench [--json]  measure this machine: tonepay against a bare net/http server
 
 Run "go test ./..." in the source tree to test it.
 `
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return demo(ctx, stdout)
 	case "call":
 		return callCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "processor":
 		return processorCmd(ctx, args[1:], getenv, stderr)
 	case "help", "-h", "--help":

@@ -1,8 +1,13 @@
 // Package sqlite is the embedded store: one SQLite file in WAL mode with
-// synchronous=FULL, so every committed transaction is fsynced and survives a
-// crash. Writes go through one connection (SQLite has one writer anyway, and
-// queuing in Go avoids SQLITE_BUSY); reads use a pool that WAL lets run
-// alongside the writer.
+// synchronous=FULL, so every committed transaction is fsynced to the WAL
+// before Update returns and survives a crash or kill -9.
+//
+// Writes go through a pool of one connection: SQLite has one writer anyway,
+// and queuing in Go rather than in SQLite's busy handler keeps SQLITE_BUSY
+// away. Every write transaction starts with BEGIN IMMEDIATE, taking the write
+// lock up front, so a transaction that reads and then writes cannot fail
+// half-way on a lock upgrade. Reads outside transactions use a second,
+// read-only pool, which WAL lets run alongside the writer.
 package sqlite
 
 import (
@@ -18,7 +23,8 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
-	_ "modernc.org/sqlite" // the pure-Go driver: no cgo
+	"modernc.org/sqlite" // the pure-Go driver: no cgo
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var _ tonepay.Store = (*Store)(nil)
@@ -29,28 +35,47 @@ var migrations embed.FS
 // Store implements tonepay.Store on a SQLite file.
 type Store struct {
 	reader
-	write *sql.DB
-	read  *sql.DB
+	write *sql.DB // one connection: every write transaction queues for it
+	read  *sql.DB // query_only pool for reads outside transactions
+
+	// Now is the clock for what the store timestamps itself (the
+	// migrations table). Domain times (DateCreated, NextAttemptAt, …) come
+	// from the caller, whose clock is injected in turn.
+	Now func() time.Time
 }
 
 // Open opens (creating if needed) the database at path and applies any
-// migrations it has not yet recorded.
+// migrations it has not yet recorded. The path ":memory:" gives a private
+// in-memory database for tests; it lives on the writer connection alone.
 func Open(path string) (*Store, error) {
-	pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	common := []string{
+		// Waits for another process's write lock (a second tonepay command on
+		// the same file) instead of failing at once.
+		"_pragma=busy_timeout(10000)",
+		"_pragma=foreign_keys(1)",
+	}
+	write, err := sql.Open("sqlite", dsn(path, append(common,
+		"_pragma=journal_mode(WAL)", // readers do not block the writer, nor it them
+		"_pragma=synchronous(FULL)", // fsync the WAL at every commit: durable, not just consistent
+		"_txlock=immediate",         // BEGIN IMMEDIATE: take the write lock at the start
+	)...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
 	}
 	write.SetMaxOpenConns(1)
+	// Keep the connection: an in-memory database dies with it, and a file's
+	// connection is cheaper kept than reopened.
+	write.SetMaxIdleConns(1)
 	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
 	read := write
-	if path != ":memory:" { // an in-memory database exists once per connection
-		if read, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)"); err != nil {
+	if path != ":memory:" {
+		if read, err = sql.Open("sqlite", dsn(path, append(common, "_pragma=query_only(1)")...)); err != nil {
 			write.Close()
 			return nil, fmt.Errorf("sqlite.Open: %w", err)
 		}
 	}
-	s := &Store{reader: reader{read}, write: write, read: read}
+	s := &Store{reader: reader{read}, write: write, read: read, Now: time.Now}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, err
@@ -58,7 +83,15 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database.
+// dsn makes the driver's data source name for path. The driver hands
+// "file:" names to SQLite as URIs, so the characters a URI reads
+// specially are escaped; the rest of the path goes as it is.
+func dsn(path string, params ...string) string {
+	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + p + "?" + strings.Join(params, "&")
+}
+
+// Close closes both connection pools.
 func (s *Store) Close() error {
 	err := s.write.Close()
 	if s.read != s.write {
@@ -68,18 +101,22 @@ func (s *Store) Close() error {
 }
 
 // migrate applies the embedded migrations in name order, each in its own
-// transaction together with its row in the migrations table.
+// transaction together with its row in the migrations table, so that a
+// migration is either applied and recorded or neither. The check runs
+// inside the write transaction: two processes opening a new file at once
+// cannot both apply a migration.
 func (s *Store) migrate(ctx context.Context) error {
+	const op = "migrate"
 	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("sqlite.migrate: %w", err)
+		return wrap(op, err)
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
-		return err
+		return wrap(op, err)
 	}
-	sort.Strings(names)
+	sort.Strings(names) // 001_…, 002_…: the numeric prefix is the order
 	for _, name := range names {
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil || n > 0 {
 				return err
@@ -91,7 +128,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`, name, time.Now().UnixNano())
+			_, err = tx.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`, name, ts(s.Now()))
 			return err
 		})
 		if err != nil {
@@ -101,35 +138,50 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+// inTx runs fn in a write transaction and commits it when fn returns nil.
+// Errors of BEGIN and COMMIT are wrapped with op; fn's own errors are
+// returned as they are, so that its callers can match them.
+func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite.%s: begin: %w", op, err)
 	}
-	defer tx.Rollback()
+	defer tx.Rollback() // a no-op after Commit
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite.%s: commit: %w", op, err)
+	}
+	return nil
 }
 
-// Update implements tonepay.Store.
+// Update implements tonepay.Store. fn must use tx for every read and write:
+// the writer has one connection, so a nested Update would wait forever, and
+// reads through the Store do not see tx's uncommitted writes.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(&txn{reader{tx}, tx}) })
+	return s.inTx(ctx, "Update", func(tx *sql.Tx) error { return fn(&txn{reader{tx}, tx}) })
 }
 
 // ClaimCallbacks implements tonepay.Store.
 func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*tonepay.Callback, error) {
-	// A cheap read first: most polls find nothing, and need no write (no fsync).
+	const op = "ClaimCallbacks"
+	if limit <= 0 {
+		return nil, nil
+	}
+	// A cheap read first: most polls find nothing, and then need no write
+	// transaction (and no fsync).
 	var due int
 	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE status = 'pending' AND next_attempt_at <= ?1 AND leased_until <= ?1)`,
 		ts(now)).Scan(&due); err != nil || due == 0 {
-		return nil, wrap("ClaimCallbacks", err)
+		return nil, wrap(op, err)
 	}
 	var out []*tonepay.Callback
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		// Only the oldest pending callback of each session is eligible, so a
-		// session's callbacks go out one after another, in order.
+		// session's callbacks go out one after another, in order, even when a
+		// later one is due first. The lease is a column of its own, so that
+		// claiming does not disturb the retry schedule (see ReleaseLeases).
 		rows, err := tx.QueryContext(ctx, `UPDATE callbacks SET leased_until = ?1
 			WHERE id IN (SELECT c.id FROM callbacks c
 				WHERE c.status = 'pending' AND c.next_attempt_at <= ?2 AND c.leased_until <= ?2
@@ -137,43 +189,58 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 				ORDER BY c.id LIMIT ?3)
 			RETURNING `+callbackCols, ts(now.Add(lease)), ts(now), limit)
 		if err != nil {
-			return err
+			return wrap(op, err)
 		}
 		out, err = scanAll(rows, scanCallback)
-		return err
+		return wrap(op, err)
 	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING does not promise an order.
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, wrap("ClaimCallbacks", err)
+	return out, nil
 }
 
 // ReleaseLeases frees every callback claim. A SQLite file is served by one
 // process, so at start-up any claim left is a dead process's: releasing it
 // sends the callback now instead of when the lease would have ended.
 func (s *Store) ReleaseLeases(ctx context.Context) error {
-	return wrap("ReleaseLeases", s.inTx(ctx, func(tx *sql.Tx) error {
+	const op = "ReleaseLeases"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE status = 'pending' AND leased_until != 0`)
-		return err
-	}))
+		return wrap(op, err)
+	})
 }
 
-// RecordAttempt implements tonepay.Store.
+// RecordAttempt implements tonepay.Store. It returns tonepay.ErrNotFound
+// when cb is not in the store. Recording ends the claim's lease: the
+// callback is due again at its new NextAttemptAt.
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
-	return wrap("RecordAttempt", s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
-			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
+	const op = "RecordAttempt"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
 			string(cb.Status), cb.Attempts, ts(cb.NextAttemptAt), ts(cb.DateUpdated), cb.ID)
-		return err
-	}))
+		if err != nil {
+			return wrap(op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap(op, err)
+		} else if n == 0 {
+			return tonepay.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
+			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error)
+		return wrap(op, err)
+	})
 }
 
 // NextCallbackAt implements tonepay.Store.
 func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 	var n sql.NullInt64
 	// Only the callbacks ClaimCallbacks could hand out count: one waiting
-	// behind an earlier callback of its session is not due, whatever its time.
+	// behind an earlier callback of its session is not due, whatever its
+	// time, and a leased one is due when its lease ends.
 	err := s.read.QueryRowContext(ctx, `SELECT min(max(c.next_attempt_at, c.leased_until)) FROM callbacks c
 		WHERE c.status = 'pending'
 		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)`).Scan(&n)
@@ -185,14 +252,20 @@ func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 
 // PruneAnswers implements tonepay.Store.
 func (s *Store) PruneAnswers(ctx context.Context, before time.Time) error {
-	return wrap("PruneAnswers", s.inTx(ctx, func(tx *sql.Tx) error {
+	const op = "PruneAnswers"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM answers WHERE date_created < ?`, ts(before))
-		return err
-	}))
+		return wrap(op, err)
+	})
 }
 
-// ts and tm convert times to and from the stored form: Unix nanoseconds, with
-// 0 for the zero time.
+// QueryRow runs a query on the read-only pool; for tests and diagnostics
+// (a test checks that ended sessions keep no sealed card data).
+func (s *Store) QueryRow(query string, args ...any) *sql.Row { return s.read.QueryRow(query, args...) }
+
+// ts and tm convert times to and from the stored form: Unix nanoseconds
+// UTC, exact to the nanosecond, with 0 for the zero time (whose UnixNano
+// is out of range).
 func ts(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -207,8 +280,9 @@ func tm(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// wrap adds the operation to an internal error; domain errors pass unchanged
-// so that callers can match them.
+// wrap adds the operation to an internal error; domain errors
+// (tonepay.ErrNotFound, tonepay.ErrConflict) pass unchanged, so that callers
+// can match them and the API can show their message.
 func wrap(op string, err error) error {
 	var te *tonepay.Error
 	if err == nil || errors.As(err, &te) {
@@ -217,37 +291,11 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("sqlite.%s: %w", op, err)
 }
 
+// isUniqueViolation reports whether err is a UNIQUE index refusing a row
+// (not a PRIMARY KEY: a repeated SID is a bug, not a conflict).
 func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 func encodeForm(v url.Values) string { return v.Encode() }
-
-// Pragma returns the value of a PRAGMA as the writer connection sees it; for
-// tests and diagnostics.
-func (s *Store) Pragma(name string) (string, error) {
-	var v string
-	err := s.write.QueryRow("PRAGMA " + name).Scan(&v)
-	return v, err
-}
-
-// QueryRow runs a read-only query; for tests and diagnostics.
-func (s *Store) QueryRow(query string, args ...any) *sql.Row { return s.read.QueryRow(query, args...) }
-
-// Migrations lists the names of the applied migrations, in order.
-func (s *Store) Migrations() ([]string, error) {
-	rows, err := s.read.Query(`SELECT name FROM migrations ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
-}

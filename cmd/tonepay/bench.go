@@ -1,0 +1,565 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/webhook"
+)
+
+// benchResult is what `tonepay bench --json` prints.
+type benchResult struct {
+	BaselineRPS        float64            `json:"baseline_rps"`
+	CreateRPS          float64            `json:"create_rps"` // the best of the concurrency levels
+	Ratio              float64            `json:"ratio"`      // create_rps / baseline_rps
+	Create             []levelResult      `json:"create"`
+	Baseline           []levelResult      `json:"baseline"`
+	FlowsPerS          float64            `json:"flows_per_s"`
+	DigitCallbackP50MS float64            `json:"digit_callback_p50_ms"`
+	DigitCallbackP99MS float64            `json:"digit_callback_p99_ms"`
+	DigitPresses       int                `json:"digit_presses"`
+	BytesPerSession    float64            `json:"bytes_per_session"`
+	Sessions           int                `json:"sessions_open"`
+	Machine            map[string]string  `json:"machine"`
+	Errors             map[string]float64 `json:"errors,omitempty"`
+}
+
+type levelResult struct {
+	Concurrency int     `json:"concurrency"`
+	Requests    int     `json:"requests"`
+	RPS         float64 `json:"rps"`
+	P50MS       float64 `json:"p50_ms"`
+	P99MS       float64 `json:"p99_ms"`
+}
+
+// benchCmd measures tonepay on this machine against a bare net/http server
+// doing the least equivalent work, in one run, on loopback.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	requests := fs.Int("requests", 4000, "Payments creates per concurrency level")
+	flows := fs.Int("flows", 200, "complete agent-assisted payments")
+	calls := fs.Int("calls", 1000, "concurrent calls for the digit latency")
+	sessions := fs.Int("sessions", 10000, "open sessions for the memory measure")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	say := func(format string, a ...any) {
+		if !*asJSON {
+			fmt.Fprintf(stderr, format+"\n", a...)
+		}
+	}
+	b, err := newBench(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	res := benchResult{Errors: map[string]float64{}, Machine: machine()}
+
+	say("baseline: bare net/http (Basic auth, form parse, fixed 201 JSON)…")
+	for _, c := range []int{1, 16, 64} {
+		lr, errs := load(c, *requests, func(int) string { return b.baselineURL }, b.createForm, http.StatusCreated, b.sid, b.token)
+		res.Errors[fmt.Sprintf("baseline_c%d", c)] = float64(errs)
+		res.Baseline = append(res.Baseline, lr)
+		res.BaselineRPS = max(res.BaselineRPS, lr.RPS)
+	}
+	say("creating %d calls for the creates…", 3**requests)
+	callSids, err := b.makeCalls(3**requests, 64)
+	if err != nil {
+		return err
+	}
+	next := 0
+	for _, c := range []int{1, 16, 64} {
+		say("Payments create at concurrency %d…", c)
+		mine := callSids[next : next+*requests]
+		next += *requests
+		urls := b.paymentsURL(mine)
+		lr, errs := load(c, *requests, func(i int) string { return urls[i] }, b.createForm, http.StatusCreated, b.sid, b.token)
+		res.Errors[fmt.Sprintf("create_c%d", c)] = float64(errs)
+		res.Create = append(res.Create, lr)
+		res.CreateRPS = max(res.CreateRPS, lr.RPS)
+	}
+	res.Ratio = res.CreateRPS / res.BaselineRPS
+
+	say("%d complete payments (create, four captures with their digits, complete; every callback delivered and checked)…", *flows)
+	if res.FlowsPerS, err = b.flows(*flows, 16); err != nil {
+		return err
+	}
+	say("digit to partial-result callback, %d concurrent calls…", *calls)
+	lat, err := b.digitLatency(*calls, 5)
+	if err != nil {
+		return err
+	}
+	res.DigitPresses = len(lat)
+	res.DigitCallbackP50MS, res.DigitCallbackP99MS = percentile(lat, 50), percentile(lat, 99)
+	say("memory: %d open sessions on %d calls…", *sessions, *sessions)
+	res.Sessions = *sessions
+	if res.BytesPerSession, err = b.memory(*sessions); err != nil {
+		return err
+	}
+	if bad := b.badSignatures.Load(); bad > 0 {
+		return fmt.Errorf("%d callbacks had a bad signature", bad)
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	printBench(stdout, res)
+	return nil
+}
+
+func printBench(w io.Writer, r benchResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nmeasure\tconcurrency\trequests/s\tp50 ms\tp99 ms\n")
+	for i := range r.Create {
+		b, c := r.Baseline[i], r.Create[i]
+		fmt.Fprintf(tw, "baseline (bare net/http)\t%d\t%.0f\t%.2f\t%.2f\n", b.Concurrency, b.RPS, b.P50MS, b.P99MS)
+		fmt.Fprintf(tw, "Payments create\t%d\t%.0f\t%.2f\t%.2f\n", c.Concurrency, c.RPS, c.P50MS, c.P99MS)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\ncreate / baseline: %.0f / %.0f = %.2f\n", r.CreateRPS, r.BaselineRPS, r.Ratio)
+	fmt.Fprintf(w, "complete payments: %.1f per second\n", r.FlowsPerS)
+	fmt.Fprintf(w, "digit -> partial callback: p50 %.2f ms, p99 %.2f ms (%d presses)\n", r.DigitCallbackP50MS, r.DigitCallbackP99MS, r.DigitPresses)
+	fmt.Fprintf(w, "memory per open session: %.0f bytes (%d sessions)\n", r.BytesPerSession, r.Sessions)
+}
+
+func machine() map[string]string {
+	m := map[string]string{}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				m["cpu"] = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	m["cores"] = strconv.Itoa(runtime.NumCPU())
+	return m
+}
+
+// bench is a tonepay serve child process, a callback receiver and a baseline
+// server, all on loopback.
+type bench struct {
+	ctx           context.Context
+	dir           string
+	cmd           *exec.Cmd
+	base          string // tonepay's URL
+	baselineURL   string
+	sid, token    string
+	receiver      *http.Server
+	callbackURL   string
+	client        *http.Client
+	badSignatures atomic.Int64
+
+	mu      sync.Mutex
+	results map[string]chan struct{}  // session -> closed at its Result callback
+	partial map[string]chan time.Time // session+":"+length -> arrival of that partial callback
+}
+
+func newBench(ctx context.Context) (*bench, error) {
+	b := &bench{ctx: ctx, sid: tonepay.NewSID(tonepay.PrefixAccount), token: tonepay.RandomHex(16),
+		results: map[string]chan struct{}{}, partial: map[string]chan time.Time{},
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}}
+	var err error
+	if b.dir, err = os.MkdirTemp("", "tonepay-bench"); err != nil {
+		return nil, err
+	}
+	if err := b.startReceiver(); err != nil {
+		return nil, err
+	}
+	if err := b.startBaseline(); err != nil {
+		return nil, err
+	}
+	return b, b.startServer()
+}
+
+func (b *bench) close() {
+	if b.cmd != nil && b.cmd.Process != nil {
+		b.cmd.Process.Signal(os.Interrupt)
+		b.cmd.Wait()
+	}
+	if b.receiver != nil {
+		b.receiver.Close()
+	}
+	os.RemoveAll(b.dir)
+}
+
+var listeningRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+
+// startServer runs this very binary as `tonepay serve` on a temporary SQLite
+// file: the real server, with fsync on every commit.
+func (b *bench) startServer() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	b.cmd = exec.Command(exe, "serve", "--addr", "127.0.0.1:0") // info: it says where it listens
+	b.cmd.Env = append(os.Environ(), "TONEPAY_DB="+filepath.Join(b.dir, "bench.db"), "TONEPAY_ACCOUNT_SID="+b.sid, "TONEPAY_AUTH_TOKEN="+b.token)
+	stderr, _ := b.cmd.StderrPipe()
+	if err := b.cmd.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+			b.base = m[1]
+			go io.Copy(io.Discard, stderr)
+			return nil
+		}
+	}
+	return errors.New("tonepay serve did not start")
+}
+
+// startBaseline serves the least a Payments create must do: check Basic auth,
+// parse the form, and answer 201 with a fixed body of the same size.
+func (b *bench) startBaseline() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	body := []byte(`{"account_sid":"` + b.sid + `","call_sid":"CA00000000000000000000000000000000","sid":"PK00000000000000000000000000000000",` +
+		`"date_created":"Mon, 23 Nov 2026 01:02:03 +0000","date_updated":"Mon, 23 Nov 2026 01:02:03 +0000",` +
+		`"uri":"/2010-04-01/Accounts/` + b.sid + `/Calls/CA00000000000000000000000000000000/Payments/PK00000000000000000000000000000000.json"}`)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != b.sid || subtle.ConstantTimeCompare([]byte(p), []byte(b.token)) != 1 {
+			w.WriteHeader(401)
+			return
+		}
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("IdempotencyKey") == "" {
+			w.WriteHeader(400)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(201)
+		w.Write(body)
+	})}
+	go srv.Serve(ln)
+	b.baselineURL = "http://" + ln.Addr().String() + "/2010-04-01/Accounts/" + b.sid + "/Calls/CA00000000000000000000000000000000/Payments.json"
+	return nil
+}
+
+// startReceiver takes status callbacks, checks each signature, and notes the
+// arrival of partial results and results.
+func (b *bench) startReceiver() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	b.callbackURL = "http://" + ln.Addr().String() + "/cb"
+	b.receiver = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		r.ParseForm()
+		if webhook.Sign(tonepay.NewSecret(b.token), "http://"+r.Host+r.URL.RequestURI(), r.PostForm) != r.Header.Get("X-Twilio-Signature") {
+			b.badSignatures.Add(1)
+		}
+		f := r.PostForm
+		pk := f.Get("Sid")
+		b.mu.Lock()
+		if f.Has("Result") {
+			if ch := b.results[pk]; ch != nil {
+				close(ch)
+				delete(b.results, pk)
+			}
+		} else if f.Get("PartialResult") == "true" {
+			if ch := b.partial[pk+":"+strconv.Itoa(len(f.Get("PaymentCardNumber")))]; ch != nil {
+				select {
+				case ch <- now: // the first delivery counts; a redelivery does not block
+				default:
+				}
+			}
+		}
+		b.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go b.receiver.Serve(ln)
+	return nil
+}
+
+func (b *bench) createForm() url.Values {
+	return url.Values{"IdempotencyKey": {tonepay.RandomHex(8)}, "StatusCallback": {b.callbackURL}, "ChargeAmount": {"10.00"}}
+}
+
+func (b *bench) paymentsURL(calls []string) []string {
+	out := make([]string, len(calls))
+	for i, c := range calls {
+		out[i] = b.base + "/2010-04-01/Accounts/" + b.sid + "/Calls/" + c + "/Payments.json"
+	}
+	return out
+}
+
+// post sends a form with the account's credentials and decodes the JSON answer.
+func (b *bench) post(path string, form url.Values, out any) error {
+	req, _ := http.NewRequestWithContext(b.ctx, "POST", b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(b.sid, b.token)
+	res, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 300 {
+		body, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("POST %s: %d %s", path, res.StatusCode, body)
+	}
+	if out == nil {
+		io.Copy(io.Discard, res.Body)
+		return nil
+	}
+	return json.NewDecoder(res.Body).Decode(out)
+}
+
+func (b *bench) newCall() (string, error) {
+	var c struct{ Sid string }
+	err := b.post("/2010-04-01/Accounts/"+b.sid+"/Calls.json", url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {"https://example.com/t"}}, &c)
+	return c.Sid, err
+}
+
+func (b *bench) makeCalls(n, conc int) ([]string, error) {
+	out := make([]string, n)
+	return out, parallel(n, conc, func(i int) (err error) {
+		out[i], err = b.newCall()
+		return err
+	})
+}
+
+// payment starts a charging session on call and returns its SID.
+func (b *bench) payment(call string) (string, error) {
+	var p struct{ Sid string }
+	err := b.post("/2010-04-01/Accounts/"+b.sid+"/Calls/"+call+"/Payments.json", b.createForm(), &p)
+	return p.Sid, err
+}
+
+func (b *bench) update(call, pk string, kv ...string) error {
+	f := url.Values{"IdempotencyKey": {tonepay.RandomHex(8)}, "StatusCallback": {b.callbackURL}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return b.post("/2010-04-01/Accounts/"+b.sid+"/Calls/"+call+"/Payments/"+pk+".json", f, nil)
+}
+
+func (b *bench) press(call, keys string) error {
+	return b.post("/_tonepay/Accounts/"+b.sid+"/Calls/"+call+"/Digits", url.Values{"Digits": {keys}}, nil)
+}
+
+// flows runs n complete payments, conc at a time, and returns payments per
+// second from the first request to the last result callback.
+func (b *bench) flows(n, conc int) (float64, error) {
+	start := time.Now()
+	var done sync.WaitGroup
+	err := parallel(n, conc, func(int) error {
+		call, err := b.newCall()
+		if err != nil {
+			return err
+		}
+		pk, err := b.payment(call)
+		if err != nil {
+			return err
+		}
+		result := make(chan struct{})
+		b.mu.Lock()
+		b.results[pk] = result
+		b.mu.Unlock()
+		for _, f := range [][2]string{{"payment-card-number", "4242424242424242#"}, {"expiration-date", "1230"}, {"security-code", "123"}, {"postal-code", "94109#"}} {
+			if err := b.update(call, pk, "Capture", f[0]); err != nil {
+				return err
+			}
+			if err := b.press(call, f[1]); err != nil {
+				return err
+			}
+		}
+		if err := b.update(call, pk, "Status", "complete"); err != nil {
+			return err
+		}
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			select {
+			case <-result:
+			case <-time.After(60 * time.Second):
+			}
+		}()
+		return nil
+	})
+	done.Wait()
+	return float64(n) / time.Since(start).Seconds(), err
+}
+
+// digitLatency puts calls sessions in capture, then has every caller press
+// presses digits, one about every 300 ms, and measures from sending a digit
+// to receiving its partial-result callback.
+func (b *bench) digitLatency(calls, presses int) ([]time.Duration, error) {
+	type line struct{ call, pk string }
+	lines := make([]line, calls)
+	err := parallel(calls, 64, func(i int) error {
+		call, err := b.newCall()
+		if err != nil {
+			return err
+		}
+		pk, err := b.payment(call)
+		if err != nil {
+			return err
+		}
+		lines[i] = line{call, pk}
+		return b.update(call, pk, "Capture", "payment-card-number")
+	})
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second) // let the setup's callbacks drain
+	var mu sync.Mutex
+	var lat []time.Duration
+	err = parallel(calls, calls, func(i int) error {
+		l := lines[i]
+		time.Sleep(time.Duration(i%300) * time.Millisecond) // callers do not press in step
+		for n := 1; n <= presses; n++ {
+			ch := make(chan time.Time, 1)
+			k := l.pk + ":" + strconv.Itoa(n)
+			b.mu.Lock()
+			b.partial[k] = ch
+			b.mu.Unlock()
+			sent := time.Now()
+			if err := b.press(l.call, "4"); err != nil {
+				return err
+			}
+			select {
+			case at := <-ch:
+				mu.Lock()
+				lat = append(lat, at.Sub(sent))
+				mu.Unlock()
+			case <-time.After(30 * time.Second):
+				return errors.New("a partial callback never came")
+			}
+			b.mu.Lock()
+			delete(b.partial, k)
+			b.mu.Unlock()
+			time.Sleep(300 * time.Millisecond)
+		}
+		return nil
+	})
+	return lat, err
+}
+
+// memory opens n sessions on n calls and returns the server's RSS growth per
+// session.
+func (b *bench) memory(n int) (float64, error) {
+	before, err := rss(b.cmd.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	err = parallel(n, 64, func(int) error {
+		call, err := b.newCall()
+		if err != nil {
+			return err
+		}
+		_, err = b.payment(call)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(2 * time.Second) // callbacks delivered, heap settled
+	after, err := rss(b.cmd.Process.Pid)
+	return float64(after-before) / float64(n), err
+}
+
+// rss reads a process's resident set size from /proc.
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// parallel runs fn(0..n-1), conc at a time, and returns the first error.
+func parallel(n, conc int, fn func(i int) error) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range min(conc, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// load posts n forms, conc at a time, to urlFor(i) with Basic auth, and
+// measures throughput and latency. Answers other than want count as errors.
+func load(conc, n int, urlFor func(i int) string, form func() url.Values, want int, user, pass string) (levelResult, int) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc}}
+	defer client.CloseIdleConnections()
+	lat := make([]time.Duration, n)
+	var errs atomic.Int64
+	start := time.Now()
+	parallel(n, conc, func(i int) error {
+		req, _ := http.NewRequest("POST", urlFor(i), strings.NewReader(form().Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(user, pass)
+		t0 := time.Now()
+		res, err := client.Do(req)
+		lat[i] = time.Since(t0)
+		if err != nil {
+			errs.Add(1)
+			return nil
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			errs.Add(1)
+		}
+		return nil
+	})
+	elapsed := time.Since(start)
+	return levelResult{Concurrency: conc, Requests: n, RPS: float64(n) / elapsed.Seconds(), P50MS: percentile(lat, 50), P99MS: percentile(lat, 99)}, int(errs.Load())
+}
+
+// percentile returns the pth percentile of ds in milliseconds.
+func percentile(ds []time.Duration, p int) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := min(len(s)-1, len(s)*p/100)
+	return float64(s[i]) / float64(time.Millisecond)
+}

@@ -1,0 +1,38 @@
+package sqlite
+
+// Pragma returns a PRAGMA's value as the writer connection sees it: the
+// durability settings are per connection, so this is the one that matters.
+func (s *Store) Pragma(name string) (string, error) {
+	var v string
+	err := s.write.QueryRow("PRAGMA " + name).Scan(&v)
+	return v, err
+}
+
+// AppliedMigrations returns each recorded migration's applied_at.
+func (s *Store) AppliedMigrations() (map[string]int64, error) {
+	rows, err := s.read.Query(`SELECT name, applied_at FROM migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var at int64
+		if err := rows.Scan(&name, &at); err != nil {
+			return nil, err
+		}
+		out[name] = at
+	}
+	return out, rows.Err()
+}
+
+// EmbeddedMigrations lists the migration files built in.
+func EmbeddedMigrations() ([]string, error) {
+	entries, err := migrations.ReadDir("migrations")
+	var out []string
+	for _, e := range entries {
+		out = append(out, "migrations/"+e.Name())
+	}
+	return out, err
+}
