@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -37,6 +38,12 @@ type Store struct {
 	reader
 	write *sql.DB // one connection: every write transaction queues for it
 	read  *sql.DB // query_only pool for reads outside transactions
+
+	commitOnce sync.Once
+	closeOnce  sync.Once
+	jobs       chan *job
+	quit       chan struct{}
+	committer  sync.WaitGroup
 
 	// Now is the clock for what the store timestamps itself (the
 	// migrations table). Domain times (DateCreated, NextAttemptAt, …) come
@@ -93,6 +100,13 @@ func dsn(path string, params ...string) string {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.commitOnce.Do(func() {}) // no committer will start after this
+	s.closeOnce.Do(func() {
+		if s.quit != nil {
+			close(s.quit)
+			s.committer.Wait()
+		}
+	})
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -138,22 +152,120 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in a write transaction and commits it when fn returns nil.
-// Errors of BEGIN and COMMIT are wrapped with op; fn's own errors are
-// returned as they are, so that its callers can match them.
+// inTx runs fn in a write transaction and returns once that transaction is
+// committed (durable) or rolled back. Errors of BEGIN and COMMIT are wrapped
+// with op; fn's own errors are returned as they are, so that callers can
+// match them.
+//
+// Group commit: concurrent callers share one transaction and so one fsync.
+// A single committer goroutine takes every call waiting at that moment, runs
+// each fn in a savepoint of its own (an fn that fails rolls back alone, as if
+// it had its own transaction), and commits them together. fsync is what a
+// durable write costs; sharing it is what lets throughput grow with
+// concurrency while every acknowledged write stays on disk.
 func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	s.commitOnce.Do(func() {
+		s.jobs, s.quit = make(chan *job), make(chan struct{})
+		s.committer.Add(1)
+		go s.commitLoop()
+	})
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite.%s: %w", op, err)
+	}
+	j := &job{ctx: ctx, op: op, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.jobs <- j:
+	case <-ctx.Done():
+		return fmt.Errorf("sqlite.%s: %w", op, ctx.Err())
+	case <-s.quit:
+		return fmt.Errorf("sqlite.%s: the store is closed", op)
+	}
+	return <-j.done
+}
+
+// job is one caller's transaction, waiting for the committer.
+type job struct {
+	ctx  context.Context
+	op   string
+	fn   func(*sql.Tx) error
+	done chan error
+}
+
+// maxBatch bounds how many transactions share one commit, so that one
+// commit's latency stays bounded too.
+const maxBatch = 256
+
+func (s *Store) commitLoop() {
+	defer s.committer.Done()
+	for {
+		var first *job
+		select {
+		case first = <-s.jobs:
+		case <-s.quit:
+			return
+		}
+		batch := []*job{first}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []*job) {
+	finish := func(errs []error) {
+		for i, j := range batch {
+			j.done <- errs[i]
+		}
+	}
+	errs := make([]error, len(batch))
+	// The transaction is the committer's, not any caller's: one caller giving
+	// up must not roll back the others.
+	tx, err := s.write.BeginTx(context.Background(), nil)
 	if err != nil {
-		return fmt.Errorf("sqlite.%s: begin: %w", op, err)
+		for i, j := range batch {
+			errs[i] = fmt.Errorf("sqlite.%s: begin: %w", j.op, err)
+		}
+		finish(errs)
+		return
 	}
 	defer tx.Rollback() // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
+	if len(batch) == 1 {
+		// Alone: no savepoint needed, and a failure rolls back the transaction.
+		if errs[0] = batch[0].fn(tx); errs[0] != nil {
+			finish(errs)
+			return
+		}
+	} else {
+		for i, j := range batch {
+			if err := j.ctx.Err(); err != nil {
+				errs[i] = fmt.Errorf("sqlite.%s: %w", j.op, err)
+				continue
+			}
+			if _, err := tx.Exec(`SAVEPOINT job`); err != nil {
+				errs[i] = fmt.Errorf("sqlite.%s: savepoint: %w", j.op, err)
+				continue
+			}
+			if errs[i] = j.fn(tx); errs[i] != nil {
+				tx.Exec(`ROLLBACK TO job`)
+			}
+			tx.Exec(`RELEASE job`)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite.%s: commit: %w", op, err)
+		for i, j := range batch {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("sqlite.%s: commit: %w", j.op, err)
+			}
+		}
 	}
-	return nil
+	finish(errs)
 }
 
 // Update implements tonepay.Store. fn must use tx for every read and write:
