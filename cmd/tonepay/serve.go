@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -238,6 +239,14 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	if addr := getenv("TONEPAY_PPROF_ADDR"); addr != "" {
+		// Profiling for operators, on a listener of its own: never on the API's.
+		pprofMux := http.NewServeMux()
+		pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
+		pprofMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go http.ListenAndServe(addr, pprofMux)
+		log.Info("pprof on http://" + addr + "/debug/pprof/")
+	}
 	dctx, stopDispatcher := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
