@@ -39,6 +39,7 @@ type Store struct {
 	write *sql.DB // one connection: every write transaction queues for it
 	read  *sql.DB // query_only pool for reads outside transactions
 
+	rstmts     *stmts // prepared statements of the read pool
 	commitOnce sync.Once
 	closeOnce  sync.Once
 	jobs       chan *job
@@ -82,7 +83,8 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite.Open: %w", err)
 		}
 	}
-	s := &Store{reader: reader{read}, write: write, read: read, Now: time.Now}
+	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read)}
+	s.reader = reader{pool{s.rstmts}}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, err
@@ -106,6 +108,7 @@ func (s *Store) Close() error {
 			close(s.quit)
 			s.committer.Wait()
 		}
+		s.rstmts.close()
 	})
 	err := s.write.Close()
 	if s.read != s.write {
@@ -272,7 +275,10 @@ func (s *Store) commitBatch(batch []*job) {
 // the writer has one connection, so a nested Update would wait forever, and
 // reads through the Store do not see tx's uncommitted writes.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
-	return s.inTx(ctx, "Update", func(tx *sql.Tx) error { return fn(&txn{reader{tx}, tx}) })
+	return s.inTx(ctx, "Update", func(tx *sql.Tx) error {
+		q := txq{tx, nil}
+		return fn(&txn{reader{q}, q})
+	})
 }
 
 // ClaimCallbacks implements tonepay.Store.
@@ -294,7 +300,7 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 		// session's callbacks go out one after another, in order, even when a
 		// later one is due first. The lease is a column of its own, so that
 		// claiming does not disturb the retry schedule (see ReleaseLeases).
-		rows, err := tx.QueryContext(ctx, `UPDATE callbacks SET leased_until = ?1
+		rows, err := (txq{tx, nil}).QueryContext(ctx, `UPDATE callbacks SET leased_until = ?1
 			WHERE id IN (SELECT c.id FROM callbacks c
 				WHERE c.status = 'pending' AND c.next_attempt_at <= ?2 AND c.leased_until <= ?2
 				AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
@@ -331,7 +337,8 @@ func (s *Store) ReleaseLeases(ctx context.Context) error {
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
 	const op = "RecordAttempt"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
+		q := txq{tx, nil}
+		res, err := q.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
 			string(cb.Status), cb.Attempts, ts(cb.NextAttemptAt), ts(cb.DateUpdated), cb.ID)
 		if err != nil {
 			return wrap(op, err)
@@ -341,7 +348,7 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 		} else if n == 0 {
 			return tonepay.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
+		_, err = q.ExecContext(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
 			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error)
 		return wrap(op, err)
 	})

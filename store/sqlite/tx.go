@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 
 	"github.com/tonepay/tonepay"
@@ -11,7 +10,7 @@ import (
 // txn implements tonepay.Tx on a write transaction.
 type txn struct {
 	reader
-	tx *sql.Tx
+	tx txq
 }
 
 func (t *txn) exec(ctx context.Context, op, query string, args ...any) error {
