@@ -164,22 +164,6 @@ func (s *Store) PruneAnswers(ctx context.Context, before time.Time) error {
 	return wrap("PruneAnswers", err)
 }
 
-// ts and tm convert times to and from the stored form: Unix nanoseconds, with
-// 0 for the zero time.
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func tm(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 // wrap adds the operation to an internal error; domain errors pass unchanged.
 func wrap(op string, err error) error {
 	var te *tonepay.Error

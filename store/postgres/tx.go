@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
@@ -84,15 +83,6 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 	}
 	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = $1, state = $2, sealed = $3, deadline = $4, date_updated = $5 WHERE sid = $6`,
 		string(s.Status), state, s.Sealed, ts(s.Deadline), ts(s.DateUpdated), s.Sid)
-}
-
-func sessionJSON(s *tonepay.Session) (params, state string, err error) {
-	p, err := json.Marshal(s.Params)
-	if err != nil {
-		return "", "", err
-	}
-	st, err := json.Marshal(s.State)
-	return string(p), string(st), err
 }
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {

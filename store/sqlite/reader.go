@@ -3,12 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
-	"net/url"
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
 )
 
 // querier is what *sql.DB and *sql.Tx share, so each read is written once
@@ -21,7 +20,29 @@ type querier interface {
 // reader implements tonepay.Reader.
 type reader struct{ q querier }
 
-type scanner interface{ Scan(dest ...any) error }
+// The row shapes are shared with the other SQL store: see store/internal/sqlrow.
+type scanner = sqlrow.Scanner
+
+const (
+	accountCols  = sqlrow.AccountCols
+	keyCols      = sqlrow.KeyCols
+	callCols     = sqlrow.CallCols
+	sessionCols  = sqlrow.SessionCols
+	callbackCols = sqlrow.CallbackCols
+)
+
+var (
+	scanAccount  = sqlrow.ScanAccount
+	scanKey      = sqlrow.ScanKey
+	scanCall     = sqlrow.ScanCall
+	scanSession  = sqlrow.ScanSession
+	scanCallback = sqlrow.ScanCallback
+	scanAttempt  = sqlrow.ScanAttempt
+	scanAnswer   = sqlrow.ScanAnswer
+	ts           = sqlrow.Ts
+	tm           = sqlrow.Tm
+	sessionJSON  = sqlrow.SessionJSON
+)
 
 func scanAll[T any](rows *sql.Rows, scan func(scanner) (*T, error)) ([]*T, error) {
 	defer rows.Close()
@@ -62,19 +83,6 @@ func limit(n int) int {
 	return n
 }
 
-const accountCols = `sid, owner_sid, friendly_name, status, auth_token, date_created, date_updated`
-
-func scanAccount(s scanner) (*tonepay.Account, error) {
-	var a tonepay.Account
-	var token string
-	var created, updated int64
-	if err := s.Scan(&a.Sid, &a.OwnerSid, &a.FriendlyName, &a.Status, &token, &created, &updated); err != nil {
-		return nil, err
-	}
-	a.AuthToken, a.DateCreated, a.DateUpdated = tonepay.NewSecret(token), tm(created), tm(updated)
-	return &a, nil
-}
-
 func (r reader) FindAccount(ctx context.Context, sid string) (*tonepay.Account, error) {
 	return one(ctx, r.q, "FindAccount", scanAccount, `SELECT `+accountCols+` FROM accounts WHERE sid = ?`, sid)
 }
@@ -91,18 +99,6 @@ func (r reader) CountAccounts(ctx context.Context) (int, error) {
 	return n, wrap("CountAccounts", err)
 }
 
-const keyCols = `sid, account_sid, friendly_name, secret_hash, date_created, date_updated`
-
-func scanKey(s scanner) (*tonepay.Key, error) {
-	var k tonepay.Key
-	var created, updated int64
-	if err := s.Scan(&k.Sid, &k.AccountSid, &k.FriendlyName, &k.SecretHash, &created, &updated); err != nil {
-		return nil, err
-	}
-	k.DateCreated, k.DateUpdated = tm(created), tm(updated)
-	return &k, nil
-}
-
 func (r reader) FindKey(ctx context.Context, sid string) (*tonepay.Key, error) {
 	return one(ctx, r.q, "FindKey", scanKey, `SELECT `+keyCols+` FROM keys WHERE sid = ?`, sid)
 }
@@ -110,18 +106,6 @@ func (r reader) FindKey(ctx context.Context, sid string) (*tonepay.Key, error) {
 func (r reader) FindKeys(ctx context.Context, f tonepay.KeyFilter) ([]*tonepay.Key, error) {
 	return many(ctx, r.q, "FindKeys", scanKey, `SELECT `+keyCols+` FROM keys WHERE account_sid = ?
 		ORDER BY date_created, sid LIMIT ? OFFSET ?`, f.AccountSid, limit(f.Limit), f.Offset)
-}
-
-const callCols = `sid, account_sid, to_number, from_number, url, status, direction, start_time, end_time, date_created, date_updated`
-
-func scanCall(s scanner) (*tonepay.Call, error) {
-	var c tonepay.Call
-	var start, end, created, updated int64
-	if err := s.Scan(&c.Sid, &c.AccountSid, &c.To, &c.From, &c.URL, &c.Status, &c.Direction, &start, &end, &created, &updated); err != nil {
-		return nil, err
-	}
-	c.StartTime, c.EndTime, c.DateCreated, c.DateUpdated = tm(start), tm(end), tm(created), tm(updated)
-	return &c, nil
 }
 
 func (r reader) FindCall(ctx context.Context, sid string) (*tonepay.Call, error) {
@@ -132,25 +116,6 @@ func (r reader) FindCalls(ctx context.Context, f tonepay.CallFilter) ([]*tonepay
 	return many(ctx, r.q, "FindCalls", scanCall, `SELECT `+callCols+` FROM calls
 		WHERE account_sid = ?1 AND (?2 = '' OR to_number = ?2) AND (?3 = '' OR from_number = ?3) AND (?4 = '' OR status = ?4)
 		ORDER BY date_created DESC, sid DESC LIMIT ?5 OFFSET ?6`, f.AccountSid, f.To, f.From, f.Status, limit(f.Limit), f.Offset)
-}
-
-const sessionCols = `sid, account_sid, call_sid, status, params, state, sealed, deadline, date_created, date_updated`
-
-func scanSession(s scanner) (*tonepay.Session, error) {
-	var x tonepay.Session
-	var params, state string
-	var deadline, created, updated int64
-	if err := s.Scan(&x.Sid, &x.AccountSid, &x.CallSid, &x.Status, &params, &state, &x.Sealed, &deadline, &created, &updated); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(params), &x.Params); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(state), &x.State); err != nil {
-		return nil, err
-	}
-	x.Deadline, x.DateCreated, x.DateUpdated = tm(deadline), tm(created), tm(updated)
-	return &x, nil
 }
 
 func (r reader) FindSession(ctx context.Context, sid string) (*tonepay.Session, error) {
@@ -178,50 +143,13 @@ func (r reader) FindOpenSession(ctx context.Context, callSid string) (*tonepay.S
 	return one(ctx, r.q, "FindOpenSession", scanSession, `SELECT `+sessionCols+` FROM sessions WHERE call_sid = ? AND status != 'ended'`, callSid)
 }
 
-const callbackCols = `id, token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, date_created, date_updated`
-
-func scanCallback(s scanner) (*tonepay.Callback, error) {
-	var c tonepay.Callback
-	var form string
-	var next, created, updated int64
-	if err := s.Scan(&c.ID, &c.Token, &c.AccountSid, &c.SessionSid, &c.URL, &form, &c.Status, &c.Attempts, &next, &created, &updated); err != nil {
-		return nil, err
-	}
-	var err error
-	if c.Form, err = url.ParseQuery(form); err != nil {
-		return nil, err
-	}
-	c.NextAttemptAt, c.DateCreated, c.DateUpdated = tm(next), tm(created), tm(updated)
-	return &c, nil
-}
-
 func (r reader) FindCallbacks(ctx context.Context, sessionSid string) ([]*tonepay.Callback, error) {
 	return many(ctx, r.q, "FindCallbacks", scanCallback, `SELECT `+callbackCols+` FROM callbacks WHERE session_sid = ? ORDER BY id`, sessionSid)
-}
-
-func scanAttempt(s scanner) (*tonepay.Attempt, error) {
-	var a tonepay.Attempt
-	var at, d int64
-	if err := s.Scan(&a.CallbackID, &a.N, &at, &d, &a.StatusCode, &a.Error); err != nil {
-		return nil, err
-	}
-	a.At, a.Duration = tm(at), time.Duration(d)
-	return &a, nil
 }
 
 func (r reader) FindAttempts(ctx context.Context, callbackID int64) ([]*tonepay.Attempt, error) {
 	return many(ctx, r.q, "FindAttempts", scanAttempt, `SELECT callback_id, n, at, duration_ns, status_code, error
 		FROM callback_attempts WHERE callback_id = ? ORDER BY n`, callbackID)
-}
-
-func scanAnswer(s scanner) (*tonepay.Answer, error) {
-	var a tonepay.Answer
-	var created int64
-	if err := s.Scan(&a.Key, &a.Status, &a.Body, &created); err != nil {
-		return nil, err
-	}
-	a.DateCreated = tm(created)
-	return &a, nil
 }
 
 func (r reader) FindAnswer(ctx context.Context, key string, since time.Time) (*tonepay.Answer, error) {

@@ -382,23 +382,6 @@ func (s *Store) PruneAnswers(ctx context.Context, before time.Time) error {
 // (a test checks that ended sessions keep no sealed card data).
 func (s *Store) QueryRow(query string, args ...any) *sql.Row { return s.read.QueryRow(query, args...) }
 
-// ts and tm convert times to and from the stored form: Unix nanoseconds
-// UTC, exact to the nanosecond, with 0 for the zero time (whose UnixNano
-// is out of range).
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func tm(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
 // wrap adds the operation to an internal error; domain errors
 // (tonepay.ErrNotFound, tonepay.ErrConflict) pass unchanged, so that callers
 // can match them and the API can show their message.

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/tonepay/tonepay"
 )
@@ -85,15 +84,6 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 	}
 	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = ?, state = ?, sealed = ?, deadline = ?, date_updated = ? WHERE sid = ?`,
 		string(s.Status), state, s.Sealed, ts(s.Deadline), ts(s.DateUpdated), s.Sid)
-}
-
-func sessionJSON(s *tonepay.Session) (params, state string, err error) {
-	p, err := json.Marshal(s.Params)
-	if err != nil {
-		return "", "", err
-	}
-	st, err := json.Marshal(s.State)
-	return string(p), string(st), err
 }
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
