@@ -168,7 +168,7 @@ func (svc *Service) Press(ctx context.Context, accountSid, callSid, keys string)
 			}
 			before := s.State.Dropped
 			for i := 0; i < len(run); i++ {
-				ev := capture.Event{Kind: capture.Digit, Key: run[i], TransactionID: svc.NewSID("TX")}
+				ev := capture.Event{Kind: capture.Digit, Key: run[i]}
 				if err := svc.apply(ctx, tx, c, s, ev, now); err != nil {
 					return err
 				}
@@ -264,7 +264,9 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *ton
 	if err != nil {
 		return err
 	}
-	if ev.TransactionID == "" {
+	// Only these events can start processing; a key press drawing a random id
+	// it will not use would cost a random read per digit.
+	if ev.TransactionID == "" && (ev.Kind == capture.Complete || ev.Kind == capture.Digit && s.Status == tonepay.SessionConfirming) {
 		ev.TransactionID = svc.NewSID("TX")
 	}
 	out, err := svc.Engine.Apply(s, sec, ev, now)

@@ -382,6 +382,7 @@ func (b *bench) flows(n, conc int) (float64, error) {
 		b.mu.Lock()
 		b.results[pk] = result
 		b.mu.Unlock()
+		// 4242424242424242: the sandbox's documented test card.
 		for _, f := range [][2]string{{"payment-card-number", "4242424242424242#"}, {"expiration-date", "1230"}, {"security-code", "123"}, {"postal-code", "94109#"}} {
 			if err := b.update(call, pk, "Capture", f[0]); err != nil {
 				return err

@@ -72,6 +72,7 @@ func demo(ctx context.Context, stdout io.Writer) error {
 		f := url.Values{"IdempotencyKey": {"demo-" + kv[1]}, "StatusCallback": {rc.url}, kv[0]: {kv[1]}}
 		return c.call(ctx, c.twilio("/Calls/"+call.Sid+"/Payments/"+pay.Sid+".json"), f, nil)
 	}
+	// 4242424242424242 is the sandbox's documented test card (README, Test numbers).
 	for _, step := range []struct{ field, keys, spoken string }{
 		{"payment-card-number", "4242424242424242#", "the card number, then #"},
 		{"expiration-date", "1230", "the expiry date"},

@@ -19,7 +19,8 @@ import (
 
 var _ tonepay.Connector = (*Connector)(nil)
 
-// Twilio's TEST mode accepts only these numbers; anything else is refused
+// Twilio's TEST mode accepts only these numbers, its documented test cards and
+// bank accounts (reference/twilio-pay.md §5.6, and the README's Test numbers); anything else is refused
 // before it reaches the processor (64022, 64023).
 var (
 	testCards = map[string]bool{
