@@ -31,6 +31,12 @@ type Callback struct {
 	NextAttemptAt time.Time
 	DateCreated   time.Time
 	DateUpdated   time.Time
+	// LeasedUntil, set before Tx.AddCallbacks, asks the store to queue the
+	// callback already claimed until then, so that it can go to a Courier
+	// straight after commit without a claim. The store clears it when an
+	// earlier callback of the session is still pending: that one goes first,
+	// and this one waits for the claim that follows it.
+	LeasedUntil time.Time
 }
 
 // Attempt is one try at delivering a callback.
@@ -47,6 +53,18 @@ type Attempt struct {
 // once rather than at the next poll.
 type Notifier interface {
 	Notify()
+}
+
+// Courier is a Notifier that also takes callbacks straight from the commit
+// that queued them, sparing each one a claim: the hot path of a key press.
+type Courier interface {
+	Notifier
+	// HandoffLease is how long a callback handed over stays claimed: the
+	// writer sets LeasedUntil to now plus HandoffLease before AddCallbacks.
+	HandoffLease() time.Duration
+	// Deliver takes the committed callbacks whose LeasedUntil the store kept,
+	// in ID order. It does not block.
+	Deliver(cbs []*Callback)
 }
 
 // Answer is the stored response to an idempotent request (Payments create and

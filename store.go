@@ -52,6 +52,9 @@ type Tx interface {
 	// UpdateSession saves Status, State, Sealed and Deadline.
 	UpdateSession(ctx context.Context, s *Session) error
 	// AddCallbacks queues callbacks, setting their ID, in the given order.
+	// A callback with LeasedUntil set is queued claimed until then, unless a
+	// callback of its session queued before this call is still pending: then
+	// LeasedUntil is cleared, for it and for the rest of its session's.
 	AddCallbacks(ctx context.Context, cbs ...*Callback) error
 	// AddAnswer stores an idempotent answer; a key stored before is replaced.
 	AddAnswer(ctx context.Context, a *Answer) error
@@ -69,7 +72,10 @@ type Store interface {
 	// leases them until now+lease so that no other dispatcher takes them.
 	ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Callback, error)
 	// RecordAttempt saves an attempt and the callback's new Status, Attempts
-	// and NextAttemptAt.
+	// and NextAttemptAt, ending its lease. When cb stays pending (the attempt
+	// failed), the later callbacks of its session are released too: a chain
+	// handed over together stops at the first failure and the claims take
+	// over, in order.
 	RecordAttempt(ctx context.Context, cb *Callback, a *Attempt) error
 	// NextCallbackAt returns when the earliest claimable callback (the oldest
 	// pending one of its session) is due or its lease ends, or the zero time

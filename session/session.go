@@ -24,7 +24,7 @@ var _ tonepay.SessionService = (*Service)(nil)
 // Service implements tonepay.SessionService.
 type Service struct {
 	Store      tonepay.Store
-	Notifier   tonepay.Notifier                           // told after each commit that queued callbacks
+	Notifier   tonepay.Notifier                           // told after each commit that queued callbacks; a tonepay.Courier is handed them
 	Sealer     tonepay.Sealer                             // encrypts captured values at rest
 	Connectors tonepay.Connectors                         // by name
 	Engine     capture.Engine                             // timeouts and leases
@@ -377,7 +377,19 @@ func (svc *Service) tryAnswer(ctx context.Context, key string, status int, now t
 }
 
 func (svc *Service) afterCommit(c changes) {
-	if len(c.callbacks) > 0 {
+	var handed []*tonepay.Callback
+	claim := false // some callback waits for the dispatcher's claim
+	for _, cb := range c.callbacks {
+		if cb.LeasedUntil.IsZero() {
+			claim = true
+		} else {
+			handed = append(handed, cb)
+		}
+	}
+	if len(handed) > 0 {
+		svc.Notifier.(tonepay.Courier).Deliver(handed)
+	}
+	if claim {
 		svc.Notifier.Notify()
 	}
 	if svc.Publish != nil {
@@ -400,12 +412,18 @@ func (svc *Service) queue(ctx context.Context, tx tonepay.Tx, now time.Time, cbs
 	if len(cbs) == 0 {
 		return nil
 	}
+	// A courier takes the callbacks straight from the commit, leased to it.
+	var leasedUntil time.Time
+	if c, ok := svc.Notifier.(tonepay.Courier); ok {
+		leasedUntil = now.Add(c.HandoffLease())
+	}
 	for _, cb := range cbs {
 		// The token is the receiver's dedupe key: unique per callback, the same
 		// on every retry of it.
 		cb.Token = tonepay.RandomHex(16)
 		cb.Status = tonepay.CallbackPending
 		cb.NextAttemptAt, cb.DateCreated, cb.DateUpdated = now, now, now
+		cb.LeasedUntil = leasedUntil
 	}
 	return tx.AddCallbacks(ctx, cbs...)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/tonepay/tonepay"
 )
 
-var _ tonepay.Notifier = (*Dispatcher)(nil)
+var _ tonepay.Courier = (*Dispatcher)(nil)
 
 // userAgent is what receivers see. Twilio's own is "TwilioProxy/1.1"; some
 // receivers check for that prefix.
@@ -31,6 +31,11 @@ const maxDrain = 64 << 10
 // same I-Twilio-Idempotency-Token), and a session's callbacks in order: the
 // store hands out only the oldest undelivered callback of each session.
 //
+// Callbacks reach it two ways. Deliver takes them straight from the commit
+// that queued them, already leased to this process: the common case, with no
+// claim transaction. Run's passes over the outbox claim the rest: retries,
+// callbacks queued behind a pending one, and those of processes that died.
+//
 // Set the fields before the first call to Notify or Run; zero values get the
 // defaults below.
 type Dispatcher struct {
@@ -44,17 +49,25 @@ type Dispatcher struct {
 	GiveUp  time.Duration                   // stop retrying this long after the callback was created; default 24 h
 	Poll    time.Duration                   // longest sleep between looks at the outbox; default 1 s
 
-	once    sync.Once
-	wake    chan struct{}
-	retries schedule // when this process's failed callbacks fall due again
+	once     sync.Once
+	wake     chan struct{}
+	finished chan struct{}  // a delivery ended: its session's next callback may be claimable
+	sem      chan struct{}  // one token per delivery under way
+	inflight sync.WaitGroup // deliveries under way, claimed or handed over
+	retries  schedule       // when this process's failed callbacks fall due again
 }
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
-		d.wake = make(chan struct{}, 1)
+		d.wake, d.finished = make(chan struct{}, 1), make(chan struct{}, 1)
 		if d.Client == nil {
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			// Most callbacks go to a few receivers: keep a connection per
+			// worker open to each instead of the default two.
+			t.MaxIdleConnsPerHost = 64
 			d.Client = &http.Client{
-				Timeout: 15 * time.Second,
+				Transport: t,
+				Timeout:   15 * time.Second,
 				// A redirect is an answer, not a 2xx: following it would post
 				// masked card data to a URL nobody configured.
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -81,6 +94,7 @@ func (d *Dispatcher) init() {
 		if d.Poll <= 0 {
 			d.Poll = time.Second
 		}
+		d.sem = make(chan struct{}, d.Workers)
 	})
 }
 
@@ -96,6 +110,53 @@ func DefaultBackoff(attempt int) time.Duration {
 		d = min(d, time.Second<<(attempt-1))
 	}
 	return d - time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// HandoffLease implements tonepay.Courier: a callback handed over is leased
+// like a claimed one.
+func (d *Dispatcher) HandoffLease() time.Duration {
+	d.init()
+	return d.Lease
+}
+
+// Deliver implements tonepay.Courier. Each session's callbacks go out one
+// after another, on a worker of their own; a chain stops at its first
+// failure (the store then releases the rest, and the claims take over in
+// order). Deliveries wait for a free worker, never the caller.
+func (d *Dispatcher) Deliver(cbs []*tonepay.Callback) {
+	d.init()
+	for len(cbs) > 0 {
+		// Split off the first callback's session, keeping ID order.
+		sid := cbs[0].SessionSid
+		var chain, rest []*tonepay.Callback
+		for _, cb := range cbs {
+			if cb.SessionSid == sid {
+				chain = append(chain, cb)
+			} else {
+				rest = append(rest, cb)
+			}
+		}
+		cbs = rest
+		d.inflight.Go(func() {
+			d.sem <- struct{}{}
+			defer d.done()
+			for _, cb := range chain {
+				if !d.deliver(cb) {
+					return
+				}
+			}
+		})
+	}
+}
+
+// done frees a worker and wakes Run: the session's next callback may now be
+// claimable.
+func (d *Dispatcher) done() {
+	<-d.sem
+	select {
+	case d.finished <- struct{}{}:
+	default:
+	}
 }
 
 // Notify implements tonepay.Notifier: it wakes Run without blocking.
@@ -117,13 +178,10 @@ func (d *Dispatcher) Notify() {
 // store is logged and retried with a growing pause, never in a tight loop.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
-	sem := make(chan struct{}, d.Workers)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	finished := make(chan struct{}, 1)
+	defer d.inflight.Wait()
 	failures := 0 // consecutive store errors
 	for {
-		wait, err := d.pass(ctx, sem, &wg, finished)
+		wait, err := d.pass(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -147,7 +205,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			timer.Stop()
 			return nil
 		case <-d.wake:
-		case <-finished:
+		case <-d.finished:
 		case <-timer.C:
 		}
 		timer.Stop()
@@ -156,8 +214,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // pass claims what is due, up to the free workers, starts delivering it, and
 // says how long Run may sleep before the next pass.
-func (d *Dispatcher) pass(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup, finished chan struct{}) (time.Duration, error) {
-	free := d.Workers - len(sem)
+func (d *Dispatcher) pass(ctx context.Context) (time.Duration, error) {
+	free := d.Workers - len(d.sem)
 	if free <= 0 {
 		return d.Poll, nil // a delivery finishing wakes Run
 	}
@@ -167,14 +225,12 @@ func (d *Dispatcher) pass(ctx context.Context, sem chan struct{}, wg *sync.WaitG
 		return 0, err
 	}
 	for _, cb := range cbs {
-		sem <- struct{}{} // never blocks: at most free were claimed
-		wg.Go(func() {
-			defer func() { <-sem }()
+		// Blocks only when a handed-over chain took a worker since free was
+		// counted: the claimed callback waits for the next one free.
+		d.sem <- struct{}{}
+		d.inflight.Go(func() {
+			defer d.done()
 			d.deliver(cb)
-			select {
-			case finished <- struct{}{}:
-			default:
-			}
 		})
 	}
 	if len(cbs) == free {
@@ -252,15 +308,26 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// deliver makes one attempt at cb and records it. It does not use Run's
-// context: an attempt under way at shutdown finishes and is recorded. It is
-// bounded by the lease instead, so that no other dispatcher can claim the
-// callback while this attempt may still reach the receiver (that would break
-// the session's order).
-func (d *Dispatcher) deliver(cb *tonepay.Callback) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.Lease)
-	defer cancel()
+// minLease is the least lease left at which an attempt still starts; with
+// less, the callback is left for the claim that follows the lease.
+const minLease = time.Second
+
+// deliver makes one attempt at cb, records it, and reports whether cb was
+// delivered. It does not use Run's context: an attempt under way at shutdown
+// finishes and is recorded. It is bounded by the lease instead, so that no
+// other dispatcher can claim the callback while this attempt may still reach
+// the receiver (that would break the session's order).
+func (d *Dispatcher) deliver(cb *tonepay.Callback) bool {
 	start := d.Now()
+	left := d.Lease
+	if !cb.LeasedUntil.IsZero() {
+		left = cb.LeasedUntil.Sub(start)
+	}
+	if left < minLease {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), left)
+	defer cancel()
 	a := &tonepay.Attempt{CallbackID: cb.ID, N: cb.Attempts + 1, At: start}
 	status, err := d.post(ctx, cb)
 	now := d.Now()
@@ -286,11 +353,12 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback) {
 	if err := d.Store.RecordAttempt(context.Background(), cb, a); err != nil {
 		// The lease runs out and the callback is tried again: at least once.
 		d.Logger.Error("recording a callback attempt", "callback", cb.ID, "err", err)
-		return
+		return false
 	}
 	if cb.Status == tonepay.CallbackPending {
 		d.retries.add(cb.NextAttemptAt)
 	}
+	return cb.Status == tonepay.CallbackDelivered
 }
 
 // post sends cb and returns the HTTP status (0 without an answer), with an

@@ -639,3 +639,110 @@ func TestDefaultBackoff(t *testing.T) {
 		t.Errorf("DefaultBackoff(30) = %v, want near the 10 min cap", b)
 	}
 }
+
+// handOver queues n callbacks of session sid leased for lease, as the session
+// service does for a Courier, and returns those the store kept leased.
+func (f *fixture) handOver(t *testing.T, sid, to string, n int, lease time.Duration) []*tonepay.Callback {
+	t.Helper()
+	now := time.Now()
+	var cbs []*tonepay.Callback
+	for i := range n {
+		cbs = append(cbs, &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, SessionSid: sid, URL: to,
+			Form:   url.Values{"Sid": {sid}, "Seq": {string(rune('a' + i))}},
+			Status: tonepay.CallbackPending, NextAttemptAt: now, LeasedUntil: now.Add(lease), DateCreated: now, DateUpdated: now})
+	}
+	if err := f.store.Update(context.Background(), func(tx tonepay.Tx) error { return tx.AddCallbacks(context.Background(), cbs...) }); err != nil {
+		t.Fatal(err)
+	}
+	var kept []*tonepay.Callback
+	for _, cb := range cbs {
+		if !cb.LeasedUntil.IsZero() {
+			kept = append(kept, cb)
+		}
+	}
+	return kept
+}
+
+// TestDeliverHandsOver: callbacks handed over go out in order per session,
+// sessions in parallel, with no claim and no wake-up.
+func TestDeliverHandsOver(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	rc.delay = 3 * time.Millisecond
+	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour}
+	run(t, d)
+	var all []*tonepay.Callback
+	for _, sid := range []string{"PK1", "PK2", "PK3"} {
+		all = append(all, f.handOver(t, sid, rc.srv.URL+"/cb", 4, d.HandoffLease())...)
+	}
+	if len(all) != 12 {
+		t.Fatalf("the store kept %d of 12 leases", len(all))
+	}
+	d.Deliver(all)
+	waitFor(t, "12 deliveries", func() bool { return len(rc.deliveries()) == 12 })
+	seqs := map[string]string{}
+	for _, g := range rc.deliveries() {
+		if !g.Valid {
+			t.Errorf("invalid signature on %+v", g)
+		}
+		seqs[g.Sid] += g.Seq
+	}
+	if want := (map[string]string{"PK1": "abcd", "PK2": "abcd", "PK3": "abcd"}); !cmp.Equal(want, seqs) {
+		t.Errorf("order per session = %v, want %v", seqs, want)
+	}
+	rc.set(func(rc *receiver) {
+		if rc.overlap {
+			t.Error("two callbacks of one session were in flight at once")
+		}
+	})
+	waitFor(t, "all recorded delivered", func() bool {
+		for _, cb := range f.callbacks(t, "PK3") {
+			if cb.Status != tonepay.CallbackDelivered || cb.Attempts != 1 || !cb.LeasedUntil.IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestDeliverStopsAtFailure: a handed-over chain stops at its first failure;
+// the rest go out through the claims after the retry, still in order.
+func TestDeliverStopsAtFailure(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	failed := false
+	rc.answer = func(g delivery) int {
+		if g.Seq == "b" && !failed {
+			failed = true
+			return 503
+		}
+		return 200
+	}
+	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour, Backoff: func(int) time.Duration { return 50 * time.Millisecond }}
+	run(t, d)
+	d.Deliver(f.handOver(t, "PK1", rc.srv.URL+"/cb", 4, d.HandoffLease()))
+	waitFor(t, "5 deliveries", func() bool { return len(rc.deliveries()) == 5 })
+	var seq string
+	for _, g := range rc.deliveries() {
+		seq += g.Seq
+	}
+	if seq != "abbcd" {
+		t.Errorf("arrival order %q, want abbcd", seq)
+	}
+}
+
+// TestDeliverLeavesExpiredLeases: a callback whose lease has (nearly) run
+// out is not attempted by the hand-over: the claim after the lease sends it.
+func TestDeliverLeavesExpiredLeases(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	d := &webhook.Dispatcher{Store: f.store, Poll: 50 * time.Millisecond}
+	cbs := f.handOver(t, "PK1", rc.srv.URL+"/cb", 1, 500*time.Millisecond)
+	d.Deliver(cbs)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(rc.deliveries()); n != 0 {
+		t.Fatalf("%d deliveries with less than a second of lease left", n)
+	}
+	run(t, d)
+	waitFor(t, "the claim after the lease", func() bool { return len(rc.deliveries()) == 1 })
+}

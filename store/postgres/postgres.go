@@ -140,8 +140,11 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4 WHERE id = $5`,
-			string(cb.Status), cb.Attempts, ts(cb.NextAttemptAt), ts(cb.DateUpdated), cb.ID)
+		if _, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4 WHERE id = $5`,
+			string(cb.Status), cb.Attempts, ts(cb.NextAttemptAt), ts(cb.DateUpdated), cb.ID); err != nil || cb.Status != tonepay.CallbackPending {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = $1 AND status = 'pending' AND id > $2 AND leased_until <> 0`, cb.SessionSid, cb.ID)
 		return err
 	}))
 }

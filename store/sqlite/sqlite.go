@@ -39,7 +39,8 @@ type Store struct {
 	write *sql.DB // one connection: every write transaction queues for it
 	read  *sql.DB // query_only pool for reads outside transactions
 
-	rstmts     *stmts // prepared statements of the read pool
+	rstmts     *stmts  // prepared statements of the read pool
+	wstmts     *wstmts // the writer's, used by the committer alone
 	commitOnce sync.Once
 	closeOnce  sync.Once
 	jobs       chan *job
@@ -83,7 +84,7 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite.Open: %w", err)
 		}
 	}
-	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read)}
+	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read), wstmts: newWstmts(write)}
 	s.reader = reader{pool{s.rstmts}}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
@@ -109,6 +110,7 @@ func (s *Store) Close() error {
 			s.committer.Wait()
 		}
 		s.rstmts.close()
+		s.wstmts.close()
 	})
 	err := s.write.Close()
 	if s.read != s.write {
@@ -218,6 +220,7 @@ func (s *Store) commitLoop() {
 			}
 		}
 		s.commitBatch(batch)
+		s.wstmts.prepareWanted() // the connection is free between batches
 	}
 }
 
@@ -251,14 +254,15 @@ func (s *Store) commitBatch(batch []*job) {
 				errs[i] = fmt.Errorf("sqlite.%s: %w", j.op, err)
 				continue
 			}
-			if _, err := tx.Exec(`SAVEPOINT job`); err != nil {
+			q := txq{tx, s.wstmts}
+			if _, err := q.ExecContext(j.ctx, `SAVEPOINT job`); err != nil {
 				errs[i] = fmt.Errorf("sqlite.%s: savepoint: %w", j.op, err)
 				continue
 			}
 			if errs[i] = j.fn(tx); errs[i] != nil {
-				tx.Exec(`ROLLBACK TO job`)
+				q.ExecContext(context.Background(), `ROLLBACK TO job`)
 			}
-			tx.Exec(`RELEASE job`)
+			q.ExecContext(context.Background(), `RELEASE job`)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -276,7 +280,7 @@ func (s *Store) commitBatch(batch []*job) {
 // reads through the Store do not see tx's uncommitted writes.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
 	return s.inTx(ctx, "Update", func(tx *sql.Tx) error {
-		q := txq{tx, nil}
+		q := txq{tx, s.wstmts}
 		return fn(&txn{reader{q}, q})
 	})
 }
@@ -300,7 +304,7 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 		// session's callbacks go out one after another, in order, even when a
 		// later one is due first. The lease is a column of its own, so that
 		// claiming does not disturb the retry schedule (see ReleaseLeases).
-		rows, err := (txq{tx, nil}).QueryContext(ctx, `UPDATE callbacks SET leased_until = ?1
+		rows, err := (txq{tx, s.wstmts}).QueryContext(ctx, `UPDATE callbacks SET leased_until = ?1
 			WHERE id IN (SELECT c.id FROM callbacks c
 				WHERE c.status = 'pending' AND c.next_attempt_at <= ?2 AND c.leased_until <= ?2
 				AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
@@ -337,7 +341,7 @@ func (s *Store) ReleaseLeases(ctx context.Context) error {
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
 	const op = "RecordAttempt"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
-		q := txq{tx, nil}
+		q := txq{tx, s.wstmts}
 		res, err := q.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
 			string(cb.Status), cb.Attempts, ts(cb.NextAttemptAt), ts(cb.DateUpdated), cb.ID)
 		if err != nil {
@@ -350,6 +354,10 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 		}
 		_, err = q.ExecContext(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
 			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error)
+		if err != nil || cb.Status != tonepay.CallbackPending {
+			return wrap(op, err)
+		}
+		_, err = q.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = ? AND status = 'pending' AND id > ? AND leased_until != 0`, cb.SessionSid, cb.ID)
 		return wrap(op, err)
 	})
 }

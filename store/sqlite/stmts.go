@@ -59,21 +59,56 @@ func (p pool) QueryRowContext(ctx context.Context, query string, args ...any) *s
 	return st.QueryRowContext(ctx, args...)
 }
 
-// txq runs queries in a transaction, through cached statements when c is
-// set (rebound to the transaction's connection, where they stay compiled).
-// The writer's statements are not cached: its one connection is the
-// transaction's, and preparing on the pool would wait for it forever.
+// wstmts caches the writer's prepared statements. The writer has one
+// connection and a transaction holds it, so a statement cannot be prepared
+// through the pool while one runs (it would wait for the connection
+// forever). A statement first seen in a transaction therefore runs
+// unprepared and is noted; the committer prepares what was noted once the
+// batch has committed and the connection is free. Only the committer
+// goroutine uses it, so it needs no lock.
+type wstmts struct {
+	db   *sql.DB
+	m    map[string]*sql.Stmt
+	want map[string]bool
+}
+
+func newWstmts(db *sql.DB) *wstmts {
+	return &wstmts{db: db, m: map[string]*sql.Stmt{}, want: map[string]bool{}}
+}
+
+// prepareWanted prepares the statements noted since the last call. A failure
+// only means the statement keeps running unprepared.
+func (w *wstmts) prepareWanted() {
+	for q := range w.want {
+		if st, err := w.db.Prepare(q); err == nil {
+			w.m[q] = st
+		}
+		delete(w.want, q)
+	}
+}
+
+func (w *wstmts) close() {
+	for _, st := range w.m {
+		st.Close()
+	}
+	w.m = nil
+}
+
+// txq runs queries in a write transaction, through the writer's prepared
+// statements when w has them (rebound to the transaction, where they stay
+// compiled on the writer's one connection).
 type txq struct {
 	tx *sql.Tx
-	c  *stmts
+	w  *wstmts
 }
 
 func (t txq) stmt(ctx context.Context, query string) *sql.Stmt {
-	if t.c == nil {
+	if t.w == nil {
 		return nil
 	}
-	st, err := t.c.get(ctx, query)
-	if err != nil {
+	st, ok := t.w.m[query]
+	if !ok {
+		t.w.want[query] = true
 		return nil
 	}
 	return t.tx.StmtContext(ctx, st)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/tonepay/tonepay"
 )
@@ -87,12 +88,28 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 }
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
+	const op = "AddCallbacks"
+	leasable := map[string]bool{} // by session: may this call's callbacks go out claimed?
 	for _, c := range cbs {
-		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, date_created, date_updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
+		if !c.LeasedUntil.IsZero() {
+			ok, seen := leasable[c.SessionSid]
+			if !seen {
+				var pending int
+				if err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = ? AND status = 'pending')`, c.SessionSid).Scan(&pending); err != nil {
+					return wrap(op, err)
+				}
+				ok = pending == 0
+				leasable[c.SessionSid] = ok
+			}
+			if !ok {
+				c.LeasedUntil = time.Time{}
+			}
+		}
+		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.LeasedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
 		if err != nil {
-			return wrap("AddCallbacks", err)
+			return wrap(op, err)
 		}
 	}
 	return nil

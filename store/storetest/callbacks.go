@@ -46,9 +46,10 @@ func testCallbacks(t *testing.T, s tonepay.Store) {
 }
 
 // claimed compares claimed callbacks with the queued ones. The lease is the
-// store's business: a store may show it in NextAttemptAt or DateUpdated.
+// store's business: a store may show it in NextAttemptAt, LeasedUntil or
+// DateUpdated.
 func claimed(want, got []*tonepay.Callback) string {
-	return diff(want, got, cmpopts.IgnoreFields(tonepay.Callback{}, "NextAttemptAt", "DateUpdated"))
+	return diff(want, got, cmpopts.IgnoreFields(tonepay.Callback{}, "NextAttemptAt", "LeasedUntil", "DateUpdated"))
 }
 
 // deliver records a successful first attempt at cb.
@@ -105,6 +106,80 @@ func testClaimOnePerSession(t *testing.T, s tonepay.Store) {
 	}
 	if d := cmp.Diff([]int64{c1.ID, late.ID}, ids(got)); d != "" {
 		t.Errorf("claim an hour later (-want +got IDs):\n%s", d)
+	}
+}
+
+// testHandoff: callbacks queued with LeasedUntil come out claimed, for a
+// dispatcher to deliver without a claim, unless an earlier callback of
+// their session is pending; a failed attempt releases the rest of its
+// session's chain so that the claims take over, in order.
+func testHandoff(t *testing.T, s tonepay.Store) {
+	ss := sessions(t, s, 3)
+	lease := t0.Add(time.Minute)
+	leased := func(sess *tonepay.Session) *tonepay.Callback {
+		cb := newCallback(sess, t0)
+		cb.LeasedUntil = lease
+		return cb
+	}
+	b1 := newCallback(ss[1], t0)
+	addCallbacks(t, s, b1)
+	a1, a2, b2 := leased(ss[0]), leased(ss[0]), leased(ss[1])
+	addCallbacks(t, s, a1, a2, b2)
+	if !a1.LeasedUntil.Equal(lease) || !a2.LeasedUntil.Equal(lease) {
+		t.Errorf("a session with nothing pending: LeasedUntil = %v, %v; want both %v", a1.LeasedUntil, a2.LeasedUntil, lease)
+	}
+	if !b2.LeasedUntil.IsZero() {
+		t.Errorf("queued behind a pending callback: LeasedUntil = %v, want it cleared", b2.LeasedUntil)
+	}
+	got, err := s.FindCallbacks(ctx, ss[0].Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]*tonepay.Callback{a1, a2}, got); d != "" {
+		t.Errorf("FindCallbacks (-want +got):\n%s", d)
+	}
+	// The handed-over chain is nobody else's to claim; b1 is.
+	got, err = s.ClaimCallbacks(ctx, t0, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]int64{b1.ID}, ids(got)); d != "" {
+		t.Errorf("claim beside a handed-over chain (-want +got IDs):\n%s", d)
+	}
+
+	// a1 fails: a2's lease goes with it, and the claims deliver both in order.
+	at := t0.Add(time.Second)
+	a1.Attempts, a1.NextAttemptAt, a1.DateUpdated = 1, at.Add(time.Second), at
+	if err := s.RecordAttempt(ctx, a1, &tonepay.Attempt{CallbackID: a1.ID, N: 1, At: at, StatusCode: 503, Error: "HTTP 503"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimCallbacks(ctx, at, time.Minute, 10); err != nil || len(got) != 0 {
+		t.Errorf("claimed before a1's retry: %v, %v", ids(got), err)
+	}
+	got, err = s.ClaimCallbacks(ctx, a1.NextAttemptAt, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]int64{a1.ID}, ids(got)); d != "" {
+		t.Errorf("claim at a1's retry (-want +got IDs):\n%s", d)
+	}
+	deliver(t, s, a1, a1.NextAttemptAt)
+	got, err = s.ClaimCallbacks(ctx, a1.NextAttemptAt, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]int64{a2.ID}, ids(got)); d != "" {
+		t.Errorf("claim after a1 (-want +got IDs): a2's lease should have ended with a1's failure\n%s", d)
+	}
+
+	// A delivered chain leaves nothing pending: the next callback is leased.
+	c1 := leased(ss[2])
+	addCallbacks(t, s, c1)
+	deliver(t, s, c1, t0)
+	c2 := leased(ss[2])
+	addCallbacks(t, s, c2)
+	if !c2.LeasedUntil.Equal(lease) {
+		t.Errorf("after a delivered callback: LeasedUntil = %v, want %v", c2.LeasedUntil, lease)
 	}
 }
 

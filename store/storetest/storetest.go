@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"Callbacks", testCallbacks},
 		{"ClaimOnePerSession", testClaimOnePerSession},
 		{"ClaimLimit", testClaimLimit},
+		{"Handoff", testHandoff},
 		{"ClaimLease", testClaimLease},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Attempts", testAttempts},

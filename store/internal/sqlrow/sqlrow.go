@@ -107,21 +107,21 @@ func ScanSession(s Scanner) (*tonepay.Session, error) {
 }
 
 // CallbackCols are the columns ScanCallback reads.
-const CallbackCols = `id, token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, date_created, date_updated`
+const CallbackCols = `id, token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated`
 
 // ScanCallback reads one row.
 func ScanCallback(s Scanner) (*tonepay.Callback, error) {
 	var c tonepay.Callback
 	var form string
-	var next, created, updated int64
-	if err := s.Scan(&c.ID, &c.Token, &c.AccountSid, &c.SessionSid, &c.URL, &form, &c.Status, &c.Attempts, &next, &created, &updated); err != nil {
+	var next, leased, created, updated int64
+	if err := s.Scan(&c.ID, &c.Token, &c.AccountSid, &c.SessionSid, &c.URL, &form, &c.Status, &c.Attempts, &next, &leased, &created, &updated); err != nil {
 		return nil, err
 	}
 	var err error
 	if c.Form, err = url.ParseQuery(form); err != nil {
 		return nil, err
 	}
-	c.NextAttemptAt, c.DateCreated, c.DateUpdated = Tm(next), Tm(created), Tm(updated)
+	c.NextAttemptAt, c.LeasedUntil, c.DateCreated, c.DateUpdated = Tm(next), Tm(leased), Tm(created), Tm(updated)
 	return &c, nil
 }
 
