@@ -75,11 +75,8 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 		if _, err := findLiveCall(ctx, tx, req.AccountSid, req.CallSid); err != nil {
 			return nil, err
 		}
-		if _, err := tx.FindOpenSession(ctx, req.CallSid); err == nil {
-			return nil, errOpenSession
-		} else if !errors.Is(err, tonepay.ErrNotFound) {
-			return nil, err
-		}
+		// The store refuses a second open session on the call (ErrConflict):
+		// no need to look first.
 		if err := tx.CreateSession(ctx, s); err != nil {
 			if errors.Is(err, tonepay.ErrConflict) {
 				return nil, errOpenSession

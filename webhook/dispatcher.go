@@ -149,10 +149,13 @@ func (d *Dispatcher) Deliver(cbs []*tonepay.Callback) {
 	}
 }
 
-// done frees a worker and wakes Run: the session's next callback may now be
-// claimable.
+// done frees a worker and wakes Run, which may now claim more.
 func (d *Dispatcher) done() {
 	<-d.sem
+	d.wakeRun()
+}
+
+func (d *Dispatcher) wakeRun() {
 	select {
 	case d.finished <- struct{}{}:
 	default:
@@ -312,8 +315,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // less, the callback is left for the claim that follows the lease.
 const minLease = time.Second
 
-// deliver makes one attempt at cb, records it, and reports whether cb was
-// delivered. It does not use Run's context: an attempt under way at shutdown
+// deliver makes one attempt at cb, has it recorded, and reports whether cb
+// was delivered. It does not use Run's context: an attempt under way at shutdown
 // finishes and is recorded. It is bounded by the lease instead, so that no
 // other dispatcher can claim the callback while this attempt may still reach
 // the receiver (that would break the session's order).
@@ -350,15 +353,25 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback) bool {
 		cb.NextAttemptAt = now.Add(d.Backoff(a.N))
 		log.Debug("callback attempt failed", "status", status, "err", a.Error, "retry_at", cb.NextAttemptAt)
 	}
+	// The record waits for a commit (an fsync): the worker does not. A
+	// session's next callback may go out before this one's record commits;
+	// order is the receiver's order, which the POST has already settled.
+	d.inflight.Go(func() { d.record(cb, a) })
+	return cb.Status == tonepay.CallbackDelivered
+}
+
+// record saves an attempt, then wakes Run: what the attempt changed (the
+// session's next callback, a retry time) is now in the store.
+func (d *Dispatcher) record(cb *tonepay.Callback, a *tonepay.Attempt) {
+	defer d.wakeRun()
 	if err := d.Store.RecordAttempt(context.Background(), cb, a); err != nil {
 		// The lease runs out and the callback is tried again: at least once.
 		d.Logger.Error("recording a callback attempt", "callback", cb.ID, "err", err)
-		return false
+		return
 	}
 	if cb.Status == tonepay.CallbackPending {
 		d.retries.add(cb.NextAttemptAt)
 	}
-	return cb.Status == tonepay.CallbackDelivered
 }
 
 // post sends cb and returns the HTTP status (0 without an answer), with an

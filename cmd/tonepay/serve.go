@@ -266,8 +266,18 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		})
 	}
 	// Timeouts and connector retries are persisted deadlines: after a restart
-	// the sweeper picks up where the last process left off.
-	wg.Go(func() { sessions.RunSweeper(dctx, 100*time.Millisecond) })
+	// the sweeper picks up where the last process left off. It stops before
+	// the dispatcher, whose last deliveries include what it queued.
+	sweepCtx, stopSweeper := context.WithCancel(context.Background())
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() { sessions.RunSweeper(sweepCtx, 100*time.Millisecond) })
+	stop := func() {
+		stopSweeper()
+		sweeper.Wait()
+		sessions.Wait() // connector calls in flight record their answer
+		stopDispatcher()
+		wg.Wait() // in-flight deliveries finish and record their attempts
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening on http://" + ln.Addr().String())
@@ -277,9 +287,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 
 	select {
 	case err := <-serveErr:
-		stopDispatcher()
-		wg.Wait()
-		sessions.Wait()
+		stop()
 		return err
 	case <-ctx.Done():
 	}
@@ -287,9 +295,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	sessions.Wait() // connector calls in flight record their answer
-	stopDispatcher()
-	wg.Wait() // in-flight deliveries finish and record their attempts
+	stop()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

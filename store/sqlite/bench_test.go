@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -56,4 +58,64 @@ func BenchmarkClaimCallbacks(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCreateDurable is what one Payments create asks of the store, with
+// 64 at once as under load: the create transaction (call check, session,
+// its callback handed over, the idempotent answer), then the callback's
+// attempt record. Every commit is fsynced; concurrent ones share it. Its
+// rate is the ceiling of durable creates on this machine, HTTP aside.
+func BenchmarkCreateDurable(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	a := storetest.MustAccount(b, s, "", now)
+	calls := make(chan *tonepay.Call, 1<<20)
+	body := make([]byte, 900) // a rendered Payments resource
+	b.SetParallelism(32)      // × GOMAXPROCS (2) = 64 at once
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var call *tonepay.Call
+			select {
+			case call = <-calls:
+			default:
+				b.StopTimer()
+				call = storetest.MustCall(b, s, a.Sid, now)
+				b.StartTimer()
+			}
+			sess := &tonepay.Session{Sid: tonepay.NewSID("PK"), AccountSid: a.Sid, CallSid: call.Sid, Status: tonepay.SessionOpen,
+				Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", Timeout: 5},
+				State:  tonepay.State{StatusCallback: "http://127.0.0.1/cb"}, DateCreated: now, DateUpdated: now}
+			cb := &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: a.Sid, SessionSid: sess.Sid, URL: "http://127.0.0.1/cb",
+				Form:   url.Values{"AccountSid": {a.Sid}, "CallSid": {call.Sid}, "Sid": {sess.Sid}, "PaymentConnector": {"Default"}},
+				Status: tonepay.CallbackPending, NextAttemptAt: now, LeasedUntil: now.Add(time.Minute), DateCreated: now, DateUpdated: now}
+			err := s.Update(ctx, func(tx tonepay.Tx) error {
+				if _, err := tx.FindAnswer(ctx, sess.Sid, now); !errors.Is(err, tonepay.ErrNotFound) {
+					return err
+				}
+				if _, err := tx.FindCall(ctx, call.Sid); err != nil {
+					return err
+				}
+				if err := tx.CreateSession(ctx, sess); err != nil {
+					return err
+				}
+				if err := tx.AddCallbacks(ctx, cb); err != nil {
+					return err
+				}
+				return tx.AddAnswer(ctx, &tonepay.Answer{Key: sess.Sid, Status: 201, Body: body, DateCreated: now})
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cb.Status, cb.Attempts = tonepay.CallbackDelivered, 1
+			if err := s.RecordAttempt(ctx, cb, &tonepay.Attempt{CallbackID: cb.ID, N: 1, At: now, StatusCode: 204}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -39,13 +39,15 @@ type Store struct {
 	write *sql.DB // one connection: every write transaction queues for it
 	read  *sql.DB // query_only pool for reads outside transactions
 
-	rstmts     *stmts  // prepared statements of the read pool
-	wstmts     *wstmts // the writer's, used by the committer alone
-	commitOnce sync.Once
-	closeOnce  sync.Once
-	jobs       chan *job
-	quit       chan struct{}
-	committer  sync.WaitGroup
+	rstmts       *stmts  // prepared statements of the read pool
+	wstmts       *wstmts // the writer's, used by the committer alone
+	cache        caches  // rows the request path reads most (cache.go)
+	commitOnce   sync.Once
+	closeOnce    sync.Once
+	jobs         chan *job
+	quit         chan struct{} // closed by Close: the committer and checkpointer stop
+	committer    sync.WaitGroup
+	checkpointer sync.WaitGroup
 
 	// Now is the clock for what the store timestamps itself (the
 	// migrations table). Domain times (DateCreated, NextAttemptAt, …) come
@@ -64,9 +66,11 @@ func Open(path string) (*Store, error) {
 		"_pragma=foreign_keys(1)",
 	}
 	write, err := sql.Open("sqlite", dsn(path, append(common,
-		"_pragma=journal_mode(WAL)", // readers do not block the writer, nor it them
-		"_pragma=synchronous(FULL)", // fsync the WAL at every commit: durable, not just consistent
-		"_txlock=immediate",         // BEGIN IMMEDIATE: take the write lock at the start
+		"_pragma=journal_mode(WAL)",     // readers do not block the writer, nor it them
+		"_pragma=synchronous(FULL)",     // fsync the WAL at every commit: durable, not just consistent
+		"_pragma=cache_size(-65536)",    // 64 MiB: the writer's working set stays in memory
+		"_pragma=wal_autocheckpoint(0)", // checkpoints run beside the writer (checkpointLoop), not inside a commit
+		"_txlock=immediate",             // BEGIN IMMEDIATE: take the write lock at the start
 	)...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
@@ -84,13 +88,39 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite.Open: %w", err)
 		}
 	}
-	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read), wstmts: newWstmts(write)}
+	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read), wstmts: newWstmts(write), quit: make(chan struct{})}
 	s.reader = reader{pool{s.rstmts}}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, err
 	}
+	if path != ":memory:" {
+		s.checkpointer.Go(s.checkpointLoop)
+	}
 	return s, nil
+}
+
+// checkpointInterval is how often the WAL is copied back into the database.
+const checkpointInterval = 200 * time.Millisecond
+
+// checkpointLoop copies the WAL into the database file now and then, on a
+// read connection. SQLite's own automatic checkpoint runs inside the commit
+// that crosses its threshold, where it holds up every transaction of the
+// batch and those queued behind it; a PASSIVE checkpoint beside the writer
+// blocks nobody. The WAL itself is durable, so a crash between checkpoints
+// loses nothing.
+func (s *Store) checkpointLoop() {
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			// A failure (a busy reader) leaves the frames for the next try.
+			s.read.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // dsn makes the driver's data source name for path. The driver hands
@@ -105,10 +135,9 @@ func dsn(path string, params ...string) string {
 func (s *Store) Close() error {
 	s.commitOnce.Do(func() {}) // no committer will start after this
 	s.closeOnce.Do(func() {
-		if s.quit != nil {
-			close(s.quit)
-			s.committer.Wait()
-		}
+		close(s.quit)
+		s.committer.Wait()
+		s.checkpointer.Wait()
 		s.rstmts.close()
 		s.wstmts.close()
 	})
@@ -170,7 +199,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // concurrency while every acknowledged write stays on disk.
 func (s *Store) inTx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
 	s.commitOnce.Do(func() {
-		s.jobs, s.quit = make(chan *job), make(chan struct{})
+		s.jobs = make(chan *job)
 		s.committer.Add(1)
 		go s.commitLoop()
 	})
@@ -279,10 +308,18 @@ func (s *Store) commitBatch(batch []*job) {
 // the writer has one connection, so a nested Update would wait forever, and
 // reads through the Store do not see tx's uncommitted writes.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
-	return s.inTx(ctx, "Update", func(tx *sql.Tx) error {
+	var t *txn
+	err := s.inTx(ctx, "Update", func(tx *sql.Tx) error {
 		q := txq{tx, s.wstmts}
-		return fn(&txn{reader{q}, q})
+		t = &txn{reader: reader{q}, tx: q}
+		return fn(t)
 	})
+	if t != nil {
+		// Even after an error: the commit may have happened (an error of
+		// COMMIT's answer), and dropping a row only costs a read.
+		s.cache.drop(&t.changed)
+	}
+	return err
 }
 
 // ClaimCallbacks implements tonepay.Store.

@@ -10,7 +10,8 @@ import (
 // txn implements tonepay.Tx on a write transaction.
 type txn struct {
 	reader
-	tx txq
+	tx      txq
+	changed changed // rows to drop from the Store's caches after commit
 }
 
 func (t *txn) exec(ctx context.Context, op, query string, args ...any) error {
@@ -33,34 +34,41 @@ func (t *txn) execOne(ctx context.Context, op, query string, args ...any) error 
 }
 
 func (t *txn) CreateAccount(ctx context.Context, a *tonepay.Account) error {
+	t.changed.accounts = append(t.changed.accounts, a.Sid)
 	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateCreated), ts(a.DateUpdated))
 }
 
 func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
+	t.changed.accounts = append(t.changed.accounts, a.Sid)
 	return t.execOne(ctx, "UpdateAccount", `UPDATE accounts SET friendly_name = ?, status = ?, auth_token = ?, date_updated = ? WHERE sid = ?`,
 		a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateUpdated), a.Sid)
 }
 
 func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
+	t.changed.keys = append(t.changed.keys, k.Sid)
 	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, ts(k.DateCreated), ts(k.DateUpdated))
 }
 
 func (t *txn) UpdateKey(ctx context.Context, k *tonepay.Key) error {
+	t.changed.keys = append(t.changed.keys, k.Sid)
 	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = ?, date_updated = ? WHERE sid = ?`, k.FriendlyName, ts(k.DateUpdated), k.Sid)
 }
 
 func (t *txn) DeleteKey(ctx context.Context, sid string) error {
+	t.changed.keys = append(t.changed.keys, sid)
 	return t.execOne(ctx, "DeleteKey", `DELETE FROM keys WHERE sid = ?`, sid)
 }
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
+	t.changed.calls = append(t.changed.calls, c.Sid)
 	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+callCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, ts(c.StartTime), ts(c.EndTime), ts(c.DateCreated), ts(c.DateUpdated))
 }
 
 func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {
+	t.changed.calls = append(t.changed.calls, c.Sid)
 	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = ?, end_time = ?, date_updated = ? WHERE sid = ?`,
 		c.Status, ts(c.EndTime), ts(c.DateUpdated), c.Sid)
 }
