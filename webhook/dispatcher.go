@@ -43,7 +43,7 @@ type Dispatcher struct {
 	Client  *http.Client                    // default: 15 s timeout, redirects not followed
 	Now     func() time.Time                // injected clock; default time.Now
 	Logger  *slog.Logger                    // default: discard
-	Workers int                             // deliveries at once; default 16
+	Workers int                             // deliveries at once; default 64
 	Lease   time.Duration                   // how long a claim keeps others off; default 30 s (> Client timeout)
 	Backoff func(attempt int) time.Duration // wait after the nth failed attempt; default DefaultBackoff
 	GiveUp  time.Duration                   // stop retrying this long after the callback was created; default 24 h
@@ -80,7 +80,7 @@ func (d *Dispatcher) init() {
 			d.Logger = slog.New(slog.DiscardHandler)
 		}
 		if d.Workers <= 0 {
-			d.Workers = 16
+			d.Workers = 64
 		}
 		if d.Lease <= 0 {
 			d.Lease = 30 * time.Second

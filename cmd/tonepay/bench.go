@@ -93,6 +93,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	next := 0
 	for _, c := range []int{1, 16, 64} {
+		b.quiet()
 		say("Payments create at concurrency %d…", c)
 		mine := callSids[next : next+*requests]
 		next += *requests
@@ -104,6 +105,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	res.Ratio = res.CreateRPS / res.BaselineRPS
 
+	b.quiet()
 	say("%d complete payments (create, four captures with their digits, complete; every callback delivered and checked)…", *flows)
 	if res.FlowsPerS, err = b.flows(*flows, 16); err != nil {
 		return err
@@ -172,6 +174,7 @@ type bench struct {
 	callbackURL   string
 	client        *http.Client
 	badSignatures atomic.Int64
+	lastCallback  atomic.Int64 // UnixNano of the latest callback's arrival
 
 	mu      sync.Mutex
 	results map[string]chan struct{}  // session -> closed at its Result callback
@@ -261,6 +264,17 @@ func (b *bench) startBaseline() error {
 	return nil
 }
 
+// quiet waits until no callback has arrived for a while (at most 30 s), so
+// that each measure starts without the previous one's callbacks in flight.
+func (b *bench) quiet() {
+	const still = 300 * time.Millisecond
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if time.Since(time.Unix(0, b.lastCallback.Load())) > still {
+			return
+		}
+	}
+}
+
 // startReceiver takes status callbacks, checks each signature, and notes the
 // arrival of partial results and results.
 func (b *bench) startReceiver() error {
@@ -271,6 +285,7 @@ func (b *bench) startReceiver() error {
 	b.callbackURL = "http://" + ln.Addr().String() + "/cb"
 	b.receiver = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
+		b.lastCallback.Store(now.UnixNano())
 		r.ParseForm()
 		if webhook.Sign(tonepay.NewSecret(b.token), "http://"+r.Host+r.URL.RequestURI(), r.PostForm) != r.Header.Get("X-Twilio-Signature") {
 			b.badSignatures.Add(1)
@@ -429,7 +444,7 @@ func (b *bench) digitLatency(calls, presses int) ([]time.Duration, error) {
 	if err != nil {
 		return nil, err
 	}
-	time.Sleep(time.Second) // let the setup's callbacks drain
+	b.quiet() // the setup's callbacks are delivered
 	var mu sync.Mutex
 	var lat []time.Duration
 	err = parallel(calls, calls, func(i int) error {

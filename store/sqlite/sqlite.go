@@ -70,6 +70,7 @@ func Open(path string) (*Store, error) {
 		"_pragma=synchronous(FULL)",     // fsync the WAL at every commit: durable, not just consistent
 		"_pragma=cache_size(-65536)",    // 64 MiB: the writer's working set stays in memory
 		"_pragma=wal_autocheckpoint(0)", // checkpoints run beside the writer (checkpointLoop), not inside a commit
+		"_pragma=temp_store(MEMORY)",    // savepoints journal in memory: a job's rollback needs no file
 		"_txlock=immediate",             // BEGIN IMMEDIATE: take the write lock at the start
 	)...))
 	if err != nil {
