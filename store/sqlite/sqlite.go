@@ -8,6 +8,10 @@
 // lock up front, so a transaction that reads and then writes cannot fail
 // half-way on a lock upgrade. Reads outside transactions use a second,
 // read-only pool, which WAL lets run alongside the writer.
+//
+// A file is served by one process. The Store relies on it twice: it caches
+// the rows every request reads (cache.go), and it releases callback leases
+// at start-up (ReleaseLeases).
 package sqlite
 
 import (
