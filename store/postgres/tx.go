@@ -2,10 +2,10 @@ package postgres
 
 import (
 	"context"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
 )
 
 // txn implements tonepay.Tx on a transaction.
@@ -90,25 +90,17 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	if err := t.notify(ctx, cbs); err != nil {
 		return err
 	}
-	leasable := map[string]bool{} // by session: may this call's callbacks go out claimed?
+	// The session's row is locked by this transaction (FOR UPDATE), so no
+	// other process adds to its callbacks between this check and the commit.
+	err := sqlrow.KeepLeases(cbs, func(session string) (bool, error) {
+		var pending bool
+		err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = $1 AND status = 'pending')`, session).Scan(&pending)
+		return pending, err
+	})
+	if err != nil {
+		return wrap("AddCallbacks", err)
+	}
 	for _, c := range cbs {
-		if !c.LeasedUntil.IsZero() {
-			ok, seen := leasable[c.SessionSid]
-			if !seen {
-				// The session's row is locked by this transaction (FOR UPDATE),
-				// so no other process adds to its callbacks between this check
-				// and the commit.
-				var pending bool
-				if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = $1 AND status = 'pending')`, c.SessionSid).Scan(&pending); err != nil {
-					return wrap("AddCallbacks", err)
-				}
-				ok = !pending
-				leasable[c.SessionSid] = ok
-			}
-			if !ok {
-				c.LeasedUntil = time.Time{}
-			}
-		}
 		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.LeasedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)

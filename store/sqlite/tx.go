@@ -2,9 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
 )
 
 // txn implements tonepay.Tx on a write transaction.
@@ -97,22 +97,15 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
 	const op = "AddCallbacks"
-	leasable := map[string]bool{} // by session: may this call's callbacks go out claimed?
+	err := sqlrow.KeepLeases(cbs, func(session string) (bool, error) {
+		var pending bool
+		err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = ? AND status = 'pending')`, session).Scan(&pending)
+		return pending, err
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
 	for _, c := range cbs {
-		if !c.LeasedUntil.IsZero() {
-			ok, seen := leasable[c.SessionSid]
-			if !seen {
-				var pending int
-				if err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = ? AND status = 'pending')`, c.SessionSid).Scan(&pending); err != nil {
-					return wrap(op, err)
-				}
-				ok = pending == 0
-				leasable[c.SessionSid] = ok
-			}
-			if !ok {
-				c.LeasedUntil = time.Time{}
-			}
-		}
 		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.LeasedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)

@@ -146,3 +146,29 @@ func ScanAnswer(s Scanner) (*tonepay.Answer, error) {
 	a.DateCreated = Tm(created)
 	return &a, nil
 }
+
+// KeepLeases decides which of cbs stay leased (tonepay.Tx.AddCallbacks): a
+// session's callbacks keep LeasedUntil only if pending says that session has
+// no callback pending already. pending is asked once per session, before
+// any of cbs is inserted.
+func KeepLeases(cbs []*tonepay.Callback, pending func(sessionSid string) (bool, error)) error {
+	keep := map[string]bool{}
+	for _, c := range cbs {
+		if c.LeasedUntil.IsZero() {
+			continue
+		}
+		ok, seen := keep[c.SessionSid]
+		if !seen {
+			busy, err := pending(c.SessionSid)
+			if err != nil {
+				return err
+			}
+			ok = !busy
+			keep[c.SessionSid] = ok
+		}
+		if !ok {
+			c.LeasedUntil = time.Time{}
+		}
+	}
+	return nil
+}
