@@ -60,11 +60,14 @@ type Dispatcher struct {
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.wake, d.finished = make(chan struct{}, 1), make(chan struct{}, 1)
+		if d.Workers <= 0 {
+			d.Workers = 64
+		}
 		if d.Client == nil {
 			t := http.DefaultTransport.(*http.Transport).Clone()
 			// Most callbacks go to a few receivers: keep a connection per
 			// worker open to each instead of the default two.
-			t.MaxIdleConnsPerHost = 64
+			t.MaxIdleConnsPerHost = d.Workers
 			d.Client = &http.Client{
 				Transport: t,
 				Timeout:   15 * time.Second,
@@ -78,9 +81,6 @@ func (d *Dispatcher) init() {
 		}
 		if d.Logger == nil {
 			d.Logger = slog.New(slog.DiscardHandler)
-		}
-		if d.Workers <= 0 {
-			d.Workers = 64
 		}
 		if d.Lease <= 0 {
 			d.Lease = 30 * time.Second
