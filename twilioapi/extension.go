@@ -204,6 +204,12 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tone
 	events, stop := s.subscribe(acct.Sid)
 	defer stop()
 	rc := http.NewResponseController(w)
+	// The server's read and write timeouts are for requests, not for a
+	// stream that lasts as long as the console is open: it is bounded by
+	// its re-checks and by Closing instead. (Not every ResponseWriter has
+	// deadlines; without them there is nothing to lift.)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold events back

@@ -1,6 +1,7 @@
 package twilioapi
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +32,10 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 func readForm(w http.ResponseWriter, r *http.Request, bad int) (url.Values, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
+		var big *http.MaxBytesError
+		if errors.As(err, &big) {
+			return nil, tonepay.Errorf(bad, "The request body is too large: at most %d bytes", maxBody)
+		}
 		return nil, tonepay.Errorf(bad, "Could not read the request's query or body as a form")
 	}
 	if err := storable(r.Form, bad); err != nil {

@@ -416,3 +416,27 @@ func TestErrorsWrapper(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamOutlivesServerTimeouts: the server's read and write timeouts,
+// meant for requests, do not cut an event stream.
+func TestStreamOutlivesServerTimeouts(t *testing.T) {
+	hub := events.New()
+	e := newEnvWith(t, twilioapi.Options{Subscribe: hub.Subscribe}, envOptions{hub: hub, timeouts: 50 * time.Millisecond})
+	lines := streamOf(t, e.srv.URL, e.main.Sid, e.main.Sid, e.main.AuthToken.Reveal())
+	time.Sleep(200 * time.Millisecond) // well past both timeouts
+	e.createPayment(e.call)
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			if line == "event: session\n" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no session event")
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/events"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/sqlite"
@@ -63,6 +64,9 @@ type envOptions struct {
 	log   io.Writer                                  // the server's log, at debug level; default discarded
 	sleep func(context.Context, time.Duration) error // the 'w' key; default real
 	wrap  func(http.Handler) http.Handler            // around the server
+	hub   *events.Hub                                // where the service publishes; Subscribe it in Options
+	// timeouts are the http.Server's read and write timeouts; default none.
+	timeouts time.Duration
 }
 
 func openSQLite(t *testing.T) tonepay.Store {
@@ -99,11 +103,17 @@ func newEnvWith(t *testing.T, opt twilioapi.Options, o envOptions) *env {
 	if o.sleep != nil {
 		svc.Sleep = o.sleep
 	}
+	if o.hub != nil {
+		svc.Publish = o.hub.Publish
+	}
 	h := twilioapi.NewServer(log, store, svc, connectors, opt)
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}
-	e := &env{t: t, srv: httptest.NewServer(h), store: store}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = o.timeouts, o.timeouts
+	srv.Start()
+	e := &env{t: t, srv: srv, store: store}
 	t.Cleanup(e.srv.Close)
 
 	now := time.Now().UTC()
