@@ -41,12 +41,6 @@ func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
 	return &limiter{rate: rate, burst: b, now: now, max: maxKeys, buckets: make(map[string]*bucket), swept: now()}
 }
 
-// allow takes a token from key's bucket, reporting whether one was there.
-func (l *limiter) allow(key string) bool {
-	ok, _ := l.take(key)
-	return ok
-}
-
 // take takes a token from key's bucket. Without one it reports how long
 // until there is one: the answer's Retry-After.
 func (l *limiter) take(key string) (bool, time.Duration) {
