@@ -80,11 +80,17 @@ type Dispatcher struct {
 	// keep another host's callbacks from being claimed.
 	ready atomic.Int64
 	hosts hosts
+	// quit is closed when Run returns: callbacks waiting for a busy host stop
+	// waiting (they have tried nothing), so that shutdown waits only for
+	// attempts under way.
+	quit     chan struct{}
+	quitOnce sync.Once
 }
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.wake, d.finished = make(chan struct{}, 1), make(chan struct{}, 1)
+		d.quit = make(chan struct{})
 		if d.Workers <= 0 {
 			d.Workers = 64
 		}
@@ -211,7 +217,7 @@ func (d *Dispatcher) attempt(cb *tonepay.Callback) bool {
 		}
 		d.ready.Add(-1) // its room goes to other hosts' callbacks meanwhile
 		d.wakeRun()
-		ok := h.wait(wait)
+		ok := h.wait(wait, d.quit)
 		d.ready.Add(1)
 		if !ok {
 			return false
@@ -256,6 +262,7 @@ func (d *Dispatcher) Notify() {
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
 	defer d.inflight.Wait()
+	defer d.quitOnce.Do(func() { close(d.quit) })
 	failures := 0 // consecutive store errors
 	for {
 		wait, err := d.pass(ctx)

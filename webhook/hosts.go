@@ -33,6 +33,7 @@ type host struct {
 	trips     int       // backoffs in a row: the next one waits longer
 	trippedAt time.Time // when the current backoff began
 	resume    time.Time // no attempt before this
+	last      time.Time // of the last attempt's end
 }
 
 func (hs *hosts) get(key string, slots int) *host {
@@ -51,7 +52,8 @@ func (hs *hosts) get(key string, slots int) *host {
 }
 
 // put drops a reference. An unused entry is forgotten when it holds nothing
-// worth keeping: no failure, or a backoff that ended longer than forget ago.
+// worth keeping: no failure, or none for longer than forget (the host's
+// callbacks have all been given up on).
 func (hs *hosts) put(h *host, now time.Time, forget time.Duration) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
@@ -60,7 +62,7 @@ func (hs *hosts) put(h *host, now time.Time, forget time.Duration) {
 		return
 	}
 	h.mu.Lock()
-	idle := h.failures == 0 && h.trips == 0 || now.Sub(h.resume) > forget
+	idle := h.failures == 0 && h.trips == 0 || now.Sub(h.last) > forget
 	h.mu.Unlock()
 	if idle {
 		delete(hs.m, h.key)
@@ -88,8 +90,9 @@ func (h *host) tryAcquire() bool {
 	}
 }
 
-// wait queues for a slot for at most d, unless too many already wait.
-func (h *host) wait(d time.Duration) bool {
+// wait queues for a slot for at most d, unless too many already wait or quit
+// is closed.
+func (h *host) wait(d time.Duration, quit <-chan struct{}) bool {
 	h.mu.Lock()
 	full := h.waiting >= cap(h.slots)*waitersPerSlot
 	if !full {
@@ -111,6 +114,8 @@ func (h *host) wait(d time.Duration) bool {
 		return true
 	case <-t.C:
 		return false
+	case <-quit:
+		return false
 	}
 }
 
@@ -128,6 +133,7 @@ func (h *host) release() { <-h.slots }
 func (h *host) result(start, now time.Time, down bool, trip int, backoff func(int) time.Duration) (resume time.Time, tripped bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.last = now
 	switch {
 	case !down:
 		h.failures, h.trips, h.resume = 0, 0, time.Time{}
