@@ -51,7 +51,7 @@ const maxDrain = 64 << 10
 // defaults below.
 type Dispatcher struct {
 	Store   tonepay.Store
-	Client  *http.Client                    // default: NewClient(Policy, 15 s)
+	Client  *http.Client                    // default: NewClient(Policy, 15 s); one set here is used as is
 	Policy  *Policy                         // where the default Client may connect; default DefaultPolicy()
 	Now     func() time.Time                // injected clock; default time.Now
 	Logger  *slog.Logger                    // default: discard
@@ -252,7 +252,9 @@ func (d *Dispatcher) Notify() {
 }
 
 // Run delivers callbacks until ctx is done, then waits for deliveries in
-// flight to finish and record their attempts, and returns nil.
+// flight to finish and record their attempts, and returns nil. Callbacks
+// still waiting for a busy host then are left to the next claim (the next
+// process's, once their lease ends): they have tried nothing.
 //
 // Between passes over the outbox it sleeps until Notify, a delivery of its own
 // finishing (the session's next callback is then eligible), the earliest

@@ -130,19 +130,19 @@ func ParsePolicy(spec string) (*Policy, error) {
 		item = strings.TrimSpace(item)
 		switch w := strings.ToLower(item); {
 		case item == "":
-			return nil, fmt.Errorf("callback networks %q: an empty entry", spec)
+			return nil, fmt.Errorf("callback-networks: an empty entry in %q", spec)
 		case w == ClassPublic || w == ClassPrivate || w == ClassLoopback:
 			p.words[w] = true
 		case strings.Contains(item, "/"):
 			pfx, err := netip.ParsePrefix(item)
 			if err != nil {
-				return nil, fmt.Errorf("callback networks: %q is not a CIDR (%v)", item, err)
+				return nil, fmt.Errorf("callback-networks: %q is not a CIDR (%v)", item, err)
 			}
 			p.nets = append(p.nets, canonPrefix(pfx))
 		default:
 			ip, err := netip.ParseAddr(item)
 			if err != nil || ip.Zone() != "" {
-				return nil, fmt.Errorf("callback networks: %q is not a CIDR, an IP address, or one of public, private, loopback", item)
+				return nil, fmt.Errorf("callback-networks: %q is not a CIDR, an IP address, or one of public, private, loopback", item)
 			}
 			p.nets = append(p.nets, canonPrefix(netip.PrefixFrom(ip, ip.BitLen())))
 		}
