@@ -119,6 +119,12 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return g.main.RoundTrip(again)
 }
 
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach both pools.
+func (g *guard) CloseIdleConnections() {
+	g.main.CloseIdleConnections()
+	g.sink.CloseIdleConnections()
+}
+
 // isSink reports whether req is a callback to tonepay's own sink: a POST to
 // exactly SinkPath, nothing in the query, no credentials. Anything else to
 // an own listener is refused, so that no other handler there (the API, pprof)
