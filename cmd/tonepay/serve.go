@@ -182,6 +182,9 @@ func (c serveConfig) validate() error {
 			return err
 		}
 	}
+	if _, err := webhook.ParsePolicy(c.CallbackNetworks); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -245,7 +248,13 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		}
 	}
 
-	dispatcher := &webhook.Dispatcher{Store: store, Logger: log}
+	// Where callbacks may go; checked on the resolved address at connect
+	// time. tonepay's own listeners are added once they are open.
+	policy, err := webhook.ParsePolicy(cfg.CallbackNetworks)
+	if err != nil {
+		return err
+	}
+	dispatcher := &webhook.Dispatcher{Store: store, Logger: log, Policy: policy}
 	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
 	if cfg.Config != "" {
 		if connectors, err = loadConnectors(cfg.Config, getenv); err != nil {
@@ -278,6 +287,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	policy.DenyListener(ln.Addr())
 	srv := &http.Server{
 		Handler:           logRequests(log, twilioapi.Errors(root)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -289,12 +299,20 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	srv.RegisterOnShutdown(func() { close(closing) })
 
 	if addr := getenv("TONEPAY_PPROF_ADDR"); addr != "" {
-		// Profiling for operators, on a listener of its own: never on the API's.
+		// Profiling for operators, on a listener of its own: never on the
+		// API's, and never a callback's destination.
+		pln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("TONEPAY_PPROF_ADDR: %w", err)
+		}
+		policy.DenyListener(pln.Addr())
 		pprofMux := http.NewServeMux()
 		pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
 		pprofMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		go http.ListenAndServe(addr, pprofMux)
-		log.Info("pprof on http://" + addr + "/debug/pprof/")
+		psrv := &http.Server{Handler: pprofMux, ReadHeaderTimeout: 10 * time.Second}
+		go psrv.Serve(pln)
+		defer psrv.Close()
+		log.Info("pprof on http://" + pln.Addr().String() + "/debug/pprof/")
 	}
 	dctx, stopDispatcher := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
