@@ -40,12 +40,34 @@ const migrationLock = 0x70e_9a7
 // Store implements tonepay.Store on a pgxpool.
 type Store struct {
 	reader
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	erase *eraser
+}
+
+// Options are the settings of OpenWith; the zero value is Open's.
+type Options struct {
+	// EraseWithin bounds how long an ended session's sealed values stay
+	// readable in the files of the table that holds them (vacuum.go): 0
+	// means DefaultEraseWithin, and more than MaxEraseWithin is refused.
+	// What other files keep (WAL, backups) is in docs/deployment.md.
+	EraseWithin time.Duration
 }
 
 // Open connects to the database at url (postgres://…) and applies any
-// migrations it has not yet recorded.
+// migrations it has not yet recorded, with the default Options.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with options. The Store rewrites its secrets table in
+// the background until Close.
+func OpenWith(ctx context.Context, url string, o Options) (*Store, error) {
+	if o.EraseWithin == 0 {
+		o.EraseWithin = DefaultEraseWithin
+	}
+	if o.EraseWithin < 0 || o.EraseWithin > MaxEraseWithin {
+		return nil, fmt.Errorf("postgres.Open: EraseWithin %v is not between 0 and %v", o.EraseWithin, MaxEraseWithin)
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres.Open: %w", err)
@@ -54,16 +76,18 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres.Open: %w", err)
 	}
-	s := &Store{reader: reader{q: pool}, pool: pool}
+	s := &Store{reader: reader{q: pool}, pool: pool, erase: newEraser(pool, o.EraseWithin)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	go s.erase.run()
 	return s, nil
 }
 
-// Close closes the pool.
+// Close stops the background rewrites and closes the pool.
 func (s *Store) Close() error {
+	s.erase.stop()
 	s.pool.Close()
 	return nil
 }
@@ -111,7 +135,7 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Update implements tonepay.Store.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true}, tx}) })
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true}, tx, s.erase}) })
 }
 
 // ClaimCallbacks implements tonepay.Store.

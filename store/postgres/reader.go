@@ -39,7 +39,6 @@ const (
 	accountCols  = sqlrow.AccountCols
 	keyCols      = sqlrow.KeyCols
 	callCols     = sqlrow.CallCols
-	sessionCols  = sqlrow.SessionCols
 	callbackCols = sqlrow.CallbackCols
 )
 
@@ -55,6 +54,22 @@ var (
 	tm           = sqlrow.Tm
 	sessionJSON  = sqlrow.SessionJSON
 )
+
+// A session's sealed values live in session_secrets (migration 002), so a
+// session is read joined to its secret: the columns of sqlrow.SessionCols, in
+// its order, from sessions s and session_secrets x. FOR UPDATE OF s locks the
+// session row, which every writer of the secret locks first.
+const (
+	sessionCols = `s.sid, s.account_sid, s.call_sid, s.status, s.params, s.state, x.sealed, s.deadline, s.date_created, s.date_updated`
+	sessionFrom = `sessions s LEFT JOIN session_secrets x ON x.sid = s.sid`
+)
+
+func (r reader) forUpdateOfSession() string {
+	if r.lock {
+		return " FOR UPDATE OF s"
+	}
+	return ""
+}
 
 func scanAll[T any](rows pgx.Rows, scan func(scanner) (*T, error)) ([]*T, error) {
 	defer rows.Close()
@@ -131,7 +146,7 @@ func (r reader) FindCalls(ctx context.Context, f tonepay.CallFilter) ([]*tonepay
 }
 
 func (r reader) FindSession(ctx context.Context, sid string) (*tonepay.Session, error) {
-	return one(ctx, r.q, "FindSession", scanSession, `SELECT `+sessionCols+` FROM sessions WHERE sid = $1`+r.forUpdate(), sid)
+	return one(ctx, r.q, "FindSession", scanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.sid = $1`+r.forUpdateOfSession(), sid)
 }
 
 func (r reader) FindDueSessions(ctx context.Context, now time.Time, n int) ([]string, error) {
@@ -152,7 +167,7 @@ func (r reader) FindDueSessions(ctx context.Context, now time.Time, n int) ([]st
 }
 
 func (r reader) FindOpenSession(ctx context.Context, callSid string) (*tonepay.Session, error) {
-	return one(ctx, r.q, "FindOpenSession", scanSession, `SELECT `+sessionCols+` FROM sessions WHERE call_sid = $1 AND status <> 'ended'`+r.forUpdate(), callSid)
+	return one(ctx, r.q, "FindOpenSession", scanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.call_sid = $1 AND s.status <> 'ended'`+r.forUpdateOfSession(), callSid)
 }
 
 func (r reader) FindCallbacks(ctx context.Context, sessionSid string) ([]*tonepay.Callback, error) {
