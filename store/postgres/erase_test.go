@@ -156,3 +156,136 @@ func TestEraseSealed(t *testing.T) {
 	t.Logf("sealed versions: %d; database files holding one while open: %d, %v after the end: %d; WAL segments holding one: %d",
 		len(versions), open, within, len(holding(t, dbDir, versions)), len(wal))
 }
+
+// TestMigrateSealed: a database of the first schema, with sealed values in
+// the sessions table, keeps them readable once migrated, and its files no
+// longer hold them in the sessions table (the migration rewrites it).
+func TestMigrateSealed(t *testing.T) {
+	url := freshDB(t)
+	ctx := context.Background()
+	conn, _, dbDir := files(t, url)
+	init, err := os.ReadFile("migrations/001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, ended := sealedValue(), sealedValue()
+	for _, q := range []string{string(init),
+		`CREATE TABLE migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)`,
+		`INSERT INTO migrations VALUES ('migrations/001_init.sql', 0)`,
+		`INSERT INTO accounts VALUES ('AC1', 'AC1', 'a', 'active', 'tok', 1, 1)`,
+		`INSERT INTO calls VALUES ('CA1', 'AC1', '+1', '+2', 'u', 'in-progress', 'inbound', 1, 0, 1, 1), ('CA2', 'AC1', '+1', '+2', 'u', 'in-progress', 'inbound', 1, 0, 1, 1)`,
+		`INSERT INTO sessions VALUES ('PK1', 'AC1', 'CA1', 'open', '{}', '{}', $1, 0, 1, 1), ('PK2', 'AC1', 'CA2', 'open', '{}', '{}', $2, 0, 1, 1)`,
+		`UPDATE sessions SET status = 'ended', sealed = NULL WHERE sid = 'PK2'`,
+		`CHECKPOINT`,
+	} {
+		var args []any
+		if bytes.Contains([]byte(q), []byte("$2")) {
+			args = []any{open, ended}
+		}
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	if len(holding(t, dbDir, [][]byte{ended})) == 0 {
+		t.Fatal("the ended session's old row is in no file: the scan proves nothing")
+	}
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.FindSession(ctx, "PK1")
+	if err != nil || !bytes.Equal(got.Sealed, open) {
+		t.Fatalf("migrated open session: %v, %v", got, err)
+	}
+	if got, err := s.FindSession(ctx, "PK2"); err != nil || got.Sealed != nil {
+		t.Fatalf("migrated ended session: %v, %v", got, err)
+	}
+	if _, err := conn.Exec(ctx, `CHECKPOINT`); err != nil {
+		t.Fatal(err)
+	}
+	var rel string
+	if err := conn.QueryRow(ctx, `SELECT pg_relation_filepath('sessions')`).Scan(&rel); err != nil {
+		t.Fatal(err)
+	}
+	if got := holding(t, dbDir, [][]byte{ended}); len(got) > 0 {
+		t.Errorf("the ended session's sealed value survives the migration in %v", got)
+	}
+	if got := holding(t, filepath.Join(filepath.Dir(dbDir), "..", rel), [][]byte{open}); len(got) > 0 {
+		t.Errorf("the sessions table still holds the open session's sealed value: %v", got)
+	}
+}
+
+// TestVacuumCost reports what one rewrite of session_secrets costs with
+// 2,000 open sessions: its duration, which is how long session reads and
+// writes may wait for it, the longest session write beside it, and the WAL
+// it writes. Figures only: nothing here is timed against a threshold.
+func TestVacuumCost(t *testing.T) {
+	url := freshDB(t)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, _, _ := files(t, url)
+	now := time.Now()
+	acct := storetest.MustAccount(t, s, "", now)
+	const n = 2000
+	sessions := make([]*tonepay.Session, n)
+	for i := range sessions {
+		call := &tonepay.Call{Sid: "CA" + tonepay.RandomHex(16), AccountSid: acct.Sid, Status: tonepay.CallInProgress, DateCreated: now, DateUpdated: now}
+		sessions[i] = &tonepay.Session{Sid: "PK" + tonepay.RandomHex(16), AccountSid: acct.Sid, CallSid: call.Sid,
+			Status: tonepay.SessionOpen, Sealed: sealedValue(), DateCreated: now, DateUpdated: now}
+		if err := s.Update(ctx, func(tx tonepay.Tx) error {
+			if err := tx.CreateCall(ctx, call); err != nil {
+				return err
+			}
+			return tx.CreateSession(ctx, sessions[i])
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A writer updates sessions throughout, to see how long one waits.
+	stop := make(chan struct{})
+	worst := make(chan time.Duration)
+	go func() {
+		var w time.Duration
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				worst <- w
+				return
+			default:
+			}
+			sess := sessions[i%n]
+			sess.Sealed = sealedValue()
+			t0 := time.Now()
+			s.Update(ctx, func(tx tonepay.Tx) error { return tx.UpdateSession(ctx, sess) })
+			w = max(w, time.Since(t0))
+		}
+	}()
+	var durs []time.Duration
+	const runs = 5
+	for range runs {
+		t0 := time.Now()
+		if _, err := conn.Exec(ctx, `VACUUM FULL session_secrets`); err != nil {
+			t.Fatal(err)
+		}
+		durs = append(durs, time.Since(t0))
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	w := <-worst
+	// The WAL of one rewrite alone: the new table, page by page.
+	var lsn string
+	var walBytes, size int64
+	conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn)
+	if _, err := conn.Exec(ctx, `VACUUM FULL session_secrets`); err != nil {
+		t.Fatal(err)
+	}
+	conn.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint`, lsn).Scan(&walBytes)
+	conn.QueryRow(ctx, `SELECT pg_total_relation_size('session_secrets')`).Scan(&size)
+	t.Logf("VACUUM FULL of %d sealed rows (%d KiB with its index): %v; longest session write beside it: %v; WAL of one rewrite: %d KiB",
+		n, size/1024, durs, w, walBytes/1024)
+}

@@ -47,7 +47,7 @@ type eraser struct {
 	every time.Duration
 	// owed counts the rewrites still owed: set to 2 by every change, so that
 	// a row a concurrent snapshot kept through one rewrite goes at the next.
-	owed atomic.Int32
+	owed     atomic.Int32
 	quit     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
