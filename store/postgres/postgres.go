@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
 )
 
 var (
@@ -40,8 +41,9 @@ const migrationLock = 0x70e_9a7
 // Store implements tonepay.Store on a pgxpool.
 type Store struct {
 	reader
-	pool  *pgxpool.Pool
-	erase *eraser
+	pool   *pgxpool.Pool
+	erase  *eraser
+	tokens sqlrow.Tokens
 }
 
 // Options are the settings of OpenWith; the zero value is Open's.
@@ -51,6 +53,11 @@ type Options struct {
 	// means DefaultEraseWithin, and more than MaxEraseWithin is refused.
 	// What other files keep (WAL, backups) is in docs/deployment.md.
 	EraseWithin time.Duration
+	// Tokens, if set, seals account auth tokens at rest (the data key's
+	// seal.Box). OpenWith then seals the tokens stored in clear before, and
+	// fails if a sealed one does not open: a wrong data key stops start-up.
+	// Without it tokens are stored in clear, and sealed ones cannot be read.
+	Tokens tonepay.Sealer
 }
 
 // Open connects to the database at url (postgres://…) and applies any
@@ -76,8 +83,13 @@ func OpenWith(ctx context.Context, url string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres.Open: %w", err)
 	}
-	s := &Store{reader: reader{q: pool}, pool: pool, erase: newEraser(pool, o.EraseWithin)}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{pool: pool, erase: newEraser(pool, o.EraseWithin), tokens: sqlrow.Tokens{Sealer: o.Tokens}}
+	s.reader = reader{q: pool, tokens: &s.tokens}
+	err = s.migrate(ctx)
+	if err == nil && o.Tokens != nil {
+		err = s.sealTokens(ctx)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -133,9 +145,52 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// sealTokens seals the auth tokens stored in clear and checks that every
+// sealed one opens (sqlrow.Tokens.Reseal). A token is replaced only if it is
+// still the clear one read, so processes starting together, or a rotation
+// meanwhile, lose nothing. The clear tokens' old row versions are then
+// rewritten away (VACUUM FULL accounts, once): they would stay in the
+// table's free space otherwise.
+func (s *Store) sealTokens(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT sid, auth_token FROM accounts`)
+	if err != nil {
+		return fmt.Errorf("postgres.Open: tokens: %w", err)
+	}
+	type reseal struct{ sid, clear, sealed string }
+	var todo []reseal
+	for rows.Next() {
+		var r reseal
+		if err = rows.Scan(&r.sid, &r.clear); err != nil {
+			break
+		}
+		var changed bool
+		if r.sealed, changed, err = s.tokens.Reseal(r.sid, r.clear); err != nil {
+			break
+		}
+		if changed {
+			todo = append(todo, r)
+		}
+	}
+	rows.Close()
+	if err = errors.Join(err, rows.Err()); err != nil {
+		return fmt.Errorf("postgres.Open: %w", err)
+	}
+	for _, r := range todo {
+		if _, err := s.pool.Exec(ctx, `UPDATE accounts SET auth_token = $1 WHERE sid = $2 AND auth_token = $3`, r.sealed, r.sid, r.clear); err != nil {
+			return fmt.Errorf("postgres.Open: tokens: %w", err)
+		}
+	}
+	if len(todo) > 0 {
+		if _, err := s.pool.Exec(ctx, `VACUUM FULL accounts`); err != nil {
+			return fmt.Errorf("postgres.Open: tokens: %w", err)
+		}
+	}
+	return nil
+}
+
 // Update implements tonepay.Store.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true}, tx, s.erase}) })
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true, tokens: &s.tokens}, tx, s.erase}) })
 }
 
 // ClaimCallbacks implements tonepay.Store.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/storetest"
 )
@@ -60,8 +61,13 @@ func freshDB(t *testing.T) string {
 	return u.String()
 }
 
+// open opens a store as tonepay serve does, sealing auth tokens.
 func open(t *testing.T) tonepay.Store {
-	s, err := postgres.Open(context.Background(), freshDB(t))
+	box, err := seal.New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.OpenWith(context.Background(), freshDB(t), postgres.Options{Tokens: box})
 	if err != nil {
 		t.Fatal(err)
 	}

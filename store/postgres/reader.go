@@ -21,8 +21,9 @@ type querier interface {
 // transaction rewrites are read FOR UPDATE: two processes changing one
 // session take turns instead of overwriting each other.
 type reader struct {
-	q    querier
-	lock bool
+	q      querier
+	lock   bool
+	tokens *sqlrow.Tokens // the stored form of auth tokens
 }
 
 func (r reader) forUpdate() string {
@@ -43,7 +44,6 @@ const (
 )
 
 var (
-	scanAccount  = sqlrow.ScanAccount
 	scanKey      = sqlrow.ScanKey
 	scanCall     = sqlrow.ScanCall
 	scanSession  = sqlrow.ScanSession
@@ -111,11 +111,11 @@ func limit(n int) *int {
 }
 
 func (r reader) FindAccount(ctx context.Context, sid string) (*tonepay.Account, error) {
-	return one(ctx, r.q, "FindAccount", scanAccount, `SELECT `+accountCols+` FROM accounts WHERE sid = $1`+r.forUpdate(), sid)
+	return one(ctx, r.q, "FindAccount", r.tokens.ScanAccount, `SELECT `+accountCols+` FROM accounts WHERE sid = $1`+r.forUpdate(), sid)
 }
 
 func (r reader) FindAccounts(ctx context.Context, f tonepay.AccountFilter) ([]*tonepay.Account, error) {
-	return many(ctx, r.q, "FindAccounts", scanAccount, `SELECT `+accountCols+` FROM accounts
+	return many(ctx, r.q, "FindAccounts", r.tokens.ScanAccount, `SELECT `+accountCols+` FROM accounts
 		WHERE (sid = $1 OR owner_sid = $1) AND ($2 = '' OR friendly_name = $2) AND ($3 = '' OR status = $3)
 		ORDER BY date_created, sid LIMIT $4 OFFSET $5`, f.OwnerSid, f.FriendlyName, f.Status, limit(f.Limit), f.Offset)
 }

@@ -35,12 +35,12 @@ func (t *txn) execOne(ctx context.Context, op, query string, args ...any) error 
 
 func (t *txn) CreateAccount(ctx context.Context, a *tonepay.Account) error {
 	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateCreated), ts(a.DateUpdated))
+		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateCreated), ts(a.DateUpdated))
 }
 
 func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
 	return t.execOne(ctx, "UpdateAccount", `UPDATE accounts SET friendly_name = $1, status = $2, auth_token = $3, date_updated = $4 WHERE sid = $5`,
-		a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateUpdated), a.Sid)
+		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateUpdated), a.Sid)
 }
 
 func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
