@@ -149,7 +149,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // sealed one opens (sqlrow.Tokens.Reseal). A token is replaced only if it is
 // still the clear one read, so processes starting together, or a rotation
 // meanwhile, lose nothing. The clear tokens' old row versions are then
-// rewritten away (VACUUM FULL accounts, once): they would stay in the
+// rewritten away within EraseWithin (vacuum.go): they would stay in the
 // table's free space otherwise.
 func (s *Store) sealTokens(ctx context.Context) error {
 	rows, err := s.pool.Query(ctx, `SELECT sid, auth_token FROM accounts`)
@@ -181,9 +181,7 @@ func (s *Store) sealTokens(ctx context.Context) error {
 		}
 	}
 	if len(todo) > 0 {
-		if _, err := s.pool.Exec(ctx, `VACUUM FULL accounts`); err != nil {
-			return fmt.Errorf("postgres.Open: tokens: %w", err)
-		}
+		s.erase.accounts.Store(vacuumRounds)
 	}
 	return nil
 }

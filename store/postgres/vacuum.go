@@ -45,9 +45,11 @@ const (
 type eraser struct {
 	pool  *pgxpool.Pool
 	every time.Duration
-	// owed counts the rewrites still owed: set to 2 by every change, so that
-	// a row a concurrent snapshot kept through one rewrite goes at the next.
-	owed     atomic.Int32
+	// The rewrites still owed, per table: every change owes one a round for
+	// EraseWithin, so that a row that an older snapshot still saw at one
+	// rewrite (VACUUM FULL keeps those) goes at a later one.
+	secrets  atomic.Int32 // session_secrets: the sealed values
+	accounts atomic.Int32 // accounts, once its clear tokens are sealed
 	quit     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -60,9 +62,11 @@ func newEraser(pool *pgxpool.Pool, within time.Duration) *eraser {
 	return e
 }
 
-func (e *eraser) owe() { e.owed.Store(2) }
+// owe records a change to session_secrets.
+func (e *eraser) owe() { e.secrets.Store(vacuumRounds) }
 
-// run rewrites the table every round while a rewrite is owed, until stop.
+// run rewrites each table every round while a rewrite of it is owed, until
+// stop.
 func (e *eraser) run() {
 	defer close(e.done)
 	t := time.NewTicker(e.every)
@@ -70,15 +74,21 @@ func (e *eraser) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { <-e.quit; cancel() }()
+	tables := []struct {
+		name string
+		owed *atomic.Int32
+	}{{"session_secrets", &e.secrets}, {"accounts", &e.accounts}}
 	for {
 		select {
 		case <-e.quit:
 			return
 		case <-t.C:
-			if n := e.owed.Load(); n > 0 {
-				// Decrement only what was read: a change meanwhile set 2 again.
-				if ran, err := e.vacuum(ctx); ran && err == nil {
-					e.owed.CompareAndSwap(n, n-1)
+			for _, tb := range tables {
+				if n := tb.owed.Load(); n > 0 {
+					// Decrement only what was read: a change meanwhile owes them all again.
+					if ran, err := e.vacuum(ctx, tb.name); ran && err == nil {
+						tb.owed.CompareAndSwap(n, n-1)
+					}
 				}
 			}
 		}
@@ -90,10 +100,10 @@ func (e *eraser) stop() {
 	<-e.done
 }
 
-// vacuum rewrites session_secrets unless another process is doing so; ran
-// says whether this call did. Its duration is the time session writes may
+// vacuum rewrites table unless another process is rewriting one; ran says
+// whether this call did. Its duration is the time session writes may
 // have waited (the lock wait is bounded by vacuumLockWait).
-func (e *eraser) vacuum(ctx context.Context) (ran bool, err error) {
+func (e *eraser) vacuum(ctx context.Context, table string) (ran bool, err error) {
 	conn, err := e.pool.Acquire(ctx)
 	if err != nil {
 		return false, err
@@ -107,6 +117,6 @@ func (e *eraser) vacuum(ctx context.Context) (ran bool, err error) {
 		return false, err
 	}
 	defer conn.Exec(context.Background(), `RESET lock_timeout`)
-	_, err = conn.Exec(ctx, `VACUUM FULL session_secrets`)
+	_, err = conn.Exec(ctx, `VACUUM FULL `+table)
 	return err == nil, err
 }
