@@ -20,7 +20,8 @@ type TokenDB struct {
 }
 
 // RunTokens is the suite of auth tokens sealed at rest (docs/deployment.md,
-// "Security"). newDB returns a new, empty database for each subtest.
+// "Card data and auth tokens on PostgreSQL"). newDB returns a new, empty
+// database for each subtest.
 func RunTokens(t *testing.T, newDB func(t *testing.T) TokenDB) {
 	tests := []struct {
 		name string

@@ -9,11 +9,12 @@ import (
 	"github.com/tonepay/tonepay"
 )
 
-// Account auth tokens are sealed at rest (docs/deployment.md, "Security"):
-// a token is both the account's API credential and the HMAC key of its
-// callbacks' signatures, and the data key lives beside the database (SQLite's
-// .key file) or only in the processes' environment (PostgreSQL), so a copy
-// of the database alone, a dump or a backup, hands out no account.
+// Account auth tokens are sealed at rest (docs/deployment.md, "Card data
+// and auth tokens on PostgreSQL"): a token is both the account's API
+// credential and the HMAC key of its callbacks' signatures, and the data key
+// lives beside the database (SQLite's .key file) or only in the processes'
+// environment (PostgreSQL), so a copy of the database alone, a dump or a
+// backup, hands out no account.
 
 // sealedPrefix marks a sealed token in the auth_token column. A row without
 // it was written before tokens were sealed, in clear; Tokens.Reseal seals
