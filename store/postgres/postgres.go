@@ -50,7 +50,8 @@ type Store struct {
 type Options struct {
 	// EraseWithin bounds how long an ended session's sealed values stay
 	// readable in the files of the table that holds them (vacuum.go): 0
-	// means DefaultEraseWithin, and more than MaxEraseWithin is refused.
+	// means DefaultEraseWithin; less than a second or more than
+	// MaxEraseWithin is refused.
 	// What other files keep (WAL, backups) is in docs/deployment.md.
 	EraseWithin time.Duration
 	// Tokens, if set, seals account auth tokens at rest (the data key's
@@ -72,8 +73,8 @@ func OpenWith(ctx context.Context, url string, o Options) (*Store, error) {
 	if o.EraseWithin == 0 {
 		o.EraseWithin = DefaultEraseWithin
 	}
-	if o.EraseWithin < 0 || o.EraseWithin > MaxEraseWithin {
-		return nil, fmt.Errorf("postgres.Open: EraseWithin %v is not between 0 and %v", o.EraseWithin, MaxEraseWithin)
+	if o.EraseWithin < time.Second || o.EraseWithin > MaxEraseWithin {
+		return nil, fmt.Errorf("postgres.Open: EraseWithin %v is not between 1s and %v", o.EraseWithin, MaxEraseWithin)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -134,3 +134,14 @@ func TestListen(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// TestEraseWithinBounds: the bound is refused outside [1s, 60s], before any
+// connection is made.
+func TestEraseWithinBounds(t *testing.T) {
+	for _, d := range []time.Duration{-time.Second, time.Millisecond, 61 * time.Second} {
+		if s, err := postgres.OpenWith(context.Background(), "postgres://127.0.0.1:1/x", postgres.Options{EraseWithin: d}); err == nil {
+			s.Close()
+			t.Errorf("EraseWithin %v accepted", d)
+		}
+	}
+}
