@@ -228,7 +228,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.DB)
+	store, err := openStore(ctx, cfg, box)
 	if err != nil {
 		return err
 	}
@@ -375,17 +375,23 @@ func isPostgres(db string) bool {
 }
 
 // openStore opens PostgreSQL for a postgres:// URL, else the SQLite file.
-func openStore(ctx context.Context, db string) (tonepay.Store, error) {
-	if isPostgres(db) {
-		s, err := postgres.Open(ctx, db)
+// Either seals auth tokens at rest with box, the data key's: a database
+// file, dump or backup alone hands out no account's signing key.
+func openStore(ctx context.Context, cfg serveConfig, box *seal.Box) (tonepay.Store, error) {
+	if isPostgres(cfg.DB) {
+		s, err := postgres.OpenWith(ctx, cfg.DB, postgres.Options{EraseWithin: cfg.EraseWithin, Tokens: box})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL: %w", err) // not the URL: it may hold a password
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(db)
+	s, err := sqlite.Open(cfg.DB)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", db, err)
+		return nil, fmt.Errorf("open %s: %w", cfg.DB, err)
+	}
+	if err := s.SealTokens(ctx, box); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", cfg.DB, err)
 	}
 	return s, nil
 }
