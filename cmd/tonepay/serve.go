@@ -290,7 +290,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	policy.DenyListener(ln.Addr())
 	srv := &http.Server{
 		Handler:           logRequests(log, twilioapi.Errors(root)),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout), // headers are part of the request
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
