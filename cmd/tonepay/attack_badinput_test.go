@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
-		"testing"
+	"testing"
+	"time"
 )
 
 // sweepRoute is one route of twilioapi/routes.go (or of the console, or none)
@@ -22,6 +24,7 @@ type sweepRoute struct {
 	Required     []string          // missing: 400, 20001 naming it
 	List         bool              // a Twilio list: paging parameters apply
 	Stream       bool
+	NotFound     bool // no such route: 404 whatever is sent
 }
 
 const sweepAcct = "/2010-04-01/Accounts/{AC}"
@@ -58,12 +61,12 @@ func sweepRoutes() []sweepRoute {
 		{Method: "GET", Path: "/_tonepay/Accounts/{AC}/Events", Auth: true, Stream: true},
 		{Method: "POST", Path: "/_tonepay/sink", Base: map[string]string{"Sid": "PK0"}},
 		{Method: "GET", Path: "/console/"},
-		{Method: "GET", Path: "/console/nope"},
+		{Method: "GET", Path: "/console/nope", NotFound: true},
 		{Method: "GET", Path: "/console/../../etc/passwd"},
 		{Method: "GET", Path: "/"},
-		{Method: "GET", Path: "/2010-04-01/Nope.json", Auth: true},
-		{Method: "GET", Path: sweepAcct + "/Nope.json", Auth: true},
-		{Method: "GET", Path: "/_tonepay/nope", Auth: true},
+		{Method: "GET", Path: "/2010-04-01/Nope.json", Auth: true, NotFound: true},
+		{Method: "GET", Path: sweepAcct + "/Nope.json", Auth: true, NotFound: true},
+		{Method: "GET", Path: "/_tonepay/nope", Auth: true, NotFound: true},
 		{Method: "GET", Path: "/metrics/../_tonepay/health"},
 	}
 }
@@ -86,14 +89,13 @@ var sweepValues = []struct {
 	refused     bool // a store cannot hold it: the wire must refuse it
 }{
 	{"NUL", "a\x00b", true},
-	{"only NUL", "\x00", true},
 	{"invalid UTF-8", "a\xff\xfeb", true},
-	{"lone surrogate", "\xed\xa0\x80", true},
 	{"huge", strings.Repeat("9", 60000), false},
-	{"control characters", "\r\n\t\x1b[2J", false},
-	{"JSON NUL escape", `{"k":"\u0000"}`, false},
-	{"JSON lone surrogate", `{"k":"\udc00"}`, false},
 }
+
+// parameterValues are what a JSON parameter (Parameter) also gets: escapes
+// that decode to what a store cannot hold.
+var parameterValues = []string{`{"k":"\u0000"}`, `{"k":"\udc00"}`, `"{\"k\":\"\\u0000\"}"`, `{"k\u0000":"v"}`}
 
 func sweepCases() []sweepCase {
 	var cases []sweepCase
@@ -129,7 +131,18 @@ func sweepCases() []sweepCase {
 			return q
 		}
 		api := r.Auth && strings.HasPrefix(r.Path, "/2010-04-01/Accounts") || strings.HasPrefix(r.Path, "/_tonepay/Accounts")
-		add(sweepCase{Name: id + ": valid", Route: r, Req: req(enc(r.Base, baseKeys)), List: r.List})
+		valid := sweepCase{Name: id + ": valid", Route: r, Req: req(enc(r.Base, baseKeys)), List: r.List}
+		if r.NotFound {
+			valid.Status, valid.Codes = 404, []int{20404}
+		}
+		add(valid)
+		if r.NotFound {
+			add(sweepCase{Name: id + ": query string", Route: r, Req: req("%00=%FF&a=%zz"), Status: 404, Codes: []int{20404}})
+			q := req("")
+			q.Method = "POST"
+			add(sweepCase{Name: id + ": POST", Route: r, Req: q, Status: 404, Codes: []int{20404}})
+			continue
+		}
 
 		// Methods the route does not have.
 		if api {
@@ -152,8 +165,6 @@ func sweepCases() []sweepCase {
 			add(sweepCase{Name: id + ": NUL in the token", Route: r, Req: q, Status: 401, Codes: []int{20003}})
 			q.User, q.Pass = "AC\xff\xfe", "x"
 			add(sweepCase{Name: id + ": invalid UTF-8 user", Route: r, Req: q, Status: 401, Codes: []int{20003}})
-			q.User, q.Pass = strings.Repeat("A", 20000), "x"
-			add(sweepCase{Name: id + ": huge user", Route: r, Req: q, Status: 0})
 			q = req(enc(r.Base, baseKeys))
 			q.NoAuth, q.Header = true, map[string]string{"Authorization": "Basic !!!notbase64"}
 			add(sweepCase{Name: id + ": malformed Authorization", Route: r, Req: q, Status: 401, Codes: []int{20003}})
@@ -188,12 +199,21 @@ func sweepCases() []sweepCase {
 			if body != "" {
 				body += "&"
 			}
-			add(sweepCase{Name: id + ": " + p + " twice", Route: r, Req: req(body + form(p, "first", p, "second")), List: r.List})
 			add(sweepCase{Name: id + ": " + p + " twice, NUL second", Route: r, Req: req(body + form(p, "first", p, "x\x00y")), List: r.List})
+		}
+		if slicesContains(r.Params, "Parameter") {
+			for i, v := range parameterValues {
+				vals := map[string]string{}
+				for k, val := range r.Base {
+					vals[k] = val
+				}
+				vals["Parameter"] = v
+				add(sweepCase{Name: fmt.Sprintf("%s: Parameter JSON %d", id, i), Route: r, Req: req(enc(vals, appendOnce(baseKeys, "Parameter")))})
+			}
 		}
 		// Extra, oddly named parameters; bad bytes in the query of any method.
 		body := enc(r.Base, baseKeys)
-		extra := []string{form("Bogus", "1"), "%00=%00", "%FF%FE=%FF", "a=%zz", strings.Repeat("x=1&", 2000), "=&&==&"}
+		extra := []string{form("Bogus", "1") + "&%00=%00&%FF%FE=%FF&=&&==&", "a=%zz", strings.Repeat("x=1&", 2000)}
 		for i, e := range extra {
 			b := e
 			if body != "" {
@@ -252,11 +272,8 @@ func sweepCases() []sweepCase {
 				{"wrong prefix", "XX0123456789abcdef0123456789abcdef"},
 				{"other prefix", otherPrefix(prefix) + "0123456789abcdef0123456789abcdef"},
 				{"too long", prefix + "0123456789abcdef0123456789abcdef00"},
-				{"too short", prefix + "0123"},
-				{"non-hex", prefix + "0123456789abcdef0123456789abcdeg"},
 				{"NUL", prefix + "%00"},
 				{"invalid UTF-8", prefix + "%FF%FE"},
-				{"percent-encoded slash", prefix + "%2F..%2F"},
 				{"very long", prefix + strings.Repeat("a", 5000)},
 				{"empty", ""},
 			} {
@@ -275,12 +292,24 @@ func sweepCases() []sweepCase {
 		}
 		// A header block over 32 KiB, as one header and as many.
 		for i, h := range []map[string]string{{"X-Pad": strings.Repeat("p", 48<<10)}, manyHeaders(200, 250)} {
+			if i == 1 && r.Method != "GET" {
+				break // many headers: on the GET routes only
+			}
 			q := req(enc(r.Base, baseKeys))
 			q.Header = h
 			add(sweepCase{Name: fmt.Sprintf("%s: header block over 32 KiB %d", id, i), Route: r, Req: q, Status: 431})
 		}
 	}
 	return cases
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func manyHeaders(n, size int) map[string]string {
@@ -335,6 +364,9 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 	env := append(storeDB(t, kind), "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token)
 	srv := startServer(t, append(env, attackEnv...)...)
 	c := newAttackClient(srv.URL, sid, token)
+	// A bad request is answered at once or it holds a connection: none may
+	// take longer than this (issue 11 item 10: bounded waits).
+	c.http.Timeout = sweepTimeout
 	sink := srv.URL + "/_tonepay/sink"
 	fx := makeFixture(t, c, sid, token, sid, token, sink, "0000"+kind[:1])
 	acct := "/2010-04-01/Accounts/" + sid
@@ -354,7 +386,9 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 				b := c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Calls.json", Body: form("To", "+1", "From", "+2", "Twiml", "<Response/>")})
 				return jsonField(t, b, "sid")
 			},
-			"{NEWSK}": func() string { return jsonField(t, c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Keys.json"}), "sid") },
+			"{NEWSK}": func() string {
+				return jsonField(t, c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Keys.json"}), "sid")
+			},
 		} {
 			for _, pat := range []string{"<<" + ph + ">>", "<" + ph + ">", ph} {
 				if strings.Contains(q.Path, pat) {
@@ -369,7 +403,11 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 				}
 			}
 		}
+		start := time.Now()
 		res := c.do(q)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Logf("%s: answered after %v", sc.Name, d.Round(time.Millisecond))
+		}
 		o := sweepOutcome{Status: res.Status}
 		if problem := judgeSweep(sc, res, &o); problem != "" {
 			failures = append(failures, fmt.Sprintf("%s: %s", sc.Name, problem))
@@ -469,8 +507,8 @@ func TestAttackBadInput(t *testing.T) {
 				out, failures := runSweep(t, kind, cases)
 				results[i] = out
 				for j, f := range failures {
-					if j == 30 {
-						t.Errorf("... and %d more", len(failures)-30)
+					if j == sweepShow {
+						t.Errorf("... and %d more", len(failures)-sweepShow)
 						break
 					}
 					t.Error(f)
@@ -502,6 +540,16 @@ func TestAttackBadInput(t *testing.T) {
 	}
 	figures(t, "attack-bad-input-same-on-both", n, same, "")
 }
+
+const sweepTimeout = 8 * time.Second
+
+// sweepShow is how many failures a run prints (TONEPAY_SWEEP_SHOW=all: every one).
+var sweepShow = func() int {
+	if os.Getenv("TONEPAY_SWEEP_SHOW") == "all" {
+		return 1 << 30
+	}
+	return 30
+}()
 
 func count5xx(out map[string]sweepOutcome) int {
 	n := 0
