@@ -49,9 +49,9 @@ type Store struct {
 	commitOnce   sync.Once
 	closeOnce    sync.Once
 	jobs         chan *job
-	quit         chan struct{} // closed by Close: the committer and checkpointer stop
+	quit         chan struct{} // closed by Close: the committer stops
 	committer    sync.WaitGroup
-	checkpointer sync.WaitGroup
+	wal          walState // the committer's alone
 
 	// Now is the clock for what the store timestamps itself (the
 	// migrations table). Domain times (DateCreated, NextAttemptAt, …) come
@@ -59,23 +59,43 @@ type Store struct {
 	Now func() time.Time
 }
 
-// Open opens (creating if needed) the database at path and applies any
-// migrations it has not yet recorded. The path ":memory:" gives a private
-// in-memory database for tests; it lives on the writer connection alone.
-func Open(path string) (*Store, error) {
+// Open opens (creating if needed) the database at path with the default
+// Options and applies any migrations it has not yet recorded. The path
+// ":memory:" gives a private in-memory database for tests; it lives on the
+// writer connection alone.
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// busyTimeout is how long a write waits for another process's write lock (a
+// second tonepay command on the same file) instead of failing at once.
+const busyTimeout = 10 * time.Second
+
+// OpenWith is Open with the erase and WAL bounds of o.
+func OpenWith(path string, o Options) (*Store, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	mem := path == ":memory:"
+	if !mem {
+		if err := privateFiles(path); err != nil {
+			return nil, fmt.Errorf("sqlite.Open: %w", err)
+		}
+	}
 	common := []string{
-		// Waits for another process's write lock (a second tonepay command on
-		// the same file) instead of failing at once.
-		"_pragma=busy_timeout(10000)",
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeout.Milliseconds()),
 		"_pragma=foreign_keys(1)",
 	}
 	write, err := sql.Open("sqlite", dsn(path, append(common,
 		"_pragma=journal_mode(WAL)",     // readers do not block the writer, nor it them
 		"_pragma=synchronous(FULL)",     // fsync the WAL at every commit: durable, not just consistent
 		"_pragma=cache_size(-65536)",    // 64 MiB: the writer's working set stays in memory
-		"_pragma=wal_autocheckpoint(0)", // checkpoints run beside the writer (checkpointLoop), not inside a commit
+		"_pragma=wal_autocheckpoint(0)", // the committer checkpoints between batches (maintain), not inside a commit
 		"_pragma=temp_store(MEMORY)",    // savepoints journal in memory: a job's rollback needs no file
-		"_txlock=immediate",             // BEGIN IMMEDIATE: take the write lock at the start
+		// A row's old bytes are zeroed where it was, and freed pages too, so
+		// that once the WAL is truncated no old version of a sealed value is
+		// left in the database file (see maintain).
+		"_pragma=secure_delete(1)",
+		"_txlock=immediate", // BEGIN IMMEDIATE: take the write lock at the start
 	)...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
@@ -87,7 +107,7 @@ func Open(path string) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 	read := write
-	if path != ":memory:" {
+	if !mem {
 		if read, err = sql.Open("sqlite", dsn(path, append(common, "_pragma=query_only(1)")...)); err != nil {
 			write.Close()
 			return nil, fmt.Errorf("sqlite.Open: %w", err)
@@ -95,37 +115,19 @@ func Open(path string) (*Store, error) {
 	}
 	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read), wstmts: newWstmts(write), quit: make(chan struct{})}
 	s.reader = reader{pool{s.rstmts}}
+	s.wal.opts = o
+	if !mem {
+		s.wal.path = path + "-wal"
+		// A crash may have left sessions' older row versions in the WAL:
+		// the committer's first act, before the migrations below, is to
+		// truncate it (urgently, as if the bound were near).
+		s.wal.ended = time.Now().Add(-o.EraseWithin)
+	}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if path != ":memory:" {
-		s.checkpointer.Go(s.checkpointLoop)
-	}
 	return s, nil
-}
-
-// checkpointInterval is how often the WAL is copied back into the database.
-const checkpointInterval = 200 * time.Millisecond
-
-// checkpointLoop copies the WAL into the database file now and then, on a
-// read connection. SQLite's own automatic checkpoint runs inside the commit
-// that crosses its threshold, where it holds up every transaction of the
-// batch and those queued behind it; a PASSIVE checkpoint beside the writer
-// blocks nobody. The WAL itself is durable, so a crash between checkpoints
-// loses nothing.
-func (s *Store) checkpointLoop() {
-	t := time.NewTicker(checkpointInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-t.C:
-			// A failure (a busy reader) leaves the frames for the next try.
-			s.read.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
-		}
-	}
 }
 
 // dsn makes the driver's data source name for path. The driver hands
@@ -142,7 +144,6 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.committer.Wait()
-		s.checkpointer.Wait()
 		s.rstmts.close()
 		s.wstmts.close()
 	})
@@ -236,10 +237,22 @@ const maxBatch = 256
 
 func (s *Store) commitLoop() {
 	defer s.committer.Done()
+	// The timer wakes an idle committer when the WAL is due for truncation
+	// (an erase bound, idleness): with no writes, nothing else would.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
+		s.maintain()
+		if at, ok := s.wal.next(); ok {
+			timer.Reset(time.Until(at))
+		} else {
+			timer.Stop()
+		}
 		var first *job
 		select {
 		case first = <-s.jobs:
+		case <-timer.C:
+			continue
 		case <-s.quit:
 			return
 		}
@@ -254,6 +267,7 @@ func (s *Store) commitLoop() {
 			}
 		}
 		s.commitBatch(batch)
+		s.wal.dirty, s.wal.lastWrite = true, time.Now()
 		s.wstmts.prepareWanted() // the connection is free between batches
 	}
 }
@@ -317,7 +331,14 @@ func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
 	err := s.inTx(ctx, "Update", func(tx *sql.Tx) error {
 		q := txq{tx, s.wstmts}
 		t = &txn{reader: reader{q}, tx: q}
-		return fn(t)
+		err := fn(t)
+		if t.dropsSealed {
+			// On the committer goroutine, as every job's fn: the WAL
+			// state needs no lock. Noted even if the job fails: an
+			// early truncation costs little.
+			s.wal.noteEnded(time.Now())
+		}
+		return err
 	})
 	if t != nil {
 		// Even after an error: the commit may have happened (an error of

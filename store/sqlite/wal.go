@@ -1,0 +1,193 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// Options tunes how the Store keeps its write-ahead log small and card data
+// erased. The zero value gives the defaults DESIGN §8 promises.
+type Options struct {
+	// EraseWithin bounds how long the older row versions of a session that
+	// ended (Sealed dropped) may stay in the files: the WAL keeps every
+	// version of a page until it is truncated. Default 30 s, at most 60 s.
+	EraseWithin time.Duration
+	// WALLimit is the WAL size at which the committer checkpoints and
+	// truncates it between two batches. Default 16 MiB, which keeps it far
+	// below 64 MiB under any load.
+	WALLimit int64
+	// IdleAfter is how long without writes before the WAL is checkpointed
+	// and truncated, so an idle store's WAL is empty. Default 5 s.
+	IdleAfter time.Duration
+}
+
+const (
+	defaultEraseWithin = 30 * time.Second
+	maxEraseWithin     = 60 * time.Second
+	defaultWALLimit    = 16 << 20
+	defaultIdleAfter   = 5 * time.Second
+
+	// A checkpoint that can wait for readers waits this long at most: they
+	// are short, and a writer held up longer costs more than a retry.
+	ckptWait = 10 * time.Millisecond
+	// When the bound is near (or the WAL has grown twice past its limit),
+	// the checkpoint waits this long instead: writers stall rather than the
+	// promise break.
+	ckptWaitUrgent = time.Second
+	// A failed checkpoint is tried again after this long at the earliest.
+	ckptRetry = 50 * time.Millisecond
+)
+
+func (o Options) withDefaults() (Options, error) {
+	if o.EraseWithin == 0 {
+		o.EraseWithin = defaultEraseWithin
+	}
+	if o.EraseWithin < 0 || o.EraseWithin > maxEraseWithin {
+		return o, fmt.Errorf("sqlite.Open: EraseWithin %v is outside (0, %v]", o.EraseWithin, maxEraseWithin)
+	}
+	if o.WALLimit <= 0 {
+		o.WALLimit = defaultWALLimit
+	}
+	if o.IdleAfter <= 0 {
+		o.IdleAfter = defaultIdleAfter
+	}
+	return o, nil
+}
+
+// walState is the committer's view of the WAL: when it last wrote and the
+// oldest session end whose older row versions may still be in the files.
+// Only the committer goroutine touches it (the fns of its batches included).
+//
+// Times here are the machine's monotonic clock, not Store.Now: they arm
+// timers, and the promise is about real seconds on disk.
+type walState struct {
+	opts      Options
+	path      string    // the -wal file; "" for ":memory:"
+	dirty     bool      // written since the last truncation
+	lastWrite time.Time // end of the last batch
+	ended     time.Time // oldest session end not yet erased; zero if none
+	retryAt   time.Time // no checkpoint before this (the last one failed)
+	fails     int       // checkpoints failed in a row
+}
+
+// noteEnded records that a session's sealed data was dropped in the batch
+// being committed.
+func (w *walState) noteEnded(now time.Time) {
+	if w.ended.IsZero() {
+		w.ended = now
+	}
+}
+
+// due reports whether the WAL should be truncated now, and how long the
+// checkpoint may wait for readers.
+func (w *walState) due(now time.Time) (bool, time.Duration) {
+	if w.path == "" || now.Before(w.retryAt) {
+		return false, 0
+	}
+	size := w.size()
+	switch {
+	case !w.ended.IsZero() && now.Sub(w.ended) >= w.opts.EraseWithin*3/4:
+		return true, ckptWaitUrgent
+	case size >= 2*w.opts.WALLimit:
+		return true, ckptWaitUrgent
+	case !w.ended.IsZero() && now.Sub(w.ended) >= w.opts.EraseWithin/2,
+		size >= w.opts.WALLimit,
+		w.dirty && now.Sub(w.lastWrite) >= w.opts.IdleAfter:
+		// Each failure in a row doubles the wait: a reader slower than
+		// the last wait is outwaited in a few tries, and writers stall
+		// long only when short waits have failed.
+		return true, min(ckptWait<<min(w.fails, 10), ckptWaitUrgent)
+	}
+	return false, 0
+}
+
+// next is when the committer must wake up, idle, to truncate; ok is false
+// when nothing waits.
+func (w *walState) next() (at time.Time, ok bool) {
+	if w.path == "" {
+		return
+	}
+	pick := func(t time.Time) {
+		if !ok || t.Before(at) {
+			at, ok = t, true
+		}
+	}
+	if !w.ended.IsZero() {
+		pick(w.ended.Add(w.opts.EraseWithin / 2))
+	}
+	if w.dirty {
+		pick(w.lastWrite.Add(w.opts.IdleAfter))
+	}
+	if ok && at.Before(w.retryAt) {
+		at = w.retryAt
+	}
+	return
+}
+
+func (w *walState) size() int64 {
+	fi, err := os.Stat(w.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// truncateWAL copies the whole WAL into the database and truncates it to
+// zero bytes, on the writer connection and so between batches: no frame is
+// added meanwhile, and only readers that began before can hold it up, for
+// wait at most. With secure_delete, the database then holds no freed copy
+// of a row either: the sealed values of ended sessions are gone from every
+// file. It reports whether the WAL is now empty.
+func (s *Store) truncateWAL(wait time.Duration) bool {
+	if _, err := s.write.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, wait.Milliseconds())); err != nil {
+		return false
+	}
+	var busy, log, done int
+	err := s.write.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &log, &done)
+	s.write.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout.Milliseconds()))
+	return err == nil && busy == 0
+}
+
+// maintain truncates the WAL when it is due, from the committer between
+// batches.
+func (s *Store) maintain() {
+	now := time.Now()
+	w := &s.wal
+	ok, wait := w.due(now)
+	if !ok {
+		return
+	}
+	t0 := time.Now()
+	sz := w.size()
+	okk := s.truncateWAL(wait)
+	if os.Getenv("WALDEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "ckpt size=%d wait=%v ok=%v took=%v\n", sz, wait, okk, time.Since(t0))
+	}
+	if okk {
+		w.dirty, w.ended, w.retryAt, w.fails = false, time.Time{}, time.Time{}, 0
+		return
+	}
+	w.retryAt, w.fails = now.Add(ckptRetry), w.fails+1
+}
+
+// privateFiles makes the database and its -wal and -shm files readable by
+// their owner only: they hold auth tokens and, sealed, card data. The
+// database is created here, 0600, if missing; SQLite creates the -wal and
+// -shm later with the database's mode (it sets the mode explicitly, the
+// umask aside), and those left by an earlier run are fixed here.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
