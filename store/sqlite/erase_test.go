@@ -130,18 +130,18 @@ func TestCardDataErased(t *testing.T) {
 		t.Fatal("no sealed value found while sessions are open: the scan proves nothing")
 	}
 
-	ended := time.Now()
 	endAll(t, s, sessions)
+	ended := time.Now() // the last session's end: each was erased by its own bound
 	time.Sleep(time.Until(ended.Add(within)))
 	whole, partial = scan(t, path, blobs)
 	if whole+partial > 0 {
-		late := time.Now()
+		before, beforePart, late := whole+partial, partial, time.Now()
 		for time.Since(late) < 5*time.Second && whole+partial > 0 {
 			time.Sleep(100 * time.Millisecond)
 			whole, partial = scan(t, path, blobs)
 		}
-		t.Errorf("%v after the sessions ended: sealed values still in the files (%d whole, %d in part; %v later: %d, %d)",
-			within, whole+partial, partial, time.Since(late), whole, partial)
+		t.Errorf("%v after the sessions ended: %d sealed values still in the files (%d in part); %v later, %d (%d)",
+			within, before, beforePart, time.Since(late), whole+partial, partial)
 	}
 	t.Logf("FIGURES sqlite-erase: tried=%d correct=%d", len(blobs), len(blobs)-whole-partial)
 }
@@ -398,4 +398,60 @@ func createAndType(s *sqlite.Store, a *tonepay.Account, call *tonepay.Call, body
 		}
 	}
 	return nil
+}
+
+// TestFileModes: the database, -wal and -shm are 0600, whether Open creates
+// them or finds them (left world-readable by an older build), whatever the
+// umask: they hold auth tokens and sealed card data.
+func TestFileModes(t *testing.T) {
+	check := func(t *testing.T, path string) {
+		t.Helper()
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Errorf("%s: %v", filepath.Base(p), err)
+			} else if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s is %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+			}
+		}
+	}
+	write := func(t *testing.T, s tonepay.Store) {
+		t.Helper()
+		storetest.MustAccount(t, s, "", time.Now())
+	}
+	t.Run("new", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "new.db")
+		defer permissiveUmask()() // the test's process alone: no test here runs in parallel
+		s := open(t, path)
+		write(t, s)
+		check(t, path)
+	})
+	t.Run("existing", func(t *testing.T) {
+		// A database closed cleanly (no -wal, -shm left), made 0644: SQLite
+		// creates the -wal and -shm with the database's mode, fixed first.
+		path := filepath.Join(t.TempDir(), "old.db")
+		s := open(t, path)
+		write(t, s)
+		s.Close()
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s = open(t, path)
+		write(t, s)
+		check(t, path)
+	})
+	t.Run("existing with wal", func(t *testing.T) {
+		// All three files left 0644, as by a process that died.
+		path := filepath.Join(t.TempDir(), "left.db")
+		first := open(t, path)
+		write(t, first)
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			if err := os.Chmod(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := open(t, path)
+		write(t, s)
+		check(t, path)
+	})
 }

@@ -43,15 +43,15 @@ type Store struct {
 	write *sql.DB // one connection: every write transaction queues for it
 	read  *sql.DB // query_only pool for reads outside transactions
 
-	rstmts       *stmts  // prepared statements of the read pool
-	wstmts       *wstmts // the writer's, used by the committer alone
-	cache        caches  // rows the request path reads most (cache.go)
-	commitOnce   sync.Once
-	closeOnce    sync.Once
-	jobs         chan *job
-	quit         chan struct{} // closed by Close: the committer stops
-	committer    sync.WaitGroup
-	wal          walState // the committer's alone
+	rstmts     *stmts  // prepared statements of the read pool
+	wstmts     *wstmts // the writer's, used by the committer alone
+	cache      caches  // rows the request path reads most (cache.go)
+	commitOnce sync.Once
+	closeOnce  sync.Once
+	jobs       chan *job
+	quit       chan struct{} // closed by Close: the committer stops
+	committer  sync.WaitGroup
+	wal        walState // the committer's alone
 
 	// Now is the clock for what the store timestamps itself (the
 	// migrations table). Domain times (DateCreated, NextAttemptAt, …) come
