@@ -12,6 +12,31 @@
 // A file is served by one process. The Store relies on it twice: it caches
 // the rows every request reads (cache.go), and it releases callback leases
 // at start-up (ReleaseLeases).
+//
+// Card data at rest (DESIGN §8). A session's captured values are stored only
+// sealed (sessions.sealed, AES-256-GCM under the data key), and the WAL keeps
+// every older version of a row's page until it is checkpointed and
+// truncated. When a session ends (UpdateSession dropping Sealed), the
+// committer truncates the WAL (wal_checkpoint(TRUNCATE)) at the latest
+// EraseWithin (Options, default 30 s) after the end, and secure_delete has
+// zeroed the old values' bytes in the database file's pages, freed ones
+// included: from then on no file of the store (database, -wal, -shm) holds a
+// copy the data key can open. A process killed before its erase leaves the
+// older versions in the -wal until the file is next opened: Open truncates
+// the WAL right after SQLite's recovery, before it returns (unless another
+// process holds a read transaction on the file; then as soon as it ends).
+// The bound is on the files' contents: blocks the file system freed, and
+// copies made by backups or snapshots of the files, are the operator's.
+//
+// The WAL stays small: the committer checkpoints it between batches, on the
+// writer connection (so no commit adds to it meanwhile), once it reaches
+// WALLimit (default 16 MiB; it stays under 64 MiB under any load), and
+// truncates it after IdleAfter (default 5 s) without writes. A checkpoint
+// waits for readers briefly (they are short) and is tried again rather than
+// stall the writers long.
+//
+// The database and its -wal and -shm files are mode 0600, whatever the
+// umask: they hold auth tokens and sealed card data.
 package sqlite
 
 import (
@@ -117,7 +142,7 @@ func OpenWith(path string, o Options) (*Store, error) {
 	s.reader = reader{pool{s.rstmts}}
 	s.wal.opts = o
 	if !mem {
-		s.wal.path = path + "-wal"
+		s.wal.path, s.wal.shm = path+"-wal", path+"-shm"
 		// A crash may have left sessions' older row versions in the WAL:
 		// the committer's first act, before the migrations below, is to
 		// truncate it (urgently, as if the bound were near).

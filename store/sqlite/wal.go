@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,6 +67,7 @@ func (o Options) withDefaults() (Options, error) {
 type walState struct {
 	opts      Options
 	path      string    // the -wal file; "" for ":memory:"
+	shm       string    // the -shm file
 	dirty     bool      // written since the last truncation
 	lastWrite time.Time // end of the last batch
 	ended     time.Time // oldest session end not yet erased; zero if none
@@ -81,27 +83,32 @@ func (w *walState) noteEnded(now time.Time) {
 	}
 }
 
-// due reports whether the WAL should be truncated now, and how long the
-// checkpoint may wait for readers.
-func (w *walState) due(now time.Time) (bool, time.Duration) {
+// due reports how the WAL should be checkpointed now ("" if not at all),
+// and how long the checkpoint may wait for readers. Erasing and idleness
+// truncate the file; size alone restarts the log at its start, keeping the
+// file (commits that overwrite it fsync faster than ones that extend it).
+func (w *walState) due(now time.Time) (mode string, wait time.Duration) {
 	if w.path == "" || now.Before(w.retryAt) {
-		return false, 0
+		return "", 0
 	}
-	size := w.size()
+	// Each failure in a row doubles the wait: a reader slower than the last
+	// wait is outwaited in a few tries, and writers stall long only when
+	// short waits have failed.
+	wait = min(ckptWait<<min(w.fails, 10), ckptWaitUrgent)
+	ended := now.Sub(w.ended)
 	switch {
-	case !w.ended.IsZero() && now.Sub(w.ended) >= w.opts.EraseWithin*3/4:
-		return true, ckptWaitUrgent
-	case size >= 2*w.opts.WALLimit:
-		return true, ckptWaitUrgent
-	case !w.ended.IsZero() && now.Sub(w.ended) >= w.opts.EraseWithin/2,
-		size >= w.opts.WALLimit,
+	case !w.ended.IsZero() && ended >= w.opts.EraseWithin*3/4:
+		return "TRUNCATE", ckptWaitUrgent
+	case !w.ended.IsZero() && ended >= w.opts.EraseWithin/2,
 		w.dirty && now.Sub(w.lastWrite) >= w.opts.IdleAfter:
-		// Each failure in a row doubles the wait: a reader slower than
-		// the last wait is outwaited in a few tries, and writers stall
-		// long only when short waits have failed.
-		return true, min(ckptWait<<min(w.fails, 10), ckptWaitUrgent)
+		return "TRUNCATE", wait
 	}
-	return false, 0
+	if size := w.logSize(); size >= 2*w.opts.WALLimit {
+		return "RESTART", ckptWaitUrgent
+	} else if size >= w.opts.WALLimit {
+		return "RESTART", wait
+	}
+	return "", 0
 }
 
 // next is when the committer must wake up, idle, to truncate; ok is false
@@ -127,6 +134,7 @@ func (w *walState) next() (at time.Time, ok bool) {
 	return
 }
 
+// size is the -wal file's size.
 func (w *walState) size() int64 {
 	fi, err := os.Stat(w.path)
 	if err != nil {
@@ -135,42 +143,73 @@ func (w *walState) size() int64 {
 	return fi.Size()
 }
 
-// truncateWAL copies the whole WAL into the database and truncates it to
-// zero bytes, on the writer connection and so between batches: no frame is
-// added meanwhile, and only readers that began before can hold it up, for
-// wait at most. With secure_delete, the database then holds no freed copy
-// of a row either: the sealed values of ended sessions are gone from every
-// file. It reports whether the WAL is now empty.
-func (s *Store) truncateWAL(wait time.Duration) bool {
+// logSize is the size of the log in the -wal: the file's, except after a
+// restart, when the log starts again at the beginning of a file that keeps
+// its size. The log's last frame is read from the WAL index in the -shm
+// (mxFrame and the page size, at offsets 16 and 14 of its header: see
+// https://sqlite.org/walformat.html), only when the file is large enough to
+// matter.
+func (w *walState) logSize() int64 {
+	size := w.size()
+	if size < w.opts.WALLimit {
+		return size
+	}
+	f, err := os.Open(w.shm)
+	if err != nil {
+		return size
+	}
+	defer f.Close()
+	var hdr [24]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		return size
+	}
+	page := int64(binary.NativeEndian.Uint16(hdr[14:]))
+	if page == 1 {
+		page = 1 << 16
+	}
+	frames := int64(binary.NativeEndian.Uint32(hdr[16:]))
+	return min(size, 32+frames*(24+page))
+}
+
+// checkpoint copies the whole WAL into the database and then, mode
+// RESTART, makes the next commit write the log from the start of the file,
+// or, mode TRUNCATE, truncates the file to zero bytes. It runs on the writer
+// connection between batches: no frame is added meanwhile, and only readers
+// that began before can hold it up, for wait at most. With secure_delete, a
+// truncation leaves no freed copy of a row in the database either: the
+// sealed values of ended sessions are gone from every file. It reports
+// whether it completed.
+func (s *Store) checkpoint(mode string, wait time.Duration) bool {
 	if _, err := s.write.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, wait.Milliseconds())); err != nil {
 		return false
 	}
 	var busy, log, done int
-	err := s.write.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &log, &done)
+	err := s.write.QueryRow(`PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &log, &done)
 	s.write.Exec(fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeout.Milliseconds()))
 	return err == nil && busy == 0
 }
 
-// maintain truncates the WAL when it is due, from the committer between
+// maintain checkpoints the WAL when it is due, from the committer between
 // batches.
 func (s *Store) maintain() {
 	now := time.Now()
 	w := &s.wal
-	ok, wait := w.due(now)
-	if !ok {
+	mode, wait := w.due(now)
+	if mode == "" {
 		return
 	}
-	t0 := time.Now()
-	sz := w.size()
-	okk := s.truncateWAL(wait)
-	if os.Getenv("WALDEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "ckpt size=%d wait=%v ok=%v took=%v\n", sz, wait, okk, time.Since(t0))
-	}
-	if okk {
+	ok := s.checkpoint(mode, wait)
+	switch {
+	case !ok:
+		// Not before the next batch nor ckptRetry, and never stalling the
+		// writers more than half the time, whatever holds the WAL (another
+		// process's open read transaction may, for as long as it likes).
+		w.retryAt, w.fails = now.Add(max(ckptRetry, wait)), w.fails+1
+	case mode == "TRUNCATE":
 		w.dirty, w.ended, w.retryAt, w.fails = false, time.Time{}, time.Time{}, 0
-		return
+	default:
+		w.retryAt, w.fails = time.Time{}, 0
 	}
-	w.retryAt, w.fails = now.Add(ckptRetry), w.fails+1
 }
 
 // privateFiles makes the database and its -wal and -shm files readable by
