@@ -455,3 +455,13 @@ func TestFileModes(t *testing.T) {
 		check(t, path)
 	})
 }
+
+// TestEraseWithinBounded: DESIGN §8 allows at most 60 s.
+func TestEraseWithinBounded(t *testing.T) {
+	for _, d := range []time.Duration{-time.Second, 61 * time.Second} {
+		if s, err := sqlite.OpenWith(filepath.Join(t.TempDir(), "b.db"), sqlite.Options{EraseWithin: d}); err == nil {
+			s.Close()
+			t.Errorf("EraseWithin %v accepted", d)
+		}
+	}
+}

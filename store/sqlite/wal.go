@@ -16,9 +16,10 @@ type Options struct {
 	// ended (Sealed dropped) may stay in the files: the WAL keeps every
 	// version of a page until it is truncated. Default 30 s, at most 60 s.
 	EraseWithin time.Duration
-	// WALLimit is the WAL size at which the committer checkpoints and
-	// truncates it between two batches. Default 16 MiB, which keeps it far
-	// below 64 MiB under any load.
+	// WALLimit is the WAL size at which the committer checkpoints it
+	// between two batches and the log starts again at the beginning of the
+	// file. Default 16 MiB, which keeps the file far below 64 MiB under any
+	// load.
 	WALLimit int64
 	// IdleAfter is how long without writes before the WAL is checkpointed
 	// and truncated, so an idle store's WAL is empty. Default 5 s.
