@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bufio"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -464,4 +465,66 @@ func TestEraseWithinBounded(t *testing.T) {
 			t.Errorf("EraseWithin %v accepted", d)
 		}
 	}
+}
+
+// TestOlderFileScrubbed: a file an older build wrote, without secure_delete,
+// keeps ended sessions' sealed values in its free space even with its WAL
+// truncated; the first Open of this build rewrites it without them.
+func TestOlderFileScrubbed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "older.db")
+	s := open(t, path)
+	now := time.Now().UTC()
+	a := storetest.MustAccount(t, s, "", now)
+	var sids []string
+	for range 20 {
+		c := storetest.MustCall(t, s, a.Sid, now)
+		sess := &tonepay.Session{Sid: tonepay.NewSID("PK"), AccountSid: a.Sid, CallSid: c.Sid, Status: tonepay.SessionOpen, DateCreated: now, DateUpdated: now}
+		if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.CreateSession(ctx, sess) }); err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, sess.Sid)
+	}
+	s.Close()
+
+	// What the older build did: the same rows, written without secure_delete.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=secure_delete(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key := make([]byte, 32)
+	rand.Read(key)
+	box, _ := seal.New(key)
+	var blobs [][]byte
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`PRAGMA user_version = 0`)
+	for p := 1; p <= len(cardEntry); p++ {
+		for _, sid := range sids {
+			b := box.Seal(sid, []byte(cardEntry[:p]))
+			blobs = append(blobs, b)
+			exec(`UPDATE sessions SET sealed = ? WHERE sid = ?`, b, sid)
+		}
+	}
+	exec(`UPDATE sessions SET status = 'ended', sealed = NULL`)
+	exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	db.Close()
+	whole, partial := scan(t, path, blobs)
+	t.Logf("file of an older build: %d of %d sealed values whole in its free space, %d in part", whole, len(blobs), partial)
+	if whole == 0 {
+		t.Fatal("no sealed value left by the older build: the test proves nothing")
+	}
+
+	s = open(t, path)
+	if whole, partial = scan(t, path, blobs); whole+partial > 0 {
+		t.Errorf("after Open: %d sealed values still in the files (%d in part)", whole+partial, partial)
+	}
+	if got, err := s.FindSession(ctx, sids[0]); err != nil || got.Status != tonepay.SessionEnded {
+		t.Errorf("session after the scrub: %v, %v", got, err)
+	}
+	t.Logf("FIGURES sqlite-erase-older: tried=%d correct=%d", len(blobs), len(blobs)-whole-partial)
 }

@@ -142,6 +142,10 @@ func OpenWith(path string, o Options) (*Store, error) {
 	s.reader = reader{pool{s.rstmts}}
 	s.wal.opts = o
 	if !mem {
+		if err := s.scrub(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite.Open: %w", err)
+		}
 		s.wal.path, s.wal.shm = path+"-wal", path+"-shm"
 		// A crash may have left sessions' older row versions in the WAL:
 		// the committer's first act, before the migrations below, is to

@@ -213,6 +213,41 @@ func (s *Store) maintain() {
 	}
 }
 
+// scrubbed is the user_version of a file that secure_delete has kept free
+// of freed row versions since it was created, or since a VACUUM.
+const scrubbed = 1
+
+// scrub rewrites, once, a database that an older build wrote without
+// secure_delete: its free space may still hold row versions of sessions
+// that ended long ago, sealed values included. VACUUM copies the live rows
+// into a new file (a temporary one, deleted as soon as it is opened, rather
+// than memory: the database may be large) and writes it back over the
+// database, truncated to its new size; the committer's first truncation of
+// the WAL follows (see OpenWith). A new file is only marked.
+func (s *Store) scrub() error {
+	var version, pages int
+	if err := s.write.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version >= scrubbed {
+		return err
+	}
+	if err := s.write.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+		return err
+	}
+	if pages > 0 {
+		if _, err := s.write.Exec(`PRAGMA temp_store = FILE`); err != nil {
+			return err
+		}
+		_, err := s.write.Exec(`VACUUM`)
+		if _, err2 := s.write.Exec(`PRAGMA temp_store = MEMORY`); err == nil {
+			err = err2
+		}
+		if err != nil {
+			return fmt.Errorf("scrubbing a file of an older build: %w", err)
+		}
+	}
+	_, err := s.write.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, scrubbed))
+	return err
+}
+
 // privateFiles makes the database and its -wal and -shm files readable by
 // their owner only: they hold auth tokens and, sealed, card data. The
 // database is created here, 0600, if missing; SQLite creates the -wal and
