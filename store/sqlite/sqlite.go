@@ -25,8 +25,10 @@
 // older versions in the -wal until the file is next opened: Open truncates
 // the WAL right after SQLite's recovery, before it returns (unless another
 // process holds a read transaction on the file; then as soon as it ends).
-// The bound is on the files' contents: blocks the file system freed, and
-// copies made by backups or snapshots of the files, are the operator's.
+// A file an older build wrote without secure_delete is rewritten once
+// (VACUUM) by the first Open of this one. The bound is on the files'
+// contents: blocks the file system freed, and copies made by backups or
+// snapshots of the files, are the operator's.
 //
 // The WAL stays small: the committer checkpoints it between batches, on the
 // writer connection (so no commit adds to it meanwhile), once it reaches
