@@ -385,7 +385,7 @@ func openStore(ctx context.Context, cfg serveConfig, box *seal.Box) (tonepay.Sto
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(cfg.DB)
+	s, err := sqlite.OpenWith(cfg.DB, sqlite.Options{EraseWithin: cfg.EraseWithin})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.DB, err)
 	}
