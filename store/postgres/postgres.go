@@ -157,27 +157,13 @@ func (s *Store) sealTokens(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres.Open: tokens: %w", err)
 	}
-	type reseal struct{ sid, clear, sealed string }
-	var todo []reseal
-	for rows.Next() {
-		var r reseal
-		if err = rows.Scan(&r.sid, &r.clear); err != nil {
-			break
-		}
-		var changed bool
-		if r.sealed, changed, err = s.tokens.Reseal(r.sid, r.clear); err != nil {
-			break
-		}
-		if changed {
-			todo = append(todo, r)
-		}
-	}
+	todo, err := s.tokens.ResealAll(rows)
 	rows.Close()
-	if err = errors.Join(err, rows.Err()); err != nil {
+	if err != nil {
 		return fmt.Errorf("postgres.Open: %w", err)
 	}
 	for _, r := range todo {
-		if _, err := s.pool.Exec(ctx, `UPDATE accounts SET auth_token = $1 WHERE sid = $2 AND auth_token = $3`, r.sealed, r.sid, r.clear); err != nil {
+		if _, err := s.pool.Exec(ctx, `UPDATE accounts SET auth_token = $1 WHERE sid = $2 AND auth_token = $3`, r.Sealed, r.Sid, r.Clear); err != nil {
 			return fmt.Errorf("postgres.Open: tokens: %w", err)
 		}
 	}

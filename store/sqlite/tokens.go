@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/tonepay/tonepay"
@@ -22,28 +21,14 @@ func (s *Store) SealTokens(ctx context.Context, sealer tonepay.Sealer) error {
 		if err != nil {
 			return err
 		}
-		type reseal struct{ sid, clear, sealed string }
-		var todo []reseal
-		for rows.Next() {
-			var r reseal
-			if err = rows.Scan(&r.sid, &r.clear); err != nil {
-				break
-			}
-			var changed bool
-			if r.sealed, changed, err = s.tokens.Reseal(r.sid, r.clear); err != nil {
-				break
-			}
-			if changed {
-				todo = append(todo, r)
-			}
-		}
+		todo, err := s.tokens.ResealAll(rows)
 		rows.Close()
-		if err = errors.Join(err, rows.Err()); err != nil {
+		if err != nil {
 			return err
 		}
 		for _, r := range todo {
-			t.changed.accounts = append(t.changed.accounts, r.sid)
-			if _, err := t.tx.ExecContext(ctx, `UPDATE accounts SET auth_token = ? WHERE sid = ?`, r.sealed, r.sid); err != nil {
+			t.changed.accounts = append(t.changed.accounts, r.Sid)
+			if _, err := t.tx.ExecContext(ctx, `UPDATE accounts SET auth_token = ? WHERE sid = ?`, r.Sealed, r.Sid); err != nil {
 				return err
 			}
 		}

@@ -88,3 +88,35 @@ func (k *Tokens) Reseal(sid, stored string) (sealed string, changed bool, err er
 
 // IsSealed reports whether a stored token is in its sealed form.
 func IsSealed(stored string) bool { return strings.HasPrefix(stored, sealedPrefix) }
+
+// Resealed is a stored token that Reseal turned from clear to sealed.
+type Resealed struct{ Sid, Clear, Sealed string }
+
+// Rows is what both drivers' query results offer.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ResealAll reads rows of (sid, auth_token) and returns those to write back
+// sealed; the caller closes rows. It fails at the first token that does not
+// open: a wrong data key.
+func (k *Tokens) ResealAll(rows Rows) ([]Resealed, error) {
+	var todo []Resealed
+	for rows.Next() {
+		var r Resealed
+		if err := rows.Scan(&r.Sid, &r.Clear); err != nil {
+			return nil, err
+		}
+		sealed, changed, err := k.Reseal(r.Sid, r.Clear)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			r.Sealed = sealed
+			todo = append(todo, r)
+		}
+	}
+	return todo, rows.Err()
+}
