@@ -194,6 +194,7 @@ type hook struct {
 	accepted []hookDelivery
 	refused  int
 	invalid  int
+	active   int // requests being answered
 }
 
 type hookDelivery struct {
@@ -202,12 +203,13 @@ type hookDelivery struct {
 	At    time.Time
 }
 
-// newHook listens on host (127.0.0.1 unless given) and accepts everything.
-func newHook(t *testing.T, token, host string) *hook {
-	if host == "" {
-		host = "127.0.0.1"
+// newHook listens on addr (127.0.0.1 and a free port unless given) and
+// accepts everything.
+func newHook(t *testing.T, token, addr string) *hook {
+	if addr == "" {
+		addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", host+":0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,9 +241,13 @@ func (h *hook) serve(w http.ResponseWriter, r *http.Request) {
 	v := twclient.NewRequestValidator(h.token)
 	valid := r.Method == "POST" && v.Validate(full, params, r.Header.Get("X-Twilio-Signature"))
 	at := time.Now()
+	h.mu.Lock()
+	h.active++
+	h.mu.Unlock()
 	ok := (*h.answer.Load())(w, r)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.active--
 	if !valid {
 		h.invalid++
 	}
