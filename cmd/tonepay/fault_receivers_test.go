@@ -47,7 +47,10 @@ func TestFaultReceiverRefuses(t *testing.T) {
 	}
 	time.Sleep(time.Until(start.Add(down)))
 	hk := newHook(t, fs.token, addr)
-	hk.setAnswer(func(w http.ResponseWriter, _ *http.Request) bool { w.WriteHeader(http.StatusInternalServerError); return false })
+	hk.setAnswer(func(w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusInternalServerError)
+		return false
+	})
 	time.Sleep(failing)
 	hk.setAnswer(nil)
 
