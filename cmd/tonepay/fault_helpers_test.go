@@ -404,3 +404,10 @@ func containsAny(hay []byte, needles [][]byte) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// sidOf reads the sid of a JSON resource.
+func sidOf(body []byte) string {
+	var v struct{ Sid string }
+	json.Unmarshal(body, &v)
+	return v.Sid
+}
