@@ -58,10 +58,14 @@ type Engine struct {
 	FirstDigit time.Duration // wait for the first digit of an entry (and for a confirmation key)
 	Lease      time.Duration // how long one connector attempt may take before it is tried again
 	GiveUp     time.Duration // after this long processing, end with internal-error
+	// Idle ends an open session that has had no capture in progress for
+	// this long (ResultCancelled, PaymentError saying why), so that sealed
+	// values never wait for a call that never ends. Zero never expires.
+	Idle time.Duration
 }
 
 // DefaultEngine has the documented defaults.
-var DefaultEngine = Engine{FirstDigit: 30 * time.Second, Lease: time.Minute, GiveUp: 5 * time.Minute}
+var DefaultEngine = Engine{FirstDigit: 30 * time.Second, Lease: time.Minute, GiveUp: 5 * time.Minute, Idle: 15 * time.Minute}
 
 // maxLen is where an entry ends by itself; the security code's depends on the brand.
 var maxLen = map[tonepay.Field]int{
@@ -72,14 +76,33 @@ var maxLen = map[tonepay.Field]int{
 	tonepay.FieldAccountNumber: 17,
 }
 
-// Start returns the "session created" callback of a new session.
-func Start(s *tonepay.Session) []*tonepay.Callback {
+// Start returns the "session created" callback of a new session, created at
+// now, and starts its idle clock.
+func (e Engine) Start(s *tonepay.Session, now time.Time) []*tonepay.Callback {
+	e.idle(s, now)
 	return []*tonepay.Callback{callback(s, nil)}
 }
 
 // Apply applies ev to s and sec at now. On error (a *tonepay.Error) s and sec
 // are left unchanged.
 func (e Engine) Apply(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
+	o, err := e.apply(s, sec, ev, now)
+	if err == nil {
+		e.idle(s, now)
+	}
+	return o, err
+}
+
+// idle starts the idle clock of an open session that has just stopped
+// capturing. Only that moment counts: keys pressed while nothing is being
+// captured are dropped and keep nothing alive.
+func (e Engine) idle(s *tonepay.Session, now time.Time) {
+	if e.Idle > 0 && s.Status == tonepay.SessionOpen && s.State.Capture == "" && s.Deadline.IsZero() {
+		s.Deadline = now.Add(e.Idle)
+	}
+}
+
+func (e Engine) apply(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
 	if sec.Values == nil {
 		sec.Values = map[tonepay.Field]string{}
 	}
@@ -246,8 +269,13 @@ func (e Engine) timeout(s *tonepay.Session, sec *Secrets, ev Event, now time.Tim
 	switch s.Status {
 	case tonepay.SessionOpen:
 		if s.State.Capture == "" {
-			s.Deadline = time.Time{}
-			return Output{}
+			if e.Idle <= 0 {
+				s.Deadline = time.Time{}
+				return Output{}
+			}
+			// Nothing was asked of the caller for Idle: the agent is gone.
+			s.State.PaymentError = "The payment session was idle for " + e.Idle.String() + " with nothing being captured, and was ended"
+			return out(end(s, sec, tonepay.ResultCancelled, now, fields("PaymentError", s.State.PaymentError)))
 		}
 		if sec.Entry == "" {
 			f := s.State.Capture

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -348,5 +349,74 @@ func TestErrorLeavesSessionUnchanged(t *testing.T) {
 	}
 	if _, err := engine.Apply(s, &Secrets{}, Event{Kind: Complete}, t0); err == nil || s.Status != before.Status || s.DateUpdated != before.DateUpdated {
 		t.Errorf("session changed on error: %+v", s)
+	}
+}
+
+// TestIdle: an open session with nothing being captured ends by itself after
+// Engine.Idle, so that its sealed values never wait for a call that never
+// ends; only the moment capturing stops starts the clock.
+func TestIdle(t *testing.T) {
+	e := engine
+	e.Idle = 15 * time.Minute
+	timeout := Event{Kind: Timeout}
+	type ev struct {
+		at  time.Duration
+		ev  Event
+		key byte
+	}
+	tests := []struct {
+		name     string
+		events   []ev
+		at       time.Duration // the sweep
+		ended    bool
+		deadline time.Duration // when not ended; -1 means none
+	}{
+		{"new session expires", nil, 15 * time.Minute, true, 0},
+		{"not before Idle", nil, 15*time.Minute - time.Second, false, 15 * time.Minute},
+		{"dropped keys keep nothing alive", []ev{{at: time.Minute, key: '5'}, {at: 10 * time.Minute, key: '#'}}, 15 * time.Minute, true, 0},
+		{"capturing is not idle", []ev{{at: 10 * time.Minute, ev: cardNo}}, 10*time.Minute + 10*time.Second, false, 10*time.Minute + 30*time.Second},
+		{"input timeout, then idle", []ev{{at: 10 * time.Minute, ev: cardNo}}, 15 * time.Minute, false, 30 * time.Minute},
+		{"idle again after the field", []ev{{at: time.Minute, ev: cardNo}, {at: 2 * time.Minute, ev: Event{Kind: Digit, Key: '#'}}},
+			17 * time.Minute, true, 0},
+		{"field ended: clock restarts", []ev{{at: time.Minute, ev: cardNo}, {at: 2 * time.Minute, ev: Event{Kind: Digit, Key: '#'}}},
+			16 * time.Minute, false, 17 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, sec := newSession(nil), &Secrets{}
+			e.Start(s, t0)
+			for _, x := range tt.events {
+				in := x.ev
+				if x.key != 0 {
+					in = Event{Kind: Digit, Key: x.key}
+				}
+				if _, err := e.Apply(s, sec, in, t0.Add(x.at)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o, err := e.Apply(s, sec, timeout, t0.Add(tt.at))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Status == tonepay.SessionEnded; got != tt.ended {
+				t.Fatalf("ended = %v, want %v (deadline %v)", got, tt.ended, s.Deadline.Sub(t0))
+			}
+			if tt.ended {
+				f := o.Callbacks[len(o.Callbacks)-1].Form
+				if f.Get("Result") != tonepay.ResultCancelled || !strings.Contains(f.Get("PaymentError"), "idle") || !s.Deadline.IsZero() {
+					t.Errorf("idle end: %v, deadline %v", f, s.Deadline)
+				}
+				return
+			}
+			if got := s.Deadline.Sub(t0); got != tt.deadline {
+				t.Errorf("deadline = %v, want %v", got, tt.deadline)
+			}
+		})
+	}
+	// Without Idle, an idle session stays open.
+	s := newSession(nil)
+	engine.Start(s, t0)
+	if !s.Deadline.IsZero() {
+		t.Errorf("Idle=0 set a deadline: %v", s.Deadline)
 	}
 }

@@ -83,7 +83,7 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 			}
 			return nil, err
 		}
-		c.callbacks = append(c.callbacks, capture.Start(s)...)
+		c.callbacks = append(c.callbacks, svc.Engine.Start(s, now)...)
 		return s, nil
 	})
 }

@@ -48,11 +48,21 @@ type serveConfig struct {
 	AccountSid     string
 	AuthToken      string
 	DataKey        string // base64; empty means a key file next to the database
+
+	// DESIGN §8, operating safely.
+	SessionIdle      time.Duration // an open session with nothing captured ends after this
+	EraseWithin      time.Duration // ended sessions' sealed values leave every store file within this
+	CallbackNetworks string        // where callbacks may go; "" is the default policy
+	AuthFailLimit    int           // failed authentications per minute per client address
+	ReadTimeout      time.Duration // a whole request, body included
+	WriteTimeout     time.Duration // an answer (event streams excepted)
+	IdleTimeout      time.Duration // a keep-alive connection between requests
 }
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit,
-		ConnectorLease: capture.DefaultEngine.Lease}
+		ConnectorLease: capture.DefaultEngine.Lease, SessionIdle: capture.DefaultEngine.Idle, EraseWithin: 30 * time.Second,
+		AuthFailLimit: 30, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -80,14 +90,25 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return c, fmt.Errorf("TONEPAY_RATE_LIMIT: %q is not a number", rate)
 	}
 
-	if v := getenv("TONEPAY_CONNECTOR_LEASE"); v != "" {
-		if c.ConnectorLease, err = time.ParseDuration(v); err != nil {
-			return c, fmt.Errorf("TONEPAY_CONNECTOR_LEASE: %q is not a duration such as 1m", v)
+	env("TONEPAY_CALLBACK_NETWORKS", &c.CallbackNetworks)
+	if v := getenv("TONEPAY_AUTH_FAIL_LIMIT"); v != "" {
+		if c.AuthFailLimit, err = strconv.Atoi(v); err != nil {
+			return c, fmt.Errorf("TONEPAY_AUTH_FAIL_LIMIT: %q is not a whole number", v)
 		}
 	}
-	if v := getenv("TONEPAY_FIRST_DIGIT_TIMEOUT"); v != "" {
-		if c.FirstDigit, err = time.ParseDuration(v); err != nil {
-			return c, fmt.Errorf("TONEPAY_FIRST_DIGIT_TIMEOUT: %q is not a duration such as 30s", v)
+	for name, dst := range map[string]*time.Duration{
+		"TONEPAY_CONNECTOR_LEASE":     &c.ConnectorLease,
+		"TONEPAY_FIRST_DIGIT_TIMEOUT": &c.FirstDigit,
+		"TONEPAY_SESSION_IDLE":        &c.SessionIdle,
+		"TONEPAY_ERASE_WITHIN":        &c.EraseWithin,
+		"TONEPAY_READ_TIMEOUT":        &c.ReadTimeout,
+		"TONEPAY_WRITE_TIMEOUT":       &c.WriteTimeout,
+		"TONEPAY_IDLE_TIMEOUT":        &c.IdleTimeout,
+	} {
+		if v := getenv(name); v != "" {
+			if *dst, err = time.ParseDuration(v); err != nil {
+				return c, fmt.Errorf("%s: %q is not a duration such as 30s", name, v)
+			}
 		}
 	}
 
@@ -101,6 +122,13 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second per account, 0 for no limit (TONEPAY_RATE_LIMIT)")
 	fs.DurationVar(&c.ConnectorLease, "connector-lease", c.ConnectorLease, "how long a connector call may take before it is retried with the same transaction id (TONEPAY_CONNECTOR_LEASE)")
 	fs.DurationVar(&c.FirstDigit, "first-digit-timeout", c.FirstDigit, "how long a capture waits for the caller's first digit (TONEPAY_FIRST_DIGIT_TIMEOUT)")
+	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "an open payment session with nothing being captured ends after this (TONEPAY_SESSION_IDLE)")
+	fs.DurationVar(&c.EraseWithin, "erase-within", c.EraseWithin, "an ended session's sealed card data leaves every store file within this, at most 60s (TONEPAY_ERASE_WITHIN)")
+	fs.StringVar(&c.CallbackNetworks, "callback-networks", c.CallbackNetworks, "where callbacks may go: CIDRs or public, private, loopback, comma-separated; default everything but link-local and tonepay's own listeners (TONEPAY_CALLBACK_NETWORKS)")
+	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", c.AuthFailLimit, "failed authentications per minute per client address before 429 (TONEPAY_AUTH_FAIL_LIMIT)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "a whole request, body included, must arrive within this (TONEPAY_READ_TIMEOUT)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "an answer must be written within this; event streams excepted (TONEPAY_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a keep-alive connection is closed after this long without a request, at most 120s (TONEPAY_IDLE_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -126,6 +154,18 @@ func (c serveConfig) validate() error {
 		return errors.New("--rate-limit must not be negative")
 	case c.FirstDigit < 100*time.Millisecond:
 		return errors.New("--first-digit-timeout must be at least 100ms")
+	case c.SessionIdle < time.Second:
+		return errors.New("--session-idle must be at least 1s")
+	case c.EraseWithin < time.Second || c.EraseWithin > 60*time.Second:
+		return errors.New("--erase-within must be from 1s to 60s")
+	case c.AuthFailLimit < 1:
+		return errors.New("--auth-fail-limit must be at least 1")
+	case c.ReadTimeout < time.Second || c.ReadTimeout > 60*time.Second:
+		return errors.New("--read-timeout must be from 1s to 60s")
+	case c.WriteTimeout < time.Second:
+		return errors.New("--write-timeout must be at least 1s")
+	case c.IdleTimeout < time.Second || c.IdleTimeout > 120*time.Second:
+		return errors.New("--idle-timeout must be from 1s to 120s")
 	case (c.AccountSid == "") != (c.AuthToken == ""):
 		return errors.New("TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN go together: set both or neither")
 	case c.AccountSid != "" && !tonepay.IsSID(c.AccountSid, tonepay.PrefixAccount):
@@ -218,6 +258,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	sessions := session.New(store, dispatcher, box, connectors, log)
 	sessions.Engine.FirstDigit = cfg.FirstDigit
 	sessions.Engine.Lease = cfg.ConnectorLease
+	sessions.Engine.Idle = cfg.SessionIdle
 	hub := events.New()
 	listener, shared := store.(tonepay.Listener)
 	if !shared {
@@ -236,6 +277,9 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	srv := &http.Server{
 		Handler:           logRequests(log, root),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 

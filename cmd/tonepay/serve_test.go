@@ -45,6 +45,21 @@ func TestParseServe(t *testing.T) {
 		{"connector lease", nil, env("TONEPAY_CONNECTOR_LEASE", "10s"), func(c serveConfig) bool { return c.ConnectorLease == 10*time.Second }, ""},
 		{"connector lease too short", []string{"--connector-lease", "1s"}, env(), nil, "at least 5s"},
 		{"stray argument", []string{"extra"}, env(), nil, "unexpected"},
+		{"safety defaults", nil, env(), func(c serveConfig) bool {
+			return c.SessionIdle == 15*time.Minute && c.EraseWithin == 30*time.Second && c.ReadTimeout == time.Minute &&
+				c.IdleTimeout == 2*time.Minute && c.AuthFailLimit > 0 && c.CallbackNetworks == ""
+		}, ""},
+		{"safety from env", nil, env("TONEPAY_SESSION_IDLE", "2s", "TONEPAY_ERASE_WITHIN", "3s", "TONEPAY_READ_TIMEOUT", "4s",
+			"TONEPAY_WRITE_TIMEOUT", "5s", "TONEPAY_IDLE_TIMEOUT", "6s", "TONEPAY_AUTH_FAIL_LIMIT", "7", "TONEPAY_CALLBACK_NETWORKS", "public"),
+			func(c serveConfig) bool {
+				return c.SessionIdle == 2*time.Second && c.EraseWithin == 3*time.Second && c.ReadTimeout == 4*time.Second &&
+					c.WriteTimeout == 5*time.Second && c.IdleTimeout == 6*time.Second && c.AuthFailLimit == 7 && c.CallbackNetworks == "public"
+			}, ""},
+		{"erase within at most 60s", []string{"--erase-within", "2m"}, env(), nil, "1s to 60s"},
+		{"idle timeout at most 120s", nil, env("TONEPAY_IDLE_TIMEOUT", "1h"), nil, "1s to 120s"},
+		{"read timeout at most 60s", []string{"--read-timeout", "61s"}, env(), nil, "1s to 60s"},
+		{"session idle too short", []string{"--session-idle", "10ms"}, env(), nil, "at least 1s"},
+		{"auth fail limit", nil, env("TONEPAY_AUTH_FAIL_LIMIT", "many"), nil, "whole number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
