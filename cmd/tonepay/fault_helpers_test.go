@@ -27,7 +27,10 @@ import (
 
 // The fault tests drive the real server with plain HTTP rather than
 // twilio-go: they compare raw bodies across a crash, and must tell "no
-// answer" (the process died) from an answer.
+// answer" (the process died) from an answer. Each runs in parallel with the
+// others, each with its own server and store: several mostly wait (a lease
+// of a dead process, the WAL's idle threshold), and none asserts a timing
+// tighter than seconds.
 
 // faultKey is the data key of every fault test: known, so that a test can
 // say what the key would open.

@@ -22,6 +22,7 @@ import (
 // either made whole or not at all: replayed, it succeeds (a session without
 // its stored answer would be refused as a second session on the call).
 func TestFaultKillCreates(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "kill.db")
 		faultKillCreates(t, "fault-kill-creates-sqlite", db, func(fs *faultServer) {

@@ -13,12 +13,12 @@ import (
 )
 
 func TestFaultKillFlowsSQLite(t *testing.T) {
+	t.Parallel()
 	faultKillFlows(t, "fault-kill-flows-sqlite", filepath.Join(t.TempDir(), "flows.db"))
 }
 
 // On PostgreSQL the callbacks a dead process had leased wait for their lease
-// (30 s) to end, since other processes may be alive: the test mostly waits,
-// so it runs beside the other tests that do.
+// (30 s) to end, since other processes may be alive: the test mostly waits.
 func TestFaultKillFlowsPostgres(t *testing.T) {
 	t.Parallel()
 	faultKillFlows(t, "fault-kill-flows-postgres", postgresDB(t))

@@ -17,6 +17,7 @@ import (
 // answers 500, then recovers. Every callback queued meanwhile is delivered,
 // each session's in the order queued, all signed.
 func TestFaultReceiverRefuses(t *testing.T) {
+	t.Parallel()
 	const sessions, down, failing = 20, 1500 * time.Millisecond, 1500 * time.Millisecond
 	fs := newFaultServer(t, filepath.Join(t.TempDir(), "refuse.db"))
 	// A port nobody listens on yet: the receiver comes up on it later.
@@ -116,6 +117,7 @@ func (fs *faultServer) cardSteps(cb string) (call, pk string, err error) {
 // attempt timeout that a shared pool would make everyone wait); the
 // latencies are reported.
 func TestFaultReceiverHangs(t *testing.T) {
+	t.Parallel()
 	const hanging, healthy, bound = 100, 40, 5 * time.Second
 	fs := newFaultServer(t, filepath.Join(t.TempDir(), "hang.db"))
 	stuck := newHook(t, fs.token, "127.0.0.2:0") // another host than the healthy one

@@ -15,8 +15,7 @@ import (
 // real server for 10 s while the size of the SQLite -wal file is sampled; it
 // must stay at most 64 MiB (DESIGN §8), then shrink to at most 8 MiB once
 // the store has had 30 s without writes. There is no knob to shorten the
-// idle threshold, so the test waits the contract's 30 s: it runs beside the
-// other tests that mostly wait.
+// idle threshold, so the test waits the contract's 30 s.
 func TestFaultWALSize(t *testing.T) {
 	t.Parallel()
 	const clients, load, idle = 32, 10 * time.Second, 30 * time.Second
