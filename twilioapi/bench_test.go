@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/tonepay/tonepay"
 )
@@ -34,5 +35,24 @@ func BenchmarkParseCreate(b *testing.B) {
 		if _, err := s.parseCreate(&params{v: v, bad: tonepay.CodeInvalidParameter}, acct); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkWireChecks is what every request now pays for DESIGN §8 at the
+// wire: the storable check of a typical create form, and the failed-auth
+// limiter's take and give-back for good credentials.
+func BenchmarkWireChecks(b *testing.B) {
+	form := url.Values{"IdempotencyKey": {"k"}, "StatusCallback": {"https://example.com/cb"}, "ChargeAmount": {"19.99"},
+		"PaymentMethod": {"credit-card"}, "TokenType": {"one-time"}, "ValidCardTypes": {"visa mastercard"}, "PostalCode": {"false"},
+		"Parameter": {`{"customer":"42"}`}, "Timeout": {"5"}, "Description": {"Order 12345 for a large pizza"}}
+	l := newLimiter(20.0/60, 20, time.Now)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := storable(form, tonepay.CodeInvalidParameter); err != nil {
+			b.Fatal(err)
+		}
+		addr := clientAddr("192.0.2.1:5555")
+		l.take(addr)
+		l.give(addr)
 	}
 }

@@ -17,7 +17,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Our response types always marshal; this is a programming error.
-		http.Error(w, `{"code":20500,"message":"Internal error","status":500}`, http.StatusInternalServerError)
+		writeBody(w, http.StatusInternalServerError, []byte(`{"code":20500,"message":"Internal error","more_info":"https://www.twilio.com/docs/errors/20500","status":500}`))
 		return
 	}
 	writeBody(w, status, b)
@@ -171,7 +171,12 @@ type page struct {
 
 const (
 	defaultPageSize = 50
-	maxPageSize     = 1000
+	maxPageSize     = 1000 // Twilio's
+	// maxOffset bounds how deep Page may reach (Page × PageSize): a store
+	// skips every row before the page, so the bound is the bound on a list
+	// request's cost, and it keeps the offset far from overflowing. Deeper
+	// lists are read with filters.
+	maxOffset = 1_000_000
 )
 
 // parseList reads a list request's query: its filters and its page.
@@ -184,21 +189,31 @@ func parseList(w http.ResponseWriter, r *http.Request) (url.Values, page, error)
 	return q, p, err
 }
 
+// parsePage reads Page (from 0) and PageSize (1 to 1000, default 50), and
+// refuses a page beyond maxOffset. PageToken, which Twilio's own page URIs
+// carry, is not needed here: the page URIs we write carry Page, and a
+// PageToken from elsewhere is ignored.
 func parsePage(q url.Values) (page, error) {
 	p := page{Size: defaultPageSize}
-	for name, dst := range map[string]*int{"Page": &p.Page, "PageSize": &p.Size} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return p, tonepay.Errorf(tonepay.CodeMissingParameter, "%s must be a non-negative integer", name)
-			}
-			*dst = n
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter PageSize: must be a whole number from 1 to %d", maxPageSize)
 		}
+		p.Size = n
 	}
-	if p.Size < 1 {
-		p.Size = 1
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter Page: must be a whole number from 0")
+		}
+		// Divided, not multiplied: Page × PageSize may overflow.
+		if n > maxOffset/p.Size {
+			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter Page: with PageSize %d, Page may be at most %d (lists are paged %d rows deep; filter to see further)",
+				p.Size, maxOffset/p.Size, maxOffset)
+		}
+		p.Page = n
 	}
-	p.Size = min(p.Size, maxPageSize)
 	return p, nil
 }
 

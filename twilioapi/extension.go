@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -15,10 +16,18 @@ import (
 // and views of a session and its callbacks for tests and the console. They
 // use the same Basic auth and error JSON as the Twilio routes.
 
+// Bounds of one Digits request, which holds its request open while it plays:
+// a card number, expiry, code and postal code with pauses between them take
+// well under a hundred keys and a few seconds.
+const (
+	maxDigits = 256
+	maxWaits  = 120 // a minute of 'w'
+)
+
 // handleDigits presses keys on the caller's phone and answers once they have
 // been applied to the session.
 func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	form, err := parseForm(w, r)
+	form, err := readForm(w, r, tonepay.CodeInvalidParameter)
 	if err != nil {
 		return err
 	}
@@ -29,6 +38,13 @@ func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tone
 	keys := form.Get("Digits")
 	if keys == "" {
 		return errMissing("Digits")
+	}
+	// The request waits while the keys are played: bound how long.
+	if len(keys) > maxDigits {
+		return tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value for parameter Digits: at most %d keys at once", maxDigits)
+	}
+	if n := strings.Count(keys, "w"); n > maxWaits {
+		return tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value for parameter Digits: at most %d waits (w, half a second each) at once, not %d", maxWaits, n)
 	}
 	p, err := s.sessions.Press(r.Context(), acct.Sid, call.Sid, keys)
 	if err != nil {
@@ -175,6 +191,12 @@ func isoDate(t time.Time) string {
 // ("event: session", data: the session as handleSessionFetch shows it, masked
 // values only), for the console. Browsers read it with fetch, which can send
 // the Authorization header that EventSource cannot.
+//
+// A stream is authenticated once but lasts for hours, so every s.recheck it
+// checks its credentials again, and ends ("event: end", data: the error
+// JSON) when they no longer reach the account: a deleted key, a rotated
+// token or a suspended account must cut off what it was watching. It also
+// ends when the server closes.
 func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
 	if s.subscribe == nil {
 		return errNotFound(r)
@@ -182,6 +204,12 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tone
 	events, stop := s.subscribe(acct.Sid)
 	defer stop()
 	rc := http.NewResponseController(w)
+	// The server's read and write timeouts are for requests, not for a
+	// stream that lasts as long as the console is open: it is bounded by
+	// its re-checks and by Closing instead. (Not every ResponseWriter has
+	// deadlines; without them there is nothing to lift.)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no") // proxies must not hold events back
@@ -192,12 +220,32 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tone
 	}
 	ping := time.NewTicker(15 * time.Second)
 	defer ping.Stop()
+	recheck := time.NewTicker(s.recheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-s.closing: // nil without Options.Closing: never ready
+			return nil
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
+		case <-recheck.C:
+			if err := s.stillAuthorized(r, acct.Sid); err != nil {
+				if tonepay.ErrorCode(err) == tonepay.CodeInternal {
+					// Fail closed, but say why in the log: the client
+					// reconnects and is checked afresh.
+					if r.Context().Err() == nil {
+						s.log.Warn("event stream ended: credentials could not be checked", "account", acct.Sid, "err", err)
+					}
+					err = tonepay.Errorf(tonepay.CodeInternal, "Internal error")
+				}
+				b, _ := json.Marshal(restError{Code: tonepay.ErrorCode(err), Message: tonepay.ErrorMessage(err),
+					MoreInfo: moreInfo(tonepay.ErrorCode(err)), Status: httpStatus[tonepay.ErrorCode(err)]})
+				fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
+				rc.Flush()
+				return nil
+			}
 		case e := <-events:
 			x, err := s.store.FindSession(r.Context(), e.SessionSid)
 			if err != nil || x.AccountSid != acct.Sid {
@@ -210,6 +258,26 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tone
 			return nil
 		}
 	}
+}
+
+// stillAuthorized checks a long-lived request's credentials again, as at its
+// start: they authenticate, reach the account, and the account is active.
+// It is a few primary-key reads and one SHA-256, cheap enough for every
+// stream every few seconds; it bypasses the failed-authentication limit,
+// since the stream is not a guess.
+func (s *server) stillAuthorized(r *http.Request, account string) error {
+	c, err := s.authenticate(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	a, err := s.authorize(r.Context(), c, account)
+	if err != nil {
+		return err
+	}
+	if a.Status != tonepay.AccountActive {
+		return tonepay.Errorf(tonepay.CodeAuthenticate, "Authenticate: account %s is %s", a.Sid, a.Status)
+	}
+	return nil
 }
 
 // handleSink accepts status callbacks and discards them: a StatusCallback

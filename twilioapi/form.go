@@ -1,10 +1,12 @@
 package twilioapi
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tonepay/tonepay"
 )
@@ -12,16 +14,67 @@ import (
 // maxBody bounds a request body; Twilio's requests are a few hundred bytes.
 const maxBody = 64 << 10
 
-// parseForm reads a form-encoded POST body (or a GET query) into url.Values.
+// parseForm reads a form-encoded POST body (or a GET query) into url.Values,
+// refusing with 20001 what no store can hold (see readForm).
 func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	return readForm(w, r, tonepay.CodeMissingParameter)
+}
+
+// readForm is parseForm with the code of the route's malformed-value error:
+// 64020 on the Payments routes, as Twilio's Pay errors are.
+//
+// It is the one place every parameter passes, so it is where values that a
+// store cannot hold are refused: PostgreSQL text cannot hold NUL and its
+// UTF-8 databases refuse invalid UTF-8, while SQLite would store both. Without
+// this the same request would succeed on one store and fail with a 500 on the
+// other. Names are checked as well as values, and the query string of a POST
+// as well as its body, since handlers may read either.
+func readForm(w http.ResponseWriter, r *http.Request, bad int) (url.Values, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
-		return nil, tonepay.Errorf(tonepay.CodeMissingParameter, "Could not read the request body as a form")
+		var big *http.MaxBytesError
+		if errors.As(err, &big) {
+			return nil, tonepay.Errorf(bad, "The request body is too large: at most %d bytes", maxBody)
+		}
+		return nil, tonepay.Errorf(bad, "Could not read the request's query or body as a form")
+	}
+	if err := storable(r.Form, bad); err != nil {
+		return nil, err
 	}
 	if r.Method == http.MethodGet {
 		return r.URL.Query(), nil
 	}
 	return r.PostForm, nil
+}
+
+// storable refuses a form with a name or value that is not valid UTF-8 text
+// without NUL. The error names the parameter, quoted so that the message
+// itself is valid text.
+func storable(form url.Values, bad int) error {
+	for name, values := range form {
+		if !isText(name) {
+			return tonepay.Errorf(bad, "Invalid parameter name %s: must be UTF-8 text without NUL characters", strconv.Quote(clip(name, 64)))
+		}
+		for _, v := range values {
+			if !isText(v) {
+				return tonepay.Errorf(bad, "Invalid value for parameter %s: must be UTF-8 text without NUL characters", clip(name, 64))
+			}
+		}
+	}
+	return nil
+}
+
+// clip shortens what an error message repeats back to the client.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// isText reports whether s is valid UTF-8 without NUL: what every store can hold.
+func isText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // params reads typed parameters from a form, keeping the first error: a

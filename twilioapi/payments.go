@@ -56,7 +56,7 @@ func (s *server) handlePaymentCreate(w http.ResponseWriter, r *http.Request, acc
 // paymentRequest reads what every Payments request has: a form, the call in
 // the path (20404), and the parameters both operations require (20001).
 func (s *server) paymentRequest(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) (url.Values, *tonepay.Call, *params, error) {
-	form, err := parseForm(w, r)
+	form, err := readForm(w, r, tonepay.CodeInvalidParameter)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -170,8 +170,16 @@ func parseParameter(v string) (map[string]string, error) {
 	}
 	m := make(map[string]string, len(obj))
 	for k, val := range obj {
+		// JSON can spell a NUL (\u0000) that the form check cannot see, and
+		// PostgreSQL's jsonb refuses it.
+		if !isText(k) {
+			return nil, fmt.Errorf("must not hold NUL characters")
+		}
 		switch val := val.(type) {
 		case string:
+			if !isText(val) {
+				return nil, fmt.Errorf("must not hold NUL characters (%s)", clip(k, 64))
+			}
 			m[k] = val
 		case float64, bool:
 			m[k] = fmt.Sprint(val)

@@ -5,6 +5,8 @@
 package twilioapi
 
 import (
+	"cmp"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -22,7 +24,25 @@ type Options struct {
 	// Subscribe, if set, gives the live session events of an account (for
 	// the Events stream) and a function to end the subscription.
 	Subscribe func(account string) (<-chan tonepay.Event, func())
+	// AuthFailLimit is how many failed authentications (wrong token, secret
+	// or SID) a client address may make per minute, and at once; past it
+	// every request from there is 429 before its credentials are checked, so
+	// that guessing is bounded. 0 means DefaultAuthFailLimit; negative, none.
+	AuthFailLimit int
+	// StreamRecheck is how often an event stream checks again that its
+	// caller's credentials are still good (a key deleted, a token rotated,
+	// an account suspended end it); default 5 s.
+	StreamRecheck time.Duration
+	// Closing, when closed, ends every event stream: the server is shutting
+	// down. http.Server.Shutdown waits for streams, which never end by
+	// themselves, so close it from Server.RegisterOnShutdown.
+	Closing <-chan struct{}
 }
+
+// DefaultAuthFailLimit is Options.AuthFailLimit's default: enough for a
+// person mistyping or a client retrying with an old token, far too few to
+// guess a 128-bit secret.
+const DefaultAuthFailLimit = 20
 
 // server holds what the handlers share.
 type server struct {
@@ -32,8 +52,11 @@ type server struct {
 	connectors tonepay.Connectors
 	now        func() time.Time
 	newSID     func(string) string
-	limiter    *limiter
+	limiter    *limiter // per account
+	authFails  *limiter // per client address
 	subscribe  func(string) (<-chan tonepay.Event, func())
+	recheck    time.Duration
+	closing    <-chan struct{}
 }
 
 // NewServer returns the HTTP handler of the Twilio-compatible API.
@@ -46,6 +69,11 @@ func NewServer(log *slog.Logger, store tonepay.Store, sessions tonepay.SessionSe
 		now:        opt.Now,
 		newSID:     opt.NewSID,
 		subscribe:  opt.Subscribe,
+		recheck:    opt.StreamRecheck,
+		closing:    opt.Closing,
+	}
+	if s.recheck <= 0 {
+		s.recheck = 5 * time.Second
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -55,6 +83,9 @@ func NewServer(log *slog.Logger, store tonepay.Store, sessions tonepay.SessionSe
 	}
 	if opt.RateLimit > 0 {
 		s.limiter = newLimiter(opt.RateLimit, opt.RateBurst, s.now)
+	}
+	if n := cmp.Or(opt.AuthFailLimit, DefaultAuthFailLimit); n > 0 {
+		s.authFails = newLimiter(float64(n)/60, n, s.now)
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -87,15 +118,37 @@ type accountFunc func(w http.ResponseWriter, r *http.Request, acct *tonepay.Acco
 // authed authenticates and rate-limits a request.
 func (s *server) authed(f func(w http.ResponseWriter, r *http.Request, c *caller) error) http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.authenticate(r.Context(), r)
+		c, err := s.limitedAuthenticate(r)
 		if err != nil {
 			return err
 		}
-		if s.limiter != nil && !s.limiter.allow(c.account.Sid) {
-			return tonepay.Errorf(tonepay.CodeTooManyRequests, "Too many requests for account %s", c.account.Sid)
+		if s.limiter != nil {
+			if ok, wait := s.limiter.take(c.account.Sid); !ok {
+				return tooMany(wait, "Too many requests for account %s", c.account.Sid)
+			}
 		}
 		return f(w, r, c)
 	})
+}
+
+// limitedAuthenticate authenticates a request within its client address's
+// failed-authentication limit. Every attempt takes a token before the
+// credentials are checked, and one that does not fail gives it back: so
+// however many guesses run at once, no more than the bucket holds are
+// checked, and good credentials cost nothing.
+func (s *server) limitedAuthenticate(r *http.Request) (*caller, error) {
+	if s.authFails == nil {
+		return s.authenticate(r.Context(), r)
+	}
+	addr := clientAddr(r.RemoteAddr)
+	if ok, wait := s.authFails.take(addr); !ok {
+		return nil, tooMany(wait, "Too many failed authentications from this address; try again in %s seconds", retryAfter(wait))
+	}
+	c, err := s.authenticate(r.Context(), r)
+	if !errors.Is(err, errBadCredentials) {
+		s.authFails.give(addr)
+	}
+	return c, err
 }
 
 // inAccount serves a route under /Accounts/{AccountSid}/ for any credentials.
@@ -131,6 +184,12 @@ func pathSid(r *http.Request, name string) string {
 // Twilio's error JSON, which every client expects on every 4xx.
 func (s *server) twilioErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isText(r.URL.Path) {
+			// No resource has such a name, and looking one up would reach a
+			// store that cannot hold it (see storable).
+			writeError(w, r, s.log, errNotFound(r))
+			return
+		}
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
 			mux.ServeHTTP(w, r) // not h: only ServeHTTP fills in r.PathValue

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/events"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/sqlite"
@@ -45,7 +46,7 @@ func (nopNotifier) Notify() {}
 type env struct {
 	t       *testing.T
 	srv     *httptest.Server
-	store   *sqlite.Store
+	store   tonepay.Store
 	main    *tonepay.Account
 	sub     *tonepay.Account
 	call    string // in progress on main
@@ -54,11 +55,36 @@ type env struct {
 
 func newEnv(t *testing.T, opt twilioapi.Options) *env {
 	t.Helper()
+	return newEnvWith(t, opt, envOptions{})
+}
+
+// envOptions change what newEnvWith builds; zero values are newEnv's.
+type envOptions struct {
+	store tonepay.Store                              // default: SQLite in t.TempDir()
+	log   io.Writer                                  // the server's log, at debug level; default discarded
+	sleep func(context.Context, time.Duration) error // the 'w' key; default real
+	wrap  func(http.Handler) http.Handler            // around the server
+	hub   *events.Hub                                // where the service publishes; Subscribe it in Options
+	// timeouts are the http.Server's read and write timeouts; default none.
+	timeouts time.Duration
+}
+
+func openSQLite(t *testing.T) tonepay.Store {
+	t.Helper()
 	store, err := sqlite.Open(t.TempDir() + "/api.db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+func newEnvWith(t *testing.T, opt twilioapi.Options, o envOptions) *env {
+	t.Helper()
+	store := o.store
+	if store == nil {
+		store = openSQLite(t)
+	}
 	connectors := tonepay.Connectors{
 		"Default":      sandbox.New(),
 		"ChargeOnly":   limited{Charge: true},
@@ -69,16 +95,32 @@ func newEnv(t *testing.T, opt twilioapi.Options) *env {
 		"Elsewhere":    elsewhere{limited{Charge: true, Tokenize: true}},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.log != nil {
+		log = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	box, _ := seal.New(make([]byte, 32))
-	h := twilioapi.NewServer(log, store, session.New(store, nopNotifier{}, box, connectors, log), connectors, opt)
-	e := &env{t: t, srv: httptest.NewServer(h), store: store}
+	svc := session.New(store, nopNotifier{}, box, connectors, log)
+	if o.sleep != nil {
+		svc.Sleep = o.sleep
+	}
+	if o.hub != nil {
+		svc.Publish = o.hub.Publish
+	}
+	h := twilioapi.NewServer(log, store, svc, connectors, opt)
+	if o.wrap != nil {
+		h = o.wrap(h)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = o.timeouts, o.timeouts
+	srv.Start()
+	e := &env{t: t, srv: srv, store: store}
 	t.Cleanup(e.srv.Close)
 
 	now := time.Now().UTC()
 	e.main = &tonepay.Account{Sid: tonepay.NewSID("AC"), FriendlyName: "main", Status: "active", AuthToken: tonepay.NewSecret("maintoken"), DateCreated: now, DateUpdated: now}
 	e.main.OwnerSid = e.main.Sid
 	e.sub = &tonepay.Account{Sid: tonepay.NewSID("AC"), OwnerSid: e.main.Sid, FriendlyName: "sub", Status: "active", AuthToken: tonepay.NewSecret("subtoken"), DateCreated: now, DateUpdated: now}
-	err = store.Update(context.Background(), func(tx tonepay.Tx) error {
+	err := store.Update(context.Background(), func(tx tonepay.Tx) error {
 		if err := tx.CreateAccount(context.Background(), e.main); err != nil {
 			return err
 		}

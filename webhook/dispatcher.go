@@ -2,15 +2,18 @@ package webhook
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -36,18 +39,34 @@ const maxDrain = 64 << 10
 // claim transaction. Run's passes over the outbox claim the rest: retries,
 // callbacks queued behind a pending one, and those of processes that died.
 //
+// One receiver cannot hold up another's callbacks: each destination
+// (host:port) has at most PerHost deliveries under way, and a callback
+// waiting for a busy destination holds none of the Workers. A destination
+// that fails HostFailures times in a row is backed off as a whole: its
+// callbacks are not attempted until the backoff ends, and each one met
+// meanwhile is recorded once as a failed attempt that says so, due again when
+// the backoff ends. A success resets it.
+//
 // Set the fields before the first call to Notify or Run; zero values get the
 // defaults below.
 type Dispatcher struct {
 	Store   tonepay.Store
-	Client  *http.Client                    // default: 15 s timeout, redirects not followed
+	Client  *http.Client                    // default: NewClient(Policy, 15 s); one set here is used as is
+	Policy  *Policy                         // where the default Client may connect; default DefaultPolicy()
 	Now     func() time.Time                // injected clock; default time.Now
 	Logger  *slog.Logger                    // default: discard
 	Workers int                             // deliveries at once; default 64
-	Lease   time.Duration                   // how long a claim keeps others off; default 30 s (> Client timeout)
+	PerHost int                             // deliveries at once to one host:port; default 8
+	Lease   time.Duration                   // how long a claim keeps others off; default 30 s (> 2 × Client timeout)
 	Backoff func(attempt int) time.Duration // wait after the nth failed attempt; default DefaultBackoff
 	GiveUp  time.Duration                   // stop retrying this long after the callback was created; default 24 h
 	Poll    time.Duration                   // longest sleep between looks at the outbox; default 1 s
+	// HostFailures is how many failures in a row (no answer, 5xx or 429)
+	// back a host off as a whole; default 5.
+	HostFailures int
+	// HostBackoff is how long a host is backed off the nth time in a row;
+	// default DefaultBackoff.
+	HostBackoff func(n int) time.Duration
 
 	once     sync.Once
 	wake     chan struct{}
@@ -55,26 +74,33 @@ type Dispatcher struct {
 	sem      chan struct{}  // one token per delivery under way
 	inflight sync.WaitGroup // deliveries under way, claimed or handed over
 	retries  schedule       // when this process's failed callbacks fall due again
+	// ready counts the deliveries taken (claimed or handed over) and not
+	// waiting for a busy host: the workers they will need. A claim leaves
+	// room for them only, so that callbacks stuck behind a busy host never
+	// keep another host's callbacks from being claimed.
+	ready atomic.Int64
+	hosts hosts
+	// quit is closed when Run returns: callbacks waiting for a busy host stop
+	// waiting (they have tried nothing), so that shutdown waits only for
+	// attempts under way.
+	quit     chan struct{}
+	quitOnce sync.Once
 }
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.wake, d.finished = make(chan struct{}, 1), make(chan struct{}, 1)
+		d.quit = make(chan struct{})
 		if d.Workers <= 0 {
 			d.Workers = 64
 		}
+		if d.PerHost <= 0 {
+			d.PerHost = 8
+		}
 		if d.Client == nil {
-			t := http.DefaultTransport.(*http.Transport).Clone()
 			// Most callbacks go to a few receivers: keep a connection per
-			// worker open to each instead of the default two.
-			t.MaxIdleConnsPerHost = d.Workers
-			d.Client = &http.Client{
-				Transport: t,
-				Timeout:   15 * time.Second,
-				// A redirect is an answer, not a 2xx: following it would post
-				// masked card data to a URL nobody configured.
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			}
+			// slot open to each instead of the default two.
+			d.Client = newClient(d.Policy, 15*time.Second, d.PerHost)
 		}
 		if d.Now == nil {
 			d.Now = time.Now
@@ -93,6 +119,12 @@ func (d *Dispatcher) init() {
 		}
 		if d.Poll <= 0 {
 			d.Poll = time.Second
+		}
+		if d.HostFailures <= 0 {
+			d.HostFailures = 5
+		}
+		if d.HostBackoff == nil {
+			d.HostBackoff = DefaultBackoff
 		}
 		d.sem = make(chan struct{}, d.Workers)
 	})
@@ -121,8 +153,9 @@ func (d *Dispatcher) HandoffLease() time.Duration {
 
 // Deliver implements tonepay.Courier. Each session's callbacks go out one
 // after another, on a worker of their own; a chain stops at its first
-// failure (the store then releases the rest, and the claims take over in
-// order). Deliveries wait for a free worker, never the caller.
+// callback not delivered (the store then releases the rest, or their leases
+// end, and the claims take over in order). Deliveries wait for a free
+// worker, never the caller.
 func (d *Dispatcher) Deliver(cbs []*tonepay.Callback) {
 	d.init()
 	for len(cbs) > 0 {
@@ -137,11 +170,11 @@ func (d *Dispatcher) Deliver(cbs []*tonepay.Callback) {
 			}
 		}
 		cbs = rest
+		d.ready.Add(1)
 		d.inflight.Go(func() {
-			d.sem <- struct{}{}
-			defer d.done()
+			defer d.finish()
 			for _, cb := range chain {
-				if !d.deliver(cb) {
+				if !d.attempt(cb) {
 					return
 				}
 			}
@@ -149,9 +182,10 @@ func (d *Dispatcher) Deliver(cbs []*tonepay.Callback) {
 	}
 }
 
-// done frees a worker and wakes Run, which may now claim more.
-func (d *Dispatcher) done() {
-	<-d.sem
+// finish ends a delivery taken by Deliver or a claim, and wakes Run, which
+// may now claim more.
+func (d *Dispatcher) finish() {
+	d.ready.Add(-1)
 	d.wakeRun()
 }
 
@@ -160,6 +194,52 @@ func (d *Dispatcher) wakeRun() {
 	case d.finished <- struct{}{}:
 	default:
 	}
+}
+
+// attempt takes cb through its host's limits and, if they let it, delivers
+// it; it reports whether cb was delivered. A callback is not attempted while
+// its host is backed off (that is recorded), nor when it waited for one of
+// the host's slots until too little of its lease was left (it is left to a
+// later claim: nothing to record, since nothing was tried).
+func (d *Dispatcher) attempt(cb *tonepay.Callback) bool {
+	h := d.hosts.get(hostKey(cb.URL), d.PerHost)
+	defer func() { d.hosts.put(h, d.Now(), d.GiveUp) }()
+	if until, n := h.backedOff(d.Now()); !until.IsZero() {
+		d.skip(cb, h, until, n)
+		return false
+	}
+	if !h.tryAcquire() {
+		// Half the lease is the most it may wait: the attempt then still
+		// has its full Client timeout before the lease ends.
+		wait := d.leaseEnd(cb).Add(-d.Lease / 2).Sub(d.Now())
+		if wait <= 0 {
+			return false
+		}
+		d.ready.Add(-1) // its room goes to other hosts' callbacks meanwhile
+		d.wakeRun()
+		ok := h.wait(wait, d.quit)
+		d.ready.Add(1)
+		if !ok {
+			return false
+		}
+	}
+	defer h.release()
+	// The host may have been backed off while this one waited.
+	if until, n := h.backedOff(d.Now()); !until.IsZero() {
+		d.skip(cb, h, until, n)
+		return false
+	}
+	d.sem <- struct{}{}
+	defer func() { <-d.sem }()
+	return d.deliver(cb, h)
+}
+
+// leaseEnd is when cb's claim ends.
+func (d *Dispatcher) leaseEnd(cb *tonepay.Callback) time.Time {
+	if cb.LeasedUntil.IsZero() {
+		return d.Now().Add(d.Lease)
+	}
+	return cb.LeasedUntil
 }
 
 // Notify implements tonepay.Notifier: it wakes Run without blocking.
@@ -172,7 +252,9 @@ func (d *Dispatcher) Notify() {
 }
 
 // Run delivers callbacks until ctx is done, then waits for deliveries in
-// flight to finish and record their attempts, and returns nil.
+// flight to finish and record their attempts, and returns nil. Callbacks
+// still waiting for a busy host then are left to the next claim (the next
+// process's, once their lease ends): they have tried nothing.
 //
 // Between passes over the outbox it sleeps until Notify, a delivery of its own
 // finishing (the session's next callback is then eligible), the earliest
@@ -182,6 +264,7 @@ func (d *Dispatcher) Notify() {
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
 	defer d.inflight.Wait()
+	defer d.quitOnce.Do(func() { close(d.quit) })
 	failures := 0 // consecutive store errors
 	for {
 		wait, err := d.pass(ctx)
@@ -218,7 +301,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // pass claims what is due, up to the free workers, starts delivering it, and
 // says how long Run may sleep before the next pass.
 func (d *Dispatcher) pass(ctx context.Context) (time.Duration, error) {
-	free := d.Workers - len(d.sem)
+	free := d.Workers - int(d.ready.Load())
 	if free <= 0 {
 		return d.Poll, nil // a delivery finishing wakes Run
 	}
@@ -228,12 +311,10 @@ func (d *Dispatcher) pass(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	for _, cb := range cbs {
-		// Blocks only when a handed-over chain took a worker since free was
-		// counted: the claimed callback waits for the next one free.
-		d.sem <- struct{}{}
+		d.ready.Add(1)
 		d.inflight.Go(func() {
-			defer d.done()
-			d.deliver(cb)
+			defer d.finish()
+			d.attempt(cb)
 		})
 	}
 	if len(cbs) == free {
@@ -320,26 +401,29 @@ const minLease = time.Second
 // finishes and is recorded. It is bounded by the lease instead, so that no
 // other dispatcher can claim the callback while this attempt may still reach
 // the receiver (that would break the session's order).
-func (d *Dispatcher) deliver(cb *tonepay.Callback) bool {
+func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) bool {
 	start := d.Now()
-	left := d.Lease
-	if !cb.LeasedUntil.IsZero() {
-		left = cb.LeasedUntil.Sub(start)
-	}
+	left := d.leaseEnd(cb).Sub(start)
 	if left < minLease {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), left)
 	defer cancel()
 	a := &tonepay.Attempt{CallbackID: cb.ID, N: cb.Attempts + 1, At: start}
-	status, err := d.post(ctx, cb)
+	status, down, err := d.post(ctx, cb)
 	now := d.Now()
 	a.Duration, a.StatusCode = now.Sub(start), status
+	resume, tripped := h.result(start, now, down, d.HostFailures, d.HostBackoff)
 
 	cb.Attempts++
 	cb.DateUpdated = now
-	// Logs name the callback, never its form: it holds masked card data.
-	log := d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", host(cb.URL), "attempt", a.N)
+	// Logs name the callback and its host, never its form (it holds masked
+	// card data) nor the rest of its URL (its query may hold the tenant's
+	// secrets; its credentials always do).
+	log := d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", h.key, "attempt", a.N)
+	if tripped {
+		log.Warn("callback host backed off", "until", resume)
+	}
 	switch {
 	case err == nil:
 		cb.Status = tonepay.CallbackDelivered
@@ -350,7 +434,8 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback) bool {
 		log.Warn("callback failed for good", "status", status, "err", a.Error, "created", cb.DateCreated)
 	default:
 		a.Error = err.Error()
-		cb.NextAttemptAt = now.Add(d.Backoff(a.N))
+		// Not before the host's backoff ends: it would only be skipped.
+		cb.NextAttemptAt = maxTime(now.Add(d.Backoff(a.N)), resume)
 		log.Debug("callback attempt failed", "status", status, "err", a.Error, "retry_at", cb.NextAttemptAt)
 	}
 	// The record waits for a commit (an fsync): the worker does not. A
@@ -358,6 +443,32 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback) bool {
 	// order is the receiver's order, which the POST has already settled.
 	d.inflight.Go(func() { d.record(cb, a) })
 	return cb.Status == tonepay.CallbackDelivered
+}
+
+// skip records that cb was not attempted because its host is backed off
+// until until: one failed attempt, with no request made, due again when the
+// backoff ends. It costs one record per callback per backoff, never a loop.
+func (d *Dispatcher) skip(cb *tonepay.Callback, h *host, until time.Time, n int) {
+	now := d.Now()
+	a := &tonepay.Attempt{CallbackID: cb.ID, N: cb.Attempts + 1, At: now,
+		Error: fmt.Sprintf("not attempted: %s is backed off until %s after failing repeatedly (backoff %d in a row)",
+			h.key, until.UTC().Format("2006-01-02T15:04:05.000Z"), n)}
+	cb.Attempts++
+	cb.DateUpdated = now
+	if now.Sub(cb.DateCreated) > d.GiveUp {
+		cb.Status = tonepay.CallbackFailed
+		d.Logger.Warn("callback failed for good", "callback", cb.ID, "session", cb.SessionSid, "host", h.key, "err", a.Error, "created", cb.DateCreated)
+	} else {
+		cb.NextAttemptAt = until
+	}
+	d.inflight.Go(func() { d.record(cb, a) })
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // record saves an attempt, then wakes Run: what the attempt changed (the
@@ -374,51 +485,81 @@ func (d *Dispatcher) record(cb *tonepay.Callback, a *tonepay.Attempt) {
 	}
 }
 
-// post sends cb and returns the HTTP status (0 without an answer), with an
-// error unless it is 2xx. Errors never quote the form or the URL.
-func (d *Dispatcher) post(ctx context.Context, cb *tonepay.Callback) (int, error) {
+// post sends cb and returns the HTTP status (0 without an answer), whether
+// the failure says the host itself is down (no answer, 5xx, 429), and an
+// error unless it is 2xx. Errors never quote the form, the URL or an
+// address the tenant did not write (see describe).
+func (d *Dispatcher) post(ctx context.Context, cb *tonepay.Callback) (int, bool, error) {
 	// Looked up on every attempt: an account's token can change, and the
 	// receiver checks against the current one.
 	acct, err := d.Store.FindAccount(ctx, cb.AccountSid)
 	if err != nil {
-		return 0, fmt.Errorf("finding the signing account: %w", err)
+		return 0, false, fmt.Errorf("finding the signing account: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cb.URL, strings.NewReader(cb.Form.Encode()))
 	if err != nil {
-		return 0, errors.New("bad callback URL")
+		return 0, false, errors.New("bad callback URL")
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", Sign(acct.AuthToken, cb.URL, cb.Form))
+	req.Header.Set("X-Twilio-Signature", Sign(acct.AuthToken, SignedURL(cb.URL), cb.Form))
 	req.Header.Set("I-Twilio-Idempotency-Token", cb.Token)
 	req.Header.Set("User-Agent", userAgent)
 	res, err := d.Client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is in the callback row already
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			return 0, false, refused
 		}
-		return 0, shorten(err)
+		return 0, true, errors.New(describe(err))
 	}
 	io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
 	res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return res.StatusCode, fmt.Errorf("HTTP %d", res.StatusCode)
+		down := res.StatusCode >= 500 || res.StatusCode == http.StatusTooManyRequests
+		return res.StatusCode, down, fmt.Errorf("HTTP %d", res.StatusCode)
 	}
-	return res.StatusCode, nil
+	return res.StatusCode, false, nil
 }
 
-// shorten keeps a transport error to a line that fits an attempt record.
-func shorten(err error) error {
-	const max = 200
-	if s := err.Error(); len(s) > max {
-		return errors.New(s[:max] + "…")
+// SignedURL is the URL that X-Twilio-Signature covers: as the receiver sees
+// it, which is as configured without credentials (Twilio removes user:pass@
+// before signing) and without the fragment (never sent; Twilio neither sends
+// nor signs it). The port is kept as written, as Twilio's validators accept
+// both forms.
+func SignedURL(raw string) string {
+	u := tonepay.RedactURL(raw)
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		u = u[:i]
 	}
-	return err
+	return u
 }
 
-func host(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Host
+// describe says in a few fixed words why a request got no answer. The
+// tenant's Callbacks view shows it: the text of Go's errors would show the
+// addresses a hostname resolved to and the resolver's, and tell apart more
+// states of an internal host than a tenant needs to know.
+func describe(err error) string {
+	var dns *net.DNSError
+	var ne net.Error
+	var cert *tls.CertificateVerificationError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "host not found"
+	case errors.As(err, &dns):
+		return "host name lookup failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	case errors.As(err, &cert):
+		return "TLS certificate not accepted"
+	case errors.As(err, &rec):
+		return "TLS handshake failed (not a TLS server?)"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed without an answer"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "host unreachable"
 	}
-	return ""
+	return "connection failed"
 }

@@ -1,5 +1,7 @@
 // Package webhook delivers status callbacks from the outbox: it signs each one
-// as Twilio does, posts it, retries with backoff, and records every attempt.
+// as Twilio does, posts it where the operator's Policy allows, retries with
+// backoff (per callback, and per host for a host that keeps failing), and
+// records every attempt.
 package webhook
 
 import (

@@ -62,7 +62,7 @@ type serveConfig struct {
 func defaultServeConfig() serveConfig {
 	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit,
 		ConnectorLease: capture.DefaultEngine.Lease, SessionIdle: capture.DefaultEngine.Idle, EraseWithin: 30 * time.Second,
-		AuthFailLimit: 30, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+		AuthFailLimit: twilioapi.DefaultAuthFailLimit, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -264,7 +264,11 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	if !shared {
 		sessions.Publish = hub.Publish // one process: its own changes are all there are
 	}
-	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: hub.Subscribe})
+	// Closed as shutdown begins: event streams end, so that Shutdown does not
+	// wait its whole grace period for them.
+	closing := make(chan struct{})
+	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: hub.Subscribe,
+		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
 	root := http.NewServeMux()
 	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
 	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
@@ -275,13 +279,14 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		return err
 	}
 	srv := &http.Server{
-		Handler:           logRequests(log, root),
+		Handler:           logRequests(log, twilioapi.Errors(root)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { close(closing) })
 
 	if addr := getenv("TONEPAY_PPROF_ADDR"); addr != "" {
 		// Profiling for operators, on a listener of its own: never on the API's.
