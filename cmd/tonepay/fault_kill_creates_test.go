@@ -63,10 +63,10 @@ func faultKillCreates(t *testing.T, name, db string, after func(*faultServer)) {
 	// with good credentials should be refused: say so once per status.
 	refuse := func(what string, code int, body []byte) {
 		mu.Lock()
-		defer mu.Unlock()
 		if refused[code]++; refused[code] == 1 {
 			t.Errorf("%s answered %d: %s", what, code, body)
 		}
+		mu.Unlock()
 		time.Sleep(10 * time.Millisecond) // as a client would, a little
 	}
 	for c := range clients {
