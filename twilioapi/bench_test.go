@@ -52,7 +52,6 @@ func BenchmarkWireChecks(b *testing.B) {
 			b.Fatal(err)
 		}
 		addr := clientAddr("192.0.2.1:5555")
-		l.take(addr)
-		l.give(addr)
+		l.spent(addr)
 	}
 }

@@ -152,7 +152,8 @@ func (s *server) handleSessionCallbacks(w http.ResponseWriter, r *http.Request, 
 		if err != nil {
 			return err
 		}
-		j := callbackJSON{ID: cb.ID, Token: cb.Token, URL: cb.URL, Status: string(cb.Status), Params: map[string]string{},
+		j := callbackJSON{ID: cb.ID, Token: cb.Token, URL: tonepay.RedactURL(cb.URL), // never the credentials in it
+			Status: string(cb.Status), Params: map[string]string{},
 			DateCreated: isoDate(cb.DateCreated), Attempts: make([]attemptJSON, 0, len(atts))}
 		if cb.Status == tonepay.CallbackPending {
 			j.NextAttemptAt = isoDate(cb.NextAttemptAt)

@@ -55,14 +55,18 @@ func (l *limiter) take(key string) (bool, time.Duration) {
 	return true, 0
 }
 
-// give returns a token that take took, for a request that turned out not to
-// count (an authentication that succeeded).
-func (l *limiter) give(key string) {
+// spent reports whether key's bucket is empty, and if so how long until it
+// has a token again; it takes nothing.
+func (l *limiter) spent(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.bucket(key, now)
-	b.tokens = min(l.burst, b.tokens+1)
+	if b, ok := l.buckets[key]; ok {
+		if t := b.tokens + now.Sub(b.last).Seconds()*l.rate; t < 1 {
+			return true, time.Duration((1 - t) / l.rate * float64(time.Second))
+		}
+	}
+	return false, 0
 }
 
 // bucket returns key's bucket refilled up to now, making it if needed.

@@ -67,11 +67,13 @@ func TestLimiterRetryAfter(t *testing.T) {
 	if ok || retryAfter(wait) != "6" {
 		t.Fatalf("over the burst: %v, Retry-After %s, want refused and 6", ok, retryAfter(wait))
 	}
-	l.give("a")
-	if ok, _ := l.take("a"); !ok {
-		t.Error("a token given back cannot be taken")
+	if spent, wait := l.spent("a"); !spent || retryAfter(wait) != "6" {
+		t.Errorf("spent = %v, Retry-After %s, want true and 6", spent, retryAfter(wait))
 	}
 	now = now.Add(6 * time.Second)
+	if spent, _ := l.spent("a"); spent {
+		t.Error("still spent after Retry-After")
+	}
 	if ok, _ := l.take("a"); !ok {
 		t.Error("no token after Retry-After")
 	}

@@ -132,21 +132,22 @@ func (s *server) authed(f func(w http.ResponseWriter, r *http.Request, c *caller
 }
 
 // limitedAuthenticate authenticates a request within its client address's
-// failed-authentication limit. Every attempt takes a token before the
-// credentials are checked, and one that does not fail gives it back: so
-// however many guesses run at once, no more than the bucket holds are
-// checked, and good credentials cost nothing.
+// failed-authentication limit: an address whose failures have spent its
+// bucket is refused before its credentials are checked, and only a failure
+// takes a token. Good credentials cost nothing, however many requests an
+// address (a call centre behind one NAT) has under way at once; guesses
+// already running when the bucket empties are bounded by the concurrency.
 func (s *server) limitedAuthenticate(r *http.Request) (*caller, error) {
 	if s.authFails == nil {
 		return s.authenticate(r.Context(), r)
 	}
 	addr := clientAddr(r.RemoteAddr)
-	if ok, wait := s.authFails.take(addr); !ok {
+	if spent, wait := s.authFails.spent(addr); spent {
 		return nil, tooMany(wait, "Too many failed authentications from this address; try again in %s seconds", retryAfter(wait))
 	}
 	c, err := s.authenticate(r.Context(), r)
-	if !errors.Is(err, errBadCredentials) {
-		s.authFails.give(addr)
+	if errors.Is(err, errBadCredentials) {
+		s.authFails.take(addr)
 	}
 	return c, err
 }

@@ -182,6 +182,9 @@ func (c serveConfig) validate() error {
 			return err
 		}
 	}
+	if _, err := webhook.ParsePolicy(c.CallbackNetworks); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -225,7 +228,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.DB)
+	store, err := openStore(ctx, cfg, box)
 	if err != nil {
 		return err
 	}
@@ -245,7 +248,13 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		}
 	}
 
-	dispatcher := &webhook.Dispatcher{Store: store, Logger: log}
+	// Where callbacks may go; checked on the resolved address at connect
+	// time. tonepay's own listeners are added once they are open.
+	policy, err := webhook.ParsePolicy(cfg.CallbackNetworks)
+	if err != nil {
+		return err
+	}
+	dispatcher := &webhook.Dispatcher{Store: store, Logger: log, Policy: policy}
 	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
 	if cfg.Config != "" {
 		if connectors, err = loadConnectors(cfg.Config, getenv); err != nil {
@@ -278,9 +287,10 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	policy.DenyListener(ln.Addr())
 	srv := &http.Server{
 		Handler:           logRequests(log, twilioapi.Errors(root)),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout), // headers are part of the request
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
@@ -289,12 +299,20 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	srv.RegisterOnShutdown(func() { close(closing) })
 
 	if addr := getenv("TONEPAY_PPROF_ADDR"); addr != "" {
-		// Profiling for operators, on a listener of its own: never on the API's.
+		// Profiling for operators, on a listener of its own: never on the
+		// API's, and never a callback's destination.
+		pln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("TONEPAY_PPROF_ADDR: %w", err)
+		}
+		policy.DenyListener(pln.Addr())
 		pprofMux := http.NewServeMux()
 		pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
 		pprofMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		go http.ListenAndServe(addr, pprofMux)
-		log.Info("pprof on http://" + addr + "/debug/pprof/")
+		psrv := &http.Server{Handler: pprofMux, ReadHeaderTimeout: 10 * time.Second}
+		go psrv.Serve(pln)
+		defer psrv.Close()
+		log.Info("pprof on http://" + pln.Addr().String() + "/debug/pprof/")
 	}
 	dctx, stopDispatcher := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -357,17 +375,23 @@ func isPostgres(db string) bool {
 }
 
 // openStore opens PostgreSQL for a postgres:// URL, else the SQLite file.
-func openStore(ctx context.Context, db string) (tonepay.Store, error) {
-	if isPostgres(db) {
-		s, err := postgres.Open(ctx, db)
+// Either seals auth tokens at rest with box, the data key's: a database
+// file, dump or backup alone hands out no account's signing key.
+func openStore(ctx context.Context, cfg serveConfig, box *seal.Box) (tonepay.Store, error) {
+	if isPostgres(cfg.DB) {
+		s, err := postgres.OpenWith(ctx, cfg.DB, postgres.Options{EraseWithin: cfg.EraseWithin, Tokens: box})
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL: %w", err) // not the URL: it may hold a password
 		}
 		return s, nil
 	}
-	s, err := sqlite.Open(db)
+	s, err := sqlite.Open(cfg.DB)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", db, err)
+		return nil, fmt.Errorf("open %s: %w", cfg.DB, err)
+	}
+	if err := s.SealTokens(ctx, box); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", cfg.DB, err)
 	}
 	return s, nil
 }

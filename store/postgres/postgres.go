@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
 )
 
 var (
@@ -40,12 +41,41 @@ const migrationLock = 0x70e_9a7
 // Store implements tonepay.Store on a pgxpool.
 type Store struct {
 	reader
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	erase  *eraser
+	tokens sqlrow.Tokens
+}
+
+// Options are the settings of OpenWith; the zero value is Open's.
+type Options struct {
+	// EraseWithin bounds how long an ended session's sealed values stay
+	// readable in the files of the table that holds them (vacuum.go): 0
+	// means DefaultEraseWithin; less than a second or more than
+	// MaxEraseWithin is refused.
+	// What other files keep (WAL, backups) is in docs/deployment.md.
+	EraseWithin time.Duration
+	// Tokens, if set, seals account auth tokens at rest (the data key's
+	// seal.Box). OpenWith then seals the tokens stored in clear before, and
+	// fails if a sealed one does not open: a wrong data key stops start-up.
+	// Without it tokens are stored in clear, and sealed ones cannot be read.
+	Tokens tonepay.Sealer
 }
 
 // Open connects to the database at url (postgres://…) and applies any
-// migrations it has not yet recorded.
+// migrations it has not yet recorded, with the default Options.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with options. The Store rewrites its secrets table in
+// the background until Close.
+func OpenWith(ctx context.Context, url string, o Options) (*Store, error) {
+	if o.EraseWithin == 0 {
+		o.EraseWithin = DefaultEraseWithin
+	}
+	if o.EraseWithin < time.Second || o.EraseWithin > MaxEraseWithin {
+		return nil, fmt.Errorf("postgres.Open: EraseWithin %v is not between 1s and %v", o.EraseWithin, MaxEraseWithin)
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres.Open: %w", err)
@@ -54,16 +84,23 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres.Open: %w", err)
 	}
-	s := &Store{reader: reader{q: pool}, pool: pool}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{pool: pool, erase: newEraser(pool, o.EraseWithin), tokens: sqlrow.Tokens{Sealer: o.Tokens}}
+	s.reader = reader{q: pool, tokens: &s.tokens}
+	err = s.migrate(ctx)
+	if err == nil && o.Tokens != nil {
+		err = s.sealTokens(ctx)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
+	go s.erase.run()
 	return s, nil
 }
 
-// Close closes the pool.
+// Close stops the background rewrites and closes the pool.
 func (s *Store) Close() error {
+	s.erase.stop()
 	s.pool.Close()
 	return nil
 }
@@ -109,9 +146,50 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// sealTokens seals the auth tokens stored in clear and checks that every
+// sealed one opens (sqlrow.Tokens.Reseal). A token is replaced only if it is
+// still the clear one read, so processes starting together, or a rotation
+// meanwhile, lose nothing. The clear tokens' old row versions are then
+// rewritten away within EraseWithin (vacuum.go): they would stay in the
+// table's free space otherwise.
+func (s *Store) sealTokens(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT sid, auth_token FROM accounts`)
+	if err != nil {
+		return fmt.Errorf("postgres.Open: tokens: %w", err)
+	}
+	type reseal struct{ sid, clear, sealed string }
+	var todo []reseal
+	for rows.Next() {
+		var r reseal
+		if err = rows.Scan(&r.sid, &r.clear); err != nil {
+			break
+		}
+		var changed bool
+		if r.sealed, changed, err = s.tokens.Reseal(r.sid, r.clear); err != nil {
+			break
+		}
+		if changed {
+			todo = append(todo, r)
+		}
+	}
+	rows.Close()
+	if err = errors.Join(err, rows.Err()); err != nil {
+		return fmt.Errorf("postgres.Open: %w", err)
+	}
+	for _, r := range todo {
+		if _, err := s.pool.Exec(ctx, `UPDATE accounts SET auth_token = $1 WHERE sid = $2 AND auth_token = $3`, r.sealed, r.sid, r.clear); err != nil {
+			return fmt.Errorf("postgres.Open: tokens: %w", err)
+		}
+	}
+	if len(todo) > 0 {
+		s.erase.accounts.Store(vacuumRounds)
+	}
+	return nil
+}
+
 // Update implements tonepay.Store.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true}, tx}) })
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true, tokens: &s.tokens}, tx, s.erase}) })
 }
 
 // ClaimCallbacks implements tonepay.Store.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/storetest"
 )
@@ -60,8 +61,13 @@ func freshDB(t *testing.T) string {
 	return u.String()
 }
 
+// open opens a store as tonepay serve does, sealing auth tokens.
 func open(t *testing.T) tonepay.Store {
-	s, err := postgres.Open(context.Background(), freshDB(t))
+	box, err := seal.New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.OpenWith(context.Background(), freshDB(t), postgres.Options{Tokens: box})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,5 +132,16 @@ func TestListen(t *testing.T) {
 	case e := <-events:
 		t.Errorf("an extra event: %+v", e)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestEraseWithinBounds: the bound is refused outside [1s, 60s], before any
+// connection is made.
+func TestEraseWithinBounds(t *testing.T) {
+	for _, d := range []time.Duration{-time.Second, time.Millisecond, 61 * time.Second} {
+		if s, err := postgres.OpenWith(context.Background(), "postgres://127.0.0.1:1/x", postgres.Options{EraseWithin: d}); err == nil {
+			s.Close()
+			t.Errorf("EraseWithin %v accepted", d)
+		}
 	}
 }

@@ -21,8 +21,9 @@ type querier interface {
 // transaction rewrites are read FOR UPDATE: two processes changing one
 // session take turns instead of overwriting each other.
 type reader struct {
-	q    querier
-	lock bool
+	q      querier
+	lock   bool
+	tokens *sqlrow.Tokens // the stored form of auth tokens
 }
 
 func (r reader) forUpdate() string {
@@ -39,12 +40,10 @@ const (
 	accountCols  = sqlrow.AccountCols
 	keyCols      = sqlrow.KeyCols
 	callCols     = sqlrow.CallCols
-	sessionCols  = sqlrow.SessionCols
 	callbackCols = sqlrow.CallbackCols
 )
 
 var (
-	scanAccount  = sqlrow.ScanAccount
 	scanKey      = sqlrow.ScanKey
 	scanCall     = sqlrow.ScanCall
 	scanSession  = sqlrow.ScanSession
@@ -55,6 +54,22 @@ var (
 	tm           = sqlrow.Tm
 	sessionJSON  = sqlrow.SessionJSON
 )
+
+// A session's sealed values live in session_secrets (migration 002), so a
+// session is read joined to its secret: the columns of sqlrow.SessionCols, in
+// its order, from sessions s and session_secrets x. FOR UPDATE OF s locks the
+// session row, which every writer of the secret locks first.
+const (
+	sessionCols = `s.sid, s.account_sid, s.call_sid, s.status, s.params, s.state, x.sealed, s.deadline, s.date_created, s.date_updated`
+	sessionFrom = `sessions s LEFT JOIN session_secrets x ON x.sid = s.sid`
+)
+
+func (r reader) forUpdateOfSession() string {
+	if r.lock {
+		return " FOR UPDATE OF s"
+	}
+	return ""
+}
 
 func scanAll[T any](rows pgx.Rows, scan func(scanner) (*T, error)) ([]*T, error) {
 	defer rows.Close()
@@ -96,11 +111,11 @@ func limit(n int) *int {
 }
 
 func (r reader) FindAccount(ctx context.Context, sid string) (*tonepay.Account, error) {
-	return one(ctx, r.q, "FindAccount", scanAccount, `SELECT `+accountCols+` FROM accounts WHERE sid = $1`+r.forUpdate(), sid)
+	return one(ctx, r.q, "FindAccount", r.tokens.ScanAccount, `SELECT `+accountCols+` FROM accounts WHERE sid = $1`+r.forUpdate(), sid)
 }
 
 func (r reader) FindAccounts(ctx context.Context, f tonepay.AccountFilter) ([]*tonepay.Account, error) {
-	return many(ctx, r.q, "FindAccounts", scanAccount, `SELECT `+accountCols+` FROM accounts
+	return many(ctx, r.q, "FindAccounts", r.tokens.ScanAccount, `SELECT `+accountCols+` FROM accounts
 		WHERE (sid = $1 OR owner_sid = $1) AND ($2 = '' OR friendly_name = $2) AND ($3 = '' OR status = $3)
 		ORDER BY date_created, sid LIMIT $4 OFFSET $5`, f.OwnerSid, f.FriendlyName, f.Status, limit(f.Limit), f.Offset)
 }
@@ -131,7 +146,7 @@ func (r reader) FindCalls(ctx context.Context, f tonepay.CallFilter) ([]*tonepay
 }
 
 func (r reader) FindSession(ctx context.Context, sid string) (*tonepay.Session, error) {
-	return one(ctx, r.q, "FindSession", scanSession, `SELECT `+sessionCols+` FROM sessions WHERE sid = $1`+r.forUpdate(), sid)
+	return one(ctx, r.q, "FindSession", scanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.sid = $1`+r.forUpdateOfSession(), sid)
 }
 
 func (r reader) FindDueSessions(ctx context.Context, now time.Time, n int) ([]string, error) {
@@ -152,7 +167,7 @@ func (r reader) FindDueSessions(ctx context.Context, now time.Time, n int) ([]st
 }
 
 func (r reader) FindOpenSession(ctx context.Context, callSid string) (*tonepay.Session, error) {
-	return one(ctx, r.q, "FindOpenSession", scanSession, `SELECT `+sessionCols+` FROM sessions WHERE call_sid = $1 AND status <> 'ended'`+r.forUpdate(), callSid)
+	return one(ctx, r.q, "FindOpenSession", scanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.call_sid = $1 AND s.status <> 'ended'`+r.forUpdateOfSession(), callSid)
 }
 
 func (r reader) FindCallbacks(ctx context.Context, sessionSid string) ([]*tonepay.Callback, error) {

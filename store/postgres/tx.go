@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/store/internal/sqlrow"
 )
@@ -11,7 +12,8 @@ import (
 // txn implements tonepay.Tx on a transaction.
 type txn struct {
 	reader
-	tx pgx.Tx
+	tx    pgx.Tx
+	erase *eraser // told of every write to session_secrets
 }
 
 func (t *txn) exec(ctx context.Context, op, query string, args ...any) error {
@@ -33,12 +35,12 @@ func (t *txn) execOne(ctx context.Context, op, query string, args ...any) error 
 
 func (t *txn) CreateAccount(ctx context.Context, a *tonepay.Account) error {
 	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateCreated), ts(a.DateUpdated))
+		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateCreated), ts(a.DateUpdated))
 }
 
 func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
 	return t.execOne(ctx, "UpdateAccount", `UPDATE accounts SET friendly_name = $1, status = $2, auth_token = $3, date_updated = $4 WHERE sid = $5`,
-		a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateUpdated), a.Sid)
+		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateUpdated), a.Sid)
 }
 
 func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
@@ -69,12 +71,16 @@ func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {
 	if err != nil {
 		return wrap("CreateSession", err)
 	}
-	_, err = t.tx.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, s.Sealed, ts(s.Deadline), ts(s.DateCreated), ts(s.DateUpdated))
+	_, err = t.tx.Exec(ctx, `INSERT INTO sessions (sid, account_sid, call_sid, status, params, state, deadline, date_created, date_updated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, ts(s.Deadline), ts(s.DateCreated), ts(s.DateUpdated))
 	if isUniqueViolation(err) {
 		return tonepay.ErrConflict
 	}
-	return wrap("CreateSession", err)
+	if err != nil {
+		return wrap("CreateSession", err)
+	}
+	return wrap("CreateSession", t.saveSealed(ctx, s))
 }
 
 func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
@@ -82,8 +88,32 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 	if err != nil {
 		return wrap("UpdateSession", err)
 	}
-	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = $1, state = $2, sealed = $3, deadline = $4, date_updated = $5 WHERE sid = $6`,
-		string(s.Status), state, s.Sealed, ts(s.Deadline), ts(s.DateUpdated), s.Sid)
+	if err := t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = $1, state = $2, deadline = $3, date_updated = $4 WHERE sid = $5`,
+		string(s.Status), state, ts(s.Deadline), ts(s.DateUpdated), s.Sid); err != nil {
+		return err
+	}
+	return wrap("UpdateSession", t.saveSealed(ctx, s))
+}
+
+// saveSealed writes the session's sealed values to session_secrets, or
+// deletes them when there are none (the session ended). A changed row leaves
+// a row version whose bytes only a rewrite of the table removes (a deleted
+// one at commit, a written one at rollback), so the eraser is told before
+// the transaction ends.
+func (t *txn) saveSealed(ctx context.Context, s *tonepay.Session) error {
+	var tag pgconn.CommandTag
+	var err error
+	if s.Sealed == nil {
+		tag, err = t.tx.Exec(ctx, `DELETE FROM session_secrets WHERE sid = $1`, s.Sid)
+	} else {
+		// An unchanged value is not written again: no new row version.
+		tag, err = t.tx.Exec(ctx, `INSERT INTO session_secrets (sid, sealed) VALUES ($1, $2)
+			ON CONFLICT (sid) DO UPDATE SET sealed = excluded.sealed WHERE session_secrets.sealed <> excluded.sealed`, s.Sid, s.Sealed)
+	}
+	if err != nil || tag.RowsAffected() > 0 {
+		t.erase.owe()
+	}
+	return err
 }
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {

@@ -18,7 +18,13 @@ type querier interface {
 }
 
 // reader implements tonepay.Reader.
-type reader struct{ q querier }
+type reader struct {
+	q      querier
+	tokens *tokens
+}
+
+// tokens is the stored form of auth tokens, shared with the other SQL store.
+type tokens = sqlrow.Tokens
 
 // The row shapes are shared with the other SQL store: see store/internal/sqlrow.
 type scanner = sqlrow.Scanner
@@ -32,7 +38,6 @@ const (
 )
 
 var (
-	scanAccount  = sqlrow.ScanAccount
 	scanKey      = sqlrow.ScanKey
 	scanCall     = sqlrow.ScanCall
 	scanSession  = sqlrow.ScanSession
@@ -84,11 +89,11 @@ func limit(n int) int {
 }
 
 func (r reader) FindAccount(ctx context.Context, sid string) (*tonepay.Account, error) {
-	return one(ctx, r.q, "FindAccount", scanAccount, `SELECT `+accountCols+` FROM accounts WHERE sid = ?`, sid)
+	return one(ctx, r.q, "FindAccount", r.tokens.ScanAccount, `SELECT `+accountCols+` FROM accounts WHERE sid = ?`, sid)
 }
 
 func (r reader) FindAccounts(ctx context.Context, f tonepay.AccountFilter) ([]*tonepay.Account, error) {
-	return many(ctx, r.q, "FindAccounts", scanAccount, `SELECT `+accountCols+` FROM accounts
+	return many(ctx, r.q, "FindAccounts", r.tokens.ScanAccount, `SELECT `+accountCols+` FROM accounts
 		WHERE (sid = ?1 OR owner_sid = ?1) AND (?2 = '' OR friendly_name = ?2) AND (?3 = '' OR status = ?3)
 		ORDER BY date_created, sid LIMIT ?4 OFFSET ?5`, f.OwnerSid, f.FriendlyName, f.Status, limit(f.Limit), f.Offset)
 }

@@ -46,6 +46,7 @@ type Store struct {
 	rstmts       *stmts  // prepared statements of the read pool
 	wstmts       *wstmts // the writer's, used by the committer alone
 	cache        caches  // rows the request path reads most (cache.go)
+	tokens       tokens  // the stored form of auth tokens (tokens.go)
 	commitOnce   sync.Once
 	closeOnce    sync.Once
 	jobs         chan *job
@@ -94,7 +95,7 @@ func Open(path string) (*Store, error) {
 		}
 	}
 	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read), wstmts: newWstmts(write), quit: make(chan struct{})}
-	s.reader = reader{pool{s.rstmts}}
+	s.reader = reader{pool{s.rstmts}, &s.tokens}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, err
@@ -316,7 +317,7 @@ func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
 	var t *txn
 	err := s.inTx(ctx, "Update", func(tx *sql.Tx) error {
 		q := txq{tx, s.wstmts}
-		t = &txn{reader: reader{q}, tx: q}
+		t = &txn{reader: reader{q, &s.tokens}, tx: q}
 		return fn(t)
 	})
 	if t != nil {

@@ -36,13 +36,13 @@ func (t *txn) execOne(ctx context.Context, op, query string, args ...any) error 
 func (t *txn) CreateAccount(ctx context.Context, a *tonepay.Account) error {
 	t.changed.accounts = append(t.changed.accounts, a.Sid)
 	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateCreated), ts(a.DateUpdated))
+		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateCreated), ts(a.DateUpdated))
 }
 
 func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
 	t.changed.accounts = append(t.changed.accounts, a.Sid)
 	return t.execOne(ctx, "UpdateAccount", `UPDATE accounts SET friendly_name = ?, status = ?, auth_token = ?, date_updated = ? WHERE sid = ?`,
-		a.FriendlyName, a.Status, a.AuthToken.Reveal(), ts(a.DateUpdated), a.Sid)
+		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateUpdated), a.Sid)
 }
 
 func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {

@@ -465,3 +465,55 @@ func testOneOpenSession(t *testing.T, s tonepay.Store) {
 		t.Errorf("FindOpenSession with two ended sessions: %v, want ErrNotFound", err)
 	}
 }
+
+// testSealed: a session's sealed values follow its writes through every
+// change, none and back included, and a rolled-back write leaves them as
+// they were (a store may keep them apart from the session's row).
+func testSealed(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	sess := newSession(MustCall(t, s, a.Sid, t0))
+	update(t, s, func(tx tonepay.Tx) error { return tx.CreateSession(ctx, sess) })
+	steps := []struct {
+		name     string
+		sealed   []byte
+		rollback bool
+		want     []byte
+	}{
+		{"none at creation", nil, false, nil},
+		{"first value", []byte("one"), false, []byte("one")},
+		{"the same again", []byte("one"), false, []byte("one")},
+		{"rolled back", []byte("two"), true, []byte("one")},
+		{"changed", []byte("three"), false, []byte("three")},
+		{"erased, rolled back", nil, true, []byte("three")},
+		{"erased", nil, false, nil},
+		{"erased again", nil, false, nil},
+		{"set after erased", []byte("four"), false, []byte("four")},
+	}
+	for i, st := range steps {
+		if i > 0 {
+			next := *sess
+			next.Sealed, next.DateUpdated = st.sealed, t0.Add(time.Duration(i)*time.Second)
+			err := s.Update(ctx, func(tx tonepay.Tx) error {
+				if err := tx.UpdateSession(ctx, &next); err != nil || !st.rollback {
+					return err
+				}
+				return errRollback
+			})
+			if err != nil && !errors.Is(err, errRollback) {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		got, err := s.FindSession(ctx, sess.Sid)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if string(got.Sealed) != string(st.want) || (got.Sealed == nil) != (st.want == nil) {
+			t.Errorf("%s: Sealed = %q, want %q", st.name, got.Sealed, st.want)
+		}
+		if got, err := s.FindOpenSession(ctx, sess.CallSid); err != nil || string(got.Sealed) != string(st.want) {
+			t.Errorf("%s: FindOpenSession: %v, %v", st.name, got, err)
+		}
+	}
+}
+
+var errRollback = errors.New("roll back")

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"CallFilter", testCallFilter},
 		{"Times", testTimes},
 		{"Sessions", testSessions},
+		{"Sealed", testSealed},
 		{"DueSessions", testDueSessions},
 		{"OneOpenSessionPerCall", testOneOpenSession},
 		{"Rollback", testRollback},
