@@ -12,6 +12,33 @@
 // A file is served by one process. The Store relies on it twice: it caches
 // the rows every request reads (cache.go), and it releases callback leases
 // at start-up (ReleaseLeases).
+//
+// Card data at rest (DESIGN §8). A session's captured values are stored only
+// sealed (sessions.sealed, AES-256-GCM under the data key), and the WAL keeps
+// every older version of a row's page until it is checkpointed and
+// truncated. When a session ends (UpdateSession dropping Sealed), the
+// committer truncates the WAL (wal_checkpoint(TRUNCATE)) at the latest
+// EraseWithin (Options, default 30 s) after the end, and secure_delete has
+// zeroed the old values' bytes in the database file's pages, freed ones
+// included: from then on no file of the store (database, -wal, -shm) holds a
+// copy the data key can open. A process killed before its erase leaves the
+// older versions in the -wal until the file is next opened: Open truncates
+// the WAL right after SQLite's recovery, before it returns (unless another
+// process holds a read transaction on the file; then as soon as it ends).
+// A file an older build wrote without secure_delete is rewritten once
+// (VACUUM) by the first Open of this one. The bound is on the files'
+// contents: blocks the file system freed, and copies made by backups or
+// snapshots of the files, are the operator's.
+//
+// The WAL stays small: the committer checkpoints it between batches, on the
+// writer connection (so no commit adds to it meanwhile), once it reaches
+// WALLimit (default 16 MiB; it stays under 64 MiB under any load), and
+// truncates it after IdleAfter (default 5 s) without writes. A checkpoint
+// waits for readers briefly (they are short) and is tried again rather than
+// stall the writers long.
+//
+// The database and its -wal and -shm files are mode 0600, whatever the
+// umask: they hold auth tokens and sealed card data.
 package sqlite
 
 import (
@@ -43,16 +70,16 @@ type Store struct {
 	write *sql.DB // one connection: every write transaction queues for it
 	read  *sql.DB // query_only pool for reads outside transactions
 
-	rstmts       *stmts  // prepared statements of the read pool
-	wstmts       *wstmts // the writer's, used by the committer alone
-	cache        caches  // rows the request path reads most (cache.go)
-	tokens       tokens  // the stored form of auth tokens (tokens.go)
-	commitOnce   sync.Once
-	closeOnce    sync.Once
-	jobs         chan *job
-	quit         chan struct{} // closed by Close: the committer and checkpointer stop
-	committer    sync.WaitGroup
-	checkpointer sync.WaitGroup
+	rstmts     *stmts  // prepared statements of the read pool
+	wstmts     *wstmts // the writer's, used by the committer alone
+	cache      caches  // rows the request path reads most (cache.go)
+	tokens     tokens  // the stored form of auth tokens (tokens.go)
+	commitOnce sync.Once
+	closeOnce  sync.Once
+	jobs       chan *job
+	quit       chan struct{} // closed by Close: the committer stops
+	committer  sync.WaitGroup
+	wal        walState // the committer's alone
 
 	// Now is the clock for what the store timestamps itself (the
 	// migrations table). Domain times (DateCreated, NextAttemptAt, …) come
@@ -60,23 +87,43 @@ type Store struct {
 	Now func() time.Time
 }
 
-// Open opens (creating if needed) the database at path and applies any
-// migrations it has not yet recorded. The path ":memory:" gives a private
-// in-memory database for tests; it lives on the writer connection alone.
-func Open(path string) (*Store, error) {
+// Open opens (creating if needed) the database at path with the default
+// Options and applies any migrations it has not yet recorded. The path
+// ":memory:" gives a private in-memory database for tests; it lives on the
+// writer connection alone.
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// busyTimeout is how long a write waits for another process's write lock (a
+// second tonepay command on the same file) instead of failing at once.
+const busyTimeout = 10 * time.Second
+
+// OpenWith is Open with the erase and WAL bounds of o.
+func OpenWith(path string, o Options) (*Store, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	mem := path == ":memory:"
+	if !mem {
+		if err := privateFiles(path); err != nil {
+			return nil, fmt.Errorf("sqlite.Open: %w", err)
+		}
+	}
 	common := []string{
-		// Waits for another process's write lock (a second tonepay command on
-		// the same file) instead of failing at once.
-		"_pragma=busy_timeout(10000)",
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeout.Milliseconds()),
 		"_pragma=foreign_keys(1)",
 	}
 	write, err := sql.Open("sqlite", dsn(path, append(common,
 		"_pragma=journal_mode(WAL)",     // readers do not block the writer, nor it them
 		"_pragma=synchronous(FULL)",     // fsync the WAL at every commit: durable, not just consistent
 		"_pragma=cache_size(-65536)",    // 64 MiB: the writer's working set stays in memory
-		"_pragma=wal_autocheckpoint(0)", // checkpoints run beside the writer (checkpointLoop), not inside a commit
+		"_pragma=wal_autocheckpoint(0)", // the committer checkpoints between batches (maintain), not inside a commit
 		"_pragma=temp_store(MEMORY)",    // savepoints journal in memory: a job's rollback needs no file
-		"_txlock=immediate",             // BEGIN IMMEDIATE: take the write lock at the start
+		// A row's old bytes are zeroed where it was, and freed pages too, so
+		// that once the WAL is truncated no old version of a sealed value is
+		// left in the database file (see maintain).
+		"_pragma=secure_delete(1)",
+		"_txlock=immediate", // BEGIN IMMEDIATE: take the write lock at the start
 	)...))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
@@ -88,7 +135,7 @@ func Open(path string) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 	read := write
-	if path != ":memory:" {
+	if !mem {
 		if read, err = sql.Open("sqlite", dsn(path, append(common, "_pragma=query_only(1)")...)); err != nil {
 			write.Close()
 			return nil, fmt.Errorf("sqlite.Open: %w", err)
@@ -96,37 +143,23 @@ func Open(path string) (*Store, error) {
 	}
 	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read), wstmts: newWstmts(write), quit: make(chan struct{})}
 	s.reader = reader{pool{s.rstmts}, &s.tokens}
+	s.wal.opts = o
+	if !mem {
+		if err := s.scrub(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite.Open: %w", err)
+		}
+		s.wal.path, s.wal.shm = path+"-wal", path+"-shm"
+		// A crash may have left sessions' older row versions in the WAL:
+		// the committer's first act, before the migrations below, is to
+		// truncate it (urgently, as if the bound were near).
+		s.wal.ended = time.Now().Add(-o.EraseWithin)
+	}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if path != ":memory:" {
-		s.checkpointer.Go(s.checkpointLoop)
-	}
 	return s, nil
-}
-
-// checkpointInterval is how often the WAL is copied back into the database.
-const checkpointInterval = 200 * time.Millisecond
-
-// checkpointLoop copies the WAL into the database file now and then, on a
-// read connection. SQLite's own automatic checkpoint runs inside the commit
-// that crosses its threshold, where it holds up every transaction of the
-// batch and those queued behind it; a PASSIVE checkpoint beside the writer
-// blocks nobody. The WAL itself is durable, so a crash between checkpoints
-// loses nothing.
-func (s *Store) checkpointLoop() {
-	t := time.NewTicker(checkpointInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-t.C:
-			// A failure (a busy reader) leaves the frames for the next try.
-			s.read.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
-		}
-	}
 }
 
 // dsn makes the driver's data source name for path. The driver hands
@@ -143,7 +176,6 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.committer.Wait()
-		s.checkpointer.Wait()
 		s.rstmts.close()
 		s.wstmts.close()
 	})
@@ -237,10 +269,22 @@ const maxBatch = 256
 
 func (s *Store) commitLoop() {
 	defer s.committer.Done()
+	// The timer wakes an idle committer when the WAL is due for truncation
+	// (an erase bound, idleness): with no writes, nothing else would.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
+		s.maintain()
+		if at, ok := s.wal.next(); ok {
+			timer.Reset(time.Until(at))
+		} else {
+			timer.Stop()
+		}
 		var first *job
 		select {
 		case first = <-s.jobs:
+		case <-timer.C:
+			continue
 		case <-s.quit:
 			return
 		}
@@ -255,6 +299,7 @@ func (s *Store) commitLoop() {
 			}
 		}
 		s.commitBatch(batch)
+		s.wal.dirty, s.wal.lastWrite = true, time.Now()
 		s.wstmts.prepareWanted() // the connection is free between batches
 	}
 }
@@ -318,7 +363,14 @@ func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
 	err := s.inTx(ctx, "Update", func(tx *sql.Tx) error {
 		q := txq{tx, s.wstmts}
 		t = &txn{reader: reader{q, &s.tokens}, tx: q}
-		return fn(t)
+		err := fn(t)
+		if t.dropsSealed {
+			// On the committer goroutine, as every job's fn: the WAL
+			// state needs no lock. Noted even if the job fails: an
+			// early truncation costs little.
+			s.wal.noteEnded(time.Now())
+		}
+		return err
 	})
 	if t != nil {
 		// Even after an error: the commit may have happened (an error of

@@ -53,6 +53,7 @@ func TestPragmas(t *testing.T) {
 		{"synchronous", "2"}, // FULL: the WAL is fsynced at every commit
 		{"foreign_keys", "1"},
 		{"busy_timeout", "10000"},
+		{"secure_delete", "1"}, // freed space is zeroed: no old row version stays in the file
 	} {
 		got, err := s.Pragma(tt.pragma)
 		if err != nil || got != tt.want {

@@ -12,6 +12,9 @@ type txn struct {
 	reader
 	tx      txq
 	changed changed // rows to drop from the Store's caches after commit
+	// dropsSealed: a session's sealed values were dropped (it ended), so
+	// their older versions must leave the files within EraseWithin.
+	dropsSealed bool
 }
 
 func (t *txn) exec(ctx context.Context, op, query string, args ...any) error {
@@ -90,6 +93,9 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 	_, state, err := sessionJSON(s)
 	if err != nil {
 		return wrap("UpdateSession", err)
+	}
+	if s.Sealed == nil || s.Status == tonepay.SessionEnded {
+		t.dropsSealed = true
 	}
 	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = ?, state = ?, sealed = ?, deadline = ?, date_updated = ? WHERE sid = ?`,
 		string(s.Status), state, s.Sealed, ts(s.Deadline), ts(s.DateUpdated), s.Sid)
