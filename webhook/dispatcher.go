@@ -174,7 +174,13 @@ func (d *Dispatcher) Deliver(cbs []*tonepay.Callback) {
 		d.inflight.Go(func() {
 			defer d.finish()
 			for _, cb := range chain {
-				if !d.attempt(cb) {
+				delivered, recorded := d.attempt(cb)
+				// The next callback goes out only once this one's delivery
+				// is on record: were the process to die between the two, the
+				// restarted outbox would send this one again after the next,
+				// and the receiver would see them out of order. The wait
+				// holds no worker and no host slot.
+				if !delivered || !<-recorded {
 					return
 				}
 			}
@@ -197,37 +203,38 @@ func (d *Dispatcher) wakeRun() {
 }
 
 // attempt takes cb through its host's limits and, if they let it, delivers
-// it; it reports whether cb was delivered. A callback is not attempted while
+// it; it reports whether cb was delivered and, if so, a channel that says
+// whether the delivery was then recorded. A callback is not attempted while
 // its host is backed off (that is recorded), nor when it waited for one of
 // the host's slots until too little of its lease was left (it is left to a
 // later claim: nothing to record, since nothing was tried).
-func (d *Dispatcher) attempt(cb *tonepay.Callback) bool {
+func (d *Dispatcher) attempt(cb *tonepay.Callback) (bool, <-chan bool) {
 	h := d.hosts.get(hostKey(cb.URL), d.PerHost)
 	defer func() { d.hosts.put(h, d.Now(), d.GiveUp) }()
 	if until, n := h.backedOff(d.Now()); !until.IsZero() {
 		d.skip(cb, h, until, n)
-		return false
+		return false, nil
 	}
 	if !h.tryAcquire() {
 		// Half the lease is the most it may wait: the attempt then still
 		// has its full Client timeout before the lease ends.
 		wait := d.leaseEnd(cb).Add(-d.Lease / 2).Sub(d.Now())
 		if wait <= 0 {
-			return false
+			return false, nil
 		}
 		d.ready.Add(-1) // its room goes to other hosts' callbacks meanwhile
 		d.wakeRun()
 		ok := h.wait(wait, d.quit)
 		d.ready.Add(1)
 		if !ok {
-			return false
+			return false, nil
 		}
 	}
 	defer h.release()
 	// The host may have been backed off while this one waited.
 	if until, n := h.backedOff(d.Now()); !until.IsZero() {
 		d.skip(cb, h, until, n)
-		return false
+		return false, nil
 	}
 	d.sem <- struct{}{}
 	defer func() { <-d.sem }()
@@ -397,15 +404,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 const minLease = time.Second
 
 // deliver makes one attempt at cb, has it recorded, and reports whether cb
-// was delivered. It does not use Run's context: an attempt under way at shutdown
+// was delivered, with a channel that says whether the record committed. It does not use Run's context: an attempt under way at shutdown
 // finishes and is recorded. It is bounded by the lease instead, so that no
 // other dispatcher can claim the callback while this attempt may still reach
 // the receiver (that would break the session's order).
-func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) bool {
+func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) (bool, <-chan bool) {
 	start := d.Now()
 	left := d.leaseEnd(cb).Sub(start)
 	if left < minLease {
-		return false
+		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), left)
 	defer cancel()
@@ -438,11 +445,10 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) bool {
 		cb.NextAttemptAt = maxTime(now.Add(d.Backoff(a.N)), resume)
 		log.Debug("callback attempt failed", "status", status, "err", a.Error, "retry_at", cb.NextAttemptAt)
 	}
-	// The record waits for a commit (an fsync): the worker does not. A
-	// session's next callback may go out before this one's record commits;
-	// order is the receiver's order, which the POST has already settled.
-	d.inflight.Go(func() { d.record(cb, a) })
-	return cb.Status == tonepay.CallbackDelivered
+	// The record waits for a commit (an fsync): the worker does not.
+	recorded := make(chan bool, 1)
+	d.inflight.Go(func() { recorded <- d.record(cb, a) })
+	return cb.Status == tonepay.CallbackDelivered, recorded
 }
 
 // skip records that cb was not attempted because its host is backed off
@@ -473,16 +479,17 @@ func maxTime(a, b time.Time) time.Time {
 
 // record saves an attempt, then wakes Run: what the attempt changed (the
 // session's next callback, a retry time) is now in the store.
-func (d *Dispatcher) record(cb *tonepay.Callback, a *tonepay.Attempt) {
+func (d *Dispatcher) record(cb *tonepay.Callback, a *tonepay.Attempt) bool {
 	defer d.wakeRun()
 	if err := d.Store.RecordAttempt(context.Background(), cb, a); err != nil {
 		// The lease runs out and the callback is tried again: at least once.
 		d.Logger.Error("recording a callback attempt", "callback", cb.ID, "err", err)
-		return
+		return false
 	}
 	if cb.Status == tonepay.CallbackPending {
 		d.retries.add(cb.NextAttemptAt)
 	}
+	return true
 }
 
 // post sends cb and returns the HTTP status (0 without an answer), whether

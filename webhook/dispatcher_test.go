@@ -746,3 +746,41 @@ func TestDeliverLeavesExpiredLeases(t *testing.T) {
 	run(t, d)
 	waitFor(t, "the claim after the lease", func() bool { return len(rc.deliveries()) == 1 })
 }
+
+// slowRecords is the real store with every attempt record taking a while to
+// commit: the window in which a crash would lose a delivery's record.
+type slowRecords struct {
+	*sqlite.Store
+	delay time.Duration
+}
+
+func (s slowRecords) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
+	time.Sleep(s.delay)
+	return s.Store.RecordAttempt(ctx, cb, a)
+}
+
+// TestDeliverWaitsForRecords: a handed-over chain sends a session's next
+// callback only once the previous one's delivery is on record. Otherwise a
+// crash between the two would make the restarted outbox send the previous
+// one again after the next: the receiver would see a, b, a, b.
+func TestDeliverWaitsForRecords(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	var early []string
+	rc.seen = func(g delivery, _ *http.Request) {
+		for _, cb := range f.callbacks(t, g.Sid) {
+			if cb.Form.Get("Seq") < g.Seq && cb.Status != tonepay.CallbackDelivered {
+				early = append(early, g.Seq+" before "+cb.Form.Get("Seq")+" was recorded")
+			}
+		}
+	}
+	d := &webhook.Dispatcher{Store: slowRecords{f.store, 20 * time.Millisecond}, Poll: time.Hour}
+	run(t, d)
+	d.Deliver(f.handOver(t, "PK1", rc.srv.URL+"/cb", 4, d.HandoffLease()))
+	waitFor(t, "4 deliveries", func() bool { return len(rc.deliveries()) == 4 })
+	rc.set(func(*receiver) {
+		if len(early) > 0 {
+			t.Errorf("sent ahead of the records: %v", early)
+		}
+	})
+}
