@@ -56,7 +56,7 @@ type Dispatcher struct {
 	Now     func() time.Time                // injected clock; default time.Now
 	Logger  *slog.Logger                    // default: discard
 	Workers int                             // deliveries at once; default 64
-	PerHost int                             // deliveries at once to one host:port; default 8
+	PerHost int                             // deliveries at once to one host:port; default 16
 	Lease   time.Duration                   // how long a claim keeps others off; default 30 s (> 2 × Client timeout)
 	Backoff func(attempt int) time.Duration // wait after the nth failed attempt; default DefaultBackoff
 	GiveUp  time.Duration                   // stop retrying this long after the callback was created; default 24 h
@@ -95,7 +95,7 @@ func (d *Dispatcher) init() {
 			d.Workers = 64
 		}
 		if d.PerHost <= 0 {
-			d.PerHost = 8
+			d.PerHost = 16
 		}
 		if d.Client == nil {
 			// Most callbacks go to a few receivers: keep a connection per

@@ -10,9 +10,10 @@ import (
 
 // waitersPerSlot bounds how many callbacks wait for a busy host, per slot.
 // Beyond that a callback is left at once (its lease keeps it off others,
-// and a later claim takes it): a dead host with ten thousand sessions must
-// not hold ten thousand goroutines.
-const waitersPerSlot = 8
+// and a later claim takes it when the lease ends): a dead host with ten
+// thousand sessions must not hold ten thousand goroutines. Enough of them
+// for a burst at a healthy receiver, which would otherwise wait out leases.
+const waitersPerSlot = 64
 
 // hosts is the state of each destination (host:port) that has deliveries
 // under way or a record of failing.

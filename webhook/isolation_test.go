@@ -78,7 +78,7 @@ func TestHangingReceiverDelaysNoOther(t *testing.T) {
 	f := newFixture(t)
 	rc := newReceiver(t, f.account.AuthToken.Reveal())
 	hang := newHanging(t)
-	d := &webhook.Dispatcher{Store: f.store, Poll: 50 * time.Millisecond}
+	d := &webhook.Dispatcher{Store: f.store, Poll: 50 * time.Millisecond, PerHost: 8}
 	run(t, d)
 	t.Cleanup(hang.close) // before Run's cleanup: the hanging attempts end
 	// Half claimed from the outbox, half handed over from the commit, as the
