@@ -8,35 +8,19 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tonepay/tonepay"
+	fig "github.com/tonepay/tonepay/internal/figures"
 	"github.com/tonepay/tonepay/webhook"
 )
 
 // figures reports what an attack or fault test tried and how much of it came
-// out right, in the one greppable line cmd/tonepay's suite uses too.
-func figures(t testing.TB, name string, tried, correct int, extra string) {
-	t.Helper()
-	line := fmt.Sprintf("FIGURES %s: tried=%d correct=%d", name, tried, correct)
-	if extra != "" {
-		line += " " + extra
-	}
-	t.Log(line)
-	if path := os.Getenv("TONEPAY_FIGURES_FILE"); path != "" {
-		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			fmt.Fprintln(f, line)
-			f.Close()
-		}
-	}
-	if correct != tried {
-		t.Errorf("%s: %d of %d correct", name, correct, tried)
-	}
-}
+// out right, in the line CI collects (internal/figures).
+var figures = fig.Report
 
 // hits counts the requests a server saw, by method and path.
 type hits struct {

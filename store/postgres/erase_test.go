@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
+	fig "github.com/tonepay/tonepay/internal/figures"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/storetest"
 )
@@ -153,8 +155,15 @@ func TestEraseSealed(t *testing.T) {
 		t.Errorf("%v after the end, sealed values are still in %v", within, got)
 	}
 	wal := holding(t, filepath.Join(dataDir, "pg_wal"), versions)
-	t.Logf("sealed versions: %d; database files holding one while open: %d, %v after the end: %d; WAL segments holding one: %d",
-		len(versions), open, within, len(holding(t, dbDir, versions)), len(wal))
+	gone := 0
+	for _, v := range versions {
+		if len(holding(t, dbDir, [][]byte{v})) == 0 {
+			gone++
+		}
+	}
+	// The WAL keeps them until its segments are reused: documented, not fixed.
+	fig.Report(t, "postgres-erase", len(versions), gone, fmt.Sprintf("files_holding_while_open=%d erase_within=%v wal_segments_holding=%d",
+		open, within, len(wal)))
 }
 
 // TestMigrateSealed: a database of the first schema, with sealed values in

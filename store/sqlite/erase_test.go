@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	fig "github.com/tonepay/tonepay/internal/figures"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/store/storetest"
@@ -144,7 +145,7 @@ func TestCardDataErased(t *testing.T) {
 		t.Errorf("%v after the sessions ended: %d sealed values still in the files (%d in part); %v later, %d (%d)",
 			within, before, beforePart, time.Since(late), whole+partial, partial)
 	}
-	t.Logf("FIGURES sqlite-erase: tried=%d correct=%d", len(blobs), len(blobs)-whole-partial)
+	fig.Report(t, "sqlite-erase", len(blobs), len(blobs)-whole-partial, "")
 }
 
 // TestCardDataErasedAfterKill: a process that ended its sessions and was
@@ -199,7 +200,7 @@ func TestCardDataErasedAfterKill(t *testing.T) {
 	if _, err := s.FindSession(ctx, "PKnone"); err != tonepay.ErrNotFound {
 		t.Errorf("store after the erase: %v", err)
 	}
-	t.Logf("FIGURES sqlite-erase-kill: tried=%d correct=%d", len(blobs), len(blobs)-whole-partial)
+	fig.Report(t, "sqlite-erase-kill", len(blobs), len(blobs)-whole-partial, "")
 }
 
 // TestCardDataErasedAfterKillChild is the child of TestCardDataErasedAfterKill:
@@ -344,8 +345,6 @@ func TestWALBounded(t *testing.T) {
 	time.Sleep(time.Until(stopped.Add(idle + time.Second)))
 	after := sample()
 	fi, _ := os.Stat(path)
-	t.Logf("FIGURES sqlite-wal: writes=%d reads=%d max=%.1fMiB after-idle=%dB db=%.1fMiB", writes.Load(), reads.Load(),
-		float64(walMax.Load())/(1<<20), after, float64(fi.Size())/(1<<20))
 	if walMax.Load() < limit {
 		t.Errorf("the WAL never reached its limit (%d bytes at most): the test proves nothing", walMax.Load())
 	}
@@ -355,6 +354,14 @@ func TestWALBounded(t *testing.T) {
 	if after > 8<<20 {
 		t.Errorf("the WAL is %d bytes %v after the writes stopped, more than 8 MiB", after, idle+time.Second)
 	}
+	bounds := 0
+	for _, ok := range []bool{walMax.Load() <= 64<<20, after <= 8<<20} {
+		if ok {
+			bounds++
+		}
+	}
+	fig.Report(t, "sqlite-wal", 2, bounds, fmt.Sprintf("writes=%d reads=%d max_mib=%.1f after_idle_bytes=%d db_mib=%.1f",
+		writes.Load(), reads.Load(), float64(walMax.Load())/(1<<20), after, float64(fi.Size())/(1<<20)))
 }
 
 // createAndType is one payment's life in the store: the create transaction
@@ -531,5 +538,5 @@ func TestOlderFileScrubbed(t *testing.T) {
 	if got, err := s.FindSession(ctx, sids[0]); err != nil || got.Status != tonepay.SessionEnded {
 		t.Errorf("session after the scrub: %v, %v", got, err)
 	}
-	t.Logf("FIGURES sqlite-erase-older: tried=%d correct=%d", len(blobs), len(blobs)-whole-partial)
+	fig.Report(t, "sqlite-erase-older", len(blobs), len(blobs)-whole-partial, "")
 }
