@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/pgtest"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/twilioapi"
 )
@@ -34,41 +32,13 @@ var stores = []struct {
 	{"postgres", openPostgres},
 }
 
-var pgSeq int
-
 func openPostgres(t *testing.T) tonepay.Store {
 	t.Helper()
-	base := os.Getenv("TONEPAY_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TONEPAY_TEST_POSTGRES_URL is not set under CI")
-		}
-		t.Skip("TONEPAY_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
+	s, err := postgres.Open(context.Background(), pgtest.FreshDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	pgSeq++
-	name := fmt.Sprintf("tonepay_api_%d_%d", os.Getpid(), pgSeq)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	s, err := postgres.Open(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(context.Background())
-		}
-	})
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -17,42 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/pgtest"
 	twclient "github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // postgresDB makes a fresh database on TONEPAY_TEST_POSTGRES_URL's server.
-// Without the variable the test skips, except under CI, where it fails.
-func postgresDB(t *testing.T) string {
-	base := os.Getenv("TONEPAY_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TONEPAY_TEST_POSTGRES_URL is not set under CI")
-		}
-		t.Skip("TONEPAY_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("tonepay_cluster_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(context.Background())
-		}
-	})
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	return u.String()
-}
+var postgresDB = pgtest.FreshDB
 
 // balancer sends each request to a random live server and, when a server
 // does not answer, to another: what a load balancer in front of the cluster does.

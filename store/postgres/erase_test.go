@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
 	fig "github.com/tonepay/tonepay/internal/figures"
+	"github.com/tonepay/tonepay/internal/pgtest"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/storetest"
 )
@@ -86,7 +87,7 @@ func sealedValue() []byte {
 // process ended it. What the WAL still holds is reported, not asserted: it
 // keeps them until its segments are recycled (docs/deployment.md).
 func TestEraseSealed(t *testing.T) {
-	url := freshDB(t)
+	url := pgtest.FreshDB(t)
 	ctx := context.Background()
 	const within = 2 * time.Second
 	a, err := postgres.OpenWith(ctx, url, postgres.Options{EraseWithin: within})
@@ -170,7 +171,7 @@ func TestEraseSealed(t *testing.T) {
 // the sessions table, keeps them readable once migrated, and its files no
 // longer hold them in the sessions table (the migration rewrites it).
 func TestMigrateSealed(t *testing.T) {
-	url := freshDB(t)
+	url := pgtest.FreshDB(t)
 	ctx := context.Background()
 	conn, _, dbDir := files(t, url)
 	init, err := os.ReadFile("migrations/001_init.sql")
@@ -230,7 +231,7 @@ func TestMigrateSealed(t *testing.T) {
 // writes may wait for it, the longest session write beside it, and the WAL
 // it writes. Figures only: nothing here is timed against a threshold.
 func TestVacuumCost(t *testing.T) {
-	url := freshDB(t)
+	url := pgtest.FreshDB(t)
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, url)
 	if err != nil {

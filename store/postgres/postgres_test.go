@@ -3,63 +3,15 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
-	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/pgtest"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/storetest"
 )
-
-// serverURL is a PostgreSQL server to make test databases on, from
-// TONEPAY_TEST_POSTGRES_URL (.ci/run starts one). Without it the tests skip,
-// except under CI, where they fail: CI must run them.
-func serverURL(t *testing.T) string {
-	u := os.Getenv("TONEPAY_TEST_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TONEPAY_TEST_POSTGRES_URL is not set under CI")
-		}
-		t.Skip("TONEPAY_TEST_POSTGRES_URL is not set")
-	}
-	return u
-}
-
-var dbSeq atomic.Int64
-
-// freshDB creates an empty database for one test and returns its URL.
-func freshDB(t *testing.T) string {
-	base := serverURL(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("tonepay_test_%d_%d", os.Getpid(), dbSeq.Add(1))
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 // open opens a store as tonepay serve does, sealing auth tokens.
 func open(t *testing.T) tonepay.Store {
@@ -67,7 +19,7 @@ func open(t *testing.T) tonepay.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := postgres.OpenWith(context.Background(), freshDB(t), postgres.Options{Tokens: box})
+	s, err := postgres.OpenWith(context.Background(), pgtest.FreshDB(t), postgres.Options{Tokens: box})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +32,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestMigrationsOnce(t *testing.T) {
-	url := freshDB(t)
+	url := pgtest.FreshDB(t)
 	for range 2 {
 		s, err := postgres.Open(context.Background(), url)
 		if err != nil {
@@ -93,7 +45,7 @@ func TestMigrationsOnce(t *testing.T) {
 // TestListen: an event committed through one process's store reaches a
 // listener on another's; a rolled-back one does not.
 func TestListen(t *testing.T) {
-	url := freshDB(t)
+	url := pgtest.FreshDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, err := postgres.Open(ctx, url)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/pgtest"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/storetest"
@@ -14,7 +15,7 @@ import (
 
 func TestTokens(t *testing.T) {
 	storetest.RunTokens(t, func(t *testing.T) storetest.TokenDB {
-		url := freshDB(t)
+		url := pgtest.FreshDB(t)
 		return storetest.TokenDB{
 			Open: func(sealer tonepay.Sealer) (tonepay.Store, error) {
 				return postgres.OpenWith(context.Background(), url, postgres.Options{Tokens: sealer})
@@ -39,7 +40,7 @@ func TestTokens(t *testing.T) {
 // clear one is in no file of the database EraseWithin later (its old row
 // version is rewritten away), though it was before.
 func TestTokensResealedAway(t *testing.T) {
-	url := freshDB(t)
+	url := pgtest.FreshDB(t)
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, url)
 	if err != nil {
