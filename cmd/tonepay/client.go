@@ -64,6 +64,9 @@ const callUsage = `Usage:
   tonepay call press CALLSID KEYS             the caller presses KEYS (0-9 * #, w waits 0.5 s)
   tonepay call hangup CALLSID                 end the call
 
+Keys reach a capture only while the agent's payment is capturing a field
+(Capture=payment-card-number, ...): pressed at any other time they are dropped.
+
 The server and credentials come from --server (TONEPAY_SERVER, default
 http://127.0.0.1:8080), TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN.
 `
@@ -80,7 +83,10 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs.StringVar(&server, "server", server, "tonepay's base URL")
 	to := fs.String("to", "+15005550006", "the number called")
 	from := fs.String("from", "+15005550001", "the caller ID")
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "help" || strings.HasPrefix(args[0], "-") {
+		if err := fs.Parse(args); err != nil {
+			return err // -h, --help, or a flag before the verb
+		}
 		fs.Usage()
 		return flag.ErrHelp
 	}

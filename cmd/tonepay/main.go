@@ -3,7 +3,9 @@
 //	tonepay serve    run the server (see `tonepay serve -h`)
 //	tonepay demo     a scripted payment, end to end, on a temporary server
 //	tonepay call     play the caller against a running server
+//	tonepay account  print the main account's credentials from the store
 //	tonepay processor  a reference Generic Pay Connector processor
+//	tonepay version  the binary's module version and VCS revision
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -31,37 +34,116 @@ func main() {
 const usage = `tonepay serves Twilio's agent-assisted Payments API.
 
 Usage:
-  tonepay serve [flags]   run the server; "tonepay serve -h" lists the flags
-  tonepay demo            watch a payment go through, end to end, in ten seconds
-  tonepay call ...        play the caller against a running server ("tonepay call" for help)
-  tonepay processor       a reference Generic Pay Connector processor to try connectors with
-  tonepay bench [--json]  measure this machine: tonepay against a bare net/http server
+  tonepay serve [flags]     run the server; "tonepay serve -h" lists the flags and variables
+  tonepay demo              watch a payment go through, end to end, in ten seconds
+  tonepay call ...          play the caller against a running server ("tonepay call -h")
+  tonepay account show      print the main account's credentials from the store ("tonepay account -h")
+  tonepay processor         a reference Generic Pay Connector processor to try connectors with
+  tonepay bench [--json]    measure this machine: tonepay against a bare net/http server
+  tonepay version           the module version and VCS revision of this binary
 
-Run "go test ./..." in the source tree to test it.
+Every command takes -h. Run "go test ./..." in the source tree to test it.
+`
+
+const demoUsage = `Usage: tonepay demo
+
+Starts a server on a temporary database and a free loopback port, plays an
+agent and a caller through one card payment with the sandbox connector, and
+prints each step. It takes no flags and leaves nothing behind.
 `
 
 // run is main without the process: tests call it with their own arguments,
-// environment and output.
+// environment and output. Help asked for (-h, --help) is printed on stdout
+// and is a success; a usage mistake prints it on stderr and is an error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
 	}
+	help := wantsHelp(args[1:])
+	if help {
+		stderr = stdout // the flag package writes usage to its output
+	}
+	err := command(ctx, args, getenv, stdout, stderr, help)
+	if help && errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func command(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, help bool) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
+		if help || len(args) > 1 {
+			fmt.Fprint(stderr, demoUsage)
+			return flag.ErrHelp
+		}
 		return demo(ctx, stdout)
 	case "call":
 		return callCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "account":
+		return accountCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "processor":
 		return processorCmd(ctx, args[1:], getenv, stderr)
-	case "help", "-h", "--help":
+	case "version":
+		if help || len(args) > 1 {
+			fmt.Fprintln(stderr, "Usage: tonepay version   (prints the module version and VCS revision)")
+			return flag.ErrHelp
+		}
+		fmt.Fprintln(stdout, version())
+		return nil
+	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// wantsHelp tells whether a command's arguments ask for its help: -h, -help
+// or --help before any "--", or "help" as the first word.
+func wantsHelp(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-h" || a == "-help" || a == "--help" || (i == 0 && a == "help"):
+			return true
+		}
+	}
+	return false
+}
+
+// version is the module's version (v1.2.3, or (devel) for a build in the
+// source tree) and, when the build recorded it, the VCS revision and time.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "tonepay (no build information)"
+	}
+	v := "tonepay " + bi.Main.Version
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = " (modified)"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+		if at != "" {
+			v += " " + at
+		}
+	}
+	return v + " " + bi.GoVersion
 }

@@ -129,6 +129,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "a whole request, body included, must arrive within this (TONEPAY_READ_TIMEOUT)")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "an answer must be written within this; event streams excepted (TONEPAY_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a keep-alive connection is closed after this long without a request, at most 120s (TONEPAY_IDLE_TIMEOUT)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: tonepay serve [flags]\n\nFlags (each has the environment twin named in brackets; a flag wins):\n")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), serveEnvUsage)
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -137,6 +142,25 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	return c, c.validate()
 }
+
+// serveEnvUsage lists the settings that have no flag: credentials and keys
+// stay out of the process list, and TONEPAY_SERVER is the clients'.
+const serveEnvUsage = `
+Environment only:
+  TONEPAY_ACCOUNT_SID, TONEPAY_AUTH_TOKEN
+        the main account's credentials, both or neither; without them the first
+        start creates an account and prints them ("tonepay account show" prints
+        them again)
+  TONEPAY_DATA_KEY
+        32 bytes, base64 (openssl rand -base64 32): seals card data and auth
+        tokens at rest; default a PATH.key file next to the SQLite database;
+        required with PostgreSQL, the same for every process
+  TONEPAY_PPROF_ADDR
+        serve Go's profiler on this address, a listener of its own (off when unset)
+  TONEPAY_SERVER
+        not read by serve: the base URL "tonepay call" talks to
+        (default http://127.0.0.1:8080)
+`
 
 // validate checks the configuration without touching the outside world.
 func (c serveConfig) validate() error {
@@ -220,6 +244,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // runServer runs a configured server until ctx is done. ready, if set, is
 // told the server's base URL once it accepts requests.
 func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer, log *slog.Logger, ready func(baseURL string)) error {
+	// Everything that can fail without leaving a trace comes first: a first
+	// start that fails after creating the store would spend the credentials
+	// it prints once (the connectors, the listeners, the database's place).
+	policy, err := webhook.ParsePolicy(cfg.CallbackNetworks)
+	if err != nil {
+		return err
+	}
+	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
+	if cfg.Config != "" {
+		if connectors, err = loadConnectors(cfg.Config, getenv); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	defer ln.Close() // when start-up fails before serving; Serve closes it otherwise
+	var pln net.Listener
+	if addr := getenv("TONEPAY_PPROF_ADDR"); addr != "" {
+		if pln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("TONEPAY_PPROF_ADDR: %w", err)
+		}
+		defer pln.Close()
+	}
+	if err := checkDBPath(cfg.DB); err != nil {
+		return err
+	}
+
 	key, err := loadDataKey(cfg.DataKey, cfg.DB)
 	if err != nil {
 		return err
@@ -248,19 +301,10 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		}
 	}
 
-	// Where callbacks may go; checked on the resolved address at connect
-	// time. tonepay's own listeners are added once they are open.
-	policy, err := webhook.ParsePolicy(cfg.CallbackNetworks)
-	if err != nil {
-		return err
-	}
+	// Callbacks may not go to tonepay's own listeners; the rest of the policy
+	// is checked on the resolved address at connect time.
+	policy.DenyListener(ln.Addr())
 	dispatcher := &webhook.Dispatcher{Store: store, Logger: log, Policy: policy}
-	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
-	if cfg.Config != "" {
-		if connectors, err = loadConnectors(cfg.Config, getenv); err != nil {
-			return err
-		}
-	}
 	for name, c := range connectors {
 		log.Info("pay connector", "name", name, "mode", c.Capabilities().Mode)
 	}
@@ -281,13 +325,11 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	root := http.NewServeMux()
 	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
 	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	// A browser pointed at the server finds the console; everything else
+	// under / is the API, with its Twilio JSON errors.
+	root.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	root.Handle("/", api)
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	policy.DenyListener(ln.Addr())
 	srv := &http.Server{
 		Handler:           logRequests(log, twilioapi.Errors(root)),
 		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout), // headers are part of the request
@@ -298,13 +340,9 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	}
 	srv.RegisterOnShutdown(func() { close(closing) })
 
-	if addr := getenv("TONEPAY_PPROF_ADDR"); addr != "" {
+	if pln != nil {
 		// Profiling for operators, on a listener of its own: never on the
 		// API's, and never a callback's destination.
-		pln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("TONEPAY_PPROF_ADDR: %w", err)
-		}
 		policy.DenyListener(pln.Addr())
 		pprofMux := http.NewServeMux()
 		pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -438,9 +476,11 @@ func bootstrapAccount(ctx context.Context, store tonepay.Store, cfg serveConfig,
 		})
 	}
 	var created *tonepay.Account
+	existing := false
 	err := store.Update(ctx, func(tx tonepay.Tx) error {
 		n, err := tx.CountAccounts(ctx)
 		if err != nil || n > 0 {
+			existing = n > 0
 			return err
 		}
 		sid := tonepay.NewSID(tonepay.PrefixAccount)
@@ -448,12 +488,39 @@ func bootstrapAccount(ctx context.Context, store tonepay.Store, cfg serveConfig,
 			AuthToken: tonepay.NewSecret(tonepay.RandomHex(16)), DateCreated: now, DateUpdated: now}
 		return tx.CreateAccount(ctx, created)
 	})
+	if existing {
+		// The credentials were printed when the store was created; the
+		// operator who lost them gets them back from the store itself.
+		log.Info("the store has its main account; `tonepay account show` with the same --db (TONEPAY_DB) prints its credentials")
+	}
 	if err != nil || created == nil {
 		return err
 	}
 	// Printed once, on stdout and not in the log: the token is a credential.
-	fmt.Fprintf(stdout, "Created a main account. Its auth token is not shown again:\n"+
+	fmt.Fprintf(stdout, "Created a main account (\"tonepay account show\" prints it again):\n"+
 		"  TONEPAY_ACCOUNT_SID=%s\n  TONEPAY_AUTH_TOKEN=%s\n", created.Sid, created.AuthToken.Reveal())
+	return nil
+}
+
+// checkDBPath refuses a SQLite file whose directory does not exist, before
+// anything is created: a typo in the path must not make up a directory tree.
+func checkDBPath(db string) error {
+	if isPostgres(db) || db == ":memory:" {
+		return nil // PostgreSQL is checked by connecting, which creates nothing until it succeeds
+	}
+	dir := filepath.Dir(db)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("--db %s: the directory %s does not exist; create it first", db, dir)
+	case err != nil:
+		return fmt.Errorf("--db %s: %w", db, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--db %s: %s is not a directory", db, dir)
+	}
+	if fi, err := os.Stat(db); err == nil && fi.IsDir() {
+		return fmt.Errorf("--db %s is a directory, not a database file", db)
+	}
 	return nil
 }
 
@@ -468,19 +535,10 @@ func loadDataKey(b64, dbPath string) ([]byte, error) {
 	if dbPath == ":memory:" {
 		return newDataKey(), nil // nothing outlives the process, the key need not either
 	}
-	if b, err := os.ReadFile(path); err == nil {
-		k, err := decodeDataKey(strings.TrimSpace(string(b)))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return k, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	if k, err := readKeyFile(path); !errors.Is(err, os.ErrNotExist) {
+		return k, err
 	}
-	key := newDataKey()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
+	key := newDataKey() // in the database's directory, which checkDBPath found: never a tree made up
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create data key file: %w", err)
@@ -490,6 +548,19 @@ func loadDataKey(b64, dbPath string) ([]byte, error) {
 		return nil, err
 	}
 	return key, f.Sync()
+}
+
+// readKeyFile reads the data key file at path.
+func readKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := decodeDataKey(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
 }
 
 func newDataKey() []byte {
