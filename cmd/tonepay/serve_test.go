@@ -1,10 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tonepay/tonepay"
 )
 
 func TestParseServe(t *testing.T) {
@@ -77,5 +88,185 @@ func TestParseServe(t *testing.T) {
 				t.Errorf("config %+v", c)
 			}
 		})
+	}
+}
+
+// TestFailedFirstStart: a first start that fails creates nothing and prints
+// no credentials; the next good start prints them, later starts point at
+// `account show`, which prints them again.
+func TestFailedFirstStart(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "first.db")
+	conf := filepath.Join(t.TempDir(), "c.toml") // not in dir: dir must stay empty
+	os.WriteFile(conf, []byte("[[connector]]\nname = \"Acme\"\ntype = \"generic\"\n[connector.settings]\n"+
+		"url = \"https://pay.example.com/twilio\"\nusername = \"twilio\"\npassword_env = \"ACME_PASSWORD\"\n"), 0o600)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"garbage address", []string{"--addr", "garbage"}, "--addr"},
+		{"busy port", []string{"--addr", busy.Addr().String()}, "address already in use"},
+		{"connector variable unset", []string{"--addr", "127.0.0.1:0", "--config", conf}, "ACME_PASSWORD, which is not set"},
+		{"busy pprof port", []string{"--addr", "127.0.0.1:0", "--pprof"}, "TONEPAY_PPROF_ADDR"},
+		{"missing directory", []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "no", "such", "x.db")}, "does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args, env := append([]string{"serve", "--db", db}, tt.args...), []string{"TONEPAY_DB=", "ACME_PASSWORD=", "TONEPAY_ACCOUNT_SID=", "TONEPAY_AUTH_TOKEN="}
+			if args[len(args)-1] == "--pprof" {
+				args, env = args[:len(args)-1], append(env, "TONEPAY_PPROF_ADDR="+busy.Addr().String())
+			}
+			cmd := exec.Command(binary, args...)
+			cmd.Env = append(os.Environ(), env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("err %v, stderr %q, want one containing %q", err, stderr.String(), tt.wantErr)
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("a failed start printed %q", stdout.String())
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+				t.Errorf("a failed start left %v in the database's directory", ents)
+			}
+		})
+	}
+
+	env := []string{"TONEPAY_DB=" + db, "TONEPAY_ACCOUNT_SID=", "TONEPAY_AUTH_TOKEN=", "TONEPAY_DATA_KEY="}
+	first := startServer(t, env...)
+	creds := regexp.MustCompile(`TONEPAY_ACCOUNT_SID=(AC[0-9a-f]{32})\s+TONEPAY_AUTH_TOKEN=([0-9a-f]{32})`)
+	var m []string
+	waitFor(t, 5*time.Second, "the credentials", func() bool { m = creds.FindStringSubmatch(first.Stdout()); return m != nil })
+	first.stop(syscall.SIGTERM)
+
+	second := startServer(t, env...)
+	if second.Stdout() != "" || !strings.Contains(second.Stderr(), "tonepay account show") {
+		t.Errorf("the second start printed %q and logged no hint:\n%s", second.Stdout(), second.Stderr())
+	}
+	// account show works beside a running server, and prints what serve did.
+	show := exec.Command(binary, "account", "show", "--db", db)
+	show.Env = append(os.Environ(), "TONEPAY_DB=", "TONEPAY_DATA_KEY=")
+	out, err := show.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "TONEPAY_ACCOUNT_SID="+m[1]+"\nTONEPAY_AUTH_TOKEN="+m[2]+"\n") {
+		t.Errorf("account show: %v\n%s", err, out)
+	}
+	tw, _ := newTwilio(t, second.URL, m[1], m[2], m[1], nil)
+	if _, err := tw.FetchAccount(m[1]); err != nil {
+		t.Errorf("the printed credentials do not sign in: %v", err)
+	}
+}
+
+func TestAccountShowErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		args    []string
+		env     []string
+		wantErr string
+	}{
+		{"no database", []string{"show", "--db", filepath.Join(dir, "none.db")}, nil, "no database at"},
+		{"no verb", []string{"list"}, nil, "the only one is show"},
+		{"postgres without key", []string{"show", "--db", "postgres://u:secretpw@127.0.0.1:1/x"}, nil, "TONEPAY_DATA_KEY is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return "" }
+			var out bytes.Buffer
+			err := run(context.Background(), append([]string{"account"}, tt.args...), getenv, &out, &out)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "secretpw") {
+				t.Errorf("err = %v, want one containing %q", err, tt.wantErr)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+				t.Errorf("account show created %v", ents)
+			}
+		})
+	}
+}
+
+// TestHelp: -h and --help on every command print its usage on stdout and
+// succeed; a usage mistake is an error.
+func TestHelp(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    []string
+		wantErr bool
+	}{
+		{[]string{"--help"}, []string{"tonepay serve", "tonepay account show", "tonepay version"}, false},
+		{[]string{"serve", "--help"}, []string{"-addr", "TONEPAY_ADDR", "TONEPAY_ACCOUNT_SID", "TONEPAY_AUTH_TOKEN", "TONEPAY_DATA_KEY", "TONEPAY_PPROF_ADDR", "TONEPAY_SERVER"}, false},
+		{[]string{"serve", "-h"}, []string{"Environment only"}, false},
+		{[]string{"call", "--help"}, []string{"tonepay call create", "TONEPAY_SERVER"}, false},
+		{[]string{"call", "press", "-h"}, []string{"tonepay call press"}, false},
+		{[]string{"account", "-h"}, []string{"tonepay account show"}, false},
+		{[]string{"account", "show", "--help"}, []string{"tonepay account show"}, false},
+		{[]string{"demo", "-h"}, []string{"tonepay demo"}, false},
+		{[]string{"processor", "--help"}, []string{"tonepay processor"}, false},
+		{[]string{"bench", "-h"}, []string{"-json"}, false},
+		{[]string{"version"}, []string{"tonepay ", "go1."}, false},
+		{[]string{"version", "-h"}, []string{"tonepay version"}, false},
+		{nil, nil, true},
+		{[]string{"call"}, nil, true},
+		{[]string{"serve", "--bogus"}, nil, true},
+		{[]string{"demo", "now"}, nil, true},
+		{[]string{"frobnicate"}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, func(string) string { return "" }, &stdout, &stderr)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want an error: %v\n%s", err, tt.wantErr, stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			if !tt.wantErr && stderr.Len() > 0 {
+				t.Errorf("help wrote to stderr: %s", stderr.String())
+			}
+		})
+	}
+	// The process's exit code, as a shell sees it.
+	for args, code := range map[string]int{"call --help": 0, "serve --help": 0, "call": 2} {
+		cmd := exec.Command(binary, strings.Fields(args)...)
+		cmd.Run()
+		if cmd.ProcessState.ExitCode() != code {
+			t.Errorf("tonepay %s exits %d, want %d", args, cmd.ProcessState.ExitCode(), code)
+		}
+	}
+}
+
+func TestRootRedirectsToConsole(t *testing.T) {
+	srv := startServer(t, "TONEPAY_DB="+filepath.Join(t.TempDir(), "root.db"), "TONEPAY_ACCOUNT_SID="+tonepay.NewSID("AC"), "TONEPAY_AUTH_TOKEN=roottoken1")
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/console/" {
+		t.Errorf("GET / = %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, path := range []string{"/nothing", "/?x=1"} {
+		method := http.MethodGet
+		if path == "/?x=1" {
+			method = http.MethodPost // only a browser's GET / is redirected
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(b), `"code"`) {
+			t.Errorf("%s %s = %d %s, want Twilio's JSON", method, path, res.StatusCode, b)
+		}
 	}
 }
