@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -21,6 +22,14 @@ var factories = map[string]tonepay.ConnectorFactory{
 	"sandbox": newSandbox,
 	"generic": generic.New,
 	"stripe":  stripe.New,
+}
+
+// settingKeys are the settings each type reads (a secret one is written
+// NAME_env): any other is a typo that would silently not apply.
+var settingKeys = map[string][]string{
+	"sandbox": nil,
+	"generic": generic.SettingKeys,
+	"stripe":  stripe.SettingKeys,
 }
 
 func newSandbox(cfg tonepay.ConnectorConfig) (tonepay.Connector, error) {
@@ -103,7 +112,11 @@ func loadConnectors(path string, getenv func(string) string) (tonepay.Connectors
 				return nil, fmt.Errorf("%s: accounts: %q is not an Account SID", where, a)
 			}
 		}
-		for k, v := range c.Settings {
+		for _, k := range slices.Sorted(maps.Keys(c.Settings)) { // the first mistake, the same every time
+			v := c.Settings[k]
+			if name := strings.TrimSuffix(k, "_env"); !slices.Contains(settingKeys[c.Type], name) {
+				return nil, unknownSetting(path, string(b), where, c.Type, k, settingKeys[c.Type])
+			}
 			s, ok := v.(string)
 			if !ok {
 				s = fmt.Sprint(v)
@@ -132,6 +145,68 @@ func loadConnectors(path string, getenv func(string) string) (tonepay.Connectors
 		out[c.Name] = conn
 	}
 	return out, nil
+}
+
+// unknownSetting names the file's line of the key, the keys the type knows
+// and the closest of them.
+func unknownSetting(path, text, where, typ, key string, known []string) error {
+	at := path
+	// The decoder keeps no positions: the line is the first that sets key
+	// inside a settings table (good enough to point at; the text says which).
+	in := false
+	for i, line := range strings.Split(text, "\n") {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "[") {
+			in = strings.HasSuffix(strings.TrimSpace(strings.SplitN(l, "#", 2)[0]), "settings]")
+			continue
+		}
+		if k, _, ok := strings.Cut(l, "="); ok && in && strings.Trim(strings.TrimSpace(k), `"'`) == key {
+			at = fmt.Sprintf("%s:%d", path, i+1)
+			break
+		}
+	}
+	msg := fmt.Sprintf("%s: %s: unknown setting %q for a %s connector", at, strings.TrimPrefix(where, path+": "), key, typ)
+	if len(known) == 0 {
+		return errors.New(msg + ", which has no settings")
+	}
+	if best := closest(strings.TrimSuffix(key, "_env"), known); best != "" {
+		if strings.HasSuffix(key, "_env") || slices.Contains(secretSettings, best) {
+			best += "_env"
+		}
+		msg += fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return fmt.Errorf("%s; it knows %s", msg, strings.Join(known, ", "))
+}
+
+// closest is the known word within a third of key's length in edits, if any.
+func closest(key string, known []string) string {
+	best, bestD := "", len(key)/3+1
+	for _, k := range known {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is Levenshtein's, on bytes (setting names are ASCII).
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func typeNames() []string {

@@ -56,6 +56,14 @@ type = "sandbox"
 		{"bad account", "[[connector]]\nname = \"A\"\ntype = \"sandbox\"\naccounts = [\"bob\"]\n", `accounts: "bob"`, nil},
 		{"secret written inline", strings.Replace(acme, `password_env = "ACME_PASSWORD"`, `password = "hunter2"`, 1), "settings.password is a secret", nil},
 		{"secret variable not set", strings.Replace(acme, `"ACME_PASSWORD"`, `"EMPTY"`, 1), "names the environment variable EMPTY, which is not set", nil},
+		{"misspelt setting names its line and the close match", strings.Replace(acme, "retries = 3", "timout = \"5s\"", 1),
+			`c.toml:11: connector 1 ("Acme"): unknown setting "timout" for a generic connector (did you mean "timeout"?)`, nil},
+		{"misspelt currencies", acme + "curencies = \"USD\"\n", `unknown setting "curencies" for a generic connector (did you mean "currencies"?)`, nil},
+		{"misspelt secret suggests its _env", strings.Replace(acme, "password_env", "pasword_env", 1), `(did you mean "password_env"?)`, nil},
+		{"unrelated setting lists the known ones", acme + "colour = \"blue\"\n", `unknown setting "colour" for a generic connector; it knows url, username`, nil},
+		{"stripe setting", "[[connector]]\nname = \"S\"\ntype = \"stripe\"\n[connector.settings]\nsecret_key_env = \"K\"\napi_ulr = \"http://127.0.0.1:1\"\n",
+			`c.toml:6: connector 1 ("S"): unknown setting "api_ulr" for a stripe connector (did you mean "api_url"?)`, nil},
+		{"sandbox has no settings", "[[connector]]\nname = \"D\"\ntype = \"sandbox\"\n[connector.settings]\nlimit = 3\n", `unknown setting "limit" for a sandbox connector, which has no settings`, nil},
 		{"connector's own check", strings.Replace(acme, `url = "https://pay.example.com/twilio"`, `url = "http://pay.example.com"`, 1), `connector 1 ("Acme"): settings.url must be https`, nil},
 	}
 	for _, tt := range tests {

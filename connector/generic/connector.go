@@ -46,6 +46,10 @@ type Connector struct {
 	pause      time.Duration // between attempts
 }
 
+// SettingKeys are the settings New reads; a config file naming any other is
+// refused at start-up rather than silently ignored.
+var SettingKeys = []string{"url", "username", "password", "timeout", "retries", "currencies"}
+
 // New makes a Connector from its configuration (a tonepay.ConnectorFactory).
 // Settings: url (required), username, password (required), timeout (default
 // 10s), retries (default 5), currencies (space-separated ISO 4217; default

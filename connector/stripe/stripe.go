@@ -32,6 +32,10 @@ var keyPrefixes = map[string][]string{
 	tonepay.ModeLive: {"sk_live_", "rk_live_"},
 }
 
+// SettingKeys are the settings New reads; a config file naming any other is
+// refused at start-up rather than silently ignored.
+var SettingKeys = []string{"secret_key", "api_url", "timeout"}
+
 // Connector charges and tokenizes cards through the Stripe API.
 type Connector struct {
 	mode string
