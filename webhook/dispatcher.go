@@ -67,6 +67,11 @@ type Dispatcher struct {
 	// HostBackoff is how long a host is backed off the nth time in a row;
 	// default DefaultBackoff.
 	HostBackoff func(n int) time.Duration
+	// LogEvery is the least time between two lines of one kind (first
+	// failure, backoff, giving up) about one host; the lines held back are
+	// counted in the next one. Default 1 min: a dead receiver cannot flood
+	// the log.
+	LogEvery time.Duration
 
 	once     sync.Once
 	wake     chan struct{}
@@ -85,6 +90,7 @@ type Dispatcher struct {
 	// attempts under way.
 	quit     chan struct{}
 	quitOnce sync.Once
+	logged   logLimit
 }
 
 func (d *Dispatcher) init() {
@@ -125,6 +131,9 @@ func (d *Dispatcher) init() {
 		}
 		if d.HostBackoff == nil {
 			d.HostBackoff = DefaultBackoff
+		}
+		if d.LogEvery <= 0 {
+			d.LogEvery = time.Minute
 		}
 		d.sem = make(chan struct{}, d.Workers)
 	})
@@ -427,9 +436,11 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) (bool, <-chan bool) 
 	// Logs name the callback and its host, never its form (it holds masked
 	// card data) nor the rest of its URL (its query may hold the tenant's
 	// secrets; its credentials always do).
+	// What an operator must see (a first failure, a backoff, giving up) is
+	// logged at WARN, at most once per LogEvery per host and kind.
 	log := d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", h.key, "attempt", a.N)
 	if tripped {
-		log.Warn("callback host backed off", "until", resume)
+		d.warn(log, "backed off", h.key, now, "callback host backed off after failing repeatedly", "until", resume)
 	}
 	switch {
 	case err == nil:
@@ -438,11 +449,15 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) (bool, <-chan bool) 
 	case now.Sub(cb.DateCreated) > d.GiveUp:
 		a.Error = err.Error()
 		cb.Status = tonepay.CallbackFailed
-		log.Warn("callback failed for good", "status", status, "err", a.Error, "created", cb.DateCreated)
+		d.warn(log, "gave up", h.key, now, "callback failed for good", "status", status, "err", a.Error, "created", cb.DateCreated)
 	default:
 		a.Error = err.Error()
 		// Not before the host's backoff ends: it would only be skipped.
 		cb.NextAttemptAt = maxTime(now.Add(d.Backoff(a.N)), resume)
+		if a.N == 1 {
+			d.warn(log, "failed", h.key, now, "callback failed; retrying until it is delivered or "+d.GiveUp.String()+" old",
+				"status", status, "err", a.Error, "retry_at", cb.NextAttemptAt)
+		}
 		log.Debug("callback attempt failed", "status", status, "err", a.Error, "retry_at", cb.NextAttemptAt)
 	}
 	// The record waits for a commit (an fsync): the worker does not.
@@ -463,11 +478,65 @@ func (d *Dispatcher) skip(cb *tonepay.Callback, h *host, until time.Time, n int)
 	cb.DateUpdated = now
 	if now.Sub(cb.DateCreated) > d.GiveUp {
 		cb.Status = tonepay.CallbackFailed
-		d.Logger.Warn("callback failed for good", "callback", cb.ID, "session", cb.SessionSid, "host", h.key, "err", a.Error, "created", cb.DateCreated)
+		d.warn(d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", h.key), "gave up", h.key, now,
+			"callback failed for good", "err", a.Error, "created", cb.DateCreated)
 	} else {
 		cb.NextAttemptAt = until
 	}
 	d.inflight.Go(func() { d.record(cb, a) })
+}
+
+// warn logs msg unless a line of this kind about host was logged less than
+// LogEvery ago; the first line after such a pause says how many were held
+// back. Attributes name the callback and its host only (see deliver).
+func (d *Dispatcher) warn(log *slog.Logger, kind, host string, now time.Time, msg string, args ...any) {
+	ok, held := d.logged.allow(kind+" "+host, now, d.LogEvery)
+	if !ok {
+		return
+	}
+	if held > 0 {
+		args = append(args, "similar_not_logged", held)
+	}
+	log.Warn(msg, args...)
+}
+
+// logLimit remembers, per key, when a line was last logged and how many
+// have been held back since.
+type logLimit struct {
+	mu sync.Mutex
+	m  map[string]*logSlot
+}
+
+type logSlot struct {
+	last time.Time
+	held int
+}
+
+func (l *logLimit) allow(key string, now time.Time, every time.Duration) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]*logSlot{}
+	}
+	s := l.m[key]
+	if s == nil {
+		if len(l.m) >= 4096 { // many hosts failing: forget the quiet ones
+			for k, o := range l.m {
+				if now.Sub(o.last) >= every {
+					delete(l.m, k)
+				}
+			}
+		}
+		l.m[key] = &logSlot{last: now}
+		return true, 0
+	}
+	if now.Sub(s.last) < every {
+		s.held++
+		return false, 0
+	}
+	held := s.held
+	s.last, s.held = now, 0
+	return true, held
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -783,4 +784,54 @@ func TestDeliverWaitsForRecords(t *testing.T) {
 			t.Errorf("sent ahead of the records: %v", early)
 		}
 	})
+}
+
+// TestLogsFailuresRateLimited: a receiver failing every callback is logged at
+// WARN once per host per LogEvery, with the count held back, and never with
+// the form or the URL's path, query or credentials.
+func TestLogsFailuresRateLimited(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	rc.answer = func(delivery) int { return 500 }
+	var mu sync.Mutex
+	now := time.Now().UTC()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var logs logBuffer
+	d := &webhook.Dispatcher{Store: f.store, Now: clock, Logger: slog.New(slog.NewTextHandler(&logs, nil)), // info level, as served
+		Backoff: func(int) time.Duration { return time.Hour }, HostFailures: 100}
+	run(t, d)
+	secretURL := strings.Replace(rc.srv.URL, "http://", "http://user:pw@", 1) + "/pay/hidden?key=topsecret"
+	var first []*tonepay.Callback
+	for i := range 5 {
+		first = append(first, f.queue(t, fmt.Sprintf("PKa%d", i), secretURL, 1, clock())...)
+	}
+	d.Notify()
+	waitFor(t, "five first attempts", func() bool {
+		for _, cb := range first {
+			if len(f.attempts(t, cb.ID)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	out := logs.String()
+	if n := strings.Count(out, "callback failed; retrying"); n != 1 {
+		t.Errorf("%d first-failure lines for one host in a minute, want 1:\n%s", n, out)
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	late := f.queue(t, "PKb", secretURL, 1, clock())[0]
+	d.Notify()
+	waitFor(t, "the later attempt", func() bool { return len(f.attempts(t, late.ID)) == 1 })
+	waitFor(t, "the line a minute later", func() bool { return strings.Count(logs.String(), "callback failed; retrying") == 2 })
+	out = logs.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "similar_not_logged=4") || !strings.Contains(out, "host=127.0.0.1:") {
+		t.Errorf("want WARN lines naming the host and the 4 held back:\n%s", out)
+	}
+	for _, leak := range []string{"topsecret", "hidden", "pw@", "4242", "PaymentCardNumber"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("the log shows %q:\n%s", leak, out)
+		}
+	}
 }
