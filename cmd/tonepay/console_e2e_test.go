@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/suites"
 )
 
 // TestConsole runs the console's browser test (console/e2e, playwright-core
@@ -28,10 +29,7 @@ func TestConsole(t *testing.T) {
 		missing = "playwright-core (npm ci in console/e2e)"
 	}
 	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the console test needs %s", missing)
-		}
-		t.Skipf("the console test needs %s", missing)
+		suites.Need(t, "console browser test", "needs "+missing+" (README, Testing)")
 	}
 	sid, token := tonepay.NewSID("AC"), "consoletoken1"
 	srv := startServer(t, "TONEPAY_DB="+filepath.Join(t.TempDir(), "console.db"), "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tonepay/tonepay/internal/suites"
 )
 
 // ServerURL returns TONEPAY_TEST_POSTGRES_URL, or skips (fails under CI).
@@ -20,10 +21,8 @@ func ServerURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TONEPAY_TEST_POSTGRES_URL")
 	if u == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TONEPAY_TEST_POSTGRES_URL is not set under CI")
-		}
-		t.Skip("TONEPAY_TEST_POSTGRES_URL is not set")
+		suites.Need(t, "PostgreSQL suites (store conformance, cluster, both-store wire and fault tests)",
+			"start a PostgreSQL server and set TONEPAY_TEST_POSTGRES_URL=postgres://USER@127.0.0.1:5432/postgres?sslmode=disable (README, Testing)")
 	}
 	return u
 }
