@@ -56,11 +56,26 @@ func (svc *Service) pay(sid string) error {
 		return svc.paid(ctx, sid, &tonepay.PayResult{ErrorCode: tonepay.CodePayConfig,
 			Message: "Payment connector " + s.Params.PaymentConnector + " is not configured"})
 	}
+	start := svc.Now()
 	res, err := conn.Pay(ctx, payRequest(s, sec))
+	if svc.Hooks.Connector != nil {
+		svc.Hooks.Connector(s.Params.PaymentConnector, payOutcome(res, err), svc.Now().Sub(start))
+	}
 	if err != nil {
 		return err
 	}
 	return svc.paid(ctx, sid, res)
+}
+
+// payOutcome names a connector call's outcome for metrics.
+func payOutcome(res *tonepay.PayResult, err error) string {
+	switch {
+	case err != nil || res == nil:
+		return "error"
+	case res.ErrorCode != 0:
+		return "declined"
+	}
+	return "ok"
 }
 
 // paid feeds a connector's answer back to the session.

@@ -35,11 +35,34 @@ type Service struct {
 	// Publish, if set, is told after each commit which sessions changed (for
 	// live views such as the console).
 	Publish func(tonepay.Event)
+	// Hooks are told what happened, after commit, for metrics; nil ones
+	// are skipped.
+	Hooks Hooks
 
 	mu      sync.Mutex
 	paying  map[string]bool // sessions whose connector call runs in this process
 	payment sync.WaitGroup
 }
+
+// Hooks observe the service for metrics. Each is called after the commit
+// that made it true (a rolled-back transaction is never counted), on the
+// caller's goroutine: it must be quick and must not block. No argument
+// carries an account, call, session or card value.
+type Hooks struct {
+	// Ended is told the Result of each session that ended.
+	Ended func(result string)
+	// Keys is told how many keys a source delivered to calls, whether a
+	// session took them or dropped them. The source is "keypad" (the
+	// Digits API) for now.
+	Keys func(source string, n int)
+	// Connector is told each connector call: the configured connector's
+	// name, its outcome ("ok", "declined": a refusal, "error": outcome
+	// unknown, to be retried) and how long it took.
+	Connector func(name, outcome string, d time.Duration)
+}
+
+// KeySourceKeypad is the source of keys pressed through the Digits API.
+const KeySourceKeypad = "keypad"
 
 // New returns a Service with the real clock, random SIDs and default engine.
 func New(store tonepay.Store, n tonepay.Notifier, sealer tonepay.Sealer, connectors tonepay.Connectors, log *slog.Logger) *Service {
@@ -178,6 +201,9 @@ func (svc *Service) Press(ctx context.Context, accountSid, callSid, keys string)
 		if err != nil {
 			return nil, err
 		}
+		if svc.Hooks.Keys != nil {
+			svc.Hooks.Keys(KeySourceKeypad, len(run))
+		}
 	}
 	return &p, nil
 }
@@ -253,6 +279,7 @@ func (svc *Service) Wait() { svc.payment.Wait() }
 type changes struct {
 	callbacks []*tonepay.Callback
 	pay       []string // sessions to send to their connector
+	ended     []string // the Results of sessions that ended
 }
 
 // apply runs one engine event on s inside tx and saves the result.
@@ -266,9 +293,13 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *ton
 	if ev.TransactionID == "" && (ev.Kind == capture.Complete || ev.Kind == capture.Digit && s.Status == tonepay.SessionConfirming) {
 		ev.TransactionID = svc.NewSID("TX")
 	}
+	wasEnded := s.Status == tonepay.SessionEnded
 	out, err := svc.Engine.Apply(s, sec, ev, now)
 	if err != nil {
 		return err
+	}
+	if !wasEnded && s.Status == tonepay.SessionEnded && svc.Hooks.Ended != nil {
+		c.ended = append(c.ended, s.State.Result)
 	}
 	if err := svc.seal(s, sec); err != nil {
 		return err
@@ -397,6 +428,9 @@ func (svc *Service) afterCommit(c changes) {
 				svc.Publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.SessionSid})
 			}
 		}
+	}
+	for _, result := range c.ended {
+		svc.Hooks.Ended(result)
 	}
 	for _, sid := range c.pay {
 		svc.startPay(sid)

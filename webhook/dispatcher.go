@@ -21,6 +21,15 @@ import (
 
 var _ tonepay.Courier = (*Dispatcher)(nil)
 
+// Attempt outcomes, as Observe is told them.
+const (
+	OutcomeDelivered = "delivered"  // a 2xx answer
+	OutcomeHTTPError = "http_error" // any other answer
+	OutcomeNoAnswer  = "no_answer"  // no connection, timeout, reset
+	OutcomeRefused   = "refused"    // the Policy forbids the destination
+	OutcomeBackedOff = "backed_off" // not attempted: its host is backed off
+)
+
 // userAgent is what receivers see. Twilio's own is "TwilioProxy/1.1"; some
 // receivers check for that prefix.
 const userAgent = "TwilioProxy/1.1 (tonepay)"
@@ -72,6 +81,11 @@ type Dispatcher struct {
 	// counted in the next one. Default 1 min: a dead receiver cannot flood
 	// the log.
 	LogEvery time.Duration
+	// Observe, if set, is told each attempt's outcome (one of the Outcome
+	// constants), how long the receiver took (0 when nothing was sent) and
+	// how long after its creation the callback was then: for metrics. It
+	// runs on the delivering goroutine and must not block.
+	Observe func(outcome string, took, age time.Duration)
 
 	once     sync.Once
 	wake     chan struct{}
@@ -429,6 +443,9 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) (bool, <-chan bool) 
 	status, down, err := d.post(ctx, cb)
 	now := d.Now()
 	a.Duration, a.StatusCode = now.Sub(start), status
+	if d.Observe != nil {
+		d.Observe(outcome(status, err), a.Duration, now.Sub(cb.DateCreated))
+	}
 	resume, tripped := h.result(start, now, down, d.HostFailures, d.HostBackoff)
 
 	cb.Attempts++
@@ -476,6 +493,9 @@ func (d *Dispatcher) skip(cb *tonepay.Callback, h *host, until time.Time, n int)
 			h.key, until.UTC().Format("2006-01-02T15:04:05.000Z"), n)}
 	cb.Attempts++
 	cb.DateUpdated = now
+	if d.Observe != nil {
+		d.Observe(OutcomeBackedOff, 0, now.Sub(cb.DateCreated))
+	}
 	if now.Sub(cb.DateCreated) > d.GiveUp {
 		cb.Status = tonepay.CallbackFailed
 		d.warn(d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", h.key), "gave up", h.key, now,
@@ -537,6 +557,20 @@ func (l *logLimit) allow(key string, now time.Time, every time.Duration) (bool, 
 	held := s.held
 	s.last, s.held = now, 0
 	return true, held
+}
+
+// outcome names what post's answer was.
+func outcome(status int, err error) string {
+	var refused *RefusedError
+	switch {
+	case err == nil:
+		return OutcomeDelivered
+	case status != 0:
+		return OutcomeHTTPError
+	case errors.As(err, &refused):
+		return OutcomeRefused
+	}
+	return OutcomeNoAnswer
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -44,6 +44,11 @@ type Store struct {
 	pool   *pgxpool.Pool
 	erase  *eraser
 	tokens sqlrow.Tokens
+
+	// ObserveCommit, if set, is told how long each COMMIT of Update and
+	// RecordAttempt took (the durable write): for metrics. Set it before
+	// the first write.
+	ObserveCommit func(time.Duration)
 }
 
 // Options are the settings of OpenWith; the zero value is Open's.
@@ -175,7 +180,26 @@ func (s *Store) sealTokens(ctx context.Context) error {
 
 // Update implements tonepay.Store.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true, tokens: &s.tokens}, tx, s.erase}) })
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(&txn{reader{q: tx, lock: true, tokens: &s.tokens}, tx, s.erase}) })
+}
+
+// inTx is pgx.BeginFunc with the COMMIT timed for ObserveCommit.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if s.ObserveCommit == nil {
+		return pgx.BeginFunc(ctx, s.pool, fn)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	start := time.Now()
+	err = tx.Commit(ctx)
+	s.ObserveCommit(time.Since(start))
+	return err
 }
 
 // ClaimCallbacks implements tonepay.Store.
@@ -199,7 +223,7 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 
 // RecordAttempt implements tonepay.Store.
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
-	return wrap("RecordAttempt", pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return wrap("RecordAttempt", s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES ($1, $2, $3, $4, $5, $6)`,
 			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
 			return err

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,5 +96,20 @@ func TestEraseWithinBounds(t *testing.T) {
 			s.Close()
 			t.Errorf("EraseWithin %v accepted", d)
 		}
+	}
+}
+
+// TestLive: CountLive, and a commit observed for each write.
+func TestLive(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.FreshDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	var commits atomic.Int64
+	s.ObserveCommit = func(time.Duration) { commits.Add(1) }
+	storetest.RunLive(t, s)
+	if commits.Load() < 5 {
+		t.Errorf("%d commits observed", commits.Load())
 	}
 }

@@ -85,6 +85,11 @@ type Store struct {
 	// migrations table). Domain times (DateCreated, NextAttemptAt, …) come
 	// from the caller, whose clock is injected in turn.
 	Now func() time.Time
+	// ObserveCommit, if set, is told how long each COMMIT took (the fsync
+	// that makes a write durable; one per group of transactions committed
+	// together): for metrics. It runs on the committer, so it must not
+	// block. Set it before the first write.
+	ObserveCommit func(time.Duration)
 }
 
 // Open opens (creating if needed) the database at path with the default
@@ -345,7 +350,12 @@ func (s *Store) commitBatch(batch []*job) {
 			q.ExecContext(context.Background(), `RELEASE job`)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	start := time.Now()
+	err = tx.Commit()
+	if s.ObserveCommit != nil {
+		s.ObserveCommit(time.Since(start))
+	}
+	if err != nil {
 		for i, j := range batch {
 			if errs[i] == nil {
 				errs[i] = fmt.Errorf("sqlite.%s: commit: %w", j.op, err)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,5 +342,16 @@ func TestAwkwardPath(t *testing.T) {
 	storetest.MustAccount(t, s, "", time.Now())
 	if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 		t.Errorf("database file: %v", err)
+	}
+}
+
+// TestLive: CountLive, and a commit observed for each write.
+func TestLive(t *testing.T) {
+	s := open(t, t.TempDir()+"/live.db")
+	var commits atomic.Int64
+	s.ObserveCommit = func(time.Duration) { commits.Add(1) }
+	storetest.RunLive(t, s)
+	if commits.Load() < 5 {
+		t.Errorf("%d commits observed", commits.Load())
 	}
 }
