@@ -24,6 +24,7 @@ import (
 	"github.com/tonepay/tonepay/connector/sandbox"
 	"github.com/tonepay/tonepay/console"
 	"github.com/tonepay/tonepay/events"
+	"github.com/tonepay/tonepay/metrics"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/postgres"
@@ -53,6 +54,7 @@ type serveConfig struct {
 	SessionIdle      time.Duration // an open session with nothing captured ends after this
 	EraseWithin      time.Duration // ended sessions' sealed values leave every store file within this
 	CallbackNetworks string        // where callbacks may go; "" is the default policy
+	MetricsAddr      string        // a listener of its own for /metrics; "" serves it on Addr
 	AuthFailLimit    int           // failed authentications per minute per client address
 	ReadTimeout      time.Duration // a whole request, body included
 	WriteTimeout     time.Duration // an answer (event streams excepted)
@@ -91,6 +93,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 
 	env("TONEPAY_CALLBACK_NETWORKS", &c.CallbackNetworks)
+	env("TONEPAY_METRICS_ADDR", &c.MetricsAddr)
 	if v := getenv("TONEPAY_AUTH_FAIL_LIMIT"); v != "" {
 		if c.AuthFailLimit, err = strconv.Atoi(v); err != nil {
 			return c, fmt.Errorf("TONEPAY_AUTH_FAIL_LIMIT: %q is not a whole number", v)
@@ -125,6 +128,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "an open payment session with nothing being captured ends after this (TONEPAY_SESSION_IDLE)")
 	fs.DurationVar(&c.EraseWithin, "erase-within", c.EraseWithin, "an ended session's sealed card data leaves every store file within this, at most 60s (TONEPAY_ERASE_WITHIN)")
 	fs.StringVar(&c.CallbackNetworks, "callback-networks", c.CallbackNetworks, "where callbacks may go: CIDRs or public, private, loopback, comma-separated; default everything but link-local and tonepay's own listeners (TONEPAY_CALLBACK_NETWORKS)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on a listener of its own instead of --addr (TONEPAY_METRICS_ADDR)")
 	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", c.AuthFailLimit, "failed authentications per minute per client address before 429 (TONEPAY_AUTH_FAIL_LIMIT)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "a whole request, body included, must arrive within this (TONEPAY_READ_TIMEOUT)")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "an answer must be written within this; event streams excepted (TONEPAY_WRITE_TIMEOUT)")
@@ -269,6 +273,13 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		}
 		defer pln.Close()
 	}
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer mln.Close()
+	}
 	if err := checkDBPath(cfg.DB); err != nil {
 		return err
 	}
@@ -304,11 +315,22 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	// Callbacks may not go to tonepay's own listeners; the rest of the policy
 	// is checked on the resolved address at connect time.
 	policy.DenyListener(ln.Addr())
-	dispatcher := &webhook.Dispatcher{Store: store, Logger: log, Policy: policy}
+	var names []string
 	for name, c := range connectors {
 		log.Info("pay connector", "name", name, "mode", c.Capabilities().Mode)
+		names = append(names, name)
 	}
+	live, _ := store.(metrics.Live)
+	meter := metrics.New(metrics.Options{Live: live, Connectors: names, Logger: log})
+	switch s := store.(type) {
+	case *sqlite.Store:
+		s.ObserveCommit = meter.Commit
+	case *postgres.Store:
+		s.ObserveCommit = meter.Commit
+	}
+	dispatcher := &webhook.Dispatcher{Store: store, Logger: log, Policy: policy, Observe: meter.CallbackAttempt}
 	sessions := session.New(store, dispatcher, box, connectors, log)
+	sessions.Hooks = session.Hooks{Ended: meter.SessionEnded, Keys: meter.Keys, Connector: meter.ConnectorCall}
 	sessions.Engine.FirstDigit = cfg.FirstDigit
 	sessions.Engine.Lease = cfg.ConnectorLease
 	sessions.Engine.Idle = cfg.SessionIdle
@@ -329,9 +351,12 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	// under / is the API, with its Twilio JSON errors.
 	root.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	root.Handle("/", api)
+	if mln == nil {
+		root.Handle("GET /metrics", meter.Handler())
+	}
 
 	srv := &http.Server{
-		Handler:           logRequests(log, twilioapi.Errors(root)),
+		Handler:           meter.Wrap(logRequests(log, twilioapi.Errors(root))),
 		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout), // headers are part of the request
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -351,6 +376,18 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		go psrv.Serve(pln)
 		defer psrv.Close()
 		log.Info("pprof on http://" + pln.Addr().String() + "/debug/pprof/")
+	}
+	if mln != nil {
+		// Metrics for the operator's scraper, on a listener of its own: no
+		// credentials, so never on the API's, and never a callback's
+		// destination.
+		policy.DenyListener(mln.Addr())
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", meter.Handler())
+		msrv := &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		log.Info("metrics on http://" + mln.Addr().String() + "/metrics")
 	}
 	dctx, stopDispatcher := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
