@@ -216,7 +216,7 @@ $("#start-form").addEventListener("submit", async (e) => {
   const call = selected;
   try {
     const p = await api("POST", twilio(`/Calls/${call}/Payments.json`), form);
-    sessions[call] = await api("GET", ours(`/Calls/${call}/Payments/${p.sid}`));
+    merge(await api("GET", ours(`/Calls/${call}/Payments/${p.sid}`)));
     say($("#start-error"), "");
     renderPayment();
     const first = document.querySelector("#tiles .tile.next button");
@@ -241,8 +241,27 @@ async function refreshSession(call) {
   const s = sessions[call];
   if (!s) return;
   const fresh = await api("GET", ours(`/Calls/${call}/Payments/${s.sid}`));
-  if (sessions[call] && sessions[call].sid === fresh.sid) sessions[call] = fresh;
+  if (sessions[call] && sessions[call].sid === fresh.sid) merge(fresh);
   if (call === selected) renderPayment();
+}
+
+// merge keeps the newest view of a call's session. A fetch's answer and the
+// event stream race: a view never takes a session back to an earlier status
+// (open, confirming, processing, ended), so "processing" read late does not
+// hide the "ended" already shown.
+const RANK = { open: 0, confirming: 1, processing: 2, ended: 3 };
+function merge(s) {
+  const known = sessions[s.call_sid];
+  if (!known || (known.sid !== s.sid && s.date_created >= known.date_created) ||
+      (known.sid === s.sid && (RANK[s.status] ?? 0) >= (RANK[known.status] ?? 0))) sessions[s.call_sid] = s;
+}
+
+// While the connector works or the caller confirms, nothing the agent does
+// changes the session: ask again each second too, in case an event is lost.
+let polling = null;
+function pollWhileBusy(s) {
+  if (polling || !s || !(s.status === "processing" || s.status === "confirming")) return;
+  polling = setTimeout(() => { polling = null; refreshSession(s.call_sid).catch(() => {}); }, 1000);
 }
 const actionsError = { show: (m) => say($("#actions-error"), m), clear: () => say($("#actions-error"), "") };
 $("#process").addEventListener("click", () => update({ Status: "complete" }, actionsError));
@@ -295,7 +314,7 @@ function outcome(s) {
   const money = charge ? `${s.charge_amount} ${s.currency}` : "";
   const card = cardText(s);
   const saved = s.payment_method === "ach-debit" ? "Bank account" : "Card";
-  const reason = s.payment_error ? `${s.payment_error} · error ${s.pay_error_code}${s.connector_error ? " · " + s.connector_error : ""}` : "";
+  const reason = s.payment_error ? `${s.payment_error.replace(/\.$/, "")} · error ${s.pay_error_code}${s.connector_error ? " · " + s.connector_error : ""}` : "";
   switch (s.result) {
     case "success":
       return charge
@@ -329,7 +348,7 @@ function renderPaymentNow() {
   const call = callOf(selected), ended = !!selected && callEnded(selected);
   const info = $("#call-info");
   info.textContent = call ? `${call.from} → ${call.to} · ${ended ? "■ Call ended" : "● Call in progress"}` : "";
-  info.className = "hint" + (ended ? " ended" : "");
+  info.className = "hint" + (ended ? " ended" : call ? " live" : "");
   $("#no-call").hidden = !!selected;
   const s = sessions[selected];
   $("#start-form").hidden = !selected || !!s;
@@ -383,6 +402,7 @@ function renderPaymentNow() {
   $("#again-note").textContent = ended ? "The call has ended: no new payment on it." : "";
   // While the caller has keys to press, a phone keeps the keypad in sight.
   $("#app").classList.toggle("keys", open || (s.status === "confirming" && !ended));
+  pollWhileBusy(s);
 }
 
 function renderResult(s) {
@@ -536,9 +556,8 @@ function onEvent(block) {
   }
   if (type !== "session") return;
   const s = JSON.parse(data);
-  const known = sessions[s.call_sid];
   if (dismissed.has(s.sid)) return; // put away with New payment
-  if (!known || known.sid === s.sid || s.date_created >= known.date_created) sessions[s.call_sid] = s;
+  merge(s);
   if (s.result === "caller-hung-up" && !hungUp.has(s.call_sid)) { hungUp.add(s.call_sid); renderCalls(); renderPhone(); }
   if (s.call_sid === selected) renderPayment();
 }
