@@ -217,7 +217,6 @@ await step("on a phone: the payment above the keypad, both in sight while captur
   for (const k of "4242") await page.locator("#keypad").getByRole("button", { name: k, exact: true }).click();
   await expectText(tile("payment-card-number"), /4 digits so far/);
   await page.screenshot({ path: join(out, "console-phone.png") });
-  await page.screenshot({ path: join(out, "console-phone-full.png"), fullPage: true });
 });
 
 await step("cancel", async () => {
