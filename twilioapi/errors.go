@@ -84,7 +84,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		}
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if code == tonepay.CodeAuthenticate {
+	// The Basic challenge lets curl and browsers ask for credentials. A page's
+	// script (the console marks its requests with X-Requested-With, as XHR
+	// libraries do) shows its own error instead: with the challenge, the
+	// browser would open its login prompt and hold the request. Twilio's SDKs
+	// send credentials up front and never need it.
+	if code == tonepay.CodeAuthenticate && r.Header.Get("X-Requested-With") == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 	}
 	var re *retryError

@@ -1,7 +1,11 @@
-// Drives the console in headless Chromium against a running tonepay:
-// sign in, create a call, start a payment, request each field, press the keys
-// on the simulated phone, watch the tiles fill in masked, process the payment
-// and see it succeed; then a declined card. Screenshots go to $ARTIFACTS.
+// Drives the console in headless Chromium against a running tonepay, as an
+// agent would: the app is out of reach before sign-in; a wrong token is an
+// error next to the fields and the right one then works without a reload; a
+// call, a payment whose next field is always the one primary action, keys
+// pressed on the simulated phone, tiles filling in masked; a success with its
+// code copied in one click, a decline with its reason, a hang-up mid-payment
+// that disables everything, and a phone-sized screen with the payment above
+// the keypad. Screenshots go to $ARTIFACTS.
 // Run by cmd/tonepay's TestConsole with TONEPAY_URL, TONEPAY_ACCOUNT_SID,
 // TONEPAY_AUTH_TOKEN and ARTIFACTS set.
 import { chromium } from "playwright-core";
@@ -16,103 +20,209 @@ const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir()
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic"],
   viewport: { width: 1280, height: 800 },
+  permissions: ["clipboard-read", "clipboard-write"],
 });
 let passed = 0, failed = 0;
 async function step(name, fn) {
   try { await fn(); passed++; console.log("ok   " + name); }
-  catch (err) { failed++; console.log("FAIL " + name + ": " + err.message); }
+  catch (err) {
+    failed++;
+    console.log("FAIL " + name + ": " + err.message.split("\n").slice(0, 3).join(" | "));
+    await page.screenshot({ path: join(out, `failed-${failed}.png`), fullPage: true }).catch(() => {});
+  }
 }
+function must(ok, msg) { if (!ok) throw new Error(msg); }
 const page = browser.pages()[0] || await browser.newPage();
-page.setDefaultTimeout(10000);
+page.setDefaultTimeout(5000);
 const tile = (field) => page.locator(`.tile[data-field="${field}"]`);
+const result = page.locator("#result");
 async function expectText(locator, re) {
   await locator.filter({ hasText: re }).first().waitFor();
 }
-async function capture(field, keys, masked) {
-  await tile(field).getByRole("button").click();
-  await expectText(tile(field), /Capturing/);
+// primaryIs checks that the payment panel offers exactly one primary action.
+async function primaryIs(name) {
+  const primaries = page.locator("#payment button.primary:visible");
+  const names = await primaries.allTextContents();
+  must(names.length === 1 && names[0] === name, `want one primary action "${name}", have ${JSON.stringify(names)}`);
+}
+async function typeKeys(keys) {
   await page.getByLabel("Type several keys").fill(keys);
   await page.getByRole("button", { name: "Press" }).click();
+}
+// capture asks for field (the primary action when it is the next one) and
+// plays keys on the phone until the tile says it is captured.
+async function capture(field, keys, shown) {
+  const ask = tile(field).getByRole("button");
+  must(await ask.evaluate((b) => b.classList.contains("primary")), `${field} is not the primary action`);
+  await ask.click();
+  await expectText(tile(field), /Listening/);
+  await typeKeys(keys);
   await expectText(tile(field), /Captured/);
-  if (masked) await expectText(tile(field).locator(".value"), masked);
+  if (shown) await expectText(tile(field).locator(".value"), shown);
+}
+async function startPayment() {
+  await page.getByRole("button", { name: "Start payment" }).click();
+  await expectText(page.locator("#session-status"), /Next: ask for the card number/);
+}
+async function captureCard(number) {
+  await capture("payment-card-number", number + "#");
+  await capture("expiration-date", "1230", /^12\/30$/);
+  await capture("security-code", "123", /^•••$/);
+  await capture("postal-code", "94109#", /^94109$/);
 }
 
-await step("sign in", async () => {
+await step("before sign-in the app is neither visible nor clickable", async () => {
   await page.goto(base + "/console/");
+  await page.getByLabel("Auth token or key secret").waitFor();
+  for (const sel of ["#app", "#new-call", "#keypad", "#payment", "#whoami"]) must(!(await page.locator(sel).isVisible()), `${sel} is visible`);
+  const hit = await page.evaluate(() => {
+    for (let x = 5; x < innerWidth; x += 60) for (let y = 5; y < innerHeight; y += 60) {
+      const el = document.elementFromPoint(x, y);
+      if (el && el.closest("#app")) return `${x},${y}`;
+    }
+    return "";
+  });
+  must(!hit, "the app takes clicks at " + hit);
+});
+
+await step("a wrong token: an error next to the fields, no login prompt", async () => {
+  await page.evaluate(() => { window.sameDocument = true; });
   await page.getByLabel("Account SID or API key SID").fill(sid);
+  await page.getByLabel("Auth token or key secret").fill("not-the-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // With the Basic challenge, the request would hang on the browser's prompt.
+  await expectText(page.locator("#signin-form #signin-error"), /Wrong SID or token: .*incorrect.*20003/);
+  must(await page.getByLabel("Auth token or key secret").getAttribute("aria-invalid") === "true", "the token field is not marked invalid");
+  must(!(await page.locator("#app").isVisible()), "the app shows after a wrong token");
+  await page.screenshot({ path: join(out, "console-signin-error.png") });
+});
+
+await step("then the right token signs in, without a reload", async () => {
   await page.getByLabel("Auth token or key secret").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#live.on").waitFor();
+  must(await page.evaluate(() => window.sameDocument === true), "the page was reloaded");
+  must(!(await page.locator("#signin").isVisible()), "the sign-in form is still there");
 });
 
-await step("create a call and start a payment", async () => {
+await step("create a call and start a payment: the card number is the next step", async () => {
   await page.getByRole("button", { name: "+ New simulated call" }).click();
   await page.locator("#call-list button[aria-current=true]").waitFor();
+  await expectText(page.locator("#call-info"), /● Call in progress/);
+  await primaryIs("Start payment");
   await page.getByLabel("Amount").fill("49.99");
-  await page.getByRole("button", { name: "Start payment" }).click();
-  await expectText(page.locator("#session-status"), /Charge 49.99 USD/);
-  if (await page.locator(".tile").count() !== 4) throw new Error("want 4 field tiles");
-  if (!(await page.getByRole("button", { name: "Process payment" }).isDisabled())) throw new Error("Process payment enabled too early");
+  await startPayment();
+  await expectText(page.locator("#session-what"), /Charge 49\.99 USD/);
+  must(await page.locator(".tile").count() === 4, "want 4 field tiles");
+  must(await page.getByRole("button", { name: "Process payment" }).isDisabled(), "Process payment enabled too early");
+  await primaryIs("Ask the caller");
+  await expectText(tile("payment-card-number"), /Next: ask the caller/);
 });
 
 await step("the keypad reaches the call", async () => {
   await tile("payment-card-number").getByRole("button").click();
-  for (const k of "4242") await page.locator("#keypad").getByRole("button", { name: k, exact: true }).first().click();
+  await expectText(tile("payment-card-number"), /Listening/);
+  for (const k of "4242") await page.locator("#keypad").getByRole("button", { name: k, exact: true }).click();
   await expectText(tile("payment-card-number"), /4 digits so far/);
   await page.screenshot({ path: join(out, "console-capturing.png") });
 });
 
-await step("capture every field, masked", async () => {
-  await page.getByLabel("Type several keys").fill("424242424242#");
-  await page.getByRole("button", { name: "Press" }).click();
-  await expectText(tile("payment-card-number").locator(".value"), /^x{12}4242$/);
-  await expectText(tile("payment-card-number"), /Captured \(visa\)/);
-  await capture("expiration-date", "1230", /^1230$/);
-  await capture("security-code", "123", /^xxx$/);
+await step("every field captured, masked, with brand and progress", async () => {
+  await typeKeys("424242424242#");
+  await expectText(tile("payment-card-number").locator(".value"), /^•••• 4242$/);
+  await expectText(tile("payment-card-number"), /✓.*Captured · Visa/);
+  await expectText(page.locator("#card-brand"), /^Visa•••• 4242$/);
+  await expectText(page.locator("#session-status"), /1 of 4 captured · Next: ask for the expiry date/);
+  must(await page.locator("#progress-bar").getAttribute("aria-valuenow") === "1", "progress is not 1");
+  await capture("expiration-date", "1230", /^12\/30$/);
+  await capture("security-code", "123", /^•••$/);
   await capture("postal-code", "94109#", /^94109$/);
-  const html = await page.content();
-  if (html.includes("4242424242424242")) throw new Error("the full card number is on the page");
+  await expectText(page.locator("#session-status"), /All 4 captured · Ready to process/);
+  await primaryIs("Process payment");
+  must(!(await page.content()).includes("4242424242424242"), "the full card number is on the page");
 });
 
-await step("process the payment and see success", async () => {
+let code = "";
+await step("a success is the most prominent thing, its code copied in one click", async () => {
   await page.getByRole("button", { name: "Process payment" }).click();
-  await expectText(page.locator("#result"), /Payment succeeded\. Confirmation code ch_/);
+  await expectText(result.locator(".title"), /^Succeeded$/);
+  await expectText(result.locator(".what"), /^49\.99 USD charged to Visa •••• 4242$/);
+  code = await page.locator("#code").textContent();
+  must(/^ch_\w+$/.test(code), "confirmation code " + code);
+  const [r, t] = [await result.boundingBox(), await page.locator("#tiles").boundingBox()];
+  must(r.y < t.y, "the result is below the tiles");
+  must(await page.evaluate(() => document.activeElement.id) === "result", "the result does not have the focus");
+  await page.getByRole("button", { name: "Copy" }).click();
+  await expectText(page.locator("#copy-status"), /Copied/);
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  must(copied === code, `copied ${copied}, want ${code}`);
+  must(await page.getByRole("button", { name: "Process payment" }).isHidden(), "Process payment still offered");
   await page.screenshot({ path: join(out, "console-success.png") });
 });
 
-await step("an invalid entry shows its error in words", async () => {
+await step("an invalid entry shows its error in its tile", async () => {
   await page.getByRole("button", { name: "New payment" }).click();
-  await page.getByRole("button", { name: "Start payment" }).click();
+  await startPayment();
   await tile("payment-card-number").getByRole("button").click();
-  await page.getByLabel("Type several keys").fill("4242424242424241#");
-  await page.getByRole("button", { name: "Press" }).click();
-  await expectText(tile("payment-card-number"), /Error: not a valid card number/);
+  await typeKeys("4242424242424241#");
+  await expectText(tile("payment-card-number"), /✗.*Error: not a valid card number/);
 });
 
-await step("a declined card", async () => {
-  await capture("payment-card-number", "4000000000000002#", /^x{12}0002$/);
-  await capture("expiration-date", "1230");
-  await capture("security-code", "123");
-  await capture("postal-code", "94109#");
+await step("a declined card: Declined, with the reason", async () => {
+  await captureCard("4000000000000002");
   await page.getByRole("button", { name: "Process payment" }).click();
-  await expectText(page.locator("#result"), /refused the payment.*Your card was declined.*64012.*card_declined/);
+  await expectText(result.locator(".title"), /^Declined$/);
+  await expectText(result.locator(".what"), /49\.99 USD not charged to Visa •••• 0002/);
+  await expectText(result.locator(".reason"), /Your card was declined.*64012.*card_declined/);
+  must(await result.locator(".code").isHidden(), "a declined payment shows a code");
   await page.screenshot({ path: join(out, "console-declined.png") });
 });
 
-await step("usable on a narrow phone screen", async () => {
+await step("a hang-up mid-payment: call ended, every action off", async () => {
+  await page.getByRole("button", { name: "New payment" }).click();
+  await startPayment();
+  await capture("payment-card-number", "4242424242424242#", /^•••• 4242$/);
+  await page.getByRole("button", { name: "Hang up" }).click();
+  await expectText(result.locator(".title"), /^Call ended$/);
+  await expectText(result.locator(".what"), /hung up/);
+  await expectText(page.locator("#call-info"), /■ Call ended/);
+  await expectText(page.locator("#call-list button[aria-current=true]"), /■ Ended/);
+  await expectText(tile("expiration-date"), /Not captured/);
+  for (const b of await page.locator("#tiles button").all()) must(await b.isDisabled(), "a tile's button is enabled");
+  must(await page.getByRole("button", { name: "New payment" }).isDisabled(), "New payment is enabled on an ended call");
+  await expectText(page.locator("#again-note"), /call has ended/);
+  for (const b of await page.locator("#keypad button").all()) must(await b.isDisabled(), "a key is enabled");
+  must(await page.getByRole("button", { name: "Hang up" }).isDisabled(), "Hang up is enabled");
+  must(await page.locator("#process").isHidden() || await page.locator("#process").isDisabled(), "Process payment is offered");
+  must(await page.locator("#cancel").isHidden() || await page.locator("#cancel").isDisabled(), "Cancel payment is offered");
+  await page.screenshot({ path: join(out, "console-hung-up.png") });
+});
+
+await step("on a phone: the payment above the keypad, both in sight while capturing", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.locator("#keypad").scrollIntoViewIfNeeded();
-  const box = await page.locator("#keypad").boundingBox();
-  if (!box || box.width > 390) throw new Error("the keypad does not fit");
-  await page.screenshot({ path: join(out, "console-narrow.png"), fullPage: true });
+  await page.getByRole("button", { name: "+ New simulated call" }).click();
+  await expectText(page.locator("#call-info"), /● Call in progress/);
+  await startPayment();
+  await tile("payment-card-number").getByRole("button").click();
+  await expectText(tile("payment-card-number"), /Listening/);
+  await page.evaluate(() => scrollTo(0, 0));
+  const inView = (b) => b && b.y >= 0 && b.y + b.height <= 844 && b.x >= 0 && b.x + b.width <= 390;
+  const pay = await page.locator("#payment").boundingBox();
+  const phone = await page.locator("#phone").boundingBox();
+  const keypad = await page.locator("#keypad").boundingBox();
+  const card = await tile("payment-card-number").boundingBox();
+  must(pay.y < keypad.y, "the keypad comes before the payment");
+  must(inView(keypad), `the keypad is not on screen: ${JSON.stringify(keypad)}`);
+  must(inView(card) && card.y + card.height <= phone.y, `the card tile is not in sight above the keypad: ${JSON.stringify(card)}`);
+  for (const k of "4242") await page.locator("#keypad").getByRole("button", { name: k, exact: true }).click();
+  await expectText(tile("payment-card-number"), /4 digits so far/);
+  await page.screenshot({ path: join(out, "console-phone.png") });
 });
 
 await step("cancel", async () => {
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.getByRole("button", { name: "New payment" }).click();
-  await page.getByRole("button", { name: "Start payment" }).click();
-  await page.getByRole("button", { name: "Cancel" }).click();
-  await expectText(page.locator("#result"), /cancelled/);
+  await page.getByRole("button", { name: "Cancel payment" }).click();
+  await expectText(result.locator(".title"), /^Cancelled$/);
 });
 
 await browser.close();

@@ -5,7 +5,7 @@
 const $ = (sel) => document.querySelector(sel);
 const FIELDS = {
   "payment-card-number": "Card number", "payment-card-number-matcher": "Card number again",
-  "expiration-date": "Expiry (MMYY)", "expiration-date-matcher": "Expiry again",
+  "expiration-date": "Expiry date", "expiration-date-matcher": "Expiry date again",
   "security-code": "Security code", "security-code-matcher": "Security code again",
   "postal-code": "Postal code", "postal-code-matcher": "Postal code again",
   "bank-routing-number": "Routing number", "bank-account-number": "Account number",
@@ -19,100 +19,187 @@ const ERRORS = {
   "invalid-card-number-security-code-capture-sequence": "capture the card number first",
   "input-matching-failed": "the two entries differ",
 };
-const RESULTS = {
-  "success": "Payment succeeded", "payment-connector-error": "The payment connector refused the payment",
-  "caller-interrupted-with-star": "The caller pressed * and ended the payment", "caller-hung-up": "The caller hung up",
-  "payment-cancelled": "The payment was cancelled", "internal-error": "The payment's outcome is unknown",
+const BRANDS = {
+  visa: "Visa", mastercard: "Mastercard", amex: "American Express", discover: "Discover", jcb: "JCB",
+  "diners-club": "Diners Club", maestro: "Maestro", enroute: "enRoute", optima: "Optima",
 };
+// Refusals of the payment itself, as opposed to the connector failing.
+const DECLINES = new Set([64008, 64010, 64012]);
+const LIVE_CALL = new Set(["queued", "ringing", "in-progress"]);
 
 let creds = JSON.parse(sessionStorage.getItem("tonepay") || "null");
 let calls = [];
 let selected = null;        // call sid
 const sessions = {};        // call sid -> latest session view
-let streamAbort = null;
+const hungUp = new Set();   // call sids known to have ended, before the next list
+const dismissed = new Set(); // session sids put away with New payment
+const tileErrors = {};      // "session sid field" -> message of a failed request
+let shownEnd = null;        // sid of the session whose result last took focus
+let started = false;
 
+class APIError extends Error {
+  constructor(status, body) {
+    super(`${(body.message || "HTTP " + status).replace(/^Authenticate: /, "")} (error ${body.code || status})`);
+    this.status = status;
+    this.code = body.code || status;
+  }
+}
+
+// api calls the server as a page's script: X-Requested-With asks it to leave
+// out the Basic challenge, so a wrong token is our error message and not the
+// browser's login prompt; credentials "omit" keeps the browser's own
+// credential cache out of it.
 async function api(method, path, form) {
-  const opts = { method, headers: { Authorization: "Basic " + btoa(creds.user + ":" + creds.pass) } };
+  const opts = {
+    method, credentials: "omit",
+    headers: { Authorization: "Basic " + btoa(creds.user + ":" + creds.pass), "X-Requested-With": "XMLHttpRequest" },
+  };
   if (form) {
     opts.headers["Content-Type"] = "application/x-www-form-urlencoded";
     opts.body = new URLSearchParams(form);
   }
-  const res = await fetch(path, opts);
-  const body = res.status === 204 ? {} : await res.json();
-  if (!res.ok) throw new Error(`${body.message || res.statusText} (${body.code || res.status})`);
+  let res;
+  try { res = await fetch(path, opts); } catch (err) { throw new Error("Could not reach the server: " + err.message); }
+  const body = res.status === 204 ? {} : await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new APIError(res.status, body);
+    if (res.status === 401 && started) signOut("Signed out: " + err.message);
+    throw err;
+  }
   return body;
 }
 const twilio = (p) => `/2010-04-01/Accounts/${creds.account}${p}`;
 const ours = (p) => `/_tonepay/Accounts/${creds.account}${p}`;
 const key = () => crypto.randomUUID();
 
+// say puts a message next to what caused it ("" clears it).
+function say(el, msg) { el.textContent = msg || ""; }
+
+// keepFocus re-renders without losing the keyboard's place: the element with
+// the same data-focus gets the focus back.
+function keepFocus(render) {
+  const k = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focus : null;
+  render();
+  if (k) { const el = document.querySelector(`[data-focus="${CSS.escape(k)}"]`); if (el && !el.disabled) el.focus(); }
+}
+
 // --- sign in -------------------------------------------------------------
-$("#signin-form").addEventListener("submit", async (e) => {
+const signinForm = $("#signin-form");
+signinForm.addEventListener("submit", async (e) => {
   e.preventDefault();
-  const f = new FormData(e.target);
-  const user = f.get("user").trim();
-  creds = { user, pass: f.get("pass"), account: user.startsWith("AC") ? user : f.get("account").trim() };
+  const f = new FormData(signinForm);
+  const user = f.get("user").trim(), pass = f.get("pass");
+  const err = $("#signin-error");
+  for (const i of signinForm.querySelectorAll("input")) i.removeAttribute("aria-invalid");
+  if (!user || !pass) {
+    say(err, !user ? "Enter the Account SID or API key SID." : "Enter the auth token or key secret.");
+    const bad = signinForm.elements[!user ? "user" : "pass"];
+    bad.setAttribute("aria-invalid", "true");
+    bad.focus();
+    return;
+  }
+  creds = { user, pass, account: user.startsWith("AC") ? user : f.get("account").trim() };
+  const button = signinForm.querySelector("button");
+  button.disabled = true;
+  button.textContent = "Signing in…";
+  say(err, "");
   try {
     await api("GET", twilio("/Calls.json?PageSize=1"));
     sessionStorage.setItem("tonepay", JSON.stringify(creds));
     start();
-  } catch (err) {
-    $("#signin-error").textContent = "Could not sign in: " + err.message;
+  } catch (e2) {
     creds = null;
+    say(err, e2.code === 20003 ? `Wrong SID or token: ${e2.message}. Check them and sign in again.` : "Could not sign in: " + e2.message);
+    signinForm.elements.user.setAttribute("aria-invalid", "true");
+    signinForm.elements.pass.setAttribute("aria-invalid", "true");
+    signinForm.elements.pass.select();
+    signinForm.elements.pass.focus();
+  } finally {
+    button.disabled = false;
+    button.textContent = "Sign in";
   }
 });
-$("#signout").addEventListener("click", () => {
+function signOut(msg) {
   sessionStorage.removeItem("tonepay");
+  if (msg) sessionStorage.setItem("tonepay-signout", msg);
   location.reload();
-});
+}
+$("#signout").addEventListener("click", () => signOut());
+{
+  const msg = sessionStorage.getItem("tonepay-signout");
+  if (msg) { sessionStorage.removeItem("tonepay-signout"); say($("#signin-error"), msg); }
+}
 
 function start() {
+  if (started) return;
+  started = true;
   $("#signin").hidden = true;
   $("#app").hidden = false;
   $("#whoami").hidden = false;
   $("#account").textContent = creds.account;
+  renderAll();
   refreshCalls();
   setInterval(refreshCalls, 3000);
   stream();
+  $("#new-call").focus();
 }
 
+function renderAll() { renderCalls(); renderPayment(); renderPhone(); }
+
 // --- calls -----------------------------------------------------------------
+const callOf = (sid) => calls.find((c) => c.sid === sid);
+const callEnded = (sid) => hungUp.has(sid) || (!!callOf(sid) && !LIVE_CALL.has(callOf(sid).status));
+
 async function refreshCalls() {
-  try {
-    calls = (await api("GET", twilio("/Calls.json?PageSize=20"))).calls;
-    renderCalls();
-  } catch (err) { /* the next refresh tries again */ }
+  let list;
+  try { list = (await api("GET", twilio("/Calls.json?PageSize=20"))).calls; } catch (err) { return; /* the next refresh tries again */ }
+  const before = JSON.stringify(calls.map((c) => [c.sid, c.status]));
+  calls = list;
+  if (JSON.stringify(calls.map((c) => [c.sid, c.status])) !== before) renderAll();
+}
+
+function setCall(c) {
+  const i = calls.findIndex((x) => x.sid === c.sid);
+  if (i >= 0) calls[i] = c; else calls.unshift(c);
 }
 
 function renderCalls() {
-  const list = $("#call-list");
-  list.replaceChildren(...calls.map((c) => {
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.type = "button";
-    b.dataset.sid = c.sid;
-    b.setAttribute("aria-current", String(c.sid === selected));
-    b.innerHTML = `<span></span><small></small>`;
-    b.firstChild.textContent = `${c.from} → ${c.to}`;
-    b.lastChild.textContent = `${c.status === "in-progress" ? "● in progress" : "○ " + c.status} · ${c.sid.slice(0, 10)}…`;
-    b.addEventListener("click", () => select(c.sid));
-    li.append(b);
-    return li;
-  }));
+  keepFocus(() => {
+    const list = $("#call-list");
+    list.replaceChildren(...calls.map((c) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      const ended = callEnded(c.sid);
+      b.type = "button";
+      b.dataset.focus = "call:" + c.sid;
+      b.className = ended ? "ended" : "";
+      b.setAttribute("aria-current", String(c.sid === selected));
+      b.innerHTML = `<span></span><small></small>`;
+      b.firstChild.textContent = `${c.from} → ${c.to}`;
+      b.lastChild.textContent = `${ended ? "■ Ended" : "● In progress"} · ${c.sid.slice(0, 10)}…`;
+      b.addEventListener("click", () => select(c.sid));
+      li.append(b);
+      return li;
+    }));
+    // The first call is the agent's first step; after that, the payment is.
+    $("#new-call").className = calls.some((c) => !callEnded(c.sid)) ? "secondary" : "primary";
+  });
 }
 
 $("#new-call").addEventListener("click", async () => {
+  const err = $("#calls-error");
   try {
     const c = await api("POST", twilio("/Calls.json"), { To: "+15005550006", From: "+15005550001", Twiml: "<Response><Pause length=\"3600\"/></Response>" });
-    await refreshCalls();
+    say(err, "");
+    setCall(c);
     select(c.sid);
-  } catch (err) { showError(err); }
+    $("#start").focus();
+  } catch (e) { say(err, e.message); }
 });
 
 function select(sid) {
   selected = sid;
-  renderCalls();
-  renderPayment();
+  renderAll();
 }
 
 // --- payment -------------------------------------------------------------
@@ -126,30 +213,79 @@ $("#start-form").addEventListener("submit", async (e) => {
   };
   const amount = f.get("amount").trim();
   if (amount && Number(amount) > 0) form.ChargeAmount = amount;
+  const call = selected;
   try {
-    const p = await api("POST", twilio(`/Calls/${selected}/Payments.json`), form);
-    sessions[selected] = await api("GET", ours(`/Calls/${selected}/Payments/${p.sid}`));
+    const p = await api("POST", twilio(`/Calls/${call}/Payments.json`), form);
+    merge(await api("GET", ours(`/Calls/${call}/Payments/${p.sid}`)));
+    say($("#start-error"), "");
     renderPayment();
-  } catch (err) { showError(err); }
+    const first = document.querySelector("#tiles .tile.next button");
+    if (first) first.focus();
+  } catch (err) { say($("#start-error"), err.message); }
 });
 
-async function update(form) {
-  const s = sessions[selected];
+// update changes the selected call's session; a failure is shown at where.
+async function update(form, where) {
+  const call = selected, s = sessions[call];
   try {
-    await api("POST", twilio(`/Calls/${selected}/Payments/${s.sid}.json`),
+    await api("POST", twilio(`/Calls/${call}/Payments/${s.sid}.json`),
       { IdempotencyKey: key(), StatusCallback: location.origin + "/_tonepay/sink", ...form });
-    sessions[selected] = await api("GET", ours(`/Calls/${selected}/Payments/${s.sid}`));
-    renderPayment();
-  } catch (err) { showError(err); }
+    where.clear();
+    await refreshSession(call);
+  } catch (err) {
+    where.show(err.message);
+    refreshSession(call).catch(() => {});
+  }
 }
-$("#process").addEventListener("click", () => update({ Status: "complete" }));
-$("#cancel").addEventListener("click", () => update({ Status: "cancel" }));
-$("#again").addEventListener("click", () => { delete sessions[selected]; renderPayment(); });
+async function refreshSession(call) {
+  const s = sessions[call];
+  if (!s) return;
+  const fresh = await api("GET", ours(`/Calls/${call}/Payments/${s.sid}`));
+  if (sessions[call] && sessions[call].sid === fresh.sid) merge(fresh);
+  if (call === selected) renderPayment();
+}
 
-function showError(err) {
-  $("#payment-error").textContent = err.message;
-  setTimeout(() => { $("#payment-error").textContent = ""; }, 8000);
+// merge keeps the newest view of a call's session. A fetch's answer and the
+// event stream race: a view never takes a session back to an earlier status
+// (open, confirming, processing, ended), so "processing" read late does not
+// hide the "ended" already shown.
+const RANK = { open: 0, confirming: 1, processing: 2, ended: 3 };
+function merge(s) {
+  const known = sessions[s.call_sid];
+  if (!known || (known.sid !== s.sid && s.date_created >= known.date_created) ||
+      (known.sid === s.sid && (RANK[s.status] ?? 0) >= (RANK[known.status] ?? 0))) sessions[s.call_sid] = s;
 }
+
+// While the connector works or the caller confirms, nothing the agent does
+// changes the session: ask again each second too, in case an event is lost.
+let polling = null;
+function pollWhileBusy(s) {
+  if (polling || !s || !(s.status === "processing" || s.status === "confirming")) return;
+  polling = setTimeout(() => { polling = null; refreshSession(s.call_sid).catch(() => {}); }, 1000);
+}
+const actionsError = { show: (m) => say($("#actions-error"), m), clear: () => say($("#actions-error"), "") };
+$("#process").addEventListener("click", () => update({ Status: "complete" }, actionsError));
+$("#cancel").addEventListener("click", () => update({ Status: "cancel" }, actionsError));
+$("#again").addEventListener("click", () => {
+  dismissed.add(sessions[selected].sid);
+  delete sessions[selected];
+  renderPayment();
+  $("#start").focus();
+});
+
+$("#copy").addEventListener("click", async () => {
+  const text = $("#code").textContent;
+  let ok = false;
+  try { await navigator.clipboard.writeText(text); ok = true; } catch (err) {
+    // No clipboard API (not a secure context): copy the selected text.
+    const r = document.createRange();
+    r.selectNodeContents($("#code"));
+    getSelection().removeAllRanges();
+    getSelection().addRange(r);
+    try { ok = document.execCommand("copy"); } catch (e2) { ok = false; }
+  }
+  say($("#copy-status"), ok ? "✓ Copied" : "Selected: press Ctrl+C to copy");
+});
 
 function fieldsOf(s) {
   const set = new Set([...s.required, ...Object.keys(s.captured)]);
@@ -157,77 +293,221 @@ function fieldsOf(s) {
   return ORDER.filter((f) => set.has(f));
 }
 
-function renderPayment() {
-  const s = sessions[selected];
-  $("#no-call").hidden = !!selected;
-  $("#start-form").hidden = !selected || !!s;
-  $("#session").hidden = !s;
-  if (!s) return;
-  const open = s.status === "open";
-  const what = s.charge_amount ? `Charge ${s.charge_amount} ${s.currency}` : `Tokenize (${s.token_type})`;
-  $("#session-status").textContent = {
-    open: `${what} · ${s.required.length ? "waiting for " + s.required.length + " field(s)" : "ready to process"}`,
-    confirming: `${what} · waiting for the caller to press 1 (go ahead) or 2 (cancel)`,
-    processing: `${what} · processing…`, ended: `${what} · ended`,
-  }[s.status] || s.status;
-  $("#tiles").replaceChildren(...fieldsOf(s).map((f) => tile(s, f, open)));
-  $("#process").disabled = !open || s.required.length > 0;
-  $("#cancel").disabled = !(open || s.status === "confirming");
-  $("#again").hidden = s.status !== "ended";
-  const r = $("#result");
-  r.hidden = s.status !== "ended";
-  if (s.status === "ended") {
-    const ok = s.result === "success";
-    r.className = ok ? "ok" : "bad";
-    const detail = ok ? (s.payment_confirmation_code ? `Confirmation code ${s.payment_confirmation_code}`
-      : `Token ${s.payment_token}${s.profile_id ? " · profile " + s.profile_id : ""}`)
-      : (s.payment_error ? `${s.payment_error} (error ${s.pay_error_code}${s.connector_error ? ", " + s.connector_error : ""})` : "");
-    r.textContent = `${ok ? "✓" : "✗"} ${RESULTS[s.result] || s.result}. ${detail}`;
+// shown turns a masked value into what an agent reads: •••• 4242, 12/30, •••.
+function shown(f, v) {
+  if (!v) return "";
+  let m;
+  if ((m = /^x+(\d{1,4})$/.exec(v))) return "•••• " + m[1];
+  if (/^x+$/.test(v)) return "•".repeat(v.length);
+  if (f.startsWith("expiration-date") && /^\d{4}$/.test(v)) return v.slice(0, 2) + "/" + v.slice(2);
+  return v;
+}
+const brandOf = (s) => s.card_type ? (BRANDS[s.card_type] || s.card_type) : "";
+function cardText(s) {
+  const number = shown("payment-card-number", s.captured["payment-card-number"] || s.captured["bank-account-number"]);
+  return [brandOf(s), number].filter(Boolean).join(" ");
+}
+
+// outcome is how an ended session reads to an agent.
+function outcome(s) {
+  const charge = !!s.charge_amount;
+  const money = charge ? `${s.charge_amount} ${s.currency}` : "";
+  const card = cardText(s);
+  const saved = s.payment_method === "ach-debit" ? "Bank account" : "Card";
+  const reason = s.payment_error ? `${s.payment_error.replace(/\.$/, "")} · error ${s.pay_error_code}${s.connector_error ? " · " + s.connector_error : ""}` : "";
+  switch (s.result) {
+    case "success":
+      return charge
+        ? { cls: "ok", sym: "✓", title: "Succeeded", what: `${money} charged${card ? " to " + card : ""}`, label: "Confirmation code", code: s.payment_confirmation_code }
+        : { cls: "ok", sym: "✓", title: `${saved} saved`, what: `${card || saved} saved as a ${s.token_type || ""} token`, label: "Payment token", code: s.payment_token,
+            reason: s.profile_id ? "Profile " + s.profile_id : "" };
+    case "payment-connector-error":
+      return { cls: "bad", sym: "✗", title: DECLINES.has(s.pay_error_code) ? "Declined" : "Failed", what: charge ? `${money} not charged${card ? " to " + card : ""}` : `${card || saved} not saved`, reason };
+    case "caller-hung-up":
+      return { cls: "neutral", sym: "■", title: "Call ended", what: "The caller hung up before the payment was processed.", reason: charge ? `${money} not charged.` : "" };
+    case "caller-interrupted-with-star":
+      return { cls: "neutral", sym: "■", title: "Cancelled by the caller", what: "The caller pressed * to end the payment.", reason: charge ? `${money} not charged.` : "" };
+    case "payment-cancelled":
+      return { cls: "neutral", sym: "■", title: "Cancelled", what: "The payment was cancelled.", reason: charge ? `${money} not charged.` : "" };
+    case "too-many-failed-attempts":
+      return { cls: "bad", sym: "✗", title: "Failed", what: "Too many invalid entries from the caller.", reason };
+    case "validation-error":
+      return { cls: "bad", sym: "✗", title: "Failed", what: "The caller's entries were not valid.", reason };
+    case "internal-error":
+      return { cls: "bad", sym: "?", title: "Outcome unknown", what: "Check with the processor before taking the payment again.", reason };
+    default:
+      return { cls: "neutral", sym: "■", title: "Ended", what: s.result || "", reason };
   }
 }
 
-function tile(s, f, open) {
+function renderPayment() {
+  keepFocus(renderPaymentNow);
+}
+
+function renderPaymentNow() {
+  const call = callOf(selected), ended = !!selected && callEnded(selected);
+  const info = $("#call-info");
+  info.textContent = call ? `${call.from} → ${call.to} · ${ended ? "■ Call ended" : "● Call in progress"}` : "";
+  info.className = "hint" + (ended ? " ended" : call ? " live" : "");
+  $("#no-call").hidden = !!selected;
+  const s = sessions[selected];
+  $("#start-form").hidden = !selected || !!s;
+  $("#start").disabled = ended;
+  $("#start-note").hidden = !ended;
+  $("#start-note").textContent = ended ? "This call has ended: start a new simulated call to take a payment." : "";
+  $("#session").hidden = !s;
+  renderResult(s);
+  $("#app").classList.remove("keys");
+  if (!s) return;
+
+  const open = s.status === "open" && !ended;
+  const what = s.charge_amount ? `Charge ${s.charge_amount} ${s.currency}` : `Save the ${s.payment_method === "ach-debit" ? "bank account" : "card"} (${s.token_type} token)`;
+  $("#session-what").textContent = what;
+  const brand = $("#card-brand");
+  brand.hidden = !s.card_type;
+  if (s.card_type) {
+    brand.innerHTML = "<b></b><span></span>";
+    brand.firstChild.textContent = brandOf(s);
+    brand.lastChild.textContent = shown("payment-card-number", s.captured["payment-card-number"]);
+  }
+
+  const fields = fieldsOf(s);
+  const done = fields.filter((f) => s.captured[f]).length;
+  const next = open && !s.capture ? fields.find((f) => !s.captured[f]) : null;
+  const bar = $("#progress-bar");
+  bar.setAttribute("aria-valuemax", fields.length);
+  bar.setAttribute("aria-valuenow", done);
+  bar.setAttribute("aria-valuetext", `${done} of ${fields.length} fields captured`);
+  bar.firstChild.style.width = fields.length ? `${(100 * done) / fields.length}%` : "0";
+  const count = `${done} of ${fields.length} captured`;
+  $("#session-status").textContent =
+    s.status === "ended" ? `${count} · Payment ended`
+    : ended ? `${count} · The call has ended`
+    : s.status === "confirming" ? "Waiting for the caller to press 1 to pay, or 2 to cancel"
+    : s.status === "processing" ? "Processing the payment…"
+    : s.capture ? `${count} · The caller is typing the ${FIELDS[s.capture].toLowerCase()}`
+    : next ? `${count} · Next: ask for the ${FIELDS[next].toLowerCase()}`
+    : `All ${fields.length} captured · Ready to process`;
+
+  $("#tiles").replaceChildren(...fields.map((f) => tile(s, f, open, next)));
+  const ready = open && s.required.length === 0 && !s.capture;
+  $("#process").disabled = !ready;
+  $("#process").className = ready ? "primary big" : "secondary";
+  $("#cancel").disabled = ended || !(s.status === "open" || s.status === "confirming");
+  $("#cancel").hidden = s.status === "ended";
+  $("#process").hidden = s.status === "ended";
+  $("#again").hidden = s.status !== "ended" && !ended;
+  $("#again").disabled = ended;
+  $("#again-note").hidden = !ended;
+  $("#again-note").textContent = ended ? "The call has ended: no new payment on it." : "";
+  // While the caller has keys to press, a phone keeps the keypad in sight.
+  $("#app").classList.toggle("keys", open || (s.status === "confirming" && !ended));
+  pollWhileBusy(s);
+}
+
+function renderResult(s) {
+  const r = $("#result");
+  const end = s && s.status === "ended";
+  r.hidden = !end;
+  if (!end) { say($("#copy-status"), ""); return; }
+  const o = outcome(s);
+  r.className = o.cls;
+  r.querySelector(".symbol").textContent = o.sym;
+  r.querySelector(".title").textContent = o.title;
+  r.querySelector(".what").textContent = o.what;
+  r.querySelector(".reason").textContent = o.reason || "";
+  r.querySelector(".code").hidden = !o.code;
+  r.querySelector(".code-label").textContent = o.label || "";
+  if ($("#code").textContent !== (o.code || "")) say($("#copy-status"), "");
+  $("#code").textContent = o.code || "";
+  if (shownEnd !== s.sid) {
+    // The outcome is what the agent reads out next: bring it to the eye and
+    // to the keyboard (and to a screen reader) once.
+    shownEnd = s.sid;
+    r.focus({ preventScroll: true });
+    r.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function tile(s, f, open, next) {
   const li = document.createElement("li");
-  let state, cls, value = s.captured[f] || "";
-  if (s.capture === f) {
-    cls = "capturing"; state = `▶ Capturing: ${s.typed} digit${s.typed === 1 ? "" : "s"} so far`;
+  let state, cls, sym, value = shown(f, s.captured[f]);
+  if (s.capture === f && s.status === "open") {
+    cls = "capturing"; sym = "▶"; state = `Listening: ${s.typed} digit${s.typed === 1 ? "" : "s"} so far`;
     value = "•".repeat(s.typed);
   } else if (value) {
-    cls = "captured"; state = "✓ Captured" + (f === "payment-card-number" && s.card_type ? ` (${s.card_type})` : "");
+    cls = "captured"; sym = "✓"; state = "Captured" + (f === "payment-card-number" && s.card_type ? ` · ${brandOf(s)}` : "");
   } else if (s.error_field === f) {
-    cls = "error"; state = `✗ Error: ${ERRORS[s.error_type] || s.error_type}`;
+    cls = "error"; sym = "✗"; state = `Error: ${ERRORS[s.error_type] || s.error_type}. Ask again`;
+  } else if (!open) {
+    cls = "missed"; sym = "–"; state = "Not captured";
+  } else if (f === next) {
+    cls = "waiting"; sym = "→"; state = "Next: ask the caller";
   } else {
-    cls = "waiting"; state = "○ Waiting";
+    cls = "waiting"; sym = "○"; state = "Not asked yet";
   }
-  li.className = "tile " + cls;
+  li.className = "tile " + cls + (f === next ? " next" : "");
   li.dataset.field = f;
-  li.innerHTML = `<span class="name"></span><span class="value"></span><span class="state"></span><button type="button"></button>`;
+  li.innerHTML = `<span class="sym" aria-hidden="true"></span><span class="name"></span><span class="value"></span><span class="state"></span>` +
+    `<span class="act"><button type="button"></button><span class="error" role="alert"></span></span>`;
+  li.querySelector(".sym").textContent = sym;
   li.querySelector(".name").textContent = FIELDS[f];
   li.querySelector(".value").textContent = value;
   li.querySelector(".state").textContent = state;
   const b = li.querySelector("button");
-  b.textContent = value ? "Ask again" : "Request";
+  const errKey = s.sid + " " + f;
+  b.textContent = f === next ? "Ask the caller" : s.captured[f] || s.capture === f ? "Ask again" : "Ask";
+  b.className = f === next ? "primary" : "secondary";
   b.setAttribute("aria-label", `${b.textContent}: ${FIELDS[f]}`);
+  b.dataset.focus = "tile:" + f;
   b.disabled = !open;
-  b.addEventListener("click", () => update({ Capture: f }));
+  say(li.querySelector(".error"), tileErrors[errKey]);
+  b.addEventListener("click", () => update({ Capture: f }, {
+    show: (m) => { tileErrors[errKey] = m; },
+    clear: () => { delete tileErrors[errKey]; },
+  }));
   return li;
 }
 
 // --- the caller's phone ---------------------------------------------------
+function renderPhone() {
+  const ended = !!selected && callEnded(selected);
+  const off = !selected || ended;
+  for (const b of document.querySelectorAll("#keypad button, #type-form button, #type-form input")) b.disabled = off;
+  $("#hangup").disabled = off;
+  $("#phone-hint").textContent = !selected ? "Choose a call first."
+    : ended ? "The call has ended: the keypad is off."
+    : "The keys go to the selected call, as if the caller pressed them.";
+  if (off) say($("#phone-error"), "");
+}
+
 async function press(keys) {
-  if (!selected) return showError(new Error("Choose a call first"));
-  try { await api("POST", ours(`/Calls/${selected}/Digits`), { Digits: keys }); } catch (err) { showError(err); }
+  const err = $("#phone-error");
+  try {
+    await api("POST", ours(`/Calls/${selected}/Digits`), { Digits: keys });
+    say(err, "");
+  } catch (e) { say(err, e.message); }
 }
 document.querySelectorAll("#keypad button").forEach((b) => b.addEventListener("click", () => press(b.textContent)));
 $("#type-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  const keys = e.target.keys.value.trim();
-  if (keys) press(keys);
-  e.target.keys.value = "";
+  const input = e.target.keys;
+  const keys = input.value.trim();
+  if (!keys) return;
+  if (!input.checkValidity()) { say($("#phone-error"), "Keys are 0–9, * and #, and w for a half-second pause."); return; }
+  press(keys);
+  input.value = "";
 });
 $("#hangup").addEventListener("click", async () => {
-  if (!selected) return;
-  try { await api("POST", twilio(`/Calls/${selected}.json`), { Status: "completed" }); refreshCalls(); } catch (err) { showError(err); }
+  const call = selected;
+  try {
+    const c = await api("POST", twilio(`/Calls/${call}.json`), { Status: "completed" });
+    say($("#phone-error"), "");
+    setCall(c);
+    hungUp.add(call);
+    renderAll();
+    await refreshSession(call);
+  } catch (e) { say($("#phone-error"), e.message); }
 });
 
 // --- live updates: server-sent events over fetch, reconnecting --------------
@@ -240,12 +520,12 @@ function setLive(on) {
 async function stream() {
   let delay = 500;
   for (;;) {
-    streamAbort = new AbortController();
     try {
       const res = await fetch(ours("/Events"), {
-        headers: { Authorization: "Basic " + btoa(creds.user + ":" + creds.pass), Accept: "text/event-stream" },
-        signal: streamAbort.signal,
+        credentials: "omit",
+        headers: { Authorization: "Basic " + btoa(creds.user + ":" + creds.pass), Accept: "text/event-stream", "X-Requested-With": "XMLHttpRequest" },
       });
+      if (res.status === 401) { signOut("Signed out: the credentials no longer work."); return; }
       if (!res.ok) throw new Error("HTTP " + res.status);
       setLive(true);
       delay = 500;
@@ -276,8 +556,9 @@ function onEvent(block) {
   }
   if (type !== "session") return;
   const s = JSON.parse(data);
-  const known = sessions[s.call_sid];
-  if (!known || known.sid === s.sid || s.date_created >= known.date_created) sessions[s.call_sid] = s;
+  if (dismissed.has(s.sid)) return; // put away with New payment
+  merge(s);
+  if (s.result === "caller-hung-up" && !hungUp.has(s.call_sid)) { hungUp.add(s.call_sid); renderCalls(); renderPhone(); }
   if (s.call_sid === selected) renderPayment();
 }
 
