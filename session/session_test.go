@@ -77,7 +77,7 @@ type fixture struct {
 	call  *tonepay.Call
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	path := filepath.Join(t.TempDir(), "s.db")
 	store, err := sqlite.Open(path)
 	if err != nil {

@@ -1,0 +1,36 @@
+package session_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tonepay/tonepay"
+)
+
+// BenchmarkKeyRun is one 17-key run (a card number and #) pressed into a
+// session capturing the card number, against a real SQLite store: what a
+// caller's keypad burst costs end to end, fsync included.
+func BenchmarkKeyRun(b *testing.B) {
+	f := newFixture(b)
+	svc := f.service()
+	ctx := context.Background()
+	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", PaymentConnector: "Default",
+		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
+	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
+		StatusCallback: "https://example.com/cb", Render: render})
+	if err != nil {
+		b.Fatal(err)
+	}
+	capture := &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: string(ans.Body), Capture: tonepay.FieldCardNumber, Render: render}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		if _, err := svc.UpdateSession(ctx, capture); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if pr, err := svc.Press(ctx, f.acct.Sid, f.call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
+			b.Fatal(pr, err)
+		}
+	}
+}
