@@ -12,7 +12,7 @@ import (
 func BenchmarkDigit(b *testing.B) {
 	s := newSession(nil)
 	sec := &Secrets{}
-	if _, err := engine.Apply(s, sec, Event{Kind: RequestCapture, Field: tonepay.FieldCardNumber}, t0); err != nil {
+	if _, err := engine.Apply(s, sec, Input{Kind: RequestCapture, Field: tonepay.FieldCardNumber}, t0); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -20,7 +20,7 @@ func BenchmarkDigit(b *testing.B) {
 		if len(sec.Entry) >= 15 {
 			sec.Entry, s.State.Typed = "", 0
 		}
-		if _, err := engine.Apply(s, sec, Event{Kind: Digit, Key: '4'}, t0.Add(time.Duration(i))); err != nil {
+		if _, err := engine.Apply(s, sec, Input{Kind: Digit, Key: '4'}, t0.Add(time.Duration(i))); err != nil {
 			b.Fatal(err)
 		}
 	}

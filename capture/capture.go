@@ -6,6 +6,7 @@
 package capture
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,10 +14,10 @@ import (
 	"github.com/tonepay/tonepay/card"
 )
 
-// Kind is the kind of an Event.
+// Kind is the kind of an Input.
 type Kind int
 
-// Event kinds.
+// Input kinds.
 const (
 	RequestCapture Kind = iota + 1 // the agent asks for a field (Capture=)
 	Complete                       // the agent asks to process the payment (Status=complete)
@@ -27,13 +28,14 @@ const (
 	Paid                           // the connector answered
 )
 
-// Event is something that happens to a session.
-type Event struct {
+// Input is what the engine is fed: something that happened to a session (a
+// request, a key, a timeout, a connector's answer). It is not a
+// tonepay.Event, which tells listeners after commit that a session changed.
+type Input struct {
 	Kind           Kind
 	Field          tonepay.Field      // RequestCapture: the field asked for
 	Key            byte               // Digit: '0'-'9', '*' or '#'
 	StatusCallback string             // the request's StatusCallback; later callbacks go there too
-	TransactionID  string             // a fresh id, used if the event starts processing
 	Result         *tonepay.PayResult // Paid
 }
 
@@ -62,9 +64,13 @@ type Engine struct {
 	// this long (ResultCancelled, PaymentError saying why), so that sealed
 	// values never wait for a call that never ends. Zero never expires.
 	Idle time.Duration
+	// NewTxID draws the transaction id of a session that starts processing
+	// (the connector's dedupe key; a retry keeps it). Injected, so that the
+	// engine stays pure and only the input that starts processing draws one.
+	NewTxID func() string
 }
 
-// DefaultEngine has the documented defaults.
+// DefaultEngine has the documented defaults; its NewTxID is the caller's to set.
 var DefaultEngine = Engine{FirstDigit: 30 * time.Second, Lease: time.Minute, GiveUp: 5 * time.Minute, Idle: 15 * time.Minute}
 
 // maxLen is where an entry ends by itself; the security code's depends on the brand.
@@ -84,8 +90,8 @@ func (e Engine) Start(s *tonepay.Session, now time.Time) []*tonepay.Callback {
 }
 
 // Apply applies ev to s and sec at now. On error (a *tonepay.Error) s and sec
-// are left unchanged.
-func (e Engine) Apply(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
+// are left unchanged: every input checks before it changes anything.
+func (e Engine) Apply(s *tonepay.Session, sec *Secrets, ev Input, now time.Time) (Output, error) {
 	o, err := e.apply(s, sec, ev, now)
 	if err == nil {
 		e.idle(s, now)
@@ -102,10 +108,7 @@ func (e Engine) idle(s *tonepay.Session, now time.Time) {
 	}
 }
 
-func (e Engine) apply(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
-	if sec.Values == nil {
-		sec.Values = map[tonepay.Field]string{}
-	}
+func (e Engine) apply(s *tonepay.Session, sec *Secrets, ev Input, now time.Time) (Output, error) {
 	switch ev.Kind {
 	case RequestCapture:
 		return e.requestCapture(s, sec, ev, now)
@@ -144,7 +147,7 @@ func errEnded(s *tonepay.Session) error {
 
 func out(cb *tonepay.Callback) Output { return Output{Callbacks: []*tonepay.Callback{cb}} }
 
-func (e Engine) requestCapture(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
+func (e Engine) requestCapture(s *tonepay.Session, sec *Secrets, ev Input, now time.Time) (Output, error) {
 	switch {
 	case s.Status == tonepay.SessionEnded:
 		return Output{}, errEnded(s)
@@ -178,7 +181,7 @@ func (e Engine) requestCapture(s *tonepay.Session, sec *Secrets, ev Event, now t
 	))), nil
 }
 
-func (e Engine) complete(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) (Output, error) {
+func (e Engine) complete(s *tonepay.Session, sec *Secrets, ev Input, now time.Time) (Output, error) {
 	switch s.Status {
 	case tonepay.SessionEnded:
 		return Output{}, errEnded(s)
@@ -198,26 +201,26 @@ func (e Engine) complete(s *tonepay.Session, sec *Secrets, ev Event, now time.Ti
 		s.Deadline = now.Add(e.FirstDigit)
 		return out(callback(s, fields("Confirmation", "pending", "Required", "", "DateUpdated", isoDate(now)))), nil
 	}
-	return e.process(s, ev, now, nil), nil
+	return e.process(s, now, nil), nil
 }
 
 // process moves the session to processing and asks for the connector call.
-func (e Engine) process(s *tonepay.Session, ev Event, now time.Time, cbs []*tonepay.Callback) Output {
+func (e Engine) process(s *tonepay.Session, now time.Time, cbs []*tonepay.Callback) Output {
 	s.Status = tonepay.SessionProcessing
-	s.State.TransactionID = ev.TransactionID
+	s.State.TransactionID = e.NewTxID()
 	s.State.ProcessingSince = now
 	s.Deadline = now.Add(e.Lease)
 	return Output{Callbacks: cbs, Pay: true}
 }
 
-func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) Output {
+func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time) Output {
 	switch {
 	case s.Status == tonepay.SessionConfirming:
 		switch ev.Key {
 		case '1':
 			s.DateUpdated = now
 			cb := callback(s, fields("Confirmation", "confirmed", "DateUpdated", isoDate(now)))
-			return e.process(s, ev, now, []*tonepay.Callback{cb})
+			return e.process(s, now, []*tonepay.Callback{cb})
 		case '2':
 			return out(end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "declined")))
 		case '*':
@@ -262,7 +265,7 @@ func entryMax(s *tonepay.Session, f tonepay.Field) int {
 	return maxLen[f.Base()]
 }
 
-func (e Engine) timeout(s *tonepay.Session, sec *Secrets, ev Event, now time.Time) Output {
+func (e Engine) timeout(s *tonepay.Session, sec *Secrets, ev Input, now time.Time) Output {
 	if s.Deadline.IsZero() || now.Before(s.Deadline) {
 		return Output{} // a stale sweep: something else happened first
 	}
@@ -321,6 +324,9 @@ func (e Engine) finish(s *tonepay.Session, sec *Secrets, now time.Time) *tonepay
 	}
 	if s.State.Captured == nil {
 		s.State.Captured = map[tonepay.Field]string{}
+	}
+	if sec.Values == nil {
+		sec.Values = map[tonepay.Field]string{}
 	}
 	sec.Values[f] = entry
 	s.State.Captured[f] = maskFinal(f, entry)
@@ -397,7 +403,7 @@ func paid(s *tonepay.Session, sec *Secrets, r *tonepay.PayResult, now time.Time)
 		s.State.PaymentError, s.State.PayErrorCode, s.State.ConnectorError = r.Message, r.ErrorCode, r.ConnectorError
 		return end(s, sec, tonepay.ResultConnectorError, now, fields(
 			"PaymentError", r.Message,
-			"PayErrorCode", itoa(r.ErrorCode),
+			"PayErrorCode", strconv.Itoa(r.ErrorCode),
 			"ConnectorError", r.ConnectorError))
 	}
 	s.State.ConfirmationCode, s.State.Token, s.State.ProfileID = r.ConfirmationCode, r.Token, r.ProfileID
@@ -427,7 +433,7 @@ func end(s *tonepay.Session, sec *Secrets, result string, now time.Time, add map
 	return callback(s, f)
 }
 
-func setCallback(s *tonepay.Session, ev Event) {
+func setCallback(s *tonepay.Session, ev Input) {
 	if ev.StatusCallback != "" {
 		s.State.StatusCallback = ev.StatusCallback
 	}
@@ -440,15 +446,4 @@ func required(s *tonepay.Session) string {
 		names[i] = string(f)
 	}
 	return strings.Join(names, ",")
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func newSession(mod func(p *tonepay.Params)) *tonepay.Session {
 // Digit event per key; the outputs of all of them are checked together.
 type step struct {
 	at    time.Duration
-	ev    Event
+	ev    Input
 	keys  string
 	code  int               // the error the (last) event returns
 	n     int               // callbacks expected; -1 means don't check
@@ -43,7 +44,7 @@ type step struct {
 	check func(t *testing.T, s *tonepay.Session, sec *Secrets)
 }
 
-func capture(f tonepay.Field) Event { return Event{Kind: RequestCapture, Field: f} }
+func capture(f tonepay.Field) Input { return Input{Kind: RequestCapture, Field: f} }
 
 var (
 	cardNo = capture(tonepay.FieldCardNumber)
@@ -55,24 +56,30 @@ var (
 func run(t *testing.T, s *tonepay.Session, steps []step) {
 	t.Helper()
 	sec := &Secrets{}
+	// The first id drawn is TXdone; a later one differs, so that a retry
+	// drawing again would show.
+	e, drawn := engine, 0
+	e.NewTxID = func() string {
+		if drawn++; drawn == 1 {
+			return "TXdone"
+		}
+		return fmt.Sprintf("TXdone%d", drawn)
+	}
 	for i, st := range steps {
 		now := t0.Add(st.at)
-		events := []Event{st.ev}
+		events := []Input{st.ev}
 		if st.keys != "" {
 			events = nil
 			for j := 0; j < len(st.keys); j++ {
-				events = append(events, Event{Kind: Digit, Key: st.keys[j], TransactionID: "TXkeys"})
+				events = append(events, Input{Kind: Digit, Key: st.keys[j]})
 			}
 		}
 		var cbs []*tonepay.Callback
 		var pay bool
 		var err error
 		for _, ev := range events {
-			if ev.TransactionID == "" {
-				ev.TransactionID = fmt.Sprintf("TX%d", i)
-			}
 			var out Output
-			out, err = engine.Apply(s, sec, ev, now)
+			out, err = e.Apply(s, sec, ev, now)
 			cbs = append(cbs, out.Callbacks...)
 			pay = pay || out.Pay
 		}
@@ -139,7 +146,7 @@ func TestCardFields(t *testing.T) {
 		mod   func(p *tonepay.Params)
 		steps []step
 	}{
-		{"capture request", nil, []step{{ev: Event{Kind: RequestCapture, Field: tonepay.FieldCardNumber, StatusCallback: "https://example.com/new"}, n: 1,
+		{"capture request", nil, []step{{ev: Input{Kind: RequestCapture, Field: tonepay.FieldCardNumber, StatusCallback: "https://example.com/new"}, n: 1,
 			last: map[string]string{"Capture": "payment-card-number", "PartialResult": "false", "Required": "payment-card-number,expiration-date,security-code,postal-code",
 				"DateUpdated": "2026-11-23T01:02:03.456Z", "AccountSid": "AC00000000000000000000000000000001", "TokenType": "reusable", "ChargeAmount": "-"}}}},
 		{"card number typed, masked all along", nil, []step{
@@ -178,14 +185,14 @@ func TestCardFields(t *testing.T) {
 			{keys: "941#", n: -1, last: map[string]string{"ErrorType": "invalid-postal-code"}}}},
 		{"postal code in clear", nil, []step{{ev: postal, n: 1}, {keys: "94109#", n: -1, last: map[string]string{"PaymentCardPostalCode": "94109", "ErrorType": "-"}}}},
 		{"first-digit timeout", nil, []step{{ev: cardNo, n: 1},
-			{at: 29 * time.Second, ev: Event{Kind: Timeout}, n: 0},
-			{at: 30 * time.Second, ev: Event{Kind: Timeout}, n: 1, last: map[string]string{"ErrorType": "input-timeout", "Capture": "payment-card-number"}},
+			{at: 29 * time.Second, ev: Input{Kind: Timeout}, n: 0},
+			{at: 30 * time.Second, ev: Input{Kind: Timeout}, n: 1, last: map[string]string{"ErrorType": "input-timeout", "Capture": "payment-card-number"}},
 			{at: 31 * time.Second, keys: "4", n: 0}}},
 		{"entry timeout validates what was typed", nil, []step{{ev: cardNo, n: 1}, {at: time.Second, keys: "4242", n: 4},
-			{at: 5 * time.Second, ev: Event{Kind: Timeout}, n: 0},
-			{at: 6 * time.Second, ev: Event{Kind: Timeout}, n: 1, last: map[string]string{"ErrorType": "invalid-card-number"}}}},
+			{at: 5 * time.Second, ev: Input{Kind: Timeout}, n: 0},
+			{at: 6 * time.Second, ev: Input{Kind: Timeout}, n: 1, last: map[string]string{"ErrorType": "invalid-card-number"}}}},
 		{"entry timeout with a complete value accepts it", nil, []step{{ev: expiry, n: 1}, {keys: "123", n: 3},
-			{at: 5 * time.Second, ev: Event{Kind: Timeout}, n: 1, last: map[string]string{"ErrorType": "invalid-date"}}}},
+			{at: 5 * time.Second, ev: Input{Kind: Timeout}, n: 1, last: map[string]string{"ErrorType": "invalid-date"}}}},
 		{"star ends the session", nil, []step{{ev: cardNo, n: 1}, {keys: "42*", n: 3, last: map[string]string{"Result": "caller-interrupted-with-star", "PaymentToken": "", "ProfileId": ""},
 			check: status(tonepay.SessionEnded)}}},
 		{"star outside a capture ends it too", nil, []step{{keys: "*", n: 1, last: map[string]string{"Result": "caller-interrupted-with-star"}}}},
@@ -247,7 +254,7 @@ func TestMatchingInputs(t *testing.T) {
 }
 
 func TestCompleteAndResults(t *testing.T) {
-	complete := Event{Kind: Complete, TransactionID: "TXdone"}
+	complete := Input{Kind: Complete}
 	charged := func(p *tonepay.Params) { p.ChargeAmount = "10.00" }
 	tests := []struct {
 		name  string
@@ -264,12 +271,12 @@ func TestCompleteAndResults(t *testing.T) {
 					t.Error("the values were erased before the connector call")
 				}
 			}},
-			step{ev: Event{Kind: Complete}, code: tonepay.CodeInvalidOperation, n: 0},
-			step{ev: Event{Kind: Cancel}, code: tonepay.CodeInvalidOperation, n: 0},
+			step{ev: Input{Kind: Complete}, code: tonepay.CodeInvalidOperation, n: 0},
+			step{ev: Input{Kind: Cancel}, code: tonepay.CodeInvalidOperation, n: 0},
 			step{ev: cardNo, code: tonepay.CodeInvalidOperation, n: 0},
-			step{ev: Event{Kind: HangUp}, n: 0, check: status(tonepay.SessionProcessing)},
+			step{ev: Input{Kind: HangUp}, n: 0, check: status(tonepay.SessionProcessing)},
 			step{keys: "1", n: 0},
-			step{ev: Event{Kind: Paid, Result: &tonepay.PayResult{ConfirmationCode: "ch_123"}}, n: 1,
+			step{ev: Input{Kind: Paid, Result: &tonepay.PayResult{ConfirmationCode: "ch_123"}}, n: 1,
 				last: map[string]string{"Result": "success", "PaymentConfirmationCode": "ch_123", "ChargeAmount": "10.00", "PaymentCardNumber": "xxxxxxxxxxxx4242",
 					"PaymentCardType": "visa", "SecurityCode": "xxx", "ExpirationDate": "1230", "PaymentCardPostalCode": "94109", "PaymentError": "-", "PaymentToken": "-"},
 				check: func(t *testing.T, s *tonepay.Session, sec *Secrets) {
@@ -277,40 +284,40 @@ func TestCompleteAndResults(t *testing.T) {
 						t.Errorf("after the result: %s %+v %v", s.Status, sec, s.Deadline)
 					}
 				}},
-			step{ev: Event{Kind: Paid, Result: &tonepay.PayResult{ConfirmationCode: "ch_other"}}, n: 0},
+			step{ev: Input{Kind: Paid, Result: &tonepay.PayResult{ConfirmationCode: "ch_other"}}, n: 0},
 			step{ev: cardNo, code: tonepay.CodeInvalidOperation, n: 0},
-			step{ev: Event{Kind: Cancel}, code: tonepay.CodeInvalidOperation, n: 0},
+			step{ev: Input{Kind: Cancel}, code: tonepay.CodeInvalidOperation, n: 0},
 		)},
 		{"charge declined", charged, append(capturedCard("4000000000000002", "1230", "123", "94109"),
 			step{ev: complete, n: 0, pay: true},
-			step{ev: Event{Kind: Paid, Result: &tonepay.PayResult{ErrorCode: 64012, Message: "Your card was declined.", ConnectorError: "card_declined"}}, n: 1,
+			step{ev: Input{Kind: Paid, Result: &tonepay.PayResult{ErrorCode: 64012, Message: "Your card was declined.", ConnectorError: "card_declined"}}, n: 1,
 				last: map[string]string{"Result": "payment-connector-error", "PayErrorCode": "64012", "PaymentError": "Your card was declined.",
 					"ConnectorError": "card_declined", "PaymentConfirmationCode": ""}})},
 		{"tokenize", nil, append(capturedCard("4242424242424242", "1230", "123", "94109"),
 			step{ev: complete, n: 0, pay: true},
-			step{ev: Event{Kind: Paid, Result: &tonepay.PayResult{Token: "pm_1", ProfileID: "cus_1"}}, n: 1,
+			step{ev: Input{Kind: Paid, Result: &tonepay.PayResult{Token: "pm_1", ProfileID: "cus_1"}}, n: 1,
 				last: map[string]string{"Result": "success", "PaymentToken": "pm_1", "ProfileId": "cus_1", "TokenType": "reusable", "PaymentConfirmationCode": "-"}})},
 		{"processing lease runs out, then gives up", charged, append(capturedCard("4242424242424242", "1230", "123", "94109"),
 			step{ev: complete, n: 0, pay: true},
-			step{at: 59 * time.Second, ev: Event{Kind: Timeout}, n: 0},
-			step{at: time.Minute, ev: Event{Kind: Timeout}, n: 0, pay: true, check: func(t *testing.T, s *tonepay.Session, _ *Secrets) {
+			step{at: 59 * time.Second, ev: Input{Kind: Timeout}, n: 0},
+			step{at: time.Minute, ev: Input{Kind: Timeout}, n: 0, pay: true, check: func(t *testing.T, s *tonepay.Session, _ *Secrets) {
 				if s.State.TransactionID != "TXdone" {
 					t.Errorf("retry changed the transaction id to %s", s.State.TransactionID)
 				}
 			}},
-			step{at: 5 * time.Minute, ev: Event{Kind: Timeout}, n: 1, last: map[string]string{"Result": "internal-error", "PayErrorCode": "64002"},
+			step{at: 5 * time.Minute, ev: Input{Kind: Timeout}, n: 1, last: map[string]string{"Result": "internal-error", "PayErrorCode": "64002"},
 				check: status(tonepay.SessionEnded)})},
 		{"cancel", nil, []step{{ev: cardNo, n: 1}, {keys: "42", n: 2},
-			{ev: Event{Kind: Cancel, StatusCallback: "https://example.com/end"}, n: 1, last: map[string]string{"Result": "payment-cancelled", "PaymentToken": "", "ProfileId": ""},
+			{ev: Input{Kind: Cancel, StatusCallback: "https://example.com/end"}, n: 1, last: map[string]string{"Result": "payment-cancelled", "PaymentToken": "", "ProfileId": ""},
 				check: func(t *testing.T, s *tonepay.Session, sec *Secrets) {
 					if s.State.StatusCallback != "https://example.com/end" || sec.Entry != "" || s.Status != tonepay.SessionEnded {
 						t.Errorf("after cancel: %+v %+v", s.State, sec)
 					}
 				}},
-			{ev: Event{Kind: Cancel}, code: tonepay.CodeInvalidOperation, n: 0},
-			{ev: Event{Kind: Timeout}, n: 0}}},
-		{"hang-up", charged, []step{{ev: cardNo, n: 1}, {ev: Event{Kind: HangUp}, n: 1, last: map[string]string{"Result": "caller-hung-up", "PaymentConfirmationCode": ""}},
-			{ev: Event{Kind: HangUp}, n: 0}}},
+			{ev: Input{Kind: Cancel}, code: tonepay.CodeInvalidOperation, n: 0},
+			{ev: Input{Kind: Timeout}, n: 0}}},
+		{"hang-up", charged, []step{{ev: cardNo, n: 1}, {ev: Input{Kind: HangUp}, n: 1, last: map[string]string{"Result": "caller-hung-up", "PaymentConfirmationCode": ""}},
+			{ev: Input{Kind: HangUp}, n: 0}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { run(t, newSession(tt.mod), tt.steps) })
@@ -320,7 +327,7 @@ func TestCompleteAndResults(t *testing.T) {
 func TestConfirmation(t *testing.T) {
 	confirm := func(p *tonepay.Params) { p.Confirmation, p.SecurityCode, p.PostalCode = true, false, false }
 	captured := []step{{ev: cardNo, n: 1}, {keys: "4242424242424242#", n: -1}, {ev: expiry, n: 1}, {keys: "1230", n: -1},
-		{ev: Event{Kind: Complete, TransactionID: "TXc"}, n: 1, last: map[string]string{"Confirmation": "pending", "Required": ""}, check: status(tonepay.SessionConfirming)}}
+		{ev: Input{Kind: Complete}, n: 1, last: map[string]string{"Confirmation": "pending", "Required": ""}, check: status(tonepay.SessionConfirming)}}
 	tests := []struct {
 		name  string
 		steps []step
@@ -332,8 +339,8 @@ func TestConfirmation(t *testing.T) {
 		}}}},
 		{"2 cancels", []step{{keys: "2", n: 1, last: map[string]string{"Result": "payment-cancelled", "Confirmation": "declined"}}}},
 		{"star", []step{{keys: "*", n: 1, last: map[string]string{"Result": "caller-interrupted-with-star"}}}},
-		{"no answer", []step{{at: 30 * time.Second, ev: Event{Kind: Timeout}, n: 1, last: map[string]string{"Result": "payment-cancelled", "Confirmation": "timeout"}}}},
-		{"agent cancels", []step{{ev: Event{Kind: Cancel}, n: 1, last: map[string]string{"Result": "payment-cancelled"}}}},
+		{"no answer", []step{{at: 30 * time.Second, ev: Input{Kind: Timeout}, n: 1, last: map[string]string{"Result": "payment-cancelled", "Confirmation": "timeout"}}}},
+		{"agent cancels", []step{{ev: Input{Kind: Cancel}, n: 1, last: map[string]string{"Result": "payment-cancelled"}}}},
 		{"capture refused", []step{{ev: cardNo, code: tonepay.CodeInvalidOperation, n: 0}}},
 	}
 	for _, tt := range tests {
@@ -344,11 +351,16 @@ func TestConfirmation(t *testing.T) {
 func TestErrorLeavesSessionUnchanged(t *testing.T) {
 	s := newSession(nil)
 	before := *s
-	if _, err := engine.Apply(s, &Secrets{}, Event{Kind: 99}, t0); tonepay.ErrorCode(err) != tonepay.CodeInternal {
+	if _, err := engine.Apply(s, &Secrets{}, Input{Kind: 99}, t0); tonepay.ErrorCode(err) != tonepay.CodeInternal {
 		t.Fatalf("unknown event: %v", err)
 	}
-	if _, err := engine.Apply(s, &Secrets{}, Event{Kind: Complete}, t0); err == nil || s.Status != before.Status || s.DateUpdated != before.DateUpdated {
+	if _, err := engine.Apply(s, &Secrets{}, Input{Kind: Complete}, t0); err == nil || s.Status != before.Status || s.DateUpdated != before.DateUpdated {
 		t.Errorf("session changed on error: %+v", s)
+	}
+	// Not even an empty map where there was none: the secrets are exactly as given.
+	sec := &Secrets{}
+	if _, err := engine.Apply(s, sec, Input{Kind: RequestCapture, Field: "bogus"}, t0); err == nil || !reflect.DeepEqual(sec, &Secrets{}) {
+		t.Errorf("secrets changed on error (%v): %#v", err, sec)
 	}
 }
 
@@ -358,10 +370,10 @@ func TestErrorLeavesSessionUnchanged(t *testing.T) {
 func TestIdle(t *testing.T) {
 	e := engine
 	e.Idle = 15 * time.Minute
-	timeout := Event{Kind: Timeout}
+	timeout := Input{Kind: Timeout}
 	type ev struct {
 		at  time.Duration
-		ev  Event
+		ev  Input
 		key byte
 	}
 	tests := []struct {
@@ -376,9 +388,9 @@ func TestIdle(t *testing.T) {
 		{"dropped keys keep nothing alive", []ev{{at: time.Minute, key: '5'}, {at: 10 * time.Minute, key: '#'}}, 15 * time.Minute, true, 0},
 		{"capturing is not idle", []ev{{at: 10 * time.Minute, ev: cardNo}}, 10*time.Minute + 10*time.Second, false, 10*time.Minute + 30*time.Second},
 		{"input timeout, then idle", []ev{{at: 10 * time.Minute, ev: cardNo}}, 15 * time.Minute, false, 30 * time.Minute},
-		{"idle again after the field", []ev{{at: time.Minute, ev: cardNo}, {at: 2 * time.Minute, ev: Event{Kind: Digit, Key: '#'}}},
+		{"idle again after the field", []ev{{at: time.Minute, ev: cardNo}, {at: 2 * time.Minute, ev: Input{Kind: Digit, Key: '#'}}},
 			17 * time.Minute, true, 0},
-		{"field ended: clock restarts", []ev{{at: time.Minute, ev: cardNo}, {at: 2 * time.Minute, ev: Event{Kind: Digit, Key: '#'}}},
+		{"field ended: clock restarts", []ev{{at: time.Minute, ev: cardNo}, {at: 2 * time.Minute, ev: Input{Kind: Digit, Key: '#'}}},
 			16 * time.Minute, false, 17 * time.Minute},
 	}
 	for _, tt := range tests {
@@ -388,7 +400,7 @@ func TestIdle(t *testing.T) {
 			for _, x := range tt.events {
 				in := x.ev
 				if x.key != 0 {
-					in = Event{Kind: Digit, Key: x.key}
+					in = Input{Kind: Digit, Key: x.key}
 				}
 				if _, err := e.Apply(s, sec, in, t0.Add(x.at)); err != nil {
 					t.Fatal(err)

@@ -27,7 +27,8 @@ func FuzzEngine(f *testing.F) {
 	f.Add([]byte("\x00\x05424242424242424\x05#\x01\x05\x05\x05\x06\x02\x07"), true, false)
 	f.Add([]byte{0, 6, 5, '0', 5, '*'}, true, true)
 	f.Fuzz(func(t *testing.T, script []byte, ach, charge bool) {
-		e := Engine{FirstDigit: 30 * time.Second, Lease: time.Minute, GiveUp: 5 * time.Minute, Idle: 15 * time.Minute}
+		e := Engine{FirstDigit: 30 * time.Second, Lease: time.Minute, GiveUp: 5 * time.Minute, Idle: 15 * time.Minute,
+			NewTxID: func() string { return "TX1" }}
 		s := newSession(func(p *tonepay.Params) {
 			if ach {
 				p.PaymentMethod, p.BankAccountType = tonepay.ACHDebit, tonepay.ConsumerChecking
@@ -46,27 +47,27 @@ func FuzzEngine(f *testing.F) {
 		for i := 0; i+1 < len(script); i += 2 {
 			op, arg := script[i]%8, script[i+1]
 			now = now.Add(time.Duration(arg) * time.Second / 4)
-			var ev Event
+			var ev Input
 			switch op {
 			case 0, 1:
-				ev = Event{Kind: RequestCapture, Field: fields[int(arg)%len(fields)], StatusCallback: "https://example.com/cb"}
+				ev = Input{Kind: RequestCapture, Field: fields[int(arg)%len(fields)], StatusCallback: "https://example.com/cb"}
 			case 2:
-				ev = Event{Kind: Complete, TransactionID: "TX1"}
+				ev = Input{Kind: Complete}
 			case 3:
-				ev = Event{Kind: Cancel}
+				ev = Input{Kind: Cancel}
 			case 4:
-				ev = Event{Kind: HangUp}
+				ev = Input{Kind: HangUp}
 			case 5:
-				ev = Event{Kind: Digit, Key: arg}
+				ev = Input{Kind: Digit, Key: arg}
 			case 6:
 				now = now.Add(time.Duration(arg) * time.Minute)
-				ev = Event{Kind: Timeout}
+				ev = Input{Kind: Timeout}
 			case 7:
 				r := &tonepay.PayResult{ConfirmationCode: "ch_1"}
 				if arg%2 == 1 {
 					r = &tonepay.PayResult{ErrorCode: tonepay.CodeCardRejected, Message: "declined"}
 				}
-				ev = Event{Kind: Paid, Result: r}
+				ev = Input{Kind: Paid, Result: r}
 			}
 			before, beforeSec := cloneSession(s), cloneSecrets(sec)
 			o, err := e.Apply(s, sec, ev, now)

@@ -86,7 +86,7 @@ func (svc *Service) paid(ctx context.Context, sid string, res *tonepay.PayResult
 		if err != nil {
 			return err
 		}
-		return svc.apply(ctx, tx, c, s, capture.Event{Kind: capture.Paid, Result: res}, now)
+		return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.Paid, Result: res})
 	})
 }
 

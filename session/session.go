@@ -64,10 +64,14 @@ type Hooks struct {
 // KeySourceKeypad is the source of keys pressed through the Digits API.
 const KeySourceKeypad = "keypad"
 
-// New returns a Service with the real clock, random SIDs and default engine.
+// New returns a Service with the real clock, random SIDs and default engine,
+// whose transaction ids are NewSID("TX").
 func New(store tonepay.Store, n tonepay.Notifier, sealer tonepay.Sealer, connectors tonepay.Connectors, log *slog.Logger) *Service {
-	return &Service{Store: store, Notifier: n, Sealer: sealer, Connectors: connectors, Engine: capture.DefaultEngine,
+	svc := &Service{Store: store, Notifier: n, Sealer: sealer, Connectors: connectors, Engine: capture.DefaultEngine,
 		Now: time.Now, NewSID: tonepay.NewSID, Sleep: sleep, Logger: log}
+	// Through svc, so that an injected NewSID draws them too.
+	svc.Engine.NewTxID = func() string { return svc.NewSID("TX") }
+	return svc
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -115,12 +119,12 @@ var errOpenSession = tonepay.Errorf(tonepay.CodeInvalidOperation, "Start operati
 
 // UpdateSession implements tonepay.SessionService.
 func (svc *Service) UpdateSession(ctx context.Context, req *tonepay.UpdateRequest) (*tonepay.Answer, error) {
-	ev := capture.Event{Kind: capture.RequestCapture, Field: req.Capture, StatusCallback: req.StatusCallback}
+	in := capture.Input{Kind: capture.RequestCapture, Field: req.Capture, StatusCallback: req.StatusCallback}
 	switch req.Status {
 	case "complete":
-		ev.Kind = capture.Complete
+		in.Kind = capture.Complete
 	case "cancel":
-		ev.Kind = capture.Cancel
+		in.Kind = capture.Cancel
 	}
 	now := svc.Now().UTC()
 	return svc.answer(ctx, req.IdempotencyKey, 202, now, req.Render, func(tx tonepay.Tx, c *changes) (*tonepay.Session, error) {
@@ -130,7 +134,7 @@ func (svc *Service) UpdateSession(ctx context.Context, req *tonepay.UpdateReques
 		} else if err != nil {
 			return nil, err
 		}
-		return s, svc.apply(ctx, tx, c, s, ev, now)
+		return s, svc.apply(ctx, tx, c, s, now, in)
 	})
 }
 
@@ -153,13 +157,14 @@ func (svc *Service) HangUp(ctx context.Context, accountSid, callSid string) (*to
 		} else if err != nil {
 			return err
 		}
-		return svc.apply(ctx, tx, c, s, capture.Event{Kind: capture.HangUp}, now)
+		return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.HangUp})
 	})
 	return call, err
 }
 
 // Press implements tonepay.SessionService. Keys between two waits are applied
-// in one transaction: one fsync however long the run.
+// in one step: one transaction, one open of the sealed values, an engine step
+// per key, one seal and one write, however long the run.
 func (svc *Service) Press(ctx context.Context, accountSid, callSid, keys string) (*tonepay.Pressed, error) {
 	for i := 0; i < len(keys); i++ {
 		if !isKey(keys[i]) {
@@ -187,11 +192,12 @@ func (svc *Service) Press(ctx context.Context, accountSid, callSid, keys string)
 				return err
 			}
 			before := s.State.Dropped
-			for i := 0; i < len(run); i++ {
-				ev := capture.Event{Kind: capture.Digit, Key: run[i]}
-				if err := svc.apply(ctx, tx, c, s, ev, now); err != nil {
-					return err
-				}
+			keys := make([]capture.Input, len(run))
+			for i := range keys {
+				keys[i] = capture.Input{Kind: capture.Digit, Key: run[i]}
+			}
+			if err := svc.apply(ctx, tx, c, s, now, keys...); err != nil {
+				return err
 			}
 			dropped := s.State.Dropped - before
 			p.Dropped += dropped
@@ -247,7 +253,7 @@ func (svc *Service) Sweep(ctx context.Context) (int, error) {
 			}
 			// Apply re-checks the deadline inside the transaction, so a sweep
 			// racing a key press or another process does nothing twice.
-			return svc.apply(ctx, tx, c, s, capture.Event{Kind: capture.Timeout}, now)
+			return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.Timeout})
 		})
 		if err != nil {
 			return 0, err
@@ -282,36 +288,31 @@ type changes struct {
 	ended     []string // the Results of sessions that ended
 }
 
-// apply runs one engine event on s inside tx and saves the result.
-func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *tonepay.Session, ev capture.Event, now time.Time) error {
+// apply runs the engine on s inside tx, one step per input in order, and
+// saves the result once: one open, one seal, one write.
+func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *tonepay.Session, now time.Time, ins ...capture.Input) error {
 	sec, err := svc.open(s)
 	if err != nil {
 		return err
 	}
-	// Only these events can start processing; a key press drawing a random id
-	// it will not use would cost a random read per digit.
-	if ev.TransactionID == "" && (ev.Kind == capture.Complete || ev.Kind == capture.Digit && s.Status == tonepay.SessionConfirming) {
-		ev.TransactionID = svc.NewSID("TX")
-	}
-	wasEnded := s.Status == tonepay.SessionEnded
-	out, err := svc.Engine.Apply(s, sec, ev, now)
-	if err != nil {
-		return err
-	}
-	if !wasEnded && s.Status == tonepay.SessionEnded && svc.Hooks.Ended != nil {
-		c.ended = append(c.ended, s.State.Result)
+	for _, in := range ins {
+		wasEnded := s.Status == tonepay.SessionEnded
+		out, err := svc.Engine.Apply(s, sec, in, now)
+		if err != nil {
+			return err
+		}
+		if !wasEnded && s.Status == tonepay.SessionEnded && svc.Hooks.Ended != nil {
+			c.ended = append(c.ended, s.State.Result)
+		}
+		c.callbacks = append(c.callbacks, out.Callbacks...)
+		if out.Pay {
+			c.pay = append(c.pay, s.Sid)
+		}
 	}
 	if err := svc.seal(s, sec); err != nil {
 		return err
 	}
-	if err := tx.UpdateSession(ctx, s); err != nil {
-		return err
-	}
-	c.callbacks = append(c.callbacks, out.Callbacks...)
-	if out.Pay {
-		c.pay = append(c.pay, s.Sid)
-	}
-	return nil
+	return tx.UpdateSession(ctx, s)
 }
 
 // open returns the session's captured values in clear.
