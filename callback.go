@@ -31,12 +31,16 @@ type Callback struct {
 	NextAttemptAt time.Time
 	DateCreated   time.Time
 	DateUpdated   time.Time
-	// LeasedUntil, set before Tx.AddCallbacks, asks the store to queue the
-	// callback already claimed until then, so that it can go to a Courier
-	// straight after commit without a claim. The store clears it when an
-	// earlier callback of the session is still pending: that one goes first,
-	// and this one waits for the claim that follows it.
-	LeasedUntil time.Time
+	// ClaimedUntil is when a dispatcher's claim on the callback ends; no
+	// other dispatcher takes it before. (A claim, not a lease: "lease" is
+	// the connector attempt's, capture.Engine.Lease.) Set before
+	// Tx.AddCallbacks, it asks the store to queue the callback claimed for
+	// the committing process, to hand over to its Courier without a claim
+	// transaction. The store decides: it clears it when an earlier callback
+	// of the session is still pending (that one goes first; this one waits
+	// for the claim that follows it). After commit, a callback with
+	// ClaimedUntil set is this process's to deliver at once.
+	ClaimedUntil time.Time
 }
 
 // Attempt is one try at delivering a callback.
@@ -49,22 +53,18 @@ type Attempt struct {
 	Error      string // why the attempt failed; empty on success
 }
 
-// Notifier is told when callbacks have been committed, so delivery starts at
-// once rather than at the next poll.
-type Notifier interface {
-	Notify()
-}
-
-// Courier is a Notifier that also takes callbacks straight from the commit
-// that queued them, sparing each one a claim: the hot path of a key press.
+// Courier delivers the outbox. It is the one party told, after commit, of
+// the callbacks a transaction queued: the writer reports what committed and
+// decides nothing about delivery.
 type Courier interface {
-	Notifier
-	// HandoffLease is how long a callback handed over stays claimed: the
-	// writer sets LeasedUntil to now plus HandoffLease before AddCallbacks.
-	HandoffLease() time.Duration
-	// Deliver takes the committed callbacks whose LeasedUntil the store kept,
-	// in ID order. It does not block.
-	Deliver(cbs []*Callback)
+	// HandOver is how long a callback handed over at commit stays claimed:
+	// the writer asks for ClaimedUntil = now + HandOver before AddCallbacks.
+	// Zero hands nothing over: every callback waits for a claim.
+	HandOver() time.Duration
+	// Committed takes the callbacks one commit queued, in ID order, as the
+	// store left them: those it kept claimed go out at once, the rest at the
+	// courier's next claim. It does not block.
+	Committed(cbs []*Callback)
 }
 
 // Answer is the stored response to an idempotent request (Payments create and
@@ -82,6 +82,8 @@ const AnswerTTL = 24 * time.Hour
 
 // Event says that a session changed and queued callbacks. It carries no
 // values: listeners read what they need, with their own authorization.
+// Events feed live views (the console's stream, through events.Hub), a
+// fan-out of their own: delivery of callbacks never depends on them.
 type Event struct {
 	AccountSid string
 	SessionSid string

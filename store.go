@@ -52,9 +52,11 @@ type Tx interface {
 	// UpdateSession saves Status, State, Sealed and Deadline.
 	UpdateSession(ctx context.Context, s *Session) error
 	// AddCallbacks queues callbacks, setting their ID, in the given order.
-	// A callback with LeasedUntil set is queued claimed until then, unless a
-	// callback of its session queued before this call is still pending: then
-	// LeasedUntil is cleared, for it and for the rest of its session's.
+	// The store decides which of them the committing process may deliver at
+	// once: a callback with ClaimedUntil set is queued claimed until then,
+	// unless a callback of its session queued before this call is still
+	// pending: then ClaimedUntil is cleared, for it and for the rest of its
+	// session's. After commit, those still claimed are the Courier's to send.
 	AddCallbacks(ctx context.Context, cbs ...*Callback) error
 	// AddAnswer stores an idempotent answer; a key stored before is replaced.
 	AddAnswer(ctx context.Context, a *Answer) error
@@ -69,16 +71,16 @@ type Store interface {
 
 	// ClaimCallbacks returns up to limit pending callbacks due at now, at most
 	// one per session (the oldest undelivered, so delivery keeps order), and
-	// leases them until now+lease so that no other dispatcher takes them.
-	ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Callback, error)
+	// claims them until now+claim so that no other dispatcher takes them.
+	ClaimCallbacks(ctx context.Context, now time.Time, claim time.Duration, limit int) ([]*Callback, error)
 	// RecordAttempt saves an attempt and the callback's new Status, Attempts
-	// and NextAttemptAt, ending its lease. When cb stays pending (the attempt
+	// and NextAttemptAt, ending its claim. When cb stays pending (the attempt
 	// failed), the later callbacks of its session are released too: a chain
 	// handed over together stops at the first failure and the claims take
 	// over, in order.
 	RecordAttempt(ctx context.Context, cb *Callback, a *Attempt) error
 	// NextCallbackAt returns when the earliest claimable callback (the oldest
-	// pending one of its session) is due or its lease ends, or the zero time
+	// pending one of its session) is due or its claim ends, or the zero time
 	// when none is pending.
 	NextCallbackAt(ctx context.Context) (time.Time, error)
 	// PruneAnswers deletes answers stored before t.

@@ -32,7 +32,8 @@ import (
 // test runs a dispatcher.
 type nop struct{}
 
-func (nop) Notify() {}
+func (nop) HandOver() time.Duration       { return 0 }
+func (nop) Committed([]*tonepay.Callback) {}
 
 // env is a server wired as cmd/tonepay wires it, on a real SQLite store.
 type env struct {

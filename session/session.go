@@ -24,7 +24,7 @@ var _ tonepay.SessionService = (*Service)(nil)
 // Service implements tonepay.SessionService.
 type Service struct {
 	Store      tonepay.Store
-	Notifier   tonepay.Notifier                           // told after each commit that queued callbacks; a tonepay.Courier is handed them
+	Courier    tonepay.Courier                            // told after each commit the callbacks it queued
 	Sealer     tonepay.Sealer                             // encrypts captured values at rest
 	Connectors tonepay.Connectors                         // by name
 	Engine     capture.Engine                             // timeouts and leases
@@ -66,8 +66,8 @@ const KeySourceKeypad = "keypad"
 
 // New returns a Service with the real clock, random SIDs and default engine,
 // whose transaction ids are NewSID("TX").
-func New(store tonepay.Store, n tonepay.Notifier, sealer tonepay.Sealer, connectors tonepay.Connectors, log *slog.Logger) *Service {
-	svc := &Service{Store: store, Notifier: n, Sealer: sealer, Connectors: connectors, Engine: capture.DefaultEngine,
+func New(store tonepay.Store, courier tonepay.Courier, sealer tonepay.Sealer, connectors tonepay.Connectors, log *slog.Logger) *Service {
+	svc := &Service{Store: store, Courier: courier, Sealer: sealer, Connectors: connectors, Engine: capture.DefaultEngine,
 		Now: time.Now, NewSID: tonepay.NewSID, Sleep: sleep, Logger: log}
 	// Through svc, so that an injected NewSID draws them too.
 	svc.Engine.NewTxID = func() string { return svc.NewSID("TX") }
@@ -344,7 +344,8 @@ func (svc *Service) seal(s *tonepay.Session, sec *capture.Secrets) error {
 }
 
 // update runs fn in a transaction, then queues nothing twice: after commit
-// it wakes the dispatcher and starts the connector calls fn asked for.
+// it reports the callbacks to the Courier and starts the connector calls fn
+// asked for.
 func (svc *Service) update(ctx context.Context, fn func(tonepay.Tx, *changes) error) error {
 	var c changes
 	now := svc.Now().UTC()
@@ -406,20 +407,8 @@ func (svc *Service) tryAnswer(ctx context.Context, key string, status int, now t
 }
 
 func (svc *Service) afterCommit(c changes) {
-	var handed []*tonepay.Callback
-	claim := false // some callback waits for the dispatcher's claim
-	for _, cb := range c.callbacks {
-		if cb.LeasedUntil.IsZero() {
-			claim = true
-		} else {
-			handed = append(handed, cb)
-		}
-	}
-	if len(handed) > 0 {
-		svc.Notifier.(tonepay.Courier).Deliver(handed)
-	}
-	if claim {
-		svc.Notifier.Notify()
+	if len(c.callbacks) > 0 {
+		svc.Courier.Committed(c.callbacks)
 	}
 	if svc.Publish != nil {
 		seen := map[string]bool{}
@@ -444,10 +433,11 @@ func (svc *Service) queue(ctx context.Context, tx tonepay.Tx, now time.Time, cbs
 	if len(cbs) == 0 {
 		return nil
 	}
-	// A courier takes the callbacks straight from the commit, leased to it.
-	var leasedUntil time.Time
-	if c, ok := svc.Notifier.(tonepay.Courier); ok {
-		leasedUntil = now.Add(c.HandoffLease())
+	// Asked claimed for this process's courier; the store decides which
+	// stay so (see tonepay.Tx.AddCallbacks).
+	var claimedUntil time.Time
+	if d := svc.Courier.HandOver(); d > 0 {
+		claimedUntil = now.Add(d)
 	}
 	for _, cb := range cbs {
 		// The token is the receiver's dedupe key: unique per callback, the same
@@ -455,7 +445,7 @@ func (svc *Service) queue(ctx context.Context, tx tonepay.Tx, now time.Time, cbs
 		cb.Token = tonepay.RandomHex(16)
 		cb.Status = tonepay.CallbackPending
 		cb.NextAttemptAt, cb.DateCreated, cb.DateUpdated = now, now, now
-		cb.LeasedUntil = leasedUntil
+		cb.ClaimedUntil = claimedUntil
 	}
 	return tx.AddCallbacks(ctx, cbs...)
 }

@@ -21,7 +21,8 @@ import (
 
 type nop struct{}
 
-func (nop) Notify() {}
+func (nop) HandOver() time.Duration       { return 0 }
+func (nop) Committed([]*tonepay.Callback) {}
 
 // clock is a settable time.
 type clock struct {

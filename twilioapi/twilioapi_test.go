@@ -39,7 +39,8 @@ func (elsewhere) Allows(accountSid, ownerSid string) bool { return false }
 
 type nopNotifier struct{}
 
-func (nopNotifier) Notify() {}
+func (nopNotifier) HandOver() time.Duration       { return 0 }
+func (nopNotifier) Committed([]*tonepay.Callback) {}
 
 // env is a server on a real SQLite store with a main account, a subaccount
 // and one call in progress on each.

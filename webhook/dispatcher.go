@@ -43,10 +43,11 @@ const maxDrain = 64 << 10
 // same I-Twilio-Idempotency-Token), and a session's callbacks in order: the
 // store hands out only the oldest undelivered callback of each session.
 //
-// Callbacks reach it two ways. Deliver takes them straight from the commit
-// that queued them, already leased to this process: the common case, with no
-// claim transaction. Run's passes over the outbox claim the rest: retries,
-// callbacks queued behind a pending one, and those of processes that died.
+// Callbacks reach it two ways. Committed is told what each commit of this
+// process queued, and sends at once those the store kept claimed for it: the
+// common case, with no claim transaction. Run's passes over the outbox claim
+// the rest: retries, callbacks queued behind a pending one, and those of
+// processes that died.
 //
 // One receiver cannot hold up another's callbacks: each destination
 // (host:port) has at most PerHost deliveries under way, and a callback
@@ -66,7 +67,7 @@ type Dispatcher struct {
 	Logger  *slog.Logger                    // default: discard
 	Workers int                             // deliveries at once; default 64
 	PerHost int                             // deliveries at once to one host:port; default 16
-	Lease   time.Duration                   // how long a claim keeps others off; default 30 s (> 2 × Client timeout)
+	Claim   time.Duration                   // how long a claim keeps others off; default 30 s (> 2 × Client timeout)
 	Backoff func(attempt int) time.Duration // wait after the nth failed attempt; default DefaultBackoff
 	GiveUp  time.Duration                   // stop retrying this long after the callback was created; default 24 h
 	Poll    time.Duration                   // longest sleep between looks at the outbox; default 1 s
@@ -128,8 +129,8 @@ func (d *Dispatcher) init() {
 		if d.Logger == nil {
 			d.Logger = slog.New(slog.DiscardHandler)
 		}
-		if d.Lease <= 0 {
-			d.Lease = 30 * time.Second
+		if d.Claim <= 0 {
+			d.Claim = 30 * time.Second
 		}
 		if d.Backoff == nil {
 			d.Backoff = DefaultBackoff
@@ -167,20 +168,35 @@ func DefaultBackoff(attempt int) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d/5)+1))
 }
 
-// HandoffLease implements tonepay.Courier: a callback handed over is leased
-// like a claimed one.
-func (d *Dispatcher) HandoffLease() time.Duration {
+// HandOver implements tonepay.Courier: a callback handed over is claimed
+// like one Run claims.
+func (d *Dispatcher) HandOver() time.Duration {
 	d.init()
-	return d.Lease
+	return d.Claim
 }
 
-// Deliver implements tonepay.Courier. Each session's callbacks go out one
-// after another, on a worker of their own; a chain stops at its first
-// callback not delivered (the store then releases the rest, or their leases
-// end, and the claims take over in order). Deliveries wait for a free
-// worker, never the caller.
-func (d *Dispatcher) Deliver(cbs []*tonepay.Callback) {
+// Committed implements tonepay.Courier. The callbacks the store kept claimed
+// for this process go out at once; for any other, Run is woken to claim it.
+func (d *Dispatcher) Committed(cbs []*tonepay.Callback) {
 	d.init()
+	var claimed []*tonepay.Callback
+	for _, cb := range cbs {
+		if !cb.ClaimedUntil.IsZero() {
+			claimed = append(claimed, cb)
+		}
+	}
+	if len(claimed) < len(cbs) {
+		d.Notify()
+	}
+	d.deliverChains(claimed)
+}
+
+// deliverChains sends claimed callbacks: each session's one after another,
+// on a worker of their own; a chain stops at its first callback not
+// delivered (the store then releases the rest, or their claims end, and
+// Run's claims take over in order). Deliveries wait for a free worker, never
+// the caller.
+func (d *Dispatcher) deliverChains(cbs []*tonepay.Callback) {
 	for len(cbs) > 0 {
 		// Split off the first callback's session, keeping ID order.
 		sid := cbs[0].SessionSid
@@ -211,7 +227,7 @@ func (d *Dispatcher) Deliver(cbs []*tonepay.Callback) {
 	}
 }
 
-// finish ends a delivery taken by Deliver or a claim, and wakes Run, which
+// finish ends a delivery handed over or claimed, and wakes Run, which
 // may now claim more.
 func (d *Dispatcher) finish() {
 	d.ready.Add(-1)
@@ -229,7 +245,7 @@ func (d *Dispatcher) wakeRun() {
 // it; it reports whether cb was delivered and, if so, a channel that says
 // whether the delivery was then recorded. A callback is not attempted while
 // its host is backed off (that is recorded), nor when it waited for one of
-// the host's slots until too little of its lease was left (it is left to a
+// the host's slots until too little of its claim was left (it is left to a
 // later claim: nothing to record, since nothing was tried).
 func (d *Dispatcher) attempt(cb *tonepay.Callback) (bool, <-chan bool) {
 	h := d.hosts.get(hostKey(cb.URL), d.PerHost)
@@ -239,9 +255,9 @@ func (d *Dispatcher) attempt(cb *tonepay.Callback) (bool, <-chan bool) {
 		return false, nil
 	}
 	if !h.tryAcquire() {
-		// Half the lease is the most it may wait: the attempt then still
-		// has its full Client timeout before the lease ends.
-		wait := d.leaseEnd(cb).Add(-d.Lease / 2).Sub(d.Now())
+		// Half the claim is the most it may wait: the attempt then still
+		// has its full Client timeout before the claim ends.
+		wait := d.claimEnd(cb).Add(-d.Claim / 2).Sub(d.Now())
 		if wait <= 0 {
 			return false, nil
 		}
@@ -264,15 +280,16 @@ func (d *Dispatcher) attempt(cb *tonepay.Callback) (bool, <-chan bool) {
 	return d.deliver(cb, h)
 }
 
-// leaseEnd is when cb's claim ends.
-func (d *Dispatcher) leaseEnd(cb *tonepay.Callback) time.Time {
-	if cb.LeasedUntil.IsZero() {
-		return d.Now().Add(d.Lease)
+// claimEnd is when cb's claim ends.
+func (d *Dispatcher) claimEnd(cb *tonepay.Callback) time.Time {
+	if cb.ClaimedUntil.IsZero() {
+		return d.Now().Add(d.Claim)
 	}
-	return cb.LeasedUntil
+	return cb.ClaimedUntil
 }
 
-// Notify implements tonepay.Notifier: it wakes Run without blocking.
+// Notify wakes Run without blocking: for callbacks another process queued
+// (its commits reach this one as tonepay.Events, through a Listener).
 func (d *Dispatcher) Notify() {
 	d.init()
 	select {
@@ -284,12 +301,12 @@ func (d *Dispatcher) Notify() {
 // Run delivers callbacks until ctx is done, then waits for deliveries in
 // flight to finish and record their attempts, and returns nil. Callbacks
 // still waiting for a busy host then are left to the next claim (the next
-// process's, once their lease ends): they have tried nothing.
+// process's, once their claim ends): they have tried nothing.
 //
 // Between passes over the outbox it sleeps until Notify, a delivery of its own
 // finishing (the session's next callback is then eligible), the earliest
 // pending callback falling due, or Poll, whichever comes first: the poll finds
-// callbacks written by other processes and leases that ran out. A failing
+// callbacks written by other processes and claims that ran out. A failing
 // store is logged and retried with a growing pause, never in a tight loop.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
@@ -336,7 +353,7 @@ func (d *Dispatcher) pass(ctx context.Context) (time.Duration, error) {
 		return d.Poll, nil // a delivery finishing wakes Run
 	}
 	now := d.Now()
-	cbs, err := d.Store.ClaimCallbacks(ctx, now, d.Lease, free)
+	cbs, err := d.Store.ClaimCallbacks(ctx, now, d.Claim, free)
 	if err != nil {
 		return 0, err
 	}
@@ -356,7 +373,7 @@ func (d *Dispatcher) pass(ctx context.Context) (time.Duration, error) {
 	}
 	wait := d.Poll
 	// A pending callback due at the claim yet not claimed waits behind an
-	// earlier callback of its session that is under lease: when the lease is
+	// earlier callback of its session that is claimed: when the claim is
 	// ours, the delivery finishing wakes Run; when it is another dispatcher's,
 	// the poll finds it. Such a callback makes NextCallbackAt useless (it is
 	// in the past), so the retries scheduled here are tracked too.
@@ -422,19 +439,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// minLease is the least lease left at which an attempt still starts; with
-// less, the callback is left for the claim that follows the lease.
-const minLease = time.Second
+// minClaim is the least claim left at which an attempt still starts; with
+// less, the callback is left for the claim that follows this one.
+const minClaim = time.Second
 
 // deliver makes one attempt at cb, has it recorded, and reports whether cb
 // was delivered, with a channel that says whether the record committed. It does not use Run's context: an attempt under way at shutdown
-// finishes and is recorded. It is bounded by the lease instead, so that no
+// finishes and is recorded. It is bounded by the claim instead, so that no
 // other dispatcher can claim the callback while this attempt may still reach
 // the receiver (that would break the session's order).
 func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) (bool, <-chan bool) {
 	start := d.Now()
-	left := d.leaseEnd(cb).Sub(start)
-	if left < minLease {
+	left := d.claimEnd(cb).Sub(start)
+	if left < minClaim {
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), left)
@@ -585,7 +602,7 @@ func maxTime(a, b time.Time) time.Time {
 func (d *Dispatcher) record(cb *tonepay.Callback, a *tonepay.Attempt) bool {
 	defer d.wakeRun()
 	if err := d.Store.RecordAttempt(context.Background(), cb, a); err != nil {
-		// The lease runs out and the callback is tried again: at least once.
+		// The claim runs out and the callback is tried again: at least once.
 		d.Logger.Error("recording a callback attempt", "callback", cb.ID, "err", err)
 		return false
 	}

@@ -641,8 +641,8 @@ func TestDefaultBackoff(t *testing.T) {
 	}
 }
 
-// handOver queues n callbacks of session sid leased for lease, as the session
-// service does for a Courier, and returns those the store kept leased.
+// handOver queues n callbacks of session sid claimed for lease, as the session
+// service does for its Courier, and returns those the store kept claimed.
 func (f *fixture) handOver(t *testing.T, sid, to string, n int, lease time.Duration) []*tonepay.Callback {
 	t.Helper()
 	now := time.Now()
@@ -650,14 +650,14 @@ func (f *fixture) handOver(t *testing.T, sid, to string, n int, lease time.Durat
 	for i := range n {
 		cbs = append(cbs, &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, SessionSid: sid, URL: to,
 			Form:   url.Values{"Sid": {sid}, "Seq": {string(rune('a' + i))}},
-			Status: tonepay.CallbackPending, NextAttemptAt: now, LeasedUntil: now.Add(lease), DateCreated: now, DateUpdated: now})
+			Status: tonepay.CallbackPending, NextAttemptAt: now, ClaimedUntil: now.Add(lease), DateCreated: now, DateUpdated: now})
 	}
 	if err := f.store.Update(context.Background(), func(tx tonepay.Tx) error { return tx.AddCallbacks(context.Background(), cbs...) }); err != nil {
 		t.Fatal(err)
 	}
 	var kept []*tonepay.Callback
 	for _, cb := range cbs {
-		if !cb.LeasedUntil.IsZero() {
+		if !cb.ClaimedUntil.IsZero() {
 			kept = append(kept, cb)
 		}
 	}
@@ -674,12 +674,12 @@ func TestDeliverHandsOver(t *testing.T) {
 	run(t, d)
 	var all []*tonepay.Callback
 	for _, sid := range []string{"PK1", "PK2", "PK3"} {
-		all = append(all, f.handOver(t, sid, rc.srv.URL+"/cb", 4, d.HandoffLease())...)
+		all = append(all, f.handOver(t, sid, rc.srv.URL+"/cb", 4, d.HandOver())...)
 	}
 	if len(all) != 12 {
 		t.Fatalf("the store kept %d of 12 leases", len(all))
 	}
-	d.Deliver(all)
+	d.Committed(all)
 	waitFor(t, "12 deliveries", func() bool { return len(rc.deliveries()) == 12 })
 	seqs := map[string]string{}
 	for _, g := range rc.deliveries() {
@@ -698,7 +698,7 @@ func TestDeliverHandsOver(t *testing.T) {
 	})
 	waitFor(t, "all recorded delivered", func() bool {
 		for _, cb := range f.callbacks(t, "PK3") {
-			if cb.Status != tonepay.CallbackDelivered || cb.Attempts != 1 || !cb.LeasedUntil.IsZero() {
+			if cb.Status != tonepay.CallbackDelivered || cb.Attempts != 1 || !cb.ClaimedUntil.IsZero() {
 				return false
 			}
 		}
@@ -721,7 +721,7 @@ func TestDeliverStopsAtFailure(t *testing.T) {
 	}
 	d := &webhook.Dispatcher{Store: f.store, Poll: time.Hour, Backoff: func(int) time.Duration { return 50 * time.Millisecond }}
 	run(t, d)
-	d.Deliver(f.handOver(t, "PK1", rc.srv.URL+"/cb", 4, d.HandoffLease()))
+	d.Committed(f.handOver(t, "PK1", rc.srv.URL+"/cb", 4, d.HandOver()))
 	waitFor(t, "5 deliveries", func() bool { return len(rc.deliveries()) == 5 })
 	var seq string
 	for _, g := range rc.deliveries() {
@@ -739,7 +739,7 @@ func TestDeliverLeavesExpiredLeases(t *testing.T) {
 	rc := newReceiver(t, f.account.AuthToken.Reveal())
 	d := &webhook.Dispatcher{Store: f.store, Poll: 50 * time.Millisecond}
 	cbs := f.handOver(t, "PK1", rc.srv.URL+"/cb", 1, 500*time.Millisecond)
-	d.Deliver(cbs)
+	d.Committed(cbs)
 	time.Sleep(200 * time.Millisecond)
 	if n := len(rc.deliveries()); n != 0 {
 		t.Fatalf("%d deliveries with less than a second of lease left", n)
@@ -777,7 +777,7 @@ func TestDeliverWaitsForRecords(t *testing.T) {
 	}
 	d := &webhook.Dispatcher{Store: slowRecords{f.store, 20 * time.Millisecond}, Poll: time.Hour}
 	run(t, d)
-	d.Deliver(f.handOver(t, "PK1", rc.srv.URL+"/cb", 4, d.HandoffLease()))
+	d.Committed(f.handOver(t, "PK1", rc.srv.URL+"/cb", 4, d.HandOver()))
 	waitFor(t, "4 deliveries", func() bool { return len(rc.deliveries()) == 4 })
 	rc.set(func(*receiver) {
 		if len(early) > 0 {

@@ -88,7 +88,7 @@ func TestHangingReceiverDelaysNoOther(t *testing.T) {
 		if i%2 == 0 {
 			f.queue(t, sid, to, 2, time.Now())
 		} else {
-			d.Deliver(f.handOver(t, sid, to, 2, d.HandoffLease()))
+			d.Committed(f.handOver(t, sid, to, 2, d.HandOver()))
 		}
 	}
 	d.Notify()
@@ -112,8 +112,8 @@ func TestHangingReceiverDelaysNoOther(t *testing.T) {
 		if i%2 == 0 {
 			cbs = f.queue(t, sid, rc.srv.URL+"/cb", each, at)
 		} else {
-			cbs = f.handOver(t, sid, rc.srv.URL+"/cb", each, d.HandoffLease())
-			d.Deliver(cbs)
+			cbs = f.handOver(t, sid, rc.srv.URL+"/cb", each, d.HandOver())
+			d.Committed(cbs)
 		}
 		for _, cb := range cbs {
 			queued[cb.Token] = at

@@ -122,7 +122,7 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	}
 	// The session's row is locked by this transaction (FOR UPDATE), so no
 	// other process adds to its callbacks between this check and the commit.
-	err := sqlrow.KeepLeases(cbs, func(session string) (bool, error) {
+	err := sqlrow.KeepClaims(cbs, func(session string) (bool, error) {
 		var pending bool
 		err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = $1 AND status = 'pending')`, session).Scan(&pending)
 		return pending, err
@@ -133,7 +133,7 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	for _, c := range cbs {
 		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.LeasedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.ClaimedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
 		if err != nil {
 			return wrap("AddCallbacks", err)
 		}

@@ -102,7 +102,7 @@ func BenchmarkCreateDurable(b *testing.B) {
 				State:  tonepay.State{StatusCallback: "http://127.0.0.1/cb"}, DateCreated: now, DateUpdated: now}
 			cb := &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: a.Sid, SessionSid: sess.Sid, URL: "http://127.0.0.1/cb",
 				Form:   url.Values{"AccountSid": {a.Sid}, "CallSid": {call.Sid}, "Sid": {sess.Sid}, "PaymentConnector": {"Default"}},
-				Status: tonepay.CallbackPending, NextAttemptAt: now, LeasedUntil: now.Add(time.Minute), DateCreated: now, DateUpdated: now}
+				Status: tonepay.CallbackPending, NextAttemptAt: now, ClaimedUntil: now.Add(time.Minute), DateCreated: now, DateUpdated: now}
 			err := s.Update(ctx, func(tx tonepay.Tx) error {
 				if _, err := tx.FindAnswer(ctx, sess.Sid, now); !errors.Is(err, tonepay.ErrNotFound) {
 					return err

@@ -103,7 +103,7 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
 	const op = "AddCallbacks"
-	err := sqlrow.KeepLeases(cbs, func(session string) (bool, error) {
+	err := sqlrow.KeepClaims(cbs, func(session string) (bool, error) {
 		var pending bool
 		err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = ? AND status = 'pending')`, session).Scan(&pending)
 		return pending, err
@@ -114,7 +114,7 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	for _, c := range cbs {
 		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.LeasedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.ClaimedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
 		if err != nil {
 			return wrap(op, err)
 		}

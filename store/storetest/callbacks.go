@@ -46,10 +46,10 @@ func testCallbacks(t *testing.T, s tonepay.Store) {
 }
 
 // claimed compares claimed callbacks with the queued ones. The lease is the
-// store's business: a store may show it in NextAttemptAt, LeasedUntil or
+// store's business: a store may show it in NextAttemptAt, ClaimedUntil or
 // DateUpdated.
 func claimed(want, got []*tonepay.Callback) string {
-	return diff(want, got, cmpopts.IgnoreFields(tonepay.Callback{}, "NextAttemptAt", "LeasedUntil", "DateUpdated"))
+	return diff(want, got, cmpopts.IgnoreFields(tonepay.Callback{}, "NextAttemptAt", "ClaimedUntil", "DateUpdated"))
 }
 
 // deliver records a successful first attempt at cb.
@@ -109,7 +109,7 @@ func testClaimOnePerSession(t *testing.T, s tonepay.Store) {
 	}
 }
 
-// testHandoff: callbacks queued with LeasedUntil come out claimed, for a
+// testHandoff: callbacks queued with ClaimedUntil come out claimed, for a
 // dispatcher to deliver without a claim, unless an earlier callback of
 // their session is pending; a failed attempt releases the rest of its
 // session's chain so that the claims take over, in order.
@@ -118,18 +118,18 @@ func testHandoff(t *testing.T, s tonepay.Store) {
 	lease := t0.Add(time.Minute)
 	leased := func(sess *tonepay.Session) *tonepay.Callback {
 		cb := newCallback(sess, t0)
-		cb.LeasedUntil = lease
+		cb.ClaimedUntil = lease
 		return cb
 	}
 	b1 := newCallback(ss[1], t0)
 	addCallbacks(t, s, b1)
 	a1, a2, b2 := leased(ss[0]), leased(ss[0]), leased(ss[1])
 	addCallbacks(t, s, a1, a2, b2)
-	if !a1.LeasedUntil.Equal(lease) || !a2.LeasedUntil.Equal(lease) {
-		t.Errorf("a session with nothing pending: LeasedUntil = %v, %v; want both %v", a1.LeasedUntil, a2.LeasedUntil, lease)
+	if !a1.ClaimedUntil.Equal(lease) || !a2.ClaimedUntil.Equal(lease) {
+		t.Errorf("a session with nothing pending: ClaimedUntil = %v, %v; want both %v", a1.ClaimedUntil, a2.ClaimedUntil, lease)
 	}
-	if !b2.LeasedUntil.IsZero() {
-		t.Errorf("queued behind a pending callback: LeasedUntil = %v, want it cleared", b2.LeasedUntil)
+	if !b2.ClaimedUntil.IsZero() {
+		t.Errorf("queued behind a pending callback: ClaimedUntil = %v, want it cleared", b2.ClaimedUntil)
 	}
 	got, err := s.FindCallbacks(ctx, ss[0].Sid)
 	if err != nil {
@@ -178,8 +178,8 @@ func testHandoff(t *testing.T, s tonepay.Store) {
 	deliver(t, s, c1, t0)
 	c2 := leased(ss[2])
 	addCallbacks(t, s, c2)
-	if !c2.LeasedUntil.Equal(lease) {
-		t.Errorf("after a delivered callback: LeasedUntil = %v, want %v", c2.LeasedUntil, lease)
+	if !c2.ClaimedUntil.Equal(lease) {
+		t.Errorf("after a delivered callback: ClaimedUntil = %v, want %v", c2.ClaimedUntil, lease)
 	}
 }
 

@@ -121,7 +121,7 @@ func ScanCallback(s Scanner) (*tonepay.Callback, error) {
 	if c.Form, err = url.ParseQuery(form); err != nil {
 		return nil, err
 	}
-	c.NextAttemptAt, c.LeasedUntil, c.DateCreated, c.DateUpdated = Tm(next), Tm(leased), Tm(created), Tm(updated)
+	c.NextAttemptAt, c.ClaimedUntil, c.DateCreated, c.DateUpdated = Tm(next), Tm(leased), Tm(created), Tm(updated)
 	return &c, nil
 }
 
@@ -147,14 +147,14 @@ func ScanAnswer(s Scanner) (*tonepay.Answer, error) {
 	return &a, nil
 }
 
-// KeepLeases decides which of cbs stay leased (tonepay.Tx.AddCallbacks): a
-// session's callbacks keep LeasedUntil only if pending says that session has
-// no callback pending already. pending is asked once per session, before
-// any of cbs is inserted.
-func KeepLeases(cbs []*tonepay.Callback, pending func(sessionSid string) (bool, error)) error {
+// KeepClaims is the store's decision of which of cbs the committing process
+// may deliver at once (tonepay.Tx.AddCallbacks): a session's callbacks keep
+// ClaimedUntil only if pending says that session has no callback pending
+// already. pending is asked once per session, before any of cbs is inserted.
+func KeepClaims(cbs []*tonepay.Callback, pending func(sessionSid string) (bool, error)) error {
 	keep := map[string]bool{}
 	for _, c := range cbs {
-		if c.LeasedUntil.IsZero() {
+		if c.ClaimedUntil.IsZero() {
 			continue
 		}
 		ok, seen := keep[c.SessionSid]
@@ -167,7 +167,7 @@ func KeepLeases(cbs []*tonepay.Callback, pending func(sessionSid string) (bool, 
 			keep[c.SessionSid] = ok
 		}
 		if !ok {
-			c.LeasedUntil = time.Time{}
+			c.ClaimedUntil = time.Time{}
 		}
 	}
 	return nil
