@@ -299,3 +299,74 @@ func TestPressWithoutSession(t *testing.T) {
 		t.Errorf("a key not on a keypad: %v", err)
 	}
 }
+
+// courier records what each commit reported, delivering nothing.
+type courier struct {
+	mu      sync.Mutex
+	commits [][]*tonepay.Callback
+}
+
+func (c *courier) HandOver() time.Duration { return 30 * time.Second }
+func (c *courier) Committed(cbs []*tonepay.Callback) {
+	c.mu.Lock()
+	c.commits = append(c.commits, cbs)
+	c.mu.Unlock()
+}
+
+// TestCommittedCallbacks: the service reports every callback of a commit to
+// its Courier, once, in order, as the store left them: claimed for the
+// hand-over when nothing of the session was pending, not claimed behind a
+// pending one. A run of keys is one commit.
+func TestCommittedCallbacks(t *testing.T) {
+	f := newFixture(t)
+	c := &courier{}
+	svc := session.New(f.store, c, f.box, tonepay.Connectors{"Default": f.conn}, slog.New(slog.DiscardHandler))
+	svc.Now = f.clock.Now
+	ctx := context.Background()
+	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", PaymentConnector: "Default",
+		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
+	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
+		StatusCallback: "https://example.com/cb", Render: render})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := string(ans.Body)
+	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: sid,
+		Capture: tonepay.FieldCardNumber, Render: render}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Press(ctx, f.acct.Sid, f.call.Sid, "4242424242424242#"); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.commits) != 3 || len(c.commits[0]) != 1 || len(c.commits[1]) != 1 || len(c.commits[2]) != 17 {
+		t.Fatalf("commits reported: %d, want create (1), capture (1), the key run (17)", len(c.commits))
+	}
+	if c.commits[0][0].ClaimedUntil.IsZero() {
+		t.Error("the first callback of a session was not handed over")
+	}
+	stored, err := f.store.FindCallbacks(ctx, sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reported []int64
+	for i, commit := range c.commits {
+		for _, cb := range commit {
+			reported = append(reported, cb.ID)
+			if i > 0 && !cb.ClaimedUntil.IsZero() {
+				t.Errorf("callback %d handed over behind a pending one", cb.ID)
+			}
+		}
+	}
+	if len(stored) != len(reported) {
+		t.Fatalf("%d stored, %d reported", len(stored), len(reported))
+	}
+	for i, cb := range stored {
+		if cb.ID != reported[i] {
+			t.Fatalf("reported out of order: %v", reported)
+		}
+	}
+	last := stored[len(stored)-1].Form
+	if last.Get("PartialResult") != "false" || last.Get("PaymentCardNumber") != "xxxxxxxxxxxx4242" {
+		t.Errorf("the run's last callback: %v", last)
+	}
+}
