@@ -189,7 +189,7 @@ func (c serveConfig) validate() error {
 	case (c.AccountSid == "") != (c.AuthToken == ""):
 		return errors.New("TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN go together: set both or neither")
 	case c.AccountSid != "" && !tonepay.IsSID(c.AccountSid, tonepay.PrefixAccount):
-		return errors.New("TONEPAY_ACCOUNT_SID must be AC followed by 32 hex digits")
+		return errors.New("TONEPAY_ACCOUNT_SID must be AC followed by 32 hex digits, lowercase")
 	case c.AuthToken != "" && !isAlnum(c.AuthToken):
 		// twilio-go refuses to send credentials that are not alphanumeric.
 		return errors.New("TONEPAY_AUTH_TOKEN must be letters and digits only")
