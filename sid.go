@@ -25,14 +25,16 @@ func RandomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// IsSID reports whether s is prefix followed by 32 hex digits.
+// IsSID reports whether s is prefix followed by 32 lowercase hex digits, the
+// only form NewSID makes (DESIGN §3): an upper-case SID names nothing, so it
+// is refused here rather than looked up.
 func IsSID(s, prefix string) bool {
 	if len(s) != 34 || s[:2] != prefix {
 		return false
 	}
 	for i := 2; i < len(s); i++ {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 			return false
 		}
 	}

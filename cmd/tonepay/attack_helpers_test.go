@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -240,5 +239,3 @@ func makeFixture(t *testing.T, c *attackClient, sid, token, user, pass, callback
 // stderrHas reports whether the server's log holds s (with TONEPAY_LOG_LEVEL=debug
 // every request's path is there).
 func stderrHas(p *proc, s string) bool { return bytes.Contains([]byte(p.Stderr()), []byte(s)) }
-
-func inCI() bool { return os.Getenv("CI") != "" }

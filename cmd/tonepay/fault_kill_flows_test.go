@@ -110,7 +110,6 @@ func faultKillFlows(t *testing.T, name, db string) {
 			byAmount[r.Amount] = append(byAmount[r.Amount], r)
 		}
 	}
-	got := hk.bySession()
 	correct, redelivered := 0, 0
 	for _, fl := range flows {
 		var cbs []queuedCallback
@@ -122,8 +121,7 @@ func faultKillFlows(t *testing.T, name, db string) {
 			}
 			return ok
 		})
-		got = hk.bySession()
-		d := got[fl.pk]
+		d := hk.bySession()[fl.pk]
 		redelivered += len(d) - len(cbs)
 		res := finals(d)
 		ch := byAmount[fl.amount]

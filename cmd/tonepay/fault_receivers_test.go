@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tonepay/tonepay/cmd/tonepay/internal/bench"
 )
 
 // TestFaultReceiverRefuses: a receiver is down (connection refused), then
@@ -206,7 +208,7 @@ func TestFaultReceiverHangs(t *testing.T) {
 		t.Errorf("%d callbacks with a bad signature", invalid)
 	}
 	figures(t, "fault-receiver-hangs", healthy, correct, fmt.Sprintf("hanging_sessions=%d hanging_held=%d healthy_arrived=%d healthy_p50_ms=%.1f healthy_p99_ms=%.1f bound=%s",
-		hanging, openConns(stuck), len(lat), percentile(lat, 50), percentile(lat, 99), bound))
+		hanging, openConns(stuck), len(lat), bench.Percentile(lat, 50), bench.Percentile(lat, 99), bound))
 }
 
 // openConns counts the hook's connections with a request in progress.

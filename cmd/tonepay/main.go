@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/tonepay/tonepay/cmd/tonepay/internal/bench"
 )
 
 func main() {
@@ -86,7 +88,11 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 	case "account":
 		return accountCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
-		return benchCmd(ctx, args[1:], stdout, stderr)
+		exe, err := os.Executable() // the child it measures is this very binary
+		if err != nil {
+			return err
+		}
+		return bench.Main(ctx, args[1:], exe, stdout, stderr)
 	case "processor":
 		return processorCmd(ctx, args[1:], getenv, stderr)
 	case "version":

@@ -9,24 +9,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/capture"
-	"github.com/tonepay/tonepay/connector/sandbox"
-	"github.com/tonepay/tonepay/console"
-	"github.com/tonepay/tonepay/events"
-	"github.com/tonepay/tonepay/metrics"
 	"github.com/tonepay/tonepay/seal"
-	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/twilioapi"
@@ -197,7 +189,7 @@ func (c serveConfig) validate() error {
 	case (c.AccountSid == "") != (c.AuthToken == ""):
 		return errors.New("TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN go together: set both or neither")
 	case c.AccountSid != "" && !tonepay.IsSID(c.AccountSid, tonepay.PrefixAccount):
-		return errors.New("TONEPAY_ACCOUNT_SID must be AC followed by 32 hex digits")
+		return errors.New("TONEPAY_ACCOUNT_SID must be AC followed by 32 hex digits, lowercase")
 	case c.AuthToken != "" && !isAlnum(c.AuthToken):
 		// twilio-go refuses to send credentials that are not alphanumeric.
 		return errors.New("TONEPAY_AUTH_TOKEN must be letters and digits only")
@@ -243,206 +235,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	level, _ := parseLevel(cfg.LogLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return runServer(ctx, cfg, getenv, stdout, log, nil)
-}
-
-// runServer runs a configured server until ctx is done. ready, if set, is
-// told the server's base URL once it accepts requests.
-func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer, log *slog.Logger, ready func(baseURL string)) error {
-	// Everything that can fail without leaving a trace comes first: a first
-	// start that fails after creating the store would spend the credentials
-	// it prints once (the connectors, the listeners, the database's place).
-	policy, err := webhook.ParsePolicy(cfg.CallbackNetworks)
-	if err != nil {
-		return err
-	}
-	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
-	if cfg.Config != "" {
-		if connectors, err = loadConnectors(cfg.Config, getenv); err != nil {
-			return err
-		}
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("--addr: %w", err)
-	}
-	defer ln.Close() // when start-up fails before serving; Serve closes it otherwise
-	var pln net.Listener
-	if addr := getenv("TONEPAY_PPROF_ADDR"); addr != "" {
-		if pln, err = net.Listen("tcp", addr); err != nil {
-			return fmt.Errorf("TONEPAY_PPROF_ADDR: %w", err)
-		}
-		defer pln.Close()
-	}
-	var mln net.Listener
-	if cfg.MetricsAddr != "" {
-		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			return fmt.Errorf("--metrics-addr: %w", err)
-		}
-		defer mln.Close()
-	}
-	if err := checkDBPath(cfg.DB); err != nil {
-		return err
-	}
-
-	key, err := loadDataKey(cfg.DataKey, cfg.DB)
-	if err != nil {
-		return err
-	}
-	box, err := seal.New(key)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, cfg, box)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := bootstrapAccount(ctx, store, cfg, stdout, log); err != nil {
-		// Processes starting together on one database may race to create
-		// the account; the loser finds it the second time.
-		if err = bootstrapAccount(ctx, store, cfg, stdout, log); err != nil {
-			return err
-		}
-	}
-	if s, ok := store.(*sqlite.Store); ok {
-		// A SQLite file has one process: claims left in it are a dead
-		// process's. (With PostgreSQL, other processes may hold them.)
-		if err := s.ReleaseLeases(ctx); err != nil {
-			return err
-		}
-	}
-
-	// Callbacks may not go to tonepay's own listeners; the rest of the policy
-	// is checked on the resolved address at connect time.
-	policy.DenyListener(ln.Addr())
-	var names []string
-	for name, c := range connectors {
-		log.Info("pay connector", "name", name, "mode", c.Capabilities().Mode)
-		names = append(names, name)
-	}
-	live, _ := store.(metrics.Live)
-	meter := metrics.New(metrics.Options{Live: live, Connectors: names, Logger: log})
-	switch s := store.(type) {
-	case *sqlite.Store:
-		s.ObserveCommit = meter.Commit
-	case *postgres.Store:
-		s.ObserveCommit = meter.Commit
-	}
-	dispatcher := &webhook.Dispatcher{Store: store, Logger: log, Policy: policy, Observe: meter.CallbackAttempt}
-	sessions := session.New(store, dispatcher, box, connectors, log)
-	sessions.Hooks = session.Hooks{Ended: meter.SessionEnded, Keys: meter.Keys, Connector: meter.ConnectorCall}
-	sessions.Engine.FirstDigit = cfg.FirstDigit
-	sessions.Engine.Lease = cfg.ConnectorLease
-	sessions.Engine.Idle = cfg.SessionIdle
-	hub := events.New()
-	listener, shared := store.(tonepay.Listener)
-	if !shared {
-		sessions.Publish = hub.Publish // one process: its own changes are all there are
-	}
-	// Closed as shutdown begins: event streams end, so that Shutdown does not
-	// wait its whole grace period for them.
-	closing := make(chan struct{})
-	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: hub.Subscribe,
-		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
-	root := http.NewServeMux()
-	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
-	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
-	// A browser pointed at the server finds the console; everything else
-	// under / is the API, with its Twilio JSON errors.
-	root.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
-	root.Handle("/", api)
-	if mln == nil {
-		root.Handle("GET /metrics", meter.Handler())
-	}
-
-	srv := &http.Server{
-		Handler:           meter.Wrap(logRequests(log, twilioapi.Errors(root))),
-		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout), // headers are part of the request
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	srv.RegisterOnShutdown(func() { close(closing) })
-
-	if pln != nil {
-		// Profiling for operators, on a listener of its own: never on the
-		// API's, and never a callback's destination.
-		policy.DenyListener(pln.Addr())
-		pprofMux := http.NewServeMux()
-		pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
-		pprofMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		psrv := &http.Server{Handler: pprofMux, ReadHeaderTimeout: 10 * time.Second}
-		go psrv.Serve(pln)
-		defer psrv.Close()
-		log.Info("pprof on http://" + pln.Addr().String() + "/debug/pprof/")
-	}
-	if mln != nil {
-		// Metrics for the operator's scraper, on a listener of its own: no
-		// credentials, so never on the API's, and never a callback's
-		// destination.
-		policy.DenyListener(mln.Addr())
-		mmux := http.NewServeMux()
-		mmux.Handle("GET /metrics", meter.Handler())
-		msrv := &http.Server{Handler: mmux, ReadHeaderTimeout: 10 * time.Second}
-		go msrv.Serve(mln)
-		defer msrv.Close()
-		log.Info("metrics on http://" + mln.Addr().String() + "/metrics")
-	}
-	dctx, stopDispatcher := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := dispatcher.Run(dctx); err != nil {
-			log.Error("callback dispatcher stopped", "err", err)
-		}
-	})
-	wg.Go(func() { pruneAnswers(dctx, store, log) })
-	if shared {
-		// Every process hears every change: callbacks queued by another go out
-		// at once, and consoles connected here see sessions served there.
-		wg.Go(func() {
-			listener.Listen(dctx, func(e tonepay.Event) {
-				dispatcher.Notify()
-				hub.Publish(e)
-			})
-		})
-	}
-	// Timeouts and connector retries are persisted deadlines: after a restart
-	// the sweeper picks up where the last process left off. It stops before
-	// the dispatcher, whose last deliveries include what it queued.
-	sweepCtx, stopSweeper := context.WithCancel(context.Background())
-	var sweeper sync.WaitGroup
-	sweeper.Go(func() { sessions.RunSweeper(sweepCtx, 100*time.Millisecond) })
-	stop := func() {
-		stopSweeper()
-		sweeper.Wait()
-		sessions.Wait() // connector calls in flight record their answer
-		stopDispatcher()
-		wg.Wait() // in-flight deliveries finish and record their attempts
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening on http://" + ln.Addr().String())
-	if ready != nil {
-		ready("http://" + ln.Addr().String())
-	}
-
-	select {
-	case err := <-serveErr:
-		stop()
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	err = srv.Shutdown(sctx)
-	stop()
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
 }
 
 func isPostgres(db string) bool {

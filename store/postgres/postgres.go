@@ -212,11 +212,11 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 			WHERE c.status = 'pending' AND c.next_attempt_at <= $2 AND c.leased_until <= $2
 			AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
 			ORDER BY c.id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING `+callbackCols, ts(now.Add(lease)), ts(now), limit)
+		RETURNING `+sqlrow.CallbackCols, sqlrow.Ts(now.Add(lease)), sqlrow.Ts(now), limit)
 	if err != nil {
 		return nil, wrap("ClaimCallbacks", err)
 	}
-	out, err := scanAll(rows, scanCallback)
+	out, err := scanAll(rows, sqlrow.ScanCallback)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, wrap("ClaimCallbacks", err)
 }
@@ -225,11 +225,11 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
 	return wrap("RecordAttempt", s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES ($1, $2, $3, $4, $5, $6)`,
-			cb.ID, a.N, ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
+			cb.ID, a.N, sqlrow.Ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4 WHERE id = $5`,
-			string(cb.Status), cb.Attempts, ts(cb.NextAttemptAt), ts(cb.DateUpdated), cb.ID); err != nil || cb.Status != tonepay.CallbackPending {
+			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID); err != nil || cb.Status != tonepay.CallbackPending {
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = $1 AND status = 'pending' AND id > $2 AND leased_until <> 0`, cb.SessionSid, cb.ID)
@@ -246,12 +246,12 @@ func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 	if err != nil || n == nil {
 		return time.Time{}, wrap("NextCallbackAt", err)
 	}
-	return tm(*n), nil
+	return sqlrow.Tm(*n), nil
 }
 
 // PruneAnswers implements tonepay.Store.
 func (s *Store) PruneAnswers(ctx context.Context, before time.Time) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM answers WHERE date_created < $1`, ts(before))
+	_, err := s.pool.Exec(ctx, `DELETE FROM answers WHERE date_created < $1`, sqlrow.Ts(before))
 	return wrap("PruneAnswers", err)
 }
 

@@ -33,28 +33,6 @@ func (r reader) forUpdate() string {
 	return ""
 }
 
-// The row shapes are shared with the other SQL store: see store/internal/sqlrow.
-type scanner = sqlrow.Scanner
-
-const (
-	accountCols  = sqlrow.AccountCols
-	keyCols      = sqlrow.KeyCols
-	callCols     = sqlrow.CallCols
-	callbackCols = sqlrow.CallbackCols
-)
-
-var (
-	scanKey      = sqlrow.ScanKey
-	scanCall     = sqlrow.ScanCall
-	scanSession  = sqlrow.ScanSession
-	scanCallback = sqlrow.ScanCallback
-	scanAttempt  = sqlrow.ScanAttempt
-	scanAnswer   = sqlrow.ScanAnswer
-	ts           = sqlrow.Ts
-	tm           = sqlrow.Tm
-	sessionJSON  = sqlrow.SessionJSON
-)
-
 // A session's sealed values live in session_secrets (migration 002), so a
 // session is read joined to its secret: the columns of sqlrow.SessionCols, in
 // its order, from sessions s and session_secrets x. FOR UPDATE OF s locks the
@@ -71,7 +49,7 @@ func (r reader) forUpdateOfSession() string {
 	return ""
 }
 
-func scanAll[T any](rows pgx.Rows, scan func(scanner) (*T, error)) ([]*T, error) {
+func scanAll[T any](rows pgx.Rows, scan func(sqlrow.Scanner) (*T, error)) ([]*T, error) {
 	defer rows.Close()
 	var out []*T
 	for rows.Next() {
@@ -85,7 +63,7 @@ func scanAll[T any](rows pgx.Rows, scan func(scanner) (*T, error)) ([]*T, error)
 }
 
 // one runs a single-row query; a missing row is tonepay.ErrNotFound.
-func one[T any](ctx context.Context, q querier, op string, scan func(scanner) (*T, error), query string, args ...any) (*T, error) {
+func one[T any](ctx context.Context, q querier, op string, scan func(sqlrow.Scanner) (*T, error), query string, args ...any) (*T, error) {
 	v, err := scan(q.QueryRow(ctx, query, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, tonepay.ErrNotFound
@@ -93,7 +71,7 @@ func one[T any](ctx context.Context, q querier, op string, scan func(scanner) (*
 	return v, wrap(op, err)
 }
 
-func many[T any](ctx context.Context, q querier, op string, scan func(scanner) (*T, error), query string, args ...any) ([]*T, error) {
+func many[T any](ctx context.Context, q querier, op string, scan func(sqlrow.Scanner) (*T, error), query string, args ...any) ([]*T, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, wrap(op, err)
@@ -111,11 +89,11 @@ func limit(n int) *int {
 }
 
 func (r reader) FindAccount(ctx context.Context, sid string) (*tonepay.Account, error) {
-	return one(ctx, r.q, "FindAccount", r.tokens.ScanAccount, `SELECT `+accountCols+` FROM accounts WHERE sid = $1`+r.forUpdate(), sid)
+	return one(ctx, r.q, "FindAccount", r.tokens.ScanAccount, `SELECT `+sqlrow.AccountCols+` FROM accounts WHERE sid = $1`+r.forUpdate(), sid)
 }
 
 func (r reader) FindAccounts(ctx context.Context, f tonepay.AccountFilter) ([]*tonepay.Account, error) {
-	return many(ctx, r.q, "FindAccounts", r.tokens.ScanAccount, `SELECT `+accountCols+` FROM accounts
+	return many(ctx, r.q, "FindAccounts", r.tokens.ScanAccount, `SELECT `+sqlrow.AccountCols+` FROM accounts
 		WHERE (sid = $1 OR owner_sid = $1) AND ($2 = '' OR friendly_name = $2) AND ($3 = '' OR status = $3)
 		ORDER BY date_created, sid LIMIT $4 OFFSET $5`, f.OwnerSid, f.FriendlyName, f.Status, limit(f.Limit), f.Offset)
 }
@@ -127,30 +105,30 @@ func (r reader) CountAccounts(ctx context.Context) (int, error) {
 }
 
 func (r reader) FindKey(ctx context.Context, sid string) (*tonepay.Key, error) {
-	return one(ctx, r.q, "FindKey", scanKey, `SELECT `+keyCols+` FROM keys WHERE sid = $1`, sid)
+	return one(ctx, r.q, "FindKey", sqlrow.ScanKey, `SELECT `+sqlrow.KeyCols+` FROM keys WHERE sid = $1`, sid)
 }
 
 func (r reader) FindKeys(ctx context.Context, f tonepay.KeyFilter) ([]*tonepay.Key, error) {
-	return many(ctx, r.q, "FindKeys", scanKey, `SELECT `+keyCols+` FROM keys WHERE account_sid = $1
+	return many(ctx, r.q, "FindKeys", sqlrow.ScanKey, `SELECT `+sqlrow.KeyCols+` FROM keys WHERE account_sid = $1
 		ORDER BY date_created, sid LIMIT $2 OFFSET $3`, f.AccountSid, limit(f.Limit), f.Offset)
 }
 
 func (r reader) FindCall(ctx context.Context, sid string) (*tonepay.Call, error) {
-	return one(ctx, r.q, "FindCall", scanCall, `SELECT `+callCols+` FROM calls WHERE sid = $1`+r.forUpdate(), sid)
+	return one(ctx, r.q, "FindCall", sqlrow.ScanCall, `SELECT `+sqlrow.CallCols+` FROM calls WHERE sid = $1`+r.forUpdate(), sid)
 }
 
 func (r reader) FindCalls(ctx context.Context, f tonepay.CallFilter) ([]*tonepay.Call, error) {
-	return many(ctx, r.q, "FindCalls", scanCall, `SELECT `+callCols+` FROM calls
+	return many(ctx, r.q, "FindCalls", sqlrow.ScanCall, `SELECT `+sqlrow.CallCols+` FROM calls
 		WHERE account_sid = $1 AND ($2 = '' OR to_number = $2) AND ($3 = '' OR from_number = $3) AND ($4 = '' OR status = $4)
 		ORDER BY date_created DESC, sid DESC LIMIT $5 OFFSET $6`, f.AccountSid, f.To, f.From, f.Status, limit(f.Limit), f.Offset)
 }
 
 func (r reader) FindSession(ctx context.Context, sid string) (*tonepay.Session, error) {
-	return one(ctx, r.q, "FindSession", scanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.sid = $1`+r.forUpdateOfSession(), sid)
+	return one(ctx, r.q, "FindSession", sqlrow.ScanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.sid = $1`+r.forUpdateOfSession(), sid)
 }
 
 func (r reader) FindDueSessions(ctx context.Context, now time.Time, n int) ([]string, error) {
-	rows, err := r.q.Query(ctx, `SELECT sid FROM sessions WHERE deadline <> 0 AND deadline <= $1 ORDER BY deadline LIMIT $2`, ts(now), n)
+	rows, err := r.q.Query(ctx, `SELECT sid FROM sessions WHERE deadline <> 0 AND deadline <= $1 ORDER BY deadline LIMIT $2`, sqlrow.Ts(now), n)
 	if err != nil {
 		return nil, wrap("FindDueSessions", err)
 	}
@@ -167,18 +145,18 @@ func (r reader) FindDueSessions(ctx context.Context, now time.Time, n int) ([]st
 }
 
 func (r reader) FindOpenSession(ctx context.Context, callSid string) (*tonepay.Session, error) {
-	return one(ctx, r.q, "FindOpenSession", scanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.call_sid = $1 AND s.status <> 'ended'`+r.forUpdateOfSession(), callSid)
+	return one(ctx, r.q, "FindOpenSession", sqlrow.ScanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.call_sid = $1 AND s.status <> 'ended'`+r.forUpdateOfSession(), callSid)
 }
 
 func (r reader) FindCallbacks(ctx context.Context, sessionSid string) ([]*tonepay.Callback, error) {
-	return many(ctx, r.q, "FindCallbacks", scanCallback, `SELECT `+callbackCols+` FROM callbacks WHERE session_sid = $1 ORDER BY id`, sessionSid)
+	return many(ctx, r.q, "FindCallbacks", sqlrow.ScanCallback, `SELECT `+sqlrow.CallbackCols+` FROM callbacks WHERE session_sid = $1 ORDER BY id`, sessionSid)
 }
 
 func (r reader) FindAttempts(ctx context.Context, callbackID int64) ([]*tonepay.Attempt, error) {
-	return many(ctx, r.q, "FindAttempts", scanAttempt, `SELECT callback_id, n, at, duration_ns, status_code, error
+	return many(ctx, r.q, "FindAttempts", sqlrow.ScanAttempt, `SELECT callback_id, n, at, duration_ns, status_code, error
 		FROM callback_attempts WHERE callback_id = $1 ORDER BY n`, callbackID)
 }
 
 func (r reader) FindAnswer(ctx context.Context, key string, since time.Time) (*tonepay.Answer, error) {
-	return one(ctx, r.q, "FindAnswer", scanAnswer, `SELECT key, status, body, date_created FROM answers WHERE key = $1 AND date_created >= $2`, key, ts(since))
+	return one(ctx, r.q, "FindAnswer", sqlrow.ScanAnswer, `SELECT key, status, body, date_created FROM answers WHERE key = $1 AND date_created >= $2`, key, sqlrow.Ts(since))
 }

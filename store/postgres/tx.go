@@ -34,22 +34,22 @@ func (t *txn) execOne(ctx context.Context, op, query string, args ...any) error 
 }
 
 func (t *txn) CreateAccount(ctx context.Context, a *tonepay.Account) error {
-	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateCreated), ts(a.DateUpdated))
+	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+sqlrow.AccountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), sqlrow.Ts(a.DateCreated), sqlrow.Ts(a.DateUpdated))
 }
 
 func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
 	return t.execOne(ctx, "UpdateAccount", `UPDATE accounts SET friendly_name = $1, status = $2, auth_token = $3, date_updated = $4 WHERE sid = $5`,
-		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateUpdated), a.Sid)
+		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), sqlrow.Ts(a.DateUpdated), a.Sid)
 }
 
 func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
-	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, ts(k.DateCreated), ts(k.DateUpdated))
+	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+sqlrow.KeyCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, sqlrow.Ts(k.DateCreated), sqlrow.Ts(k.DateUpdated))
 }
 
 func (t *txn) UpdateKey(ctx context.Context, k *tonepay.Key) error {
-	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = $1, date_updated = $2 WHERE sid = $3`, k.FriendlyName, ts(k.DateUpdated), k.Sid)
+	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = $1, date_updated = $2 WHERE sid = $3`, k.FriendlyName, sqlrow.Ts(k.DateUpdated), k.Sid)
 }
 
 func (t *txn) DeleteKey(ctx context.Context, sid string) error {
@@ -57,23 +57,23 @@ func (t *txn) DeleteKey(ctx context.Context, sid string) error {
 }
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
-	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+callCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, ts(c.StartTime), ts(c.EndTime), ts(c.DateCreated), ts(c.DateUpdated))
+	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, sqlrow.Ts(c.StartTime), sqlrow.Ts(c.EndTime), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated))
 }
 
 func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {
 	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = $1, end_time = $2, date_updated = $3 WHERE sid = $4`,
-		c.Status, ts(c.EndTime), ts(c.DateUpdated), c.Sid)
+		c.Status, sqlrow.Ts(c.EndTime), sqlrow.Ts(c.DateUpdated), c.Sid)
 }
 
 func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {
-	params, state, err := sessionJSON(s)
+	params, state, err := sqlrow.SessionJSON(s)
 	if err != nil {
 		return wrap("CreateSession", err)
 	}
 	_, err = t.tx.Exec(ctx, `INSERT INTO sessions (sid, account_sid, call_sid, status, params, state, deadline, date_created, date_updated)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, ts(s.Deadline), ts(s.DateCreated), ts(s.DateUpdated))
+		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, sqlrow.Ts(s.Deadline), sqlrow.Ts(s.DateCreated), sqlrow.Ts(s.DateUpdated))
 	if isUniqueViolation(err) {
 		return tonepay.ErrConflict
 	}
@@ -84,12 +84,12 @@ func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {
 }
 
 func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
-	_, state, err := sessionJSON(s)
+	_, state, err := sqlrow.SessionJSON(s)
 	if err != nil {
 		return wrap("UpdateSession", err)
 	}
 	if err := t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = $1, state = $2, deadline = $3, date_updated = $4 WHERE sid = $5`,
-		string(s.Status), state, ts(s.Deadline), ts(s.DateUpdated), s.Sid); err != nil {
+		string(s.Status), state, sqlrow.Ts(s.Deadline), sqlrow.Ts(s.DateUpdated), s.Sid); err != nil {
 		return err
 	}
 	return wrap("UpdateSession", t.saveSealed(ctx, s))
@@ -133,7 +133,7 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	for _, c := range cbs {
 		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.ClaimedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated)).Scan(&c.ID)
 		if err != nil {
 			return wrap("AddCallbacks", err)
 		}
@@ -144,7 +144,7 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
 	return t.exec(ctx, "AddAnswer", `INSERT INTO answers (key, status, body, date_created) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, date_created = excluded.date_created`,
-		a.Key, a.Status, a.Body, ts(a.DateCreated))
+		a.Key, a.Status, a.Body, sqlrow.Ts(a.DateCreated))
 }
 
 // notify tells every process, at commit, which sessions queued callbacks

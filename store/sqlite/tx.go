@@ -38,25 +38,25 @@ func (t *txn) execOne(ctx context.Context, op, query string, args ...any) error 
 
 func (t *txn) CreateAccount(ctx context.Context, a *tonepay.Account) error {
 	t.changed.accounts = append(t.changed.accounts, a.Sid)
-	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateCreated), ts(a.DateUpdated))
+	return t.exec(ctx, "CreateAccount", `INSERT INTO accounts (`+sqlrow.AccountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.Sid, a.OwnerSid, a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), sqlrow.Ts(a.DateCreated), sqlrow.Ts(a.DateUpdated))
 }
 
 func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
 	t.changed.accounts = append(t.changed.accounts, a.Sid)
 	return t.execOne(ctx, "UpdateAccount", `UPDATE accounts SET friendly_name = ?, status = ?, auth_token = ?, date_updated = ? WHERE sid = ?`,
-		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), ts(a.DateUpdated), a.Sid)
+		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), sqlrow.Ts(a.DateUpdated), a.Sid)
 }
 
 func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
 	t.changed.keys = append(t.changed.keys, k.Sid)
-	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, ts(k.DateCreated), ts(k.DateUpdated))
+	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+sqlrow.KeyCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, sqlrow.Ts(k.DateCreated), sqlrow.Ts(k.DateUpdated))
 }
 
 func (t *txn) UpdateKey(ctx context.Context, k *tonepay.Key) error {
 	t.changed.keys = append(t.changed.keys, k.Sid)
-	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = ?, date_updated = ? WHERE sid = ?`, k.FriendlyName, ts(k.DateUpdated), k.Sid)
+	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = ?, date_updated = ? WHERE sid = ?`, k.FriendlyName, sqlrow.Ts(k.DateUpdated), k.Sid)
 }
 
 func (t *txn) DeleteKey(ctx context.Context, sid string) error {
@@ -66,23 +66,23 @@ func (t *txn) DeleteKey(ctx context.Context, sid string) error {
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
 	t.changed.calls = append(t.changed.calls, c.Sid)
-	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+callCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, ts(c.StartTime), ts(c.EndTime), ts(c.DateCreated), ts(c.DateUpdated))
+	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, sqlrow.Ts(c.StartTime), sqlrow.Ts(c.EndTime), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated))
 }
 
 func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {
 	t.changed.calls = append(t.changed.calls, c.Sid)
 	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = ?, end_time = ?, date_updated = ? WHERE sid = ?`,
-		c.Status, ts(c.EndTime), ts(c.DateUpdated), c.Sid)
+		c.Status, sqlrow.Ts(c.EndTime), sqlrow.Ts(c.DateUpdated), c.Sid)
 }
 
 func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {
-	params, state, err := sessionJSON(s)
+	params, state, err := sqlrow.SessionJSON(s)
 	if err != nil {
 		return wrap("CreateSession", err)
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, s.Sealed, ts(s.Deadline), ts(s.DateCreated), ts(s.DateUpdated))
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO sessions (`+sqlrow.SessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.Sid, s.AccountSid, s.CallSid, string(s.Status), params, state, s.Sealed, sqlrow.Ts(s.Deadline), sqlrow.Ts(s.DateCreated), sqlrow.Ts(s.DateUpdated))
 	if isUniqueViolation(err) {
 		return tonepay.ErrConflict
 	}
@@ -90,7 +90,7 @@ func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {
 }
 
 func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
-	_, state, err := sessionJSON(s)
+	_, state, err := sqlrow.SessionJSON(s)
 	if err != nil {
 		return wrap("UpdateSession", err)
 	}
@@ -98,7 +98,7 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 		t.dropsSealed = true
 	}
 	return t.execOne(ctx, "UpdateSession", `UPDATE sessions SET status = ?, state = ?, sealed = ?, deadline = ?, date_updated = ? WHERE sid = ?`,
-		string(s.Status), state, s.Sealed, ts(s.Deadline), ts(s.DateUpdated), s.Sid)
+		string(s.Status), state, s.Sealed, sqlrow.Ts(s.Deadline), sqlrow.Ts(s.DateUpdated), s.Sid)
 }
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
@@ -114,7 +114,7 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	for _, c := range cbs {
 		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, ts(c.NextAttemptAt), ts(c.ClaimedUntil), ts(c.DateCreated), ts(c.DateUpdated)).Scan(&c.ID)
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated)).Scan(&c.ID)
 		if err != nil {
 			return wrap(op, err)
 		}
@@ -124,5 +124,5 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 
 func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
 	return t.exec(ctx, "AddAnswer", `INSERT OR REPLACE INTO answers (key, status, body, date_created) VALUES (?, ?, ?, ?)`,
-		a.Key, a.Status, a.Body, ts(a.DateCreated))
+		a.Key, a.Status, a.Body, sqlrow.Ts(a.DateCreated))
 }

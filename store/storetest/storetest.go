@@ -168,14 +168,6 @@ func ids(cbs []*tonepay.Callback) []int64 {
 	return out
 }
 
-func sids[T any](xs []*T, sid func(*T) string) []string {
-	out := []string{}
-	for _, x := range xs {
-		out = append(out, sid(x))
-	}
-	return out
-}
-
 func testNotFound(t *testing.T, s tonepay.Store) {
 	a := MustAccount(t, s, "", t0)
 	inTx := func(fn func(tx tonepay.Tx) error) func() error {

@@ -1,4 +1,8 @@
-package main
+// Package bench is the load generator behind `tonepay bench`: it measures a
+// real `tonepay serve` child process against a bare net/http server doing the
+// least equivalent work, in one run, on loopback. It is a tool for operators
+// and for docs/performance.md, kept out of the server's own package.
+package bench
 
 import (
 	"bufio"
@@ -54,9 +58,9 @@ type levelResult struct {
 	P99MS       float64 `json:"p99_ms"`
 }
 
-// benchCmd measures tonepay on this machine against a bare net/http server
-// doing the least equivalent work, in one run, on loopback.
-func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Main runs `tonepay bench` with args (the words after "bench"). exe is the
+// tonepay binary it starts as `exe serve` (the running one, from main).
+func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
@@ -72,7 +76,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
-	b, err := newBench(ctx)
+	b, err := newBench(ctx, exe)
 	if err != nil {
 		return err
 	}
@@ -116,7 +120,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	res.DigitPresses = len(lat)
-	res.DigitCallbackP50MS, res.DigitCallbackP99MS = percentile(lat, 50), percentile(lat, 99)
+	res.DigitCallbackP50MS, res.DigitCallbackP99MS = Percentile(lat, 50), Percentile(lat, 99)
 	say("memory: %d open sessions on %d calls…", *sessions, *sessions)
 	res.Sessions = *sessions
 	if res.BytesPerSession, err = b.memory(*sessions); err != nil {
@@ -181,7 +185,7 @@ type bench struct {
 	partial map[string]chan time.Time // session+":"+length -> arrival of that partial callback
 }
 
-func newBench(ctx context.Context) (*bench, error) {
+func newBench(ctx context.Context, exe string) (*bench, error) {
 	b := &bench{ctx: ctx, sid: tonepay.NewSID(tonepay.PrefixAccount), token: tonepay.RandomHex(16),
 		results: map[string]chan struct{}{}, partial: map[string]chan time.Time{},
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}}
@@ -195,7 +199,7 @@ func newBench(ctx context.Context) (*bench, error) {
 	if err := b.startBaseline(); err != nil {
 		return nil, err
 	}
-	return b, b.startServer()
+	return b, b.startServer(exe)
 }
 
 func (b *bench) close() {
@@ -211,13 +215,9 @@ func (b *bench) close() {
 
 var listeningRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 
-// startServer runs this very binary as `tonepay serve` on a temporary SQLite
-// file: the real server, with fsync on every commit.
-func (b *bench) startServer() error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
+// startServer runs exe as `tonepay serve` on a temporary SQLite file: the
+// real server, with fsync on every commit.
+func (b *bench) startServer(exe string) error {
 	b.cmd = exec.Command(exe, "serve", "--addr", "127.0.0.1:0") // info: it says where it listens
 	b.cmd.Env = append(os.Environ(), "TONEPAY_DB="+filepath.Join(b.dir, "bench.db"), "TONEPAY_ACCOUNT_SID="+b.sid, "TONEPAY_AUTH_TOKEN="+b.token)
 	stderr, _ := b.cmd.StderrPipe()
@@ -566,11 +566,11 @@ func load(conc, n int, urlFor func(i int) string, form func() url.Values, want i
 		return nil
 	})
 	elapsed := time.Since(start)
-	return levelResult{Concurrency: conc, Requests: n, RPS: float64(n) / elapsed.Seconds(), P50MS: percentile(lat, 50), P99MS: percentile(lat, 99)}, int(errs.Load())
+	return levelResult{Concurrency: conc, Requests: n, RPS: float64(n) / elapsed.Seconds(), P50MS: Percentile(lat, 50), P99MS: Percentile(lat, 99)}, int(errs.Load())
 }
 
-// percentile returns the pth percentile of ds in milliseconds.
-func percentile(ds []time.Duration, p int) float64 {
+// Percentile returns the pth percentile of ds in milliseconds.
+func Percentile(ds []time.Duration, p int) float64 {
 	if len(ds) == 0 {
 		return 0
 	}

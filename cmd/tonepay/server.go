@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/console"
+	"github.com/tonepay/tonepay/events"
+	"github.com/tonepay/tonepay/metrics"
+	"github.com/tonepay/tonepay/seal"
+	"github.com/tonepay/tonepay/session"
+	"github.com/tonepay/tonepay/store/postgres"
+	"github.com/tonepay/tonepay/store/sqlite"
+	"github.com/tonepay/tonepay/twilioapi"
+	"github.com/tonepay/tonepay/webhook"
+)
+
+// shutdownGrace is how long in-flight requests get to finish at shutdown.
+const shutdownGrace = 15 * time.Second
+
+// runServer runs a configured server until ctx is done. ready, if set, is
+// told the server's base URL once it accepts requests. It is the whole life
+// of `tonepay serve`: build (wire everything, start nothing), run (serve
+// and the background loops), close (in the one shutdown order).
+func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer, log *slog.Logger, ready func(baseURL string)) error {
+	s, err := buildServer(ctx, cfg, getenv, stdout, log)
+	if err != nil {
+		return err
+	}
+	served := s.run()
+	log.Info("listening on http://" + s.ln.Addr().String())
+	if ready != nil {
+		ready("http://" + s.ln.Addr().String())
+	}
+	select {
+	case err := <-served:
+		s.close(false)
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	if err := s.close(true); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// server is a built `tonepay serve`: every part wired, its listeners bound and
+// its store open. run starts it; close stops it.
+type server struct {
+	log                    *slog.Logger
+	ln, pprofLn, metricsLn net.Listener // pprofLn, metricsLn: nil when not asked for
+	store                  tonepay.Store
+	sessions               *session.Service
+	dispatcher             *webhook.Dispatcher
+	hub                    *events.Hub
+	listener               tonepay.Listener // other processes' changes; nil with one process
+	api                    *http.Server
+	side                   []sideServer // pprof and metrics, each on a listener of its own
+
+	// Set by run.
+	stopSweeper, stopDelivery context.CancelFunc
+	sweeper, delivery         sync.WaitGroup
+}
+
+type sideServer struct {
+	name string
+	srv  *http.Server
+	ln   net.Listener
+}
+
+// buildServer wires a server from cfg. Everything that can fail without
+// leaving a trace comes first: a first start that fails after creating the
+// store would spend the credentials it prints once (the connectors, the
+// listeners, the database's place). On an error, what it opened is closed.
+func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer, log *slog.Logger) (_ *server, err error) {
+	s := &server{log: log}
+	defer func() {
+		if err != nil {
+			s.close(false)
+		}
+	}()
+	policy, err := webhook.ParsePolicy(cfg.CallbackNetworks)
+	if err != nil {
+		return nil, err
+	}
+	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
+	if cfg.Config != "" {
+		if connectors, err = loadConnectors(cfg.Config, getenv); err != nil {
+			return nil, err
+		}
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("--addr: %w", err)
+	}
+	if addr := getenv("TONEPAY_PPROF_ADDR"); addr != "" {
+		if s.pprofLn, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("TONEPAY_PPROF_ADDR: %w", err)
+		}
+	}
+	if cfg.MetricsAddr != "" {
+		if s.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("--metrics-addr: %w", err)
+		}
+	}
+	if err := checkDBPath(cfg.DB); err != nil {
+		return nil, err
+	}
+
+	key, err := loadDataKey(cfg.DataKey, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	box, err := seal.New(key)
+	if err != nil {
+		return nil, err
+	}
+	if s.store, err = openStore(ctx, cfg, box); err != nil {
+		return nil, err
+	}
+	store := s.store
+	if err := bootstrapAccount(ctx, store, cfg, stdout, log); err != nil {
+		// Processes starting together on one database may race to create
+		// the account; the loser finds it the second time.
+		if err = bootstrapAccount(ctx, store, cfg, stdout, log); err != nil {
+			return nil, err
+		}
+	}
+	if st, ok := store.(*sqlite.Store); ok {
+		// A SQLite file has one process: claims left in it are a dead
+		// process's. (With PostgreSQL, other processes may hold them.)
+		if err := st.ReleaseLeases(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	// Callbacks may not go to tonepay's own listeners; the rest of the policy
+	// is checked on the resolved address at connect time.
+	policy.DenyListener(s.ln.Addr())
+	var names []string
+	for name, c := range connectors {
+		log.Info("pay connector", "name", name, "mode", c.Capabilities().Mode)
+		names = append(names, name)
+	}
+	live, _ := store.(metrics.Live)
+	meter := metrics.New(metrics.Options{Live: live, Connectors: names, Logger: log})
+	switch st := store.(type) {
+	case *sqlite.Store:
+		st.ObserveCommit = meter.Commit
+	case *postgres.Store:
+		st.ObserveCommit = meter.Commit
+	}
+	s.dispatcher = &webhook.Dispatcher{Store: store, Logger: log, Policy: policy, Observe: meter.CallbackAttempt}
+	s.sessions = session.New(store, s.dispatcher, box, connectors, log)
+	s.sessions.Hooks = session.Hooks{Ended: meter.SessionEnded, Keys: meter.Keys, Connector: meter.ConnectorCall}
+	s.sessions.Engine.FirstDigit = cfg.FirstDigit
+	s.sessions.Engine.Lease = cfg.ConnectorLease
+	s.sessions.Engine.Idle = cfg.SessionIdle
+	s.hub = events.New()
+	if l, shared := store.(tonepay.Listener); shared {
+		s.listener = l
+	} else {
+		s.sessions.Publish = s.hub.Publish // one process: its own changes are all there are
+	}
+	// Closed as shutdown begins: event streams end, so that Shutdown does not
+	// wait its whole grace period for them.
+	closing := make(chan struct{})
+	api := twilioapi.NewServer(log, store, s.sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: s.hub.Subscribe,
+		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
+	root := http.NewServeMux()
+	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
+	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	// A browser pointed at the server finds the console; everything else
+	// under / is the API, with its Twilio JSON errors.
+	root.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+	root.Handle("/", api)
+	if s.metricsLn == nil {
+		root.Handle("GET /metrics", meter.Handler())
+	}
+	s.api = &http.Server{
+		Handler:           meter.Wrap(logRequests(log, twilioapi.Errors(root))),
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout), // headers are part of the request
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	s.api.RegisterOnShutdown(func() { close(closing) })
+
+	if s.pprofLn != nil {
+		// Profiling for operators, on a listener of its own: never on the
+		// API's, and never a callback's destination.
+		policy.DenyListener(s.pprofLn.Addr())
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		s.side = append(s.side, sideServer{"pprof", &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, s.pprofLn})
+		log.Info("pprof on http://" + s.pprofLn.Addr().String() + "/debug/pprof/")
+	}
+	if s.metricsLn != nil {
+		// Metrics for the operator's scraper, on a listener of its own: no
+		// credentials, so never on the API's, and never a callback's
+		// destination.
+		policy.DenyListener(s.metricsLn.Addr())
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", meter.Handler())
+		s.side = append(s.side, sideServer{"metrics", &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, s.metricsLn})
+		log.Info("metrics on http://" + s.metricsLn.Addr().String() + "/metrics")
+	}
+	return s, nil
+}
+
+// run starts the side listeners, the background loops and the API server.
+// The channel receives the API server's error if it stops serving by itself.
+func (s *server) run() <-chan error {
+	for _, side := range s.side {
+		go func() {
+			if err := side.srv.Serve(side.ln); !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error(side.name+" listener stopped", "err", err)
+			}
+		}()
+	}
+	dctx, stopDelivery := context.WithCancel(context.Background())
+	s.stopDelivery = stopDelivery
+	s.delivery.Go(func() {
+		if err := s.dispatcher.Run(dctx); err != nil {
+			s.log.Error("callback dispatcher stopped", "err", err)
+		}
+	})
+	s.delivery.Go(func() { pruneAnswers(dctx, s.store, s.log) })
+	if s.listener != nil {
+		// Every process hears every change: callbacks queued by another go out
+		// at once, and consoles connected here see sessions served there.
+		s.delivery.Go(func() {
+			s.listener.Listen(dctx, func(e tonepay.Event) {
+				s.dispatcher.Notify()
+				s.hub.Publish(e)
+			})
+		})
+	}
+	// Timeouts and connector retries are persisted deadlines: after a restart
+	// the sweeper picks up where the last process left off.
+	sweepCtx, stopSweeper := context.WithCancel(context.Background())
+	s.stopSweeper = stopSweeper
+	s.sweeper.Go(func() { s.sessions.RunSweeper(sweepCtx, 100*time.Millisecond) })
+
+	served := make(chan error, 1)
+	go func() { served <- s.api.Serve(s.ln) }()
+	return served
+}
+
+// close stops the server; this is the one place that states the shutdown
+// order, and each step waits for the one before:
+//
+//  1. the API stops accepting and finishes in-flight requests within the
+//     grace period (graceful only; event streams end at once, via closing);
+//  2. the sweeper stops, so nothing new is queued;
+//  3. connector calls in flight record their answer (sessions.Wait);
+//  4. the dispatcher, the answer pruner and the listener stop: in-flight
+//     deliveries, including what 2 and 3 queued, record their attempts;
+//  5. the pprof and metrics listeners close (metrics reads the store);
+//  6. the store closes.
+//
+// It is safe on a server that was built only in part or never run. The
+// error is the graceful shutdown's.
+func (s *server) close(graceful bool) error {
+	var err error
+	if graceful {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if e := s.api.Shutdown(sctx); e != nil {
+			err = fmt.Errorf("shutdown: %w", e)
+		}
+	}
+	if s.stopSweeper != nil {
+		s.stopSweeper()
+		s.sweeper.Wait()
+	}
+	if s.sessions != nil {
+		s.sessions.Wait()
+	}
+	if s.stopDelivery != nil {
+		s.stopDelivery()
+		s.delivery.Wait()
+	}
+	for _, side := range s.side {
+		side.srv.Close()
+	}
+	if s.store != nil {
+		if e := s.store.Close(); e != nil {
+			s.log.Error("closing the store", "err", e)
+		}
+	}
+	// Bound but maybe never served (a start-up that failed); Serve closes
+	// its own, and closing again is harmless.
+	for _, l := range []net.Listener{s.ln, s.pprofLn, s.metricsLn} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	return err
+}

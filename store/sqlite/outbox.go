@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
+)
+
+// ClaimCallbacks implements tonepay.Store.
+func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*tonepay.Callback, error) {
+	const op = "ClaimCallbacks"
+	if limit <= 0 {
+		return nil, nil
+	}
+	// A cheap read first: most polls find nothing, and then need no write
+	// transaction (and no fsync).
+	var due int
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE status = 'pending' AND next_attempt_at <= ?1 AND leased_until <= ?1)`,
+		sqlrow.Ts(now)).Scan(&due); err != nil || due == 0 {
+		return nil, wrap(op, err)
+	}
+	var out []*tonepay.Callback
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		// Only the oldest pending callback of each session is eligible, so a
+		// session's callbacks go out one after another, in order, even when a
+		// later one is due first. The lease is a column of its own, so that
+		// claiming does not disturb the retry schedule (see ReleaseLeases).
+		rows, err := (txq{tx, s.wstmts}).QueryContext(ctx, `UPDATE callbacks SET leased_until = ?1
+			WHERE id IN (SELECT c.id FROM callbacks c
+				WHERE c.status = 'pending' AND c.next_attempt_at <= ?2 AND c.leased_until <= ?2
+				AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
+				ORDER BY c.id LIMIT ?3)
+			RETURNING `+sqlrow.CallbackCols, sqlrow.Ts(now.Add(lease)), sqlrow.Ts(now), limit)
+		if err != nil {
+			return wrap(op, err)
+		}
+		out, err = scanAll(rows, sqlrow.ScanCallback)
+		return wrap(op, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING does not promise an order.
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// ReleaseLeases frees every callback claim. A SQLite file is served by one
+// process, so at start-up any claim left is a dead process's: releasing it
+// sends the callback now instead of when the lease would have ended.
+func (s *Store) ReleaseLeases(ctx context.Context) error {
+	const op = "ReleaseLeases"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE status = 'pending' AND leased_until != 0`)
+		return wrap(op, err)
+	})
+}
+
+// RecordAttempt implements tonepay.Store. It returns tonepay.ErrNotFound
+// when cb is not in the store. Recording ends the claim's lease: the
+// callback is due again at its new NextAttemptAt.
+func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
+	const op = "RecordAttempt"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		q := txq{tx, s.wstmts}
+		res, err := q.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
+			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID)
+		if err != nil {
+			return wrap(op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap(op, err)
+		} else if n == 0 {
+			return tonepay.ErrNotFound
+		}
+		_, err = q.ExecContext(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
+			cb.ID, a.N, sqlrow.Ts(a.At), int64(a.Duration), a.StatusCode, a.Error)
+		if err != nil || cb.Status != tonepay.CallbackPending {
+			return wrap(op, err)
+		}
+		_, err = q.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = ? AND status = 'pending' AND id > ? AND leased_until != 0`, cb.SessionSid, cb.ID)
+		return wrap(op, err)
+	})
+}
+
+// NextCallbackAt implements tonepay.Store.
+func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
+	var n sql.NullInt64
+	// Only the callbacks ClaimCallbacks could hand out count: one waiting
+	// behind an earlier callback of its session is not due, whatever its
+	// time, and a leased one is due when its lease ends.
+	err := s.read.QueryRowContext(ctx, `SELECT min(max(c.next_attempt_at, c.leased_until)) FROM callbacks c
+		WHERE c.status = 'pending'
+		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)`).Scan(&n)
+	if err != nil || !n.Valid {
+		return time.Time{}, wrap("NextCallbackAt", err)
+	}
+	return sqlrow.Tm(n.Int64), nil
+}
