@@ -151,17 +151,18 @@ type paymentJSON struct {
 	URI         string  `json:"uri"`
 }
 
-// renderPayment is the body of Payments create and update: Twilio returns no
-// capture state here, only the resource; progress goes to the StatusCallback.
-func renderPayment(s *tonepay.Session) ([]byte, error) {
-	return json.Marshal(paymentJSON{
-		AccountSid:  s.AccountSid,
-		CallSid:     s.CallSid,
-		Sid:         s.Sid,
-		DateCreated: date(s.DateCreated),
-		DateUpdated: date(s.DateUpdated),
-		URI:         accountURI(s.AccountSid) + "/Calls/" + s.CallSid + "/Payments/" + s.Sid + ".json",
-	})
+// encodePayment is the body of Payments create and update, first answer and
+// replay alike: Twilio returns no capture state here, only the resource;
+// progress goes to the StatusCallback.
+func encodePayment(p *tonepay.Payment) paymentJSON {
+	return paymentJSON{
+		AccountSid:  p.AccountSid,
+		CallSid:     p.CallSid,
+		Sid:         p.Sid,
+		DateCreated: date(p.DateCreated),
+		DateUpdated: date(p.DateUpdated),
+		URI:         accountURI(p.AccountSid) + "/Calls/" + p.CallSid + "/Payments/" + p.Sid + ".json",
+	}
 }
 
 // page is a list request's position: Twilio's Page and PageSize.

@@ -1,7 +1,8 @@
 // Package twilioapi is the Twilio wire format: routes, HTTP Basic auth, form
 // decoding, SIDs in paths, RFC 2822 dates, Twilio's error JSON and paging, and
-// idempotent answers. It turns HTTP requests into calls on the domain's
-// Store and SessionService and nothing else.
+// idempotent answers' keys. It parses a request, calls a domain service
+// (Services) or reads the Store, and encodes the answer: no rule of the
+// domain and no write lives here.
 package twilioapi
 
 import (
@@ -17,10 +18,9 @@ import (
 
 // Options are the server's settings beyond its dependencies.
 type Options struct {
-	Now       func() time.Time           // injected clock; default time.Now
-	NewSID    func(prefix string) string // injected ids; default tonepay.NewSID
-	RateLimit float64                    // requests per second per account; 0 means no limit
-	RateBurst int                        // bucket size; default max(1, RateLimit)
+	Now       func() time.Time // injected clock (rate limits); default time.Now
+	RateLimit float64          // requests per second per account; 0 means no limit
+	RateBurst int              // bucket size; default max(1, RateLimit)
 	// Subscribe, if set, gives the live session events of an account (for
 	// the Events stream) and a function to end the subscription.
 	Subscribe func(account string) (<-chan tonepay.Event, func())
@@ -44,42 +44,45 @@ type Options struct {
 // guess a 128-bit secret.
 const DefaultAuthFailLimit = 20
 
+// Services are the domain operations behind the API: every write, and every
+// rule that needs the store or the connectors. *session.Service implements
+// them all.
+type Services interface {
+	tonepay.AccountService
+	tonepay.KeyService
+	tonepay.CallService
+	tonepay.SessionService
+}
+
 // server holds what the handlers share.
 type server struct {
-	log        *slog.Logger
-	store      tonepay.Store
-	sessions   tonepay.SessionService
-	connectors tonepay.Connectors
-	now        func() time.Time
-	newSID     func(string) string
-	limiter    *limiter // per account
-	authFails  *limiter // per client address
-	subscribe  func(string) (<-chan tonepay.Event, func())
-	recheck    time.Duration
-	closing    <-chan struct{}
+	log       *slog.Logger
+	store     tonepay.Reader // credentials, lists and the extension's views
+	svc       Services
+	now       func() time.Time
+	limiter   *limiter // per account
+	authFails *limiter // per client address
+	subscribe func(string) (<-chan tonepay.Event, func())
+	recheck   time.Duration
+	closing   <-chan struct{}
 }
 
 // NewServer returns the HTTP handler of the Twilio-compatible API.
-func NewServer(log *slog.Logger, store tonepay.Store, sessions tonepay.SessionService, connectors tonepay.Connectors, opt Options) http.Handler {
+func NewServer(log *slog.Logger, store tonepay.Reader, svc Services, opt Options) http.Handler {
 	s := &server{
-		log:        log,
-		store:      store,
-		sessions:   sessions,
-		connectors: connectors,
-		now:        opt.Now,
-		newSID:     opt.NewSID,
-		subscribe:  opt.Subscribe,
-		recheck:    opt.StreamRecheck,
-		closing:    opt.Closing,
+		log:       log,
+		store:     store,
+		svc:       svc,
+		now:       opt.Now,
+		subscribe: opt.Subscribe,
+		recheck:   opt.StreamRecheck,
+		closing:   opt.Closing,
 	}
 	if s.recheck <= 0 {
 		s.recheck = 5 * time.Second
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.newSID == nil {
-		s.newSID = tonepay.NewSID
 	}
 	if opt.RateLimit > 0 {
 		s.limiter = newLimiter(opt.RateLimit, opt.RateBurst, s.now)

@@ -342,7 +342,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	// Closed as shutdown begins: event streams end, so that Shutdown does not
 	// wait its whole grace period for them.
 	closing := make(chan struct{})
-	api := twilioapi.NewServer(log, store, sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: hub.Subscribe,
+	api := twilioapi.NewServer(log, store, sessions, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: hub.Subscribe,
 		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
 	root := http.NewServeMux()
 	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
