@@ -185,7 +185,9 @@ func pathSid(r *http.Request, name string) string {
 }
 
 // twilioErrors replaces ServeMux's plain-text 404 and 405 answers with
-// Twilio's error JSON, which every client expects on every 4xx.
+// Twilio's error JSON, which every client expects on every 4xx. The request
+// is routed once: ServeMux writes its own answers to a fallback writer, and
+// every route hands its handler the real one (see routes).
 func (s *server) twilioErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isText(r.URL.Path) {
@@ -194,28 +196,44 @@ func (s *server) twilioErrors(mux *http.ServeMux) http.Handler {
 			writeError(w, r, s.log, errNotFound(r))
 			return
 		}
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r) // not h: only ServeHTTP fills in r.PathValue
-			return
-		}
-		probe := &statusProbe{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			writeError(w, r, s.log, tonepay.Errorf(tonepay.CodeMethodNotAllowed, "Method %s not allowed on %s", r.Method, r.URL.Path))
-			return
-		}
-		writeError(w, r, s.log, errNotFound(r))
+		mux.ServeHTTP(&fallback{w: w, r: r, log: s.log, header: http.Header{}}, r)
 	})
 }
 
-// statusProbe records what ServeMux's fallback handler would answer.
-type statusProbe struct {
-	header http.Header
-	status int
+// fallback receives what ServeMux answers itself, when no route takes a
+// request: 405 for a path with other methods (its Allow header is kept),
+// and 404, or a redirect to a cleaned path, for anything else, which
+// becomes a 404 as no API path needs cleaning.
+type fallback struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	log     *slog.Logger
+	header  http.Header // ServeMux's, apart from the client's: only Allow is kept
+	written bool
 }
 
-func (p *statusProbe) Header() http.Header         { return p.header }
-func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *statusProbe) WriteHeader(status int)      { p.status = status }
+func (f *fallback) Header() http.Header         { return f.header }
+func (f *fallback) Write(b []byte) (int, error) { f.WriteHeader(http.StatusOK); return len(b), nil }
+
+func (f *fallback) WriteHeader(status int) {
+	if f.written {
+		return
+	}
+	f.written = true
+	if status == http.StatusMethodNotAllowed {
+		f.w.Header().Set("Allow", f.header.Get("Allow"))
+		writeError(f.w, f.r, f.log, tonepay.Errorf(tonepay.CodeMethodNotAllowed, "Method %s not allowed on %s", f.r.Method, f.r.URL.Path))
+		return
+	}
+	writeError(f.w, f.r, f.log, errNotFound(f.r))
+}
+
+// routed gives a route's handler the real writer, not the fallback.
+func routed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f, ok := w.(*fallback); ok {
+			w = f.w
+		}
+		h.ServeHTTP(w, r)
+	})
+}
