@@ -31,7 +31,7 @@ func (s *server) handleCallCreate(w http.ResponseWriter, r *http.Request, acct *
 	if err != nil {
 		return err
 	}
-	p := params{v: form, bad: tonepay.CodeMissingParameter}
+	p := params{v: form, bad: codeMalformed}
 	to, from := p.required("To"), p.required("From")
 	if p.err != nil {
 		return p.err
@@ -64,7 +64,7 @@ func (s *server) handleCallUpdate(w http.ResponseWriter, r *http.Request, acct *
 	if err != nil {
 		return err
 	}
-	p := params{v: form, bad: tonepay.CodeMissingParameter}
+	p := params{v: form, bad: codeMalformed}
 	status := p.enum("Status", "", tonepay.CallCompleted, tonepay.CallCanceled)
 	if err := s.pathFirst(r, acct, p.err); err != nil {
 		return err

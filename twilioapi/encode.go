@@ -199,18 +199,18 @@ func parsePage(q url.Values) (page, error) {
 	if v := q.Get("PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
-			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter PageSize: must be a whole number from 1 to %d", maxPageSize)
+			return p, tonepay.Errorf(codeMalformed, "Invalid value for parameter PageSize: must be a whole number from 1 to %d", maxPageSize)
 		}
 		p.Size = n
 	}
 	if v := q.Get("Page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter Page: must be a whole number from 0")
+			return p, tonepay.Errorf(codeMalformed, "Invalid value for parameter Page: must be a whole number from 0")
 		}
 		// Divided, not multiplied: Page × PageSize may overflow.
 		if n > maxOffset/p.Size {
-			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter Page: with PageSize %d, Page may be at most %d (lists are paged %d rows deep; filter to see further)",
+			return p, tonepay.Errorf(codeMalformed, "Invalid value for parameter Page: with PageSize %d, Page may be at most %d (lists are paged %d rows deep; filter to see further)",
 				p.Size, maxOffset/p.Size, maxOffset)
 		}
 		p.Page = n

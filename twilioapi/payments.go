@@ -11,17 +11,24 @@ import (
 	"strings"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/card"
 )
 
-// Values the Payments parameters accept.
+// Values the Payments parameters accept, from the domain's definitions.
 var (
-	cardTypes = []string{"visa", "mastercard", "amex", "maestro", "discover", "optima", "jcb", "diners-club", "enroute"}
-	captures  = []string{
-		"payment-card-number", "expiration-date", "security-code", "postal-code",
-		"bank-routing-number", "bank-account-number",
-		"payment-card-number-matcher", "expiration-date-matcher", "security-code-matcher", "postal-code-matcher",
-	}
 	matchable = strings.Split(tonepay.MatchableCardFields, ",")
+	// captures are the fields, then the matchers that repeat them.
+	captures = func() []string {
+		out := []string{}
+		for _, f := range []tonepay.Field{tonepay.FieldCardNumber, tonepay.FieldExpiration, tonepay.FieldSecurityCode,
+			tonepay.FieldPostalCode, tonepay.FieldRoutingNumber, tonepay.FieldAccountNumber} {
+			out = append(out, string(f))
+		}
+		for _, f := range matchable {
+			out = append(out, string(tonepay.Field(f).Matcher()))
+		}
+		return out
+	}()
 )
 
 // handlePaymentCreate starts a payment session on a call: 201.
@@ -82,14 +89,14 @@ func parseCreate(p *params) *tonepay.Params {
 		SecurityCode:        p.boolean("SecurityCode", true),
 		Timeout:             p.integer("Timeout", 5, 1, 600),
 		TokenType:           p.enum("TokenType", tonepay.TokenReusable, tonepay.TokenOneTime, tonepay.TokenReusable, tonepay.TokenPaymentMethod),
-		ValidCardTypes:      []string{"visa", "mastercard", "amex"},
+		ValidCardTypes:      []string{card.Visa, card.Mastercard, card.Amex},
 		Confirmation:        p.boolean("Confirmation", false),
 	}
 	if v := p.str("ValidCardTypes"); v != "" {
 		prm.ValidCardTypes = strings.Fields(v)
 		for _, t := range prm.ValidCardTypes {
-			if !slices.Contains(cardTypes, t) {
-				p.invalid("ValidCardTypes", t, "card types are "+strings.Join(cardTypes, " "))
+			if !slices.Contains(card.Brands, t) {
+				p.invalid("ValidCardTypes", t, "card types are "+strings.Join(card.Brands, " "))
 			}
 		}
 	}
