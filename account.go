@@ -1,6 +1,7 @@
 package tonepay
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -51,4 +52,22 @@ func HashSecret(secret string) string {
 // Verify reports, in constant time, whether secret is this key's.
 func (k *Key) Verify(secret string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(k.SecretHash)) == 1
+}
+
+// AccountService writes accounts.
+type AccountService interface {
+	// CreateSubaccount creates a subaccount of owner, which must be a main
+	// account (20003). An empty name gets Twilio's default, with the date.
+	CreateSubaccount(ctx context.Context, owner *Account, friendlyName string) (*Account, error)
+}
+
+// KeyService keeps an account's API keys. A key of another account is
+// ErrNotFound, as a missing one is.
+type KeyService interface {
+	FindKey(ctx context.Context, accountSid, sid string) (*Key, error)
+	// CreateKey returns the key and its secret, which is stored nowhere.
+	CreateKey(ctx context.Context, accountSid, friendlyName string) (*Key, string, error)
+	// UpdateKey renames the key when friendlyName is not nil.
+	UpdateKey(ctx context.Context, accountSid, sid string, friendlyName *string) (*Key, error)
+	DeleteKey(ctx context.Context, accountSid, sid string) error
 }

@@ -1,6 +1,9 @@
 package tonepay
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // CallStatus values, as Twilio names them. Append only.
 const (
@@ -33,4 +36,31 @@ func (c *Call) Duration() int {
 		return 0
 	}
 	return int(c.EndTime.Sub(c.StartTime) / time.Second)
+}
+
+// CallService keeps calls. A call of another account is ErrNotFound, as a
+// missing one is.
+type CallService interface {
+	FindCall(ctx context.Context, accountSid, sid string) (*Call, error)
+	// CreateCall starts a simulated call, answered at once.
+	CreateCall(ctx context.Context, req *CreateCallRequest) (*Call, error)
+	// UpdateCall hangs up (Status CallCompleted) and ends the call's open
+	// session; CallCanceled changes nothing on an answered call. Errors:
+	// 21220 a status or a redirect on a call no longer in progress.
+	UpdateCall(ctx context.Context, req *UpdateCallRequest) (*Call, error)
+}
+
+// CreateCallRequest is a well-formed call create.
+type CreateCallRequest struct {
+	AccountSid string
+	To, From   string
+	URL        string // the TwiML URL; relative StatusCallbacks resolve against it
+}
+
+// UpdateCallRequest is a well-formed call update.
+type UpdateCallRequest struct {
+	AccountSid string
+	Sid        string
+	Status     string // CallCompleted, CallCanceled or ""
+	Redirect   bool   // Url or Twiml given: recorded nowhere, there is no TwiML engine
 }

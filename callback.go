@@ -67,15 +67,20 @@ type Courier interface {
 	Committed(cbs []*Callback)
 }
 
-// Answer is the stored response to an idempotent request (Payments create and
+// Answer is the stored result of an idempotent request (Payments create and
 // Status updates): a repeat of the same request within 24 hours gets it again
-// and does nothing.
+// and does nothing. It holds the domain result, not a response body: the
+// wire layer encodes it on the first answer and on every replay alike.
 type Answer struct {
 	Key         string // hash of account, method, path, IdempotencyKey and body
-	Status      int
+	Status      int    // Body's format: AnswerPayment
 	Body        []byte
 	DateCreated time.Time
 }
+
+// AnswerPayment is the Answer format whose Body is a JSON Payment. Answers
+// in another format (a response body, stored before) are not replayed.
+const AnswerPayment = 1
 
 // AnswerTTL is how long an idempotent answer is replayed.
 const AnswerTTL = 24 * time.Hour

@@ -199,15 +199,21 @@ func (s *Session) Required() []Field {
 
 // SessionService runs payment sessions: each request is applied to the stored
 // session in one transaction together with the callbacks it causes and, for
-// idempotent requests, the answer to replay.
+// idempotent requests, the answer to replay. It owns the rules of a Payments
+// request that need the store or the connectors: the call's liveness, the
+// connector's choice, its account limit and capabilities, the charge amount,
+// and StatusCallback's resolution against the call's Url.
 type SessionService interface {
-	// CreateSession starts a session on a call. Errors: 20404 unknown call,
+	// CreateSession starts a session on a call. Errors, in this order:
+	// ErrNotFound unknown call, 64004 unknown connector, 64003 bad amount,
+	// 64005-64013 what the connector cannot do, 64020 bad StatusCallback,
 	// 21220 call not in progress, 64021 the call has an open session.
-	CreateSession(ctx context.Context, req *CreateRequest) (*Answer, error)
-	// UpdateSession asks for a field, or completes or cancels. Errors: 20404
-	// unknown session, 64021 session ended, 64020 field not collected,
-	// 64019 complete too early.
-	UpdateSession(ctx context.Context, req *UpdateRequest) (*Answer, error)
+	CreateSession(ctx context.Context, req *CreateRequest) (*Payment, error)
+	// UpdateSession asks for a field, or completes or cancels. Errors:
+	// ErrNotFound unknown call, 64020 bad StatusCallback, 20404 unknown
+	// session, 64021 session ended, 64020 field not collected, 64019
+	// complete too early.
+	UpdateSession(ctx context.Context, req *UpdateRequest) (*Payment, error)
 	// HangUp ends a call, and its open session with Result=caller-hung-up.
 	// Errors: 20404 unknown call, 21220 call not in progress.
 	HangUp(ctx context.Context, accountSid, callSid string) (*Call, error)
@@ -223,31 +229,42 @@ type Pressed struct {
 	Dropped int // keys that reached no field being captured
 }
 
-// Render makes the response body of a request from the session it produced;
-// the body is stored so that a replay answers byte for byte the same.
-type Render func(*Session) ([]byte, error)
-
-// CreateRequest is a validated Payments create.
-type CreateRequest struct {
-	AccountSid     string
-	CallSid        string
-	Params         Params
-	StatusCallback string // absolute URL
-	IdempotencyKey string // the request's hash (see Answer.Key); "" when not idempotent
-	Render         Render
+// Payment is the answer to a Payments create or update: the session as that
+// request left it. It is what an idempotent answer stores, so that a replay
+// shows the same resource however the session has moved on since.
+type Payment struct {
+	Sid         string
+	AccountSid  string
+	CallSid     string
+	DateCreated time.Time
+	DateUpdated time.Time
 }
 
-// UpdateRequest is a validated Payments update: exactly one of Capture and
-// Status is set.
+// CreateRequest is a well-formed Payments create; the service checks the
+// rules that need the store or the connectors.
+type CreateRequest struct {
+	AccountSid string
+	OwnerSid   string // the account's main account, for AccountLimiter
+	CallSid    string
+	// Params as given, with Twilio's defaults; PaymentConnector "" means
+	// DefaultConnector, and ChargeAmount is set from ChargeAmount below.
+	Params         Params
+	ChargeAmount   string // as given; "" or zero means tokenize
+	StatusCallback string // as given: absolute, or relative to the call's Url
+	IdempotencyKey string // the request's hash (see Answer.Key); "" when not idempotent
+}
+
+// UpdateRequest is a well-formed Payments update: exactly one of Capture and
+// Status is set. Only Status updates are idempotent: asking for a field again
+// is how an agent retries it, so a Capture always runs.
 type UpdateRequest struct {
 	AccountSid     string
 	CallSid        string
 	Sid            string
 	Capture        Field
 	Status         string // "complete" or "cancel"
-	StatusCallback string
+	StatusCallback string // as given: absolute, or relative to the call's Url
 	IdempotencyKey string
-	Render         Render
 }
 
 // Sealer encrypts captured payment data at rest, bound to a session.

@@ -17,11 +17,11 @@ func BenchmarkKeyRun(b *testing.B) {
 	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", PaymentConnector: "Default",
 		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
 	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
-		StatusCallback: "https://example.com/cb", Render: render})
+		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	capture := &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: string(ans.Body), Capture: tonepay.FieldCardNumber, Render: render}
+	capture := &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: ans.Sid, Capture: tonepay.FieldCardNumber}
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
@@ -86,7 +87,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // CreateSession implements tonepay.SessionService.
-func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateRequest) (*tonepay.Answer, error) {
+func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateRequest) (*tonepay.Payment, error) {
 	now := svc.Now().UTC()
 	s := &tonepay.Session{
 		Sid:         svc.NewSID(tonepay.PrefixPayment),
@@ -94,12 +95,21 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 		CallSid:     req.CallSid,
 		Status:      tonepay.SessionOpen,
 		Params:      req.Params,
-		State:       tonepay.State{StatusCallback: req.StatusCallback},
 		DateCreated: now,
 		DateUpdated: now,
 	}
-	return svc.answer(ctx, req.IdempotencyKey, 201, now, req.Render, func(tx tonepay.Tx, c *changes) (*tonepay.Session, error) {
-		if _, err := findLiveCall(ctx, tx, req.AccountSid, req.CallSid); err != nil {
+	return svc.answer(ctx, req.IdempotencyKey, now, func(tx tonepay.Tx, c *changes) (*tonepay.Session, error) {
+		call, err := findCall(ctx, tx, req.AccountSid, req.CallSid)
+		if err != nil {
+			return nil, err
+		}
+		if err := svc.checkCreate(&s.Params, req); err != nil {
+			return nil, err
+		}
+		if s.State.StatusCallback, err = resolveCallback(call, req.StatusCallback); err != nil {
+			return nil, err
+		}
+		if err := checkLive(call); err != nil {
 			return nil, err
 		}
 		// The store refuses a second open session on the call (ErrConflict):
@@ -115,19 +125,49 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 	})
 }
 
+// checkCreate picks the connector (64004 unknown, or not for this account),
+// sets the charge amount (64003) and checks that the connector can serve the
+// request.
+func (svc *Service) checkCreate(prm *tonepay.Params, req *tonepay.CreateRequest) error {
+	if prm.PaymentConnector == "" {
+		prm.PaymentConnector = tonepay.DefaultConnector
+	}
+	conn, ok := svc.Connectors[prm.PaymentConnector]
+	if l, limited := conn.(tonepay.AccountLimiter); limited && !l.Allows(req.AccountSid, req.OwnerSid) {
+		ok = false
+	}
+	if !ok {
+		return tonepay.Errorf(tonepay.CodeUnknownConnector, "Invalid PaymentConnector %q: no connector has that name", prm.PaymentConnector)
+	}
+	amount, err := tonepay.ParseChargeAmount(req.ChargeAmount, prm.Currency)
+	if err != nil {
+		return err
+	}
+	prm.ChargeAmount = amount
+	return conn.Capabilities().Check(prm)
+}
+
 var errOpenSession = tonepay.Errorf(tonepay.CodeInvalidOperation, "Start operation on already started Pay session")
 
 // UpdateSession implements tonepay.SessionService.
-func (svc *Service) UpdateSession(ctx context.Context, req *tonepay.UpdateRequest) (*tonepay.Answer, error) {
-	in := capture.Input{Kind: capture.RequestCapture, Field: req.Capture, StatusCallback: req.StatusCallback}
+func (svc *Service) UpdateSession(ctx context.Context, req *tonepay.UpdateRequest) (*tonepay.Payment, error) {
+	in := capture.Input{Kind: capture.RequestCapture, Field: req.Capture}
+	key := ""
 	switch req.Status {
 	case "complete":
-		in.Kind = capture.Complete
+		in.Kind, key = capture.Complete, req.IdempotencyKey
 	case "cancel":
-		in.Kind = capture.Cancel
+		in.Kind, key = capture.Cancel, req.IdempotencyKey
 	}
 	now := svc.Now().UTC()
-	return svc.answer(ctx, req.IdempotencyKey, 202, now, req.Render, func(tx tonepay.Tx, c *changes) (*tonepay.Session, error) {
+	return svc.answer(ctx, key, now, func(tx tonepay.Tx, c *changes) (*tonepay.Session, error) {
+		call, err := findCall(ctx, tx, req.AccountSid, req.CallSid)
+		if err != nil {
+			return nil, err
+		}
+		if in.StatusCallback, err = resolveCallback(call, req.StatusCallback); err != nil {
+			return nil, err
+		}
 		s, err := tx.FindSession(ctx, req.Sid)
 		if errors.Is(err, tonepay.ErrNotFound) || err == nil && (s.AccountSid != req.AccountSid || s.CallSid != req.CallSid) {
 			return nil, tonepay.Errorf(tonepay.CodeNotFound, "Payment session %s was not found on call %s", req.Sid, req.CallSid)
@@ -147,19 +187,24 @@ func (svc *Service) HangUp(ctx context.Context, accountSid, callSid string) (*to
 		if call, err = findLiveCall(ctx, tx, accountSid, callSid); err != nil {
 			return err
 		}
-		call.Status, call.EndTime, call.DateUpdated = tonepay.CallCompleted, now, now
-		if err := tx.UpdateCall(ctx, call); err != nil {
-			return err
-		}
-		s, err := tx.FindOpenSession(ctx, callSid)
-		if errors.Is(err, tonepay.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.HangUp})
+		return svc.hangUp(ctx, tx, c, call, now)
 	})
 	return call, err
+}
+
+// hangUp ends a live call and its open session.
+func (svc *Service) hangUp(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, now time.Time) error {
+	call.Status, call.EndTime, call.DateUpdated = tonepay.CallCompleted, now, now
+	if err := tx.UpdateCall(ctx, call); err != nil {
+		return err
+	}
+	s, err := tx.FindOpenSession(ctx, call.Sid)
+	if errors.Is(err, tonepay.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.HangUp})
 }
 
 // Press implements tonepay.SessionService. Keys between two waits are applied
@@ -364,46 +409,66 @@ func (svc *Service) update(ctx context.Context, fn func(tonepay.Tx, *changes) er
 }
 
 // answer is update for an idempotent request: replay a stored answer, or run
-// fn and store the answer it produced, in the same transaction.
-func (svc *Service) answer(ctx context.Context, key string, status int, now time.Time, render tonepay.Render,
-	fn func(tonepay.Tx, *changes) (*tonepay.Session, error)) (*tonepay.Answer, error) {
-	ans, err := svc.tryAnswer(ctx, key, status, now, render, fn)
+// fn and store the Payment it produced, in the same transaction.
+func (svc *Service) answer(ctx context.Context, key string, now time.Time,
+	fn func(tonepay.Tx, *changes) (*tonepay.Session, error)) (*tonepay.Payment, error) {
+	p, err := svc.tryAnswer(ctx, key, now, fn)
 	if key != "" && tonepay.ErrorCode(err) == tonepay.CodeInvalidOperation {
 		// The same request racing itself in another process: the loser hit
-		// the winner's session; its answer is now there to replay.
-		ans, err = svc.tryAnswer(ctx, key, status, now, render, fn)
+		// the winner's session, whose answer has committed with it. Reading
+		// it is enough; running the request again would decide it all twice.
+		if a, ferr := svc.Store.FindAnswer(ctx, key, now.Add(-tonepay.AnswerTTL)); ferr == nil {
+			if p, ok := decodeAnswer(a); ok {
+				return p, nil
+			}
+		}
 	}
-	return ans, err
+	return p, err
 }
 
-func (svc *Service) tryAnswer(ctx context.Context, key string, status int, now time.Time, render tonepay.Render,
-	fn func(tonepay.Tx, *changes) (*tonepay.Session, error)) (*tonepay.Answer, error) {
-	var ans *tonepay.Answer
+func (svc *Service) tryAnswer(ctx context.Context, key string, now time.Time,
+	fn func(tonepay.Tx, *changes) (*tonepay.Session, error)) (*tonepay.Payment, error) {
+	var p *tonepay.Payment
 	err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
 		if key != "" {
 			a, err := tx.FindAnswer(ctx, key, now.Add(-tonepay.AnswerTTL))
-			if err == nil {
-				ans = a
-				return nil
-			} else if !errors.Is(err, tonepay.ErrNotFound) {
+			if err != nil && !errors.Is(err, tonepay.ErrNotFound) {
 				return err
+			}
+			var ok bool
+			if p, ok = decodeAnswer(a); ok {
+				return nil
 			}
 		}
 		s, err := fn(tx, c)
 		if err != nil {
 			return err
 		}
-		body, err := render(s)
-		if err != nil {
-			return err
-		}
-		ans = &tonepay.Answer{Key: key, Status: status, Body: body, DateCreated: now}
+		p = &tonepay.Payment{Sid: s.Sid, AccountSid: s.AccountSid, CallSid: s.CallSid, DateCreated: s.DateCreated, DateUpdated: s.DateUpdated}
 		if key == "" {
 			return nil
 		}
-		return tx.AddAnswer(ctx, ans)
+		body, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		return tx.AddAnswer(ctx, &tonepay.Answer{Key: key, Status: tonepay.AnswerPayment, Body: body, DateCreated: now})
 	})
-	return ans, err
+	return p, err
+}
+
+// decodeAnswer returns the Payment a stored answer holds. One in another
+// format is not replayed: the request runs again, and finds what the first
+// one did (an open session, an ended one), never a second charge.
+func decodeAnswer(a *tonepay.Answer) (*tonepay.Payment, bool) {
+	if a == nil || a.Status != tonepay.AnswerPayment {
+		return nil, false
+	}
+	var p tonepay.Payment
+	if json.Unmarshal(a.Body, &p) != nil {
+		return nil, false
+	}
+	return &p, true
 }
 
 func (svc *Service) afterCommit(c changes) {
@@ -458,8 +523,38 @@ func findLiveCall(ctx context.Context, tx tonepay.Tx, accountSid, callSid string
 	} else if err != nil {
 		return nil, err
 	}
+	return c, checkLive(c)
+}
+
+// checkLive returns 21220 unless the call is in progress.
+func checkLive(c *tonepay.Call) error {
 	if c.Status != tonepay.CallInProgress {
-		return nil, tonepay.Errorf(tonepay.CodeCallNotInProgress, "Call is not in-progress. Cannot process a payment on call %s", callSid)
+		return tonepay.Errorf(tonepay.CodeCallNotInProgress, "Call is not in-progress. Cannot process a payment on call %s", c.Sid)
 	}
-	return c, nil
+	return nil
+}
+
+// resolveCallback makes StatusCallback absolute: Twilio accepts a relative
+// URL, which we resolve against the call's Url.
+func resolveCallback(call *tonepay.Call, cb string) (string, error) {
+	u, err := url.Parse(cb)
+	if err == nil && u.IsAbs() && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		if u.Path == "" && u.RawPath == "" {
+			// An HTTP request always has a path: the receiver sees "/" and
+			// checks the signature against a URL with it.
+			u.Path = "/"
+			return u.String(), nil
+		}
+		return cb, nil // as given: receivers check signatures over the exact URL
+	}
+	if err == nil && call.URL != "" {
+		var base *url.URL
+		if base, err = url.Parse(call.URL); err == nil {
+			u = base.ResolveReference(u)
+		}
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value %q for parameter StatusCallback: must be an absolute http or https URL, or relative to the call's Url", tonepay.RedactURL(cb))
+	}
+	return u.String(), nil
 }

@@ -101,26 +101,24 @@ func (f *fixture) service() *session.Service {
 	return svc
 }
 
-func render(s *tonepay.Session) ([]byte, error) { return []byte(s.Sid), nil }
-
 // capturedSession creates a charging session and types a whole card into it.
 func (f *fixture) capturedSession(t *testing.T, svc *session.Service) string {
 	t.Helper()
 	ctx := context.Background()
-	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", PaymentConnector: "Default",
+	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
 		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
 	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
-		StatusCallback: "https://example.com/cb", Render: render})
+		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sid := string(ans.Body)
+	sid := ans.Sid
 	for _, fk := range []struct {
 		field tonepay.Field
 		keys  string
 	}{{tonepay.FieldCardNumber, "4242424242424242#"}, {tonepay.FieldExpiration, "1230"}, {tonepay.FieldSecurityCode, "123"}} {
 		field, keys := fk.field, fk.keys
-		if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: sid, Capture: field, Render: render}); err != nil {
+		if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: sid, Capture: field}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.Press(ctx, f.acct.Sid, f.call.Sid, keys); err != nil {
@@ -132,7 +130,7 @@ func (f *fixture) capturedSession(t *testing.T, svc *session.Service) string {
 
 func (f *fixture) complete(svc *session.Service, sid, key string) error {
 	_, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: sid,
-		Status: "complete", IdempotencyKey: key, Render: render})
+		Status: "complete", IdempotencyKey: key})
 	return err
 }
 
@@ -326,13 +324,13 @@ func TestCommittedCallbacks(t *testing.T) {
 	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", PaymentConnector: "Default",
 		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
 	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
-		StatusCallback: "https://example.com/cb", Render: render})
+		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sid := string(ans.Body)
+	sid := ans.Sid
 	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: sid,
-		Capture: tonepay.FieldCardNumber, Render: render}); err != nil {
+		Capture: tonepay.FieldCardNumber}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Press(ctx, f.acct.Sid, f.call.Sid, "4242424242424242#"); err != nil {

@@ -43,27 +43,12 @@ func (s *server) handleAccountCreate(w http.ResponseWriter, r *http.Request, c *
 	if c.key != nil {
 		return errKeyNotAllowed
 	}
-	if !c.account.IsMain() {
-		return tonepay.Errorf(tonepay.CodeAuthenticate, "Authenticate: a subaccount cannot create subaccounts")
-	}
 	form, err := parseForm(w, r)
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	a := &tonepay.Account{
-		Sid:          s.newSID(tonepay.PrefixAccount),
-		OwnerSid:     c.account.Sid,
-		FriendlyName: form.Get("FriendlyName"),
-		Status:       tonepay.AccountActive,
-		AuthToken:    tonepay.NewSecret(tonepay.RandomHex(16)),
-		DateCreated:  now,
-		DateUpdated:  now,
-	}
-	if a.FriendlyName == "" {
-		a.FriendlyName = "SubAccount Created at " + now.Format("2006-01-02 03:04 pm")
-	}
-	if err := s.store.Update(r.Context(), func(tx tonepay.Tx) error { return tx.CreateAccount(r.Context(), a) }); err != nil {
+	a, err := s.svc.CreateSubaccount(r.Context(), c.account, form.Get("FriendlyName"))
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, encodeAccount(a))

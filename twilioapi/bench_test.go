@@ -1,7 +1,6 @@
 package twilioapi
 
 import (
-	"context"
 	"net/url"
 	"testing"
 	"time"
@@ -9,31 +8,21 @@ import (
 	"github.com/tonepay/tonepay"
 )
 
-type benchConnector struct{}
-
-func (benchConnector) Capabilities() tonepay.Capabilities {
-	return tonepay.Capabilities{Charge: true, Tokenize: true}
-}
-func (benchConnector) Pay(_ context.Context, _ *tonepay.PayRequest) (*tonepay.PayResult, error) {
-	return nil, nil
-}
-
 // BenchmarkParseCreate decodes and validates a typical Payments create form.
 func BenchmarkParseCreate(b *testing.B) {
-	s := &server{connectors: tonepay.Connectors{"Default": benchConnector{}}}
 	form := url.Values{"IdempotencyKey": {"k"}, "StatusCallback": {"https://example.com/cb"}, "ChargeAmount": {"19.99"},
 		"PaymentMethod": {"credit-card"}, "TokenType": {"one-time"}, "ValidCardTypes": {"visa mastercard"}, "PostalCode": {"false"},
 		"Parameter": {`{"customer":"42"}`}, "Timeout": {"5"}}
 	encoded := form.Encode()
-	acct := &tonepay.Account{Sid: "AC0123456789abcdef0123456789abcdef"}
 	b.ReportAllocs()
 	for b.Loop() {
 		v, err := url.ParseQuery(encoded)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.parseCreate(&params{v: v, bad: tonepay.CodeInvalidParameter}, acct); err != nil {
-			b.Fatal(err)
+		p := &params{v: v, bad: tonepay.CodeInvalidParameter}
+		if parseCreate(p); p.err != nil {
+			b.Fatal(p.err)
 		}
 	}
 }

@@ -25,15 +25,13 @@ func (s *server) handleCallList(w http.ResponseWriter, r *http.Request, acct *to
 	return nil
 }
 
-// handleCallCreate creates a simulated call. There is no telephone network
-// behind it: the call is answered at once and stays in progress until it is
-// hung up through the API.
+// handleCallCreate creates a simulated call (see tonepay.CallService).
 func (s *server) handleCallCreate(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
 	form, err := parseForm(w, r)
 	if err != nil {
 		return err
 	}
-	p := params{v: form, bad: tonepay.CodeMissingParameter}
+	p := params{v: form, bad: codeMalformed}
 	to, from := p.required("To"), p.required("From")
 	if p.err != nil {
 		return p.err
@@ -41,20 +39,8 @@ func (s *server) handleCallCreate(w http.ResponseWriter, r *http.Request, acct *
 	if form.Get("Url") == "" && form.Get("Twiml") == "" && form.Get("ApplicationSid") == "" {
 		return errMissing("Url")
 	}
-	now := s.now().UTC()
-	c := &tonepay.Call{
-		Sid:         s.newSID(tonepay.PrefixCall),
-		AccountSid:  acct.Sid,
-		To:          to,
-		From:        from,
-		URL:         form.Get("Url"),
-		Status:      tonepay.CallInProgress,
-		Direction:   "outbound-api",
-		StartTime:   now,
-		DateCreated: now,
-		DateUpdated: now,
-	}
-	if err := s.store.Update(r.Context(), func(tx tonepay.Tx) error { return tx.CreateCall(r.Context(), c) }); err != nil {
+	c, err := s.svc.CreateCall(r.Context(), &tonepay.CreateCallRequest{AccountSid: acct.Sid, To: to, From: from, URL: form.Get("Url")})
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, encodeCall(c))
@@ -70,31 +56,23 @@ func (s *server) handleCallFetch(w http.ResponseWriter, r *http.Request, acct *t
 	return nil
 }
 
-// handleCallUpdate hangs up with Status=completed. Status=canceled, as on
-// Twilio, only affects calls not yet answered, so on a simulated call (always
-// answered) it changes nothing. Url and Twiml redirect a live call; with no
-// TwiML engine behind the simulator they are accepted and recorded only.
+// handleCallUpdate hangs up with Status=completed (see tonepay.CallService).
+// Url and Twiml redirect a live call; with no TwiML engine behind the
+// simulator they are accepted and recorded nowhere.
 func (s *server) handleCallUpdate(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
 	form, err := parseForm(w, r)
 	if err != nil {
 		return err
 	}
-	c, err := s.findCall(r, acct)
-	if err != nil {
+	p := params{v: form, bad: codeMalformed}
+	status := p.enum("Status", "", tonepay.CallCompleted, tonepay.CallCanceled)
+	if err := s.pathFirst(r, acct, p.err); err != nil {
 		return err
 	}
-	p := params{v: form, bad: tonepay.CodeMissingParameter}
-	status := p.enum("Status", "", tonepay.CallCompleted, tonepay.CallCanceled)
-	if p.err != nil {
-		return p.err
-	}
-	if c.Status != tonepay.CallInProgress && (status != "" || form.Get("Url") != "" || form.Get("Twiml") != "") {
-		return tonepay.Errorf(tonepay.CodeCallNotInProgress, "Call is not in-progress. Cannot redirect.")
-	}
-	if status == tonepay.CallCompleted {
-		if c, err = s.sessions.HangUp(r.Context(), acct.Sid, c.Sid); err != nil {
-			return err
-		}
+	c, err := s.svc.UpdateCall(r.Context(), &tonepay.UpdateCallRequest{AccountSid: acct.Sid, Sid: pathSid(r, "CallSid"),
+		Status: status, Redirect: form.Get("Url") != "" || form.Get("Twiml") != ""})
+	if err != nil {
+		return inPath(r, err)
 	}
 	writeJSON(w, http.StatusOK, encodeCall(c))
 	return nil
@@ -102,9 +80,29 @@ func (s *server) handleCallUpdate(w http.ResponseWriter, r *http.Request, acct *
 
 // findCall returns the call in the path if it belongs to acct, else 20404.
 func (s *server) findCall(r *http.Request, acct *tonepay.Account) (*tonepay.Call, error) {
-	c, err := s.store.FindCall(r.Context(), pathSid(r, "CallSid"))
-	if errors.Is(err, tonepay.ErrNotFound) || err == nil && c.AccountSid != acct.Sid {
-		return nil, errNotFound(r)
+	c, err := s.svc.FindCall(r.Context(), acct.Sid, pathSid(r, "CallSid"))
+	return c, inPath(r, err)
+}
+
+// pathFirst answers a request that does not parse as Twilio does: 20404 when
+// the call in its path is not the account's, else its parse error. Only a
+// request that fails to parse pays for this read; a good one has its call
+// read once, in the service's transaction.
+func (s *server) pathFirst(r *http.Request, acct *tonepay.Account, err error) error {
+	if err == nil {
+		return nil
 	}
-	return c, err
+	if _, ferr := s.findCall(r, acct); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// inPath reports a resource of the path that the service did not find (or
+// found in another account) as 20404 naming the path.
+func inPath(r *http.Request, err error) error {
+	if errors.Is(err, tonepay.ErrNotFound) {
+		return errNotFound(r)
+	}
+	return err
 }

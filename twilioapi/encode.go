@@ -151,17 +151,18 @@ type paymentJSON struct {
 	URI         string  `json:"uri"`
 }
 
-// renderPayment is the body of Payments create and update: Twilio returns no
-// capture state here, only the resource; progress goes to the StatusCallback.
-func renderPayment(s *tonepay.Session) ([]byte, error) {
-	return json.Marshal(paymentJSON{
-		AccountSid:  s.AccountSid,
-		CallSid:     s.CallSid,
-		Sid:         s.Sid,
-		DateCreated: date(s.DateCreated),
-		DateUpdated: date(s.DateUpdated),
-		URI:         accountURI(s.AccountSid) + "/Calls/" + s.CallSid + "/Payments/" + s.Sid + ".json",
-	})
+// encodePayment is the body of Payments create and update, first answer and
+// replay alike: Twilio returns no capture state here, only the resource;
+// progress goes to the StatusCallback.
+func encodePayment(p *tonepay.Payment) paymentJSON {
+	return paymentJSON{
+		AccountSid:  p.AccountSid,
+		CallSid:     p.CallSid,
+		Sid:         p.Sid,
+		DateCreated: date(p.DateCreated),
+		DateUpdated: date(p.DateUpdated),
+		URI:         accountURI(p.AccountSid) + "/Calls/" + p.CallSid + "/Payments/" + p.Sid + ".json",
+	}
 }
 
 // page is a list request's position: Twilio's Page and PageSize.
@@ -198,18 +199,18 @@ func parsePage(q url.Values) (page, error) {
 	if v := q.Get("PageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageSize {
-			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter PageSize: must be a whole number from 1 to %d", maxPageSize)
+			return p, tonepay.Errorf(codeMalformed, "Invalid value for parameter PageSize: must be a whole number from 1 to %d", maxPageSize)
 		}
 		p.Size = n
 	}
 	if v := q.Get("Page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter Page: must be a whole number from 0")
+			return p, tonepay.Errorf(codeMalformed, "Invalid value for parameter Page: must be a whole number from 0")
 		}
 		// Divided, not multiplied: Page × PageSize may overflow.
 		if n > maxOffset/p.Size {
-			return p, tonepay.Errorf(tonepay.CodeMissingParameter, "Invalid value for parameter Page: with PageSize %d, Page may be at most %d (lists are paged %d rows deep; filter to see further)",
+			return p, tonepay.Errorf(codeMalformed, "Invalid value for parameter Page: with PageSize %d, Page may be at most %d (lists are paged %d rows deep; filter to see further)",
 				p.Size, maxOffset/p.Size, maxOffset)
 		}
 		p.Page = n

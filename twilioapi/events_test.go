@@ -37,7 +37,7 @@ func TestEventStream(t *testing.T) {
 	conns := tonepay.Connectors{"Default": sandbox.New()}
 	svc := session.New(store, nopNotifier{}, box, conns, log)
 	svc.Publish = hub.Publish
-	srv := httptest.NewServer(twilioapi.NewServer(log, store, svc, conns, twilioapi.Options{Subscribe: hub.Subscribe}))
+	srv := httptest.NewServer(twilioapi.NewServer(log, store, svc, twilioapi.Options{Subscribe: hub.Subscribe}))
 	t.Cleanup(srv.Close) // after the streams' own cleanups, which end them
 	acct := storetest.MustAccount(t, store, "", time.Now())
 	other := storetest.MustAccount(t, store, "", time.Now())

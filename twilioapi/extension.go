@@ -46,7 +46,7 @@ func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tone
 	if n := strings.Count(keys, "w"); n > maxWaits {
 		return tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value for parameter Digits: at most %d waits (w, half a second each) at once, not %d", maxWaits, n)
 	}
-	p, err := s.sessions.Press(r.Context(), acct.Sid, call.Sid, keys)
+	p, err := s.svc.Press(r.Context(), acct.Sid, call.Sid, keys)
 	if err != nil {
 		return err
 	}

@@ -15,9 +15,9 @@ import (
 const maxBody = 64 << 10
 
 // parseForm reads a form-encoded POST body (or a GET query) into url.Values,
-// refusing with 20001 what no store can hold (see readForm).
+// refusing with 20001 (codeMalformed) what no store can hold (see readForm).
 func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	return readForm(w, r, tonepay.CodeMissingParameter)
+	return readForm(w, r, codeMalformed)
 }
 
 // readForm is parseForm with the code of the route's malformed-value error:

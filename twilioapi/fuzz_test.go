@@ -22,8 +22,6 @@ func FuzzForm(f *testing.F) {
 	f.Add("ValidCardTypes=visa+amex&RequireMatchingInputs=payment-card-number%2Csecurity-code&Currency=jpy&ChargeAmount=100")
 	f.Add("Parameter=%22%7B%5C%22x%5C%22%3A%5C%22%5Cu0000%5C%22%7D%22&Description=%ff%fe")
 	f.Add("Page=9223372036854775807&PageSize=1000&Timeout=600&MinPostalCodeLength=10")
-	s := &server{connectors: tonepay.Connectors{tonepay.DefaultConnector: benchConnector{}}}
-	acct := &tonepay.Account{Sid: "AC0123456789abcdef0123456789abcdef", OwnerSid: "AC0123456789abcdef0123456789abcdef"}
 	f.Fuzz(func(t *testing.T, body string) {
 		v, err := url.ParseQuery(body)
 		if err != nil {
@@ -45,11 +43,19 @@ func FuzzForm(f *testing.F) {
 		} else if p.offset() < 0 || p.offset() > maxOffset || p.limit() < 2 || p.limit() > maxPageSize+1 {
 			t.Fatalf("page %+v: offset %d limit %d out of bounds", p, p.offset(), p.limit())
 		}
-		prm, err := s.parseCreate(&params{v: v, bad: tonepay.CodeInvalidParameter}, acct)
-		if err != nil {
-			clientError("parseCreate", err)
+		p := &params{v: v, bad: tonepay.CodeInvalidParameter}
+		prm := parseCreate(p)
+		if p.err != nil {
+			clientError("parseCreate", p.err)
 			return
 		}
+		// The amount is the session service's to read, as it does here.
+		amount, err := tonepay.ParseChargeAmount(v.Get("ChargeAmount"), prm.Currency)
+		if err != nil {
+			clientError("ParseChargeAmount", err)
+			return
+		}
+		prm.ChargeAmount = amount
 		b, err := json.Marshal(prm)
 		if err != nil {
 			t.Fatal(err)

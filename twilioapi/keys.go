@@ -1,7 +1,6 @@
 package twilioapi
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/tonepay/tonepay"
@@ -31,17 +30,8 @@ func (s *server) handleKeyCreate(w http.ResponseWriter, r *http.Request, acct *t
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	secret := tonepay.RandomHex(16)
-	k := &tonepay.Key{
-		Sid:          s.newSID(tonepay.PrefixKey),
-		AccountSid:   acct.Sid,
-		FriendlyName: form.Get("FriendlyName"),
-		SecretHash:   tonepay.HashSecret(secret),
-		DateCreated:  now,
-		DateUpdated:  now,
-	}
-	if err := s.store.Update(r.Context(), func(tx tonepay.Tx) error { return tx.CreateKey(r.Context(), k) }); err != nil {
+	k, secret, err := s.svc.CreateKey(r.Context(), acct.Sid, form.Get("FriendlyName"))
+	if err != nil {
 		return err
 	}
 	out := encodeKey(k)
@@ -51,9 +41,9 @@ func (s *server) handleKeyCreate(w http.ResponseWriter, r *http.Request, acct *t
 }
 
 func (s *server) handleKeyFetch(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	k, err := s.findKey(r, acct)
+	k, err := s.svc.FindKey(r.Context(), acct.Sid, pathSid(r, "KeySid"))
 	if err != nil {
-		return err
+		return inPath(r, err)
 	}
 	writeJSON(w, http.StatusOK, encodeKey(k))
 	return nil
@@ -64,19 +54,13 @@ func (s *server) handleKeyUpdate(w http.ResponseWriter, r *http.Request, acct *t
 	if err != nil {
 		return err
 	}
-	var k *tonepay.Key
-	err = s.store.Update(r.Context(), func(tx tonepay.Tx) error {
-		if k, err = s.findKeyIn(r, tx, acct); err != nil {
-			return err
-		}
-		if name, ok := form["FriendlyName"]; ok {
-			k.FriendlyName = name[0]
-		}
-		k.DateUpdated = s.now().UTC()
-		return tx.UpdateKey(r.Context(), k)
-	})
+	var name *string
+	if v, ok := form["FriendlyName"]; ok {
+		name = &v[0]
+	}
+	k, err := s.svc.UpdateKey(r.Context(), acct.Sid, pathSid(r, "KeySid"), name)
 	if err != nil {
-		return err
+		return inPath(r, err)
 	}
 	writeJSON(w, http.StatusOK, encodeKey(k))
 	return nil
@@ -84,29 +68,9 @@ func (s *server) handleKeyUpdate(w http.ResponseWriter, r *http.Request, acct *t
 
 // handleKeyDelete deletes a key; requests signed with it fail from now on.
 func (s *server) handleKeyDelete(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	err := s.store.Update(r.Context(), func(tx tonepay.Tx) error {
-		k, err := s.findKeyIn(r, tx, acct)
-		if err != nil {
-			return err
-		}
-		return tx.DeleteKey(r.Context(), k.Sid)
-	})
-	if err != nil {
-		return err
+	if err := s.svc.DeleteKey(r.Context(), acct.Sid, pathSid(r, "KeySid")); err != nil {
+		return inPath(r, err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-func (s *server) findKey(r *http.Request, acct *tonepay.Account) (*tonepay.Key, error) {
-	return s.findKeyIn(r, s.store, acct)
-}
-
-// findKeyIn returns the key in the path if it belongs to acct, else 20404.
-func (s *server) findKeyIn(r *http.Request, rd tonepay.Reader, acct *tonepay.Account) (*tonepay.Key, error) {
-	k, err := rd.FindKey(r.Context(), pathSid(r, "KeySid"))
-	if errors.Is(err, tonepay.ErrNotFound) || err == nil && k.AccountSid != acct.Sid {
-		return nil, errNotFound(r)
-	}
-	return k, err
 }

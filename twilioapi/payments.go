@@ -11,68 +11,72 @@ import (
 	"strings"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/card"
 )
 
-// Values the Payments parameters accept.
+// Values the Payments parameters accept, from the domain's definitions.
 var (
-	cardTypes = []string{"visa", "mastercard", "amex", "maestro", "discover", "optima", "jcb", "diners-club", "enroute"}
-	captures  = []string{
-		"payment-card-number", "expiration-date", "security-code", "postal-code",
-		"bank-routing-number", "bank-account-number",
-		"payment-card-number-matcher", "expiration-date-matcher", "security-code-matcher", "postal-code-matcher",
-	}
 	matchable = strings.Split(tonepay.MatchableCardFields, ",")
+	// captures are the fields, then the matchers that repeat them.
+	captures = func() []string {
+		out := []string{}
+		for _, f := range []tonepay.Field{tonepay.FieldCardNumber, tonepay.FieldExpiration, tonepay.FieldSecurityCode,
+			tonepay.FieldPostalCode, tonepay.FieldRoutingNumber, tonepay.FieldAccountNumber} {
+			out = append(out, string(f))
+		}
+		for _, f := range matchable {
+			out = append(out, string(tonepay.Field(f).Matcher()))
+		}
+		return out
+	}()
 )
 
 // handlePaymentCreate starts a payment session on a call: 201.
 func (s *server) handlePaymentCreate(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	form, call, p, err := s.paymentRequest(w, r, acct)
+	form, p, err := paymentRequest(w, r)
 	if err != nil {
 		return err
 	}
-	key, callback := form.Get("IdempotencyKey"), form.Get("StatusCallback")
-	prm, err := s.parseCreate(p, acct)
-	if err != nil {
+	prm := parseCreate(p)
+	if err := s.pathFirst(r, acct, p.err); err != nil {
 		return err
 	}
-	if callback, err = resolveCallback(call, callback); err != nil {
-		return err
-	}
-	ans, err := s.sessions.CreateSession(r.Context(), &tonepay.CreateRequest{
+	pay, err := s.svc.CreateSession(r.Context(), &tonepay.CreateRequest{
 		AccountSid:     acct.Sid,
-		CallSid:        call.Sid,
+		OwnerSid:       acct.OwnerSid,
+		CallSid:        pathSid(r, "CallSid"),
 		Params:         *prm,
-		StatusCallback: callback,
-		IdempotencyKey: answerKey(acct.Sid, r, key, form),
-		Render:         renderPayment,
+		ChargeAmount:   form.Get("ChargeAmount"),
+		StatusCallback: form.Get("StatusCallback"),
+		IdempotencyKey: answerKey(acct.Sid, r, form.Get("IdempotencyKey"), form),
 	})
 	if err != nil {
-		return err
+		return inPath(r, err)
 	}
-	writeBody(w, ans.Status, ans.Body)
+	writeJSON(w, http.StatusCreated, encodePayment(pay))
 	return nil
 }
 
-// paymentRequest reads what every Payments request has: a form, the call in
-// the path (20404), and the parameters both operations require (20001).
-func (s *server) paymentRequest(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) (url.Values, *tonepay.Call, *params, error) {
+// paymentRequest reads what every Payments request has: a form and the
+// parameters both operations require (20001), whose error it leaves in p.
+func paymentRequest(w http.ResponseWriter, r *http.Request) (url.Values, *params, error) {
 	form, err := readForm(w, r, tonepay.CodeInvalidParameter)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	call, err := s.findCall(r, acct)
-	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	p := &params{v: form, bad: tonepay.CodeInvalidParameter}
 	p.required("IdempotencyKey")
 	p.required("StatusCallback")
-	return form, call, p, p.err
+	return form, p, nil
 }
 
 // parseCreate reads and validates the create parameters, with Twilio's
-// defaults for those not given.
-func (s *server) parseCreate(p *params, acct *tonepay.Account) (*tonepay.Params, error) {
+// defaults for those not given, and the rules between them; the first error
+// is left in p. The rules that need a connector are the service's.
+func parseCreate(p *params) *tonepay.Params {
+	if p.err != nil {
+		return nil
+	}
 	prm := &tonepay.Params{
 		PaymentMethod:       p.enum("PaymentMethod", tonepay.CreditCard, tonepay.CreditCard, tonepay.ACHDebit),
 		BankAccountType:     p.enum("BankAccountType", "", tonepay.ConsumerChecking, tonepay.ConsumerSavings, tonepay.CommercialChecking),
@@ -85,14 +89,14 @@ func (s *server) parseCreate(p *params, acct *tonepay.Account) (*tonepay.Params,
 		SecurityCode:        p.boolean("SecurityCode", true),
 		Timeout:             p.integer("Timeout", 5, 1, 600),
 		TokenType:           p.enum("TokenType", tonepay.TokenReusable, tonepay.TokenOneTime, tonepay.TokenReusable, tonepay.TokenPaymentMethod),
-		ValidCardTypes:      []string{"visa", "mastercard", "amex"},
+		ValidCardTypes:      []string{card.Visa, card.Mastercard, card.Amex},
 		Confirmation:        p.boolean("Confirmation", false),
 	}
 	if v := p.str("ValidCardTypes"); v != "" {
 		prm.ValidCardTypes = strings.Fields(v)
 		for _, t := range prm.ValidCardTypes {
-			if !slices.Contains(cardTypes, t) {
-				p.invalid("ValidCardTypes", t, "card types are "+strings.Join(cardTypes, " "))
+			if !slices.Contains(card.Brands, t) {
+				p.invalid("ValidCardTypes", t, "card types are "+strings.Join(card.Brands, " "))
 			}
 		}
 	}
@@ -113,42 +117,26 @@ func (s *server) parseCreate(p *params, acct *tonepay.Account) (*tonepay.Params,
 		prm.Parameter = m
 	}
 	if p.err != nil {
-		return nil, p.err
+		return nil
 	}
 	// Rules between parameters, after each one is known to be well formed.
 	switch {
 	case prm.PaymentMethod == tonepay.CreditCard && prm.BankAccountType != "":
-		return nil, tonepay.Errorf(tonepay.CodeBankAccountType, "BankAccountType is not supported with PaymentMethod credit-card")
+		p.fail(tonepay.Errorf(tonepay.CodeBankAccountType, "BankAccountType is not supported with PaymentMethod credit-card"))
+		return nil
 	case prm.PaymentMethod == tonepay.ACHDebit && prm.BankAccountType == "":
 		prm.BankAccountType = tonepay.ConsumerChecking
 	}
 	for _, f := range prm.RequireMatchingInputs {
 		if !prm.Collects(f) {
-			return nil, tonepay.Errorf(tonepay.CodeInvalidParameter, "RequireMatchingInputs names %s, which this payment does not collect", f)
+			p.fail(tonepay.Errorf(tonepay.CodeInvalidParameter, "RequireMatchingInputs names %s, which this payment does not collect", f))
+			return nil
 		}
 	}
 	if prm.Currency == "" {
 		prm.Currency = "USD"
 	}
-	if prm.PaymentConnector == "" {
-		prm.PaymentConnector = tonepay.DefaultConnector
-	}
-	conn, ok := s.connectors[prm.PaymentConnector]
-	if l, limited := conn.(tonepay.AccountLimiter); limited && !l.Allows(acct.Sid, acct.OwnerSid) {
-		ok = false
-	}
-	if !ok {
-		return nil, tonepay.Errorf(tonepay.CodeUnknownConnector, "Invalid PaymentConnector %q: no connector has that name", prm.PaymentConnector)
-	}
-	amount, err := tonepay.ParseChargeAmount(p.str("ChargeAmount"), prm.Currency)
-	if err != nil {
-		return nil, err
-	}
-	prm.ChargeAmount = amount
-	if err := conn.Capabilities().Check(prm); err != nil {
-		return nil, err
-	}
-	return prm, nil
+	return prm
 }
 
 // parseParameter reads Parameter: a single-level JSON object, or a JSON string
@@ -199,41 +187,34 @@ func (s *server) handlePaymentUpdate(w http.ResponseWriter, r *http.Request, acc
 	if !tonepay.IsSID(sid, tonepay.PrefixPayment) {
 		return errNotFound(r)
 	}
-	form, call, p, err := s.paymentRequest(w, r, acct)
+	form, p, err := paymentRequest(w, r)
 	if err != nil {
 		return err
 	}
-	key, callback := form.Get("IdempotencyKey"), form.Get("StatusCallback")
 	capture, status := form.Get("Capture"), form.Get("Status")
-	if (capture == "") == (status == "") {
-		return tonepay.Errorf(tonepay.CodeCaptureOrStatus, "Value needed for either Capture or Status parameters, and not both")
+	if p.err == nil && (capture == "") == (status == "") {
+		p.fail(tonepay.Errorf(tonepay.CodeCaptureOrStatus, "Value needed for either Capture or Status parameters, and not both"))
 	}
-	p.enum("Capture", "", captures...)
-	p.enum("Status", "", "complete", "cancel")
-	if p.err != nil {
-		return p.err
+	if p.err == nil {
+		p.enum("Capture", "", captures...)
+		p.enum("Status", "", "complete", "cancel")
 	}
-	if callback, err = resolveCallback(call, callback); err != nil {
+	if err := s.pathFirst(r, acct, p.err); err != nil {
 		return err
 	}
-	req := &tonepay.UpdateRequest{
+	pay, err := s.svc.UpdateSession(r.Context(), &tonepay.UpdateRequest{
 		AccountSid:     acct.Sid,
-		CallSid:        call.Sid,
+		CallSid:        pathSid(r, "CallSid"),
 		Sid:            sid,
 		Capture:        tonepay.Field(capture),
 		Status:         status,
-		StatusCallback: callback,
-		Render:         renderPayment,
-	}
-	// Capture always runs: asking for a field again is how an agent retries it.
-	if status != "" {
-		req.IdempotencyKey = answerKey(acct.Sid, r, key, form)
-	}
-	ans, err := s.sessions.UpdateSession(r.Context(), req)
+		StatusCallback: form.Get("StatusCallback"),
+		IdempotencyKey: answerKey(acct.Sid, r, form.Get("IdempotencyKey"), form),
+	})
 	if err != nil {
-		return err
+		return inPath(r, err)
 	}
-	writeBody(w, ans.Status, ans.Body)
+	writeJSON(w, http.StatusAccepted, encodePayment(pay))
 	return nil
 }
 
@@ -247,29 +228,4 @@ func answerKey(account string, r *http.Request, key string, form url.Values) str
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// resolveCallback makes StatusCallback absolute: Twilio accepts a relative
-// URL, which we resolve against the call's Url.
-func resolveCallback(call *tonepay.Call, cb string) (string, error) {
-	u, err := url.Parse(cb)
-	if err == nil && u.IsAbs() && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
-		if u.Path == "" && u.RawPath == "" {
-			// An HTTP request always has a path: the receiver sees "/" and
-			// checks the signature against a URL with it.
-			u.Path = "/"
-			return u.String(), nil
-		}
-		return cb, nil // as given: receivers check signatures over the exact URL
-	}
-	if err == nil && call.URL != "" {
-		var base *url.URL
-		if base, err = url.Parse(call.URL); err == nil {
-			u = base.ResolveReference(u)
-		}
-	}
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value %q for parameter StatusCallback: must be an absolute http or https URL, or relative to the call's Url", tonepay.RedactURL(cb))
-	}
-	return u.String(), nil
 }

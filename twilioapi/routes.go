@@ -4,7 +4,8 @@ import "net/http"
 
 // routes lists the whole API surface. Wildcards named {X} hold "SID.json";
 // handlers read them with pathSid.
-func (s *server) routes(mux *http.ServeMux) {
+func (s *server) routes(m *http.ServeMux) {
+	mux := routedMux{m}
 	const acct = "/2010-04-01/Accounts/{AccountSid}"
 
 	mux.Handle("GET /_tonepay/health", handleHealth())
@@ -40,3 +41,9 @@ func handleHealth() http.Handler {
 		writeBody(w, http.StatusOK, []byte(`{"status":"ok"}`))
 	})
 }
+
+// routedMux registers every route through routed, so that a handler never
+// writes to the fallback that catches ServeMux's own answers.
+type routedMux struct{ *http.ServeMux }
+
+func (m routedMux) Handle(pattern string, h http.Handler) { m.ServeMux.Handle(pattern, routed(h)) }

@@ -1,7 +1,8 @@
 // Package twilioapi is the Twilio wire format: routes, HTTP Basic auth, form
 // decoding, SIDs in paths, RFC 2822 dates, Twilio's error JSON and paging, and
-// idempotent answers. It turns HTTP requests into calls on the domain's
-// Store and SessionService and nothing else.
+// idempotent answers' keys. It parses a request, calls a domain service
+// (Services) or reads the Store, and encodes the answer: no rule of the
+// domain and no write lives here.
 package twilioapi
 
 import (
@@ -17,10 +18,9 @@ import (
 
 // Options are the server's settings beyond its dependencies.
 type Options struct {
-	Now       func() time.Time           // injected clock; default time.Now
-	NewSID    func(prefix string) string // injected ids; default tonepay.NewSID
-	RateLimit float64                    // requests per second per account; 0 means no limit
-	RateBurst int                        // bucket size; default max(1, RateLimit)
+	Now       func() time.Time // injected clock (rate limits); default time.Now
+	RateLimit float64          // requests per second per account; 0 means no limit
+	RateBurst int              // bucket size; default max(1, RateLimit)
 	// Subscribe, if set, gives the live session events of an account (for
 	// the Events stream) and a function to end the subscription.
 	Subscribe func(account string) (<-chan tonepay.Event, func())
@@ -44,42 +44,45 @@ type Options struct {
 // guess a 128-bit secret.
 const DefaultAuthFailLimit = 20
 
+// Services are the domain operations behind the API: every write, and every
+// rule that needs the store or the connectors. *session.Service implements
+// them all.
+type Services interface {
+	tonepay.AccountService
+	tonepay.KeyService
+	tonepay.CallService
+	tonepay.SessionService
+}
+
 // server holds what the handlers share.
 type server struct {
-	log        *slog.Logger
-	store      tonepay.Store
-	sessions   tonepay.SessionService
-	connectors tonepay.Connectors
-	now        func() time.Time
-	newSID     func(string) string
-	limiter    *limiter // per account
-	authFails  *limiter // per client address
-	subscribe  func(string) (<-chan tonepay.Event, func())
-	recheck    time.Duration
-	closing    <-chan struct{}
+	log       *slog.Logger
+	store     tonepay.Reader // credentials, lists and the extension's views
+	svc       Services
+	now       func() time.Time
+	limiter   *limiter // per account
+	authFails *limiter // per client address
+	subscribe func(string) (<-chan tonepay.Event, func())
+	recheck   time.Duration
+	closing   <-chan struct{}
 }
 
 // NewServer returns the HTTP handler of the Twilio-compatible API.
-func NewServer(log *slog.Logger, store tonepay.Store, sessions tonepay.SessionService, connectors tonepay.Connectors, opt Options) http.Handler {
+func NewServer(log *slog.Logger, store tonepay.Reader, svc Services, opt Options) http.Handler {
 	s := &server{
-		log:        log,
-		store:      store,
-		sessions:   sessions,
-		connectors: connectors,
-		now:        opt.Now,
-		newSID:     opt.NewSID,
-		subscribe:  opt.Subscribe,
-		recheck:    opt.StreamRecheck,
-		closing:    opt.Closing,
+		log:       log,
+		store:     store,
+		svc:       svc,
+		now:       opt.Now,
+		subscribe: opt.Subscribe,
+		recheck:   opt.StreamRecheck,
+		closing:   opt.Closing,
 	}
 	if s.recheck <= 0 {
 		s.recheck = 5 * time.Second
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.newSID == nil {
-		s.newSID = tonepay.NewSID
 	}
 	if opt.RateLimit > 0 {
 		s.limiter = newLimiter(opt.RateLimit, opt.RateBurst, s.now)
@@ -182,7 +185,9 @@ func pathSid(r *http.Request, name string) string {
 }
 
 // twilioErrors replaces ServeMux's plain-text 404 and 405 answers with
-// Twilio's error JSON, which every client expects on every 4xx.
+// Twilio's error JSON, which every client expects on every 4xx. The request
+// is routed once: ServeMux writes its own answers to a fallback writer, and
+// every route hands its handler the real one (see routes).
 func (s *server) twilioErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isText(r.URL.Path) {
@@ -191,28 +196,44 @@ func (s *server) twilioErrors(mux *http.ServeMux) http.Handler {
 			writeError(w, r, s.log, errNotFound(r))
 			return
 		}
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r) // not h: only ServeHTTP fills in r.PathValue
-			return
-		}
-		probe := &statusProbe{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			writeError(w, r, s.log, tonepay.Errorf(tonepay.CodeMethodNotAllowed, "Method %s not allowed on %s", r.Method, r.URL.Path))
-			return
-		}
-		writeError(w, r, s.log, errNotFound(r))
+		mux.ServeHTTP(&fallback{w: w, r: r, log: s.log, header: http.Header{}}, r)
 	})
 }
 
-// statusProbe records what ServeMux's fallback handler would answer.
-type statusProbe struct {
-	header http.Header
-	status int
+// fallback receives what ServeMux answers itself, when no route takes a
+// request: 405 for a path with other methods (its Allow header is kept),
+// and 404, or a redirect to a cleaned path, for anything else, which
+// becomes a 404 as no API path needs cleaning.
+type fallback struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	log     *slog.Logger
+	header  http.Header // ServeMux's, apart from the client's: only Allow is kept
+	written bool
 }
 
-func (p *statusProbe) Header() http.Header         { return p.header }
-func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *statusProbe) WriteHeader(status int)      { p.status = status }
+func (f *fallback) Header() http.Header         { return f.header }
+func (f *fallback) Write(b []byte) (int, error) { f.WriteHeader(http.StatusOK); return len(b), nil }
+
+func (f *fallback) WriteHeader(status int) {
+	if f.written {
+		return
+	}
+	f.written = true
+	if status == http.StatusMethodNotAllowed {
+		f.w.Header().Set("Allow", f.header.Get("Allow"))
+		writeError(f.w, f.r, f.log, tonepay.Errorf(tonepay.CodeMethodNotAllowed, "Method %s not allowed on %s", f.r.Method, f.r.URL.Path))
+		return
+	}
+	writeError(f.w, f.r, f.log, errNotFound(f.r))
+}
+
+// routed gives a route's handler the real writer, not the fallback.
+func routed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f, ok := w.(*fallback); ok {
+			w = f.w
+		}
+		h.ServeHTTP(w, r)
+	})
+}

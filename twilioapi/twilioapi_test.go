@@ -107,7 +107,7 @@ func newEnvWith(t *testing.T, opt twilioapi.Options, o envOptions) *env {
 	if o.hub != nil {
 		svc.Publish = o.hub.Publish
 	}
-	h := twilioapi.NewServer(log, store, svc, connectors, opt)
+	h := twilioapi.NewServer(log, store, svc, opt)
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}

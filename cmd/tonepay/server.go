@@ -176,7 +176,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	// Closed as shutdown begins: event streams end, so that Shutdown does not
 	// wait its whole grace period for them.
 	closing := make(chan struct{})
-	api := twilioapi.NewServer(log, store, s.sessions, connectors, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: s.hub.Subscribe,
+	api := twilioapi.NewServer(log, store, s.sessions, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: s.hub.Subscribe,
 		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
 	root := http.NewServeMux()
 	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
