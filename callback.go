@@ -99,3 +99,12 @@ type Event struct {
 type Listener interface {
 	Listen(ctx context.Context, fn func(Event)) error
 }
+
+// ISODate formats t as callbacks and the extension API carry dates: ISO
+// 8601, UTC, milliseconds ("2026-11-23T01:02:03.456Z"); "" for the zero time.
+func ISODate(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}

@@ -3,7 +3,6 @@ package capture
 import (
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/tonepay/tonepay"
 )
@@ -15,7 +14,7 @@ func callback(s *tonepay.Session, added url.Values) *tonepay.Callback {
 		"AccountSid":       {s.AccountSid},
 		"CallSid":          {s.CallSid},
 		"Sid":              {s.Sid},
-		"DateCreated":      {isoDate(s.DateCreated)},
+		"DateCreated":      {tonepay.ISODate(s.DateCreated)},
 		"PaymentConnector": {s.Params.PaymentConnector},
 		"PaymentMethod":    {s.Params.PaymentMethod},
 	}
@@ -100,6 +99,3 @@ func keepLast(v string, n int, mask string) string {
 	}
 	return strings.Repeat(mask, len(v)-n) + v[len(v)-n:]
 }
-
-// isoDate formats callback dates as Twilio does: ISO 8601, UTC, milliseconds.
-func isoDate(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

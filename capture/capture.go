@@ -177,7 +177,7 @@ func (e Engine) requestCapture(s *tonepay.Session, sec *Secrets, ev Input, now t
 		"Capture", string(ev.Field),
 		"PartialResult", "false",
 		"Required", required(s),
-		"DateUpdated", isoDate(now),
+		"DateUpdated", tonepay.ISODate(now),
 	))), nil
 }
 
@@ -199,7 +199,7 @@ func (e Engine) complete(s *tonepay.Session, sec *Secrets, ev Input, now time.Ti
 		// cancel; nothing reaches the connector before that.
 		s.Status = tonepay.SessionConfirming
 		s.Deadline = now.Add(e.FirstDigit)
-		return out(callback(s, fields("Confirmation", "pending", "Required", "", "DateUpdated", isoDate(now)))), nil
+		return out(callback(s, fields("Confirmation", "pending", "Required", "", "DateUpdated", tonepay.ISODate(now)))), nil
 	}
 	return e.process(s, now, nil), nil
 }
@@ -219,7 +219,7 @@ func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 		switch ev.Key {
 		case '1':
 			s.DateUpdated = now
-			cb := callback(s, fields("Confirmation", "confirmed", "DateUpdated", isoDate(now)))
+			cb := callback(s, fields("Confirmation", "confirmed", "DateUpdated", tonepay.ISODate(now)))
 			return e.process(s, now, []*tonepay.Callback{cb})
 		case '2':
 			return out(end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "declined")))
@@ -254,7 +254,7 @@ func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 		"PartialResult", "true",
 		paramName(s.State.Capture), maskPartial(s.State.Capture, sec.Entry),
 		"Required", required(s),
-		"DateUpdated", isoDate(now),
+		"DateUpdated", tonepay.ISODate(now),
 	)))
 }
 
@@ -336,7 +336,7 @@ func (e Engine) finish(s *tonepay.Session, sec *Secrets, now time.Time) *tonepay
 		"PartialResult", "false",
 		paramName(f), s.State.Captured[f],
 		"Required", required(s),
-		"DateUpdated", isoDate(now),
+		"DateUpdated", tonepay.ISODate(now),
 	)
 	if f == tonepay.FieldCardNumber {
 		s.State.CardType = brand
@@ -378,7 +378,7 @@ func fieldError(s *tonepay.Session, f tonepay.Field, errType string, now time.Ti
 		"PartialResult", "false",
 		"ErrorType", errType,
 		"Required", required(s),
-		"DateUpdated", isoDate(now),
+		"DateUpdated", tonepay.ISODate(now),
 	))
 }
 
@@ -418,7 +418,7 @@ func end(s *tonepay.Session, sec *Secrets, result string, now time.Time, add map
 	s.Status = tonepay.SessionEnded
 	s.State.Result = result
 	s.DateUpdated = now
-	f := fields("Result", result, "DateUpdated", isoDate(now))
+	f := fields("Result", result, "DateUpdated", tonepay.ISODate(now))
 	for k, v := range add {
 		f[k] = v
 	}

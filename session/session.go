@@ -18,6 +18,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/capture"
+	"github.com/tonepay/tonepay/internal/wait"
 )
 
 var _ tonepay.SessionService = (*Service)(nil)
@@ -69,21 +70,10 @@ const KeySourceKeypad = "keypad"
 // whose transaction ids are NewSID("TX").
 func New(store tonepay.Store, courier tonepay.Courier, sealer tonepay.Sealer, connectors tonepay.Connectors, log *slog.Logger) *Service {
 	svc := &Service{Store: store, Courier: courier, Sealer: sealer, Connectors: connectors, Engine: capture.DefaultEngine,
-		Now: time.Now, NewSID: tonepay.NewSID, Sleep: sleep, Logger: log}
+		Now: time.Now, NewSID: tonepay.NewSID, Sleep: wait.Sleep, Logger: log}
 	// Through svc, so that an injected NewSID draws them too.
 	svc.Engine.NewTxID = func() string { return svc.NewSID("TX") }
 	return svc
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // CreateSession implements tonepay.SessionService.

@@ -93,7 +93,7 @@ func encodeSession(x *tonepay.Session) sessionJSON {
 		CardType: x.State.CardType, ErrorType: x.State.ErrorType, ErrorField: string(x.State.ErrorField), DroppedDigits: x.State.Dropped, Result: x.State.Result,
 		ConfirmationCode: x.State.ConfirmationCode, PaymentToken: x.State.Token, ProfileID: x.State.ProfileID,
 		PaymentError: x.State.PaymentError, PayErrorCode: x.State.PayErrorCode, ConnectorError: x.State.ConnectorError,
-		DateCreated: isoDate(x.DateCreated), DateUpdated: isoDate(x.DateUpdated),
+		DateCreated: tonepay.ISODate(x.DateCreated), DateUpdated: tonepay.ISODate(x.DateUpdated),
 	}
 	if !x.Params.Charging() {
 		out.TokenType = x.Params.TokenType
@@ -154,15 +154,15 @@ func (s *server) handleSessionCallbacks(w http.ResponseWriter, r *http.Request, 
 		}
 		j := callbackJSON{ID: cb.ID, Token: cb.Token, URL: tonepay.RedactURL(cb.URL), // never the credentials in it
 			Status: string(cb.Status), Params: map[string]string{},
-			DateCreated: isoDate(cb.DateCreated), Attempts: make([]attemptJSON, 0, len(atts))}
+			DateCreated: tonepay.ISODate(cb.DateCreated), Attempts: make([]attemptJSON, 0, len(atts))}
 		if cb.Status == tonepay.CallbackPending {
-			j.NextAttemptAt = isoDate(cb.NextAttemptAt)
+			j.NextAttemptAt = tonepay.ISODate(cb.NextAttemptAt)
 		}
 		for k := range cb.Form {
 			j.Params[k] = cb.Form.Get(k)
 		}
 		for _, a := range atts {
-			j.Attempts = append(j.Attempts, attemptJSON{N: a.N, At: isoDate(a.At), DurationMS: a.Duration.Milliseconds(), StatusCode: a.StatusCode, Error: a.Error})
+			j.Attempts = append(j.Attempts, attemptJSON{N: a.N, At: tonepay.ISODate(a.At), DurationMS: a.Duration.Milliseconds(), StatusCode: a.StatusCode, Error: a.Error})
 		}
 		out = append(out, j)
 	}
@@ -178,14 +178,6 @@ func (s *server) findSession(r *http.Request, acct *tonepay.Account) (*tonepay.S
 		return nil, errNotFound(r)
 	}
 	return x, err
-}
-
-// isoDate formats extension API dates like callback dates: ISO 8601, UTC, milliseconds.
-func isoDate(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 // handleEvents streams the account's session changes as server-sent events

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/wait"
 )
 
 var _ tonepay.Courier = (*Dispatcher)(nil)
@@ -314,25 +315,25 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer d.quitOnce.Do(func() { close(d.quit) })
 	failures := 0 // consecutive store errors
 	for {
-		wait, err := d.pass(ctx)
+		next, err := d.pass(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			failures++
-			wait = storeRetry(failures)
-			d.Logger.Error("reading the callback outbox", "err", err, "retry_in", wait)
+			pause := storeRetry(failures)
+			d.Logger.Error("reading the callback outbox", "err", err, "retry_in", pause)
 			// Only the clock or shutdown ends this pause: wake-ups keep.
-			if !sleep(ctx, wait) {
+			if wait.Sleep(ctx, pause) != nil {
 				return nil
 			}
 			continue
 		}
 		failures = 0
-		if wait <= 0 {
+		if next <= 0 {
 			continue
 		}
-		timer := time.NewTimer(wait)
+		timer := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -428,16 +429,6 @@ func storeRetry(n int) time.Duration {
 }
 
 // sleep waits for d or ctx, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
 
 // minClaim is the least claim left at which an attempt still starts; with
 // less, the callback is left for the claim that follows this one.

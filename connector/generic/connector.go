@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/wait"
 )
 
 var _ tonepay.Connector = (*Connector)(nil)
@@ -122,7 +123,7 @@ func (c *Connector) Pay(ctx context.Context, req *tonepay.PayRequest) (*tonepay.
 	reached := false
 	for attempt := 0; attempt <= c.retries; attempt++ {
 		if attempt > 0 {
-			if err := pause(ctx, c.pause); err != nil {
+			if err := wait.Sleep(ctx, c.pause); err != nil {
 				break
 			}
 		}
@@ -284,15 +285,4 @@ func cardProblem(code string) bool {
 		}
 	}
 	return false
-}
-
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
