@@ -9,10 +9,10 @@ import (
 )
 
 // waitersPerSlot bounds how many callbacks wait for a busy host, per slot.
-// Beyond that a callback is left at once (its lease keeps it off others,
-// and a later claim takes it when the lease ends): a dead host with ten
+// Beyond that a callback is left at once (its claim keeps it off others,
+// and a later claim takes it when the claim ends): a dead host with ten
 // thousand sessions must not hold ten thousand goroutines. Enough of them
-// for a burst at a healthy receiver, which would otherwise wait out leases.
+// for a burst at a healthy receiver, which would otherwise wait out claims.
 const waitersPerSlot = 64
 
 // hosts is the state of each destination (host:port) that has deliveries

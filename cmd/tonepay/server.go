@@ -140,7 +140,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	if st, ok := store.(*sqlite.Store); ok {
 		// A SQLite file has one process: claims left in it are a dead
 		// process's. (With PostgreSQL, other processes may hold them.)
-		if err := st.ReleaseLeases(ctx); err != nil {
+		if err := st.ReleaseClaims(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -203,7 +203,7 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 // ClaimCallbacks implements tonepay.Store.
-func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*tonepay.Callback, error) {
+func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, claim time.Duration, limit int) ([]*tonepay.Callback, error) {
 	// Only the oldest pending callback of each session is eligible, so a
 	// session's callbacks go out one after another, in order; SKIP LOCKED
 	// lets several processes claim at once without waiting on each other.
@@ -212,7 +212,7 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 			WHERE c.status = 'pending' AND c.next_attempt_at <= $2 AND c.leased_until <= $2
 			AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
 			ORDER BY c.id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING `+sqlrow.CallbackCols, sqlrow.Ts(now.Add(lease)), sqlrow.Ts(now), limit)
+		RETURNING `+sqlrow.CallbackCols, sqlrow.Ts(now.Add(claim)), sqlrow.Ts(now), limit)
 	if err != nil {
 		return nil, wrap("ClaimCallbacks", err)
 	}

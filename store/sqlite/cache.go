@@ -12,7 +12,7 @@ import (
 // call of every Payments request. Each read outside the writer is costly
 // here: every commit invalidates the read connections' page caches, so a
 // lookup goes back to the file. These rows rarely change, and a SQLite file
-// is served by one process (see ReleaseLeases), so the Store keeps them in
+// is served by one process (see ReleaseClaims), so the Store keeps them in
 // memory, dropped whenever a transaction that changed them commits.
 // Transactions read through their own connection, never this cache.
 

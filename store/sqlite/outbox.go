@@ -11,7 +11,7 @@ import (
 )
 
 // ClaimCallbacks implements tonepay.Store.
-func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*tonepay.Callback, error) {
+func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, claim time.Duration, limit int) ([]*tonepay.Callback, error) {
 	const op = "ClaimCallbacks"
 	if limit <= 0 {
 		return nil, nil
@@ -27,14 +27,14 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		// Only the oldest pending callback of each session is eligible, so a
 		// session's callbacks go out one after another, in order, even when a
-		// later one is due first. The lease is a column of its own, so that
-		// claiming does not disturb the retry schedule (see ReleaseLeases).
+		// later one is due first. The claim is a column of its own (leased_until), so that
+		// claiming does not disturb the retry schedule (see ReleaseClaims).
 		rows, err := (txq{tx, s.wstmts}).QueryContext(ctx, `UPDATE callbacks SET leased_until = ?1
 			WHERE id IN (SELECT c.id FROM callbacks c
 				WHERE c.status = 'pending' AND c.next_attempt_at <= ?2 AND c.leased_until <= ?2
 				AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
 				ORDER BY c.id LIMIT ?3)
-			RETURNING `+sqlrow.CallbackCols, sqlrow.Ts(now.Add(lease)), sqlrow.Ts(now), limit)
+			RETURNING `+sqlrow.CallbackCols, sqlrow.Ts(now.Add(claim)), sqlrow.Ts(now), limit)
 		if err != nil {
 			return wrap(op, err)
 		}
@@ -49,11 +49,11 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, lease time.Du
 	return out, nil
 }
 
-// ReleaseLeases frees every callback claim. A SQLite file is served by one
+// ReleaseClaims frees every callback claim. A SQLite file is served by one
 // process, so at start-up any claim left is a dead process's: releasing it
-// sends the callback now instead of when the lease would have ended.
-func (s *Store) ReleaseLeases(ctx context.Context) error {
-	const op = "ReleaseLeases"
+// sends the callback now instead of when the claim would have ended.
+func (s *Store) ReleaseClaims(ctx context.Context) error {
+	const op = "ReleaseClaims"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE status = 'pending' AND leased_until != 0`)
 		return wrap(op, err)
@@ -61,7 +61,7 @@ func (s *Store) ReleaseLeases(ctx context.Context) error {
 }
 
 // RecordAttempt implements tonepay.Store. It returns tonepay.ErrNotFound
-// when cb is not in the store. Recording ends the claim's lease: the
+// when cb is not in the store. Recording ends the claim: the
 // callback is due again at its new NextAttemptAt.
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
 	const op = "RecordAttempt"
@@ -92,7 +92,7 @@ func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 	var n sql.NullInt64
 	// Only the callbacks ClaimCallbacks could hand out count: one waiting
 	// behind an earlier callback of its session is not due, whatever its
-	// time, and a leased one is due when its lease ends.
+	// time, and a claimed one is due when its claim ends.
 	err := s.read.QueryRowContext(ctx, `SELECT min(max(c.next_attempt_at, c.leased_until)) FROM callbacks c
 		WHERE c.status = 'pending'
 		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)`).Scan(&n)

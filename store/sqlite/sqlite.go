@@ -11,7 +11,7 @@
 //
 // A file is served by one process. The Store relies on it twice: it caches
 // the rows every request reads (cache.go), and it releases callback leases
-// at start-up (ReleaseLeases).
+// at start-up (ReleaseClaims).
 //
 // Card data at rest (DESIGN §8). A session's captured values are stored only
 // sealed (sessions.sealed, AES-256-GCM under the data key), and the WAL keeps

@@ -279,9 +279,9 @@ func TestConcurrentUpdates(t *testing.T) {
 	}
 }
 
-// TestReleaseLeases: a claim left by a dead process is released at start-up,
+// TestReleaseClaims: a claim left by a dead process is released at start-up,
 // but a retry scheduled for later stays scheduled.
-func TestReleaseLeases(t *testing.T) {
+func TestReleaseClaims(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "l.db"))
 	now := time.Now().UTC()
 	a := storetest.MustAccount(t, s, "", now)
@@ -298,7 +298,7 @@ func TestReleaseLeases(t *testing.T) {
 	if got, _ := s.ClaimCallbacks(ctx, now, time.Minute, 10); len(got) != 1 {
 		t.Fatalf("claimed %d", len(got))
 	}
-	if err := s.ReleaseLeases(ctx); err != nil {
+	if err := s.ReleaseClaims(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ClaimCallbacks(ctx, now, time.Minute, 10)
