@@ -29,28 +29,33 @@ const (
 func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
 	form, err := readForm(w, r, tonepay.CodeInvalidParameter)
 	if err != nil {
-		return err
-	}
-	call, err := s.findCall(r, acct)
-	if err != nil {
-		return err
+		return s.pathFirst(r, acct, err)
 	}
 	keys := form.Get("Digits")
-	if keys == "" {
-		return errMissing("Digits")
+	switch {
+	case keys == "":
+		err = errMissing("Digits")
+	case len(keys) > maxDigits: // the request waits while the keys are played: bound how long
+		err = tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value for parameter Digits: at most %d keys at once", maxDigits)
+	case strings.Count(keys, "w") > maxWaits:
+		err = tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value for parameter Digits: at most %d waits (w, half a second each) at once, not %d", maxWaits, strings.Count(keys, "w"))
 	}
-	// The request waits while the keys are played: bound how long.
-	if len(keys) > maxDigits {
-		return tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value for parameter Digits: at most %d keys at once", maxDigits)
-	}
-	if n := strings.Count(keys, "w"); n > maxWaits {
-		return tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value for parameter Digits: at most %d waits (w, half a second each) at once, not %d", maxWaits, n)
-	}
-	p, err := s.svc.Press(r.Context(), acct.Sid, call.Sid, keys)
 	if err != nil {
+		return s.pathFirst(r, acct, err)
+	}
+	// The call is read once, in Press's transaction.
+	callSid := pathSid(r, "CallSid")
+	p, err := s.svc.Press(r.Context(), acct.Sid, callSid, keys)
+	switch tonepay.ErrorCode(err) {
+	case 0:
+	case tonepay.CodeNotFound:
+		return errNotFound(r)
+	case tonepay.CodeInvalidParameter: // a key that is not one; the path first, as above
+		return s.pathFirst(r, acct, err)
+	default:
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"call_sid": call.Sid, "applied": p.Applied, "dropped": p.Dropped})
+	writeJSON(w, http.StatusOK, map[string]any{"call_sid": callSid, "applied": p.Applied, "dropped": p.Dropped})
 	return nil
 }
 
