@@ -1,0 +1,557 @@
+// Package voice is the pure call runtime: a call's State and an Input (the
+// call was answered, a document arrived, a key was pressed, a timer fired,
+// the call was redirected or hung up) go in; the new State and the effects
+// come out: fetch this URL, wait until then, hang up with this status, and
+// the timeline of what the caller heard and did. It does no I/O and reads no
+// clock: the runner passes the time and performs the effects. State is plain
+// JSON, so a runner persists it after each step and a restarted runner
+// continues the call where it was (repeating State.Fetch if one was in
+// flight; keys already applied are in State and are not applied again).
+//
+// Simulated speech takes no time: a Say is heard at once. Only waits that
+// belong to the caller (Pause, Gather's timeout) are on the clock, as Waits
+// the runner turns into a Timeout input.
+package voice
+
+import (
+	"mime"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is the kind of an Input.
+type Kind int
+
+// Input kinds.
+const (
+	Answered     Kind = iota + 1 // the call is up: fetch its Url or run its Twiml
+	Fetched                      // the pending fetch answered (Status, ContentType, Body)
+	FetchFailed                  // the pending fetch got no answer (Code: 11205, 11210, 11200 for a timeout, ...)
+	Key                          // the caller pressed Key
+	Timeout                      // a Wait's time came (stale ones are ignored)
+	Update                       // Calls update with Url (+Method) or Twiml: interrupts the current verb
+	FarEndHangUp                 // the party of a <Dial> (or a <Connect>'s stream) hung up
+	CallerHangUp                 // the caller hung up
+)
+
+// Input is something that happened to the call.
+type Input struct {
+	Kind Kind
+	Seq  int // Fetched, FetchFailed: the Fetch.Seq answered; a stale answer is ignored
+
+	Status      int    // Fetched: HTTP status
+	ContentType string // Fetched
+	Body        []byte // Fetched
+	Code        int    // FetchFailed: Twilio's error code
+	Message     string // FetchFailed: why, for the timeline
+
+	Key byte // Key: '0'-'9', 'A'-'D', '*', '#'
+
+	URL, Method, Twiml string // Update
+}
+
+// Call statuses (Twilio's CallStatus).
+const (
+	StatusRinging    = "ringing"
+	StatusInProgress = "in-progress"
+	StatusCompleted  = "completed"
+	StatusBusy       = "busy"
+	StatusNoAnswer   = "no-answer"
+	StatusFailed     = "failed"
+)
+
+// Fetch is a request the runner makes for the call: Params go in the body of
+// a POST or the query of a GET, signed with X-Twilio-Signature.
+type Fetch struct {
+	Seq    int        `json:"seq"`
+	Reason string     `json:"reason"` // answer, action, redirect, dial-action, connect-action, update, fallback
+	URL    string     `json:"url"`
+	Method string     `json:"method"`
+	Params url.Values `json:"params"`
+}
+
+// Wait is a time after which the runner feeds a Timeout.
+type Wait struct {
+	For   string    `json:"for"` // pause; prompt (a Pause in a Gather); gather (its timeout)
+	Until time.Time `json:"until"`
+}
+
+// Entry is one line of the call's timeline.
+type Entry struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"` // fetch, fetched, verb, say, play, key, error, warning, hangup
+	Verb   string    `json:"verb,omitempty"`
+	Text   string    `json:"text,omitempty"` // words heard, a URL played, a key, a Dial target
+	URL    string    `json:"url,omitempty"`
+	Method string    `json:"method,omitempty"`
+	Status int       `json:"status,omitempty"` // fetched: HTTP status
+	Code   int       `json:"code,omitempty"`   // error, warning: Twilio's code
+	// Masked is for the runner: it sets it (and hides Text) on key entries
+	// while a payment field is captured. The engine never sets it.
+	Masked bool `json:"masked,omitempty"`
+}
+
+// Output is what a step asks of the runner, besides the new State.
+type Output struct {
+	// Fetch is the request whose answer runs the call next (also in
+	// State.Fetch until answered). Notify are requests whose answers are
+	// ignored (a Dial action after the call was redirected or the caller
+	// left); send them before Fetch.
+	Fetch  *Fetch
+	Notify []*Fetch
+	Wait   *Wait // also in State.Wait
+	// Unrouted is a key no TwiML verb listens for: the runner offers it to an
+	// agent-assisted Payments session on the call, or drops and counts it.
+	Unrouted byte
+	// Ended is the final status when the call ends in this step.
+	Ended    string
+	Timeline []Entry
+}
+
+// State is one call's runtime state; plain JSON.
+type State struct {
+	AccountSid string `json:"accountSid"`
+	CallSid    string `json:"callSid"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Direction  string `json:"direction"` // outbound-api, inbound
+	URL        string `json:"url,omitempty"`
+	Method     string `json:"method,omitempty"`
+	Twiml      string `json:"twiml,omitempty"`
+	// FallbackURL is requested once when the first document cannot be
+	// fetched or run (with ErrorCode and ErrorUrl), as Twilio does.
+	FallbackURL    string `json:"fallbackUrl,omitempty"`
+	FallbackMethod string `json:"fallbackMethod,omitempty"`
+
+	Status    string `json:"status"`
+	ErrorCode int    `json:"errorCode,omitempty"` // the error that ended the call
+
+	Doc  *Document `json:"doc,omitempty"`
+	Next int       `json:"next"` // index in Doc.Verbs of the verb after the current one
+	// Current is the verb that waits (Pause, Gather, Dial, Connect), nil
+	// while the call runs through verbs or fetches.
+	Current  *Verb     `json:"current,omitempty"`
+	Prompt   int       `json:"prompt,omitempty"` // Gather: index of the next nested prompt
+	Digits   string    `json:"digits,omitempty"` // Gather: keys collected so far
+	Since    time.Time `json:"since,omitempty"`  // Dial, Connect: when the far end answered
+	Wait     *Wait     `json:"wait,omitempty"`
+	Fetch    *Fetch    `json:"fetch,omitempty"`
+	Seq      int       `json:"seq"`
+	Hops     int       `json:"hops"` // documents fetched since the caller last waited or pressed a key
+	FellBack bool      `json:"fellBack,omitempty"`
+}
+
+// Engine holds the server's settings.
+type Engine struct {
+	// MaxHops ends a call that fetches this many documents in a row without
+	// ever waiting for the caller (a Redirect loop). Twilio ends such calls
+	// after a limit it does not document; ours is DefaultMaxHops.
+	MaxHops int
+}
+
+// DefaultMaxHops bounds Redirect loops.
+const DefaultMaxHops = 100
+
+// StockMessage is what the caller hears when the app fails (Twilio's words).
+const StockMessage = "We're sorry, but an application error has occurred. Goodbye!"
+
+// ApiVersion is sent on every request.
+const ApiVersion = "2010-04-01"
+
+// audio types Twilio plays when a document URL answers with one (§2.2).
+var audioTypes = map[string]bool{"audio/mpeg": true, "audio/wav": true, "audio/wave": true, "audio/x-wav": true,
+	"audio/aiff": true, "audio/x-aifc": true, "audio/x-aiff": true, "audio/x-gsm": true, "audio/gsm": true, "audio/ulaw": true}
+
+// Step applies in to s at now.
+func (e Engine) Step(s *State, in Input, now time.Time) Output {
+	r := &run{e: e, s: s, now: now}
+	w, f := s.Wait, s.Fetch
+	r.step(in)
+	r.effects(w, f)
+	return r.out
+}
+
+func (r *run) step(in Input) {
+	s, now := r.s, r.now
+	if s.Status == StatusCompleted || s.Status == StatusBusy || s.Status == StatusNoAnswer || s.Status == StatusFailed {
+		if in.Kind == Key {
+			r.out.Unrouted = in.Key
+		}
+		return
+	}
+	switch in.Kind {
+	case Answered:
+		if s.Doc != nil || s.Fetch != nil {
+			break // already running
+		}
+		if s.Status == "" {
+			s.Status = StatusInProgress
+			if s.Direction == "inbound" {
+				s.Status = StatusRinging // Twilio fetches VoiceUrl before answering
+			}
+		}
+		if s.URL != "" {
+			r.fetch("answer", s.URL, def(s.Method, "POST"), nil)
+		} else {
+			r.runTwiml(s.Twiml)
+		}
+	case Fetched, FetchFailed:
+		if s.Fetch == nil || in.Seq != s.Fetch.Seq {
+			break
+		}
+		r.fetched(in)
+	case Key:
+		r.key(in.Key)
+	case Timeout:
+		if s.Wait == nil || now.Before(s.Wait.Until) {
+			break
+		}
+		w := s.Wait
+		s.Wait = nil
+		switch {
+		case w.For == "prompt":
+			r.prompts() // a Pause nested in a Gather ended
+		case w.For == "gather":
+			r.gatherEnd("")
+		default:
+			s.Current = nil
+			r.continueDoc()
+		}
+	case Update:
+		r.update(in)
+	case FarEndHangUp:
+		if s.Current == nil || (s.Current.Name != "Dial" && s.Current.Name != "Connect") {
+			break
+		}
+		v := *s.Current
+		s.Current = nil
+		if v.Action == "" {
+			r.continueDoc()
+		} else {
+			r.fetch(strings.ToLower(v.Name)+"-action", v.Action, v.Method, r.dialParams(v))
+		}
+	case CallerHangUp:
+		if s.Current != nil && s.Current.Action != "" && (s.Current.Name == "Dial" || s.Current.Name == "Connect") {
+			// The Dial action is still requested; what it answers cannot run.
+			r.notify(*s.Current)
+		}
+		r.end(StatusCompleted, 0)
+	}
+}
+
+// effects reports the Wait and Fetch the step left in State, if new.
+func (r *run) effects(w *Wait, f *Fetch) {
+	if r.s.Wait != w {
+		r.out.Wait = r.s.Wait
+	}
+	if r.s.Fetch != f {
+		r.out.Fetch = r.s.Fetch
+	}
+}
+
+type run struct {
+	e   Engine
+	s   *State
+	now time.Time
+	out Output
+}
+
+func (r *run) log(en Entry) {
+	en.At = r.now
+	r.out.Timeline = append(r.out.Timeline, en)
+}
+
+// Params is the parameter set Twilio sends on every request of the call.
+func (s *State) Params() url.Values {
+	return url.Values{
+		"AccountSid": {s.AccountSid}, "CallSid": {s.CallSid}, "From": {s.From}, "To": {s.To},
+		"Called": {s.To}, "Caller": {s.From}, "CallStatus": {s.Status}, "Direction": {s.Direction},
+		"ApiVersion": {ApiVersion},
+	}
+}
+
+func (r *run) fetch(reason, u, method string, extra url.Values) {
+	s := r.s
+	if reason != "answer" && reason != "update" && reason != "fallback" {
+		if s.Hops++; r.e.maxHops() > 0 && s.Hops > r.e.maxHops() {
+			r.log(Entry{Kind: "error", Text: "redirect loop: " + strconv.Itoa(r.e.maxHops()) + " documents without waiting for the caller", URL: u})
+			r.end(StatusCompleted, 0)
+			return
+		}
+	}
+	p := s.Params()
+	for k, v := range extra {
+		p[k] = v
+	}
+	s.Seq++
+	s.Current, s.Wait, s.Doc = nil, nil, nil
+	s.Fetch = &Fetch{Seq: s.Seq, Reason: reason, URL: u, Method: method, Params: p}
+	r.log(Entry{Kind: "fetch", URL: u, Method: method, Text: reason})
+}
+
+func (r *run) notify(v Verb) {
+	p := r.s.Params()
+	for k, x := range r.dialParams(v) {
+		p[k] = x
+	}
+	f := &Fetch{Reason: strings.ToLower(v.Name) + "-action", URL: v.Action, Method: v.Method, Params: p}
+	r.out.Notify = append(r.out.Notify, f)
+	r.log(Entry{Kind: "fetch", URL: f.URL, Method: f.Method, Text: f.Reason + " (answer ignored)"})
+}
+
+func (r *run) dialParams(v Verb) url.Values {
+	if v.Name != "Dial" {
+		return nil
+	}
+	return url.Values{"DialCallStatus": {StatusCompleted}, "DialCallDuration": {strconv.Itoa(int(r.now.Sub(r.s.Since) / time.Second))}}
+}
+
+func (e Engine) maxHops() int {
+	if e.MaxHops == 0 {
+		return DefaultMaxHops
+	}
+	return e.MaxHops
+}
+
+func (r *run) fetched(in Input) {
+	s := r.s
+	f := s.Fetch
+	s.Fetch = nil
+	if in.Kind == FetchFailed {
+		r.log(Entry{Kind: "fetched", URL: f.URL, Method: f.Method, Code: in.Code, Text: in.Message})
+		r.fail(f, &Error{Code: in.Code, Message: def(in.Message, "HTTP retrieval failure")})
+		return
+	}
+	r.log(Entry{Kind: "fetched", URL: f.URL, Method: f.Method, Status: in.Status, Text: in.ContentType})
+	if in.Status < 200 || in.Status > 299 {
+		r.fail(f, errorf(CodeHTTPRetrieval, "HTTP retrieval failure: status %d", in.Status))
+		return
+	}
+	mt, _, err := mime.ParseMediaType(in.ContentType)
+	switch {
+	case in.ContentType == "" || err != nil:
+		r.fail(f, errorf(CodeHTTPRetrieval, "HTTP retrieval failure: no Content-Type"))
+	case mt == "text/xml" || mt == "application/xml" || mt == "text/html":
+		doc, perr := Parse(in.Body, f.URL)
+		if perr != nil {
+			r.fail(f, perr)
+			return
+		}
+		r.runDoc(doc)
+	case mt == "text/plain":
+		// Run it if it is TwiML; else read it aloud and hang up.
+		if doc, perr := Parse(in.Body, f.URL); perr == nil {
+			r.runDoc(doc)
+			return
+		}
+		r.answer()
+		r.log(Entry{Kind: "say", Text: strings.Join(strings.Fields(string(in.Body)), " ")})
+		r.end(StatusCompleted, 0)
+	case audioTypes[mt]:
+		r.answer()
+		r.log(Entry{Kind: "play", URL: f.URL})
+		r.end(StatusCompleted, 0)
+	default:
+		r.fail(f, errorf(CodeContentType, "Invalid Content-Type %q", mt))
+	}
+}
+
+// fail ends the call on an app error the way Twilio does: the first
+// document's fallback if any, else the stock message and hang up.
+func (r *run) fail(f *Fetch, err *Error) {
+	s := r.s
+	r.log(Entry{Kind: "error", Code: err.Code, Text: err.Message, URL: f.URL})
+	if s.FallbackURL != "" && !s.FellBack && f.Reason == "answer" {
+		s.FellBack = true
+		r.fetch("fallback", s.FallbackURL, def(s.FallbackMethod, "POST"), url.Values{"ErrorCode": {strconv.Itoa(err.Code)}, "ErrorUrl": {f.URL}})
+		return
+	}
+	r.answer()
+	r.log(Entry{Kind: "say", Text: StockMessage})
+	r.end(StatusCompleted, err.Code)
+}
+
+func (r *run) runTwiml(twiml string) {
+	doc, err := Parse([]byte(twiml), "")
+	if err != nil {
+		r.fail(&Fetch{Reason: "twiml"}, err)
+		return
+	}
+	r.runDoc(doc)
+}
+
+func (r *run) runDoc(doc *Document) {
+	for _, w := range doc.Warnings {
+		r.log(Entry{Kind: "warning", Code: w.Code, Text: w.Message})
+	}
+	r.s.Doc, r.s.Next, r.s.Current = doc, 0, nil
+	r.continueDoc()
+}
+
+// answer marks a ringing (inbound) call answered: any verb but a first
+// <Reject> answers it.
+func (r *run) answer() {
+	if r.s.Status == StatusRinging {
+		r.s.Status = StatusInProgress
+	}
+}
+
+// continueDoc runs verbs from s.Next until one waits, fetches or ends.
+func (r *run) continueDoc() {
+	s := r.s
+	for s.Doc != nil && s.Fetch == nil && s.Current == nil && !r.ended() {
+		if s.Next >= len(s.Doc.Verbs) {
+			r.end(StatusCompleted, 0) // the end of the document hangs up
+			return
+		}
+		v := s.Doc.Verbs[s.Next]
+		s.Next++
+		r.verb(v)
+	}
+}
+
+func (r *run) ended() bool { return r.out.Ended != "" }
+
+func (r *run) verb(v Verb) {
+	s := r.s
+	if v.Name == "Reject" && s.Status == StatusRinging {
+		r.log(Entry{Kind: "verb", Verb: v.Name, Text: v.Reason})
+		if v.Reason == "busy" {
+			r.end(StatusBusy, 0)
+		} else {
+			r.end(StatusNoAnswer, 0)
+		}
+		return
+	}
+	r.answer()
+	switch v.Name {
+	case "Say", "Play", "Pause":
+		r.prompt(v)
+		if v.Name == "Pause" {
+			r.wait(&v, "pause", time.Duration(v.Length)*time.Second)
+		}
+	case "Gather":
+		r.log(Entry{Kind: "verb", Verb: v.Name})
+		s.Current, s.Prompt, s.Digits = &v, 0, ""
+		r.prompts()
+	case "Redirect":
+		r.log(Entry{Kind: "verb", Verb: v.Name, URL: v.Text, Method: v.Method})
+		r.fetch("redirect", v.Text, v.Method, nil)
+	case "Hangup", "Reject":
+		r.log(Entry{Kind: "verb", Verb: v.Name, Text: v.Reason})
+		r.end(StatusCompleted, 0)
+	case "Dial", "Connect":
+		// The simulated far end answers at once; the call stays here until
+		// one side hangs up or the call is redirected.
+		en := Entry{Kind: "verb", Verb: v.Name, Text: v.Text}
+		for _, n := range v.Nouns {
+			en.Text = strings.TrimSpace(en.Text + " " + n.Kind + ":" + n.Target)
+		}
+		r.log(en)
+		s.Current, s.Since, s.Hops = &v, r.now, 0
+	case "Pay":
+		r.log(Entry{Kind: "verb", Verb: v.Name})
+		r.log(Entry{Kind: "error", Code: CodePayNotSupported, Text: "<Pay> is not supported yet"})
+		r.log(Entry{Kind: "say", Text: StockMessage})
+		r.end(StatusCompleted, CodePayNotSupported)
+	}
+}
+
+// prompt plays a Say, Play or Pause: heard at once (Pause waits after).
+func (r *run) prompt(v Verb) {
+	switch v.Name {
+	case "Say":
+		r.log(Entry{Kind: "say", Verb: v.Name, Text: v.Text})
+	case "Play":
+		if v.Digits != "" {
+			r.log(Entry{Kind: "play", Verb: v.Name, Text: v.Digits})
+		} else {
+			r.log(Entry{Kind: "play", Verb: v.Name, URL: v.Text})
+		}
+	case "Pause":
+		r.log(Entry{Kind: "verb", Verb: v.Name, Text: strconv.Itoa(v.Length) + "s"})
+	}
+}
+
+func (r *run) wait(v *Verb, what string, d time.Duration) {
+	s := r.s
+	s.Current, s.Hops = v, 0
+	s.Wait = &Wait{For: what, Until: r.now.Add(d)}
+}
+
+// prompts plays a Gather's nested prompts from s.Prompt, stopping at a
+// Pause; after the last one the timeout starts.
+func (r *run) prompts() {
+	s := r.s
+	g := s.Current
+	for s.Prompt < len(g.Prompts) {
+		p := g.Prompts[s.Prompt]
+		s.Prompt++
+		r.prompt(p)
+		if p.Name == "Pause" {
+			r.wait(g, "prompt", time.Duration(p.Length)*time.Second)
+			return
+		}
+	}
+	r.wait(g, "gather", time.Duration(g.Timeout)*time.Second)
+}
+
+func (r *run) key(k byte) {
+	s := r.s
+	r.log(Entry{Kind: "key", Text: string(k)})
+	g := s.Current
+	if g == nil || g.Name != "Gather" {
+		r.out.Unrouted = k
+		return
+	}
+	s.Hops = 0 // a key stops the prompts; the timeout now runs from this key
+	if g.FinishOnKey != "" && string(k) == g.FinishOnKey {
+		r.gatherEnd(g.FinishOnKey)
+		return
+	}
+	s.Digits += string(k)
+	if g.NumDigits > 0 && len(s.Digits) >= g.NumDigits {
+		r.gatherEnd("")
+		return
+	}
+	r.wait(g, "gather", time.Duration(g.Timeout)*time.Second)
+}
+
+// gatherEnd requests the action with what was gathered, or, with nothing
+// gathered and no actionOnEmptyResult, goes on with the next verb.
+func (r *run) gatherEnd(finishedOn string) {
+	s := r.s
+	g := *s.Current
+	digits := s.Digits
+	s.Current, s.Wait, s.Digits, s.Prompt = nil, nil, "", 0
+	r.log(Entry{Kind: "verb", Verb: "Gather", Text: "ended: Digits=" + digits + " FinishedOnKey=" + finishedOn})
+	if (digits == "" && !g.ActionOnEmptyResult) || g.Action == "" {
+		r.continueDoc()
+		return
+	}
+	r.fetch("action", g.Action, g.Method, url.Values{"Digits": {digits}, "FinishedOnKey": {finishedOn}})
+}
+
+func (r *run) update(in Input) {
+	s := r.s
+	if s.Current != nil && s.Current.Action != "" && (s.Current.Name == "Dial" || s.Current.Name == "Connect") {
+		r.notify(*s.Current) // Twilio requests the Dial action, ignores it, then runs the update
+	}
+	r.log(Entry{Kind: "verb", Verb: "Update", URL: in.URL, Method: in.Method})
+	s.Current, s.Wait, s.Fetch, s.Doc, s.Digits, s.Prompt, s.Hops = nil, nil, nil, nil, "", 0, 0
+	if in.URL != "" {
+		r.fetch("update", in.URL, def(in.Method, "POST"), nil)
+		return
+	}
+	r.runTwiml(in.Twiml)
+}
+
+func (r *run) end(status string, code int) {
+	s := r.s
+	s.Status, s.ErrorCode = status, code
+	s.Current, s.Wait, s.Fetch = nil, nil, nil
+	r.out.Ended = status
+	r.log(Entry{Kind: "hangup", Text: status, Code: code})
+}

@@ -1,0 +1,338 @@
+package voice
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 23, 1, 2, 3, 0, time.UTC)
+
+const base = "https://app.example.com/ivr/"
+
+// page is a document the test app serves.
+type page struct {
+	status int
+	ct     string
+	body   string
+}
+
+func xmlPage(body string) page { return page{200, "text/xml; charset=utf-8", body} }
+
+// step is one input at an offset from t0, and what it must cause.
+type step struct {
+	at    time.Duration
+	in    Input  // Kind 0 with keys: one Key input per key
+	keys  string // Key inputs; the outputs of all are checked together
+	serve bool   // answer the pending fetch from the app
+
+	fetch    string            // URL of Output.Fetch; "" none
+	method   string            // its method when set
+	params   map[string]string // its parameters; "-" means absent
+	notify   int               // len(Output.Notify)
+	wait     time.Duration     // Output.Wait.Until - t0; 0 none
+	ended    string            // Output.Ended
+	code     int               // State.ErrorCode after the step
+	heard    []string          // say entries of the step, in order (nil: not checked)
+	unrouted string            // keys returned as not for a Gather
+}
+
+func newCall(mod func(s *State)) *State {
+	s := &State{AccountSid: "AC00000000000000000000000000000001", CallSid: "CA00000000000000000000000000000001",
+		From: "+15550001111", To: "+15550002222", Direction: "outbound-api", URL: base + "start"}
+	if mod != nil {
+		mod(s)
+	}
+	return s
+}
+
+func play(t *testing.T, e Engine, s *State, app map[string]page, steps []step) {
+	t.Helper()
+	for i, st := range steps {
+		now := t0.Add(st.at)
+		var ins []Input
+		switch {
+		case st.keys != "":
+			for j := 0; j < len(st.keys); j++ {
+				ins = append(ins, Input{Kind: Key, Key: st.keys[j]})
+			}
+		case st.serve:
+			if s.Fetch == nil {
+				t.Fatalf("step %d: nothing to serve", i)
+			}
+			p, ok := app[s.Fetch.URL]
+			if !ok {
+				p = page{404, "text/html", "not found"}
+			}
+			ins = []Input{{Kind: Fetched, Seq: s.Fetch.Seq, Status: p.status, ContentType: p.ct, Body: []byte(p.body)}}
+		default:
+			in := st.in
+			if (in.Kind == Fetched || in.Kind == FetchFailed) && in.Seq == 0 && s.Fetch != nil {
+				in.Seq = s.Fetch.Seq
+			}
+			ins = []Input{in}
+		}
+		var o Output
+		var heard []string
+		var unrouted string
+		for _, in := range ins {
+			o = e.Step(s, in, now)
+			for _, en := range o.Timeline {
+				if en.Kind == "say" {
+					heard = append(heard, en.Text)
+				}
+			}
+			if o.Unrouted != 0 {
+				unrouted += string(o.Unrouted)
+			}
+		}
+		got := ""
+		if o.Fetch != nil {
+			got = o.Fetch.URL
+		}
+		if got != st.fetch {
+			t.Fatalf("step %d: fetch %q, want %q (timeline %+v)", i, got, st.fetch, o.Timeline)
+		}
+		if o.Fetch != nil {
+			if st.method != "" && o.Fetch.Method != st.method {
+				t.Errorf("step %d: method %s, want %s", i, o.Fetch.Method, st.method)
+			}
+			for k, v := range st.params {
+				vs, ok := o.Fetch.Params[k]
+				if v == "-" {
+					if ok {
+						t.Errorf("step %d: param %s=%q, want absent", i, k, vs)
+					}
+				} else if !ok || len(vs) != 1 || vs[0] != v {
+					t.Errorf("step %d: param %s=%q, want %q", i, k, vs, v)
+				}
+			}
+		}
+		if len(o.Notify) != st.notify {
+			t.Errorf("step %d: %d notify, want %d", i, len(o.Notify), st.notify)
+		}
+		var w time.Duration
+		if o.Wait != nil {
+			w = o.Wait.Until.Sub(t0)
+		}
+		if w != st.wait {
+			t.Errorf("step %d: wait %v, want %v", i, w, st.wait)
+		}
+		if o.Ended != st.ended || s.ErrorCode != st.code {
+			t.Errorf("step %d: ended %q code %d, want %q %d (timeline %+v)", i, o.Ended, s.ErrorCode, st.ended, st.code, o.Timeline)
+		}
+		if st.heard != nil && !(len(heard) == 0 && len(st.heard) == 0) && !reflect.DeepEqual(heard, st.heard) {
+			t.Errorf("step %d: heard %q, want %q", i, heard, st.heard)
+		}
+		if unrouted != st.unrouted {
+			t.Errorf("step %d: unrouted %q, want %q", i, unrouted, st.unrouted)
+		}
+	}
+}
+
+var (
+	answer = Input{Kind: Answered}
+	sec    = time.Second
+)
+
+func TestVoice(t *testing.T) {
+	std := map[string]string{"AccountSid": "AC00000000000000000000000000000001", "CallSid": "CA00000000000000000000000000000001",
+		"From": "+15550001111", "To": "+15550002222", "Called": "+15550002222", "Caller": "+15550001111",
+		"CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01", "Digits": "-"}
+	menu := xmlPage(`<Response><Gather numDigits="1" action="choice"><Say>Press 1</Say></Gather><Say>Bye</Say></Response>`)
+	tests := []struct {
+		name  string
+		mod   func(s *State)
+		app   map[string]page
+		steps []step
+	}{
+		{"say then end of document hangs up", nil, map[string]page{base + "start": xmlPage(`<Response><Say loop="2">Hello</Say><Play>hi.mp3</Play></Response>`)},
+			[]step{{in: answer, fetch: base + "start", method: "POST", params: std}, {serve: true, ended: StatusCompleted, heard: []string{"Hello"}}}},
+		{"GET method on answer", func(s *State) { s.Method = "GET" }, nil,
+			[]step{{in: answer, fetch: base + "start", method: "GET"}}},
+		{"inline twiml fetches nothing", func(s *State) { s.URL, s.Twiml = "", `<Response><Say>Inline</Say><Hangup/><Say>never</Say></Response>` }, nil,
+			[]step{{in: answer, ended: StatusCompleted, heard: []string{"Inline"}}}},
+		{"pause waits on the clock", nil, map[string]page{base + "start": xmlPage(`<Response><Pause length="3"/><Say>After</Say></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 3 * sec},
+				{at: 2 * sec, in: Input{Kind: Timeout}}, // early: ignored
+				{at: sec, keys: "5", unrouted: "5"},     // no Gather listens
+				{at: 3 * sec, in: Input{Kind: Timeout}, ended: StatusCompleted, heard: []string{"After"}}}},
+		{"gather numDigits requests action with Digits", nil, map[string]page{base + "start": menu, base + "choice": xmlPage(`<Response><Say>You chose</Say></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec, heard: []string{"Press 1"}},
+				{at: 2 * sec, keys: "1", fetch: base + "choice", params: map[string]string{"Digits": "1", "FinishedOnKey": "", "CallStatus": "in-progress"}},
+				{at: 2 * sec, serve: true, ended: StatusCompleted, heard: []string{"You chose"}}}},
+		{"gather finishOnKey", nil, map[string]page{base + "start": xmlPage(`<Response><Gather timeout="3"/></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 3 * sec},
+				{at: sec, keys: "12", wait: 4 * sec},
+				{at: 2 * sec, keys: "3#", fetch: base + "start", params: map[string]string{"Digits": "123", "FinishedOnKey": "#"}}}},
+		{"gather finishOnKey empty: # is a digit", nil, map[string]page{base + "start": xmlPage(`<Response><Gather finishOnKey="" numDigits="3" action="/a"/></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
+				{keys: "1#*", fetch: "https://app.example.com/a", params: map[string]string{"Digits": "1#*"}}}},
+		{"gather finishOnKey star", nil, map[string]page{base + "start": xmlPage(`<Response><Gather finishOnKey="*" action="a" method="GET"/></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
+				{keys: "4#*", fetch: base + "a", method: "GET", params: map[string]string{"Digits": "4#", "FinishedOnKey": "*"}}}},
+		{"gather timeout after the last key", nil, map[string]page{base + "start": xmlPage(`<Response><Gather action="a"/></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
+				{at: 4 * sec, keys: "7", wait: 9 * sec},
+				{at: 5 * sec, in: Input{Kind: Timeout}}, // the first timer is stale
+				{at: 9 * sec, in: Input{Kind: Timeout}, fetch: base + "a", params: map[string]string{"Digits": "7", "FinishedOnKey": ""}}}},
+		{"gather empty falls through to the next verb", nil, map[string]page{base + "start": menu},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
+				{at: 5 * sec, in: Input{Kind: Timeout}, ended: StatusCompleted, heard: []string{"Bye"}}}},
+		{"gather finishOnKey first is empty too", nil, map[string]page{base + "start": menu},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
+				{keys: "#", ended: StatusCompleted, heard: []string{"Bye"}}}},
+		{"gather actionOnEmptyResult requests action", nil, map[string]page{base + "start": xmlPage(`<Response><Gather actionOnEmptyResult="true" action="a"/><Say>never</Say></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
+				{at: 5 * sec, in: Input{Kind: Timeout}, fetch: base + "a", params: map[string]string{"Digits": "", "FinishedOnKey": ""}}}},
+		{"gather nested prompts then timeout", nil, map[string]page{base + "start": xmlPage(`<Response><Gather timeout="2"><Say>One</Say><Pause length="4"/><Play>x.wav</Play><Say>Two</Say></Gather></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * sec, heard: []string{"One"}},
+				{at: 4 * sec, in: Input{Kind: Timeout}, wait: 6 * sec, heard: []string{"Two"}},
+				{at: 6 * sec, in: Input{Kind: Timeout}, ended: StatusCompleted}}},
+		{"gather key stops the prompts", nil, map[string]page{base + "start": xmlPage(`<Response><Gather timeout="2" action="a"><Say>One</Say><Pause length="4"/><Say>Two</Say></Gather></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * sec},
+				{at: sec, keys: "9", wait: 3 * sec},
+				{at: 3 * sec, in: Input{Kind: Timeout}, fetch: base + "a", params: map[string]string{"Digits": "9"}}}},
+		{"gather default action is the document", nil, map[string]page{base + "start?x=1": xmlPage(`<Response><Gather numDigits="2"/></Response>`)},
+			[]step{{in: Input{Kind: Update, URL: base + "start?x=1"}, fetch: base + "start?x=1"}, {serve: true, wait: 5 * sec},
+				{keys: "42", fetch: base + "start?x=1", params: map[string]string{"Digits": "42"}}}},
+		{"redirect follows with method", nil, map[string]page{base + "start": xmlPage(`<Response><Redirect method="GET">../next</Redirect><Say>never</Say></Response>`),
+			"https://app.example.com/next": xmlPage(`<Response><Say>Next</Say></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, fetch: "https://app.example.com/next", method: "GET", params: std},
+				{serve: true, ended: StatusCompleted, heard: []string{"Next"}}}},
+		{"hangup", nil, map[string]page{base + "start": xmlPage(`<Response><Hangup/><Say>never</Say></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{}}}},
+		{"reject busy unanswered inbound", func(s *State) { s.Direction = "inbound" }, map[string]page{base + "start": xmlPage(`<Response><Reject reason="busy"/></Response>`)},
+			[]step{{in: answer, fetch: base + "start", params: map[string]string{"CallStatus": "ringing", "Direction": "inbound"}}, {serve: true, ended: StatusBusy}}},
+		{"reject rejected: no-answer", func(s *State) { s.Direction = "inbound" }, map[string]page{base + "start": xmlPage(`<Response><Reject/></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusNoAnswer}}},
+		{"reject after answer hangs up", func(s *State) { s.Direction = "inbound" }, map[string]page{base + "start": xmlPage(`<Response><Say>Hi</Say><Reject/></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted}}},
+		{"inbound action says in-progress", func(s *State) { s.Direction = "inbound" }, map[string]page{base + "start": xmlPage(`<Response><Gather numDigits="1" action="a"/></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec}, {keys: "1", fetch: base + "a", params: map[string]string{"CallStatus": "in-progress"}}}},
+		{"dial: far end hangs up, action with DialCallStatus", nil, map[string]page{base + "start": xmlPage(`<Response><Dial action="dialed"><Number>+15553334444</Number></Dial><Say>never</Say></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true},
+				{at: sec, keys: "12", unrouted: "12"}, // agent-assisted Payments happen here
+				{at: 65 * sec, in: Input{Kind: FarEndHangUp}, fetch: base + "dialed", params: map[string]string{"DialCallStatus": "completed", "DialCallDuration": "65", "Digits": "-"}}}},
+		{"dial without action: next verb", nil, map[string]page{base + "start": xmlPage(`<Response><Dial>+15553334444</Dial><Say>After</Say></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true}, {in: Input{Kind: FarEndHangUp}, ended: StatusCompleted, heard: []string{"After"}}}},
+		{"dial: caller hangs up, action notified", nil, map[string]page{base + "start": xmlPage(`<Response><Dial action="dialed"><Client>agent</Client></Dial></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true}, {at: 5 * sec, in: Input{Kind: CallerHangUp}, notify: 1, ended: StatusCompleted}}},
+		{"dial: redirected, action notified then the new URL", nil, map[string]page{base + "start": xmlPage(`<Response><Dial action="dialed"><Sip>sip:a@b.example</Sip></Dial></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true}, {in: Input{Kind: Update, URL: base + "other", Method: "GET"}, notify: 1, fetch: base + "other", method: "GET"}}},
+		{"update with twiml interrupts a gather", nil, map[string]page{base + "start": menu},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
+				{in: Input{Kind: Update, Twiml: `<Response><Say>Interrupted</Say></Response>`}, ended: StatusCompleted, heard: []string{"Interrupted"}}}},
+		{"connect parks like dial", nil, map[string]page{base + "start": xmlPage(`<Response><Connect action="after"><Stream url="wss://s.example/x"/></Connect></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true}, {in: Input{Kind: FarEndHangUp}, fetch: base + "after", params: map[string]string{"DialCallStatus": "-"}}}},
+		{"pay is not supported yet", nil, map[string]page{base + "start": xmlPage(`<Response><Pay/></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, code: CodePayNotSupported, heard: []string{StockMessage}}}},
+		{"caller hangs up in a gather", nil, map[string]page{base + "start": menu},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec}, {in: Input{Kind: CallerHangUp}, ended: StatusCompleted},
+				{keys: "1", unrouted: "1"}, {at: 5 * sec, in: Input{Kind: Timeout}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { play(t, Engine{}, newCall(tt.mod), tt.app, tt.steps) })
+	}
+}
+
+func TestVoiceErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		p    page
+		in   *Input // instead of serving p
+		code int
+	}{
+		{"404", page{404, "text/html", "nope"}, nil, CodeHTTPRetrieval},
+		{"500", page{500, "text/xml", "<Response/>"}, nil, CodeHTTPRetrieval},
+		{"no content type", page{200, "", "<Response/>"}, nil, CodeHTTPRetrieval},
+		{"json", page{200, "application/json", `{"a":1}`}, nil, CodeContentType},
+		{"malformed", xmlPage(`<Response><Say>`), nil, CodeParse},
+		{"wrong root", xmlPage(`<Say>x</Say>`), nil, CodeRoot},
+		{"unknown verb", xmlPage(`<Response><Record/></Response>`), nil, CodeSchema},
+		{"bad attribute", xmlPage(`<Response><Gather numDigits="x"/></Response>`), nil, 13314},
+		{"empty", xmlPage(""), nil, CodeEmptyBody},
+		{"connection refused", page{}, &Input{Kind: FetchFailed, Code: CodeHTTPConnection, Message: "connection refused"}, CodeHTTPConnection},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := step{serve: true, ended: StatusCompleted, code: tt.code, heard: []string{StockMessage}}
+			if tt.in != nil {
+				st = step{in: *tt.in, ended: StatusCompleted, code: tt.code, heard: []string{StockMessage}}
+			}
+			play(t, Engine{}, newCall(nil), map[string]page{base + "start": tt.p}, []step{{in: answer, fetch: base + "start"}, st})
+		})
+	}
+	// With a FallbackUrl, the first document's failure requests it with
+	// ErrorCode and ErrorUrl, and a good fallback carries on the call.
+	app := map[string]page{base + "start": page{200, "application/json", "{}"}, base + "fallback": xmlPage(`<Response><Say>Fallback</Say></Response>`)}
+	play(t, Engine{}, newCall(func(s *State) { s.FallbackURL = base + "fallback" }), app, []step{
+		{in: answer, fetch: base + "start"},
+		{serve: true, fetch: base + "fallback", params: map[string]string{"ErrorCode": "12300", "ErrorUrl": base + "start"}},
+		{serve: true, ended: StatusCompleted, heard: []string{"Fallback"}},
+	})
+	// text/plain that is not TwiML is read aloud; audio is played; both hang up.
+	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "text/plain", "Just  words"}}, []step{
+		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"Just words"}}})
+	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "text/plain", "<Response><Say>Plain</Say></Response>"}}, []step{
+		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"Plain"}}})
+	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "audio/mpeg", "ID3"}}, []step{
+		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{}}})
+	// A stale fetch answer (an earlier Seq) is ignored.
+	play(t, Engine{}, newCall(nil), nil, []step{{in: answer, fetch: base + "start"}, {in: Input{Kind: Fetched, Seq: 99, Status: 200}}})
+	// A relative action in inline Twiml is 15004.
+	play(t, Engine{}, newCall(func(s *State) { s.URL, s.Twiml = "", `<Response><Gather action="rel"/></Response>` }), nil, []step{
+		{in: answer, ended: StatusCompleted, code: CodeRelativeAction}})
+}
+
+func TestRedirectLoop(t *testing.T) {
+	app := map[string]page{base + "start": xmlPage(`<Response><Say>Loop</Say><Redirect/></Response>`)}
+	s := newCall(nil)
+	e := Engine{MaxHops: 5}
+	steps := []step{{in: answer, fetch: base + "start"}}
+	for i := 0; i < 5; i++ {
+		steps = append(steps, step{serve: true, fetch: base + "start"})
+	}
+	steps = append(steps, step{serve: true, ended: StatusCompleted})
+	play(t, e, s, app, steps)
+
+	// Waiting for the caller resets the count: a menu that re-asks runs on.
+	app = map[string]page{base + "start": xmlPage(`<Response><Gather numDigits="1"/><Redirect/></Response>`)}
+	s = newCall(nil)
+	steps = []step{{in: answer, fetch: base + "start"}}
+	for i := 0; i < 10; i++ {
+		at := time.Duration(5*i) * sec
+		steps = append(steps, step{at: at, serve: true, wait: at + 5*sec}, step{at: at + 5*sec, in: Input{Kind: Timeout}, fetch: base + "start"})
+	}
+	play(t, e, s, app, steps)
+}
+
+// TestRestartMidGather persists State as JSON in the middle of a Gather
+// and continues from the copy: the same outputs as the call that ran on.
+func TestRestartMidGather(t *testing.T) {
+	app := map[string]page{base + "start": xmlPage(`<Response><Gather numDigits="4" action="pin"><Say>PIN</Say><Pause length="2"/><Say>please</Say></Gather></Response>`)}
+	e := Engine{}
+	s := newCall(nil)
+	before := []step{{in: answer, fetch: base + "start"}, {serve: true, wait: 2 * sec}, {at: sec, keys: "12", wait: 6 * sec}}
+	play(t, e, s, app, before)
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restored State
+	if err := json.Unmarshal(b, &restored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"digits":"12"`) {
+		t.Fatalf("state %s", b)
+	}
+	after := []step{{at: 2 * sec, in: Input{Kind: Timeout}}, // the nested Pause's timer is stale: a key stopped the prompts
+		{at: 3 * sec, keys: "34", fetch: base + "pin", params: map[string]string{"Digits": "1234", "FinishedOnKey": ""}}}
+	play(t, e, s, app, after)
+	play(t, e, &restored, app, after)
+	if !reflect.DeepEqual(*s, restored) {
+		t.Errorf("diverged\n ran on   %+v\n restored %+v", *s, restored)
+	}
+}
