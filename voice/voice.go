@@ -87,7 +87,11 @@ type Entry struct {
 	URL    string    `json:"url,omitempty"`
 	Method string    `json:"method,omitempty"`
 	Status int       `json:"status,omitempty"` // fetched: HTTP status
-	Code   int       `json:"code,omitempty"`   // error, warning: Twilio's code
+	Code   int       `json:"code,omitempty"`   // error, warning, hangup: Twilio's code
+	// Say and Play: how it was heard (Loop 0 is Twilio's "until hang-up").
+	Voice    string `json:"voice,omitempty"`
+	Language string `json:"language,omitempty"`
+	Loop     int    `json:"loop,omitempty"`
 	// Masked is for the runner: it sets it (and hides Text) on key entries
 	// while a payment field is captured. The engine never sets it.
 	Masked bool `json:"masked,omitempty"`
@@ -235,6 +239,7 @@ func (r *run) step(in Input) {
 	case CallerHangUp:
 		if s.Current != nil && s.Current.Action != "" && (s.Current.Name == "Dial" || s.Current.Name == "Connect") {
 			// The Dial action is still requested; what it answers cannot run.
+			s.Status = StatusCompleted
 			r.notify(*s.Current)
 		}
 		r.end(StatusCompleted, 0)
@@ -463,12 +468,12 @@ func (r *run) verb(v Verb) {
 func (r *run) prompt(v Verb) {
 	switch v.Name {
 	case "Say":
-		r.log(Entry{Kind: "say", Verb: v.Name, Text: v.Text})
+		r.log(Entry{Kind: "say", Verb: v.Name, Text: v.Text, Voice: v.Voice, Language: v.Language, Loop: v.Loop})
 	case "Play":
 		if v.Digits != "" {
 			r.log(Entry{Kind: "play", Verb: v.Name, Text: v.Digits})
 		} else {
-			r.log(Entry{Kind: "play", Verb: v.Name, URL: v.Text})
+			r.log(Entry{Kind: "play", Verb: v.Name, URL: v.Text, Loop: v.Loop})
 		}
 	case "Pause":
 		r.log(Entry{Kind: "verb", Verb: v.Name, Text: strconv.Itoa(v.Length) + "s"})

@@ -335,4 +335,32 @@ func TestRestartMidGather(t *testing.T) {
 	if !reflect.DeepEqual(*s, restored) {
 		t.Errorf("diverged\n ran on   %+v\n restored %+v", *s, restored)
 	}
+
+	// A fetch in flight survives too: the runner repeats State.Fetch, and
+	// its answer (same Seq) runs the call.
+	app[base+"pin"] = xmlPage(`<Response><Say>Thanks</Say></Response>`)
+	b, _ = json.Marshal(s)
+	var mid State
+	if err := json.Unmarshal(b, &mid); err != nil || mid.Fetch == nil || mid.Fetch.Params.Get("Digits") != "1234" {
+		t.Fatalf("%v %+v", err, mid.Fetch)
+	}
+	play(t, e, &mid, app, []step{{at: 4 * sec, keys: "5", unrouted: "5"}, {at: 4 * sec, serve: true, ended: StatusCompleted, heard: []string{"Thanks"}}})
+}
+
+func TestCallerHangUpInDialNotifiesCompleted(t *testing.T) {
+	s := newCall(nil)
+	s.URL, s.Twiml = "", `<Response><Dial action="https://app.example.com/d">+1555</Dial></Response>`
+	e := Engine{}
+	e.Step(s, answer, t0)
+	o := e.Step(s, Input{Kind: CallerHangUp}, t0.Add(42*sec))
+	if len(o.Notify) != 1 {
+		t.Fatalf("%+v", o)
+	}
+	n := o.Notify[0]
+	if n.URL != "https://app.example.com/d" || n.Params.Get("CallStatus") != "completed" || n.Params.Get("DialCallStatus") != "completed" || n.Params.Get("DialCallDuration") != "42" {
+		t.Errorf("%+v", n)
+	}
+	if o.Fetch != nil || o.Ended != StatusCompleted {
+		t.Errorf("%+v", o)
+	}
 }
