@@ -234,7 +234,7 @@ func (p *parser) verb(n node, nested bool) (Verb, *Error) {
 func (p *parser) gather(n node, v *Verb) *Error {
 	a := p.attrs(n, "input", "numDigits", "finishOnKey", "timeout", "action", "method", "actionOnEmptyResult",
 		"speechTimeout", "language", "hints", "profanityFilter", "speechModel", "enhanced",
-		"partialResultCallback", "partialResultCallbackMethod")
+		"partialResultCallback", "partialResultCallbackMethod", "maxSpeechTime", "bargeIn", "debug")
 	if in := def(a["input"], "dtmf"); in != "dtmf" {
 		return errorf(13326, "Gather: input %q is not supported (dtmf only)", in)
 	}
@@ -279,7 +279,8 @@ func (p *parser) gather(n node, v *Verb) *Error {
 func (p *parser) dial(n node, v *Verb) *Error {
 	a := p.attrs(n, "action", "method", "timeout", "callerId", "timeLimit", "hangupOnStar", "answerOnBridge",
 		"record", "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent",
-		"recordingTrack", "trim", "ringTone", "sequential", "referUrl", "referMethod", "callReason", "events")
+		"recordingTrack", "trim", "ringTone", "sequential", "referUrl", "referMethod", "callReason", "events",
+		"recordingConfigurationId", "passports")
 	var err *Error
 	if v.Method, err = method(a, 13210, "Dial"); err != nil {
 		return err
