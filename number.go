@@ -14,6 +14,8 @@ const PrefixPhoneNumber = "PN"
 // 21452 is Twilio's for an AreaCode with no numbers left: tonepay has no pool
 // to draw from, so every AreaCode-only create gets it.
 const (
+	CodeInvalidURL             = 21402 // a voice URL that is not absolute http(s)
+	CodeInvalidMethod          = 21403 // a method other than GET and POST
 	CodePhoneNumberInvalid     = 21421
 	CodePhoneNumberUnavailable = 21422
 	CodeNoNumbersInAreaCode    = 21452
