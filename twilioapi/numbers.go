@@ -72,6 +72,11 @@ func (s *server) handleNumberUpdate(w http.ResponseWriter, r *http.Request, acct
 	}
 	p := params{v: form, bad: codeMalformed}
 	voice := numberVoice(&p)
+	// Twilio moves a number to another subaccount with AccountSid; tonepay
+	// does not yet, and says so rather than ignore it.
+	if to := form.Get("AccountSid"); to != "" && to != acct.Sid {
+		p.invalid("AccountSid", clip(to, 40), "moving a number to another account is not supported")
+	}
 	if p.err != nil {
 		if _, ferr := s.svc.FindNumber(r.Context(), acct.Sid, pathSid(r, "NumberSid")); ferr != nil {
 			return inPath(r, ferr)
