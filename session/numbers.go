@@ -19,7 +19,7 @@ func (svc *Service) FindNumber(ctx context.Context, accountSid, sid string) (*to
 // it: any E.164 number nobody on this server owns can be had.
 func (svc *Service) CreateNumber(ctx context.Context, req *tonepay.CreateNumberRequest) (*tonepay.PhoneNumber, error) {
 	if !tonepay.IsE164(req.PhoneNumber) {
-		return nil, tonepay.Errorf(tonepay.CodePhoneNumberInvalid, "Phone Number is invalid: %s is not an E.164 number (+ and up to 15 digits)", req.PhoneNumber)
+		return nil, tonepay.Errorf(tonepay.CodePhoneNumberInvalid, "Phone Number is invalid: PhoneNumber must be an E.164 number (+ and 7 to 15 digits)")
 	}
 	now := svc.Now().UTC()
 	n := &tonepay.PhoneNumber{
