@@ -29,6 +29,9 @@ type Reader interface {
 	// FindDueSessions returns the SIDs of sessions whose Deadline is set and
 	// not after now, earliest first.
 	FindDueSessions(ctx context.Context, now time.Time, limit int) ([]string, error)
+	FindNumber(ctx context.Context, sid string) (*PhoneNumber, error)
+	// FindNumbers lists an account's IncomingPhoneNumbers, oldest first.
+	FindNumbers(ctx context.Context, f NumberFilter) ([]*PhoneNumber, error)
 	// CountAccounts counts all accounts (to tell an empty store).
 	CountAccounts(ctx context.Context) (int, error)
 }
@@ -47,6 +50,11 @@ type Tx interface {
 	CreateCall(ctx context.Context, c *Call) error
 	// UpdateCall saves Status and EndTime.
 	UpdateCall(ctx context.Context, c *Call) error
+	// CreateNumber returns ErrConflict when any account owns the number.
+	CreateNumber(ctx context.Context, n *PhoneNumber) error
+	// UpdateNumber saves FriendlyName and the voice URLs and methods.
+	UpdateNumber(ctx context.Context, n *PhoneNumber) error
+	DeleteNumber(ctx context.Context, sid string) error
 	// CreateSession returns ErrConflict when the call has an open session.
 	CreateSession(ctx context.Context, s *Session) error
 	// UpdateSession saves Status, State, Sealed and Deadline.

@@ -66,7 +66,7 @@ func encodeAccount(a *tonepay.Account) accountJSON {
 		OwnerAccountSid: a.OwnerSid,
 		Sid:             a.Sid,
 		Status:          a.Status,
-		SubresourceURIs: map[string]string{"calls": u + "/Calls.json", "keys": u + "/Keys.json"},
+		SubresourceURIs: map[string]string{"calls": u + "/Calls.json", "keys": u + "/Keys.json", "incoming_phone_numbers": u + "/IncomingPhoneNumbers.json"},
 		Type:            "Full",
 		URI:             u + ".json",
 	}
@@ -268,4 +268,74 @@ func writePage[T any](w http.ResponseWriter, path, key string, filter url.Values
 		"start":             start,
 		"uri":               uri(p.Page),
 	})
+}
+
+// numberJSON is api.v2010.account.incoming_phone_number. What tonepay does
+// not model has Twilio's value for a plain local number: voice only, no
+// address needed, no SMS, no trunk, no emergency calling.
+type numberJSON struct {
+	AccountSid             string          `json:"account_sid"`
+	AddressSid             *string         `json:"address_sid"`
+	AddressRequirements    string          `json:"address_requirements"`
+	APIVersion             string          `json:"api_version"`
+	Beta                   bool            `json:"beta"`
+	Capabilities           map[string]bool `json:"capabilities"`
+	DateCreated            *string         `json:"date_created"`
+	DateUpdated            *string         `json:"date_updated"`
+	FriendlyName           string          `json:"friendly_name"`
+	IdentitySid            *string         `json:"identity_sid"`
+	PhoneNumber            string          `json:"phone_number"`
+	Origin                 string          `json:"origin"`
+	Sid                    string          `json:"sid"`
+	SMSApplicationSid      *string         `json:"sms_application_sid"`
+	SMSFallbackMethod      string          `json:"sms_fallback_method"`
+	SMSFallbackURL         string          `json:"sms_fallback_url"`
+	SMSMethod              string          `json:"sms_method"`
+	SMSURL                 string          `json:"sms_url"`
+	StatusCallback         string          `json:"status_callback"`
+	StatusCallbackMethod   string          `json:"status_callback_method"`
+	TrunkSid               *string         `json:"trunk_sid"`
+	URI                    string          `json:"uri"`
+	VoiceReceiveMode       string          `json:"voice_receive_mode"`
+	VoiceApplicationSid    *string         `json:"voice_application_sid"`
+	VoiceCallerIDLookup    bool            `json:"voice_caller_id_lookup"`
+	VoiceFallbackMethod    string          `json:"voice_fallback_method"`
+	VoiceFallbackURL       string          `json:"voice_fallback_url"`
+	VoiceMethod            string          `json:"voice_method"`
+	VoiceURL               string          `json:"voice_url"`
+	EmergencyStatus        string          `json:"emergency_status"`
+	EmergencyAddressSid    *string         `json:"emergency_address_sid"`
+	EmergencyAddressStatus string          `json:"emergency_address_status"`
+	BundleSid              *string         `json:"bundle_sid"`
+	Status                 string          `json:"status"`
+	Type                   string          `json:"type"`
+}
+
+func encodeNumber(n *tonepay.PhoneNumber) numberJSON {
+	return numberJSON{
+		AccountSid:             n.AccountSid,
+		AddressRequirements:    "none",
+		APIVersion:             apiVersion,
+		Capabilities:           map[string]bool{"voice": true, "sms": false, "mms": false, "fax": false},
+		DateCreated:            date(n.DateCreated),
+		DateUpdated:            date(n.DateUpdated),
+		FriendlyName:           n.FriendlyName,
+		PhoneNumber:            n.Number,
+		Origin:                 "twilio",
+		Sid:                    n.Sid,
+		SMSFallbackMethod:      "POST",
+		SMSMethod:              "POST",
+		StatusCallback:         n.StatusCallback,
+		StatusCallbackMethod:   n.StatusCallbackMethod,
+		URI:                    accountURI(n.AccountSid) + "/IncomingPhoneNumbers/" + n.Sid + ".json",
+		VoiceReceiveMode:       "voice",
+		VoiceFallbackMethod:    n.VoiceFallbackMethod,
+		VoiceFallbackURL:       n.VoiceFallbackURL,
+		VoiceMethod:            n.VoiceMethod,
+		VoiceURL:               n.VoiceURL,
+		EmergencyStatus:        "Inactive",
+		EmergencyAddressStatus: "unregistered",
+		Status:                 "in-use",
+		Type:                   "local",
+	}
 }

@@ -25,6 +25,12 @@ func (s *server) routes(m *http.ServeMux) {
 	mux.Handle("GET "+acct+"/Calls/{CallSid}", s.inAccount(s.handleCallFetch))
 	mux.Handle("POST "+acct+"/Calls/{CallSid}", s.inAccount(s.handleCallUpdate))
 
+	mux.Handle("GET "+acct+"/IncomingPhoneNumbers.json", s.inAccount(s.handleNumberList))
+	mux.Handle("POST "+acct+"/IncomingPhoneNumbers.json", s.inAccount(s.handleNumberCreate))
+	mux.Handle("GET "+acct+"/IncomingPhoneNumbers/{NumberSid}", s.inAccount(s.handleNumberFetch))
+	mux.Handle("POST "+acct+"/IncomingPhoneNumbers/{NumberSid}", s.inAccount(s.handleNumberUpdate))
+	mux.Handle("DELETE "+acct+"/IncomingPhoneNumbers/{NumberSid}", s.inAccount(s.handleNumberDelete))
+
 	mux.Handle("POST "+acct+"/Calls/{CallSid}/Payments.json", s.inAccount(s.handlePaymentCreate))
 	mux.Handle("POST "+acct+"/Calls/{CallSid}/Payments/{PaymentSid}", s.inAccount(s.handlePaymentUpdate))
 

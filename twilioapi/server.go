@@ -51,6 +51,7 @@ type Services interface {
 	tonepay.AccountService
 	tonepay.KeyService
 	tonepay.CallService
+	tonepay.NumberService
 	tonepay.SessionService
 }
 

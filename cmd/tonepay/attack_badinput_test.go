@@ -13,8 +13,8 @@ import (
 
 // sweepRoute is one route of twilioapi/routes.go (or of the console, or none)
 // with the parameters its handler reads. Paths hold placeholders: {AC}, {CA},
-// {PK}, {SK} are the fixture's; {NEWCA} is a call made just for the case and
-// {NEWSK} a key made just for it, so that a case that succeeds changes nothing
+// {PK}, {SK}, {PN} are the fixture's; {NEWCA} is a call made just for the
+// case, {NEWSK} a key and {NEWPN} a number made just for it, so that a case that succeeds changes nothing
 // the next one sees.
 type sweepRoute struct {
 	Method, Path string
@@ -34,6 +34,7 @@ func sweepRoutes() []sweepRoute {
 	payCreate := []string{"IdempotencyKey", "StatusCallback", "PaymentMethod", "BankAccountType", "Currency", "Description",
 		"ChargeAmount", "Parameter", "PaymentConnector", "PostalCode", "SecurityCode", "Timeout", "TokenType", "ValidCardTypes",
 		"MinPostalCodeLength", "Confirmation", "RequireMatchingInputs", "Input"}
+	numberVoice := []string{"FriendlyName", "VoiceUrl", "VoiceMethod", "VoiceFallbackUrl", "VoiceFallbackMethod", "StatusCallback", "StatusCallbackMethod"}
 	ext := "/_tonepay/Accounts/{AC}/Calls/{CA}"
 	return []sweepRoute{
 		{Method: "GET", Path: "/_tonepay/health"},
@@ -51,6 +52,13 @@ func sweepRoutes() []sweepRoute {
 		{Method: "GET", Path: sweepAcct + "/Calls/{CA}.json", Auth: true},
 		{Method: "POST", Path: sweepAcct + "/Calls/{NEWCA}.json", Auth: true, Params: []string{"Status", "Url", "Twiml"},
 			Base: map[string]string{"Url": "https://example.com/next"}},
+		{Method: "GET", Path: sweepAcct + "/IncomingPhoneNumbers.json", Auth: true, Params: append([]string{"PhoneNumber", "FriendlyName"}, paging...), List: true},
+		{Method: "POST", Path: sweepAcct + "/IncomingPhoneNumbers.json", Auth: true, Params: append([]string{"PhoneNumber", "AreaCode"}, numberVoice...),
+			Base: map[string]string{"PhoneNumber": "+15005550006", "VoiceUrl": "https://example.com/voice"}, Required: []string{"PhoneNumber"}},
+		{Method: "GET", Path: sweepAcct + "/IncomingPhoneNumbers/{PN}.json", Auth: true},
+		{Method: "POST", Path: sweepAcct + "/IncomingPhoneNumbers/{PN}.json", Auth: true, Params: append([]string{"AccountSid"}, numberVoice...),
+			Base: map[string]string{"FriendlyName": "renamed"}},
+		{Method: "DELETE", Path: sweepAcct + "/IncomingPhoneNumbers/{NEWPN}.json", Auth: true},
 		{Method: "POST", Path: sweepAcct + "/Calls/{NEWCA}/Payments.json", Auth: true, Params: payCreate,
 			Base: map[string]string{"IdempotencyKey": "k1", "StatusCallback": "{SINK}", "ChargeAmount": "10.00"}, Required: []string{"IdempotencyKey", "StatusCallback"}},
 		{Method: "POST", Path: sweepAcct + "/Calls/{CA}/Payments/{PK}.json", Auth: true, Params: []string{"IdempotencyKey", "StatusCallback", "Capture", "Status"},
@@ -102,7 +110,7 @@ func sweepCases() []sweepCase {
 	add := func(c sweepCase) { cases = append(cases, c) }
 	methods := []string{"GET", "POST", "PUT", "DELETE", "PATCH"}
 	routes := sweepRoutes()
-	norm := strings.NewReplacer("{NEWCA}", "{CA}", "{NEWSK}", "{SK}").Replace
+	norm := strings.NewReplacer("{NEWCA}", "{CA}", "{NEWSK}", "{SK}", "{NEWPN}", "{PN}").Replace
 	registered := map[string]bool{}
 	for _, r := range routes {
 		registered[r.Method+" "+norm(r.Path)] = true
@@ -256,7 +264,7 @@ func sweepCases() []sweepCase {
 			}
 		}
 		// Bad SIDs in every SID position of the path.
-		for _, ph := range []string{"{AC}", "{CA}", "{PK}", "{SK}", "{NEWCA}", "{NEWSK}"} {
+		for _, ph := range []string{"{AC}", "{CA}", "{PK}", "{SK}", "{PN}", "{NEWCA}", "{NEWSK}", "{NEWPN}"} {
 			if !strings.Contains(r.Path, ph) {
 				continue
 			}
@@ -265,6 +273,8 @@ func sweepCases() []sweepCase {
 				prefix = "CA"
 			} else if ph == "{NEWSK}" {
 				prefix = "SK"
+			} else if ph == "{NEWPN}" {
+				prefix = "PN"
 			}
 			for _, bad := range []struct{ name, sid string }{
 				{"upper-case hex", "<" + ph + ">"}, // replaced by the real SID in upper case
@@ -371,9 +381,9 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 	fx := makeFixture(t, c, sid, token, sid, token, sink, "0000"+kind[:1])
 	acct := "/2010-04-01/Accounts/" + sid
 	fill := func(s string) string {
-		r := strings.NewReplacer("<<{AC}>>", strings.ToLower(sid[:2])+sid[2:], "<<{CA}>>", "ca"+fx.Call[2:], "<<{PK}>>", "pk"+fx.Payment[2:], "<<{SK}>>", "sk"+fx.Key[2:],
-			"<{AC}>", sid[:2]+strings.ToUpper(sid[2:]), "<{CA}>", "CA"+strings.ToUpper(fx.Call[2:]), "<{PK}>", "PK"+strings.ToUpper(fx.Payment[2:]), "<{SK}>", "SK"+strings.ToUpper(fx.Key[2:]),
-			"{AC}", sid, "{CA}", fx.Call, "{PK}", fx.Payment, "{SK}", fx.Key, url.QueryEscape("{SINK}"), url.QueryEscape(sink), "{SINK}", sink)
+		r := strings.NewReplacer("<<{AC}>>", strings.ToLower(sid[:2])+sid[2:], "<<{CA}>>", "ca"+fx.Call[2:], "<<{PK}>>", "pk"+fx.Payment[2:], "<<{SK}>>", "sk"+fx.Key[2:], "<<{PN}>>", "pn"+fx.Number[2:],
+			"<{AC}>", sid[:2]+strings.ToUpper(sid[2:]), "<{CA}>", "CA"+strings.ToUpper(fx.Call[2:]), "<{PK}>", "PK"+strings.ToUpper(fx.Payment[2:]), "<{SK}>", "SK"+strings.ToUpper(fx.Key[2:]), "<{PN}>", "PN"+strings.ToUpper(fx.Number[2:]),
+			"{AC}", sid, "{CA}", fx.Call, "{PK}", fx.Payment, "{SK}", fx.Key, "{PN}", fx.Number, url.QueryEscape("{SINK}"), url.QueryEscape(sink), "{SINK}", sink)
 		return r.Replace(s)
 	}
 	out := map[string]sweepOutcome{}
@@ -388,6 +398,9 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 			},
 			"{NEWSK}": func() string {
 				return jsonField(t, c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Keys.json"}), "sid")
+			},
+			"{NEWPN}": func() string {
+				return jsonField(t, c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/IncomingPhoneNumbers.json", Body: form("PhoneNumber", newPhoneNumber())}), "sid")
 			},
 		} {
 			for _, pat := range []string{"<<" + ph + ">>", "<" + ph + ">", ph} {

@@ -21,7 +21,7 @@ type matrixCred struct {
 // matrixRoute is a route of twilioapi/routes.go under an account, with the
 // request that succeeds when the caller may act there.
 type matrixRoute struct {
-	Method, Path string // {AC}, {CA}, {PK}, {SK}, {NEWSK}: the target's
+	Method, Path string // {AC}, {CA}, {PK}, {SK}, {PN}, {NEWSK}, {NEWPN}: the target's
 	Body         string
 	AccountOnly  bool // Accounts and Keys: no API keys
 	Status, Code int  // what an allowed request gets
@@ -96,6 +96,12 @@ func TestAttackCrossAccount(t *testing.T) {
 		{Method: "POST", Path: acc + "/Calls.json", Body: form("To", "+1", "From", "+2", "Twiml", "<Response/>"), Status: 201},
 		{Method: "GET", Path: acc + "/Calls/{CA}.json", Status: 200},
 		{Method: "POST", Path: acc + "/Calls/{CA}.json", Body: form("Status", "canceled"), Status: 200},
+		{Method: "GET", Path: acc + "/IncomingPhoneNumbers.json", Status: 200},
+		{Method: "POST", Path: acc + "/IncomingPhoneNumbers.json", Body: form("PhoneNumber", "not-e164"), Status: 400, Code: 21421},
+		{Method: "GET", Path: acc + "/IncomingPhoneNumbers/{PN}.json", Status: 200},
+		{Method: "POST", Path: acc + "/IncomingPhoneNumbers/{PN}.json", Body: form("VoiceUrl", "https://example.com/matrix"), Status: 200},
+		{Method: "POST", Path: acc + "/IncomingPhoneNumbers/{PN}.json", Body: form("VoiceMethod", "PUT"), Status: 400, Code: 21403},
+		{Method: "DELETE", Path: acc + "/IncomingPhoneNumbers/{NEWPN}.json", Status: 204},
 		{Method: "POST", Path: acc + "/Calls/{CA}/Payments.json", Body: form("IdempotencyKey", "m", "StatusCallback", sink), Status: 400, Code: 64021},
 		{Method: "POST", Path: acc + "/Calls/{CA}/Payments/{PK}.json", Body: capture, Status: 202},
 		{Method: "POST", Path: ext + "/Digits", Body: form("Digits", "4"), Status: 200},
@@ -111,7 +117,7 @@ func TestAttackCrossAccount(t *testing.T) {
 	for _, n := range names {
 		f := fx[n]
 		secrets = append(secrets, f.Secret)
-		private[n] = []string{accts[n].sid, accts[n].tok, f.Call, f.Payment, f.Key, f.To, "desc-" + f.To[5:], "key-" + f.To[5:]}
+		private[n] = []string{accts[n].sid, accts[n].tok, f.Call, f.Payment, f.Key, f.To, f.Number, f.PhoneNumber, "desc-" + f.To[5:], "key-" + f.To[5:]}
 	}
 	secrets = append(secrets, goneSecret)
 	private["B1"] = append(private["B1"], "team-b1")
@@ -165,8 +171,15 @@ func TestAttackCrossAccount(t *testing.T) {
 		b := c.mustDo(t, 201, rawReq{Method: "POST", Path: "/2010-04-01/Accounts/" + a.sid + "/Keys.json", User: a.main, Pass: a.mainTok})
 		return jsonField(t, b, "sid")
 	}
+	newNumber := func(n string) string {
+		a := accts[n]
+		b := c.mustDo(t, 201, rawReq{Method: "POST", Path: "/2010-04-01/Accounts/" + a.sid + "/IncomingPhoneNumbers.json", User: a.main, Pass: a.mainTok,
+			Body: form("PhoneNumber", newPhoneNumber())})
+		return jsonField(t, b, "sid")
+	}
 	fill := func(path, acctName string, res map[string]string) string {
-		return strings.NewReplacer("{AC}", accts[acctName].sid, "{CA}", res["CA"], "{PK}", res["PK"], "{SK}", res["SK"], "{NEWSK}", res["NEWSK"]).Replace(path)
+		return strings.NewReplacer("{AC}", accts[acctName].sid, "{CA}", res["CA"], "{PK}", res["PK"], "{SK}", res["SK"], "{PN}", res["PN"],
+			"{NEWSK}", res["NEWSK"], "{NEWPN}", res["NEWPN"]).Replace(path)
 	}
 	denied := func(cr matrixCred) bool { return len(cr.Reach) == 0 }
 
@@ -185,9 +198,12 @@ func TestAttackCrossAccount(t *testing.T) {
 		}
 		for _, target := range names {
 			for _, rt := range routes {
-				res := map[string]string{"CA": fx[target].Call, "PK": fx[target].Payment, "SK": fx[target].Key}
+				res := map[string]string{"CA": fx[target].Call, "PK": fx[target].Payment, "SK": fx[target].Key, "PN": fx[target].Number}
 				if strings.Contains(rt.Path, "{NEWSK}") {
 					res["NEWSK"] = newKey(target)
+				}
+				if strings.Contains(rt.Path, "{NEWPN}") {
+					res["NEWPN"] = newNumber(target)
 				}
 				q := rawReq{Method: rt.Method, Path: fill(rt.Path, target, res), Body: rt.Body}
 				what := "on " + target
@@ -207,10 +223,10 @@ func TestAttackCrossAccount(t *testing.T) {
 					continue
 				}
 				for _, rt := range routes {
-					if !strings.ContainsAny(rt.Path, "{") || !(strings.Contains(rt.Path, "{CA}") || strings.Contains(rt.Path, "{SK}")) {
+					if !strings.ContainsAny(rt.Path, "{") || !(strings.Contains(rt.Path, "{CA}") || strings.Contains(rt.Path, "{SK}") || strings.Contains(rt.Path, "{PN}")) {
 						continue
 					}
-					variants := []map[string]string{{"CA": fx[other].Call, "PK": fx[other].Payment, "SK": fx[other].Key}}
+					variants := []map[string]string{{"CA": fx[other].Call, "PK": fx[other].Payment, "SK": fx[other].Key, "PN": fx[other].Number}}
 					if strings.Contains(rt.Path, "{PK}") {
 						variants = append(variants, map[string]string{"CA": fx[own].Call, "PK": fx[other].Payment})
 					}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,7 +218,14 @@ type fixture struct {
 	Call, Payment  string
 	Key, Secret    string
 	To             string // the call's distinctive To number
+	Number         string // an IncomingPhoneNumber's SID
+	PhoneNumber    string // its number, distinct on the server
 }
+
+var numberSeq atomic.Int64
+
+// newPhoneNumber is an E.164 number no other fixture of this test binary has.
+func newPhoneNumber() string { return fmt.Sprintf("+1666%07d", numberSeq.Add(1)) }
 
 // makeFixture creates a call, a payment session on it, and an API key in
 // account sid, acting as user/pass (the account or its main account).
@@ -233,6 +241,9 @@ func makeFixture(t *testing.T, c *attackClient, sid, token, user, pass, callback
 	f.Payment = jsonField(t, pay, "sid")
 	key := c.mustDo(t, 201, rawReq{Method: "POST", Path: base + "/Keys.json", User: user, Pass: pass, Body: form("FriendlyName", "key-"+tag)})
 	f.Key, f.Secret = jsonField(t, key, "sid"), jsonField(t, key, "secret")
+	f.PhoneNumber = newPhoneNumber()
+	pn := c.mustDo(t, 201, rawReq{Method: "POST", Path: base + "/IncomingPhoneNumbers.json", User: user, Pass: pass, Body: form("PhoneNumber", f.PhoneNumber)})
+	f.Number = jsonField(t, pn, "sid")
 	return f
 }
 

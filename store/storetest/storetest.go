@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"KeyFilter", testKeyFilter},
 		{"Calls", testCalls},
 		{"CallFilter", testCallFilter},
+		{"Numbers", testNumbers},
+		{"NumberFilter", testNumberFilter},
 		{"Times", testTimes},
 		{"Sessions", testSessions},
 		{"Sealed", testSealed},

@@ -1,0 +1,84 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tonepay/tonepay"
+)
+
+var _ tonepay.NumberService = (*Service)(nil)
+
+// FindNumber implements tonepay.NumberService.
+func (svc *Service) FindNumber(ctx context.Context, accountSid, sid string) (*tonepay.PhoneNumber, error) {
+	return findNumber(ctx, svc.Store, accountSid, sid)
+}
+
+// CreateNumber implements tonepay.NumberService. There is no carrier behind
+// it: any E.164 number nobody on this server owns can be had.
+func (svc *Service) CreateNumber(ctx context.Context, req *tonepay.CreateNumberRequest) (*tonepay.PhoneNumber, error) {
+	if !tonepay.IsE164(req.PhoneNumber) {
+		return nil, tonepay.Errorf(tonepay.CodePhoneNumberInvalid, "Phone Number is invalid: PhoneNumber must be an E.164 number (+ and 7 to 15 digits)")
+	}
+	now := svc.Now().UTC()
+	n := &tonepay.PhoneNumber{
+		Sid:         svc.NewSID(tonepay.PrefixPhoneNumber),
+		AccountSid:  req.AccountSid,
+		Number:      req.PhoneNumber,
+		DateCreated: now,
+		DateUpdated: now,
+	}
+	req.Apply(n)
+	err := svc.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.CreateNumber(ctx, n) })
+	if errors.Is(err, tonepay.ErrConflict) {
+		// Whoever owns it: another account's number is not named as such.
+		return nil, tonepay.Errorf(tonepay.CodePhoneNumberUnavailable, "PhoneNumber %s is not available", req.PhoneNumber)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// UpdateNumber implements tonepay.NumberService.
+func (svc *Service) UpdateNumber(ctx context.Context, req *tonepay.UpdateNumberRequest) (*tonepay.PhoneNumber, error) {
+	var n *tonepay.PhoneNumber
+	err := svc.Store.Update(ctx, func(tx tonepay.Tx) error {
+		var err error
+		if n, err = findNumber(ctx, tx, req.AccountSid, req.Sid); err != nil {
+			return err
+		}
+		req.Apply(n)
+		n.DateUpdated = svc.Now().UTC()
+		return tx.UpdateNumber(ctx, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// DeleteNumber implements tonepay.NumberService.
+func (svc *Service) DeleteNumber(ctx context.Context, accountSid, sid string) error {
+	return svc.Store.Update(ctx, func(tx tonepay.Tx) error {
+		n, err := findNumber(ctx, tx, accountSid, sid)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteNumber(ctx, n.Sid)
+	})
+}
+
+// findNumber returns the account's number, or ErrNotFound: to another
+// account the number does not exist.
+func findNumber(ctx context.Context, rd tonepay.Reader, accountSid, sid string) (*tonepay.PhoneNumber, error) {
+	n, err := rd.FindNumber(ctx, sid)
+	if err == nil && n.AccountSid != accountSid {
+		err = tonepay.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("number %s: %w", sid, err)
+	}
+	return n, nil
+}
