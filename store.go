@@ -32,6 +32,14 @@ type Reader interface {
 	FindNumber(ctx context.Context, sid string) (*PhoneNumber, error)
 	// FindNumbers lists an account's IncomingPhoneNumbers, oldest first.
 	FindNumbers(ctx context.Context, f NumberFilter) ([]*PhoneNumber, error)
+	// FindCallRun returns the call runtime's saved state of a call.
+	FindCallRun(ctx context.Context, callSid string) (*CallRun, error)
+	// FindDueCallRuns returns the call SIDs of runs whose Deadline is set and
+	// not after now, earliest first; limit 0 means no limit.
+	FindDueCallRuns(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// FindTimeline lists a call's timeline entries with Seq after afterSeq,
+	// in order; limit 0 means no limit.
+	FindTimeline(ctx context.Context, callSid string, afterSeq int64, limit int) ([]*TimelineEntry, error)
 	// CountAccounts counts all accounts (to tell an empty store).
 	CountAccounts(ctx context.Context) (int, error)
 }
@@ -68,6 +76,14 @@ type Tx interface {
 	AddCallbacks(ctx context.Context, cbs ...*Callback) error
 	// AddAnswer stores an idempotent answer; a key stored before is replaced.
 	AddAnswer(ctx context.Context, a *Answer) error
+	// SaveCallRun saves r (State, Deadline, DateUpdated) if the stored run's
+	// Seq is still r.Seq (0: none is stored yet), and sets r.Seq to the
+	// next. A stale Seq is ErrConflict and writes nothing; a Seq above 0 for
+	// a call with no run is ErrNotFound. AccountSid is kept from the first save.
+	SaveCallRun(ctx context.Context, r *CallRun) error
+	// AddTimeline appends entries (each a voice.Entry as JSON) to the call's
+	// timeline in the given order, numbering them after its last one.
+	AddTimeline(ctx context.Context, callSid string, at time.Time, entries ...[]byte) error
 }
 
 // Store is where tonepay keeps its state. Every acknowledged write is durable:

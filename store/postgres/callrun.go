@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
+)
+
+// FindCallRun locks the run inside a transaction (FOR UPDATE): two processes
+// stepping one call take turns, and the second sees the first's Seq.
+func (r reader) FindCallRun(ctx context.Context, callSid string) (*tonepay.CallRun, error) {
+	return one(ctx, r.q, "FindCallRun", sqlrow.ScanCallRun, `SELECT `+sqlrow.CallRunCols+` FROM call_runs WHERE call_sid = $1`+r.forUpdate(), callSid)
+}
+
+func (r reader) FindDueCallRuns(ctx context.Context, now time.Time, n int) ([]string, error) {
+	const op = "FindDueCallRuns"
+	rows, err := r.q.Query(ctx, `SELECT call_sid FROM call_runs WHERE deadline <> 0 AND deadline <= $1 ORDER BY deadline, call_sid LIMIT $2`,
+		sqlrow.Ts(now), limit(n))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sid string
+		if err := rows.Scan(&sid); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, sid)
+	}
+	return out, wrap(op, rows.Err())
+}
+
+func (r reader) FindTimeline(ctx context.Context, callSid string, afterSeq int64, n int) ([]*tonepay.TimelineEntry, error) {
+	return many(ctx, r.q, "FindTimeline", sqlrow.ScanTimeline, `SELECT `+sqlrow.TimelineCols+` FROM call_timeline
+		WHERE call_sid = $1 AND seq > $2 ORDER BY seq LIMIT $3`, callSid, afterSeq, limit(n))
+}
+
+// SaveCallRun: the Seq check is in the statement's WHERE. A concurrent save
+// of the same run waits for the row lock and then finds seq moved on (READ
+// COMMITTED re-checks the WHERE on the new row version): ErrConflict. A
+// concurrent first save waits on the key and then does nothing: ErrConflict.
+func (t *txn) SaveCallRun(ctx context.Context, r *tonepay.CallRun) error {
+	const op = "SaveCallRun"
+	var query string
+	var args []any
+	if r.Seq == 0 {
+		query = `INSERT INTO call_runs (` + sqlrow.CallRunCols + `) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (call_sid) DO NOTHING`
+		args = []any{r.CallSid, r.AccountSid, string(r.State), sqlrow.Ts(r.Deadline), sqlrow.Ts(r.DateUpdated)}
+	} else {
+		query = `UPDATE call_runs SET state = $1, seq = seq + 1, deadline = $2, date_updated = $3 WHERE call_sid = $4 AND seq = $5`
+		args = []any{string(r.State), sqlrow.Ts(r.Deadline), sqlrow.Ts(r.DateUpdated), r.CallSid, r.Seq}
+	}
+	tag, err := t.tx.Exec(ctx, query, args...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		if r.Seq == 0 {
+			return tonepay.ErrConflict
+		}
+		var exists bool
+		if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM call_runs WHERE call_sid = $1)`, r.CallSid).Scan(&exists); err != nil {
+			return wrap(op, err)
+		}
+		if exists {
+			return tonepay.ErrConflict
+		}
+		return tonepay.ErrNotFound
+	}
+	r.Seq++
+	return nil
+}
+
+// AddTimeline numbers after the call's last entry. The call's run row is
+// locked first (when it has one, as a runner's call does), so that two
+// transactions appending to one call take turns instead of both taking the
+// same numbers; two that still collide fail on the key, as ErrConflict.
+func (t *txn) AddTimeline(ctx context.Context, callSid string, at time.Time, entries ...[]byte) error {
+	const op = "AddTimeline"
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := t.tx.Exec(ctx, `SELECT 1 FROM call_runs WHERE call_sid = $1 FOR UPDATE`, callSid); err != nil {
+		return wrap(op, err)
+	}
+	var last int64
+	if err := t.tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM call_timeline WHERE call_sid = $1`, callSid).Scan(&last); err != nil {
+		return wrap(op, err)
+	}
+	for i, e := range entries {
+		_, err := t.tx.Exec(ctx, `INSERT INTO call_timeline (`+sqlrow.TimelineCols+`) VALUES ($1, $2, $3, $4)`,
+			callSid, last+int64(i)+1, sqlrow.Ts(at), string(e))
+		if isUniqueViolation(err) {
+			return tonepay.ErrConflict
+		}
+		if err != nil {
+			return wrap(op, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
+)
+
+// The call runtime's rows are read by the runner of the call alone, once per
+// step, so they are not cached.
+
+func (r reader) FindCallRun(ctx context.Context, callSid string) (*tonepay.CallRun, error) {
+	return one(ctx, r.q, "FindCallRun", sqlrow.ScanCallRun, `SELECT `+sqlrow.CallRunCols+` FROM call_runs WHERE call_sid = ?`, callSid)
+}
+
+func (r reader) FindDueCallRuns(ctx context.Context, now time.Time, n int) ([]string, error) {
+	const op = "FindDueCallRuns"
+	rows, err := r.q.QueryContext(ctx, `SELECT call_sid FROM call_runs WHERE deadline != 0 AND deadline <= ? ORDER BY deadline, call_sid LIMIT ?`,
+		sqlrow.Ts(now), limit(n))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sid string
+		if err := rows.Scan(&sid); err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, sid)
+	}
+	return out, wrap(op, rows.Err())
+}
+
+func (r reader) FindTimeline(ctx context.Context, callSid string, afterSeq int64, n int) ([]*tonepay.TimelineEntry, error) {
+	return many(ctx, r.q, "FindTimeline", sqlrow.ScanTimeline, `SELECT `+sqlrow.TimelineCols+` FROM call_timeline
+		WHERE call_sid = ? AND seq > ? ORDER BY seq LIMIT ?`, callSid, afterSeq, limit(n))
+}
+
+// SaveCallRun: the Seq check is in the statement's WHERE, so a stale save
+// changes no row. The JSON is stored as TEXT, readable with sqlite3.
+func (t *txn) SaveCallRun(ctx context.Context, r *tonepay.CallRun) error {
+	const op = "SaveCallRun"
+	var query string
+	var args []any
+	if r.Seq == 0 {
+		query = `INSERT INTO call_runs (` + sqlrow.CallRunCols + `) VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (call_sid) DO NOTHING`
+		args = []any{r.CallSid, r.AccountSid, string(r.State), sqlrow.Ts(r.Deadline), sqlrow.Ts(r.DateUpdated)}
+	} else {
+		query = `UPDATE call_runs SET state = ?, seq = seq + 1, deadline = ?, date_updated = ? WHERE call_sid = ? AND seq = ?`
+		args = []any{string(r.State), sqlrow.Ts(r.Deadline), sqlrow.Ts(r.DateUpdated), r.CallSid, r.Seq}
+	}
+	res, err := t.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n == 0 {
+		if r.Seq == 0 {
+			return tonepay.ErrConflict
+		}
+		var exists bool
+		if err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM call_runs WHERE call_sid = ?)`, r.CallSid).Scan(&exists); err != nil {
+			return wrap(op, err)
+		}
+		if exists {
+			return tonepay.ErrConflict
+		}
+		return tonepay.ErrNotFound
+	}
+	r.Seq++
+	return nil
+}
+
+// AddTimeline numbers after the call's last entry: the one writer
+// connection serializes every transaction, so no other can interleave.
+func (t *txn) AddTimeline(ctx context.Context, callSid string, at time.Time, entries ...[]byte) error {
+	const op = "AddTimeline"
+	if len(entries) == 0 {
+		return nil
+	}
+	var last int64
+	if err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM call_timeline WHERE call_sid = ?`, callSid).Scan(&last); err != nil {
+		return wrap(op, err)
+	}
+	for i, e := range entries {
+		if err := t.exec(ctx, op, `INSERT INTO call_timeline (`+sqlrow.TimelineCols+`) VALUES (?, ?, ?, ?)`,
+			callSid, last+int64(i)+1, sqlrow.Ts(at), string(e)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
