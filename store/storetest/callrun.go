@@ -1,0 +1,229 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tonepay/tonepay"
+)
+
+// state is a run's State as the runtime would write it; the key order and
+// spacing are deliberate: the store keeps the bytes as they are.
+func state(n int) []byte {
+	return fmt.Appendf(nil, `{"status":"in-progress", "seq":%d,"callSid":"x"}`, n)
+}
+
+func mustRun(t testing.TB, s tonepay.Store, c *tonepay.Call, deadline time.Time) *tonepay.CallRun {
+	t.Helper()
+	r := &tonepay.CallRun{CallSid: c.Sid, AccountSid: c.AccountSid, State: state(0), Deadline: deadline, DateUpdated: t0}
+	update(t, s, func(tx tonepay.Tx) error { return tx.SaveCallRun(ctx, r) })
+	return r
+}
+
+// testCallRuns: a run round-trips; every save bumps Seq; a save over a stale
+// Seq (or a second first save) is refused and writes nothing, not even the
+// rest of its transaction; another call's run is not seen.
+func testCallRuns(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	c := MustCall(t, s, a.Sid, t0)
+	other := MustCall(t, s, a.Sid, t0)
+	if _, err := s.FindCallRun(ctx, c.Sid); !errors.Is(err, tonepay.ErrNotFound) {
+		t.Fatalf("before the first save: %v, want ErrNotFound", err)
+	}
+
+	r := mustRun(t, s, c, t0.Add(5*time.Second))
+	if r.Seq != 1 {
+		t.Errorf("Seq after the first save = %d, want 1", r.Seq)
+	}
+	got, err := s.FindCallRun(ctx, c.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(r, got); d != "" {
+		t.Errorf("saved (-want +got):\n%s", d)
+	}
+
+	r.State, r.Deadline, r.DateUpdated = state(1), time.Time{}, t0.Add(time.Minute)
+	update(t, s, func(tx tonepay.Tx) error {
+		if err := tx.SaveCallRun(ctx, r); err != nil {
+			return err
+		}
+		// The transaction reads its own save.
+		if got, err := tx.FindCallRun(ctx, c.Sid); err != nil || got.Seq != 2 {
+			return fmt.Errorf("FindCallRun in the transaction: %v, %v", got, err)
+		}
+		return nil
+	})
+	if r.Seq != 2 {
+		t.Errorf("Seq after the second save = %d, want 2", r.Seq)
+	}
+	if got, err = s.FindCallRun(ctx, c.Sid); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(r, got); d != "" {
+		t.Errorf("updated (-want +got):\n%s", d)
+	}
+
+	stale := []struct {
+		name string
+		seq  int64
+	}{{"a stale Seq", 1}, {"a Seq from the future", 3}, {"a second first save", 0}}
+	for _, tt := range stale {
+		t.Run(tt.name, func(t *testing.T) {
+			x := &tonepay.CallRun{CallSid: c.Sid, AccountSid: a.Sid, State: state(99), Seq: tt.seq, Deadline: t0, DateUpdated: t0.Add(time.Hour)}
+			var sideRun *tonepay.CallRun
+			err := s.Update(ctx, func(tx tonepay.Tx) error {
+				sideRun = &tonepay.CallRun{CallSid: other.Sid, AccountSid: a.Sid, State: state(7), DateUpdated: t0}
+				if err := tx.SaveCallRun(ctx, sideRun); err != nil {
+					return err
+				}
+				return tx.SaveCallRun(ctx, x)
+			})
+			if !errors.Is(err, tonepay.ErrConflict) {
+				t.Fatalf("save with Seq %d: %v, want ErrConflict", tt.seq, err)
+			}
+			if x.Seq != tt.seq {
+				t.Errorf("a refused save changed Seq to %d", x.Seq)
+			}
+			got, err := s.FindCallRun(ctx, c.Sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diff(r, got); d != "" {
+				t.Errorf("after the refused save (-want +got):\n%s", d)
+			}
+			if _, err := s.FindCallRun(ctx, other.Sid); !errors.Is(err, tonepay.ErrNotFound) {
+				t.Errorf("a write in the refused transaction: %v, want ErrNotFound", err)
+			}
+		})
+	}
+
+	missing := MustCall(t, s, a.Sid, t0)
+	err = s.Update(ctx, func(tx tonepay.Tx) error {
+		return tx.SaveCallRun(ctx, &tonepay.CallRun{CallSid: missing.Sid, AccountSid: a.Sid, State: state(1), Seq: 4, DateUpdated: t0})
+	})
+	if !errors.Is(err, tonepay.ErrNotFound) {
+		t.Errorf("a Seq for a call with no run: %v, want ErrNotFound", err)
+	}
+	if _, err := s.FindCallRun(ctx, other.Sid); !errors.Is(err, tonepay.ErrNotFound) {
+		t.Errorf("another call's run: %v, want ErrNotFound", err)
+	}
+}
+
+// testDueCallRuns: runs whose deadline has come, earliest first (ties by
+// call SID), at most limit; a zero deadline is never due, and a cleared one
+// is no longer due.
+func testDueCallRuns(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	deadlines := []time.Time{t0.Add(3 * time.Second), t0.Add(time.Second), {}, t0.Add(2 * time.Second), t0.Add(time.Hour), t0.Add(2 * time.Second)}
+	var cs []string
+	var runs []*tonepay.CallRun
+	for _, d := range deadlines {
+		c := MustCall(t, s, a.Sid, t0)
+		cs = append(cs, c.Sid)
+		runs = append(runs, mustRun(t, s, c, d))
+	}
+	tests := []struct {
+		name  string
+		now   time.Time
+		limit int
+		want  []string
+	}{
+		{"earliest first, the deadline itself is due", t0.Add(3 * time.Second), 10, []string{cs[1], cs[3], cs[5], cs[0]}},
+		{"limit", t0.Add(3 * time.Second), 2, []string{cs[1], cs[3]}},
+		{"no limit", t0.Add(3 * time.Second), 0, []string{cs[1], cs[3], cs[5], cs[0]}},
+		{"a nanosecond early", t0.Add(time.Second - 1), 10, []string{}},
+		{"zero deadline never due", t0.Add(48 * time.Hour), 10, []string{cs[1], cs[3], cs[5], cs[0], cs[4]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.FindDueCallRuns(ctx, tt.now, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diff(tt.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+
+	runs[1].Deadline = time.Time{}
+	update(t, s, func(tx tonepay.Tx) error { return tx.SaveCallRun(ctx, runs[1]) })
+	got, err := s.FindDueCallRuns(ctx, t0.Add(3*time.Second), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]string{cs[3], cs[5], cs[0]}, got); d != "" {
+		t.Errorf("after clearing a deadline (-want +got):\n%s", d)
+	}
+}
+
+// testTimeline: entries are numbered 1..n per call in the order added,
+// across transactions; pages continue after a Seq; a rolled-back append
+// writes nothing and takes no numbers; another call's entries are not seen.
+func testTimeline(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	c := MustCall(t, s, a.Sid, t0)
+	other := MustCall(t, s, a.Sid, t0)
+	entry := func(i int) []byte { return fmt.Appendf(nil, `{"kind":"say", "text":"line %d"}`, i) }
+
+	update(t, s, func(tx tonepay.Tx) error {
+		if err := tx.AddTimeline(ctx, c.Sid, t0, entry(1), entry(2), entry(3)); err != nil {
+			return err
+		}
+		if err := tx.AddTimeline(ctx, other.Sid, t0, entry(100)); err != nil {
+			return err
+		}
+		return tx.AddTimeline(ctx, c.Sid, t0.Add(time.Second)) // nothing to add
+	})
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx tonepay.Tx) error {
+		if err := tx.AddTimeline(ctx, c.Sid, t0.Add(time.Second), entry(-1), entry(-2)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("rolled-back append: %v", err)
+	}
+	update(t, s, func(tx tonepay.Tx) error {
+		return tx.AddTimeline(ctx, c.Sid, t0.Add(2*time.Second), entry(4), entry(5))
+	})
+
+	var want []*tonepay.TimelineEntry
+	for i := 1; i <= 5; i++ {
+		at := t0
+		if i > 3 {
+			at = t0.Add(2 * time.Second)
+		}
+		want = append(want, &tonepay.TimelineEntry{CallSid: c.Sid, Seq: int64(i), At: at, Entry: entry(i)})
+	}
+	tests := []struct {
+		name  string
+		call  string
+		after int64
+		limit int
+		want  []*tonepay.TimelineEntry
+	}{
+		{"all", c.Sid, 0, 0, want},
+		{"first page", c.Sid, 0, 2, want[:2]},
+		{"next page", c.Sid, 2, 2, want[2:4]},
+		{"last page", c.Sid, 4, 2, want[4:]},
+		{"past the end", c.Sid, 5, 2, nil},
+		{"another call", other.Sid, 0, 0, []*tonepay.TimelineEntry{{CallSid: other.Sid, Seq: 1, At: t0, Entry: entry(100)}}},
+		{"a call with none", sid("CA"), 0, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.FindTimeline(ctx, tt.call, tt.after, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diff(tt.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
