@@ -227,3 +227,65 @@ func testTimeline(t *testing.T, s tonepay.Store) {
 		})
 	}
 }
+
+// testCallRunRace: runners that read a run and save it in one transaction
+// take turns (none is refused, every save counts); runners that all save
+// over the same Seq have exactly one winner.
+func testCallRunRace(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	c := MustCall(t, s, a.Sid, t0)
+	mustRun(t, s, c, time.Time{})
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			errs <- s.Update(ctx, func(tx tonepay.Tx) error {
+				r, err := tx.FindCallRun(ctx, c.Sid)
+				if err != nil {
+					return err
+				}
+				r.State = state(int(r.Seq))
+				if err := tx.SaveCallRun(ctx, r); err != nil {
+					return err
+				}
+				return tx.AddTimeline(ctx, c.Sid, t0, state(int(r.Seq)))
+			})
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("read and save in one transaction: %v", err)
+		}
+	}
+	got, err := s.FindCallRun(ctx, c.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seq != 1+n {
+		t.Errorf("Seq after %d turns = %d, want %d", n, got.Seq, 1+n)
+	}
+	if tl, err := s.FindTimeline(ctx, c.Sid, 0, 0); err != nil || len(tl) != n || tl[n-1].Seq != n {
+		t.Errorf("timeline of %d turns: %d entries, %v", n, len(tl), err)
+	}
+
+	seq := got.Seq
+	for i := 0; i < n; i++ {
+		go func() {
+			errs <- s.Update(ctx, func(tx tonepay.Tx) error {
+				return tx.SaveCallRun(ctx, &tonepay.CallRun{CallSid: c.Sid, AccountSid: a.Sid, State: state(0), Seq: seq, DateUpdated: t0})
+			})
+		}()
+	}
+	won := 0
+	for i := 0; i < n; i++ {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, tonepay.ErrConflict):
+			t.Errorf("a racing save over one Seq: %v, want nil or ErrConflict", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d racing saves over one Seq won, want 1", won)
+	}
+}

@@ -55,7 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"NextCallbackAt", testNextCallbackAt},
 		{"Answers", testAnswers},
 		{"NotFound", testNotFound},
-		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"Timeline", testTimeline},
+		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"Timeline", testTimeline}, {"CallRunRace", testCallRunRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
