@@ -17,11 +17,12 @@ const (
 // Call is a phone call. tonepay's calls are simulated: answered at once, and
 // the caller's keypad is an API. A payment session lives on a call.
 type Call struct {
-	Sid         string
-	AccountSid  string
-	To          string
-	From        string
-	URL         string // the TwiML URL given at create; relative StatusCallbacks resolve against it
+	Sid        string
+	AccountSid string
+	To         string
+	From       string
+	URL        string // the TwiML URL; relative StatusCallbacks resolve against it
+	CallParams
 	Status      string
 	Direction   string
 	StartTime   time.Time
@@ -50,17 +51,71 @@ type CallService interface {
 	UpdateCall(ctx context.Context, req *UpdateCallRequest) (*Call, error)
 }
 
-// CreateCallRequest is a well-formed call create.
+// Twilio's error codes for a call create or update.
+const (
+	CodeCallInvalidURL       = 21205 // Url, FallbackUrl or StatusCallback not absolute http(s)
+	CodeCallInvalidTimeout   = 21208
+	CodeCallInvalidMethod    = 21209 // a method other than GET and POST
+	CodeInvalidCallbackEvent = 21626 // a StatusCallbackEvent Twilio does not know
+)
+
+// Call progress events a StatusCallback may ask for (StatusCallbackEvent).
+const (
+	EventInitiated = "initiated"
+	EventRinging   = "ringing"
+	EventAnswered  = "answered"
+	EventCompleted = "completed"
+)
+
+// Twilio's defaults and bounds for a call create.
+const (
+	DefaultCallTimeout = 60  // seconds of ringing
+	MaxCallTimeout     = 600 // Twilio's maximum Timeout
+	MaxTwiml           = 4000
+	MaxSendDigits      = 32
+)
+
+// CallParams are what a call create says about how the call runs: kept for
+// the call runtime, which fetches Url (or runs Twiml) and posts call
+// progress to StatusCallback. Twiml, when not empty, is what runs; a create
+// with both Url and Twiml keeps Url (Twilio's warning 32019) and no Twiml.
+type CallParams struct {
+	Method               string // GET or POST, for URL
+	Twiml                string
+	FallbackURL          string
+	FallbackMethod       string
+	StatusCallback       string // absolute; call progress, not Payments' callbacks
+	StatusCallbackMethod string
+	// StatusCallbackEvents are the events asked for, in the order of
+	// EventInitiated..EventCompleted, without repeats. Shared with caches:
+	// never changed in place.
+	StatusCallbackEvents []string
+	Timeout              int    // seconds of ringing
+	SendDigits           string // keys to press once answered: 0-9 A-D * # w W
+}
+
+// CreateCallRequest is a well-formed call create: methods upper case,
+// defaults applied.
 type CreateCallRequest struct {
 	AccountSid string
 	To, From   string
 	URL        string // the TwiML URL; relative StatusCallbacks resolve against it
+	CallParams
 }
 
-// UpdateCallRequest is a well-formed call update.
+// UpdateCallRequest is a well-formed call update. A nil field is unchanged.
 type UpdateCallRequest struct {
 	AccountSid string
 	Sid        string
 	Status     string // CallCompleted, CallCanceled or ""
-	Redirect   bool   // Url or Twiml given: recorded nowhere, there is no TwiML engine
+	// URL redirects the call (the runtime will fetch it) and clears Twiml;
+	// Twiml redirects it to a document and keeps URL as the base of relative
+	// URLs. At most one of the two.
+	URL, Method, Twiml                   *string
+	StatusCallback, StatusCallbackMethod *string
+}
+
+// Changes reports whether the update changes anything but Status.
+func (r *UpdateCallRequest) Changes() bool {
+	return r.URL != nil || r.Method != nil || r.Twiml != nil || r.StatusCallback != nil || r.StatusCallbackMethod != nil
 }

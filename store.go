@@ -56,7 +56,8 @@ type Tx interface {
 	UpdateKey(ctx context.Context, k *Key) error
 	DeleteKey(ctx context.Context, sid string) error
 	CreateCall(ctx context.Context, c *Call) error
-	// UpdateCall saves Status and EndTime.
+	// UpdateCall saves Status, EndTime, DateUpdated and what an update may
+	// change: URL, Method, Twiml, StatusCallback, StatusCallbackMethod.
 	UpdateCall(ctx context.Context, c *Call) error
 	// CreateNumber returns ErrConflict when any account owns the number.
 	CreateNumber(ctx context.Context, n *PhoneNumber) error

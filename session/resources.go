@@ -119,6 +119,7 @@ func (svc *Service) CreateCall(ctx context.Context, req *tonepay.CreateCallReque
 		To:          req.To,
 		From:        req.From,
 		URL:         req.URL,
+		CallParams:  req.CallParams,
 		Status:      tonepay.CallInProgress,
 		Direction:   "outbound-api",
 		StartTime:   now,
@@ -133,7 +134,8 @@ func (svc *Service) CreateCall(ctx context.Context, req *tonepay.CreateCallReque
 
 // UpdateCall implements tonepay.CallService. Status=canceled, as on Twilio,
 // only affects calls not yet answered, so on a simulated call (always
-// answered) it changes nothing; a redirect is accepted and recorded nowhere.
+// answered) it changes nothing. A redirect (Url or Twiml) and a new
+// StatusCallback are stored on a live call; nothing runs them yet.
 func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallRequest) (*tonepay.Call, error) {
 	now := svc.Now().UTC()
 	var call *tonepay.Call
@@ -142,13 +144,30 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 		if call, err = findCall(ctx, tx, req.AccountSid, req.Sid); err != nil {
 			return err
 		}
-		if call.Status != tonepay.CallInProgress && (req.Status != "" || req.Redirect) {
+		if call.Status != tonepay.CallInProgress && (req.Status != "" || req.Changes()) {
 			return tonepay.Errorf(tonepay.CodeCallNotInProgress, "Call is not in-progress. Cannot redirect.")
 		}
-		if req.Status != tonepay.CallCompleted {
+		if req.Status == tonepay.CallCompleted {
+			// Hanging up wins: what else the request says is for a live call.
+			return svc.hangUp(ctx, tx, c, call, now)
+		}
+		if !req.Changes() {
 			return nil
 		}
-		return svc.hangUp(ctx, tx, c, call, now)
+		set := func(dst *string, v *string) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		if req.URL != nil {
+			call.URL, call.Twiml = *req.URL, ""
+		}
+		set(&call.Method, req.Method)
+		set(&call.Twiml, req.Twiml)
+		set(&call.StatusCallback, req.StatusCallback)
+		set(&call.StatusCallbackMethod, req.StatusCallbackMethod)
+		call.DateUpdated = now
+		return tx.UpdateCall(ctx, call)
 	})
 	if err != nil {
 		return nil, err

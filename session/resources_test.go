@@ -130,10 +130,12 @@ func TestUpdateCall(t *testing.T) {
 		notFound bool
 	}{
 		{"canceled on an answered call", tonepay.UpdateCallRequest{Status: tonepay.CallCanceled}, 0, tonepay.CallInProgress, false},
-		{"redirect", tonepay.UpdateCallRequest{Redirect: true}, 0, tonepay.CallInProgress, false},
+		{"redirect", tonepay.UpdateCallRequest{URL: ptr("https://example.com/next"), Method: ptr("GET")}, 0, tonepay.CallInProgress, false},
+		{"redirect to a document", tonepay.UpdateCallRequest{Twiml: ptr("<Response/>"), StatusCallback: ptr("https://example.com/p")}, 0, tonepay.CallInProgress, false},
 		{"hang up", tonepay.UpdateCallRequest{Status: tonepay.CallCompleted}, 0, tonepay.CallCompleted, false},
 		{"hang up again", tonepay.UpdateCallRequest{Status: tonepay.CallCompleted}, tonepay.CodeCallNotInProgress, "", false},
-		{"redirect an ended call", tonepay.UpdateCallRequest{Redirect: true}, tonepay.CodeCallNotInProgress, "", false},
+		{"redirect an ended call", tonepay.UpdateCallRequest{URL: ptr("https://example.com/x")}, tonepay.CodeCallNotInProgress, "", false},
+		{"new StatusCallback on an ended call", tonepay.UpdateCallRequest{StatusCallback: ptr("https://example.com/x")}, tonepay.CodeCallNotInProgress, "", false},
 		{"nothing on an ended call", tonepay.UpdateCallRequest{}, 0, tonepay.CallCompleted, false},
 		{"another account's", tonepay.UpdateCallRequest{AccountSid: tonepay.NewSID("AC")}, 0, "", true},
 	}
@@ -163,5 +165,13 @@ func TestUpdateCall(t *testing.T) {
 	}
 	if s := f.session(t, sid); s.Status != tonepay.SessionEnded || s.State.Result != tonepay.ResultHungUp {
 		t.Fatalf("session %s %s after the hang-up", s.Status, s.State.Result)
+	}
+	// The redirects were stored: Url then Twiml, which keeps Url as the base.
+	c, err := svc.FindCall(ctx, f.acct.Sid, f.call.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "https://example.com/next" || c.Method != "GET" || c.Twiml != "<Response/>" || c.StatusCallback != "https://example.com/p" {
+		t.Errorf("after the redirects: Url %q Method %q Twiml %q StatusCallback %q", c.URL, c.Method, c.Twiml, c.StatusCallback)
 	}
 }

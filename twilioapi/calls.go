@@ -3,6 +3,9 @@ package twilioapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/tonepay/tonepay"
 )
@@ -39,7 +42,21 @@ func (s *server) handleCallCreate(w http.ResponseWriter, r *http.Request, acct *
 	if form.Get("Url") == "" && form.Get("Twiml") == "" && form.Get("ApplicationSid") == "" {
 		return errMissing("Url")
 	}
-	c, err := s.svc.CreateCall(r.Context(), &tonepay.CreateCallRequest{AccountSid: acct.Sid, To: to, From: from, URL: form.Get("Url")})
+	req := &tonepay.CreateCallRequest{AccountSid: acct.Sid, To: to, From: from, URL: callURL(&p, "Url")}
+	req.Method = callMethod(&p, "Method")
+	req.Twiml = twiml(&p)
+	if req.URL != "" {
+		req.Twiml = "" // Url wins, as on Twilio (its warning 32019)
+	}
+	req.FallbackURL, req.FallbackMethod = callURL(&p, "FallbackUrl"), callMethod(&p, "FallbackMethod")
+	req.StatusCallback, req.StatusCallbackMethod = callURL(&p, "StatusCallback"), callMethod(&p, "StatusCallbackMethod")
+	req.StatusCallbackEvents = callbackEvents(&p)
+	req.Timeout = callTimeout(&p)
+	req.SendDigits = sendDigits(&p)
+	if p.err != nil {
+		return p.err
+	}
+	c, err := s.svc.CreateCall(r.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -57,20 +74,33 @@ func (s *server) handleCallFetch(w http.ResponseWriter, r *http.Request, acct *t
 }
 
 // handleCallUpdate hangs up with Status=completed (see tonepay.CallService).
-// Url and Twiml redirect a live call; with no TwiML engine behind the
-// simulator they are accepted and recorded nowhere.
+// Url and Twiml redirect a live call, and StatusCallback(Method) changes
+// where its progress goes: stored for the call runtime, which runs them.
 func (s *server) handleCallUpdate(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
 	form, err := parseForm(w, r)
 	if err != nil {
 		return err
 	}
 	p := params{v: form, bad: codeMalformed}
-	status := p.enum("Status", "", tonepay.CallCompleted, tonepay.CallCanceled)
+	req := &tonepay.UpdateCallRequest{AccountSid: acct.Sid, Sid: pathSid(r, "CallSid")}
+	req.Status = p.enum("Status", "", tonepay.CallCompleted, tonepay.CallCanceled)
+	given := func(name string, v string) *string {
+		if form.Get(name) == "" {
+			return nil
+		}
+		return &v
+	}
+	req.URL, req.Method = given("Url", callURL(&p, "Url")), given("Method", callMethod(&p, "Method"))
+	req.Twiml = given("Twiml", twiml(&p))
+	if req.URL != nil && req.Twiml != nil {
+		p.fail(tonepay.Errorf(codeMalformed, "Url and Twiml are mutually exclusive: give one"))
+	}
+	req.StatusCallback = given("StatusCallback", callURL(&p, "StatusCallback"))
+	req.StatusCallbackMethod = given("StatusCallbackMethod", callMethod(&p, "StatusCallbackMethod"))
 	if err := s.pathFirst(r, acct, p.err); err != nil {
 		return err
 	}
-	c, err := s.svc.UpdateCall(r.Context(), &tonepay.UpdateCallRequest{AccountSid: acct.Sid, Sid: pathSid(r, "CallSid"),
-		Status: status, Redirect: form.Get("Url") != "" || form.Get("Twiml") != ""})
+	c, err := s.svc.UpdateCall(r.Context(), req)
 	if err != nil {
 		return inPath(r, err)
 	}
@@ -105,4 +135,95 @@ func inPath(r *http.Request, err error) error {
 		return errNotFound(r)
 	}
 	return err
+}
+
+// callURL reads an absolute http(s) URL, "" when absent, else 21205.
+func callURL(p *params, name string) string {
+	v := p.str(name)
+	if !absoluteHTTP(v) {
+		p.fail(tonepay.Errorf(tonepay.CodeCallInvalidURL, "Invalid Url for parameter %s: must be an absolute http or https URL", name))
+		return ""
+	}
+	return v
+}
+
+// callMethod reads GET or POST in any case, POST when absent, else 21209.
+func callMethod(p *params, name string) string {
+	switch m := strings.ToUpper(p.str(name)); m {
+	case "":
+		return http.MethodPost
+	case http.MethodGet, http.MethodPost:
+		return m
+	}
+	p.fail(tonepay.Errorf(tonepay.CodeCallInvalidMethod, "Invalid Method for parameter %s: must be GET or POST", name))
+	return http.MethodPost
+}
+
+// twiml reads a TwiML document of at most Twilio's 4000 characters. What it
+// says is the runtime's to judge, when it runs it.
+func twiml(p *params) string {
+	v := p.str("Twiml")
+	if n := utf8.RuneCountInString(v); n > tonepay.MaxTwiml {
+		p.fail(tonepay.Errorf(codeMalformed, "Invalid value for parameter Twiml: at most %d characters, not %d", tonepay.MaxTwiml, n))
+		return ""
+	}
+	return v
+}
+
+// callbackEvents reads StatusCallbackEvent as twilio-go sends it (repeated)
+// or as the docs write it (space or comma separated), or both; the events
+// come back in Twilio's order without repeats. None given is Twilio's
+// default, completed only; an unknown event is 21626.
+func callbackEvents(p *params) []string {
+	asked := map[string]bool{}
+	for _, v := range p.v["StatusCallbackEvent"] {
+		for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' }) {
+			switch e {
+			case tonepay.EventInitiated, tonepay.EventRinging, tonepay.EventAnswered, tonepay.EventCompleted:
+				asked[e] = true
+			default:
+				p.fail(tonepay.Errorf(tonepay.CodeInvalidCallbackEvent, "Invalid StatusCallbackEvent %q: must be initiated, ringing, answered or completed", clip(e, 32)))
+				return nil
+			}
+		}
+	}
+	if len(asked) == 0 {
+		return []string{tonepay.EventCompleted}
+	}
+	var out []string
+	for _, e := range []string{tonepay.EventInitiated, tonepay.EventRinging, tonepay.EventAnswered, tonepay.EventCompleted} {
+		if asked[e] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// callTimeout reads Timeout: 1 to 600 seconds, 60 when absent, else 21208.
+func callTimeout(p *params) int {
+	v := p.str("Timeout")
+	if v == "" {
+		return tonepay.DefaultCallTimeout
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > tonepay.MaxCallTimeout {
+		p.fail(tonepay.Errorf(tonepay.CodeCallInvalidTimeout, "Invalid Timeout %q: must be a whole number of seconds from 1 to %d", clip(v, 16), tonepay.MaxCallTimeout))
+		return tonepay.DefaultCallTimeout
+	}
+	return n
+}
+
+// sendDigits reads SendDigits: at most 32 of 0-9 A-D * # and the waits w
+// (half a second) and W (a second).
+func sendDigits(p *params) string {
+	v := p.str("SendDigits")
+	ok := len(v) <= tonepay.MaxSendDigits
+	for i := 0; ok && i < len(v); i++ {
+		ok = strings.IndexByte("0123456789ABCD*#wW", v[i]) >= 0
+	}
+	if !ok {
+		p.fail(tonepay.Errorf(codeMalformed, "Invalid value for parameter SendDigits: at most %d of 0-9, A-D, *, #, w and W", tonepay.MaxSendDigits))
+		return ""
+	}
+	return v
 }

@@ -57,13 +57,13 @@ func (t *txn) DeleteKey(ctx context.Context, sid string) error {
 }
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
-	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, sqlrow.Ts(c.StartTime), sqlrow.Ts(c.EndTime), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated))
+	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+		$12, $13, $14, $15, $16, $17, $18, $19, $20)`, sqlrow.CallArgs(c)...)
 }
 
 func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {
-	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = $1, end_time = $2, date_updated = $3 WHERE sid = $4`,
-		c.Status, sqlrow.Ts(c.EndTime), sqlrow.Ts(c.DateUpdated), c.Sid)
+	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = $1, end_time = $2, date_updated = $3,
+		url = $4, method = $5, twiml = $6, status_callback = $7, status_callback_method = $8 WHERE sid = $9`, sqlrow.CallUpdateArgs(c)...)
 }
 
 func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {

@@ -66,14 +66,14 @@ func (t *txn) DeleteKey(ctx context.Context, sid string) error {
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
 	t.changed.calls = append(t.changed.calls, c.Sid)
-	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, sqlrow.Ts(c.StartTime), sqlrow.Ts(c.EndTime), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated))
+	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sqlrow.CallArgs(c)...)
 }
 
 func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {
 	t.changed.calls = append(t.changed.calls, c.Sid)
-	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = ?, end_time = ?, date_updated = ? WHERE sid = ?`,
-		c.Status, sqlrow.Ts(c.EndTime), sqlrow.Ts(c.DateUpdated), c.Sid)
+	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = ?, end_time = ?, date_updated = ?,
+		url = ?, method = ?, twiml = ?, status_callback = ?, status_callback_method = ? WHERE sid = ?`, sqlrow.CallUpdateArgs(c)...)
 }
 
 func (t *txn) CreateSession(ctx context.Context, s *tonepay.Session) error {

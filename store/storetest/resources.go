@@ -206,11 +206,16 @@ func testCalls(t *testing.T, s tonepay.Store) {
 		t.Errorf("EndTime of a live call = %v, want the zero time", got.EndTime)
 	}
 
-	// UpdateCall saves Status and EndTime (and DateUpdated) only.
+	// UpdateCall saves Status, EndTime, DateUpdated and what a redirect
+	// changes (URL, Method, Twiml, StatusCallback, StatusCallbackMethod) only.
 	changed := *c
 	changed.Status, changed.EndTime, changed.DateUpdated = tonepay.CallCompleted, t0.Add(61*time.Second), t0.Add(61*time.Second)
+	changed.URL, changed.Method, changed.Twiml = "https://example.com/next", "POST", "<Response><Hangup/></Response>"
+	changed.StatusCallback, changed.StatusCallbackMethod = "https://example.com/progress2", "POST"
 	sneaky := changed
-	sneaky.To, sneaky.From, sneaky.URL, sneaky.StartTime = "+1", "+2", "https://elsewhere/", t0.Add(time.Hour)
+	sneaky.To, sneaky.From, sneaky.StartTime = "+1", "+2", t0.Add(time.Hour)
+	sneaky.FallbackURL, sneaky.FallbackMethod, sneaky.Timeout, sneaky.SendDigits = "https://elsewhere/", "POST", 5, "9"
+	sneaky.StatusCallbackEvents = []string{tonepay.EventRinging}
 	update(t, s, func(tx tonepay.Tx) error { return tx.UpdateCall(ctx, &sneaky) })
 	got, err = s.FindCall(ctx, c.Sid)
 	if err != nil {
@@ -221,6 +226,17 @@ func testCalls(t *testing.T, s tonepay.Store) {
 	}
 	if got.Duration() != 61 {
 		t.Errorf("Duration = %d, want 61", got.Duration())
+	}
+
+	// A call with Twilio's defaults and no progress events reads back as written.
+	plain := newCall(a.Sid, t0)
+	plain.CallParams = tonepay.CallParams{Method: "POST", Twiml: "<Response/>", FallbackMethod: "POST", StatusCallbackMethod: "POST", Timeout: tonepay.DefaultCallTimeout}
+	update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, plain) })
+	if got, err = s.FindCall(ctx, plain.Sid); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(plain, got); d != "" {
+		t.Errorf("FindCall of a plain call (-want +got):\n%s", d)
 	}
 }
 

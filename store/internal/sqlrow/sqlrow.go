@@ -7,6 +7,7 @@ package sqlrow
 import (
 	"encoding/json"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -72,17 +73,34 @@ func ScanKey(s Scanner) (*tonepay.Key, error) {
 }
 
 // CallCols are the columns ScanCall reads.
-const CallCols = `sid, account_sid, to_number, from_number, url, status, direction, start_time, end_time, date_created, date_updated`
+const CallCols = `sid, account_sid, to_number, from_number, url, status, direction, start_time, end_time, date_created, date_updated,
+	method, twiml, fallback_url, fallback_method, status_callback, status_callback_method, status_callback_events, timeout, send_digits`
 
 // ScanCall reads one row.
 func ScanCall(s Scanner) (*tonepay.Call, error) {
 	var c tonepay.Call
 	var start, end, created, updated int64
-	if err := s.Scan(&c.Sid, &c.AccountSid, &c.To, &c.From, &c.URL, &c.Status, &c.Direction, &start, &end, &created, &updated); err != nil {
+	var events string
+	if err := s.Scan(&c.Sid, &c.AccountSid, &c.To, &c.From, &c.URL, &c.Status, &c.Direction, &start, &end, &created, &updated,
+		&c.Method, &c.Twiml, &c.FallbackURL, &c.FallbackMethod, &c.StatusCallback, &c.StatusCallbackMethod, &events, &c.Timeout, &c.SendDigits); err != nil {
 		return nil, err
 	}
 	c.StartTime, c.EndTime, c.DateCreated, c.DateUpdated = Tm(start), Tm(end), Tm(created), Tm(updated)
+	if events != "" { // none asked for reads back as nil, as it was written
+		c.StatusCallbackEvents = strings.Fields(events)
+	}
 	return &c, nil
+}
+
+// CallArgs are a call's values in the order of CallCols.
+func CallArgs(c *tonepay.Call) []any {
+	return []any{c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, Ts(c.StartTime), Ts(c.EndTime), Ts(c.DateCreated), Ts(c.DateUpdated),
+		c.Method, c.Twiml, c.FallbackURL, c.FallbackMethod, c.StatusCallback, c.StatusCallbackMethod, strings.Join(c.StatusCallbackEvents, " "), c.Timeout, c.SendDigits}
+}
+
+// CallUpdateArgs are the values an UpdateCall saves, then the sid.
+func CallUpdateArgs(c *tonepay.Call) []any {
+	return []any{c.Status, Ts(c.EndTime), Ts(c.DateUpdated), c.URL, c.Method, c.Twiml, c.StatusCallback, c.StatusCallbackMethod, c.Sid}
 }
 
 // SessionCols are the columns ScanSession reads.
