@@ -58,17 +58,10 @@ func (t *txn) SaveCallRun(ctx context.Context, r *tonepay.CallRun) error {
 		return wrap(op, err)
 	}
 	if tag.RowsAffected() == 0 {
-		if r.Seq == 0 {
-			return tonepay.ErrConflict
-		}
-		var exists bool
-		if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM call_runs WHERE call_sid = $1)`, r.CallSid).Scan(&exists); err != nil {
-			return wrap(op, err)
-		}
-		if exists {
-			return tonepay.ErrConflict
-		}
-		return tonepay.ErrNotFound
+		return wrap(op, sqlrow.MissedSave(r.Seq, func() (exists bool, err error) {
+			err = t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM call_runs WHERE call_sid = $1)`, r.CallSid).Scan(&exists)
+			return
+		}))
 	}
 	r.Seq++
 	return nil

@@ -29,3 +29,21 @@ func ScanTimeline(s Scanner) (*tonepay.TimelineEntry, error) {
 	e.At = Tm(at)
 	return &e, nil
 }
+
+// MissedSave is why a SaveCallRun that changed no row failed: a first save
+// (Seq 0) that found a run already there, or a later one whose Seq is stale,
+// is ErrConflict; a later save of a run that does not exist is ErrNotFound.
+// exists asks the store whether the call has a run.
+func MissedSave(seq int64, exists func() (bool, error)) error {
+	if seq == 0 {
+		return tonepay.ErrConflict
+	}
+	ok, err := exists()
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return tonepay.ErrConflict
+	}
+	return tonepay.ErrNotFound
+}
