@@ -433,9 +433,11 @@ func TestErrorsWrapper(t *testing.T) {
 // meant for requests, do not cut an event stream.
 func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	hub := events.New()
-	e := newEnvWith(t, twilioapi.Options{Subscribe: hub.Subscribe}, envOptions{hub: hub, timeouts: 50 * time.Millisecond})
+	// Timeouts long enough for the ordinary request below (a create, with
+	// its fsync, on a loaded CI machine), short beside the stream's life.
+	e := newEnvWith(t, twilioapi.Options{Subscribe: hub.Subscribe}, envOptions{hub: hub, timeouts: 500 * time.Millisecond})
 	lines := streamOf(t, e.srv.URL, e.main.Sid, e.main.Sid, e.main.AuthToken.Reveal())
-	time.Sleep(200 * time.Millisecond) // well past both timeouts
+	time.Sleep(1500 * time.Millisecond) // well past both timeouts
 	e.createPayment(e.call)
 	deadline := time.After(5 * time.Second)
 	for {
