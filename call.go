@@ -49,6 +49,20 @@ type CallService interface {
 	// session; CallCanceled changes nothing on an answered call. Errors:
 	// 21220 a status or a redirect on a call no longer in progress.
 	UpdateCall(ctx context.Context, req *UpdateCallRequest) (*Call, error)
+	// CreateInbound: a caller dials To, a number of the account, from From;
+	// the number's VoiceUrl runs. Errors: 21211 To is not a number of the
+	// account (or not E.164), 21212 From is empty.
+	CreateInbound(ctx context.Context, req *InboundCallRequest) (*Call, error)
+	// FindTimeline lists what happened on the call, entries with Seq after
+	// afterSeq, at most limit, in order.
+	FindTimeline(ctx context.Context, accountSid, callSid string, afterSeq int64, limit int) ([]*TimelineEntry, error)
+}
+
+// InboundCallRequest is a simulated caller dialing one of the account's
+// numbers.
+type InboundCallRequest struct {
+	AccountSid string
+	From, To   string
 }
 
 // Twilio's error codes for a call create or update.
@@ -57,6 +71,8 @@ const (
 	CodeCallInvalidTimeout   = 21208
 	CodeCallInvalidMethod    = 21209 // a method other than GET and POST
 	CodeInvalidCallbackEvent = 21626 // a StatusCallbackEvent Twilio does not know
+	CodeInvalidTo            = 21211 // an inbound call's To is not a number of the account
+	CodeInvalidFrom          = 21212
 )
 
 // Call progress events a StatusCallback may ask for (StatusCallbackEvent).

@@ -112,6 +112,10 @@ func (svc *Service) FindCall(ctx context.Context, accountSid, sid string) (*tone
 // behind it: the call is answered at once and stays in progress until it is
 // hung up through the API.
 func (svc *Service) CreateCall(ctx context.Context, req *tonepay.CreateCallRequest) (*tonepay.Call, error) {
+	return svc.createCall(ctx, req, "outbound-api")
+}
+
+func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallRequest, direction string) (*tonepay.Call, error) {
 	now := svc.Now().UTC()
 	c := &tonepay.Call{
 		Sid:         svc.NewSID(tonepay.PrefixCall),
@@ -121,7 +125,7 @@ func (svc *Service) CreateCall(ctx context.Context, req *tonepay.CreateCallReque
 		URL:         req.URL,
 		CallParams:  req.CallParams,
 		Status:      tonepay.CallInProgress,
-		Direction:   "outbound-api",
+		Direction:   direction,
 		StartTime:   now,
 		DateCreated: now,
 		DateUpdated: now,

@@ -1,0 +1,45 @@
+package session
+
+import (
+	"context"
+
+	"github.com/tonepay/tonepay"
+)
+
+// CreateInbound implements tonepay.CallService: the number's VoiceUrl (and
+// its methods, fallback and StatusCallback) becomes the call's, as when
+// Twilio routes a caller to a number.
+func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallRequest) (*tonepay.Call, error) {
+	if req.From == "" {
+		return nil, tonepay.Errorf(tonepay.CodeInvalidFrom, "From is required: the caller's number, client:name or a caller-ID text")
+	}
+	if !tonepay.IsE164(req.To) {
+		return nil, tonepay.Errorf(tonepay.CodeInvalidTo, "Invalid 'To' Phone Number %q: must be E.164, one of the account's IncomingPhoneNumbers", req.To)
+	}
+	nums, err := svc.Store.FindNumbers(ctx, tonepay.NumberFilter{AccountSid: req.AccountSid, PhoneNumber: req.To, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(nums) == 0 {
+		return nil, tonepay.Errorf(tonepay.CodeInvalidTo, "Invalid 'To' Phone Number %s: not one of the account's IncomingPhoneNumbers", req.To)
+	}
+	n := nums[0]
+	cr := &tonepay.CreateCallRequest{AccountSid: req.AccountSid, To: req.To, From: req.From, URL: n.VoiceURL}
+	cr.Method = n.VoiceMethod
+	cr.FallbackURL, cr.FallbackMethod = n.VoiceFallbackURL, n.VoiceFallbackMethod
+	cr.StatusCallback, cr.StatusCallbackMethod = n.StatusCallback, n.StatusCallbackMethod
+	if n.StatusCallback != "" {
+		// A number's StatusCallback gets only the end of the call (Twilio).
+		cr.StatusCallbackEvents = []string{tonepay.EventCompleted}
+	}
+	cr.Timeout = tonepay.DefaultCallTimeout
+	return svc.createCall(ctx, cr, "inbound")
+}
+
+// FindTimeline implements tonepay.CallService.
+func (svc *Service) FindTimeline(ctx context.Context, accountSid, callSid string, afterSeq int64, limit int) ([]*tonepay.TimelineEntry, error) {
+	if _, err := findCall(ctx, svc.Store, accountSid, callSid); err != nil {
+		return nil, err
+	}
+	return svc.Store.FindTimeline(ctx, callSid, afterSeq, limit)
+}
