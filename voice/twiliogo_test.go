@@ -22,7 +22,7 @@ func TestTwilioGoDocuments(t *testing.T) {
 		&twiml.VoiceDial{Action: "/dialed", Timeout: "20", CallerId: "+15550001111", InnerElements: []twiml.Element{&twiml.VoiceNumber{PhoneNumber: "+15553334444"}}},
 	})
 	dialed, _ := twiml.Voice([]twiml.Element{&twiml.VoiceSay{Message: "Goodbye"}, &twiml.VoiceHangup{}})
-	app := map[string]page{base + "start": xmlPage(start), base + "menu": xmlPage(menu), "https://app.example.com/dialed": xmlPage(dialed)}
+	app := map[string]page{base + "start": xmlPage(start), base + "menu": xmlPage(menu), "https://ivr.acme.io/dialed": xmlPage(dialed)}
 	s := newCall(nil)
 	doc, perr := Parse([]byte(start), base+"start")
 	if perr != nil || len(doc.Warnings) != 0 {
@@ -36,7 +36,7 @@ func TestTwilioGoDocuments(t *testing.T) {
 		{at: 4 * sec, serve: true, wait: 5 * sec},
 		{at: 4 * sec, keys: "1", fetch: base + "menu", params: map[string]string{"Digits": "1"}},
 		{at: 4 * sec, serve: true, heard: []string{"Connecting you"}},
-		{at: 34 * sec, in: Input{Kind: FarEndHangUp}, fetch: "https://app.example.com/dialed", params: map[string]string{"DialCallStatus": "completed", "DialCallDuration": "30"}},
+		{at: 34 * sec, in: Input{Kind: FarEndHangUp}, fetch: "https://ivr.acme.io/dialed", params: map[string]string{"DialCallStatus": "completed", "DialCallDuration": "30"}},
 		{at: 34 * sec, serve: true, ended: StatusCompleted, heard: []string{"Goodbye"}},
 	})
 }

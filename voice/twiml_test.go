@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-const docURL = "https://app.example.com/ivr/start.xml?lang=en"
+const docURL = "https://ivr.acme.io/ivr/start.xml?lang=en"
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -21,7 +21,7 @@ func TestParse(t *testing.T) {
 			[]Verb{{Name: "Say", Text: "Bonjour", Voice: "Polly.Joanna", Language: "fr-FR", Loop: 0}}, 0},
 		{"say bad loop", `<Response><Say loop="x">a</Say></Response>`, 13510, nil, 0},
 		{"play relative", `<Response><Play loop="2">../audio/hi.mp3</Play></Response>`, 0,
-			[]Verb{{Name: "Play", Text: "https://app.example.com/audio/hi.mp3", Loop: 2}}, 0},
+			[]Verb{{Name: "Play", Text: "https://ivr.acme.io/audio/hi.mp3", Loop: 2}}, 0},
 		{"play digits", `<Response><Play digits="wW12#"/></Response>`, 0, []Verb{{Name: "Play", Digits: "wW12#", Loop: 1}}, 0},
 		{"play bad digits", `<Response><Play digits="12x"/></Response>`, 13430, nil, 0},
 		{"pause default", `<Response><Pause/></Response>`, 0, []Verb{{Name: "Pause", Length: 1}}, 0},
@@ -30,8 +30,8 @@ func TestParse(t *testing.T) {
 		{"gather defaults", `<Response><Gather/></Response>`, 0,
 			[]Verb{{Name: "Gather", FinishOnKey: "#", Timeout: 5, Method: "POST", Action: docURL}}, 0},
 		{"gather attrs", `<Response><Gather input="dtmf" numDigits="4" finishOnKey="" timeout="9" action="next?x=1" method="get" actionOnEmptyResult="true"><Say>Enter</Say><Pause length="2"/><Play>/a.wav</Play></Gather></Response>`, 0,
-			[]Verb{{Name: "Gather", NumDigits: 4, FinishOnKey: "", Timeout: 9, Action: "https://app.example.com/ivr/next?x=1", Method: "GET", ActionOnEmptyResult: true,
-				Prompts: []Verb{{Name: "Say", Text: "Enter", Language: "en-US", Loop: 1}, {Name: "Pause", Length: 2}, {Name: "Play", Text: "https://app.example.com/a.wav", Loop: 1}}}}, 0},
+			[]Verb{{Name: "Gather", NumDigits: 4, FinishOnKey: "", Timeout: 9, Action: "https://ivr.acme.io/ivr/next?x=1", Method: "GET", ActionOnEmptyResult: true,
+				Prompts: []Verb{{Name: "Say", Text: "Enter", Language: "en-US", Loop: 1}, {Name: "Pause", Length: 2}, {Name: "Play", Text: "https://ivr.acme.io/a.wav", Loop: 1}}}}, 0},
 		{"gather star", `<Response><Gather finishOnKey="*"/></Response>`, 0, nil, 0},
 		{"gather speech", `<Response><Gather input="speech"/></Response>`, 13326, nil, 0},
 		{"gather bad numDigits", `<Response><Gather numDigits="0"/></Response>`, 13314, nil, 0},
@@ -43,7 +43,7 @@ func TestParse(t *testing.T) {
 		{"gather nests play digits", `<Response><Gather><Play digits="1"/></Gather></Response>`, 13320, nil, 0},
 		{"gather unknown attr warns", `<Response><Gather bargeIn="true" colour="x" size="9"/></Response>`, 0, nil, 2},
 		{"redirect", `<Response><Redirect method="GET">../b</Redirect></Response>`, 0,
-			[]Verb{{Name: "Redirect", Text: "https://app.example.com/b", Method: "GET"}}, 0},
+			[]Verb{{Name: "Redirect", Text: "https://ivr.acme.io/b", Method: "GET"}}, 0},
 		{"redirect default method", `<Response><Redirect>https://other.example/x</Redirect></Response>`, 0,
 			[]Verb{{Name: "Redirect", Text: "https://other.example/x", Method: "POST"}}, 0},
 		{"redirect bad method", `<Response><Redirect method="DELETE">x</Redirect></Response>`, 13710, nil, 0},
@@ -54,13 +54,13 @@ func TestParse(t *testing.T) {
 		{"dial bare", `<Response><Dial> +15551234567 </Dial></Response>`, 0,
 			[]Verb{{Name: "Dial", Text: "+15551234567", Method: "POST", Timeout: 30}}, 0},
 		{"dial nouns", `<Response><Dial action="/dialed" method="GET" timeout="10" callerId="+15550001111"><Number>+15551</Number><Client>agent</Client><Sip>sip:a@b.example</Sip></Dial></Response>`, 0,
-			[]Verb{{Name: "Dial", Action: "https://app.example.com/dialed", Method: "GET", Timeout: 10, CallerID: "+15550001111",
+			[]Verb{{Name: "Dial", Action: "https://ivr.acme.io/dialed", Method: "GET", Timeout: 10, CallerID: "+15550001111",
 				Nouns: []Noun{{"Number", "+15551"}, {"Client", "agent"}, {"Sip", "sip:a@b.example"}}}}, 0},
 		{"dial conference", `<Response><Dial><Conference>room</Conference></Dial></Response>`, 13215, nil, 0},
 		{"dial nothing", `<Response><Dial/></Response>`, 13223, nil, 0},
 		{"dial bad timeout", `<Response><Dial timeout="-1">+1</Dial></Response>`, 13212, nil, 0},
 		{"connect raw", `<Response><Connect action="/after"><Stream url="wss://x.example/s"/></Connect></Response>`, 0,
-			[]Verb{{Name: "Connect", Action: "https://app.example.com/after", Method: "POST", Attrs: map[string]string{"action": "/after"}, Inner: `<Stream url="wss://x.example/s"/>`}}, 0},
+			[]Verb{{Name: "Connect", Action: "https://ivr.acme.io/after", Method: "POST", Attrs: map[string]string{"action": "/after"}, Inner: `<Stream url="wss://x.example/s"/>`}}, 0},
 		{"pay kept", `<Response><Pay chargeAmount="10.00"><Prompt for="payment-card-number"><Say>Card</Say></Prompt></Pay></Response>`, 0,
 			[]Verb{{Name: "Pay", Method: "POST", Attrs: map[string]string{"chargeAmount": "10.00"}, Inner: `<Prompt for="payment-card-number"><Say>Card</Say></Prompt>`}}, 0},
 		{"comments ignored", `<Response><!-- hi --><Hangup/></Response><!-- end -->`, 0, []Verb{{Name: "Hangup"}}, 0},

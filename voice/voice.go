@@ -145,6 +145,39 @@ type State struct {
 	Seq      int       `json:"seq"`
 	Hops     int       `json:"hops"` // documents fetched since the caller last waited or pressed a key
 	FellBack bool      `json:"fellBack,omitempty"`
+	// Held: the call runs no TwiML (see holds) and stays up until it is hung
+	// up or redirected; every key is Unrouted.
+	Held bool `json:"held,omitempty"`
+	// Progress counts the call-progress callbacks queued so far: the next
+	// one's SequenceNumber. The runner's, kept here to be saved with the rest.
+	Progress int `json:"progress,omitempty"`
+}
+
+// holds says why a call starting with s.URL or s.Twiml runs no TwiML, or
+// "". Two starts hold the call instead, as simulated calls did before they
+// ran TwiML, so that tests which place a call only to take an agent-assisted
+// payment on it keep working: a URL on a domain reserved for examples (RFC
+// 2606, RFC 6761: nothing can be served there) and an empty document
+// (Twilio would hang up at once, which no test wants of the call it placed).
+// A redirect is never held: Calls update runs what it is given.
+func holds(s *State) string {
+	if s.URL != "" {
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			return ""
+		}
+		h := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+		for _, d := range []string{"example.com", "example.net", "example.org", "example", "test", "invalid"} {
+			if h == d || strings.HasSuffix(h, "."+d) {
+				return "not fetched: " + h + " is reserved for examples (RFC 2606); the call holds until it is hung up"
+			}
+		}
+		return ""
+	}
+	if doc, err := Parse([]byte(s.Twiml), ""); err == nil && len(doc.Verbs) == 0 {
+		return "an empty document: the call holds until it is hung up"
+	}
+	return ""
 }
 
 // Engine holds the server's settings.
@@ -153,7 +186,20 @@ type Engine struct {
 	// ever waiting for the caller (a Redirect loop). Twilio ends such calls
 	// after a limit it does not document; ours is DefaultMaxHops.
 	MaxHops int
+	// Instant is simulated time, the server's default: Say, Play and Pause
+	// take no time, so tests run an IVR at once. One exception: a Pause
+	// that is the last verb of its document still waits its length, since
+	// that is how apps hold a call (what follows it is only the hang-up),
+	// and a held call is where agent-assisted payments happen.
+	Instant bool
+	// SpeechRate, when above 0, makes a Say take time as if spoken at this
+	// many words a minute (each loop); 0 speaks at once. Play takes no time
+	// either way: its audio is not fetched, so its length is unknown.
+	SpeechRate int
 }
+
+// RealSpeechRate is a speaking pace for real time: 150 words a minute.
+const RealSpeechRate = 150
 
 // DefaultMaxHops bounds Redirect loops.
 const DefaultMaxHops = 100
@@ -196,7 +242,10 @@ func (r *run) step(in Input) {
 				s.Status = StatusRinging // Twilio fetches VoiceUrl before answering
 			}
 		}
-		if s.URL != "" {
+		if held := holds(s); held != "" {
+			s.Status, s.Held = StatusInProgress, true
+			r.log(Entry{Kind: "warning", Text: held})
+		} else if s.URL != "" {
 			r.fetch("answer", s.URL, def(s.Method, "POST"), nil)
 		} else {
 			r.runTwiml(s.Twiml)
@@ -433,9 +482,9 @@ func (r *run) verb(v Verb) {
 	r.answer()
 	switch v.Name {
 	case "Say", "Play", "Pause":
-		r.prompt(v)
-		if v.Name == "Pause" {
-			r.wait(&v, "pause", time.Duration(v.Length)*time.Second)
+		last := s.Next == len(s.Doc.Verbs)
+		if d := r.prompt(v, last); d > 0 {
+			r.wait(&v, "pause", d)
 		}
 	case "Gather":
 		r.log(Entry{Kind: "verb", Verb: v.Name})
@@ -464,11 +513,17 @@ func (r *run) verb(v Verb) {
 	}
 }
 
-// prompt plays a Say, Play or Pause: heard at once (Pause waits after).
-func (r *run) prompt(v Verb) {
+// prompt plays a Say, Play or Pause and returns how long the call waits
+// for it (see Engine.Instant, Engine.SpeechRate); last: it is the last
+// verb of its document.
+func (r *run) prompt(v Verb, last bool) time.Duration {
 	switch v.Name {
 	case "Say":
 		r.log(Entry{Kind: "say", Verb: v.Name, Text: v.Text, Voice: v.Voice, Language: v.Language, Loop: v.Loop})
+		if r.e.SpeechRate > 0 && !r.e.Instant {
+			words := len(strings.Fields(v.Text)) * max(v.Loop, 1)
+			return time.Duration(words) * time.Minute / time.Duration(r.e.SpeechRate)
+		}
 	case "Play":
 		if v.Digits != "" {
 			r.log(Entry{Kind: "play", Verb: v.Name, Text: v.Digits})
@@ -477,7 +532,11 @@ func (r *run) prompt(v Verb) {
 		}
 	case "Pause":
 		r.log(Entry{Kind: "verb", Verb: v.Name, Text: strconv.Itoa(v.Length) + "s"})
+		if !r.e.Instant || last {
+			return time.Duration(v.Length) * time.Second
+		}
 	}
+	return 0
 }
 
 func (r *run) wait(v *Verb, what string, d time.Duration) {
@@ -494,9 +553,8 @@ func (r *run) prompts() {
 	for s.Prompt < len(g.Prompts) {
 		p := g.Prompts[s.Prompt]
 		s.Prompt++
-		r.prompt(p)
-		if p.Name == "Pause" {
-			r.wait(g, "prompt", time.Duration(p.Length)*time.Second)
+		if d := r.prompt(p, false); d > 0 {
+			r.wait(g, "prompt", d)
 			return
 		}
 	}

@@ -10,7 +10,7 @@ import (
 
 var t0 = time.Date(2026, 11, 23, 1, 2, 3, 0, time.UTC)
 
-const base = "https://app.example.com/ivr/"
+const base = "https://ivr.acme.io/ivr/"
 
 // page is a document the test app serves.
 type page struct {
@@ -169,7 +169,7 @@ func TestVoice(t *testing.T) {
 				{at: 2 * sec, keys: "3#", fetch: base + "start", params: map[string]string{"Digits": "123", "FinishedOnKey": "#"}}}},
 		{"gather finishOnKey empty: # is a digit", nil, map[string]page{base + "start": xmlPage(`<Response><Gather finishOnKey="" numDigits="3" action="/a"/></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
-				{keys: "1#*", fetch: "https://app.example.com/a", params: map[string]string{"Digits": "1#*"}}}},
+				{keys: "1#*", fetch: "https://ivr.acme.io/a", params: map[string]string{"Digits": "1#*"}}}},
 		{"gather finishOnKey star", nil, map[string]page{base + "start": xmlPage(`<Response><Gather finishOnKey="*" action="a" method="GET"/></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
 				{keys: "4#*", fetch: base + "a", method: "GET", params: map[string]string{"Digits": "4#", "FinishedOnKey": "*"}}}},
@@ -199,8 +199,8 @@ func TestVoice(t *testing.T) {
 			[]step{{in: Input{Kind: Update, URL: base + "start?x=1"}, fetch: base + "start?x=1"}, {serve: true, wait: 5 * sec},
 				{keys: "42", fetch: base + "start?x=1", params: map[string]string{"Digits": "42"}}}},
 		{"redirect follows with method", nil, map[string]page{base + "start": xmlPage(`<Response><Redirect method="GET">../next</Redirect><Say>never</Say></Response>`),
-			"https://app.example.com/next": xmlPage(`<Response><Say>Next</Say></Response>`)},
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, fetch: "https://app.example.com/next", method: "GET", params: std},
+			"https://ivr.acme.io/next": xmlPage(`<Response><Say>Next</Say></Response>`)},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, fetch: "https://ivr.acme.io/next", method: "GET", params: std},
 				{serve: true, ended: StatusCompleted, heard: []string{"Next"}}}},
 		{"hangup", nil, map[string]page{base + "start": xmlPage(`<Response><Hangup/><Say>never</Say></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{}}}},
@@ -349,7 +349,7 @@ func TestRestartMidGather(t *testing.T) {
 
 func TestCallerHangUpInDialNotifiesCompleted(t *testing.T) {
 	s := newCall(nil)
-	s.URL, s.Twiml = "", `<Response><Dial action="https://app.example.com/d">+1555</Dial></Response>`
+	s.URL, s.Twiml = "", `<Response><Dial action="https://ivr.acme.io/d">+1555</Dial></Response>`
 	e := Engine{}
 	e.Step(s, answer, t0)
 	o := e.Step(s, Input{Kind: CallerHangUp}, t0.Add(42*sec))
@@ -357,7 +357,7 @@ func TestCallerHangUpInDialNotifiesCompleted(t *testing.T) {
 		t.Fatalf("%+v", o)
 	}
 	n := o.Notify[0]
-	if n.URL != "https://app.example.com/d" || n.Params.Get("CallStatus") != "completed" || n.Params.Get("DialCallStatus") != "completed" || n.Params.Get("DialCallDuration") != "42" {
+	if n.URL != "https://ivr.acme.io/d" || n.Params.Get("CallStatus") != "completed" || n.Params.Get("DialCallStatus") != "completed" || n.Params.Get("DialCallDuration") != "42" {
 		t.Errorf("%+v", n)
 	}
 	if o.Fetch != nil || o.Ended != StatusCompleted {
