@@ -12,6 +12,9 @@ const (
 	CallInProgress = "in-progress"
 	CallCompleted  = "completed"
 	CallCanceled   = "canceled"
+	CallBusy       = "busy"
+	CallNoAnswer   = "no-answer"
+	CallFailed     = "failed"
 )
 
 // Call is a phone call. tonepay's calls are simulated: answered at once, and

@@ -19,6 +19,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/capture"
 	"github.com/tonepay/tonepay/internal/wait"
+	"github.com/tonepay/tonepay/voice"
 )
 
 var _ tonepay.SessionService = (*Service)(nil)
@@ -41,9 +42,19 @@ type Service struct {
 	// are skipped.
 	Hooks Hooks
 
+	// Voice runs calls' TwiML; Fetcher makes its requests. With no Fetcher,
+	// calls run no TwiML: they hold until hung up (see run.go).
+	Voice   voice.Engine
+	Fetcher tonepay.Fetcher
+
 	mu      sync.Mutex
 	paying  map[string]bool // sessions whose connector call runs in this process
 	payment sync.WaitGroup
+
+	timers   map[string]*time.Timer // the calls waiting in this process (run.go)
+	runCtx   context.Context        // the runner's requests; canceled by StopCalls
+	stopRuns context.CancelFunc
+	runs     sync.WaitGroup // timers firing
 }
 
 // Hooks observe the service for metrics. Each is called after the commit
@@ -70,7 +81,9 @@ const KeySourceKeypad = "keypad"
 // whose transaction ids are NewSID("TX").
 func New(store tonepay.Store, courier tonepay.Courier, sealer tonepay.Sealer, connectors tonepay.Connectors, log *slog.Logger) *Service {
 	svc := &Service{Store: store, Courier: courier, Sealer: sealer, Connectors: connectors, Engine: capture.DefaultEngine,
-		Now: time.Now, NewSID: tonepay.NewSID, Sleep: wait.Sleep, Logger: log}
+		Now: time.Now, NewSID: tonepay.NewSID, Sleep: wait.Sleep, Logger: log, Voice: voice.Engine{Instant: true},
+		timers: map[string]*time.Timer{}}
+	svc.runCtx, svc.stopRuns = context.WithCancel(context.Background())
 	// Through svc, so that an injected NewSID draws them too.
 	svc.Engine.NewTxID = func() string { return svc.NewSID("TX") }
 	return svc
@@ -172,40 +185,50 @@ func (svc *Service) UpdateSession(ctx context.Context, req *tonepay.UpdateReques
 func (svc *Service) HangUp(ctx context.Context, accountSid, callSid string) (*tonepay.Call, error) {
 	now := svc.Now().UTC()
 	var call *tonepay.Call
-	err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
+	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
 		var err error
 		if call, err = findLiveCall(ctx, tx, accountSid, callSid); err != nil {
 			return err
 		}
 		return svc.hangUp(ctx, tx, c, call, now)
 	})
+	svc.settle(c.calls)
 	return call, err
 }
 
-// hangUp ends a live call and its open session.
+// hangUp ends a live call, its TwiML and its open session.
 func (svc *Service) hangUp(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, now time.Time) error {
-	call.Status, call.EndTime, call.DateUpdated = tonepay.CallCompleted, now, now
-	if err := tx.UpdateCall(ctx, call); err != nil {
+	run, st, err := loadRun(ctx, tx, call.Sid)
+	if err != nil {
 		return err
 	}
-	s, err := tx.FindOpenSession(ctx, call.Sid)
-	if errors.Is(err, tonepay.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
+	if run == nil {
+		return svc.endCall(ctx, tx, c, call, nil, tonepay.CallCompleted, now)
 	}
-	return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.HangUp})
+	out := svc.Voice.Step(st, voice.Input{Kind: voice.CallerHangUp}, now)
+	return svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now)
 }
 
-// Press implements tonepay.SessionService. Keys between two waits are applied
-// in one step: one transaction, one open of the sealed values, an engine step
-// per key, one seal and one write, however long the run.
+// Press implements tonepay.SessionService: the one door for the caller's
+// keys. Keys between two waits are one run, applied in one transaction: to
+// the call's agent-assisted session when it is capturing a field (one open
+// of the sealed values, an engine step per key, one seal and one write,
+// however long the run); else to the call's TwiML (a listening <Gather>),
+// whose unrouted keys go to the session if one is open (it drops and counts
+// them) or are dropped. The answer comes once the TwiML the keys caused has
+// run to its next wait.
 func (svc *Service) Press(ctx context.Context, accountSid, callSid, keys string) (*tonepay.Pressed, error) {
 	for i := 0; i < len(keys); i++ {
 		if !isKey(keys[i]) {
 			return nil, tonepay.Errorf(tonepay.CodeInvalidParameter, "Digits may hold only 0-9, *, # and w, not %q", keys[i])
 		}
 	}
+	return svc.press(ctx, accountSid, callSid, keys)
+}
+
+// press is Press without the check of the keys: SendDigits may also press A-D
+// (only TwiML can take them).
+func (svc *Service) press(ctx context.Context, accountSid, callSid, keys string) (*tonepay.Pressed, error) {
 	var p tonepay.Pressed
 	for run := range splitWaits(keys) {
 		if run == "" {
@@ -215,29 +238,8 @@ func (svc *Service) Press(ctx context.Context, accountSid, callSid, keys string)
 			continue
 		}
 		now := svc.Now().UTC()
-		err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
-			if _, err := findLiveCall(ctx, tx, accountSid, callSid); err != nil {
-				return err
-			}
-			s, err := tx.FindOpenSession(ctx, callSid)
-			if errors.Is(err, tonepay.ErrNotFound) {
-				p.Dropped += len(run) // no session: the keys go nowhere
-				return nil
-			} else if err != nil {
-				return err
-			}
-			before := s.State.Dropped
-			keys := make([]capture.Input, len(run))
-			for i := range keys {
-				keys[i] = capture.Input{Kind: capture.Digit, Key: run[i]}
-			}
-			if err := svc.apply(ctx, tx, c, s, now, keys...); err != nil {
-				return err
-			}
-			dropped := s.State.Dropped - before
-			p.Dropped += dropped
-			p.Applied += len(run) - dropped
-			return nil
+		c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+			return svc.pressRun(ctx, tx, c, &p, accountSid, callSid, run, now)
 		})
 		if err != nil {
 			return nil, err
@@ -245,8 +247,99 @@ func (svc *Service) Press(ctx context.Context, accountSid, callSid, keys string)
 		if svc.Hooks.Keys != nil {
 			svc.Hooks.Keys(KeySourceKeypad, len(run))
 		}
+		svc.settle(c.calls)
 	}
 	return &p, nil
+}
+
+// pressRun routes one run of keys (see Press).
+func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *tonepay.Pressed, accountSid, callSid, run string, now time.Time) error {
+	call, err := findLiveCall(ctx, tx, accountSid, callSid)
+	if err != nil {
+		return err
+	}
+	s, err := tx.FindOpenSession(ctx, callSid)
+	if errors.Is(err, tonepay.ErrNotFound) {
+		s = nil
+	} else if err != nil {
+		return err
+	}
+	cr, st, err := loadRun(ctx, tx, callSid)
+	if err != nil {
+		return err
+	}
+	var tl []voice.Entry
+	toSession := run
+	if cr != nil && (s == nil || s.State.Capture == "") {
+		// The TwiML listens first; what it does not take is unrouted.
+		var out voice.Output
+		var unrouted []byte
+		for i := 0; i < len(run); i++ {
+			o := svc.Voice.Step(st, voice.Input{Kind: voice.Key, Key: run[i]}, now)
+			tl = append(tl, o.Timeline...)
+			out = merge(out, o)
+			if o.Unrouted != 0 {
+				unrouted = append(unrouted, o.Unrouted)
+			} else {
+				p.Applied++
+			}
+		}
+		out.Timeline = tl
+		if err := svc.saveRun(ctx, tx, c, call, cr, st, out, tl, now); err != nil {
+			return err
+		}
+		toSession = string(unrouted)
+	} else if cr != nil {
+		// A field is being captured: the timeline shows that a key was
+		// pressed, never which.
+		for range run {
+			tl = append(tl, voice.Entry{At: now, Kind: "key", Text: "*", Masked: true})
+		}
+		if err := svc.saveRun(ctx, tx, c, call, cr, st, voice.Output{}, tl, now); err != nil {
+			return err
+		}
+	}
+	return svc.keysToSession(ctx, tx, c, p, s, toSession, now)
+}
+
+// keysToSession gives keys to the call's open session, which takes or drops
+// each; with no session they are dropped.
+func (svc *Service) keysToSession(ctx context.Context, tx tonepay.Tx, c *changes, p *tonepay.Pressed, s *tonepay.Session, keys string, now time.Time) error {
+	var ins []capture.Input
+	for i := 0; i < len(keys); i++ {
+		if k := keys[i]; isKey(k) {
+			ins = append(ins, capture.Input{Kind: capture.Digit, Key: k})
+		}
+	}
+	p.Dropped += len(keys) - len(ins) // A-D reach only TwiML
+	if s == nil || len(ins) == 0 {
+		p.Dropped += len(ins)
+		return nil
+	}
+	before := s.State.Dropped
+	if err := svc.apply(ctx, tx, c, s, now, ins...); err != nil {
+		return err
+	}
+	dropped := s.State.Dropped - before
+	p.Dropped += dropped
+	p.Applied += len(ins) - dropped
+	return nil
+}
+
+// merge folds the output of one more step into o: the latest fetch, every
+// notify, the end.
+func merge(o, n voice.Output) voice.Output {
+	if n.Fetch != nil {
+		o.Fetch = n.Fetch
+	}
+	if n.Wait != nil {
+		o.Wait = n.Wait
+	}
+	if n.Ended != "" {
+		o.Ended = n.Ended
+	}
+	o.Notify = append(o.Notify, n.Notify...)
+	return o
 }
 
 func isKey(c byte) bool { return '0' <= c && c <= '9' || c == '*' || c == '#' || c == 'w' }
@@ -321,6 +414,7 @@ type changes struct {
 	callbacks []*tonepay.Callback
 	pay       []string // sessions to send to their connector
 	ended     []string // the Results of sessions that ended
+	calls     []callEffect
 }
 
 // apply runs the engine on s inside tx, one step per input in order, and
@@ -382,6 +476,12 @@ func (svc *Service) seal(s *tonepay.Session, sec *capture.Secrets) error {
 // it reports the callbacks to the Courier and starts the connector calls fn
 // asked for.
 func (svc *Service) update(ctx context.Context, fn func(tonepay.Tx, *changes) error) error {
+	_, err := svc.commit(ctx, fn)
+	return err
+}
+
+// commit is update returning what the transaction did.
+func (svc *Service) commit(ctx context.Context, fn func(tonepay.Tx, *changes) error) (changes, error) {
 	var c changes
 	now := svc.Now().UTC()
 	err := svc.Store.Update(ctx, func(tx tonepay.Tx) error {
@@ -392,10 +492,10 @@ func (svc *Service) update(ctx context.Context, fn func(tonepay.Tx, *changes) er
 		return svc.queue(ctx, tx, now, c.callbacks)
 	})
 	if err != nil {
-		return err
+		return changes{}, err
 	}
 	svc.afterCommit(c)
-	return nil
+	return c, nil
 }
 
 // answer is update for an idempotent request: replay a stored answer, or run
@@ -468,7 +568,7 @@ func (svc *Service) afterCommit(c changes) {
 	if svc.Publish != nil {
 		seen := map[string]bool{}
 		for _, cb := range c.callbacks {
-			if !seen[cb.SessionSid] {
+			if !seen[cb.SessionSid] && tonepay.IsSID(cb.SessionSid, tonepay.PrefixPayment) { // not a call's progress
 				seen[cb.SessionSid] = true
 				svc.Publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.SessionSid})
 			}
@@ -479,6 +579,9 @@ func (svc *Service) afterCommit(c changes) {
 	}
 	for _, sid := range c.pay {
 		svc.startPay(sid)
+	}
+	if len(c.calls) > 0 {
+		svc.armTimers(c.calls)
 	}
 }
 

@@ -1,0 +1,344 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/capture"
+	"github.com/tonepay/tonepay/voice"
+)
+
+// The call runtime's runner. Each input to a call (it was answered, a
+// document arrived, a key, a timer, a redirect, a hang-up) is one
+// transaction: read the call and its run, step the voice engine, save the
+// run (its Seq is the optimistic check), the timeline, the call's status,
+// the progress callbacks (through the outbox) and what the call's
+// agent-assisted session got. After commit the runner makes the requests the
+// step asked for and feeds each answer back as the next input; waits become
+// timers in this process and deadlines in the store, which the sweeper
+// picks up after a restart or in another process.
+
+// fetchDeadline is how long a fetch may be in flight before the sweeper
+// takes it for lost (its process died) and repeats it: the Fetcher's 15 s
+// limit and some slack.
+const fetchDeadline = 20 * time.Second
+
+// sweepGrace lets this process's timers go first; the sweeper takes waits
+// only once they are this overdue (a restart, another process's call).
+const sweepGrace = time.Second
+
+// callEffect is what a committed step left for the runner to do.
+type callEffect struct {
+	sid  string
+	out  voice.Output
+	wait *voice.Wait // the run's wait after the step, if any
+}
+
+// runsTwiml reports whether calls run their TwiML (a Fetcher is wired).
+func (svc *Service) runsTwiml() bool { return svc.Fetcher != nil }
+
+// loadRun returns the call's run and state, or nil ones for a call that runs
+// no TwiML.
+func loadRun(ctx context.Context, rd tonepay.Reader, callSid string) (*tonepay.CallRun, *voice.State, error) {
+	run, err := rd.FindCallRun(ctx, callSid)
+	if errors.Is(err, tonepay.ErrNotFound) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	var st voice.State
+	if err := json.Unmarshal(run.State, &st); err != nil {
+		return nil, nil, fmt.Errorf("call run %s: %w", callSid, err)
+	}
+	return run, &st, nil
+}
+
+// startRun answers a new call inside the transaction that created it.
+func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, now time.Time) error {
+	st := &voice.State{AccountSid: call.AccountSid, CallSid: call.Sid, From: call.From, To: call.To, Direction: call.Direction,
+		URL: call.URL, Method: call.Method, Twiml: call.Twiml, FallbackURL: call.FallbackURL, FallbackMethod: call.FallbackMethod}
+	if call.Direction != "inbound" {
+		st.Status = voice.StatusInProgress // the simulated far end answers at once
+		for _, ev := range []string{tonepay.EventInitiated, tonepay.EventRinging, tonepay.EventAnswered} {
+			svc.progress(c, call, st, ev, now)
+		}
+	}
+	out := svc.Voice.Step(st, voice.Input{Kind: voice.Answered}, now)
+	return svc.saveRun(ctx, tx, c, call, &tonepay.CallRun{CallSid: call.Sid, AccountSid: call.AccountSid}, st, out, out.Timeline, now)
+}
+
+// saveRun writes what a step did: the call's status (and its end), the run,
+// the timeline tl (the step's, with any keys given to a session), and the
+// effect for after commit.
+func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, run *tonepay.CallRun,
+	st *voice.State, out voice.Output, tl []voice.Entry, now time.Time) error {
+	switch {
+	case out.Ended != "":
+		if err := svc.endCall(ctx, tx, c, call, st, out.Ended, now); err != nil {
+			return err
+		}
+	case st.Status != "" && st.Status != call.Status:
+		call.Status, call.DateUpdated = st.Status, now
+		if err := tx.UpdateCall(ctx, call); err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	run.State, run.DateUpdated, run.Deadline = b, now, time.Time{}
+	switch {
+	case st.Fetch != nil:
+		run.Deadline = now.Add(fetchDeadline)
+	case st.Wait != nil:
+		run.Deadline = st.Wait.Until
+	}
+	if err := tx.SaveCallRun(ctx, run); err != nil {
+		return err
+	}
+	if len(tl) > 0 {
+		entries := make([][]byte, len(tl))
+		for i := range tl {
+			if entries[i], err = json.Marshal(tl[i]); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddTimeline(ctx, call.Sid, now, entries...); err != nil {
+			return err
+		}
+	}
+	c.calls = append(c.calls, callEffect{sid: call.Sid, out: out, wait: st.Wait})
+	return nil
+}
+
+// endCall ends a call: its status and end time, its open session (the
+// caller hung up), and the completed progress callback. st is nil for a call
+// that runs no TwiML.
+func (svc *Service) endCall(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, st *voice.State, status string, now time.Time) error {
+	call.Status, call.EndTime, call.DateUpdated = status, now, now
+	if err := tx.UpdateCall(ctx, call); err != nil {
+		return err
+	}
+	if st != nil {
+		svc.progress(c, call, st, tonepay.EventCompleted, now)
+	}
+	s, err := tx.FindOpenSession(ctx, call.Sid)
+	if errors.Is(err, tonepay.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.HangUp})
+}
+
+// progress queues a call-progress callback for event if the call's
+// StatusCallback asked for it, numbered by st.Progress (Twilio's
+// SequenceNumber, from 0).
+func (svc *Service) progress(c *changes, call *tonepay.Call, st *voice.State, event string, now time.Time) {
+	if call.StatusCallback == "" || !slices.Contains(call.StatusCallbackEvents, event) {
+		return
+	}
+	f := st.Params()
+	status := map[string]string{tonepay.EventInitiated: "initiated", tonepay.EventRinging: tonepay.CallRinging,
+		tonepay.EventAnswered: tonepay.CallInProgress, tonepay.EventCompleted: call.Status}[event]
+	f.Set("CallStatus", status)
+	f.Set("CallbackSource", "call-progress-events")
+	f.Set("SequenceNumber", strconv.Itoa(st.Progress))
+	f.Set("Timestamp", now.UTC().Format(time.RFC1123Z))
+	if event == tonepay.EventCompleted {
+		d := call.Duration()
+		f.Set("CallDuration", strconv.Itoa(d))
+		f.Set("SipResponseCode", strconv.Itoa(sipCode[call.Status]))
+		if call.Status == tonepay.CallCompleted {
+			f.Set("Duration", strconv.Itoa((d+59)/60)) // billed minutes
+		}
+	}
+	st.Progress++
+	c.callbacks = append(c.callbacks, &tonepay.Callback{AccountSid: call.AccountSid, SessionSid: call.Sid,
+		URL: call.StatusCallback, Method: call.StatusCallbackMethod, Form: f})
+}
+
+// sipCode is the SipResponseCode of a terminal progress callback.
+var sipCode = map[string]int{tonepay.CallCompleted: 200, tonepay.CallBusy: 486, tonepay.CallNoAnswer: 487, tonepay.CallFailed: 500, tonepay.CallCanceled: 487}
+
+// stepCall applies in to a running call in one transaction and returns
+// what the runner must do next; nothing when the input changed nothing (a
+// stale timer or answer) or the call no longer runs.
+func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input) ([]callEffect, error) {
+	now := svc.Now().UTC()
+	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+		call, err := tx.FindCall(ctx, callSid)
+		if err != nil {
+			return err
+		}
+		run, st, err := loadRun(ctx, tx, callSid)
+		if err != nil || run == nil {
+			return err
+		}
+		out := svc.Voice.Step(st, in, now)
+		if quiet(out) {
+			return nil
+		}
+		return svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now)
+	})
+	return c.calls, err
+}
+
+// quiet reports a step that did nothing, which need not be saved.
+func quiet(o voice.Output) bool {
+	return o.Fetch == nil && len(o.Notify) == 0 && o.Wait == nil && o.Unrouted == 0 && o.Ended == "" && len(o.Timeline) == 0
+}
+
+// settle makes the requests committed steps asked for, feeding each answer
+// back, until every call waits for its caller or has ended. It runs on the
+// service's own context: a client that stops waiting does not stop a call.
+func (svc *Service) settle(effs []callEffect) {
+	ctx := svc.runCtx
+	for len(effs) > 0 {
+		e := effs[0]
+		effs = effs[1:]
+		for _, n := range e.out.Notify {
+			svc.Fetcher.Fetch(ctx, fetchRequest(n)) // the answer is ignored (Twilio's)
+		}
+		f := e.out.Fetch
+		if f == nil {
+			continue
+		}
+		in := voice.Input{Kind: voice.Fetched, Seq: f.Seq}
+		res, err := svc.Fetcher.Fetch(ctx, fetchRequest(f))
+		var fe *tonepay.FetchError
+		switch {
+		case errors.As(err, &fe):
+			in.Kind, in.Code, in.Message = voice.FetchFailed, fe.Code, fe.Message
+		case err != nil && ctx.Err() != nil:
+			return // shutting down: the run's deadline has the sweeper repeat it
+		case err != nil:
+			in.Kind, in.Code, in.Message = voice.FetchFailed, tonepay.CodeHTTPRetrieval, "HTTP retrieval failure"
+		default:
+			in.Status, in.ContentType, in.Body = res.Status, res.ContentType, res.Body
+		}
+		next, err := svc.stepCall(ctx, e.sid, in)
+		if err != nil {
+			if ctx.Err() == nil {
+				svc.Logger.Error("running a call's TwiML", "call", e.sid, "err", err)
+			}
+			continue // the run's deadline has the sweeper repeat the fetch
+		}
+		effs = append(effs, next...)
+	}
+}
+
+func fetchRequest(f *voice.Fetch) *tonepay.FetchRequest {
+	return &tonepay.FetchRequest{AccountSid: f.Params.Get("AccountSid"), URL: f.URL, Method: f.Method, Params: cloneValues(f.Params)}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, x := range v {
+		out[k] = slices.Clone(x)
+	}
+	return out
+}
+
+// armTimers keeps one timer per waiting call in this process: a step that
+// waits replaces the call's timer, one that ends the wait stops it.
+func (svc *Service) armTimers(effs []callEffect) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	for _, e := range effs {
+		if t := svc.timers[e.sid]; t != nil {
+			t.Stop()
+			delete(svc.timers, e.sid)
+		}
+		if e.wait == nil || svc.runCtx.Err() != nil {
+			continue
+		}
+		sid := e.sid
+		svc.timers[sid] = time.AfterFunc(e.wait.Until.Sub(svc.Now()), func() { svc.timeout(sid) })
+	}
+}
+
+// timeout feeds a call's due wait to it.
+func (svc *Service) timeout(sid string) {
+	svc.runs.Add(1)
+	defer svc.runs.Done()
+	effs, err := svc.stepCall(svc.runCtx, sid, voice.Input{Kind: voice.Timeout})
+	if err != nil {
+		if svc.runCtx.Err() == nil {
+			svc.Logger.Error("a call's timer", "call", sid, "err", err)
+		}
+		return
+	}
+	svc.settle(effs)
+}
+
+// SweepCalls runs what is due on calls whose own timer is not in this
+// process (a restart, another process's call): waits overdue by sweepGrace,
+// and fetches whose deadline passed (their process died), which are
+// repeated. all: take every fetch in flight now, as a starting process does.
+func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
+	if !svc.runsTwiml() {
+		return 0, nil
+	}
+	now := svc.Now().UTC()
+	at := now.Add(-sweepGrace)
+	if all {
+		at = now.Add(fetchDeadline)
+	}
+	sids, err := svc.Store.FindDueCallRuns(ctx, at, 100)
+	if err != nil {
+		return 0, err
+	}
+	for _, sid := range sids {
+		effs, err := svc.resume(ctx, sid, now)
+		if err != nil {
+			return 0, err
+		}
+		svc.settle(effs)
+	}
+	return len(sids), nil
+}
+
+// resume takes a due run: a lost fetch is claimed (saved with a new
+// deadline, so one process repeats it) and repeated; a due wait times out.
+func (svc *Service) resume(ctx context.Context, sid string, now time.Time) ([]callEffect, error) {
+	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+		call, err := tx.FindCall(ctx, sid)
+		if err != nil {
+			return err
+		}
+		run, st, err := loadRun(ctx, tx, sid)
+		if err != nil || run == nil {
+			return err
+		}
+		var out voice.Output
+		if st.Fetch != nil {
+			out.Fetch = st.Fetch
+		} else {
+			out = svc.Voice.Step(st, voice.Input{Kind: voice.Timeout}, now)
+		}
+		return svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now)
+	})
+	return c.calls, err
+}
+
+// StopCalls stops the runner for a shutdown: timers, then the requests in
+// flight (their runs keep the fetch, which the next start repeats).
+func (svc *Service) StopCalls() {
+	svc.mu.Lock()
+	svc.stopRuns()
+	for sid, t := range svc.timers {
+		t.Stop()
+		delete(svc.timers, sid)
+	}
+	svc.mu.Unlock()
+	svc.runs.Wait()
+}
