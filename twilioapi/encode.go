@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -126,9 +127,9 @@ func encodeCall(c *tonepay.Call) callJSON {
 		DateUpdated:     date(c.DateUpdated),
 		AccountSid:      c.AccountSid,
 		To:              c.To,
-		ToFormatted:     c.To,
+		ToFormatted:     formatNumber(c.To),
 		From:            c.From,
-		FromFormatted:   c.From,
+		FromFormatted:   formatNumber(c.From),
 		Status:          c.Status,
 		StartTime:       date(c.StartTime),
 		EndTime:         date(c.EndTime),
@@ -138,8 +139,34 @@ func encodeCall(c *tonepay.Call) callJSON {
 		APIVersion:      apiVersion,
 		QueueTime:       "0",
 		URI:             u + ".json",
-		SubresourceURIs: map[string]string{"payments": u + "/Payments.json"},
+		SubresourceURIs: callSubresources(u),
 	}
+}
+
+// callSubresources are Twilio's, every key of api.v2010.account.call:
+// clients that follow one must find it, even where tonepay serves only
+// Payments.
+func callSubresources(u string) map[string]string {
+	m := map[string]string{}
+	for key, name := range map[string]string{
+		"notifications": "Notifications", "recordings": "Recordings", "payments": "Payments", "events": "Events",
+		"siprec": "Siprec", "streams": "Streams", "transcriptions": "Transcriptions",
+		"user_defined_message_subscriptions": "UserDefinedMessageSubscriptions", "user_defined_messages": "UserDefinedMessages",
+	} {
+		m[key] = u + "/" + name + ".json"
+	}
+	return m
+}
+
+// formatNumber is Twilio's *_formatted: a North American number reads
+// (415) 867-5309; anything else (other countries, client:name, SIP) is
+// shown as it is.
+func formatNumber(n string) string {
+	d, ok := strings.CutPrefix(n, "+1")
+	if !ok || len(d) != 10 || strings.Trim(d, "0123456789") != "" {
+		return n
+	}
+	return "(" + d[:3] + ") " + d[3:6] + "-" + d[6:]
 }
 
 type paymentJSON struct {

@@ -103,6 +103,8 @@ func TestUnstorableValues(t *testing.T) {
 				{"create payment", "POST", e.paymentsPath(e.call), pay, 64020},
 				{"update payment", "POST", acct + "/Calls/" + e.call + "/Payments/" + pk + ".json", update, 64020},
 				{"digits", "POST", ext + "/Digits", url.Values{"Digits": {"1"}}, 64020},
+				{"inbound call", "POST", "/_tonepay/Accounts/" + e.main.Sid + "/Calls/Inbound", url.Values{"From": {"+15005550001"}, "To": {"+14155550100"}}, 20001},
+				{"timeline", "GET", ext + "/Timeline", url.Values{"After": {"0"}, "PageSize": {"10"}}, 20001},
 			}
 			bad := map[string]string{"NUL": "a\x00b", "invalid UTF-8": "a\xffb", "lone surrogate": "\xed\xa0\x80"}
 			tried := 0

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -63,6 +65,11 @@ const callUsage = `Usage:
   tonepay call create [--to N] [--from N]     create a simulated call; prints its SID
   tonepay call press CALLSID KEYS             the caller presses KEYS (0-9 * #, w waits 0.5 s)
   tonepay call hangup CALLSID                 end the call
+  tonepay call inbound --to N [--from N]      a caller dials N, one of the account's
+                                              IncomingPhoneNumbers: its VoiceUrl runs;
+                                              prints the call's SID
+  tonepay call timeline CALLSID               what happened on the call, one line each:
+                                              seq, time, kind and what it says
 
 Keys reach a capture only while the agent's payment is capturing a field
 (Capture=payment-card-number, ...): pressed at any other time they are dropped.
@@ -117,7 +124,108 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	case verb == "hangup" && len(rest) == 1:
 		return c.call(ctx, c.twilio("/Calls/"+rest[0]+".json"), url.Values{"Status": {"completed"}}, nil)
+	case verb == "inbound" && len(rest) == 0:
+		if !given(fs, "to") {
+			fs.Usage()
+			return errors.New("call inbound needs --to, one of the account's IncomingPhoneNumbers")
+		}
+		var call struct{ Sid string }
+		err := c.call(ctx, c.ext("/Calls/Inbound"), url.Values{"To": {*to}, "From": {*from}}, &call)
+		if err == nil {
+			fmt.Fprintln(stdout, call.Sid)
+		}
+		return err
+	case verb == "timeline" && len(rest) == 1:
+		return printTimeline(ctx, c, rest[0], stdout)
 	}
 	fs.Usage()
 	return fmt.Errorf("bad arguments to call %s", verb)
+}
+
+// given reports whether the flag was set on the command line.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// printTimeline prints the call's whole timeline, a page at a time.
+func printTimeline(ctx context.Context, c *apiClient, callSid string, stdout io.Writer) error {
+	const pageSize = 1000
+	after := int64(0)
+	for {
+		var page struct {
+			Entries   []map[string]any `json:"entries"`
+			NextAfter int64            `json:"next_after"`
+		}
+		q := url.Values{"After": {strconv.FormatInt(after, 10)}, "PageSize": {strconv.Itoa(pageSize)}}
+		if err := c.call(ctx, c.ext("/Calls/"+url.PathEscape(callSid)+"/Timeline?"+q.Encode()), nil, &page); err != nil {
+			return err
+		}
+		for _, e := range page.Entries {
+			fmt.Fprintln(stdout, timelineLine(e))
+		}
+		if len(page.Entries) < pageSize || page.NextAfter <= after {
+			return nil
+		}
+		after = page.NextAfter
+	}
+}
+
+// timelineLine is one entry as a person reads it: seq, time of day (UTC),
+// kind, then what the entry says, the fields known to the runtime first
+// and any others after them as name=value, so that a field added later is
+// shown rather than lost.
+func timelineLine(e map[string]any) string {
+	str := func(k string) string {
+		v, ok := e[k]
+		delete(e, k)
+		if !ok || v == nil {
+			return ""
+		}
+		if s, ok := v.(string); ok {
+			return s
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	seq, at := str("seq"), str("at")
+	if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+		at = t.UTC().Format("15:04:05.000")
+	}
+	parts := []string{fmt.Sprintf("%4s", seq), at, fmt.Sprintf("%-8s", str("kind"))}
+	add := func(s string) {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	add(str("verb"))
+	if text := str("text"); text != "" {
+		add(strconv.Quote(text))
+	}
+	method, u := str("method"), str("url")
+	add(strings.TrimSpace(method + " " + u))
+	if s := str("status"); s != "" {
+		add("HTTP " + s)
+	}
+	if s := str("code"); s != "" {
+		add("code " + s)
+	}
+	for _, k := range []string{"voice", "language", "loop"} {
+		if s := str(k); s != "" {
+			add(k + "=" + s)
+		}
+	}
+	if str("masked") == "true" {
+		add("(masked)")
+	}
+	rest := make([]string, 0, len(e))
+	for k := range e {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		add(k + "=" + str(k))
+	}
+	return strings.Join(parts, "  ")
 }
