@@ -320,8 +320,9 @@ func (svc *Service) resume(ctx context.Context, sid string, now time.Time) ([]ca
 			return err
 		}
 		var out voice.Output
-		if st.Fetch != nil {
-			out.Fetch = st.Fetch
+		if f := st.Fetch; f != nil {
+			out.Fetch = f
+			out.Timeline = []voice.Entry{{At: now, Kind: "fetch", URL: f.URL, Method: f.Method, Text: f.Reason + " (repeated: its process stopped)"}}
 		} else {
 			out = svc.Voice.Step(st, voice.Input{Kind: voice.Timeout}, now)
 		}

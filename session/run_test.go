@@ -1,0 +1,411 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/session"
+	"github.com/tonepay/tonepay/voice"
+)
+
+// app is a TwiML application behind the tonepay.Fetcher interface: pages
+// by URL, every request recorded. (The HTTP one, with signatures checked,
+// is in cmd/tonepay's end-to-end tests.)
+type app struct {
+	mu    sync.Mutex
+	pages map[string]string // URL -> TwiML
+	reqs  []*tonepay.FetchRequest
+	fail  map[string]int // URL -> FetchError code
+	gate  chan struct{}  // when set, every fetch waits on it (or its context)
+}
+
+func (a *app) Fetch(ctx context.Context, r *tonepay.FetchRequest) (*tonepay.FetchResponse, error) {
+	a.mu.Lock()
+	a.reqs = append(a.reqs, r)
+	gate, page, ok, code := a.gate, a.pages[r.URL], true, a.fail[r.URL]
+	if _, found := a.pages[r.URL]; !found {
+		ok = false
+	}
+	a.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if code != 0 {
+		return nil, &tonepay.FetchError{Code: code, Message: "connection refused"}
+	}
+	if !ok {
+		return &tonepay.FetchResponse{Status: 404, ContentType: "text/html"}, nil
+	}
+	return &tonepay.FetchResponse{Status: 200, ContentType: "text/xml", Body: []byte(page)}, nil
+}
+
+func (a *app) requests() []*tonepay.FetchRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]*tonepay.FetchRequest(nil), a.reqs...)
+}
+
+const ivr = "https://ivr.acme.io/"
+
+func newApp(pages map[string]string) *app {
+	full := map[string]string{}
+	for k, v := range pages {
+		full[ivr+k] = v
+	}
+	return &app{pages: full, fail: map[string]int{}}
+}
+
+func (f *fixture) voiceService(t *testing.T, a *app) *session.Service {
+	svc := f.service()
+	svc.Fetcher = a
+	t.Cleanup(svc.StopCalls)
+	return svc
+}
+
+func (f *fixture) placeCall(t *testing.T, svc *session.Service, mod func(*tonepay.CreateCallRequest)) *tonepay.Call {
+	t.Helper()
+	req := &tonepay.CreateCallRequest{AccountSid: f.acct.Sid, To: "+15005550006", From: "+15005550001", URL: ivr + "start"}
+	req.StatusCallback, req.StatusCallbackEvents = "https://hooks.acme.io/progress", []string{"initiated", "ringing", "answered", "completed"}
+	if mod != nil {
+		mod(req)
+	}
+	c, err := svc.CreateCall(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// timeline returns the call's entries as "kind:text" (or kind:url for fetches).
+func (f *fixture) timeline(t *testing.T, callSid string) []string {
+	t.Helper()
+	es, err := f.store.FindTimeline(context.Background(), callSid, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		var v voice.Entry
+		if err := json.Unmarshal(e.Entry, &v); err != nil {
+			t.Fatal(err)
+		}
+		s := v.Kind + ":" + v.Text
+		if v.Kind == "fetch" {
+			s = v.Kind + ":" + strings.TrimPrefix(v.URL, ivr)
+		}
+		if v.Code != 0 {
+			s += " " + itoa(v.Code)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + json.Number(jsonInt(n)).String()) }
+func jsonInt(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+func (f *fixture) callStatus(t *testing.T, sid string) *tonepay.Call {
+	t.Helper()
+	c, err := f.store.FindCall(context.Background(), sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func has(list []string, want ...string) bool {
+	i := 0
+	for _, s := range list {
+		if i < len(want) && s == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func TestCallRunsItsTwiml(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(map[string]string{
+		"start": `<Response><Say>Welcome</Say><Gather numDigits="1" action="menu"><Say>Press 1</Say></Gather><Say>Bye</Say></Response>`,
+		"menu":  `<Response><Say>You chose well</Say><Redirect method="GET">end</Redirect></Response>`,
+		"end":   `<Response><Hangup/></Response>`,
+	})
+	svc := f.voiceService(t, a)
+	call := f.placeCall(t, svc, nil)
+	if call.Status != tonepay.CallInProgress {
+		t.Fatalf("status after create %q", call.Status)
+	}
+	// The create answered once the call waits in the Gather.
+	if tl := f.timeline(t, call.Sid); !has(tl, "fetch:start", "say:Welcome", "verb:", "say:Press 1") || has(tl, "say:Bye") {
+		t.Fatalf("timeline after create: %q", tl)
+	}
+	p, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "1")
+	if err != nil || p.Applied != 1 {
+		t.Fatalf("press: %+v %v", p, err)
+	}
+	reqs := a.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want start, menu, end", len(reqs))
+	}
+	menu := reqs[1]
+	if menu.URL != ivr+"menu" || menu.Method != "POST" || menu.Params.Get("Digits") != "1" || menu.Params.Get("FinishedOnKey") != "" ||
+		menu.Params.Get("CallSid") != call.Sid || menu.Params.Get("AccountSid") != f.acct.Sid || menu.Params.Get("CallStatus") != "in-progress" ||
+		menu.Params.Get("Direction") != "outbound-api" || menu.AccountSid != f.acct.Sid {
+		t.Errorf("action request %+v", menu)
+	}
+	if reqs[2].Method != "GET" || reqs[2].Params.Get("Digits") != "" {
+		t.Errorf("redirect %+v", reqs[2])
+	}
+	c := f.callStatus(t, call.Sid)
+	if c.Status != tonepay.CallCompleted || c.EndTime.IsZero() {
+		t.Errorf("call after hang-up: %q end %v", c.Status, c.EndTime)
+	}
+	if tl := f.timeline(t, call.Sid); !has(tl, "key:1", "fetch:menu", "say:You chose well", "fetch:end", "verb:", "hangup:completed") {
+		t.Errorf("timeline %q", tl)
+	}
+	// Progress: initiated, ringing, answered, completed, numbered from 0,
+	// on the call's own chain in the outbox.
+	cbs, err := f.store.FindCallbacks(context.Background(), call.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, cb := range cbs {
+		got = append(got, cb.Form.Get("CallStatus"))
+		if cb.Form.Get("SequenceNumber") != itoa(i) || cb.Form.Get("CallbackSource") != "call-progress-events" || cb.URL != "https://hooks.acme.io/progress" {
+			t.Errorf("callback %d: %v", i, cb.Form)
+		}
+		if _, err := time.Parse(time.RFC1123Z, cb.Form.Get("Timestamp")); err != nil {
+			t.Errorf("Timestamp %q", cb.Form.Get("Timestamp"))
+		}
+	}
+	if strings.Join(got, " ") != "initiated ringing in-progress completed" {
+		t.Errorf("progress %q", got)
+	}
+	if last := cbs[len(cbs)-1].Form; last.Get("CallDuration") != "0" || last.Get("Duration") != "0" && last.Get("Duration") != "1" {
+		t.Errorf("completed callback %v", last)
+	}
+}
+
+// TestKeysOneDoor: a key goes to the Gather listening, to the agent's
+// session while it captures a field (and never to the app, and masked in
+// the timeline), and is dropped when nobody listens.
+func TestKeysOneDoor(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(map[string]string{
+		"start": `<Response><Gather action="pin" finishOnKey="#" timeout="30"><Say>PIN then hash</Say></Gather></Response>`,
+		"pin":   `<Response><Dial>+15550001111</Dial></Response>`,
+	})
+	svc := f.voiceService(t, a)
+	call := f.placeCall(t, svc, nil)
+	f.call = call
+	// The agent opens a payment while the caller is in the Gather and
+	// captures the card: the Gather gets none of it.
+	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
+		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
+	ans, err := svc.CreateSession(context.Background(), &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, Params: p,
+		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, Sid: ans.Sid, Capture: tonepay.FieldCardNumber}); err != nil {
+		t.Fatal(err)
+	}
+	if pr, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
+		t.Fatalf("card: %+v %v", pr, err)
+	}
+	if n := len(a.requests()); n != 1 {
+		t.Fatalf("the app got %d requests, want only the first", n)
+	}
+	// Not capturing now: the Gather takes the next keys.
+	if pr, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "77#"); err != nil || pr.Applied != 3 {
+		t.Fatalf("pin: %+v %v", pr, err)
+	}
+	reqs := a.requests()
+	if len(reqs) != 2 || reqs[1].Params.Get("Digits") != "77" || reqs[1].Params.Get("FinishedOnKey") != "#" {
+		t.Fatalf("pin request %+v", reqs[len(reqs)-1])
+	}
+	// Parked in the Dial: keys go to the session (not capturing: dropped).
+	if pr, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "5"); err != nil || pr.Dropped != 1 {
+		t.Fatalf("in Dial: %+v %v", pr, err)
+	}
+	tl := strings.Join(f.timeline(t, call.Sid), " ")
+	if strings.Contains(tl, "4242") || strings.Count(tl, "key:*") != 17 {
+		t.Errorf("card keys in the timeline: %s", tl)
+	}
+	for _, e := range storedEntries(t, f, call.Sid) {
+		if strings.Contains(string(e), "4242") {
+			t.Errorf("stored entry %s", e)
+		}
+	}
+}
+
+func storedEntries(t *testing.T, f *fixture, sid string) [][]byte {
+	es, err := f.store.FindTimeline(context.Background(), sid, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, e := range es {
+		out = append(out, e.Entry)
+	}
+	return out
+}
+
+// TestCallRestart: a restarted process continues a call parked in a Gather
+// (the key reaches the action), times out a Gather whose timer died with
+// the process, and repeats a fetch that was in flight.
+func TestCallRestart(t *testing.T) {
+	f := newFixture(t)
+	pages := map[string]string{
+		"start": `<Response><Gather numDigits="2" action="got" timeout="5"><Say>Two digits</Say></Gather><Say>Nothing?</Say><Redirect>start2</Redirect></Response>`,
+		"got":   `<Response><Say>Thanks</Say><Pause length="60"/></Response>`,
+		"start2": `<Response><Gather numDigits="1" action="got"/></Response>`,
+	}
+	a := newApp(pages)
+	old := f.voiceService(t, a)
+	call := f.placeCall(t, old, nil)
+	if _, err := old.Press(context.Background(), f.acct.Sid, call.Sid, "4"); err != nil {
+		t.Fatal(err)
+	}
+	old.StopCalls() // the process dies with its timers
+	// A new process: the second key completes the Gather the first began.
+	svc := f.voiceService(t, a)
+	if _, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "2"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := a.requests()
+	if got := reqs[len(reqs)-1]; got.URL != ivr+"got" || got.Params.Get("Digits") != "42" {
+		t.Fatalf("after restart: %+v", got)
+	}
+
+	// A second call's Gather times out through the sweeper, not a timer.
+	call2 := f.placeCall(t, svc, nil)
+	f.clock.Add(5*time.Second + time.Second + time.Millisecond)
+	if n, err := svc.SweepCalls(context.Background(), false); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	if tl := f.timeline(t, call2.Sid); !has(tl, "say:Two digits", "verb:ended: Digits= FinishedOnKey=", "say:Nothing?", "fetch:start2") {
+		t.Fatalf("timeout after restart: %q", tl)
+	}
+
+	// A fetch in flight when the process died is repeated by the next one.
+	a2 := newApp(pages)
+	a2.gate = make(chan struct{})
+	dying := f.voiceService(t, a2)
+	done := make(chan *tonepay.Call)
+	go func() {
+		c, _ := dying.CreateCall(context.Background(), &tonepay.CreateCallRequest{AccountSid: f.acct.Sid, To: "+1", From: "+2", URL: ivr + "start"})
+		done <- c
+	}()
+	for len(a2.requests()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	dying.StopCalls() // the fetch's context ends with the process
+	<-done
+	a2.mu.Lock()
+	a2.gate = nil
+	a2.mu.Unlock()
+	next := f.voiceService(t, a2)
+	if _, err := next.SweepCalls(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(a2.requests()); n != 2 {
+		t.Fatalf("%d fetches, want the lost one repeated once", n)
+	}
+	es, _ := f.store.FindCalls(context.Background(), tonepay.CallFilter{AccountSid: f.acct.Sid, To: "+1", Limit: 10})
+	if len(es) != 1 || !has(f.timeline(t, es[0].Sid), "fetch:start", "fetch:start", "say:Two digits") {
+		t.Fatalf("repeated fetch: %q", f.timeline(t, es[0].Sid))
+	}
+}
+
+// TestCallHolds: a call whose Url is on a reserved example domain, or whose
+// first document is empty, holds: nothing is fetched, keys go to the
+// session, and it ends when hung up, with its progress callback.
+func TestCallHolds(t *testing.T) {
+	for _, mod := range []func(*tonepay.CreateCallRequest){
+		func(r *tonepay.CreateCallRequest) { r.URL = "https://example.com/twiml" },
+		func(r *tonepay.CreateCallRequest) { r.URL, r.Twiml = "", "<Response/>" },
+	} {
+		f := newFixture(t)
+		a := newApp(nil)
+		svc := f.voiceService(t, a)
+		call := f.placeCall(t, svc, mod)
+		if len(a.requests()) != 0 || f.callStatus(t, call.Sid).Status != tonepay.CallInProgress {
+			t.Fatalf("held call: %d requests, status %q", len(a.requests()), f.callStatus(t, call.Sid).Status)
+		}
+		if p, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "12"); err != nil || p.Dropped != 2 {
+			t.Fatalf("press %+v %v", p, err)
+		}
+		if _, err := svc.HangUp(context.Background(), f.acct.Sid, call.Sid); err != nil {
+			t.Fatal(err)
+		}
+		if c := f.callStatus(t, call.Sid); c.Status != tonepay.CallCompleted {
+			t.Fatalf("after hang-up %q", c.Status)
+		}
+		cbs, _ := f.store.FindCallbacks(context.Background(), call.Sid)
+		if len(cbs) != 4 || cbs[3].Form.Get("CallStatus") != "completed" {
+			t.Fatalf("progress %d", len(cbs))
+		}
+	}
+}
+
+// TestCallUpdateAndErrors: an update interrupts the Gather; a document that
+// cannot be fetched ends the call with the stock message and Twilio's code,
+// after trying the FallbackUrl once.
+func TestCallUpdateAndErrors(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(map[string]string{
+		"start": `<Response><Gather timeout="60"><Say>Waiting</Say></Gather></Response>`,
+		"next":  `<Response><Say>Redirected</Say><Pause length="60"/></Response>`,
+		"fb":    `<Response><Say>Fallback speaking</Say></Response>`,
+	})
+	a.fail[ivr+"down"] = tonepay.CodeHTTPConnection
+	svc := f.voiceService(t, a)
+	call := f.placeCall(t, svc, nil)
+	u := ivr + "next"
+	if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.acct.Sid, Sid: call.Sid, URL: &u}); err != nil {
+		t.Fatal(err)
+	}
+	if tl := f.timeline(t, call.Sid); !has(tl, "say:Waiting", "verb:", "fetch:next", "say:Redirected") {
+		t.Fatalf("update: %q", tl)
+	}
+
+	for _, tt := range []struct {
+		name     string
+		fallback string
+		want     []string
+		code     int
+	}{
+		{"no fallback", "", []string{"fetch:down", "error:connection refused 11205", "say:" + voice.StockMessage, "hangup:completed 11205"}, 11205},
+		{"fallback", ivr + "fb", []string{"fetch:down", "error:connection refused 11205", "fetch:fb", "say:Fallback speaking", "hangup:completed"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := f.placeCall(t, svc, func(r *tonepay.CreateCallRequest) { r.URL, r.FallbackURL = ivr+"down", tt.fallback })
+			if tl := f.timeline(t, c.Sid); !has(tl, tt.want...) {
+				t.Errorf("timeline %q", tl)
+			}
+			if c.Status != tonepay.CallCompleted {
+				t.Errorf("status %q", c.Status)
+			}
+			reqs := a.requests()
+			if last := reqs[len(reqs)-1]; tt.fallback != "" && (last.Params.Get("ErrorCode") != "11205" || last.Params.Get("ErrorUrl") != ivr+"down") {
+				t.Errorf("fallback request %v", last.Params)
+			}
+		})
+	}
+	_ = url.Values{}
+}
