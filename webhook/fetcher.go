@@ -98,7 +98,9 @@ func (f *Fetcher) once(ctx context.Context, method, target string, params url.Va
 	idem := tonepay.RandomHex(16)
 	for try := 0; ; try++ {
 		req, err := newRequest(ctx, method, target, params, token, idem)
-		if err != nil {
+		if errors.Is(err, errBadMethod) {
+			return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: errBadMethod.Error()}
+		} else if err != nil {
 			return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "bad URL"}
 		}
 		res, err := f.client.Do(req)

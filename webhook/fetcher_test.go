@@ -289,6 +289,7 @@ func TestFetchFailures(t *testing.T) {
 		{"refused by policy", "private", other.srv.URL + "/voice", tonepay.CodeHTTPConnection, "destination refused by callback-networks"},
 		{"link-local by default", "", "http://169.254.169.254/latest/meta-data/", tonepay.CodeHTTPConnection, "destination refused by callback-networks"},
 		{"not http", "", "ftp://example.com/voice", tonepay.CodeHTTPRetrieval, "bad URL"},
+		{"neither GET nor POST", "", "PUT http://example.com/voice", tonepay.CodeHTTPRetrieval, "method is neither GET nor POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,7 +299,11 @@ func TestFetchFailures(t *testing.T) {
 			}
 			fetcher := webhook.NewFetcher(f.store, p, 300*time.Millisecond)
 			start := time.Now()
-			res, err := fetcher.Fetch(context.Background(), &tonepay.FetchRequest{AccountSid: f.account.Sid, URL: tt.url, Method: "POST", Params: url.Values{"CallSid": {"CA1"}}})
+			method, target := "POST", tt.url
+			if m, u, ok := strings.Cut(tt.url, " "); ok {
+				method, target = m, u
+			}
+			res, err := fetcher.Fetch(context.Background(), &tonepay.FetchRequest{AccountSid: f.account.Sid, URL: target, Method: method, Params: url.Values{"CallSid": {"CA1"}}})
 			var fe *tonepay.FetchError
 			if !errors.As(err, &fe) {
 				t.Fatalf("got %+v, %v; want a FetchError", res, err)
