@@ -25,7 +25,7 @@ type Callback struct {
 	AccountSid    string // whose auth token signs it
 	SessionSid    string
 	URL           string     // the StatusCallback of the request that caused it
-	Method        string     // GET or POST ("" is POST): a call's StatusCallbackMethod
+	Method        string     // GET or POST ("" is POST): call-progress callbacks may be GET (StatusCallbackMethod)
 	Form          url.Values // masked values only
 	Status        CallbackStatus
 	Attempts      int

@@ -603,7 +603,7 @@ func (d *Dispatcher) record(cb *tonepay.Callback, a *tonepay.Attempt) bool {
 	return true
 }
 
-// post sends cb and returns the HTTP status (0 without an answer), whether
+// post sends cb (a GET carries the form in its query: see newRequest) and returns the HTTP status (0 without an answer), whether
 // the failure says the host itself is down (no answer, 5xx, 429), and an
 // error unless it is 2xx. Errors never quote the form, the URL or an
 // address the tenant did not write (see describe).
@@ -614,14 +614,10 @@ func (d *Dispatcher) post(ctx context.Context, cb *tonepay.Callback) (int, bool,
 	if err != nil {
 		return 0, false, fmt.Errorf("finding the signing account: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cb.URL, strings.NewReader(cb.Form.Encode()))
+	req, err := newRequest(ctx, callbackMethod(cb.Method), cb.URL, cb.Form, acct.AuthToken, cb.Token)
 	if err != nil {
 		return 0, false, errors.New("bad callback URL")
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", Sign(acct.AuthToken, SignedURL(cb.URL), cb.Form))
-	req.Header.Set("I-Twilio-Idempotency-Token", cb.Token)
-	req.Header.Set("User-Agent", userAgent)
 	res, err := d.Client.Do(req)
 	if err != nil {
 		var refused *RefusedError

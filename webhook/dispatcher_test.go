@@ -835,3 +835,35 @@ func TestLogsFailuresRateLimited(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliversGET: a GET callback (StatusCallbackMethod=GET) carries its
+// form in the query, after the query already there, and its signature
+// covers that final URL with no parameters, as Twilio signs a GET.
+func TestDeliversGET(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	var method string
+	rc.set(func(rc *receiver) {
+		rc.seen = func(_ delivery, r *http.Request) { rc.set(func(*receiver) { method = r.Method }) }
+	})
+	d := &webhook.Dispatcher{Store: f.store, Poll: 10 * time.Millisecond}
+	run(t, d)
+
+	now := time.Now()
+	form := url.Values{"CallSid": {"CA1"}, "CallStatus": {"completed"}, "ToState": {""}}
+	cb := &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, SessionSid: "CA1", URL: rc.srv.URL + "/cb?tenant=7&x=a%20b#rc=0",
+		Method: "GET", Form: form, Status: tonepay.CallbackPending, NextAttemptAt: now, DateCreated: now, DateUpdated: now}
+	if err := f.store.Update(context.Background(), func(tx tonepay.Tx) error { return tx.AddCallbacks(context.Background(), cb) }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the delivery recorded", func() bool { return f.callbacks(t, "CA1")[0].Status == tonepay.CallbackDelivered })
+	got := rc.deliveries()
+	if len(got) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(got))
+	}
+	var m string
+	rc.set(func(*receiver) { m = method })
+	if want := "/cb?tenant=7&x=a%20b&" + form.Encode(); m != "GET" || got[0].Path != want || !got[0].Valid || got[0].CType != "" || len(got[0].Form) != 0 || got[0].Token != cb.Token {
+		t.Errorf("got %s %+v, want GET %s with a valid signature and no body", m, got[0], want)
+	}
+}

@@ -131,9 +131,9 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 		return wrap("AddCallbacks", err)
 	}
 	for _, c := range cbs {
-		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated)).Scan(&c.ID)
+		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method).Scan(&c.ID)
 		if err != nil {
 			return wrap("AddCallbacks", err)
 		}

@@ -112,9 +112,9 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 		return wrap(op, err)
 	}
 	for _, c := range cbs {
-		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated)).Scan(&c.ID)
+		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method).Scan(&c.ID)
 		if err != nil {
 			return wrap(op, err)
 		}

@@ -17,6 +17,8 @@ func testCallbacks(t *testing.T, s tonepay.Store) {
 	ss := sessions(t, s, 2)
 	a1, b1, a2 := newCallback(ss[0], t0), newCallback(ss[1], t0), newCallback(ss[0], t0.Add(time.Second))
 	a2.Form.Set("Capture", "payment-card-number")
+	// The method is kept as written: call-progress callbacks may be GET.
+	b1.Method, a2.Method = "GET", "POST"
 	addCallbacks(t, s, a1, b1, a2)
 	a3 := newCallback(ss[0], t0.Add(2*time.Second))
 	addCallbacks(t, s, a3)
@@ -69,6 +71,7 @@ func testClaimOnePerSession(t *testing.T, s tonepay.Store) {
 	a1, a2, b1 := newCallback(ss[0], t0), newCallback(ss[0], t0), newCallback(ss[1], t0)
 	c1, c2 := newCallback(ss[2], t0.Add(time.Hour)), newCallback(ss[2], t0) // c2 is due, c1 is not
 	late := newCallback(ss[1], t0.Add(time.Hour))
+	b1.Method, c2.Method = "GET", "POST" // claims read the method back
 	addCallbacks(t, s, a1, a2, b1, c1, c2)
 	addCallbacks(t, s, late)
 

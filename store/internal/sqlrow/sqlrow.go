@@ -125,14 +125,14 @@ func ScanSession(s Scanner) (*tonepay.Session, error) {
 }
 
 // CallbackCols are the columns ScanCallback reads.
-const CallbackCols = `id, token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated`
+const CallbackCols = `id, token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method`
 
 // ScanCallback reads one row.
 func ScanCallback(s Scanner) (*tonepay.Callback, error) {
 	var c tonepay.Callback
 	var form string
 	var next, leased, created, updated int64
-	if err := s.Scan(&c.ID, &c.Token, &c.AccountSid, &c.SessionSid, &c.URL, &form, &c.Status, &c.Attempts, &next, &leased, &created, &updated); err != nil {
+	if err := s.Scan(&c.ID, &c.Token, &c.AccountSid, &c.SessionSid, &c.URL, &form, &c.Status, &c.Attempts, &next, &leased, &created, &updated, &c.Method); err != nil {
 		return nil, err
 	}
 	var err error
