@@ -111,7 +111,9 @@ func (f *fixture) timeline(t *testing.T, callSid string) []string {
 	return out
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + json.Number(jsonInt(n)).String()) }
+func itoa(n int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + json.Number(jsonInt(n)).String())
+}
 func jsonInt(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
@@ -271,8 +273,8 @@ func storedEntries(t *testing.T, f *fixture, sid string) [][]byte {
 func TestCallRestart(t *testing.T) {
 	f := newFixture(t)
 	pages := map[string]string{
-		"start": `<Response><Gather numDigits="2" action="got" timeout="5"><Say>Two digits</Say></Gather><Say>Nothing?</Say><Redirect>start2</Redirect></Response>`,
-		"got":   `<Response><Say>Thanks</Say><Pause length="60"/></Response>`,
+		"start":  `<Response><Gather numDigits="2" action="got" timeout="5"><Say>Two digits</Say></Gather><Say>Nothing?</Say><Redirect>start2</Redirect></Response>`,
+		"got":    `<Response><Say>Thanks</Say><Pause length="60"/></Response>`,
 		"start2": `<Response><Gather numDigits="1" action="got"/></Response>`,
 	}
 	a := newApp(pages)

@@ -390,13 +390,16 @@ func (svc *Service) Sweep(ctx context.Context) (int, error) {
 	return len(sids), nil
 }
 
-// RunSweeper sweeps every interval until ctx is done.
+// RunSweeper sweeps sessions and calls every interval until ctx is done.
 func (svc *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if _, err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
 			svc.Logger.Error("sweeping session deadlines", "err", err)
+		}
+		if _, err := svc.SweepCalls(ctx, false); err != nil && ctx.Err() == nil {
+			svc.Logger.Error("sweeping call deadlines", "err", err)
 		}
 		select {
 		case <-ctx.Done():

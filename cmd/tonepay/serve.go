@@ -51,12 +51,16 @@ type serveConfig struct {
 	ReadTimeout      time.Duration // a whole request, body included
 	WriteTimeout     time.Duration // an answer (event streams excepted)
 	IdleTimeout      time.Duration // a keep-alive connection between requests
+
+	// DESIGN §9: simulated (Say, Play and Pause take no time) or real.
+	VoiceTime string
 }
 
 func defaultServeConfig() serveConfig {
 	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit,
 		ConnectorLease: capture.DefaultEngine.Lease, SessionIdle: capture.DefaultEngine.Idle, EraseWithin: 30 * time.Second,
-		AuthFailLimit: twilioapi.DefaultAuthFailLimit, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+		AuthFailLimit: twilioapi.DefaultAuthFailLimit, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		VoiceTime: "simulated"}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -86,6 +90,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 
 	env("TONEPAY_CALLBACK_NETWORKS", &c.CallbackNetworks)
 	env("TONEPAY_METRICS_ADDR", &c.MetricsAddr)
+	env("TONEPAY_VOICE_TIME", &c.VoiceTime)
 	if v := getenv("TONEPAY_AUTH_FAIL_LIMIT"); v != "" {
 		if c.AuthFailLimit, err = strconv.Atoi(v); err != nil {
 			return c, fmt.Errorf("TONEPAY_AUTH_FAIL_LIMIT: %q is not a whole number", v)
@@ -125,6 +130,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "a whole request, body included, must arrive within this (TONEPAY_READ_TIMEOUT)")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "an answer must be written within this; event streams excepted (TONEPAY_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a keep-alive connection is closed after this long without a request, at most 120s (TONEPAY_IDLE_TIMEOUT)")
+	fs.StringVar(&c.VoiceTime, "voice-time", c.VoiceTime, "simulated: a call's speech and pauses take no time (a closing Pause still holds the call); real: they take as long as a caller would hear them (TONEPAY_VOICE_TIME)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: tonepay serve [flags]\n\nFlags (each has the environment twin named in brackets; a flag wins):\n")
 		fs.PrintDefaults()
@@ -178,6 +184,8 @@ func (c serveConfig) validate() error {
 		return errors.New("--session-idle must be at least 1s")
 	case c.EraseWithin < time.Second || c.EraseWithin > 60*time.Second:
 		return errors.New("--erase-within must be from 1s to 60s")
+	case c.VoiceTime != "simulated" && c.VoiceTime != "real":
+		return errors.New("--voice-time must be simulated or real")
 	case c.AuthFailLimit < 1:
 		return errors.New("--auth-fail-limit must be at least 1")
 	case c.ReadTimeout < time.Second || c.ReadTimeout > 60*time.Second:

@@ -22,6 +22,7 @@ import (
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/twilioapi"
+	"github.com/tonepay/tonepay/voice"
 	"github.com/tonepay/tonepay/webhook"
 )
 
@@ -71,6 +72,7 @@ type server struct {
 
 	// Set by run.
 	stopSweeper, stopDelivery context.CancelFunc
+	single                    bool // the store has one process (SQLite): what is in flight in it is a dead process's
 	sweeper, delivery         sync.WaitGroup
 }
 
@@ -143,6 +145,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 		if err := st.ReleaseClaims(ctx); err != nil {
 			return nil, err
 		}
+		s.single = true
 	}
 
 	// Callbacks may not go to tonepay's own listeners; the rest of the policy
@@ -167,6 +170,11 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	s.sessions.Engine.FirstDigit = cfg.FirstDigit
 	s.sessions.Engine.Lease = cfg.ConnectorLease
 	s.sessions.Engine.Idle = cfg.SessionIdle
+	// Calls run their TwiML: requests to the apps under the callbacks' policy.
+	s.sessions.Fetcher = webhook.NewFetcher(store, policy, 0)
+	if cfg.VoiceTime == "real" {
+		s.sessions.Voice = voice.Engine{SpeechRate: voice.RealSpeechRate}
+	}
 	s.hub = events.New()
 	if l, shared := store.(tonepay.Listener); shared {
 		s.listener = l
@@ -253,7 +261,16 @@ func (s *server) run() <-chan error {
 	// the sweeper picks up where the last process left off.
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	s.stopSweeper = stopSweeper
-	s.sweeper.Go(func() { s.sessions.RunSweeper(sweepCtx, 100*time.Millisecond) })
+	s.sweeper.Go(func() {
+		if s.single {
+			// Calls' fetches in flight are a dead process's: repeat them now
+			// rather than after their deadline.
+			if _, err := s.sessions.SweepCalls(sweepCtx, true); err != nil {
+				s.log.Error("resuming calls", "err", err)
+			}
+		}
+		s.sessions.RunSweeper(sweepCtx, 100*time.Millisecond)
+	})
 
 	served := make(chan error, 1)
 	go func() { served <- s.api.Serve(s.ln) }()
@@ -265,7 +282,9 @@ func (s *server) run() <-chan error {
 //
 //  1. the API stops accepting and finishes in-flight requests within the
 //     grace period (graceful only; event streams end at once, via closing);
-//  2. the sweeper stops, so nothing new is queued;
+//  2. the sweeper stops, then the calls' timers and TwiML requests (a run
+//     keeps its fetch in flight, which the next start repeats), so nothing
+//     new is queued;
 //  3. connector calls in flight record their answer (sessions.Wait);
 //  4. the dispatcher, the answer pruner and the listener stop: in-flight
 //     deliveries, including what 2 and 3 queued, record their attempts;
@@ -288,6 +307,7 @@ func (s *server) close(graceful bool) error {
 		s.sweeper.Wait()
 	}
 	if s.sessions != nil {
+		s.sessions.StopCalls()
 		s.sessions.Wait()
 	}
 	if s.stopDelivery != nil {
