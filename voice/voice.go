@@ -157,25 +157,30 @@ type State struct {
 // "". Two starts hold the call instead, as simulated calls did before they
 // ran TwiML, so that tests which place a call only to take an agent-assisted
 // payment on it keep working: a URL on a domain reserved for examples (RFC
-// 2606, RFC 6761: nothing can be served there) and an empty document
-// (Twilio would hang up at once, which no test wants of the call it placed).
-// A redirect is never held: Calls update runs what it is given.
+// 2606, RFC 6761: nothing can be served there; a redirect there holds the
+// call too) and an empty first document (Twilio would hang up at once, which
+// no test wants of the call it placed; a redirect to one hangs up).
 func holds(s *State) string {
 	if s.URL != "" {
-		u, err := url.Parse(s.URL)
-		if err != nil {
-			return ""
-		}
-		h := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-		for _, d := range []string{"example.com", "example.net", "example.org", "example", "test", "invalid"} {
-			if h == d || strings.HasSuffix(h, "."+d) {
-				return "not fetched: " + h + " is reserved for examples (RFC 2606); the call holds until it is hung up"
-			}
-		}
-		return ""
+		return reserved(s.URL)
 	}
 	if doc, err := Parse([]byte(s.Twiml), ""); err == nil && len(doc.Verbs) == 0 {
 		return "an empty document: the call holds until it is hung up"
+	}
+	return ""
+}
+
+// reserved says why u is never fetched, or "".
+func reserved(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	h := strings.ToLower(strings.TrimSuffix(p.Hostname(), "."))
+	for _, d := range []string{"example.com", "example.net", "example.org", "example", "test", "invalid"} {
+		if h == d || strings.HasSuffix(h, "."+d) {
+			return "not fetched: " + h + " is reserved for examples (RFC 2606); the call holds until it is hung up or redirected"
+		}
 	}
 	return ""
 }
@@ -603,7 +608,12 @@ func (r *run) update(in Input) {
 		r.notify(*s.Current) // Twilio requests the Dial action, ignores it, then runs the update
 	}
 	r.log(Entry{Kind: "verb", Verb: "Update", URL: in.URL, Method: in.Method})
-	s.Current, s.Wait, s.Fetch, s.Doc, s.Digits, s.Prompt, s.Hops = nil, nil, nil, nil, "", 0, 0
+	s.Current, s.Wait, s.Fetch, s.Doc, s.Digits, s.Prompt, s.Hops, s.Held = nil, nil, nil, nil, "", 0, 0, false
+	if held := reserved(in.URL); in.URL != "" && held != "" {
+		s.Held = true
+		r.log(Entry{Kind: "warning", Text: held})
+		return
+	}
 	if in.URL != "" {
 		r.fetch("update", in.URL, def(in.Method, "POST"), nil)
 		return

@@ -364,3 +364,76 @@ func TestCallerHangUpInDialNotifiesCompleted(t *testing.T) {
 		t.Errorf("%+v", o)
 	}
 }
+
+// TestClock: simulated time (Instant) skips Say, Play and every Pause but a
+// closing one; SpeechRate makes a Say take its time, and a key barges in.
+func TestClock(t *testing.T) {
+	doc := func(b string) map[string]page { return map[string]page{base + "start": xmlPage(b)} }
+	tests := []struct {
+		name  string
+		e     Engine
+		app   map[string]page
+		steps []step
+	}{
+		{"instant: a pause mid-document takes no time", Engine{Instant: true}, doc(`<Response><Say>One</Say><Pause length="9"/><Say>Two</Say></Response>`),
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"One", "Two"}}}},
+		{"instant: a closing pause holds the call", Engine{Instant: true}, doc(`<Response><Say>Hold</Say><Pause length="3600"/></Response>`),
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 3600 * sec, heard: []string{"Hold"}},
+				{keys: "1", unrouted: "1"}, {at: 3600 * sec, in: Input{Kind: Timeout}, ended: StatusCompleted}}},
+		{"instant: nested pauses take no time", Engine{Instant: true}, doc(`<Response><Gather timeout="4"><Say>A</Say><Pause length="9"/><Say>B</Say></Gather></Response>`),
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * sec, heard: []string{"A", "B"}}}},
+		{"speech rate: a say takes its words' time", Engine{SpeechRate: 120}, doc(`<Response><Say loop="2">one two three four</Say><Say>next</Say></Response>`),
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * sec, heard: []string{"one two three four"}},
+				{at: 4 * sec, in: Input{Kind: Timeout}, wait: 4*sec + sec/2, heard: []string{"next"}}}},
+		{"speech rate: a key barges into a gather's prompt", Engine{SpeechRate: 60}, doc(`<Response><Gather timeout="5" numDigits="2" action="a"><Say>six words take six seconds here</Say></Gather></Response>`),
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 6 * sec},
+				{at: sec, keys: "4", wait: 6 * sec}, {at: 2 * sec, keys: "2", fetch: base + "a", params: map[string]string{"Digits": "42"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { play(t, tt.e, newCall(nil), tt.app, tt.steps) })
+	}
+}
+
+// TestHolds: a start on a reserved example domain or with an empty document
+// holds the call (nothing fetched, keys unrouted) until it is hung up or
+// redirected; a redirect to a reserved domain holds it too.
+func TestHolds(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*State)
+		held bool
+	}{
+		{"example.com", func(s *State) { s.URL = "https://example.com/twiml" }, true},
+		{"a subdomain of example.org", func(s *State) { s.URL = "http://app.example.org/x" }, true},
+		{".test", func(s *State) { s.URL = "https://ivr.test/x" }, true},
+		{".invalid", func(s *State) { s.URL = "https://nowhere.invalid/" }, true},
+		{"an empty document", func(s *State) { s.URL, s.Twiml = "", "<Response/>" }, true},
+		{"a look-alike", func(s *State) { s.URL = "https://notexample.com/x" }, false},
+		{"a document with verbs", func(s *State) { s.URL, s.Twiml = "", "<Response><Say>x</Say></Response>" }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newCall(tt.mod)
+			o := Engine{}.Step(s, answer, t0)
+			if s.Held != tt.held {
+				t.Fatalf("held %v, want %v (%+v)", s.Held, tt.held, o)
+			}
+			if !tt.held {
+				return
+			}
+			if o.Fetch != nil || o.Ended != "" || s.Status != StatusInProgress {
+				t.Fatalf("held call: %+v status %q", o, s.Status)
+			}
+			if o := (Engine{}).Step(s, Input{Kind: Key, Key: '7'}, t0); o.Unrouted != '7' {
+				t.Fatalf("key on a held call: %+v", o)
+			}
+			// A redirect to a reserved domain holds; to an app, fetches.
+			if o := (Engine{}).Step(s, Input{Kind: Update, URL: "https://example.net/next"}, t0); o.Fetch != nil || !s.Held {
+				t.Fatalf("redirect to a reserved domain: %+v", o)
+			}
+			if o := (Engine{}).Step(s, Input{Kind: Update, URL: base + "next"}, t0); o.Fetch == nil || s.Held {
+				t.Fatalf("redirect to the app: %+v", o)
+			}
+		})
+	}
+}

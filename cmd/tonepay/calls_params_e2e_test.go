@@ -36,7 +36,7 @@ func TestCallParamsEndToEnd(t *testing.T) {
 		t.Fatalf("created: %+v", c)
 	}
 	// Twiml alone; and both, where Url wins (Twilio's warning 32019).
-	doc, err := tw.CreateCall((&api.CreateCallParams{}).SetTo("+15005550006").SetFrom("+15005550001").SetTwiml("<Response><Say>hi</Say></Response>"))
+	doc, err := tw.CreateCall((&api.CreateCallParams{}).SetTo("+15005550006").SetFrom("+15005550001").SetTwiml("<Response><Say>hi</Say><Pause length=\"60\"/></Response>"))
 	if err != nil {
 		t.Fatal(err)
 	}
