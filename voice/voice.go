@@ -164,6 +164,9 @@ func holds(s *State) string {
 	if s.URL != "" {
 		return reserved(s.URL)
 	}
+	if s.Twiml == "" {
+		return "no TwiML (a number with no VoiceUrl): the call holds until it is hung up or redirected"
+	}
 	if doc, err := Parse([]byte(s.Twiml), ""); err == nil && len(doc.Verbs) == 0 {
 		return "an empty document: the call holds until it is hung up"
 	}

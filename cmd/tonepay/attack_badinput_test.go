@@ -65,6 +65,9 @@ func sweepRoutes() []sweepRoute {
 		{Method: "POST", Path: sweepAcct + "/Calls/{CA}/Payments/{PK}.json", Auth: true, Params: []string{"IdempotencyKey", "StatusCallback", "Capture", "Status"},
 			Base: map[string]string{"IdempotencyKey": "u1", "StatusCallback": "{SINK}", "Capture": "payment-card-number"}, Required: []string{"IdempotencyKey", "StatusCallback"}},
 		{Method: "POST", Path: ext + "/Digits", Auth: true, Params: []string{"Digits"}, Base: map[string]string{"Digits": "4"}, Required: []string{"Digits"}},
+		{Method: "GET", Path: ext + "/Timeline", Auth: true, Params: []string{"After", "PageSize"}},
+		{Method: "POST", Path: "/_tonepay/Accounts/{AC}/Calls/Inbound", Auth: true, Params: []string{"From", "To"},
+			Base: map[string]string{"From": "+15005550001", "To": "{E164}"}},
 		{Method: "GET", Path: ext + "/Payments/{PK}", Auth: true},
 		{Method: "GET", Path: ext + "/Payments/{PK}/Callbacks", Auth: true},
 		{Method: "GET", Path: "/_tonepay/Accounts/{AC}/Events", Auth: true, Stream: true},
@@ -384,7 +387,7 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 	fill := func(s string) string {
 		r := strings.NewReplacer("<<{AC}>>", strings.ToLower(sid[:2])+sid[2:], "<<{CA}>>", "ca"+fx.Call[2:], "<<{PK}>>", "pk"+fx.Payment[2:], "<<{SK}>>", "sk"+fx.Key[2:], "<<{PN}>>", "pn"+fx.Number[2:],
 			"<{AC}>", sid[:2]+strings.ToUpper(sid[2:]), "<{CA}>", "CA"+strings.ToUpper(fx.Call[2:]), "<{PK}>", "PK"+strings.ToUpper(fx.Payment[2:]), "<{SK}>", "SK"+strings.ToUpper(fx.Key[2:]), "<{PN}>", "PN"+strings.ToUpper(fx.Number[2:]),
-			"{AC}", sid, "{CA}", fx.Call, "{PK}", fx.Payment, "{SK}", fx.Key, "{PN}", fx.Number, url.QueryEscape("{SINK}"), url.QueryEscape(sink), "{SINK}", sink)
+			"{AC}", sid, "{CA}", fx.Call, "{PK}", fx.Payment, "{SK}", fx.Key, "{PN}", fx.Number, "{E164}", url.QueryEscape(fx.PhoneNumber), url.QueryEscape("{SINK}"), url.QueryEscape(sink), "{SINK}", sink)
 		return r.Replace(s)
 	}
 	out := map[string]sweepOutcome{}

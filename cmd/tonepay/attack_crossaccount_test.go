@@ -105,6 +105,8 @@ func TestAttackCrossAccount(t *testing.T) {
 		{Method: "POST", Path: acc + "/Calls/{CA}/Payments.json", Body: form("IdempotencyKey", "m", "StatusCallback", sink), Status: 400, Code: 64021},
 		{Method: "POST", Path: acc + "/Calls/{CA}/Payments/{PK}.json", Body: capture, Status: 202},
 		{Method: "POST", Path: ext + "/Digits", Body: form("Digits", "4"), Status: 200},
+		{Method: "GET", Path: ext + "/Timeline", Status: 200},
+		{Method: "POST", Path: "/_tonepay/Accounts/{AC}/Calls/Inbound", Body: form("From", "+1", "To", "+15550000000"), Status: 400, Code: 21211},
 		{Method: "GET", Path: ext + "/Payments/{PK}", Status: 200},
 		{Method: "GET", Path: ext + "/Payments/{PK}/Callbacks", Status: 200},
 		{Method: "GET", Path: "/_tonepay/Accounts/{AC}/Events", Status: 200},
