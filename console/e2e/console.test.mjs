@@ -229,17 +229,17 @@ await step("cancel", async () => {
 
 // The timeline of a call its TwiML runs, as the agent sees it. The calls are
 // created through the API, as an app would, and picked from the list.
-async function createCall(twiml) {
+async function createCall(twiml, live = true) {
   const res = await fetch(`${base}/2010-04-01/Accounts/${sid}/Calls.json`, {
     method: "POST",
     headers: { Authorization: "Basic " + Buffer.from(`${sid}:${token}`).toString("base64") },
-    body: new URLSearchParams({ To: "+15005550006", From: "+15005550001", Twiml: twiml }),
+    body: new URLSearchParams({ To: "+15005550006", From: "+15005550001", ...(twiml.startsWith("<") ? { Twiml: twiml } : { Url: twiml }) }),
   });
   const c = await res.json();
   must(res.status === 201, `create call: HTTP ${res.status} ${JSON.stringify(c)}`);
   // The list refreshes every 3 s.
   await page.locator("#call-list button", { hasText: c.sid.slice(0, 10) }).click({ timeout: 8000 });
-  await expectText(page.locator("#call-info"), /● Call in progress/);
+  if (live) await expectText(page.locator("#call-info"), /● Call in progress/);
   return c.sid;
 }
 const timeline = page.locator("#timeline-list");
@@ -265,7 +265,7 @@ await step("keys typed into a card field are masked in the timeline", async () =
   await expectText(tile("payment-card-number"), /Listening/);
   for (const k of "4242") await page.locator("#keypad").getByRole("button", { name: k, exact: true }).click();
   await expectText(tile("payment-card-number"), /4 digits so far/);
-  await expectText(entry("key").locator(".what"), /^Keys ••••$/);
+  await expectText(entry("key").locator(".line"), /^Keys ••••$/);
   await expectText(entry("key").locator(".detail"), /masked/);
   const text = await pageText();
   must(!text.includes("4242"), "the page shows the digits typed: " + text.slice(0, 200));
@@ -280,8 +280,10 @@ await step("a hung-up call's timeline ends with the hang-up, and stops", async (
   await expectText(page.locator("#timeline-sum"), /■ Ended/);
   const n = await timeline.locator("li").count();
   const seen = [];
-  page.on("request", (r) => { if (r.url().includes("/Timeline")) seen.push(r.url()); });
+  const watch = (r) => { if (r.url().includes("/Timeline")) seen.push(r.url()); };
+  page.on("request", watch);
   await page.waitForTimeout(1500);
+  page.off("request", watch);
   must(seen.length === 0, "still polling an ended call: " + seen.join(" "));
   must(await timeline.locator("li").count() === n, "entries after the hang-up");
 });
@@ -293,10 +295,28 @@ await step("the app's words are shown as text, never as HTML; a call that hangs 
   must(await page.evaluate(() => window.pwned === undefined), "the entry's script ran");
   // Outside a payment the caller's key goes to the Gather: shown as pressed.
   await page.locator("#keypad").getByRole("button", { name: "1", exact: true }).click();
-  await expectText(entry("key").locator(".what"), /^Key 1$/);
+  await expectText(entry("key").locator(".line"), /^Key 1$/);
   await expectText(timeline.locator("li").last(), /Hung up/);
   await expectText(entry("say").last(), /“Bye”/);
   await expectText(page.locator("#call-info"), /■ Call ended/);
+});
+
+await step("a fetch that fails: method, URL, the error with its Twilio code, the hang-up", async () => {
+  await createCall("http://127.0.0.1:1/voice", false);
+  await expectText(entry("fetch"), /POST http:\/\/127\.0\.0\.1:1\/voice/);
+  await expectText(entry("error"), /Error 11205: .*refused/);
+  await page.locator('#timeline a[href="https://www.twilio.com/docs/api/errors/11205"]').first().waitFor();
+  await expectText(entry("say"), /application error has occurred/);
+  await expectText(timeline.locator("li").last(), /Hung up · completed · error 11205/);
+  await expectText(page.locator("#call-info"), /■ Call ended/);
+});
+
+await step("a call on a reserved domain holds, and the timeline says why", async () => {
+  await createCall("https://example.com/voice");
+  await expectText(entry("warning"), /Warning: .*example\.com.*holds/);
+  await expectText(page.locator("#timeline-sum"), /● Live · 1 step · Warning/);
+  await page.getByRole("button", { name: "Hang up" }).click();
+  await expectText(timeline.locator("li").last(), /Hung up/);
 });
 
 await browser.close();

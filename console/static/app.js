@@ -534,7 +534,8 @@ function watchTimeline(sid) {
 
 async function pollTimeline() {
   const t = tl;
-  if (!t.call) return;
+  // A terminal status was read before the entries: every entry is in.
+  if (!t.call || (t.status && !LIVE_CALL.has(t.status))) return;
   if (t.busy) { t.again = true; return; }
   clearTimeout(t.timer);
   t.busy = true;
@@ -639,7 +640,7 @@ function renderTimeline() {
     sym.setAttribute("aria-hidden", "true");
     sym.textContent = r.d.sym;
     const what = document.createElement("span");
-    what.className = "what";
+    what.className = "line";
     what.textContent = r.d.what;
     li.append(at, sym, what);
     if (r.d.detail || r.d.code) {
