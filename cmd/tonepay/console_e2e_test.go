@@ -13,8 +13,9 @@ import (
 // TestConsole runs the console's browser test (console/e2e, playwright-core
 // and Debian's Chromium) against a real server. Without Chromium or the npm
 // packages it skips, except under CI, which installs both and must run it.
-// Screenshots are left in console/e2e/artifacts (ignored by git; docs/console.png
-// is a copy of console-success.png).
+// Screenshots are left in console/e2e/artifacts (ignored by git;
+// console-timeline.png shows the call's timeline; docs/console.png is a copy
+// of console-success.png).
 func TestConsole(t *testing.T) {
 	e2e, _ := filepath.Abs("../../console/e2e")
 	chromium := os.Getenv("CHROMIUM")

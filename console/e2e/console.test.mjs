@@ -5,7 +5,9 @@
 // pressed on the simulated phone, tiles filling in masked; a success with its
 // code copied in one click, a decline with its reason, a hang-up mid-payment
 // that disables everything, and a phone-sized screen with the payment above
-// the keypad. Screenshots go to $ARTIFACTS.
+// the keypad; and the call's timeline: what the caller heard and did, keys for
+// a card masked, the hang-up last, the app's words as text. Screenshots go to
+// $ARTIFACTS.
 // Run by cmd/tonepay's TestConsole with TONEPAY_URL, TONEPAY_ACCOUNT_SID,
 // TONEPAY_AUTH_TOKEN and ARTIFACTS set.
 import { chromium } from "playwright-core";
@@ -223,6 +225,98 @@ await step("cancel", async () => {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByRole("button", { name: "Cancel payment" }).click();
   await expectText(result.locator(".title"), /^Cancelled$/);
+});
+
+// The timeline of a call its TwiML runs, as the agent sees it. The calls are
+// created through the API, as an app would, and picked from the list.
+async function createCall(twiml, live = true) {
+  const res = await fetch(`${base}/2010-04-01/Accounts/${sid}/Calls.json`, {
+    method: "POST",
+    headers: { Authorization: "Basic " + Buffer.from(`${sid}:${token}`).toString("base64") },
+    body: new URLSearchParams({ To: "+15005550006", From: "+15005550001", ...(twiml.startsWith("<") ? { Twiml: twiml } : { Url: twiml }) }),
+  });
+  const c = await res.json();
+  must(res.status === 201, `create call: HTTP ${res.status} ${JSON.stringify(c)}`);
+  // The list refreshes every 3 s.
+  await page.locator("#call-list button", { hasText: c.sid.slice(0, 10) }).click({ timeout: 8000 });
+  if (live) await expectText(page.locator("#call-info"), /● Call in progress/);
+  return c.sid;
+}
+const timeline = page.locator("#timeline-list");
+const entry = (kind) => timeline.locator(`li[data-kind="${kind}"]`);
+// pageText is what a reader of the page sees, less the SIDs (hex that could
+// hold any four digits).
+const pageText = () => page.evaluate(() => document.body.innerText.replace(/\b(AC|CA|PK)[0-9a-f]+/g, ""));
+
+await step("the timeline shows what the caller heard, step by step", async () => {
+  await createCall('<Response><Say>Welcome to Acme</Say><Gather numDigits="1" timeout="30"><Say>Press 1 to pay</Say></Gather><Say>Bye</Say></Response>');
+  must(await page.locator("#timeline-box").evaluate((d) => d.open), "the timeline is folded on a wide screen");
+  await expectText(entry("say").first(), /“Welcome to Acme”/);
+  await expectText(entry("say").first().locator(".detail"), /en-US/);
+  await expectText(entry("verb"), /<Gather>/);
+  await expectText(entry("say").nth(1), /Press 1 to pay/);
+  await expectText(page.locator("#timeline-sum"), /● Live · 3 steps/);
+  await primaryIs("Start payment");
+});
+
+await step("keys typed into a card field are masked in the timeline", async () => {
+  await startPayment();
+  await tile("payment-card-number").getByRole("button").click();
+  await expectText(tile("payment-card-number"), /Listening/);
+  for (const k of "4242") await page.locator("#keypad").getByRole("button", { name: k, exact: true }).click();
+  await expectText(tile("payment-card-number"), /4 digits so far/);
+  await expectText(entry("key").locator(".line"), /^Keys ••••$/);
+  await expectText(entry("key").locator(".detail"), /masked/);
+  const text = await pageText();
+  must(!text.includes("4242"), "the page shows the digits typed: " + text.slice(0, 200));
+  const html = (await page.content()).replace(/\b(AC|CA|PK)[0-9a-f]+/g, "");
+  must(!html.includes("4242"), "the page's HTML holds the digits typed: …" + JSON.stringify(html.slice(html.indexOf("4242") - 300, html.indexOf("4242") + 50)));
+  await page.screenshot({ path: join(out, "console-timeline.png"), fullPage: true });
+});
+
+await step("a hung-up call's timeline ends with the hang-up, and stops", async () => {
+  await page.getByRole("button", { name: "Hang up" }).click();
+  await expectText(timeline.locator("li").last(), /Hung up · completed/);
+  await expectText(page.locator("#timeline-sum"), /■ Ended/);
+  const n = await timeline.locator("li").count();
+  const seen = [];
+  const watch = (r) => { if (r.url().includes("/Timeline")) seen.push(r.url()); };
+  page.on("request", watch);
+  await page.waitForTimeout(1500);
+  page.off("request", watch);
+  must(seen.length === 0, "still polling an ended call: " + seen.join(" "));
+  must(await timeline.locator("li").count() === n, "entries after the hang-up");
+});
+
+await step("the app's words are shown as text, never as HTML; a call that hangs up by itself ends", async () => {
+  await createCall('<Response><Say>&lt;img src=x onerror="window.pwned=1"&gt; &amp; &lt;b&gt;bold&lt;/b&gt;</Say><Gather numDigits="1" timeout="30"/><Say>Bye</Say></Response>');
+  await expectText(entry("say").first(), /<img src=x onerror="window.pwned=1"> & <b>bold<\/b>/);
+  must(await page.locator("#timeline img, #timeline b").count() === 0, "an entry was rendered as HTML");
+  must(await page.evaluate(() => window.pwned === undefined), "the entry's script ran");
+  // Outside a payment the caller's key goes to the Gather: shown as pressed.
+  await page.locator("#keypad").getByRole("button", { name: "1", exact: true }).click();
+  await expectText(entry("key").locator(".line"), /^Key 1$/);
+  await expectText(timeline.locator("li").last(), /Hung up/);
+  await expectText(entry("say").last(), /“Bye”/);
+  await expectText(page.locator("#call-info"), /■ Call ended/);
+});
+
+await step("a fetch that fails: method, URL, the error with its Twilio code, the hang-up", async () => {
+  await createCall("http://127.0.0.1:1/voice", false);
+  await expectText(entry("fetch"), /POST http:\/\/127\.0\.0\.1:1\/voice/);
+  await expectText(entry("error"), /Error 11205: .*refused/);
+  await page.locator('#timeline a[href="https://www.twilio.com/docs/api/errors/11205"]').first().waitFor();
+  await expectText(entry("say"), /application error has occurred/);
+  await expectText(timeline.locator("li").last(), /Hung up · completed · error 11205/);
+  await expectText(page.locator("#call-info"), /■ Call ended/);
+});
+
+await step("a call on a reserved domain holds, and the timeline says why", async () => {
+  await createCall("https://example.com/voice");
+  await expectText(entry("warning"), /Warning: .*example\.com.*holds/);
+  await expectText(page.locator("#timeline-sum"), /● Live · 1 step · Warning/);
+  await page.getByRole("button", { name: "Hang up" }).click();
+  await expectText(timeline.locator("li").last(), /Hung up/);
 });
 
 await browser.close();

@@ -137,6 +137,9 @@ function start() {
   $("#app").hidden = false;
   $("#whoami").hidden = false;
   $("#account").textContent = creds.account;
+  // Side by side there is room to show the timeline open; a phone keeps it
+  // folded so the payment and the keypad stay in sight.
+  $("#timeline-box").open = matchMedia("(min-width: 901px)").matches;
   renderAll();
   refreshCalls();
   setInterval(refreshCalls, 3000);
@@ -200,6 +203,7 @@ $("#new-call").addEventListener("click", async () => {
 function select(sid) {
   selected = sid;
   renderAll();
+  watchTimeline(sid);
 }
 
 // --- payment -------------------------------------------------------------
@@ -369,7 +373,7 @@ function renderPaymentNow() {
     brand.innerHTML = "<b></b><span></span>";
     brand.firstChild.textContent = brandOf(s);
     brand.lastChild.textContent = shown("payment-card-number", s.captured["payment-card-number"]);
-  }
+  } else brand.replaceChildren(); // no earlier call's card left in the page
 
   const fields = fieldsOf(s);
   const done = fields.filter((f) => s.captured[f]).length;
@@ -486,6 +490,7 @@ async function press(keys) {
   try {
     await api("POST", ours(`/Calls/${selected}/Digits`), { Digits: keys });
     say(err, "");
+    pollTimeline(); // the TwiML the keys caused has run: show it now
   } catch (e) { say(err, e.message); }
 }
 document.querySelectorAll("#keypad button").forEach((b) => b.addEventListener("click", () => press(b.textContent)));
@@ -506,9 +511,163 @@ $("#hangup").addEventListener("click", async () => {
     setCall(c);
     hungUp.add(call);
     renderAll();
+    pollTimeline();
     await refreshSession(call);
   } catch (e) { say($("#phone-error"), e.message); }
 });
+
+// --- the call's timeline: what the caller heard and did ---------------------
+// Polled while the call is live (After=next_after, so each entry is read
+// once), and at once when something the console knows of changed it. Every
+// string in an entry comes from the app's TwiML or its server: textContent
+// only, never HTML.
+const TL_PAGE = 200;
+let tl = { call: null, entries: [], after: 0, status: "", timer: null, busy: false, again: false, error: "" };
+
+function watchTimeline(sid) {
+  if (tl.call === sid) return;
+  clearTimeout(tl.timer);
+  tl = { call: sid, entries: [], after: 0, status: "", timer: null, busy: false, again: false, error: "" };
+  renderTimeline();
+  if (sid) pollTimeline();
+}
+
+async function pollTimeline() {
+  const t = tl;
+  // A terminal status was read before the entries: every entry is in.
+  if (!t.call || (t.status && !LIVE_CALL.has(t.status))) return;
+  if (t.busy) { t.again = true; return; }
+  clearTimeout(t.timer);
+  t.busy = true;
+  t.again = false;
+  let more = false, failed = false;
+  try {
+    const r = await api("GET", ours(`/Calls/${t.call}/Timeline?After=${t.after}&PageSize=${TL_PAGE}`));
+    if (t !== tl) return;
+    t.entries.push(...r.entries);
+    t.after = r.next_after;
+    t.status = r.status;
+    t.error = "";
+    more = r.entries.length === TL_PAGE;
+    if (r.entries.length || more) renderTimeline();
+  } catch (err) {
+    failed = true;
+    if (t === tl) { t.error = "Could not read the timeline: " + err.message; renderTimeline(); }
+  } finally { t.busy = false; }
+  if (t !== tl) return;
+  const live = !t.status || LIVE_CALL.has(t.status);
+  if (!live && !hungUp.has(t.call)) {
+    // The call ended by itself (its TwiML hung up, or the fetch failed):
+    // the console need not wait for the next call list to say so.
+    hungUp.add(t.call);
+    renderCalls(); renderPayment(); renderPhone();
+    refreshSession(t.call).catch(() => {});
+  }
+  if (!live) renderTimeline();
+  if (more || t.again) pollTimeline();
+  else if (live) t.timer = setTimeout(pollTimeline, failed ? 3000 : 1000);
+}
+
+// describe is how one entry reads: a symbol, a line, and a detail.
+function describe(e) {
+  const code = e.code ? ` · error ${e.code}` : "";
+  switch (e.kind) {
+    case "fetch":
+      return { cls: "fetch", sym: "→", what: `${e.method || "GET"} ${e.url || ""}`, detail: e.text ? `Fetch: ${e.text}` : "Fetch" };
+    case "fetched":
+      return e.status
+        ? { cls: e.status >= 400 ? "bad" : "fetch", sym: "←", what: `HTTP ${e.status}${e.text ? " · " + e.text : ""}`, detail: e.url || "" }
+        : { cls: "bad", sym: "←", what: `No answer${e.text ? ": " + e.text : ""}`, detail: e.url || "", code: e.code };
+    case "verb":
+      return { cls: "verb", sym: "▸", what: `<${e.verb || "?"}>${e.text ? " " + e.text : ""}`, detail: e.url ? `${e.method || ""} ${e.url}`.trim() : "" };
+    case "say":
+      return { cls: "say", sym: "»", what: `“${e.text || ""}”`, detail: [e.voice, e.language, e.loop > 1 ? `${e.loop} times` : ""].filter(Boolean).join(" · ") };
+    case "play":
+      return { cls: "say", sym: "♪", what: e.url ? `Play ${e.url}` : `Play digits ${e.text || ""}`, detail: e.loop > 1 ? `${e.loop} times` : "" };
+    case "error":
+      return { cls: "bad", sym: "✗", what: `Error${e.code ? " " + e.code : ""}: ${e.text || ""}`, detail: e.url || "", code: e.code };
+    case "warning":
+      return { cls: "warn", sym: "⚠", what: `Warning${e.code ? " " + e.code : ""}: ${e.text || ""}`, detail: e.url || "", code: e.code };
+    case "hangup":
+      return { cls: "end", sym: "■", what: `Hung up${e.text ? " · " + e.text : ""}${code}`, detail: "", code: e.code };
+    default:
+      return { cls: "verb", sym: "•", what: `${e.kind || "?"}${e.text ? ": " + e.text : ""}`, detail: "" };
+  }
+}
+
+// rows groups a run of keys into one line, as the caller typed them; keys
+// for a payment field stay masked (the server never sends their digits).
+function rows(entries) {
+  const out = [];
+  for (const e of entries) {
+    const last = out[out.length - 1];
+    if (e.kind === "key") {
+      const k = e.masked ? "•" : (e.text || "");
+      if (last && last.keys && last.masked === !!e.masked) { last.keys += k; continue; }
+      out.push({ e, keys: k, masked: !!e.masked });
+      continue;
+    }
+    out.push({ e, d: describe(e) });
+  }
+  for (const r of out) if (r.keys !== undefined) {
+    r.d = { cls: "key", sym: "#", what: `Key${r.keys.length > 1 ? "s" : ""} ${r.keys}`, detail: r.masked ? "To the payment (masked)" : "" };
+  }
+  return out;
+}
+
+function clock(at) {
+  const d = new Date(at);
+  return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
+function renderTimeline() {
+  const t = tl;
+  $("#timeline").hidden = !t.call;
+  if (!t.call) return;
+  const list = $("#timeline-list");
+  const atEnd = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+  const rs = rows(t.entries);
+  list.replaceChildren(...rs.map((r) => {
+    const li = document.createElement("li");
+    li.className = "entry " + r.d.cls;
+    li.dataset.kind = r.e.kind || "";
+    li.dataset.seq = String(r.e.seq);
+    const at = document.createElement("time");
+    at.dateTime = r.e.at || "";
+    at.textContent = clock(r.e.at);
+    const sym = document.createElement("span");
+    sym.className = "sym";
+    sym.setAttribute("aria-hidden", "true");
+    sym.textContent = r.d.sym;
+    const what = document.createElement("span");
+    what.className = "line";
+    what.textContent = r.d.what;
+    li.append(at, sym, what);
+    if (r.d.detail || r.d.code) {
+      const detail = document.createElement("span");
+      detail.className = "detail";
+      detail.textContent = r.d.detail;
+      if (r.d.code && Number.isInteger(r.d.code)) {
+        // Twilio's page for the code says what it means and what to fix.
+        const a = document.createElement("a");
+        a.href = "https://www.twilio.com/docs/api/errors/" + r.d.code;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        a.textContent = "About " + r.d.code;
+        detail.append(r.d.detail ? " · " : "", a);
+      }
+      li.append(detail);
+    }
+    return li;
+  }));
+  if (atEnd) list.scrollTop = list.scrollHeight;
+  const live = !t.status || LIVE_CALL.has(t.status);
+  const last = rs.length ? rs[rs.length - 1].d.what : "";
+  const n = `${rs.length} step${rs.length === 1 ? "" : "s"}`;
+  $("#timeline-sum").textContent = !t.status && !rs.length ? "Loading…"
+    : `${live ? "● Live" : "■ Ended"} · ${n}${last ? " · " + (last.length > 60 ? last.slice(0, 59) + "…" : last) : ""}`;
+  say($("#timeline-error"), t.error);
+}
 
 // --- live updates: server-sent events over fetch, reconnecting --------------
 function setLive(on) {
@@ -559,7 +718,7 @@ function onEvent(block) {
   if (dismissed.has(s.sid)) return; // put away with New payment
   merge(s);
   if (s.result === "caller-hung-up" && !hungUp.has(s.call_sid)) { hungUp.add(s.call_sid); renderCalls(); renderPhone(); }
-  if (s.call_sid === selected) renderPayment();
+  if (s.call_sid === selected) { renderPayment(); pollTimeline(); }
 }
 
 if (creds) start();
