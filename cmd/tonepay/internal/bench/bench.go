@@ -73,7 +73,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	flows := fs.Int("flows", 200, "complete agent-assisted payments")
 	calls := fs.Int("calls", 1000, "concurrent calls for the digit latency")
 	sessions := fs.Int("sessions", 10000, "open sessions for the memory measure")
-	voiceCalls := fs.Int("voice-calls", 1000, "simulated calls through a Say, Gather, Redirect, Hangup app")
+	voiceCalls := fs.Int("voice-calls", 5000, "simulated calls through a Say, Gather, Redirect, Hangup app")
 	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures)")
 	if err := fs.Parse(args); err != nil {
 		return err
