@@ -44,6 +44,11 @@ type benchResult struct {
 	DigitCallbackP50MS float64            `json:"digit_callback_p50_ms"`
 	DigitCallbackP99MS float64            `json:"digit_callback_p99_ms"`
 	DigitPresses       int                `json:"digit_presses"`
+	VoiceCallsPerS     float64            `json:"voice_calls_per_s"` // Say, Gather, key, Redirect, Hangup
+	VoiceCalls         int                `json:"voice_calls"`
+	GatherActionP50MS  float64            `json:"gather_action_p50_ms"` // key -> the Gather's action request
+	GatherActionP99MS  float64            `json:"gather_action_p99_ms"`
+	GatherCalls        int                `json:"gather_calls"` // calls parked in the Gather at once
 	BytesPerSession    float64            `json:"bytes_per_session"`
 	Sessions           int                `json:"sessions_open"`
 	Machine            map[string]string  `json:"machine"`
@@ -68,8 +73,13 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	flows := fs.Int("flows", 200, "complete agent-assisted payments")
 	calls := fs.Int("calls", 1000, "concurrent calls for the digit latency")
 	sessions := fs.Int("sessions", 10000, "open sessions for the memory measure")
+	voiceCalls := fs.Int("voice-calls", 5000, "simulated calls through a Say, Gather, Redirect, Hangup app")
+	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *only != "" && *only != "voice" {
+		return fmt.Errorf("--only %q: the only group is voice", *only)
 	}
 	say := func(format string, a ...any) {
 		if !*asJSON {
@@ -82,48 +92,12 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	}
 	defer b.close()
 	res := benchResult{Errors: map[string]float64{}, Machine: machine()}
-
-	say("baseline: bare net/http (Basic auth, form parse, fixed 201 JSON)…")
-	for _, c := range []int{1, 16, 64} {
-		lr, errs := load(c, *requests, func(int) string { return b.baselineURL }, b.createForm, http.StatusCreated, b.sid, b.token)
-		res.Errors[fmt.Sprintf("baseline_c%d", c)] = float64(errs)
-		res.Baseline = append(res.Baseline, lr)
-		res.BaselineRPS = max(res.BaselineRPS, lr.RPS)
+	if *only == "" {
+		if err := b.payments(&res, say, *requests, *flows, *calls, *sessions); err != nil {
+			return err
+		}
 	}
-	say("creating %d calls for the creates…", 3**requests)
-	callSids, err := b.makeCalls(3**requests, 64)
-	if err != nil {
-		return err
-	}
-	next := 0
-	for _, c := range []int{1, 16, 64} {
-		b.quiet()
-		say("Payments create at concurrency %d…", c)
-		mine := callSids[next : next+*requests]
-		next += *requests
-		urls := b.paymentsURL(mine)
-		lr, errs := load(c, *requests, func(i int) string { return urls[i] }, b.createForm, http.StatusCreated, b.sid, b.token)
-		res.Errors[fmt.Sprintf("create_c%d", c)] = float64(errs)
-		res.Create = append(res.Create, lr)
-		res.CreateRPS = max(res.CreateRPS, lr.RPS)
-	}
-	res.Ratio = res.CreateRPS / res.BaselineRPS
-
-	b.quiet()
-	say("%d complete payments (create, four captures with their digits, complete; every callback delivered and checked)…", *flows)
-	if res.FlowsPerS, err = b.flows(*flows, 16); err != nil {
-		return err
-	}
-	say("digit to partial-result callback, %d concurrent calls…", *calls)
-	lat, err := b.digitLatency(*calls, 5)
-	if err != nil {
-		return err
-	}
-	res.DigitPresses = len(lat)
-	res.DigitCallbackP50MS, res.DigitCallbackP99MS = Percentile(lat, 50), Percentile(lat, 99)
-	say("memory: %d open sessions on %d calls…", *sessions, *sessions)
-	res.Sessions = *sessions
-	if res.BytesPerSession, err = b.memory(*sessions); err != nil {
+	if err := b.voice(&res, say, *voiceCalls, *calls); err != nil {
 		return err
 	}
 	if bad := b.badSignatures.Load(); bad > 0 {
@@ -136,19 +110,93 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	return nil
 }
 
-func printBench(w io.Writer, r benchResult) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nmeasure\tconcurrency\trequests/s\tp50 ms\tp99 ms\n")
-	for i := range r.Create {
-		b, c := r.Baseline[i], r.Create[i]
-		fmt.Fprintf(tw, "baseline (bare net/http)\t%d\t%.0f\t%.2f\t%.2f\n", b.Concurrency, b.RPS, b.P50MS, b.P99MS)
-		fmt.Fprintf(tw, "Payments create\t%d\t%.0f\t%.2f\t%.2f\n", c.Concurrency, c.RPS, c.P50MS, c.P99MS)
+// payments runs the Payments API measures (issue 7) into res.
+func (b *bench) payments(res *benchResult, say func(string, ...any), requests, flows, calls, sessions int) error {
+	say("baseline: bare net/http (Basic auth, form parse, fixed 201 JSON)…")
+	for _, c := range []int{1, 16, 64} {
+		lr, errs := load(c, requests, func(int) string { return b.baselineURL }, b.createForm, http.StatusCreated, b.sid, b.token)
+		res.Errors[fmt.Sprintf("baseline_c%d", c)] = float64(errs)
+		res.Baseline = append(res.Baseline, lr)
+		res.BaselineRPS = max(res.BaselineRPS, lr.RPS)
 	}
-	tw.Flush()
-	fmt.Fprintf(w, "\ncreate / baseline: %.0f / %.0f = %.2f\n", r.CreateRPS, r.BaselineRPS, r.Ratio)
-	fmt.Fprintf(w, "complete payments: %.1f per second\n", r.FlowsPerS)
-	fmt.Fprintf(w, "digit -> partial callback: p50 %.2f ms, p99 %.2f ms (%d presses)\n", r.DigitCallbackP50MS, r.DigitCallbackP99MS, r.DigitPresses)
-	fmt.Fprintf(w, "memory per open session: %.0f bytes (%d sessions)\n", r.BytesPerSession, r.Sessions)
+	say("creating %d calls for the creates…", 3*requests)
+	callSids, err := b.makeCalls(3*requests, 64)
+	if err != nil {
+		return err
+	}
+	next := 0
+	for _, c := range []int{1, 16, 64} {
+		b.quiet()
+		say("Payments create at concurrency %d…", c)
+		mine := callSids[next : next+requests]
+		next += requests
+		urls := b.paymentsURL(mine)
+		lr, errs := load(c, requests, func(i int) string { return urls[i] }, b.createForm, http.StatusCreated, b.sid, b.token)
+		res.Errors[fmt.Sprintf("create_c%d", c)] = float64(errs)
+		res.Create = append(res.Create, lr)
+		res.CreateRPS = max(res.CreateRPS, lr.RPS)
+	}
+	res.Ratio = res.CreateRPS / res.BaselineRPS
+
+	b.quiet()
+	say("%d complete payments (create, four captures with their digits, complete; every callback delivered and checked)…", flows)
+	if res.FlowsPerS, err = b.flows(flows, 16); err != nil {
+		return err
+	}
+	say("digit to partial-result callback, %d concurrent calls…", calls)
+	lat, err := b.digitLatency(calls, 5)
+	if err != nil {
+		return err
+	}
+	res.DigitPresses = len(lat)
+	res.DigitCallbackP50MS, res.DigitCallbackP99MS = Percentile(lat, 50), Percentile(lat, 99)
+	say("memory: %d open sessions on %d calls…", sessions, sessions)
+	res.Sessions = sessions
+	res.BytesPerSession, err = b.memory(sessions)
+	return err
+}
+
+// voice runs the TwiML measures (issue 14) into res against an app on
+// loopback that checks every request's signature.
+func (b *bench) voice(res *benchResult, say func(string, ...any), calls, parked int) error {
+	a, err := b.startVoiceApp()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	b.quiet()
+	say("%d simulated calls through a Say, Gather, Redirect, Hangup app, concurrency 16…", calls)
+	res.VoiceCalls = calls
+	if res.VoiceCallsPerS, err = b.voiceCalls(a, calls, 16); err != nil {
+		return err
+	}
+	say("key to Gather action request, %d calls parked in a Gather…", parked)
+	lat, err := b.gatherLatency(a, parked)
+	if err != nil {
+		return err
+	}
+	res.GatherCalls = len(lat)
+	res.GatherActionP50MS, res.GatherActionP99MS = Percentile(lat, 50), Percentile(lat, 99)
+	return a.check(calls + parked)
+}
+
+func printBench(w io.Writer, r benchResult) {
+	if len(r.Create) > 0 { // not with --only voice
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "\nmeasure\tconcurrency\trequests/s\tp50 ms\tp99 ms\n")
+		for i := range r.Create {
+			b, c := r.Baseline[i], r.Create[i]
+			fmt.Fprintf(tw, "baseline (bare net/http)\t%d\t%.0f\t%.2f\t%.2f\n", b.Concurrency, b.RPS, b.P50MS, b.P99MS)
+			fmt.Fprintf(tw, "Payments create\t%d\t%.0f\t%.2f\t%.2f\n", c.Concurrency, c.RPS, c.P50MS, c.P99MS)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "\ncreate / baseline: %.0f / %.0f = %.2f\n", r.CreateRPS, r.BaselineRPS, r.Ratio)
+		fmt.Fprintf(w, "complete payments: %.1f per second\n", r.FlowsPerS)
+		fmt.Fprintf(w, "digit -> partial callback: p50 %.2f ms, p99 %.2f ms (%d presses)\n", r.DigitCallbackP50MS, r.DigitCallbackP99MS, r.DigitPresses)
+		fmt.Fprintf(w, "memory per open session: %.0f bytes (%d sessions)\n", r.BytesPerSession, r.Sessions)
+	}
+	fmt.Fprintf(w, "voice calls (Say, Gather, key, Redirect, Hangup): %.1f per second (%d calls)\n", r.VoiceCallsPerS, r.VoiceCalls)
+	fmt.Fprintf(w, "key -> Gather action request: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.GatherActionP50MS, r.GatherActionP99MS, r.GatherCalls)
 }
 
 func machine() map[string]string {
@@ -342,6 +390,22 @@ func (b *bench) post(path string, form url.Values, out any) error {
 	if out == nil {
 		io.Copy(io.Discard, res.Body)
 		return nil
+	}
+	return json.NewDecoder(res.Body).Decode(out)
+}
+
+// get reads a JSON resource with the account's credentials.
+func (b *bench) get(path string, out any) error {
+	req, _ := http.NewRequestWithContext(b.ctx, "GET", b.base+path, nil)
+	req.SetBasicAuth(b.sid, b.token)
+	res, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 300 {
+		body, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("GET %s: %d %s", path, res.StatusCode, body)
 	}
 	return json.NewDecoder(res.Body).Decode(out)
 }
