@@ -16,8 +16,8 @@ import (
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
-// appRequest is one webhook the example app received.
-type appRequest struct {
+// exampleRequest is one webhook the example app received.
+type exampleRequest struct {
 	Path   string // with its query
 	Form   url.Values
 	Valid  bool // signed with the account's auth token
@@ -29,7 +29,7 @@ type appRequest struct {
 type exampleApp struct {
 	URL string
 	mu  sync.Mutex
-	got []appRequest
+	got []exampleRequest
 }
 
 func startExampleApp(t *testing.T, token string, timeout int) *exampleApp {
@@ -40,7 +40,7 @@ func startExampleApp(t *testing.T, token string, timeout int) *exampleApp {
 		rec := &recordStatus{ResponseWriter: w, code: 200}
 		app.ServeHTTP(rec, r)
 		ea.mu.Lock()
-		ea.got = append(ea.got, appRequest{r.URL.RequestURI(), r.PostForm, app.Valid(r), rec.code})
+		ea.got = append(ea.got, exampleRequest{r.URL.RequestURI(), r.PostForm, app.Valid(r), rec.code})
 		ea.mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)
@@ -50,10 +50,10 @@ func startExampleApp(t *testing.T, token string, timeout int) *exampleApp {
 	return ea
 }
 
-func (ea *exampleApp) requests(callSid string) []appRequest {
+func (ea *exampleApp) requests(callSid string) []exampleRequest {
 	ea.mu.Lock()
 	defer ea.mu.Unlock()
-	var out []appRequest
+	var out []exampleRequest
 	for _, r := range ea.got {
 		if r.Form.Get("CallSid") == callSid {
 			out = append(out, r)
