@@ -268,7 +268,18 @@ func (svc *Service) armTimers(effs []callEffect) {
 
 // timeout feeds a call's due wait to it.
 func (svc *Service) timeout(sid string) {
-	svc.runs.Add(1)
+	svc.mu.Lock()
+	if t := svc.timers[sid]; t != nil && !t.Stop() {
+		delete(svc.timers, sid) // this one, fired: the map keeps only waiting calls
+	}
+	stopped := svc.runCtx.Err() != nil
+	if !stopped {
+		svc.runs.Add(1) // under mu: StopCalls cannot be waiting yet
+	}
+	svc.mu.Unlock()
+	if stopped {
+		return
+	}
 	defer svc.runs.Done()
 	effs, err := svc.stepCall(svc.runCtx, sid, voice.Input{Kind: voice.Timeout})
 	if err != nil {
