@@ -173,6 +173,15 @@ var sipCode = map[string]int{tonepay.CallCompleted: 200, tonepay.CallBusy: 486, 
 // what the runner must do next; nothing when the input changed nothing (a
 // stale timer or answer) or the call no longer runs.
 func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input) ([]callEffect, error) {
+	return svc.onRun(ctx, callSid, func(st *voice.State, now time.Time) (voice.Output, bool) {
+		out := svc.Voice.Step(st, in, now)
+		return out, !quiet(out)
+	})
+}
+
+// onRun is one transaction on a call's run: step decides the output and
+// whether to save it; a call that runs no TwiML is left alone.
+func (svc *Service) onRun(ctx context.Context, callSid string, step func(*voice.State, time.Time) (voice.Output, bool)) ([]callEffect, error) {
 	now := svc.Now().UTC()
 	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
 		call, err := tx.FindCall(ctx, callSid)
@@ -183,8 +192,8 @@ func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input
 		if err != nil || run == nil {
 			return err
 		}
-		out := svc.Voice.Step(st, in, now)
-		if quiet(out) {
+		out, save := step(st, now)
+		if !save {
 			return nil
 		}
 		return svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now)
@@ -309,7 +318,7 @@ func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
 		return 0, err
 	}
 	for _, sid := range sids {
-		effs, err := svc.resume(ctx, sid, now)
+		effs, err := svc.resume(ctx, sid)
 		if err != nil {
 			return 0, err
 		}
@@ -320,26 +329,16 @@ func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
 
 // resume takes a due run: a lost fetch is claimed (saved with a new
 // deadline, so one process repeats it) and repeated; a due wait times out.
-func (svc *Service) resume(ctx context.Context, sid string, now time.Time) ([]callEffect, error) {
-	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
-		call, err := tx.FindCall(ctx, sid)
-		if err != nil {
-			return err
+// It always saves: a run the sweeper found must not stay due.
+func (svc *Service) resume(ctx context.Context, sid string) ([]callEffect, error) {
+	return svc.onRun(ctx, sid, func(st *voice.State, now time.Time) (voice.Output, bool) {
+		f := st.Fetch
+		if f == nil {
+			return svc.Voice.Step(st, voice.Input{Kind: voice.Timeout}, now), true
 		}
-		run, st, err := loadRun(ctx, tx, sid)
-		if err != nil || run == nil {
-			return err
-		}
-		var out voice.Output
-		if f := st.Fetch; f != nil {
-			out.Fetch = f
-			out.Timeline = []voice.Entry{{At: now, Kind: "fetch", URL: f.URL, Method: f.Method, Text: f.Reason + " (repeated: its process stopped)"}}
-		} else {
-			out = svc.Voice.Step(st, voice.Input{Kind: voice.Timeout}, now)
-		}
-		return svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now)
+		return voice.Output{Fetch: f, Timeline: []voice.Entry{{At: now, Kind: "fetch", URL: f.URL, Method: f.Method,
+			Text: f.Reason + " (repeated: its process stopped)"}}}, true
 	})
-	return c.calls, err
 }
 
 // StopCalls stops the runner for a shutdown: timers, then the requests in
