@@ -26,6 +26,9 @@ type Call struct {
 	From       string
 	URL        string // the TwiML URL; relative StatusCallbacks resolve against it
 	CallParams
+	// ParentCallSid is set on a <Dial>'s far-end leg (Direction
+	// outbound-dial): the call that dialed it.
+	ParentCallSid string
 	Status      string
 	Direction   string
 	StartTime   time.Time

@@ -136,6 +136,7 @@ type CallFilter struct {
 	To         string // exact match when set
 	From       string
 	Status     string
+	Parent     string // ParentCallSid, exact match when set
 	Offset     int
 	Limit      int
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -79,6 +80,9 @@ func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, c *changes, cal
 // effect for after commit.
 func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, run *tonepay.CallRun,
 	st *voice.State, out voice.Output, tl []voice.Entry, now time.Time) error {
+	if err := svc.legs(ctx, tx, c, call, st, out, now); err != nil {
+		return err
+	}
 	switch {
 	case out.Ended != "":
 		if err := svc.endCall(ctx, tx, c, call, st, out.Ended, now); err != nil {
@@ -119,6 +123,45 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 	return nil
 }
 
+// legs keeps a <Dial>'s far-end leg, a call of its own as on Twilio
+// (outbound-dial, with ParentCallSid): made when the Dial begins, and ended
+// when the Dial is no longer what the call does (the caller hung up, the
+// call was redirected, timeLimit, *). The leg runs no TwiML: it holds, and
+// hanging it up (Calls update Status=completed) ends the parent's Dial.
+func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, st *voice.State, out voice.Output, now time.Time) error {
+	if st.Child != "" && (st.Current == nil || st.Current.Name != "Dial" || out.Bridged != nil) {
+		leg, err := tx.FindCall(ctx, st.Child)
+		if err != nil {
+			return err
+		}
+		st.Child = ""
+		if leg.Status == tonepay.CallInProgress {
+			if err := svc.endCall(ctx, tx, c, leg, nil, tonepay.CallCompleted, now); err != nil {
+				return err
+			}
+		}
+	}
+	if out.Bridged == nil {
+		return nil
+	}
+	from := call.From
+	if st.Current != nil && st.Current.CallerID != "" {
+		from = st.Current.CallerID
+	}
+	to := out.Bridged.Target
+	if out.Bridged.Kind == "Client" && !strings.HasPrefix(to, "client:") {
+		to = "client:" + to // the API form of a client
+	}
+	leg := &tonepay.Call{Sid: svc.NewSID(tonepay.PrefixCall), AccountSid: call.AccountSid, To: to, From: from,
+		ParentCallSid: call.Sid, Status: tonepay.CallInProgress, Direction: "outbound-dial", StartTime: now, DateCreated: now, DateUpdated: now}
+	leg.Method, leg.FallbackMethod, leg.StatusCallbackMethod = "POST", "POST", "POST"
+	if err := tx.CreateCall(ctx, leg); err != nil {
+		return err
+	}
+	st.Child = leg.Sid
+	return nil
+}
+
 // endCall ends a call: its status and end time, its open session (the
 // caller hung up), and the completed progress callback. st is nil for a call
 // that runs no TwiML.
@@ -137,6 +180,20 @@ func (svc *Service) endCall(ctx context.Context, tx tonepay.Tx, c *changes, call
 		return err
 	}
 	return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.HangUp})
+}
+
+// farEndLeft tells leg's parent that its Dial's far end hung up.
+func (svc *Service) farEndLeft(ctx context.Context, tx tonepay.Tx, c *changes, leg *tonepay.Call, now time.Time) error {
+	parent, err := tx.FindCall(ctx, leg.ParentCallSid)
+	if err != nil {
+		return err
+	}
+	run, st, err := loadRun(ctx, tx, parent.Sid)
+	if err != nil || run == nil || st.Child != leg.Sid {
+		return err // the parent has moved on already
+	}
+	out := svc.Voice.Step(st, voice.Input{Kind: voice.FarEndHangUp}, now)
+	return svc.saveRun(ctx, tx, c, parent, run, st, out, out.Timeline, now)
 }
 
 // progress queues a call-progress callback for event if the call's

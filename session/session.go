@@ -203,7 +203,10 @@ func (svc *Service) hangUp(ctx context.Context, tx tonepay.Tx, c *changes, call 
 		return err
 	}
 	if run == nil {
-		return svc.endCall(ctx, tx, c, call, nil, tonepay.CallCompleted, now)
+		if err := svc.endCall(ctx, tx, c, call, nil, tonepay.CallCompleted, now); err != nil || call.ParentCallSid == "" {
+			return err
+		}
+		return svc.farEndLeft(ctx, tx, c, call, now) // a Dial's far end hung up: the parent goes on
 	}
 	out := svc.Voice.Step(st, voice.Input{Kind: voice.CallerHangUp}, now)
 	return svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now)

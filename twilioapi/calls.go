@@ -16,7 +16,7 @@ func (s *server) handleCallList(w http.ResponseWriter, r *http.Request, acct *to
 		return err
 	}
 	list, err := s.store.FindCalls(r.Context(), tonepay.CallFilter{AccountSid: acct.Sid, To: q.Get("To"), From: q.Get("From"),
-		Status: q.Get("Status"), Offset: p.offset(), Limit: p.limit()})
+		Status: q.Get("Status"), Parent: q.Get("ParentCallSid"), Offset: p.offset(), Limit: p.limit()})
 	if err != nil {
 		return err
 	}
@@ -24,7 +24,7 @@ func (s *server) handleCallList(w http.ResponseWriter, r *http.Request, acct *to
 	for i, c := range list {
 		out[i] = encodeCall(c)
 	}
-	writePage(w, accountURI(acct.Sid)+"/Calls.json", "calls", filterOf(q, "To", "From", "Status"), p, out)
+	writePage(w, accountURI(acct.Sid)+"/Calls.json", "calls", filterOf(q, "To", "From", "Status", "ParentCallSid"), p, out)
 	return nil
 }
 

@@ -121,7 +121,12 @@ func encodeCall(c *tonepay.Call) callJSON {
 		d := strconv.Itoa(c.Duration())
 		duration = &d
 	}
+	var parent *string
+	if c.ParentCallSid != "" {
+		parent = &c.ParentCallSid
+	}
 	return callJSON{
+		ParentCallSid:   parent,
 		Sid:             c.Sid,
 		DateCreated:     date(c.DateCreated),
 		DateUpdated:     date(c.DateUpdated),

@@ -66,8 +66,10 @@ type Verb struct {
 	ActionOnEmptyResult bool   `json:"actionOnEmptyResult,omitempty"`
 	Prompts             []Verb `json:"prompts,omitempty"` // Gather's nested Say/Play/Pause
 
-	CallerID string `json:"callerId,omitempty"`
-	Nouns    []Noun `json:"nouns,omitempty"` // Dial
+	CallerID     string `json:"callerId,omitempty"`
+	Nouns        []Noun `json:"nouns,omitempty"`     // Dial
+	TimeLimit    int    `json:"timeLimit,omitempty"` // Dial: seconds the bridge may last
+	HangupOnStar bool   `json:"hangupOnStar,omitempty"`
 
 	Reason string `json:"reason,omitempty"` // Reject: rejected or busy
 
@@ -287,6 +289,16 @@ func (p *parser) dial(n node, v *Verb) *Error {
 	}
 	if v.Timeout, err = intAttr(a, "timeout", 30, 1, 13212, "Dial"); err != nil {
 		return err
+	}
+	if v.TimeLimit, err = intAttr(a, "timeLimit", 14400, 1, 13216, "Dial"); err != nil {
+		return err
+	}
+	switch a["hangupOnStar"] {
+	case "", "false":
+	case "true":
+		v.HangupOnStar = true
+	default:
+		return errorf(13213, "Dial: invalid hangupOnStar %q", a["hangupOnStar"])
 	}
 	v.CallerID = a["callerId"]
 	if a["action"] != "" {

@@ -109,6 +109,9 @@ type Output struct {
 	// Unrouted is a key no TwiML verb listens for: the runner offers it to an
 	// agent-assisted Payments session on the call, or drops and counts it.
 	Unrouted byte
+	// Bridged is whom a <Dial> the step began calls: the simulated far end
+	// answers at once, and the runner makes its leg (State.Child).
+	Bridged *Noun
 	// Ended is the final status when the call ends in this step.
 	Ended    string
 	Timeline []Entry
@@ -148,6 +151,9 @@ type State struct {
 	// Held: the call runs no TwiML (see holds) and stays up until it is hung
 	// up or redirected; every key is Unrouted.
 	Held bool `json:"held,omitempty"`
+	// Child is the SID of a <Dial>'s far-end leg, the runner's: sent as
+	// DialCallSid when the Dial ends.
+	Child string `json:"child,omitempty"`
 	// Progress counts the call-progress callbacks queued so far: the next
 	// one's SequenceNumber. The runner's, kept here to be saved with the rest.
 	Progress int `json:"progress,omitempty"`
@@ -276,6 +282,8 @@ func (r *run) step(in Input) {
 			r.prompts() // a Pause nested in a Gather ended
 		case w.For == "gather":
 			r.gatherEnd("")
+		case w.For == "dial":
+			r.bridgeEnd() // timeLimit
 		default:
 			s.Current = nil
 			r.continueDoc()
@@ -286,13 +294,7 @@ func (r *run) step(in Input) {
 		if s.Current == nil || (s.Current.Name != "Dial" && s.Current.Name != "Connect") {
 			break
 		}
-		v := *s.Current
-		s.Current = nil
-		if v.Action == "" {
-			r.continueDoc()
-		} else {
-			r.fetch(strings.ToLower(v.Name)+"-action", v.Action, v.Method, r.dialParams(v))
-		}
+		r.bridgeEnd()
 	case CallerHangUp:
 		if s.Current != nil && s.Current.Action != "" && (s.Current.Name == "Dial" || s.Current.Name == "Connect") {
 			// The Dial action is still requested; what it answers cannot run.
@@ -363,11 +365,30 @@ func (r *run) notify(v Verb) {
 	r.log(Entry{Kind: "fetch", URL: f.URL, Method: f.Method, Text: f.Reason + " (answer ignored)"})
 }
 
+// bridgeEnd ends a Dial or Connect the far end left (or its timeLimit, or
+// the caller's *): its action, else the next verb.
+func (r *run) bridgeEnd() {
+	s := r.s
+	v := *s.Current
+	s.Current, s.Wait = nil, nil
+	r.log(Entry{Kind: "verb", Verb: v.Name, Text: "ended"})
+	if v.Action == "" {
+		r.continueDoc()
+	} else {
+		r.fetch(strings.ToLower(v.Name)+"-action", v.Action, v.Method, r.dialParams(v))
+	}
+}
+
 func (r *run) dialParams(v Verb) url.Values {
 	if v.Name != "Dial" {
 		return nil
 	}
-	return url.Values{"DialCallStatus": {StatusCompleted}, "DialCallDuration": {strconv.Itoa(int(r.now.Sub(r.s.Since) / time.Second))}}
+	p := url.Values{"DialCallStatus": {StatusCompleted}, "DialCallDuration": {strconv.Itoa(int(r.now.Sub(r.s.Since) / time.Second))},
+		"DialBridged": {"true"}}
+	if r.s.Child != "" {
+		p.Set("DialCallSid", r.s.Child)
+	}
+	return p
 }
 
 func (e Engine) maxHops() int {
@@ -513,6 +534,14 @@ func (r *run) verb(v Verb) {
 		}
 		r.log(en)
 		s.Current, s.Since, s.Hops = &v, r.now, 0
+		if v.Name == "Dial" {
+			n := Noun{Kind: "Number", Target: v.Text}
+			if len(v.Nouns) > 0 {
+				n = v.Nouns[0] // the first to answer is bridged
+			}
+			r.out.Bridged = &n
+			s.Wait = &Wait{For: "dial", Until: r.now.Add(time.Duration(v.TimeLimit) * time.Second)}
+		}
 	case "Pay":
 		r.log(Entry{Kind: "verb", Verb: v.Name})
 		r.log(Entry{Kind: "error", Code: CodePayNotSupported, Text: "<Pay> is not supported yet"})
@@ -573,6 +602,10 @@ func (r *run) key(k byte) {
 	s := r.s
 	r.log(Entry{Kind: "key", Text: string(k)})
 	g := s.Current
+	if g != nil && g.Name == "Dial" && g.HangupOnStar && k == '*' {
+		r.bridgeEnd() // the caller drops the far end
+		return
+	}
 	if g == nil || g.Name != "Gather" {
 		r.out.Unrouted = k
 		return

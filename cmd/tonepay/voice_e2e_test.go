@@ -481,3 +481,61 @@ func TestVoiceRestartMidGather(t *testing.T) {
 	}
 	app.checkSigned()
 }
+
+// TestVoiceDialLeg: a <Dial>'s far end is a call of its own (outbound-dial,
+// ParentCallSid), listed and hung up with twilio-go; its hang-up ends the
+// parent's Dial, whose action gets DialCallSid and the TwiML after it runs.
+// hangupOnStar lets the caller's * do the same.
+func TestVoiceDialLeg(t *testing.T) {
+	fs := newVoiceServer(t)
+	app := newVoiceApp(t, fs.token, map[string]string{
+		"/agent": `<Response><Dial action="/after" callerId="+15550009999"><Client>alice</Client></Dial></Response>`,
+		"/star":  `<Response><Dial hangupOnStar="true" action="/after">+15557654321</Dial></Response>`,
+		"/after": `<Response><Say>Thanks for waiting</Say><Hangup/></Response>`,
+	})
+	tw, _ := newTwilio(t, *fs.url.Load(), fs.sid, fs.token, fs.sid, loadSpec(t))
+	parent, err := tw.CreateCall((&api.CreateCallParams{}).SetTo("+15005550006").SetFrom("+15005550001").SetUrl(app.url("/agent")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	legs, err := tw.ListCall((&api.ListCallParams{}).SetParentCallSid(*parent.Sid))
+	if err != nil || len(legs) != 1 {
+		t.Fatalf("legs: %v %d", err, len(legs))
+	}
+	leg := legs[0]
+	if *leg.Direction != "outbound-dial" || *leg.To != "client:alice" || *leg.From != "+15550009999" || *leg.ParentCallSid != *parent.Sid || *leg.Status != "in-progress" {
+		t.Fatalf("leg %+v", leg)
+	}
+	if _, err := tw.UpdateCall(*leg.Sid, (&api.UpdateCallParams{}).SetStatus("completed")); err != nil {
+		t.Fatal(err)
+	}
+	reqs := app.requests()
+	after := reqs[len(reqs)-1]
+	if after.Path != "/after" || after.Params.Get("DialCallSid") != *leg.Sid || after.Params.Get("DialCallStatus") != "completed" || after.Params.Get("DialBridged") != "true" {
+		t.Fatalf("dial action %+v", after)
+	}
+	p, err := tw.FetchCall(*parent.Sid, nil)
+	if err != nil || *p.Status != "completed" {
+		t.Fatalf("parent after the action's Hangup: %v %+v", err, p)
+	}
+	if _, es := fs.timeline(t, *parent.Sid); !slices.Contains(heard(es), "say:Thanks for waiting") {
+		t.Errorf("heard %q", heard(es))
+	}
+
+	// The caller's * drops the far end; the leg ends with the Dial.
+	star, err := tw.CreateCall((&api.CreateCallParams{}).SetTo("+15005550006").SetFrom("+15005550001").SetUrl(app.url("/star")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	legs, _ = tw.ListCall((&api.ListCallParams{}).SetParentCallSid(*star.Sid))
+	if code, _, _ := fs.do("POST", fs.ext("/Calls/"+*star.Sid+"/Digits"), url.Values{"Digits": {"*"}}); code != 200 {
+		t.Fatal("digits")
+	}
+	if l, err := tw.FetchCall(*legs[0].Sid, nil); err != nil || *l.Status != "completed" {
+		t.Fatalf("leg after *: %v %+v", err, l)
+	}
+	if p, _ := tw.FetchCall(*star.Sid, nil); *p.Status != "completed" {
+		t.Fatalf("parent after *: %s", *p.Status)
+	}
+	app.checkSigned()
+}

@@ -94,7 +94,8 @@ func (r reader) FindCall(ctx context.Context, sid string) (*tonepay.Call, error)
 func (r reader) FindCalls(ctx context.Context, f tonepay.CallFilter) ([]*tonepay.Call, error) {
 	return many(ctx, r.q, "FindCalls", sqlrow.ScanCall, `SELECT `+sqlrow.CallCols+` FROM calls
 		WHERE account_sid = ?1 AND (?2 = '' OR to_number = ?2) AND (?3 = '' OR from_number = ?3) AND (?4 = '' OR status = ?4)
-		ORDER BY date_created DESC, sid DESC LIMIT ?5 OFFSET ?6`, f.AccountSid, f.To, f.From, f.Status, limit(f.Limit), f.Offset)
+		AND (?7 = '' OR parent_call_sid = ?7)
+		ORDER BY date_created DESC, sid DESC LIMIT ?5 OFFSET ?6`, f.AccountSid, f.To, f.From, f.Status, limit(f.Limit), f.Offset, f.Parent)
 }
 
 func (r reader) FindSession(ctx context.Context, sid string) (*tonepay.Session, error) {
