@@ -29,12 +29,12 @@ type Call struct {
 	// ParentCallSid is set on a <Dial>'s far-end leg (Direction
 	// outbound-dial): the call that dialed it.
 	ParentCallSid string
-	Status      string
-	Direction   string
-	StartTime   time.Time
-	EndTime     time.Time // zero while the call is up
-	DateCreated time.Time
-	DateUpdated time.Time
+	Status        string
+	Direction     string
+	StartTime     time.Time
+	EndTime       time.Time // zero while the call is up
+	DateCreated   time.Time
+	DateUpdated   time.Time
 }
 
 // Duration is the length of an ended call in whole seconds, as Twilio reports it.
