@@ -245,7 +245,7 @@ func TestKeysOneDoor(t *testing.T) {
 		t.Fatalf("in Dial: %+v %v", pr, err)
 	}
 	tl := strings.Join(f.timeline(t, call.Sid), " ")
-	if strings.Contains(tl, "4242") || strings.Count(tl, "key:*") != 17 {
+	if strings.Contains(tl, "4242") || !strings.Contains(tl, "key:"+strings.Repeat("*", 17)) {
 		t.Errorf("card keys in the timeline: %s", tl)
 	}
 	for _, e := range storedEntries(t, f, call.Sid) {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -267,13 +268,17 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *
 	} else if err != nil {
 		return err
 	}
-	cr, st, err := loadRun(ctx, tx, callSid)
-	if err != nil {
-		return err
+	capturing := s != nil && s.State.Capture != ""
+	var cr *tonepay.CallRun
+	var st *voice.State
+	if !capturing { // a capture takes the keys whatever the TwiML does: no need to read it
+		if cr, st, err = loadRun(ctx, tx, callSid); err != nil {
+			return err
+		}
 	}
 	var tl []voice.Entry
 	toSession := run
-	if cr != nil && (s == nil || s.State.Capture == "") {
+	if cr != nil {
 		// The TwiML listens first; what it does not take is unrouted.
 		var out voice.Output
 		var unrouted []byte
@@ -292,13 +297,14 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *
 			return err
 		}
 		toSession = string(unrouted)
-	} else if cr != nil {
-		// A field is being captured: the timeline shows that a key was
-		// pressed, never which.
-		for range run {
-			tl = append(tl, voice.Entry{At: now, Kind: "key", Text: "*", Masked: true})
+	} else if capturing && svc.runsTwiml() {
+		// A field is being captured: the timeline shows how many keys were
+		// pressed, never which; the run itself does not change.
+		b, err := json.Marshal(voice.Entry{At: now, Kind: "key", Text: strings.Repeat("*", len(run)), Masked: true})
+		if err != nil {
+			return err
 		}
-		if err := svc.saveRun(ctx, tx, c, call, cr, st, voice.Output{}, tl, now); err != nil {
+		if err := tx.AddTimeline(ctx, callSid, now, b); err != nil {
 			return err
 		}
 	}
