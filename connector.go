@@ -51,6 +51,10 @@ type PayResult struct {
 	ErrorCode        int
 	Message          string // PaymentError
 	ConnectorError   string // the processor's own code
+	// Parameters are what the processor answered besides (a Generic Pay
+	// Connector's response "parameters"): <Pay>'s action gets each as
+	// PayConnector_<key>.
+	Parameters map[string]string
 }
 
 // Capabilities is what a connector supports. Empty lists mean "any".

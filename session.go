@@ -97,6 +97,27 @@ type Params struct {
 	ValidCardTypes        []string          `json:"valid_card_types"`
 	RequireMatchingInputs []Field           `json:"require_matching_inputs,omitempty"`
 	Confirmation          bool              `json:"confirmation,omitempty"`
+
+	// Verb: a TwiML <Pay> runs the session (DESIGN §10), not an agent. The
+	// engine asks for each field in order (PayAsk), retries a field up to
+	// MaxAttempts (1-3), processes by itself after the last one, reports
+	// progress in <Pay>'s statusCallback format, and ends with the fields
+	// of <Pay>'s action request instead of a last callback.
+	Verb        bool `json:"verb,omitempty"`
+	MaxAttempts int  `json:"max_attempts,omitempty"`
+	// PostalCodeValue is <Pay postalCode="94105">: given by the app, so
+	// not collected (PostalCode is false), and sent to the connector.
+	PostalCodeValue string `json:"postal_code_value,omitempty"`
+}
+
+// PayAsk is what a <Pay> session asks the caller for now: the field, which
+// attempt at it (1..MaxAttempts), and why the last attempt failed (an
+// ErrorType, "" on the first). The call runtime plays the matching prompt.
+type PayAsk struct {
+	Field     Field
+	Attempt   int
+	ErrorType string
+	CardType  string // the brand of the card number, once known (for <Prompt cardType>)
 }
 
 // Charging reports whether completing the session charges (else it tokenizes).
@@ -165,6 +186,11 @@ type State struct {
 	ConnectorError   string `json:"connector_error,omitempty"`
 	ErrorType        string `json:"error_type,omitempty"`  // of the last field entry that failed
 	ErrorField       Field  `json:"error_field,omitempty"` // the field it failed on
+
+	// A <Pay> session (Params.Verb): the attempt at the field asked for, and
+	// the connector's response parameters (PayConnector_<key> on the action).
+	Attempt    int               `json:"attempt,omitempty"`
+	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // Session is a payment session on a call (Twilio's Payments resource, PK sid).
