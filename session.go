@@ -108,6 +108,8 @@ type Params struct {
 	// PostalCodeValue is <Pay postalCode="94105">: given by the app, so
 	// not collected (PostalCode is false), and sent to the connector.
 	PostalCodeValue string `json:"postal_code_value,omitempty"`
+	// StatusCallbackMethod is <Pay statusCallbackMethod>: GET or POST.
+	StatusCallbackMethod string `json:"status_callback_method,omitempty"`
 }
 
 // PayAsk is what a <Pay> session asks the caller for now: the field, which

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	api "github.com/twilio/twilio-go/rest/api/v2010"
+)
+
+// payApp is a self-service payment IVR: /pay holds a <Pay> whose attributes
+// the test chooses; /paid is its action.
+func payApp(t *testing.T, token string, pay string) *voiceApp {
+	return newVoiceApp(t, token, map[string]string{
+		"/pay":  `<Response><Say>Welcome to Acme billing</Say>` + pay + `<Say>After pay</Say></Response>`,
+		"/paid": `<Response><Say>Thank you, goodbye</Say><Hangup/></Response>`,
+	})
+}
+
+// ivrCall places a call to the app's /pay and returns its SID.
+func ivrCall(t *testing.T, fs *faultServer, app *voiceApp) string {
+	t.Helper()
+	code, body, err := fs.do("POST", fs.api("/Calls.json"), url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {app.url("/pay")}})
+	if err != nil || code != 201 {
+		t.Fatalf("create: %d %v %s", code, err, body)
+	}
+	return sidOf(body)
+}
+
+func press(t *testing.T, fs *faultServer, call, keys string) {
+	t.Helper()
+	if code, body, err := fs.do("POST", fs.ext("/Calls/"+call+"/Digits"), url.Values{"Digits": {keys}}); err != nil || code != 200 {
+		t.Fatalf("press %s: %d %v %s", keys, code, err, body)
+	}
+}
+
+// actionOf returns the last request to /paid, or fails.
+func actionOf(t *testing.T, app *voiceApp) appRequest {
+	t.Helper()
+	var got *appRequest
+	for _, r := range app.requests() {
+		if r.Path == "/paid" {
+			got = &r
+		}
+	}
+	if got == nil {
+		t.Fatalf("no action request; requests %+v", app.requests())
+	}
+	return *got
+}
+
+// statusFor lists For (and Attempt, ErrorType) of the <Pay> statusCallbacks received.
+func statusFor(app *voiceApp) []string {
+	var out []string
+	for _, r := range app.requests() {
+		if r.Path == "/pay-status" {
+			s := r.Params.Get("For") + "#" + r.Params.Get("Attempt")
+			if e := r.Params.Get("ErrorType"); e != "" {
+				s += ":" + e
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+const card = "4242424242424242"
+
+// TestPayIVR: card payments taken by <Pay> from a real TwiML app, every
+// request signature-checked: success, a decline, retries to the limit with
+// the <Prompt> chosen by attempt and error, *, a hang-up in a field, a bad
+// attribute, and that no clear card data reaches the app, the timeline, the
+// log or the store.
+func TestPayIVR(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "pay.db")
+	fs := newFaultServer(t, db)
+	const pay = `<Pay action="/paid" statusCallback="/pay-status" chargeAmount="10.00" maxAttempts="2" timeout="2">` +
+		`<Prompt for="payment-card-number" attempt="1"><Say>Please type your card number, then hash</Say></Prompt>` +
+		`<Prompt for="payment-card-number" errorType="invalid-card-number"><Say>That card number was not valid, try again</Say></Prompt>` +
+		`<Prompt for="expiration-date"><Say>Expiry, four digits</Say></Prompt></Pay>`
+	app := payApp(t, fs.token, pay)
+
+	t.Run("success", func(t *testing.T) {
+		call := ivrCall(t, fs, app)
+		_, es := fs.timeline(t, call)
+		if !slices.Contains(heard(es), "say:Please type your card number, then hash") {
+			t.Fatalf("heard %q", heard(es))
+		}
+		press(t, fs, call, card+"#")
+		press(t, fs, call, "1230")
+		press(t, fs, call, "123")
+		press(t, fs, call, "94105#")
+		waitFor(t, 10*time.Second, "the action", func() bool {
+			st, _ := fs.timeline(t, call)
+			return st == "completed"
+		})
+		a := actionOf(t, app)
+		if a.Params.Get("Result") != "success" || a.Params.Get("PaymentConfirmationCode") == "" || a.Params.Get("PaymentCardNumber") != "xxxxxxxxxxxx4242" ||
+			a.Params.Get("PaymentCardType") != "visa" || a.Params.Get("CallSid") != call || a.Params.Get("CallStatus") != "in-progress" {
+			t.Fatalf("action %v", a.Params)
+		}
+		if got := statusFor(app); !slices.Equal(got, []string{"payment-card-number#1", "expiration-date#1", "security-code#1", "postal-code#1", "payment-processing#1"}) {
+			t.Errorf("statusCallbacks %q", got)
+		}
+		if _, es := fs.timeline(t, call); !slices.Contains(heard(es), "say:Expiry, four digits") || !slices.Contains(heard(es), "say:Thank you, goodbye") ||
+			slices.Contains(heard(es), "say:After pay") {
+			t.Errorf("heard %q", heard(es))
+		}
+	})
+
+	t.Run("decline", func(t *testing.T) {
+		call := ivrCall(t, fs, app)
+		press(t, fs, call, "4000000000000002#1230123")
+		press(t, fs, call, "94105#")
+		waitFor(t, 10*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
+		if a := actionOf(t, app); a.Params.Get("Result") != "payment-connector-error" || a.Params.Get("PaymentError") == "" || a.Params.Get("PayErrorCode") == "" {
+			t.Fatalf("decline %v", a.Params)
+		}
+	})
+
+	t.Run("retries to the limit", func(t *testing.T) {
+		before := len(statusFor(app))
+		call := ivrCall(t, fs, app)
+		press(t, fs, call, "4242424242424241#") // fails Luhn
+		_, es := fs.timeline(t, call)
+		if !slices.Contains(heard(es), "say:That card number was not valid, try again") {
+			t.Fatalf("retry prompt: %q", heard(es))
+		}
+		press(t, fs, call, "1234#")
+		if a := actionOf(t, app); a.Params.Get("Result") != "too-many-failed-attempts" {
+			t.Fatalf("limit %v", a.Params)
+		}
+		if got := statusFor(app)[before:]; !slices.Equal(got, []string{"payment-card-number#1", "payment-card-number#2:invalid-card-number"}) {
+			t.Errorf("statusCallbacks %q", got)
+		}
+	})
+
+	t.Run("star", func(t *testing.T) {
+		call := ivrCall(t, fs, app)
+		press(t, fs, call, "42*")
+		if a := actionOf(t, app); a.Params.Get("Result") != "caller-interrupted-with-star" {
+			t.Fatalf("star %v", a.Params)
+		}
+	})
+
+	t.Run("input timeout", func(t *testing.T) {
+		call := ivrCall(t, fs, app)
+		// timeout=2, maxAttempts=2: two silent attempts end it.
+		waitFor(t, 15*time.Second, "two timeouts", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
+		if a := actionOf(t, app); a.Params.Get("Result") != "too-many-failed-attempts" {
+			t.Fatalf("timeouts %v", a.Params)
+		}
+	})
+
+	t.Run("hang-up mid-field", func(t *testing.T) {
+		call := ivrCall(t, fs, app)
+		press(t, fs, call, "4242")
+		if code, _, _ := fs.do("POST", fs.api("/Calls/"+call+".json"), url.Values{"Status": {"completed"}}); code != 200 {
+			t.Fatal("hang-up")
+		}
+		if a := actionOf(t, app); a.Params.Get("Result") != "caller-hung-up" || a.Params.Get("CallSid") != call {
+			t.Fatalf("hang-up %v", a.Params)
+		}
+	})
+
+	t.Run("agent create while <Pay> runs", func(t *testing.T) {
+		call := ivrCall(t, fs, app)
+		code, body, _ := fs.do("POST", fs.api("/Calls/"+call+"/Payments.json"), url.Values{"IdempotencyKey": {"a1"}, "StatusCallback": {app.url("/agent")}})
+		if code != 400 || !strings.Contains(string(body), "64021") {
+			t.Fatalf("agent create: %d %s", code, body)
+		}
+		press(t, fs, call, "*")
+	})
+
+	t.Run("validation error", func(t *testing.T) {
+		bad := payApp(t, fs.token, `<Pay action="/paid" chargeAmount="-0.5"/>`)
+		call := ivrCall(t, fs, bad)
+		a := actionOf(t, bad)
+		if a.Params.Get("Result") != "validation-error" || !strings.Contains(a.Params.Get("PaymentError"), "chargeAmount") {
+			t.Fatalf("validation %v", a.Params)
+		}
+		_ = call
+	})
+
+	t.Run("no action: the verb after <Pay>", func(t *testing.T) {
+		next := payApp(t, fs.token, `<Pay chargeAmount="5" securityCode="false" postalCode="94105"/>`)
+		call := ivrCall(t, fs, next)
+		press(t, fs, call, card+"#1230")
+		waitFor(t, 10*time.Second, "the verb after", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
+		if _, es := fs.timeline(t, call); !slices.Contains(heard(es), "say:After pay") {
+			t.Fatalf("heard %q", heard(es))
+		}
+	})
+
+	app.checkSigned()
+	// No clear card data in any request the app got, the timeline, the log
+	// or the store's files.
+	pan := []byte(card)
+	for _, r := range app.requests() {
+		if strings.Contains(r.Params.Encode(), card) {
+			t.Errorf("the app got the card number on %s", r.Path)
+		}
+	}
+	code, body, _ := fs.do("GET", fs.api("/Calls.json")+"?PageSize=100", nil)
+	if code != 200 {
+		t.Fatal("calls")
+	}
+	for _, sid := range callSids(body) {
+		_, es := fs.timeline(t, sid)
+		for _, e := range es {
+			if strings.Contains(e.Text, "4242424242") {
+				t.Errorf("timeline shows card digits: %+v", e)
+			}
+		}
+	}
+	for _, p := range fs.all {
+		if bytes.Contains([]byte(p.Stderr()), pan) || bytes.Contains([]byte(p.Stdout()), pan) {
+			t.Error("the log holds the card number")
+		}
+	}
+	time.Sleep(3 * time.Second) // within --erase-within (the suite's 2 s)
+	for name, b := range storeFiles(t, db) {
+		if n, ok := containsAny(b, [][]byte{pan}); ok {
+			t.Errorf("%s holds %s", name, n)
+		}
+	}
+}
+
+// callSids reads the sids of a Calls list.
+func callSids(body []byte) []string {
+	var out []string
+	for _, part := range strings.Split(string(body), `"sid":"`)[1:] {
+		if i := strings.IndexByte(part, '"'); i > 0 && strings.HasPrefix(part, "CA") {
+			out = append(out, part[:i])
+		}
+	}
+	return out
+}
+
+// TestPayIVRACH: an ACH debit through <Pay>: AVSName is required (64014
+// semantics), the routing and account numbers are asked in order, the
+// account number is masked on the action.
+func TestPayIVRACH(t *testing.T) {
+	fs := newVoiceServer(t)
+	app := payApp(t, fs.token, `<Pay action="/paid" paymentMethod="ach-debit" chargeAmount="20.00" language="es-MX"><Parameter name="AVSName" value="Ana Diaz"/></Pay>`)
+	call := ivrCall(t, fs, app)
+	_, es := fs.timeline(t, call)
+	spanish := false
+	for _, e := range es {
+		if e.Kind == "say" && e.Lang == "es-MX" {
+			spanish = true
+		}
+	}
+	if !spanish {
+		t.Errorf("no es-MX prompt in %+v", es)
+	}
+	press(t, fs, call, "121000358")
+	press(t, fs, call, "12345678#")
+	waitFor(t, 10*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
+	a := actionOf(t, app)
+	if a.Params.Get("Result") != "success" || a.Params.Get("BankAccountNumber") != "******78" || a.Params.Get("BankRoutingNumber") != "121000358" ||
+		a.Params.Get("PaymentMethod") != "ach-debit" {
+		t.Fatalf("ach action %v", a.Params)
+	}
+	noName := payApp(t, fs.token, `<Pay action="/paid" paymentMethod="ach-debit" chargeAmount="20.00"/>`)
+	ivrCall(t, fs, noName)
+	if a := actionOf(t, noName); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64014" {
+		t.Fatalf("no AVSName %v", a.Params)
+	}
+	app.checkSigned()
+}
+
+// TestPayIVRRestart: the server is killed in the middle of a <Pay>; the
+// next process takes the rest of the card and charges once.
+func TestPayIVRRestart(t *testing.T) {
+	fs := newVoiceServer(t)
+	app := payApp(t, fs.token, `<Pay action="/paid" chargeAmount="7.00" timeout="30"/>`)
+	call := ivrCall(t, fs, app)
+	press(t, fs, call, card+"#")
+	fs.restart()
+	fs.retry("POST", fs.ext("/Calls/"+call+"/Digits"), url.Values{"Digits": {"1230"}})
+	press(t, fs, call, "123")
+	press(t, fs, call, "94105#")
+	waitFor(t, 15*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
+	if a := actionOf(t, app); a.Params.Get("Result") != "success" {
+		t.Fatalf("after restart %v", a.Params)
+	}
+	app.checkSigned()
+	tw, _ := newTwilio(t, *fs.url.Load(), fs.sid, fs.token, fs.sid, nil)
+	if c, err := tw.FetchCall(call, &api.FetchCallParams{}); err != nil || *c.Status != "completed" {
+		t.Fatalf("call %v %+v", err, c)
+	}
+}
