@@ -6,6 +6,7 @@
 package capture
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +54,14 @@ type Output struct {
 	// Pay asks the caller to call the connector now, with the session's
 	// TransactionID, and to feed its answer back as a Paid event.
 	Pay bool
+	// Ask (a <Pay> session only) is the field the caller is asked for now,
+	// with the attempt and why the last one failed: the call runtime plays
+	// its prompt. Nil when nothing new is asked.
+	Ask *tonepay.PayAsk
+	// Action (a <Pay> session only) is set when the session ends: the
+	// fields <Pay>'s action request adds to the voice parameters. A <Pay>
+	// session's end has no status callback.
+	Action url.Values
 }
 
 // Engine holds the settings that are the server's, not the session's.
@@ -83,8 +92,14 @@ var maxLen = map[tonepay.Field]int{
 }
 
 // Start returns the "session created" callback of a new session, created at
-// now, and starts its idle clock.
+// now, and starts its idle clock. A <Pay> session (Params.Verb) has no
+// "session created" callback: Start then does what StartVerb does and
+// returns its callbacks only, so use StartVerb for those, which also says
+// what to ask.
 func (e Engine) Start(s *tonepay.Session, now time.Time) []*tonepay.Callback {
+	if s.Params.Verb {
+		return e.StartVerb(s, now).Callbacks
+	}
 	e.idle(s, now)
 	return []*tonepay.Callback{callback(s, nil)}
 }
@@ -110,22 +125,27 @@ func (e Engine) idle(s *tonepay.Session, now time.Time) {
 
 func (e Engine) apply(s *tonepay.Session, sec *Secrets, ev Input, now time.Time) (Output, error) {
 	switch ev.Kind {
-	case RequestCapture:
+	case RequestCapture, Complete:
+		if s.Params.Verb {
+			// <Pay> asks and completes by itself; an agent has no say.
+			return Output{}, tonepay.Errorf(tonepay.CodeInvalidOperation, "Payment session %s is run by <Pay> and takes no Capture or Status=complete", s.Sid)
+		}
+		if ev.Kind == Complete {
+			return e.complete(s, sec, ev, now)
+		}
 		return e.requestCapture(s, sec, ev, now)
-	case Complete:
-		return e.complete(s, sec, ev, now)
 	case Cancel:
 		switch s.Status {
 		case tonepay.SessionOpen, tonepay.SessionConfirming:
 			setCallback(s, ev)
-			return out(end(s, sec, tonepay.ResultCancelled, now, nil)), nil
+			return end(s, sec, tonepay.ResultCancelled, now, nil), nil
 		case tonepay.SessionProcessing:
 			return Output{}, tonepay.Errorf(tonepay.CodeInvalidOperation, "Payment session %s is already being processed", s.Sid)
 		}
 		return Output{}, errEnded(s)
 	case HangUp:
 		if s.Status == tonepay.SessionOpen || s.Status == tonepay.SessionConfirming {
-			return out(end(s, sec, tonepay.ResultHungUp, now, nil)), nil
+			return end(s, sec, tonepay.ResultHungUp, now, nil), nil
 		}
 		return Output{}, nil // processing finishes without the caller; ended stays ended
 	case Digit:
@@ -136,7 +156,7 @@ func (e Engine) apply(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 		if s.Status != tonepay.SessionProcessing {
 			return Output{}, nil // a late answer to a session that ended otherwise
 		}
-		return out(paid(s, sec, ev.Result, now)), nil
+		return paid(s, sec, ev.Result, now), nil
 	}
 	return Output{}, tonepay.Errorf(tonepay.CodeInternal, "unknown event kind %d", ev.Kind)
 }
@@ -146,6 +166,14 @@ func errEnded(s *tonepay.Session) error {
 }
 
 func out(cb *tonepay.Callback) Output { return Output{Callbacks: []*tonepay.Callback{cb}} }
+
+// finishOut ends the entry being typed, the agent's way or <Pay>'s.
+func (e Engine) finishOut(s *tonepay.Session, sec *Secrets, now time.Time) Output {
+	if s.Params.Verb {
+		return e.verbFinish(s, sec, now)
+	}
+	return out(e.finish(s, sec, now))
+}
 
 func (e Engine) requestCapture(s *tonepay.Session, sec *Secrets, ev Input, now time.Time) (Output, error) {
 	switch {
@@ -222,9 +250,9 @@ func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 			cb := callback(s, fields("Confirmation", "confirmed", "DateUpdated", tonepay.ISODate(now)))
 			return e.process(s, now, []*tonepay.Callback{cb})
 		case '2':
-			return out(end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "declined")))
+			return end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "declined"))
 		case '*':
-			return out(end(s, sec, tonepay.ResultStar, now, nil))
+			return end(s, sec, tonepay.ResultStar, now, nil)
 		}
 		s.State.Dropped++
 		return Output{}
@@ -232,12 +260,12 @@ func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 		s.State.Dropped++
 		return Output{}
 	case ev.Key == '*':
-		return out(end(s, sec, tonepay.ResultStar, now, nil))
+		return end(s, sec, tonepay.ResultStar, now, nil)
 	case s.State.Capture == "":
 		s.State.Dropped++ // digits reach a session only while a field is being captured
 		return Output{}
 	case ev.Key == '#':
-		return out(e.finish(s, sec, now))
+		return e.finishOut(s, sec, now)
 	case ev.Key < '0' || ev.Key > '9':
 		s.State.Dropped++
 		return Output{}
@@ -246,9 +274,12 @@ func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 	s.State.Typed = len(sec.Entry)
 	s.DateUpdated = now
 	if len(sec.Entry) >= entryMax(s, s.State.Capture) {
-		return out(e.finish(s, sec, now))
+		return e.finishOut(s, sec, now)
 	}
 	s.Deadline = now.Add(time.Duration(s.Params.Timeout) * time.Second)
+	if s.Params.Verb {
+		return Output{} // <Pay> reports fields, not digits
+	}
 	return out(callback(s, fields(
 		"Capture", string(s.State.Capture),
 		"PartialResult", "true",
@@ -278,25 +309,28 @@ func (e Engine) timeout(s *tonepay.Session, sec *Secrets, ev Input, now time.Tim
 			}
 			// Nothing was asked of the caller for Idle: the agent is gone.
 			s.State.PaymentError = "The payment session was idle for " + e.Idle.String() + " with nothing being captured, and was ended"
-			return out(end(s, sec, tonepay.ResultCancelled, now, fields("PaymentError", s.State.PaymentError)))
+			return end(s, sec, tonepay.ResultCancelled, now, fields("PaymentError", s.State.PaymentError))
 		}
 		if sec.Entry == "" {
 			f := s.State.Capture
 			stopEntry(s, sec)
 			s.DateUpdated = now
+			if s.Params.Verb {
+				return e.verbFail(s, sec, f, "input-timeout", now)
+			}
 			return out(fieldError(s, f, "input-timeout", now))
 		}
 		// Timeout seconds after the last digit the entry is over: validate it.
-		return out(e.finish(s, sec, now))
+		return e.finishOut(s, sec, now)
 	case tonepay.SessionConfirming:
-		return out(end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "timeout")))
+		return end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "timeout"))
 	case tonepay.SessionProcessing:
 		if now.Sub(s.State.ProcessingSince) >= e.GiveUp {
 			// The connector never answered: the outcome is unknown, and we say so.
-			return out(end(s, sec, tonepay.ResultInternalError, now, fields(
+			return end(s, sec, tonepay.ResultInternalError, now, fields(
 				"PaymentError", "The payment connector did not answer; transaction "+s.State.TransactionID+" may or may not have gone through",
 				"PayErrorCode", "64002",
-				"ConnectorError", "")))
+				"ConnectorError", ""))
 		}
 		// The attempt's lease ran out (a crash, or a slow processor): try
 		// again with the same transaction id, which the connector dedupes.
@@ -322,15 +356,7 @@ func (e Engine) finish(s *tonepay.Session, sec *Secrets, now time.Time) *tonepay
 		}
 		return fieldError(s, f, errType, now)
 	}
-	if s.State.Captured == nil {
-		s.State.Captured = map[tonepay.Field]string{}
-	}
-	if sec.Values == nil {
-		sec.Values = map[tonepay.Field]string{}
-	}
-	sec.Values[f] = entry
-	s.State.Captured[f] = maskFinal(f, entry)
-	s.State.ErrorType, s.State.ErrorField = "", ""
+	keep(s, sec, f, entry, brand)
 	add := fields(
 		"Capture", string(f),
 		"PartialResult", "false",
@@ -339,7 +365,6 @@ func (e Engine) finish(s *tonepay.Session, sec *Secrets, now time.Time) *tonepay
 		"DateUpdated", tonepay.ISODate(now),
 	)
 	if f == tonepay.FieldCardNumber {
-		s.State.CardType = brand
 		add["PaymentCardType"] = []string{brand}
 	}
 	return callback(s, add)
@@ -398,7 +423,10 @@ func forget(s *tonepay.Session, sec *Secrets, f tonepay.Field) {
 }
 
 // paid ends a processing session with the connector's answer.
-func paid(s *tonepay.Session, sec *Secrets, r *tonepay.PayResult, now time.Time) *tonepay.Callback {
+func paid(s *tonepay.Session, sec *Secrets, r *tonepay.PayResult, now time.Time) Output {
+	if s.Params.Verb && len(r.Parameters) > 0 {
+		s.State.Parameters = r.Parameters
+	}
 	if r.ErrorCode != 0 {
 		s.State.PaymentError, s.State.PayErrorCode, s.State.ConnectorError = r.Message, r.ErrorCode, r.ConnectorError
 		return end(s, sec, tonepay.ResultConnectorError, now, fields(
@@ -410,14 +438,18 @@ func paid(s *tonepay.Session, sec *Secrets, r *tonepay.PayResult, now time.Time)
 	return end(s, sec, tonepay.ResultSuccess, now, nil)
 }
 
-// end ends the session with result and returns its last callback. The
-// captured values are erased: nothing in clear outlives the session.
-func end(s *tonepay.Session, sec *Secrets, result string, now time.Time, add map[string][]string) *tonepay.Callback {
+// end ends the session with result and returns its last callback, or for
+// a <Pay> session its action fields. The captured values are erased:
+// nothing in clear outlives the session.
+func end(s *tonepay.Session, sec *Secrets, result string, now time.Time, add map[string][]string) Output {
 	stopEntry(s, sec)
 	sec.Values = map[tonepay.Field]string{}
 	s.Status = tonepay.SessionEnded
 	s.State.Result = result
 	s.DateUpdated = now
+	if s.Params.Verb {
+		return Output{Action: action(s, add)}
+	}
 	f := fields("Result", result, "DateUpdated", tonepay.ISODate(now))
 	for k, v := range add {
 		f[k] = v
@@ -430,7 +462,7 @@ func end(s *tonepay.Session, sec *Secrets, result string, now time.Time, add map
 		f.Set("PaymentToken", s.State.Token)
 		f.Set("ProfileId", s.State.ProfileID)
 	}
-	return callback(s, f)
+	return out(callback(s, f))
 }
 
 func setCallback(s *tonepay.Session, ev Input) {

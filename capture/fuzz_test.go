@@ -21,11 +21,17 @@ var masked = map[string]*regexp.Regexp{
 // FuzzEngine drives a session with arbitrary events and checks what must
 // hold whatever the caller and the agent do: no panic; an event that fails
 // changes nothing; no callback carries an unmasked value; a session ends
-// once, and once ended holds no captured value.
+// once, and once ended holds no captured value. A third of the scripts run
+// a <Pay> session (Params.Verb): it ends once too, by its action (masked
+// as well), sends no callback of the agent's kind, and asks only for a
+// field it collects, at an attempt within MaxAttempts.
 func FuzzEngine(f *testing.F) {
 	f.Add([]byte{0, 1, 5, '4', 5, '2', 5, '#', 1, 2, 5, '1', 3, 0}, false, true)
 	f.Add([]byte("\x00\x05424242424242424\x05#\x01\x05\x05\x05\x06\x02\x07"), true, false)
 	f.Add([]byte{0, 6, 5, '0', 5, '*'}, true, true)
+	// <Pay> sessions: a whole card then its answer; failed attempts and a star.
+	f.Add(verbScript("4242424242424242#4242424242424242#123012394109#", 7, 0), false, false)
+	f.Add(verbScript("12#", 6, 40, 5, '#', 6, 200, 5, '*'), true, true)
 	f.Fuzz(func(t *testing.T, script []byte, ach, charge bool) {
 		e := Engine{FirstDigit: 30 * time.Second, Lease: time.Minute, GiveUp: 5 * time.Minute, Idle: 15 * time.Minute,
 			NewTxID: func() string { return "TX1" }}
@@ -37,11 +43,23 @@ func FuzzEngine(f *testing.F) {
 				p.ChargeAmount = "10.00"
 			}
 			p.RequireMatchingInputs = []tonepay.Field{tonepay.FieldCardNumber}
-			p.Confirmation = len(script)%2 == 0
+			if p.Verb = len(script)%3 == 0; p.Verb {
+				p.MaxAttempts = 1 + len(script)%4%3
+			} else {
+				p.Confirmation = len(script)%2 == 0
+			}
 		})
+		verb := s.Params.Verb
+		if verb && len(script)%5 == 0 {
+			s.State.StatusCallback = ""
+		}
 		sec := &Secrets{}
 		now := t0
-		e.Start(s, now)
+		if verb {
+			checkAsk(t, s, e.StartVerb(s, now).Ask)
+		} else {
+			e.Start(s, now)
+		}
 		fields := append(s.Params.Fields(), "bogus")
 		ends := 0
 		for i := 0; i+1 < len(script); i += 2 {
@@ -89,6 +107,28 @@ func FuzzEngine(f *testing.F) {
 				if cb.Form.Has("Result") {
 					ends++
 				}
+				if verb && (cb.Form.Has("Result") || cb.Form.Has("PartialResult") || s.State.StatusCallback == "") {
+					t.Fatalf("event %d: not a <Pay> callback: %v", i, cb.Form)
+				}
+			}
+			if o.Action != nil {
+				ends++
+				if !verb {
+					t.Fatalf("event %d: an agent's session has an action", i)
+				}
+				for name, re := range masked {
+					if v := o.Action.Get(name); v != "" && !re.MatchString(v) {
+						t.Fatalf("event %d: action %s=%q is not masked", i, name, v)
+					}
+				}
+			}
+			if verb {
+				checkAsk(t, s, o.Ask)
+				if s.Status == tonepay.SessionOpen && s.State.Capture == "" {
+					t.Fatalf("event %d: an open <Pay> session asks nothing", i)
+				}
+			} else if o.Ask != nil {
+				t.Fatalf("event %d: an agent's session asks %+v", i, o.Ask)
 			}
 			if s.Status == tonepay.SessionEnded && (len(sec.Values) != 0 || sec.Entry != "" || !s.Deadline.IsZero()) {
 				t.Fatalf("event %d: an ended session keeps values %v entry %q deadline %v", i, sec.Values, sec.Entry, s.Deadline)
@@ -98,6 +138,27 @@ func FuzzEngine(f *testing.F) {
 			t.Fatalf("the session ended %d times", ends)
 		}
 	})
+}
+
+// verbScript is keys as Digit events, then tail, padded with stale
+// timeouts to a length that makes FuzzEngine run a <Pay> session.
+func verbScript(keys string, tail ...byte) []byte {
+	var b []byte
+	for i := 0; i < len(keys); i++ {
+		b = append(b, 5, keys[i])
+	}
+	b = append(b, tail...)
+	for len(b)%3 != 0 {
+		b = append(b, 6, 0)
+	}
+	return b
+}
+
+func checkAsk(t *testing.T, s *tonepay.Session, a *tonepay.PayAsk) {
+	t.Helper()
+	if a != nil && (!s.Params.Collects(a.Field) || a.Attempt < 1 || a.Attempt > s.Params.MaxAttempts || a.Field != s.State.Capture) {
+		t.Fatalf("bad ask %+v (max %d, capturing %s)", a, s.Params.MaxAttempts, s.State.Capture)
+	}
 }
 
 func cloneSession(s *tonepay.Session) tonepay.Session {

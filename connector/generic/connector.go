@@ -255,15 +255,16 @@ func parse(raw []byte, charging bool) *tonepay.PayResult {
 		if cardProblem(code) {
 			res.ErrorCode = tonepay.CodeCardRejected
 		}
+		res.Parameters = parameters(r.Parameters)
 		return res
 	}
 	if text(id) == "" {
 		return malformed
 	}
 	if charging {
-		return &tonepay.PayResult{ConfirmationCode: text(id)}
+		return &tonepay.PayResult{ConfirmationCode: text(id), Parameters: parameters(r.Parameters)}
 	}
-	return &tonepay.PayResult{Token: text(id)}
+	return &tonepay.PayResult{Token: text(id), Parameters: parameters(r.Parameters)}
 }
 
 // rejected is the refusal of a charge (64008) or a tokenization (64010).

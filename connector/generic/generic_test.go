@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -251,6 +252,56 @@ func TestNew(t *testing.T) {
 			}
 			if err != nil && strings.Contains(err.Error(), "p\"") {
 				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestParameters: the processor's "parameters" reach PayResult.Parameters
+// (<Pay>'s PayConnector_<key>) on charges and tokenizations, refused or not,
+// from the reference processor and from answers of other shapes.
+func TestParameters(t *testing.T) {
+	p, srv := processor(t, 0)
+	p.Parameters = map[string]string{"risk": "low", "auth": "A1"}
+	c := newConnector(t, srv.URL, tonepay.ModeTest)
+	want := map[string]string{"risk": "low", "auth": "A1"}
+	for _, req := range []*tonepay.PayRequest{charge("txp1", "4242424242424242"), tokenize("txp2", "4242424242424242"),
+		charge("txp3", "4000000000000002"), tokenize("txp4", "4000000000000002")} {
+		r, err := c.Pay(context.Background(), req)
+		if err != nil || !reflect.DeepEqual(r.Parameters, want) {
+			t.Errorf("%s: Pay = %+v, %v; want parameters %v", req.TransactionID, r, err, want)
+		}
+	}
+
+	tests := []struct {
+		name     string
+		tokenize bool
+		body     string
+		want     map[string]string
+	}{
+		{"none", false, `{"charge_id":"ch_1","error_code":null,"error_message":null}`, nil},
+		{"empty", false, `{"charge_id":"ch_1","error_code":null,"parameters":{}}`, nil},
+		{"numbers and null as text", true, `{"token_id":"tok_1","error_code":null,"parameters":{"n":42,"z":null,"s":"x"}}`,
+			map[string]string{"n": "42", "z": "", "s": "x"}},
+		{"not an object: dropped, the answer kept", false, `{"charge_id":"ch_1","error_code":null,"parameters":"oops"}`, nil},
+		{"refused", false, `{"charge_id":null,"error_code":"expired_card","error_message":"expired","parameters":{"why":"exp"}}`,
+			map[string]string{"why": "exp"}},
+		{"malformed keeps none", false, `{"error_code":null,"parameters":{"a":"b"}}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tt.body) }))
+			defer srv.Close()
+			req := charge("tx", "4242424242424242")
+			if tt.tokenize {
+				req = tokenize("tx", "4242424242424242")
+			}
+			r, err := newConnector(t, srv.URL, tonepay.ModeTest).Pay(context.Background(), req)
+			if err != nil || !reflect.DeepEqual(r.Parameters, tt.want) {
+				t.Errorf("Pay = %+v, %v; want parameters %v", r, err, tt.want)
+			}
+			if tt.name == "not an object: dropped, the answer kept" && r.ConfirmationCode != "ch_1" {
+				t.Errorf("answer lost: %+v", r)
 			}
 		})
 	}

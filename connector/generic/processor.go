@@ -25,6 +25,9 @@ type Processor struct {
 	// answering, as a slow processor would: the connector times out and
 	// retries, and must not charge twice.
 	DelayFirst time.Duration
+	// Parameters, when set, are sent back in every answer's "parameters"
+	// object, as a processor's own extra fields (PayConnector_<key> on <Pay>'s action).
+	Parameters map[string]string
 
 	mu  sync.Mutex
 	txs map[string]*transaction
@@ -142,6 +145,9 @@ func (p *Processor) answer(req *request) []byte {
 	h := sha256.Sum256([]byte(req.TransactionID))
 	id := hex.EncodeToString(h[:12])
 	resp := map[string]any{"error_code": nil, "error_message": nil}
+	if len(p.Parameters) > 0 {
+		resp["parameters"] = p.Parameters
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rec := p.find(req.TransactionID)

@@ -39,6 +39,24 @@ type response struct {
 	TokenID      json.RawMessage `json:"token_id,omitempty"`
 	ErrorCode    json.RawMessage `json:"error_code"`
 	ErrorMessage json.RawMessage `json:"error_message"`
+	// Parameters are the processor's own extra answers, which <Pay> hands
+	// to its action as PayConnector_<key>. Raw, so that a processor sending
+	// something other than an object loses them, not its answer.
+	Parameters json.RawMessage `json:"parameters,omitempty"`
+}
+
+// parameters reads the response's parameters object as text values (a
+// number's digits, "" for null); nil when there is none or it is not an object.
+func parameters(raw json.RawMessage) map[string]string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = text(v)
+	}
+	return out
 }
 
 // text reads a JSON scalar as text: "" for null or absent, a string's
