@@ -150,10 +150,10 @@ type State struct {
 	Next int       `json:"next"` // index in Doc.Verbs of the verb after the current one
 	// Current is the verb that waits (Pause, Gather, Dial, Connect), nil
 	// while the call runs through verbs or fetches.
-	Current  *Verb     `json:"current,omitempty"`
-	Prompt   int       `json:"prompt,omitempty"` // Gather, Pay: index of the next nested prompt
+	Current *Verb `json:"current,omitempty"`
+	Prompt  int   `json:"prompt,omitempty"` // Gather, Pay: index of the next nested prompt
 	// Playing is what a <Pay> plays for the step its session asks for.
-	Playing []Verb `json:"playing,omitempty"`
+	Playing  []Verb    `json:"playing,omitempty"`
 	Digits   string    `json:"digits,omitempty"` // Gather: keys collected so far
 	Since    time.Time `json:"since,omitempty"`  // Dial, Connect: when the far end answered
 	Wait     *Wait     `json:"wait,omitempty"`
