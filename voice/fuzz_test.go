@@ -10,7 +10,7 @@ import (
 // parsed document survives the JSON a runner persists it as.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{`<Response/>`, `<Response><Gather numDigits="2"><Say>x</Say></Gather></Response>`,
-		`<Response><Dial action="a"><Number>+1</Number></Dial></Response>`, `<Response><Say`, `<Pay/>`} {
+		`<Response><Dial action="a"><Number>+1</Number></Dial></Response>`, `<Response><Say`, `<Pay/>`, `<Response><Pay chargeAmount="1" validCardTypes="visa"><Prompt for="payment-card-number" attempt="1 2"><Say>x</Say></Prompt><Parameter name="a" value="b"/></Pay></Response>`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {

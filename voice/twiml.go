@@ -73,8 +73,10 @@ type Verb struct {
 
 	Reason string `json:"reason,omitempty"` // Reject: rejected or busy
 
-	// Attrs and Inner keep Connect's and Pay's markup as written, for the
-	// issues that run them (media streams, <Pay>).
+	Pay *PayVerb `json:"pay,omitempty"` // Pay
+
+	// Attrs and Inner keep Connect's markup as written, for the issue that
+	// runs it (media streams).
 	Attrs map[string]string `json:"attrs,omitempty"`
 	Inner string            `json:"inner,omitempty"`
 }
@@ -219,7 +221,9 @@ func (p *parser) verb(n node, nested bool) (Verb, *Error) {
 		}
 	case "Dial":
 		err = p.dial(n, &v)
-	case "Connect", "Pay":
+	case "Pay":
+		err = p.pay(n, &v)
+	case "Connect":
 		v.Attrs, v.Inner = map[string]string{}, strings.TrimSpace(n.Inner)
 		for _, a := range n.Attrs {
 			v.Attrs[a.Name.Local] = a.Value

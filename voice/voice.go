@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tonepay/tonepay"
 )
 
 // Kind is the kind of an Input.
@@ -34,6 +36,8 @@ const (
 	Update                       // Calls update with Url (+Method) or Twiml: interrupts the current verb
 	FarEndHangUp                 // the party of a <Dial> (or a <Connect>'s stream) hung up
 	CallerHangUp                 // the caller hung up
+	PayAsk                       // the <Pay> session asks for Ask now: play its prompt
+	PayEnded                     // the <Pay> session ended: Params are the action's fields (Result, ...)
 )
 
 // Input is something that happened to the call.
@@ -50,6 +54,9 @@ type Input struct {
 	Key byte // Key: '0'-'9', 'A'-'D', '*', '#'
 
 	URL, Method, Twiml string // Update
+
+	Ask    *tonepay.PayAsk // PayAsk
+	Params url.Values      // PayEnded: Result, PaymentToken, masked fields, PayConnector_*, ...
 }
 
 // Call statuses (Twilio's CallStatus).
@@ -112,6 +119,10 @@ type Output struct {
 	// Bridged is whom a <Dial> the step began calls: the simulated far end
 	// answers at once, and the runner makes its leg (State.Child).
 	Bridged *Noun
+	// Pay is the <Pay> the step began: the runner starts a payment session
+	// from Pay.Pay.Params(), gives it the call's keys, and feeds back
+	// PayAsk and PayEnded inputs.
+	Pay *Verb
 	// Ended is the final status when the call ends in this step.
 	Ended    string
 	Timeline []Entry
@@ -139,8 +150,10 @@ type State struct {
 	Next int       `json:"next"` // index in Doc.Verbs of the verb after the current one
 	// Current is the verb that waits (Pause, Gather, Dial, Connect), nil
 	// while the call runs through verbs or fetches.
-	Current  *Verb     `json:"current,omitempty"`
-	Prompt   int       `json:"prompt,omitempty"` // Gather: index of the next nested prompt
+	Current *Verb `json:"current,omitempty"`
+	Prompt  int   `json:"prompt,omitempty"` // Gather, Pay: index of the next nested prompt
+	// Playing is what a <Pay> plays for the step its session asks for.
+	Playing  []Verb    `json:"playing,omitempty"`
 	Digits   string    `json:"digits,omitempty"` // Gather: keys collected so far
 	Since    time.Time `json:"since,omitempty"`  // Dial, Connect: when the far end answered
 	Wait     *Wait     `json:"wait,omitempty"`
@@ -282,6 +295,8 @@ func (r *run) step(in Input) {
 			r.prompts() // a Pause nested in a Gather ended
 		case w.For == "gather":
 			r.gatherEnd("")
+		case w.For == "pay-prompt":
+			r.payPrompts()
 		case w.For == "dial":
 			r.bridgeEnd() // timeLimit
 		default:
@@ -295,11 +310,21 @@ func (r *run) step(in Input) {
 			break
 		}
 		r.bridgeEnd()
+	case PayAsk:
+		if s.Current == nil || s.Current.Name != "Pay" || in.Ask == nil {
+			break
+		}
+		r.payAsk(*in.Ask)
+	case PayEnded:
+		if s.Current == nil || s.Current.Name != "Pay" {
+			break
+		}
+		r.payEnd(in.Params)
 	case CallerHangUp:
-		if s.Current != nil && s.Current.Action != "" && (s.Current.Name == "Dial" || s.Current.Name == "Connect") {
-			// The Dial action is still requested; what it answers cannot run.
+		if c := s.Current; c != nil && c.Action != "" && (c.Name == "Dial" || c.Name == "Connect" || c.Name == "Pay") {
+			// The action is still requested; what it answers cannot run.
 			s.Status = StatusCompleted
-			r.notify(*s.Current)
+			r.notify(*c)
 		}
 		r.end(StatusCompleted, 0)
 	}
@@ -359,6 +384,9 @@ func (r *run) notify(v Verb) {
 	p := r.s.Params()
 	for k, x := range r.dialParams(v) {
 		p[k] = x
+	}
+	if v.Name == "Pay" {
+		p.Set("Result", tonepay.ResultHungUp)
 	}
 	f := &Fetch{Reason: strings.ToLower(v.Name) + "-action", URL: v.Action, Method: v.Method, Params: p}
 	r.out.Notify = append(r.out.Notify, f)
@@ -543,10 +571,7 @@ func (r *run) verb(v Verb) {
 			s.Wait = &Wait{For: "dial", Until: r.now.Add(time.Duration(v.TimeLimit) * time.Second)}
 		}
 	case "Pay":
-		r.log(Entry{Kind: "verb", Verb: v.Name})
-		r.log(Entry{Kind: "error", Code: CodePayNotSupported, Text: "<Pay> is not supported yet"})
-		r.log(Entry{Kind: "say", Text: StockMessage})
-		r.end(StatusCompleted, CodePayNotSupported)
+		r.pay(v)
 	}
 }
 
@@ -606,6 +631,14 @@ func (r *run) key(k byte) {
 		r.bridgeEnd() // the caller drops the far end
 		return
 	}
+	if g != nil && g.Name == "Pay" {
+		// The session has the keys; a key stops what the caller hears.
+		r.out.Unrouted = k
+		if s.Wait != nil && s.Wait.For == "pay-prompt" {
+			s.Wait, s.Playing, s.Prompt = nil, nil, 0
+		}
+		return
+	}
 	if g == nil || g.Name != "Gather" {
 		r.out.Unrouted = k
 		return
@@ -644,7 +677,7 @@ func (r *run) update(in Input) {
 		r.notify(*s.Current) // Twilio requests the Dial action, ignores it, then runs the update
 	}
 	r.log(Entry{Kind: "verb", Verb: "Update", URL: in.URL, Method: in.Method})
-	s.Current, s.Wait, s.Fetch, s.Doc, s.Digits, s.Prompt, s.Hops, s.Held = nil, nil, nil, nil, "", 0, 0, false
+	s.Current, s.Wait, s.Fetch, s.Doc, s.Digits, s.Prompt, s.Hops, s.Held, s.Playing = nil, nil, nil, nil, "", 0, 0, false, nil
 	if held := reserved(in.URL); in.URL != "" && held != "" {
 		s.Held = true
 		r.log(Entry{Kind: "warning", Text: held})
@@ -660,7 +693,7 @@ func (r *run) update(in Input) {
 func (r *run) end(status string, code int) {
 	s := r.s
 	s.Status, s.ErrorCode = status, code
-	s.Current, s.Wait, s.Fetch = nil, nil, nil
+	s.Current, s.Wait, s.Fetch, s.Playing = nil, nil, nil, nil
 	r.out.Ended = status
 	r.log(Entry{Kind: "hangup", Text: status, Code: code})
 }

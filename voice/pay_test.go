@@ -1,0 +1,278 @@
+package voice
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tonepay/tonepay"
+)
+
+func parsePay(t *testing.T, body string) *PayVerb {
+	t.Helper()
+	doc, err := Parse([]byte(body), docURL)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if len(doc.Verbs) != 1 || doc.Verbs[0].Pay == nil {
+		t.Fatalf("verbs %+v", doc.Verbs)
+	}
+	return doc.Verbs[0].Pay
+}
+
+func TestParsePay(t *testing.T) {
+	d := parsePay(t, `<Response><Pay/></Response>`)
+	want := &PayVerb{Input: "dtmf", StatusCallbackMethod: "POST", Timeout: 5, MaxAttempts: 1, SecurityCode: true, PostalCode: true,
+		PaymentConnector: "Default", PaymentMethod: "credit-card", TokenType: "reusable", Currency: "USD", Language: "en-US",
+		ValidCardTypes: []string{"visa", "mastercard", "amex"}}
+	if !reflect.DeepEqual(d, want) {
+		t.Fatalf("defaults\n got %+v\nwant %+v", d, want)
+	}
+	full := parsePay(t, `<Response><Pay input="dtmf" action="paid" statusCallback="/status" statusCallbackMethod="get" timeout="9" maxAttempts="3"
+		securityCode="false" postalCode="SW1A 1AA" minPostalCodeLength="5" paymentConnector="Stripe_Live" tokenType="one-time"
+		chargeAmount="12.50" currency="gbp" language="en-gb" description="Order 7" validCardTypes="visa maestro" colour="red">
+		<Prompt for="payment-card-number" attempt="1 2" cardType="visa" errorType="invalid-card-number timeout"><Say>Card</Say><Pause/></Prompt>
+		<Parameter name="order" value="7"/><Parameter name="shop" value="x"/></Pay></Response>`)
+	want = &PayVerb{Input: "dtmf", StatusCallback: "https://ivr.acme.io/status", StatusCallbackMethod: "GET", Timeout: 9, MaxAttempts: 3,
+		PostalCodeValue: "SW1A 1AA", MinPostalCodeLength: 5, PaymentConnector: "Stripe_Live", PaymentMethod: "credit-card",
+		TokenType: "one-time", ChargeAmount: "12.50", Currency: "GBP", Language: "en-GB", Description: "Order 7",
+		ValidCardTypes: []string{"visa", "maestro"},
+		Prompts: []PayPrompt{{For: "payment-card-number", Attempts: []int{1, 2}, CardTypes: []string{"visa"}, ErrorTypes: []string{"invalid-card-number", "timeout"},
+			Verbs: []Verb{{Name: "Say", Text: "Card", Language: "en-US", Loop: 1}, {Name: "Pause", Length: 1}}}},
+		Parameters: []PayParameter{{"order", "7"}, {"shop", "x"}}}
+	if !reflect.DeepEqual(full, want) {
+		t.Fatalf("full\n got %+v\nwant %+v", full, want)
+	}
+	doc, _ := Parse([]byte(`<Response><Pay action="paid" colour="red"/></Response>`), docURL)
+	if doc.Verbs[0].Action != "https://ivr.acme.io/ivr/paid" || doc.Verbs[0].Method != "POST" || len(doc.Warnings) != 1 {
+		t.Fatalf("action %q warnings %v", doc.Verbs[0].Action, doc.Warnings)
+	}
+	ach := parsePay(t, `<Response><Pay paymentMethod="ach-debit"/></Response>`)
+	if ach.BankAccountType != "consumer-checking" {
+		t.Fatalf("ach default %q", ach.BankAccountType)
+	}
+	if _, err := Parse([]byte(`<Response><Pay action="paid"/></Response>`), ""); err == nil || err.Code != CodeRelativeAction {
+		t.Fatalf("relative action inline: %v", err)
+	}
+	if _, err := Parse([]byte(`<Response><Pay><Gather/></Pay></Response>`), docURL); err == nil || err.Code != CodeSchema {
+		t.Fatalf("Gather in Pay: %v", err)
+	}
+}
+
+func TestParsePayInvalid(t *testing.T) {
+	tests := []struct{ attrs, want string }{
+		{`chargeAmount="-0.5"`, "chargeAmount='-0.5' (not a number between 0.00 - 1,000,000.00)"},
+		{`chargeAmount="1000000.01"`, "chargeAmount="},
+		{`chargeAmount="ten"`, "chargeAmount="},
+		{`currency="dollars"`, "currency='dollars'"},
+		{`tokenType="forever"`, "tokenType='forever'"},
+		{`paymentMethod="cash"`, "paymentMethod='cash'"},
+		{`bankAccountType="consumer-savings"`, "bankAccountType='consumer-savings' (only with paymentMethod ach-debit)"},
+		{`paymentMethod="ach-debit" bankAccountType="personal"`, "bankAccountType='personal'"},
+		{`maxAttempts="0"`, "maxAttempts='0'"},
+		{`maxAttempts="4"`, "maxAttempts='4'"},
+		{`validCardTypes="visa diners"`, "validCardTypes='visa diners' (unknown card type diners)"},
+		{`language="pt-BR"`, "language='pt-BR'"},
+		{`input="speech"`, "input='speech'"},
+		{`timeout="soon"`, "timeout='soon'"},
+		{`securityCode="yes"`, "securityCode='yes'"},
+		{`postalCode="not a postcode!"`, "postalCode="},
+		{`statusCallbackMethod="PUT"`, "statusCallbackMethod='PUT'"},
+	}
+	for _, tt := range tests {
+		p := parsePay(t, `<Response><Pay `+tt.attrs+`/></Response>`)
+		if !strings.HasPrefix(p.Invalid, tt.want) {
+			t.Errorf("%s: Invalid %q, want %q...", tt.attrs, p.Invalid, tt.want)
+		}
+	}
+	for _, in := range []string{`<Prompt for="card"/>`, `<Prompt for="payment-card-number" attempt="11"/>`,
+		`<Prompt for="payment-card-number" errorType="oops"/>`, `<Prompt for="payment-card-number" cardType="visa bogus"/>`} {
+		if p := parsePay(t, `<Response><Pay>`+in+`</Pay></Response>`); !strings.HasPrefix(p.Invalid, "Prompt ") {
+			t.Errorf("%s: Invalid %q", in, p.Invalid)
+		}
+	}
+}
+
+func TestPayParams(t *testing.T) {
+	p := parsePay(t, `<Response><Pay paymentMethod="ach-debit" bankAccountType="commercial-checking" maxAttempts="2" postalCode="94105" chargeAmount="5">
+		<Prompt for="bank-account-number" requireMatchingInputs="true"><Say>Again</Say></Prompt><Parameter name="k" value="v"/></Pay></Response>`)
+	got := p.Params()
+	want := tonepay.Params{PaymentMethod: "ach-debit", BankAccountType: "commercial-checking", Currency: "USD", Input: "dtmf",
+		Parameter: map[string]string{"k": "v"}, PaymentConnector: "Default", SecurityCode: true, Timeout: 5, TokenType: "reusable",
+		ValidCardTypes: []string{"visa", "mastercard", "amex"}, RequireMatchingInputs: []tonepay.Field{tonepay.FieldAccountNumber},
+		Verb: true, MaxAttempts: 2, PostalCodeValue: "94105"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("\n got %+v\nwant %+v", got, want)
+	}
+	if p.ChargeAmount != "5" {
+		t.Fatalf("ChargeAmount %q", p.ChargeAmount)
+	}
+}
+
+func TestChoosePrompt(t *testing.T) {
+	prompts := []PayPrompt{
+		{For: "payment-card-number"},                                                                  // 0
+		{For: "payment-card-number", Attempts: []int{2, 3}},                                           // 1
+		{For: "payment-card-number", ErrorTypes: []string{"timeout"}},                                 // 2
+		{For: "payment-card-number", ErrorTypes: []string{"invalid-card-number"}, Attempts: []int{3}}, // 3
+		{For: "security-code", CardTypes: []string{"amex"}},                                           // 4
+		{For: "security-code"},                                                                        // 5
+		{For: "payment-card-number", RequireMatchingInputs: true},                                     // 6
+	}
+	tests := []struct {
+		ask  tonepay.PayAsk
+		want int
+	}{
+		{tonepay.PayAsk{Field: "payment-card-number", Attempt: 1}, 0},
+		{tonepay.PayAsk{Field: "payment-card-number", Attempt: 2, ErrorType: "invalid-card-number"}, 1},
+		{tonepay.PayAsk{Field: "payment-card-number", Attempt: 2, ErrorType: "input-timeout"}, 2},
+		{tonepay.PayAsk{Field: "payment-card-number", Attempt: 3, ErrorType: "invalid-card-number"}, 3},
+		{tonepay.PayAsk{Field: "security-code", Attempt: 1, CardType: "amex"}, 4},
+		{tonepay.PayAsk{Field: "security-code", Attempt: 1, CardType: "visa"}, 5},
+		{tonepay.PayAsk{Field: "payment-card-number-matcher", Attempt: 1}, 6},
+		{tonepay.PayAsk{Field: "expiration-date", Attempt: 1}, -1},
+	}
+	for _, tt := range tests {
+		if got := choosePrompt(prompts, tt.ask); got != tt.want {
+			t.Errorf("%+v: %d, want %d", tt.ask, got, tt.want)
+		}
+	}
+}
+
+func TestDefaultPrompt(t *testing.T) {
+	fields := []tonepay.Field{tonepay.FieldCardNumber, tonepay.FieldExpiration, tonepay.FieldSecurityCode, tonepay.FieldPostalCode,
+		tonepay.FieldRoutingNumber, tonepay.FieldAccountNumber}
+	errs := []string{"input-timeout", "invalid-card-number", "invalid-card-type", "invalid-date", "invalid-security-code",
+		"invalid-postal-code", "invalid-bank-routing-number", "invalid-bank-account-number", "input-matching-failed"}
+	for _, lang := range PayLanguages {
+		w := byLanguage[lang]
+		if w == nil {
+			t.Fatalf("%s: no words", lang)
+		}
+		for _, f := range fields {
+			if w.ask[f] == "" {
+				t.Errorf("%s %s: no words", lang, f)
+			}
+		}
+		for _, e := range errs {
+			if errorWords(lang, e) == "" {
+				t.Errorf("%s %s: no words", lang, e)
+			}
+		}
+		if w.amexCode == "" || w.again == "" || w.processing == "" {
+			t.Errorf("%s: missing amex/again/processing", lang)
+		}
+	}
+	tests := []struct {
+		lang string
+		ask  tonepay.PayAsk
+		want string
+	}{
+		{"en-US", tonepay.PayAsk{Field: "payment-card-number"}, "Please enter your card number, followed by the pound key."},
+		{"en-AU", tonepay.PayAsk{Field: "payment-card-number"}, "Please enter your card number, followed by the hash key."},
+		{"en-US", tonepay.PayAsk{Field: "security-code", CardType: "amex"}, "Please enter the four digit security code on the front of your card."},
+		{"en-US", tonepay.PayAsk{Field: "expiration-date", Attempt: 2, ErrorType: "invalid-date"},
+			"Sorry, that expiration date is not valid. Please enter the expiration date on your card: two digits for the month, then two digits for the year."},
+		{"de-DE", tonepay.PayAsk{Field: "postal-code-matcher"}, "Zur Bestätigung geben Sie sie bitte noch einmal ein."},
+		{"es-MX", tonepay.PayAsk{Field: ForProcessing}, "Por favor, espere mientras procesamos su pago."},
+		{"fr-FR", tonepay.PayAsk{Field: "payment-card-number", ErrorType: "input-timeout"},
+			"Désolé, nous n'avons rien reçu. Veuillez composer le numéro de votre carte, suivi de la touche dièse."},
+		{"xx-XX", tonepay.PayAsk{Field: "bank-routing-number"}, "Please enter the nine digit routing number of your bank account."},
+	}
+	for _, tt := range tests {
+		if got := DefaultPrompt(tt.lang, tt.ask); got != tt.want {
+			t.Errorf("%s %+v:\n got %q\nwant %q", tt.lang, tt.ask, got, tt.want)
+		}
+	}
+}
+
+func TestPayEngine(t *testing.T) {
+	const doc = `<Response><Pay action="paid" language="it-IT"><Prompt for="payment-card-number"><Say>Card please</Say><Pause length="2"/><Say>Now</Say></Prompt></Pay><Say>never</Say></Response>`
+	start := func(e Engine, body string) *State {
+		s := newCall(nil)
+		e.Step(s, Input{Kind: Answered}, t0)
+		o := e.Step(s, Input{Kind: Fetched, Seq: s.Fetch.Seq, Status: 200, ContentType: "text/xml", Body: []byte(body)}, t0)
+		if o.Pay == nil || o.Pay.Pay == nil || s.Current == nil || s.Current.Name != "Pay" {
+			t.Fatalf("no Output.Pay: %+v", o)
+		}
+		return s
+	}
+	says := func(o Output) (out []string) {
+		for _, en := range o.Timeline {
+			if en.Kind == "say" {
+				out = append(out, en.Text+"|"+en.Language)
+			}
+		}
+		return out
+	}
+	e := Engine{Instant: true}
+	s := start(e, doc)
+	if o := e.Step(s, Input{Kind: Key, Key: '4'}, t0); o.Unrouted != '4' {
+		t.Fatalf("key not unrouted: %+v", o)
+	}
+	o := e.Step(s, Input{Kind: PayAsk, Ask: &tonepay.PayAsk{Field: "payment-card-number", Attempt: 1}}, t0)
+	if got := says(o); !reflect.DeepEqual(got, []string{"Card please|en-US", "Now|en-US"}) || o.Wait != nil {
+		t.Fatalf("prompt: %v wait %v", got, o.Wait)
+	}
+	o = e.Step(s, Input{Kind: PayAsk, Ask: &tonepay.PayAsk{Field: "payment-card-number", Attempt: 2, ErrorType: "invalid-card-number"}}, t0)
+	if got := says(o); !reflect.DeepEqual(got, []string{"Spiacenti, il numero della carta non è valido.|it-IT", "Card please|en-US", "Now|en-US"}) {
+		t.Fatalf("retry: %v", got)
+	}
+	o = e.Step(s, Input{Kind: PayAsk, Ask: &tonepay.PayAsk{Field: "expiration-date", Attempt: 1}}, t0)
+	if got := says(o); len(got) != 1 || !strings.HasSuffix(got[0], "|it-IT") {
+		t.Fatalf("default: %v", got)
+	}
+	// JSON round trip mid-Pay.
+	b, _ := json.Marshal(s)
+	var s2 State
+	err := json.Unmarshal(b, &s2)
+	b2, _ := json.Marshal(&s2)
+	if err != nil || string(b) != string(b2) || s2.Current.Pay == nil || s2.Current.Pay.Language != "it-IT" {
+		t.Fatalf("round trip: %v\n%s\n%s", err, b, b2)
+	}
+	o = e.Step(&s2, Input{Kind: PayEnded, Params: map[string][]string{"Result": {"success"}, "PaymentToken": {"tok_1"}}}, t0)
+	if o.Fetch == nil || o.Fetch.URL != base+"paid" || o.Fetch.Reason != "pay-action" || o.Fetch.Method != "POST" ||
+		o.Fetch.Params.Get("Result") != "success" || o.Fetch.Params.Get("PaymentToken") != "tok_1" || o.Fetch.Params.Get("CallSid") == "" {
+		t.Fatalf("action: %+v", o.Fetch)
+	}
+	if o.Timeline[0].Text != "ended: Result=success" || s2.Current != nil {
+		t.Fatalf("timeline %+v", o.Timeline)
+	}
+
+	// No action: the next verb.
+	s = start(e, `<Response><Pay/><Say>Thanks</Say></Response>`)
+	o = e.Step(s, Input{Kind: PayEnded, Params: map[string][]string{"Result": {"too-many-failed-attempts"}}}, t0)
+	if got := says(o); !reflect.DeepEqual(got, []string{"Thanks|en-US"}) || o.Ended != StatusCompleted {
+		t.Fatalf("next verb: %v %q", got, o.Ended)
+	}
+
+	// Hang-up: the action is notified with caller-hung-up.
+	s = start(e, doc)
+	o = e.Step(s, Input{Kind: CallerHangUp}, t0)
+	if len(o.Notify) != 1 || o.Notify[0].Params.Get("Result") != "caller-hung-up" || o.Notify[0].Reason != "pay-action" || o.Ended != StatusCompleted {
+		t.Fatalf("hang-up: %+v", o)
+	}
+
+	// Update: nothing notified, the update runs.
+	s = start(e, doc)
+	o = e.Step(s, Input{Kind: Update, Twiml: `<Response><Say>Moved</Say></Response>`}, t0)
+	if len(o.Notify) != 0 || !reflect.DeepEqual(says(o), []string{"Moved|en-US"}) {
+		t.Fatalf("update: %+v", o)
+	}
+
+	// Real time: prompts take time, a key stops them.
+	e = Engine{SpeechRate: 60}
+	s = start(e, doc)
+	o = e.Step(s, Input{Kind: PayAsk, Ask: &tonepay.PayAsk{Field: "payment-card-number", Attempt: 1}}, t0)
+	if o.Wait == nil || o.Wait.For != "pay-prompt" || !o.Wait.Until.Equal(t0.Add(2*sec)) {
+		t.Fatalf("paced: %+v", o.Wait)
+	}
+	o = e.Step(s, Input{Kind: Timeout}, t0.Add(2*sec))
+	if o.Wait == nil || !o.Wait.Until.Equal(t0.Add(4*sec)) {
+		t.Fatalf("pause: %+v", o.Wait)
+	}
+	if o = e.Step(s, Input{Kind: Key, Key: '1'}, t0.Add(3*sec)); o.Unrouted != '1' || s.Wait != nil || s.Playing != nil {
+		t.Fatalf("barge: %+v %+v", o, s.Wait)
+	}
+}
