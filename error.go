@@ -31,6 +31,7 @@ const (
 	CodeNoCurrency         = 64011
 	CodeCardRejected       = 64012
 	CodeNoPaymentMethod    = 64013
+	CodeACHNeedsAVSName    = 64014 // <Pay paymentMethod="ach-debit"> without <Parameter name="AVSName">
 	CodeBankAccountType    = 64017 // BankAccountType sent with credit-card
 	CodeCaptureOrStatus    = 64018 // update needs exactly one of Capture and Status
 	CodeIncomplete         = 64019 // Status=complete before everything was captured

@@ -109,8 +109,12 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 		} else {
 			in.Twiml = *req.Twiml
 		}
+		paying := st.Current != nil && st.Current.Name == "Pay"
 		out := svc.Voice.Step(st, in, now)
-		return svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now)
+		if err := svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now); err != nil || !paying {
+			return err
+		}
+		return svc.cancelPayVerb(ctx, tx, c, call.Sid, now)
 	})
 	if err != nil {
 		return nil, err

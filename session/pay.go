@@ -81,13 +81,15 @@ func payOutcome(res *tonepay.PayResult, err error) string {
 // paid feeds a connector's answer back to the session.
 func (svc *Service) paid(ctx context.Context, sid string, res *tonepay.PayResult) error {
 	now := svc.Now().UTC()
-	return svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
+	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
 		s, err := tx.FindSession(ctx, sid)
 		if err != nil {
 			return err
 		}
 		return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.Paid, Result: res})
 	})
+	svc.settle(c.calls) // a <Pay>'s action
+	return err
 }
 
 func payRequest(s *tonepay.Session, sec *capture.Secrets) *tonepay.PayRequest {
@@ -103,6 +105,9 @@ func payRequest(s *tonepay.Session, sec *capture.Secrets) *tonepay.PayRequest {
 		RoutingNumber: v[tonepay.FieldRoutingNumber],
 		AccountNumber: tonepay.NewSecret(v[tonepay.FieldAccountNumber]),
 		CardType:      s.State.CardType,
+	}
+	if s.Params.PostalCodeValue != "" {
+		req.PostalCode = s.Params.PostalCodeValue // <Pay postalCode="94105">
 	}
 	if exp := v[tonepay.FieldExpiration]; len(exp) == 4 {
 		req.ExpMonth, req.ExpYear = exp[:2], exp[2:]

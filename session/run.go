@@ -80,6 +80,16 @@ func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, c *changes, cal
 // effect for after commit.
 func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, run *tonepay.CallRun,
 	st *voice.State, out voice.Output, tl []voice.Entry, now time.Time) error {
+	for out.Pay != nil { // a <Pay> began: its session starts, or it ends at once (and the next may begin)
+		v := out.Pay
+		out.Pay = nil
+		more, err := svc.startPayVerb(ctx, tx, c, call, st, v, now)
+		if err != nil {
+			return err
+		}
+		tl = append(tl, more.Timeline...)
+		out = merge(out, more)
+	}
 	if err := svc.legs(ctx, tx, c, call, st, out, now); err != nil {
 		return err
 	}

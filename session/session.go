@@ -347,6 +347,12 @@ func merge(o, n voice.Output) voice.Output {
 	if n.Ended != "" {
 		o.Ended = n.Ended
 	}
+	if n.Pay != nil {
+		o.Pay = n.Pay
+	}
+	if n.Bridged != nil {
+		o.Bridged = n.Bridged
+	}
 	o.Notify = append(o.Notify, n.Notify...)
 	return o
 }
@@ -383,7 +389,7 @@ func (svc *Service) Sweep(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, sid := range sids {
-		err := svc.update(ctx, func(tx tonepay.Tx, c *changes) error {
+		c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
 			s, err := tx.FindSession(ctx, sid)
 			if err != nil {
 				return err
@@ -395,6 +401,7 @@ func (svc *Service) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		svc.settle(c.calls) // a <Pay> that timed out goes on
 	}
 	return len(sids), nil
 }
@@ -436,24 +443,41 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *ton
 	if err != nil {
 		return err
 	}
+	var asks []*tonepay.PayAsk
+	var action url.Values
 	for _, in := range ins {
-		wasEnded := s.Status == tonepay.SessionEnded
+		was := s.Status
 		out, err := svc.Engine.Apply(s, sec, in, now)
 		if err != nil {
 			return err
 		}
-		if !wasEnded && s.Status == tonepay.SessionEnded && svc.Hooks.Ended != nil {
+		if was != tonepay.SessionEnded && s.Status == tonepay.SessionEnded && svc.Hooks.Ended != nil {
 			c.ended = append(c.ended, s.State.Result)
 		}
-		c.callbacks = append(c.callbacks, out.Callbacks...)
+		c.callbacks = append(c.callbacks, withMethod(s, out.Callbacks)...)
 		if out.Pay {
 			c.pay = append(c.pay, s.Sid)
+		}
+		if out.Ask != nil {
+			asks = append(asks, out.Ask)
+		}
+		if s.Params.Verb && was != tonepay.SessionProcessing && s.Status == tonepay.SessionProcessing {
+			asks = append(asks, &tonepay.PayAsk{Field: voice.ForProcessing}) // "please wait"
+		}
+		if out.Action != nil {
+			action = out.Action
 		}
 	}
 	if err := svc.seal(s, sec); err != nil {
 		return err
 	}
-	return tx.UpdateSession(ctx, s)
+	if err := tx.UpdateSession(ctx, s); err != nil {
+		return err
+	}
+	if (len(asks) > 0 || action != nil) && verbInputs(s, ins) {
+		return svc.payProgress(ctx, tx, c, s, asks, action, now)
+	}
+	return nil
 }
 
 // open returns the session's captured values in clear.

@@ -16,8 +16,9 @@ import (
 // the test chooses; /paid is its action.
 func payApp(t *testing.T, token string, pay string) *voiceApp {
 	return newVoiceApp(t, token, map[string]string{
-		"/pay":  `<Response><Say>Welcome to Acme billing</Say>` + pay + `<Say>After pay</Say></Response>`,
-		"/paid": `<Response><Say>Thank you, goodbye</Say><Hangup/></Response>`,
+		"/pay":        `<Response><Say>Welcome to Acme billing</Say>` + pay + `<Say>After pay</Say></Response>`,
+		"/paid":       `<Response><Say>Thank you, goodbye</Say><Hangup/></Response>`,
+		"/pay-status": `<Response/>`,
 	})
 }
 
@@ -103,6 +104,7 @@ func TestPayIVR(t *testing.T) {
 			a.Params.Get("PaymentCardType") != "visa" || a.Params.Get("CallSid") != call || a.Params.Get("CallStatus") != "in-progress" {
 			t.Fatalf("action %v", a.Params)
 		}
+		waitFor(t, 10*time.Second, "the statusCallbacks", func() bool { return len(statusFor(app)) >= 5 })
 		if got := statusFor(app); !slices.Equal(got, []string{"payment-card-number#1", "expiration-date#1", "security-code#1", "postal-code#1", "payment-processing#1"}) {
 			t.Errorf("statusCallbacks %q", got)
 		}
@@ -134,7 +136,9 @@ func TestPayIVR(t *testing.T) {
 		if a := actionOf(t, app); a.Params.Get("Result") != "too-many-failed-attempts" {
 			t.Fatalf("limit %v", a.Params)
 		}
-		if got := statusFor(app)[before:]; !slices.Equal(got, []string{"payment-card-number#1", "payment-card-number#2:invalid-card-number"}) {
+		// The failure that ends it is a step the app hears about too.
+		waitFor(t, 10*time.Second, "the statusCallbacks", func() bool { return len(statusFor(app)) >= before+3 })
+		if got := statusFor(app)[before:]; !slices.Equal(got, []string{"payment-card-number#1", "payment-card-number#2:invalid-card-number", "payment-card-number#2:invalid-card-number"}) {
 			t.Errorf("statusCallbacks %q", got)
 		}
 	})
