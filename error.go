@@ -32,6 +32,7 @@ const (
 	CodeCardRejected       = 64012
 	CodeNoPaymentMethod    = 64013
 	CodeACHNeedsAVSName    = 64014 // <Pay paymentMethod="ach-debit"> without <Parameter name="AVSName">
+	CodeHTTPSRequired      = 64016 // <Pay action> not https (with --require-https-webhooks)
 	CodeBankAccountType    = 64017 // BankAccountType sent with credit-card
 	CodeCaptureOrStatus    = 64018 // update needs exactly one of Capture and Status
 	CodeIncomplete         = 64019 // Status=complete before everything was captured

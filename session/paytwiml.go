@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -37,6 +38,13 @@ func (svc *Service) startPayVerb(ctx context.Context, tx tonepay.Tx, c *changes,
 			te = &tonepay.Error{Code: tonepay.CodeInternal, Message: err.Error()}
 		}
 		return ended(url.Values{"PaymentError": {te.Message}, "PayErrorCode": {strconv.Itoa(te.Code)}})
+	}
+	if svc.RequireHTTPS {
+		for _, u := range []string{v.Action, v.Pay.StatusCallback} {
+			if u != "" && !strings.HasPrefix(u, "https://") {
+				return refused(tonepay.Errorf(tonepay.CodeHTTPSRequired, "<Pay> action and statusCallback must be https URLs, not %s", tonepay.RedactURL(u))), nil
+			}
+		}
 	}
 	prm := v.Pay.Params()
 	prm.StatusCallbackMethod = v.Pay.StatusCallbackMethod

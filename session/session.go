@@ -47,6 +47,9 @@ type Service struct {
 	// calls run no TwiML: they hold until hung up (see run.go).
 	Voice   voice.Engine
 	Fetcher tonepay.Fetcher
+	// RequireHTTPS refuses a <Pay> whose action or statusCallback is not
+	// https (Twilio's 64016); off, http works too (tests on loopback).
+	RequireHTTPS bool
 
 	mu      sync.Mutex
 	paying  map[string]bool // sessions whose connector call runs in this process

@@ -2,10 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,5 +303,97 @@ func TestPayIVRRestart(t *testing.T) {
 	tw, _ := newTwilio(t, *fs.url.Load(), fs.sid, fs.token, fs.sid, nil)
 	if c, err := tw.FetchCall(call, &api.FetchCallParams{}); err != nil || *c.Status != "completed" {
 		t.Fatalf("call %v %+v", err, c)
+	}
+}
+
+// TestPayIVRConnectors: <Parameter>s reach a Generic Pay Connector, whose
+// response parameters come back as PayConnector_<key> on the action; an
+// unknown connector is a validation-error with 64004; statusCallbackMethod
+// GET; a <Pay> on a call with an agent's session open ends with
+// ErrorType=session-in-progress; with --require-https-webhooks an http
+// action is 64016.
+func TestPayIVRConnectors(t *testing.T) {
+	var mu sync.Mutex
+	var got []map[string]any
+	proc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "twilio" || p != "gpcsecret1" {
+			w.WriteHeader(401)
+			return
+		}
+		var req map[string]any
+		json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		got = append(got, req)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"charge_id": "ch_777", "error_code": nil, "error_message": nil,
+			"parameters": req["parameters"]}) // echoes what it was sent
+	}))
+	t.Cleanup(proc.Close)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "tonepay.toml")
+	os.WriteFile(cfgPath, []byte(`
+[[connector]]
+name = "Default"
+type = "generic"
+[connector.settings]
+url = "`+proc.URL+`/"
+username = "twilio"
+password_env = "GPC_PASSWORD"
+timeout = "3s"
+`), 0o600)
+	fs := newFaultServer(t, filepath.Join(dir, "gpc.db"), "TONEPAY_CONFIG="+cfgPath, "GPC_PASSWORD=gpcsecret1")
+
+	app := payApp(t, fs.token, `<Pay action="/paid" statusCallback="/pay-status" statusCallbackMethod="GET" chargeAmount="15.00" securityCode="false" postalCode="false">`+
+		`<Parameter name="order" value="A-17"/><Parameter name="channel" value="ivr"/></Pay>`)
+	call := ivrCall(t, fs, app)
+	press(t, fs, call, card+"#1230")
+	waitFor(t, 10*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
+	a := actionOf(t, app)
+	if a.Params.Get("Result") != "success" || a.Params.Get("PaymentConfirmationCode") != "ch_777" ||
+		a.Params.Get("PayConnector_order") != "A-17" || a.Params.Get("PayConnector_channel") != "ivr" {
+		t.Fatalf("action %v", a.Params)
+	}
+	mu.Lock()
+	if len(got) != 1 || fmt.Sprint(got[0]["parameters"]) != "map[channel:ivr order:A-17]" {
+		t.Errorf("processor got %v", got)
+	}
+	mu.Unlock()
+	waitFor(t, 10*time.Second, "GET statusCallbacks", func() bool { return len(statusFor(app)) >= 3 })
+	for _, r := range app.requests() {
+		if r.Path == "/pay-status" && (r.Method != "GET" || r.Params.Get("For") == "") {
+			t.Errorf("statusCallback %s %v", r.Method, r.Params)
+		}
+	}
+
+	unknown := payApp(t, fs.token, `<Pay action="/paid" paymentConnector="Nope" chargeAmount="1"/>`)
+	ivrCall(t, fs, unknown)
+	if a := actionOf(t, unknown); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64004" {
+		t.Fatalf("unknown connector %v", a.Params)
+	}
+
+	// An agent's session is open on a held call; the call is redirected to
+	// a <Pay>, which cannot start a second one.
+	busy := payApp(t, fs.token, `<Pay action="/paid" chargeAmount="1"/>`)
+	code, body, _ := fs.do("POST", fs.api("/Calls.json"), url.Values{"To": {"+1"}, "From": {"+2"}, "Twiml": {"<Response/>"}})
+	held := sidOf(body)
+	if code, body, _ = fs.do("POST", fs.api("/Calls/"+held+"/Payments.json"), url.Values{"IdempotencyKey": {"k"}, "StatusCallback": {busy.url("/agent")}}); code != 201 {
+		t.Fatalf("agent session: %d %s", code, body)
+	}
+	if code, body, _ = fs.do("POST", fs.api("/Calls/"+held+".json"), url.Values{"Url": {busy.url("/pay")}}); code != 200 {
+		t.Fatalf("redirect: %d %s", code, body)
+	}
+	if a := actionOf(t, busy); a.Params.Get("Result") != "validation-error" || a.Params.Get("ErrorType") != "session-in-progress" {
+		t.Fatalf("session in progress %v", a.Params)
+	}
+	app.checkSigned()
+	unknown.checkSigned()
+	busy.checkSigned()
+
+	strict := newFaultServer(t, filepath.Join(dir, "strict.db"), "TONEPAY_REQUIRE_HTTPS_WEBHOOKS=true")
+	plain := payApp(t, strict.token, `<Pay action="/paid" chargeAmount="1"/>`)
+	ivrCall(t, strict, plain)
+	if a := actionOf(t, plain); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64016" {
+		t.Fatalf("http action with --require-https-webhooks %v", a.Params)
 	}
 }

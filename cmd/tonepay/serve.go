@@ -53,7 +53,8 @@ type serveConfig struct {
 	IdleTimeout      time.Duration // a keep-alive connection between requests
 
 	// DESIGN §9: simulated (Say, Play and Pause take no time) or real.
-	VoiceTime string
+	VoiceTime    string
+	RequireHTTPS bool // DESIGN §10: <Pay> action and statusCallback must be https
 }
 
 func defaultServeConfig() serveConfig {
@@ -91,6 +92,11 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	env("TONEPAY_CALLBACK_NETWORKS", &c.CallbackNetworks)
 	env("TONEPAY_METRICS_ADDR", &c.MetricsAddr)
 	env("TONEPAY_VOICE_TIME", &c.VoiceTime)
+	if v := getenv("TONEPAY_REQUIRE_HTTPS_WEBHOOKS"); v != "" {
+		if c.RequireHTTPS, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("TONEPAY_REQUIRE_HTTPS_WEBHOOKS: %q is not true or false", v)
+		}
+	}
 	if v := getenv("TONEPAY_AUTH_FAIL_LIMIT"); v != "" {
 		if c.AuthFailLimit, err = strconv.Atoi(v); err != nil {
 			return c, fmt.Errorf("TONEPAY_AUTH_FAIL_LIMIT: %q is not a whole number", v)
@@ -131,6 +137,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "an answer must be written within this; event streams excepted (TONEPAY_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a keep-alive connection is closed after this long without a request, at most 120s (TONEPAY_IDLE_TIMEOUT)")
 	fs.StringVar(&c.VoiceTime, "voice-time", c.VoiceTime, "simulated: a call's speech and pauses take no time (a closing Pause still holds the call); real: they take as long as a caller would hear them (TONEPAY_VOICE_TIME)")
+	fs.BoolVar(&c.RequireHTTPS, "require-https-webhooks", c.RequireHTTPS, "refuse a <Pay> whose action or statusCallback is not https, as Twilio does (64016) (TONEPAY_REQUIRE_HTTPS_WEBHOOKS)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: tonepay serve [flags]\n\nFlags (each has the environment twin named in brackets; a flag wins):\n")
 		fs.PrintDefaults()

@@ -172,6 +172,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	s.sessions.Engine.Idle = cfg.SessionIdle
 	// Calls run their TwiML: requests to the apps under the callbacks' policy.
 	s.sessions.Fetcher = webhook.NewFetcher(store, policy, 0)
+	s.sessions.RequireHTTPS = cfg.RequireHTTPS
 	if cfg.VoiceTime == "real" {
 		s.sessions.Voice = voice.Engine{SpeechRate: voice.RealSpeechRate}
 	}
