@@ -397,3 +397,49 @@ timeout = "3s"
 		t.Fatalf("http action with --require-https-webhooks %v", a.Params)
 	}
 }
+
+// TestPayIVRErrorTypes: each ErrorType the IVR can produce reaches the
+// statusCallback of the retry it causes, and a token comes back when the
+// <Pay> tokenizes.
+func TestPayIVRErrorTypes(t *testing.T) {
+	fs := newVoiceServer(t)
+	const amex = "378282246310005"
+	tests := []struct {
+		name, pay string
+		keys      []string
+		want      string // "For#Attempt:ErrorType" of the last statusCallback
+	}{
+		{"invalid-card-type", `validCardTypes="visa"`, []string{"5555555555554444#"}, "payment-card-number#2:invalid-card-type"},
+		{"invalid-date", ``, []string{card + "#", "0120"}, "expiration-date#2:invalid-date"},
+		{"invalid-security-code", ``, []string{amex + "#", "1230", "123#"}, "security-code#2:invalid-security-code"},
+		{"invalid-postal-code", `minPostalCodeLength="5"`, []string{card + "#", "1230", "123", "12#"}, "postal-code#2:invalid-postal-code"},
+		{"invalid-bank-routing-number", `paymentMethod="ach-debit"`, []string{"123456789"}, "bank-routing-number#2:invalid-bank-routing-number"},
+		{"invalid-bank-account-number", `paymentMethod="ach-debit"`, []string{"121000358", "12#"}, "bank-account-number#2:invalid-bank-account-number"},
+		{"input-matching-failed", ``, []string{card + "#", "4111111111111111#"}, "payment-card-number#2:input-matching-failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nouns := `<Parameter name="AVSName" value="Ana"/>`
+			if tt.name == "input-matching-failed" {
+				nouns += `<Prompt for="payment-card-number" requireMatchingInputs="true"><Say>Again please</Say></Prompt>`
+			}
+			app := payApp(t, fs.token, `<Pay action="/paid" statusCallback="/pay-status" chargeAmount="3.00" maxAttempts="2" `+tt.pay+`>`+nouns+`</Pay>`)
+			call := ivrCall(t, fs, app)
+			for _, k := range tt.keys {
+				press(t, fs, call, k)
+			}
+			waitFor(t, 10*time.Second, tt.want, func() bool { return slices.Contains(statusFor(app), tt.want) })
+			press(t, fs, call, "*")
+			app.checkSigned()
+		})
+	}
+	t.Run("tokenize", func(t *testing.T) {
+		app := payApp(t, fs.token, `<Pay action="/paid" tokenType="one-time" securityCode="false" postalCode="false"/>`)
+		call := ivrCall(t, fs, app)
+		press(t, fs, call, card+"#1230")
+		waitFor(t, 10*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
+		if a := actionOf(t, app); a.Params.Get("Result") != "success" || a.Params.Get("PaymentToken") == "" || a.Params.Get("PaymentConfirmationCode") != "" {
+			t.Fatalf("tokenize %v", a.Params)
+		}
+	})
+}
