@@ -71,7 +71,28 @@ func (svc *Service) startPayVerb(ctx context.Context, tx tonepay.Tx, c *changes,
 		return voice.Output{}, err
 	}
 	c.callbacks = append(c.callbacks, withMethod(s, out.Callbacks)...)
-	return svc.Voice.Step(st, voice.Input{Kind: voice.PayAsk, Ask: out.Ask}, now), nil
+	o := svc.Voice.Step(st, voice.Input{Kind: voice.PayAsk, Ask: out.Ask}, now)
+	if afterPrompt(st, s) {
+		if err := tx.UpdateSession(ctx, s); err != nil {
+			return voice.Output{}, err
+		}
+	}
+	return o, nil
+}
+
+// afterPrompt moves a <Pay> session's wait for the first digit to after the
+// prompt the caller is hearing, when prompts take time (--voice-time=real):
+// the caller cannot be late before the question ends.
+func afterPrompt(st *voice.State, s *tonepay.Session) bool {
+	if st.Wait == nil || st.Wait.For != "pay-prompt" || s.Status != tonepay.SessionOpen {
+		return false
+	}
+	d := st.Wait.Until.Add(time.Duration(max(s.Params.Timeout, 1)) * time.Second)
+	if !d.After(s.Deadline) {
+		return false
+	}
+	s.Deadline = d
+	return true
 }
 
 // withMethod sets a <Pay> session's statusCallbackMethod on its callbacks.
@@ -106,6 +127,10 @@ func (svc *Service) payProgress(ctx context.Context, tx tonepay.Tx, c *changes, 
 	}
 	if action != nil {
 		step(voice.Input{Kind: voice.PayEnded, Params: action})
+	} else if afterPrompt(st, s) {
+		if err := tx.UpdateSession(ctx, s); err != nil {
+			return err
+		}
 	}
 	out.Timeline = tl
 	return svc.saveRun(ctx, tx, c, call, run, st, out, tl, now)

@@ -411,3 +411,21 @@ func TestCallUpdateAndErrors(t *testing.T) {
 	}
 	_ = url.Values{}
 }
+
+// TestPayPromptInRealTime: with speech on the clock, a <Pay> session's wait
+// for the first digit starts after the prompt, not while it is still heard.
+func TestPayPromptInRealTime(t *testing.T) {
+	f := newFixture(t)
+	words := strings.Repeat("please ", 20) // 20 words: 8 s at 150 a minute
+	a := newApp(map[string]string{"start": `<Response><Pay timeout="2" chargeAmount="1"><Prompt for="payment-card-number"><Say>` + words + `</Say></Prompt></Pay></Response>`})
+	svc := f.voiceService(t, a)
+	svc.Voice = voice.Engine{SpeechRate: voice.RealSpeechRate}
+	call := f.placeCall(t, svc, nil)
+	s, err := f.store.FindOpenSession(context.Background(), call.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := f.clock.Now().Add(8*time.Second + 2*time.Second); !s.Params.Verb || s.Deadline.Before(want) {
+		t.Fatalf("verb %v, first-digit deadline %v, want at least %v", s.Params.Verb, s.Deadline, want)
+	}
+}
