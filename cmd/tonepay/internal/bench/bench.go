@@ -48,7 +48,12 @@ type benchResult struct {
 	VoiceCalls         int                `json:"voice_calls"`
 	GatherActionP50MS  float64            `json:"gather_action_p50_ms"` // key -> the Gather's action request
 	GatherActionP99MS  float64            `json:"gather_action_p99_ms"`
-	GatherCalls        int                `json:"gather_calls"` // calls parked in the Gather at once
+	GatherCalls        int                `json:"gather_calls"`    // calls parked in the Gather at once
+	PayFlowsPerS       float64            `json:"pay_flows_per_s"` // <Pay>: create, four fields' keys, charge, action
+	PayFlows           int                `json:"pay_flows"`
+	PayStatusP50MS     float64            `json:"pay_status_p50_ms"` // card number keys -> For=expiration-date statusCallback
+	PayStatusP99MS     float64            `json:"pay_status_p99_ms"`
+	PayStatusCalls     int                `json:"pay_status_calls"` // calls parked at <Pay> at once
 	BytesPerSession    float64            `json:"bytes_per_session"`
 	Sessions           int                `json:"sessions_open"`
 	Machine            map[string]string  `json:"machine"`
@@ -74,12 +79,13 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	calls := fs.Int("calls", 1000, "concurrent calls for the digit latency")
 	sessions := fs.Int("sessions", 10000, "open sessions for the memory measure")
 	voiceCalls := fs.Int("voice-calls", 5000, "simulated calls through a Say, Gather, Redirect, Hangup app")
-	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures)")
+	payFlows := fs.Int("pay-flows", 500, "card payments taken by <Pay> from a TwiML app")
+	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures) or pay (the <Pay> measures)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *only != "" && *only != "voice" {
-		return fmt.Errorf("--only %q: the only group is voice", *only)
+	if *only != "" && *only != "voice" && *only != "pay" {
+		return fmt.Errorf("--only %q: the groups are voice and pay", *only)
 	}
 	say := func(format string, a ...any) {
 		if !*asJSON {
@@ -97,8 +103,15 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 			return err
 		}
 	}
-	if err := b.voice(&res, say, *voiceCalls, *calls); err != nil {
-		return err
+	if *only == "" || *only == "voice" {
+		if err := b.voice(&res, say, *voiceCalls, *calls); err != nil {
+			return err
+		}
+	}
+	if *only == "" || *only == "pay" {
+		if err := b.pay(&res, say, *payFlows, *calls); err != nil {
+			return err
+		}
 	}
 	if bad := b.badSignatures.Load(); bad > 0 {
 		return fmt.Errorf("%d callbacks had a bad signature", bad)
@@ -195,8 +208,14 @@ func printBench(w io.Writer, r benchResult) {
 		fmt.Fprintf(w, "digit -> partial callback: p50 %.2f ms, p99 %.2f ms (%d presses)\n", r.DigitCallbackP50MS, r.DigitCallbackP99MS, r.DigitPresses)
 		fmt.Fprintf(w, "memory per open session: %.0f bytes (%d sessions)\n", r.BytesPerSession, r.Sessions)
 	}
-	fmt.Fprintf(w, "voice calls (Say, Gather, key, Redirect, Hangup): %.1f per second (%d calls)\n", r.VoiceCallsPerS, r.VoiceCalls)
-	fmt.Fprintf(w, "key -> Gather action request: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.GatherActionP50MS, r.GatherActionP99MS, r.GatherCalls)
+	if r.VoiceCalls > 0 {
+		fmt.Fprintf(w, "voice calls (Say, Gather, key, Redirect, Hangup): %.1f per second (%d calls)\n", r.VoiceCallsPerS, r.VoiceCalls)
+		fmt.Fprintf(w, "key -> Gather action request: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.GatherActionP50MS, r.GatherActionP99MS, r.GatherCalls)
+	}
+	if r.PayFlows > 0 {
+		fmt.Fprintf(w, "<Pay> card payments (create, four fields, charge, action): %.1f per second (%d payments)\n", r.PayFlowsPerS, r.PayFlows)
+		fmt.Fprintf(w, "card number keys -> next <Pay> statusCallback: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.PayStatusP50MS, r.PayStatusP99MS, r.PayStatusCalls)
+	}
 }
 
 func machine() map[string]string {

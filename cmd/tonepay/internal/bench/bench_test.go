@@ -18,7 +18,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	var out, errOut bytes.Buffer
-	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--sessions", "40", "--voice-calls", "10"}
+	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4"}
 	if err := Main(context.Background(), args, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
 	}
@@ -27,7 +27,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench --json printed %q: %v", out.String(), err)
 	}
 	for _, k := range []string{"create_rps", "baseline_rps", "ratio", "flows_per_s", "digit_callback_p99_ms", "bytes_per_session",
-		"voice_calls_per_s", "gather_action_p50_ms", "gather_action_p99_ms"} {
+		"voice_calls_per_s", "gather_action_p50_ms", "gather_action_p99_ms", "pay_flows_per_s", "pay_status_p50_ms", "pay_status_p99_ms"} {
 		if v, ok := r[k].(float64); !ok || k != "bytes_per_session" && v <= 0 {
 			t.Errorf("%s = %v", k, r[k])
 		}
@@ -50,10 +50,34 @@ func TestBenchOnlyVoice(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if bytes.Contains(out.Bytes(), []byte("Payments create")) {
-		t.Errorf("--only voice ran the Payments measures:\n%s", out.String())
+	if bytes.Contains(out.Bytes(), []byte("Payments create")) || bytes.Contains(out.Bytes(), []byte("<Pay>")) {
+		t.Errorf("--only voice ran other measures:\n%s", out.String())
 	}
 	if err := Main(context.Background(), []string{"--only", "payments"}, exe, &out, &errOut); err == nil {
 		t.Error("--only payments was accepted")
+	}
+}
+
+// TestBenchOnlyPay runs just the <Pay> measures, whose app checks every
+// request's signature, that every payment succeeded and that no request
+// carried the clear card number (Main fails otherwise).
+func TestBenchOnlyPay(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "tonepay")
+	if out, err := exec.Command("go", "build", "-o", exe, "github.com/tonepay/tonepay/cmd/tonepay").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var out, errOut bytes.Buffer
+	if err := Main(context.Background(), []string{"--only", "pay", "--pay-flows", "8", "--calls", "20"}, exe, &out, &errOut); err != nil {
+		t.Fatalf("bench --only pay: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{"<Pay> card payments", "(8 payments)", "next <Pay> statusCallback", "(20 parked calls)"} {
+		if !bytes.Contains(out.Bytes(), []byte(want)) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, not := range []string{"Payments create", "voice calls"} {
+		if bytes.Contains(out.Bytes(), []byte(not)) {
+			t.Errorf("--only pay ran other measures (%q):\n%s", not, out.String())
+		}
 	}
 }

@@ -103,11 +103,11 @@ func (a *voiceApp) check(calls int) error {
 	return nil
 }
 
-// voiceCall creates a call that runs the app's path; the create answers
+// voiceCall creates a call that runs the app at base and path; the create answers
 // once the call waits in its Gather.
-func (b *bench) voiceCall(a *voiceApp, path string) (string, error) {
+func (b *bench) voiceCall(base, path string) (string, error) {
 	var c struct{ Sid, Status string }
-	err := b.post("/2010-04-01/Accounts/"+b.sid+"/Calls.json", url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {a.base + path}}, &c)
+	err := b.post("/2010-04-01/Accounts/"+b.sid+"/Calls.json", url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {base + path}}, &c)
 	if err == nil && c.Sid == "" {
 		err = errors.New("a call create answered no sid")
 	}
@@ -128,7 +128,7 @@ func (b *bench) voiceCalls(a *voiceApp, n, conc int) (float64, error) {
 	calls := make([]string, n)
 	start := time.Now()
 	err := parallel(n, conc, func(i int) error {
-		call, err := b.voiceCall(a, "/start")
+		call, err := b.voiceCall(a.base, "/start")
 		if err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func (b *bench) gatherLatency(a *voiceApp, calls int) ([]time.Duration, error) {
 	sids := make([]string, calls)
 	chans := make([]chan time.Time, calls)
 	err := parallel(calls, 64, func(i int) (err error) {
-		sids[i], err = b.voiceCall(a, "/park")
+		sids[i], err = b.voiceCall(a.base, "/park")
 		if err != nil {
 			return err
 		}
