@@ -18,6 +18,16 @@ func callback(s *tonepay.Session, added url.Values) *tonepay.Callback {
 		"PaymentConnector": {s.Params.PaymentConnector},
 		"PaymentMethod":    {s.Params.PaymentMethod},
 	}
+	addTerms(s, f)
+	for k, v := range added {
+		f[k] = v
+	}
+	return &tonepay.Callback{AccountSid: s.AccountSid, SessionSid: s.Sid, URL: s.State.StatusCallback, Form: f}
+}
+
+// addTerms adds what the payment is: the amount (or the token type) and,
+// for ACH, the account type.
+func addTerms(s *tonepay.Session, f url.Values) {
 	if s.Params.Charging() {
 		f.Set("ChargeAmount", s.Params.ChargeAmount)
 	} else {
@@ -26,10 +36,6 @@ func callback(s *tonepay.Session, added url.Values) *tonepay.Callback {
 	if s.Params.PaymentMethod == tonepay.ACHDebit {
 		f.Set("BankAccountType", s.Params.BankAccountType)
 	}
-	for k, v := range added {
-		f[k] = v
-	}
-	return &tonepay.Callback{AccountSid: s.AccountSid, SessionSid: s.Sid, URL: s.State.StatusCallback, Form: f}
 }
 
 // fields makes callback parameters from name, value pairs.

@@ -344,16 +344,8 @@ func (e Engine) timeout(s *tonepay.Session, sec *Secrets, ev Input, now time.Tim
 // finish ends the entry of the field being captured: validate, then keep the
 // value or report why not.
 func (e Engine) finish(s *tonepay.Session, sec *Secrets, now time.Time) *tonepay.Callback {
-	f, entry := s.State.Capture, sec.Entry
-	stopEntry(s, sec)
-	s.DateUpdated = now
-	brand, errType := validate(s, sec, f, entry, now)
+	f, entry, brand, errType := endEntry(s, sec, now)
 	if errType != "" {
-		if errType == "input-matching-failed" {
-			// Both entries are required again.
-			forget(s, sec, f)
-			forget(s, sec, f.Base())
-		}
 		return fieldError(s, f, errType, now)
 	}
 	keep(s, sec, f, entry, brand)
@@ -368,6 +360,22 @@ func (e Engine) finish(s *tonepay.Session, sec *Secrets, now time.Time) *tonepay
 		add["PaymentCardType"] = []string{brand}
 	}
 	return callback(s, add)
+}
+
+// endEntry stops the entry of the field being captured and validates it
+// (both kinds of session): the field, what was typed, the card's brand and
+// the ErrorType ("" if valid). A failed match forgets both entries: both
+// are required again.
+func endEntry(s *tonepay.Session, sec *Secrets, now time.Time) (f tonepay.Field, entry, brand, errType string) {
+	f, entry = s.State.Capture, sec.Entry
+	stopEntry(s, sec)
+	s.DateUpdated = now
+	brand, errType = validate(s, sec, f, entry, now)
+	if errType == "input-matching-failed" {
+		forget(s, sec, f)
+		forget(s, sec, f.Base())
+	}
+	return f, entry, brand, errType
 }
 
 // validate returns the brand (card numbers) and the ErrorType, "" if valid.

@@ -60,15 +60,8 @@ func maxAttempts(s *tonepay.Session) int {
 // verbFinish ends the entry being typed in a <Pay> session: keep a valid
 // value and ask the next field (or process after the last), else fail it.
 func (e Engine) verbFinish(s *tonepay.Session, sec *Secrets, now time.Time) Output {
-	f, entry := s.State.Capture, sec.Entry
-	stopEntry(s, sec)
-	s.DateUpdated = now
-	brand, errType := validate(s, sec, f, entry, now)
+	f, entry, brand, errType := endEntry(s, sec, now)
 	if errType != "" {
-		if errType == "input-matching-failed" {
-			forget(s, sec, f)
-			forget(s, sec, f.Base())
-		}
 		return e.verbFail(s, sec, f, errType, now)
 	}
 	keep(s, sec, f, entry, brand)
@@ -141,14 +134,7 @@ func verbCallbacks(s *tonepay.Session, forField tonepay.Field, attempt int, errT
 	if errType != "" {
 		f.Set("ErrorType", errType)
 	}
-	if s.Params.Charging() {
-		f.Set("ChargeAmount", s.Params.ChargeAmount)
-	} else {
-		f.Set("TokenType", s.Params.TokenType)
-	}
-	if s.Params.PaymentMethod == tonepay.ACHDebit {
-		f.Set("BankAccountType", s.Params.BankAccountType)
-	}
+	addTerms(s, f)
 	addMasked(s, f)
 	return []*tonepay.Callback{{AccountSid: s.AccountSid, SessionSid: s.Sid, URL: s.State.StatusCallback, Form: f}}
 }

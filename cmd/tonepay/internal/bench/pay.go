@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
-	"github.com/tonepay/tonepay/webhook"
 )
 
 // The self-service payment IVR the <Pay> measures run. /pay takes a card and
@@ -69,14 +68,8 @@ func (b *bench) startPayApp() (*payApp, error) {
 			http.NotFound(w, r)
 			return
 		}
-		r.ParseForm()
-		params := r.PostForm
-		if r.Method == http.MethodGet {
-			params = nil // a GET signs its URL, query included
-		}
-		f := r.Form
-		if webhook.Sign(secret, "http://"+r.Host+r.URL.RequestURI(), params) != r.Header.Get("X-Twilio-Signature") ||
-			f.Get("AccountSid") != b.sid || f.Get("CallSid") == "" {
+		f, ok := b.signedByCall(secret, r)
+		if !ok {
 			a.bad.Add(1)
 		}
 		if strings.Contains(f.Encode(), clearCard) || strings.Contains(r.URL.RawQuery, clearCard) {

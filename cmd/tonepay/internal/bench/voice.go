@@ -56,14 +56,8 @@ func (b *bench) startVoiceApp() (*voiceApp, error) {
 			http.NotFound(w, r)
 			return
 		}
-		r.ParseForm()
-		params := r.PostForm
-		if r.Method == http.MethodGet {
-			params = nil // a GET signs its URL, query included
-		}
-		f := r.Form
-		if webhook.Sign(secret, "http://"+r.Host+r.URL.RequestURI(), params) != r.Header.Get("X-Twilio-Signature") ||
-			f.Get("AccountSid") != b.sid || f.Get("CallSid") == "" {
+		f, ok := b.signedByCall(secret, r)
+		if !ok {
 			a.bad.Add(1)
 		}
 		if r.URL.Path == "/menu" {
@@ -87,6 +81,21 @@ func (b *bench) startVoiceApp() (*voiceApp, error) {
 }
 
 func (a *voiceApp) close() { a.srv.Close() }
+
+// signedByCall parses an app's request and reports whether it is signed
+// with the account's token and names the account and a call, as every
+// request of a call must.
+func (b *bench) signedByCall(secret tonepay.Secret, r *http.Request) (url.Values, bool) {
+	r.ParseForm()
+	params := r.PostForm
+	if r.Method == http.MethodGet {
+		params = nil // a GET signs its URL, query included
+	}
+	f := r.Form
+	ok := webhook.Sign(secret, "http://"+r.Host+r.URL.RequestURI(), params) == r.Header.Get("X-Twilio-Signature") &&
+		f.Get("AccountSid") == b.sid && f.Get("CallSid") != ""
+	return f, ok
+}
 
 // check fails when any request the app saw was not what Twilio would send,
 // or when fewer came than calls runs of the IVR (start, menu, bye) ask for.
