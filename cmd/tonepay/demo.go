@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -23,28 +25,12 @@ import (
 // agent asks for each field, a simulated caller presses the keys, and the
 // signed status callbacks are printed as a timeline.
 func demo(ctx context.Context, stdout io.Writer) error {
-	dir, err := os.MkdirTemp("", "tonepay-demo")
+	ds, err := startDemoServer(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	cfg := defaultServeConfig()
-	cfg.Addr, cfg.DB = "127.0.0.1:0", filepath.Join(dir, "demo.db")
-	cfg.AccountSid, cfg.AuthToken = tonepay.NewSID(tonepay.PrefixAccount), tonepay.RandomHex(16)
-
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	ready, done := make(chan string, 1), make(chan error, 1)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() {
-		done <- runServer(ctx, cfg, func(string) string { return "" }, io.Discard, quiet, func(u string) { ready <- u })
-	}()
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		return err
-	}
+	defer ds.close()
+	cfg, base := ds.cfg, ds.base
 	rc, err := startDemoReceiver(tonepay.NewSecret(cfg.AuthToken))
 	if err != nil {
 		return err
@@ -84,6 +70,7 @@ func demo(ctx context.Context, stdout io.Writer) error {
 		}
 		say("agent", "asks for "+step.field)
 		if err := c.call(ctx, c.ext("/Calls/"+call.Sid+"/Digits"), url.Values{"Digits": {step.keys}}, nil); err != nil {
+			printTimeline(ctx, c, call.Sid, stdout) // why the call is not where the caller is
 			return err
 		}
 		say("caller", "types "+step.spoken)
@@ -97,8 +84,53 @@ func demo(ctx context.Context, stdout io.Writer) error {
 	}
 	say("demo", "the result callback arrived")
 	rc.print(stdout, start)
-	stop()
-	return <-done
+	return ds.close()
+}
+
+// demoServer is a tonepay server on a temporary database and a free
+// loopback port, run in this process.
+type demoServer struct {
+	cfg  serveConfig
+	base string
+	dir  string
+	stop context.CancelFunc
+	done chan error
+	err  *error
+}
+
+func startDemoServer(ctx context.Context) (*demoServer, error) {
+	dir, err := os.MkdirTemp("", "tonepay-demo")
+	if err != nil {
+		return nil, err
+	}
+	cfg := defaultServeConfig()
+	cfg.Addr, cfg.DB = "127.0.0.1:0", filepath.Join(dir, "demo.db")
+	cfg.AccountSid, cfg.AuthToken = tonepay.NewSID(tonepay.PrefixAccount), tonepay.RandomHex(16)
+	ctx, stop := context.WithCancel(ctx)
+	ready, done := make(chan string, 1), make(chan error, 1)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() {
+		done <- runServer(ctx, cfg, func(string) string { return "" }, io.Discard, quiet, func(u string) { ready <- u })
+	}()
+	select {
+	case base := <-ready:
+		return &demoServer{cfg: cfg, base: base, dir: dir, stop: stop, done: done}, nil
+	case err := <-done:
+		stop()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+}
+
+// close stops the server and removes its database; it may be called again.
+func (ds *demoServer) close() error {
+	if ds.err == nil {
+		ds.stop()
+		err := <-ds.done
+		os.RemoveAll(ds.dir)
+		ds.err = &err
+	}
+	return *ds.err
 }
 
 // demoReceiver is the StatusCallback endpoint of the demo.
@@ -184,4 +216,206 @@ func (rc *demoReceiver) print(w io.Writer, start time.Time) {
 			strings.ReplaceAll(f.Get("Required"), ",", " "), sig)
 	}
 	tw.Flush()
+}
+
+// demoIVR plays a self-service payment from the caller's side: a small
+// <Pay> IVR on loopback, a call placed to it, the keys a caller would press,
+// and, in time order, what the caller heard, what they typed (never the
+// digits) and each webhook the app received, with its signature checked.
+func demoIVR(ctx context.Context, stdout io.Writer) error {
+	ds, err := startDemoServer(ctx)
+	if err != nil {
+		return err
+	}
+	defer ds.close()
+	app, err := startDemoIVRApp(tonepay.NewSecret(ds.cfg.AuthToken))
+	if err != nil {
+		return err
+	}
+	defer app.srv.Close()
+	c := &apiClient{base: ds.base, account: ds.cfg.AccountSid, token: ds.cfg.AuthToken, http: &http.Client{Timeout: 30 * time.Second}}
+	fmt.Fprintf(stdout, "tonepay demo --ivr: a server on %s, a <Pay> IVR on %s\n\n", ds.base, app.url)
+
+	var events []demoEvent
+	var call struct{ Sid string }
+	start := time.Now()
+	if err := c.call(ctx, c.twilio("/Calls.json"), url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {app.url + "/voice"}}, &call); err != nil {
+		return err
+	}
+	// The caller mistypes the card once, to hear the retry prompt. The
+	// digits are never printed: only what kind of keys they were.
+	for _, step := range []struct{ keys, what string }{
+		{"4242424242424241#", "a wrong card number (16 keys, then #)"},
+		{"4242424242424242#", "the card number (16 keys, then #)"},
+		{"1230", "the expiry date (4 keys)"},
+		{"123", "the security code (3 keys)"},
+		{"94109#", "the postal code (5 keys, then #)"},
+	} {
+		events = append(events, demoEvent{time.Now(), "types", step.what})
+		if err := c.call(ctx, c.ext("/Calls/"+call.Sid+"/Digits"), url.Values{"Digits": {step.keys}}, nil); err != nil {
+			printTimeline(ctx, c, call.Sid, stdout) // why the call is not where the caller is
+			return err
+		}
+	}
+	// The charge and the statusCallbacks (sent by the outbox) come after
+	// the last key: wait for the call to end and the last callback.
+	var tl struct {
+		Status  string `json:"status"`
+		Entries []struct {
+			At   time.Time `json:"at"`
+			Kind string    `json:"kind"`
+			Text string    `json:"text"`
+		} `json:"entries"`
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if err := c.call(ctx, c.ext("/Calls/"+call.Sid+"/Timeline?PageSize=1000"), nil, &tl); err != nil {
+			return err
+		}
+		if tl.Status == "completed" && app.has("For", "payment-processing") {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the call %s did not end with its statusCallbacks in 15s (status %s)", call.Sid, tl.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, e := range tl.Entries {
+		switch e.Kind {
+		case "say":
+			events = append(events, demoEvent{e.At, "hears", strconv.Quote(e.Text)})
+		case "hangup":
+			events = append(events, demoEvent{e.At, "call", "hung up"})
+		}
+	}
+	var result url.Values
+	app.mu.Lock()
+	for _, r := range app.got {
+		events = append(events, demoEvent{r.at, "app", r.describe()})
+		if r.path == "/paid" {
+			result = r.form
+		}
+	}
+	app.mu.Unlock()
+	sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
+	fmt.Fprintf(stdout, "Call %s, in time order:\n\n", call.Sid)
+	for _, e := range events {
+		fmt.Fprintf(stdout, "%6dms  %-6s %s\n", max(e.at.Sub(start).Milliseconds(), 0), e.who, e.what)
+	}
+	if result == nil {
+		return fmt.Errorf("the app's action was never called")
+	}
+	fmt.Fprintf(stdout, "\nResult=%s PaymentConfirmationCode=%s PaymentCardNumber=%s\n", result.Get("Result"), result.Get("PaymentConfirmationCode"), result.Get("PaymentCardNumber"))
+	return ds.close()
+}
+
+type demoEvent struct {
+	at        time.Time
+	who, what string
+}
+
+// demoIVRApp is the demo's voice app: a bill payment by <Pay>.
+type demoIVRApp struct {
+	srv   *http.Server
+	url   string
+	token tonepay.Secret
+
+	mu  sync.Mutex
+	got []demoRequest
+}
+
+type demoRequest struct {
+	at     time.Time
+	path   string
+	form   url.Values
+	signed bool
+}
+
+const demoIVRVoice = `<?xml version="1.0" encoding="UTF-8"?>
+<Response>
+  <Say>Welcome to Acme Utilities. Your balance is 42 dollars and 50 cents.</Say>
+  <Pay action="/paid" statusCallback="/pay-status" chargeAmount="42.50" maxAttempts="2">
+    <Prompt for="payment-card-number" attempt="1"><Say>Please enter your card number, then press pound.</Say></Prompt>
+    <Prompt for="payment-card-number" errorType="invalid-card-number"><Say>That card number is not valid. Please enter it again, then press pound.</Say></Prompt>
+    <Prompt for="expiration-date"><Say>Please enter the expiry date, two digits for the month and two for the year.</Say></Prompt>
+  </Pay>
+</Response>`
+
+func startDemoIVRApp(token tonepay.Secret) (*demoIVRApp, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	a := &demoIVRApp{url: "http://" + ln.Addr().String(), token: token}
+	a.srv = &http.Server{Handler: http.HandlerFunc(a.serve), ReadHeaderTimeout: 5 * time.Second}
+	go a.srv.Serve(ln)
+	return a, nil
+}
+
+func (a *demoIVRApp) serve(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	form := r.PostForm
+	if r.Method == http.MethodGet {
+		form = url.Values{}
+	}
+	signed := webhook.Sign(a.token, "http://"+r.Host+r.URL.RequestURI(), form) == r.Header.Get("X-Twilio-Signature")
+	a.mu.Lock()
+	a.got = append(a.got, demoRequest{time.Now(), r.URL.Path, r.Form, signed})
+	a.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml")
+	switch r.URL.Path {
+	case "/voice":
+		io.WriteString(w, demoIVRVoice)
+	case "/paid":
+		say := "Thank you. Your payment was taken."
+		if r.PostForm.Get("Result") != "success" {
+			say = "Sorry, the payment did not go through."
+		}
+		io.WriteString(w, "<Response><Say>"+say+" Goodbye.</Say><Hangup/></Response>")
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (a *demoIVRApp) has(name, value string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.got {
+		if r.form.Get(name) == value {
+			return true
+		}
+	}
+	return false
+}
+
+// describe is one webhook as the app saw it: what it is for and the fields
+// it carries (the card fields as tonepay masked them).
+func (r demoRequest) describe() string {
+	f := r.form
+	parts := []string{"POST " + r.path}
+	switch r.path {
+	case "/voice":
+		parts = append(parts, "(TwiML fetch, CallStatus="+f.Get("CallStatus")+")")
+	case "/pay-status":
+		parts = append(parts, "statusCallback For="+f.Get("For"), "Attempt="+f.Get("Attempt"))
+		if e := f.Get("ErrorType"); e != "" {
+			parts = append(parts, "ErrorType="+e)
+		}
+	case "/paid":
+		parts = append(parts, "action Result="+f.Get("Result"))
+		for _, k := range []string{"PaymentConfirmationCode", "PaymentError"} {
+			if v := f.Get(k); v != "" {
+				parts = append(parts, k+"="+v)
+			}
+		}
+	}
+	for _, name := range masked {
+		if v := f.Get(name); v != "" {
+			parts = append(parts, name+"="+v)
+		}
+	}
+	sig := "signature valid"
+	if !r.signed {
+		sig = "signature INVALID"
+	}
+	return strings.Join(parts, " ") + "  [" + sig + "]"
 }

@@ -2,6 +2,7 @@
 //
 //	tonepay serve    run the server (see `tonepay serve -h`)
 //	tonepay demo     a scripted payment, end to end, on a temporary server
+//	                 (--ivr: a <Pay> IVR from the caller's side)
 //	tonepay call     play the caller against a running server
 //	tonepay account  print the main account's credentials from the store
 //	tonepay processor  a reference Generic Pay Connector processor
@@ -37,7 +38,8 @@ const usage = `tonepay serves Twilio's agent-assisted Payments API.
 
 Usage:
   tonepay serve [flags]     run the server; "tonepay serve -h" lists the flags and variables
-  tonepay demo              watch a payment go through, end to end, in ten seconds
+  tonepay demo [--ivr]      watch a payment go through, end to end, in ten seconds
+                            (--ivr: a caller pays a <Pay> IVR by keypad)
   tonepay call ...          play the caller against a running server ("tonepay call -h")
   tonepay account show      print the main account's credentials from the store ("tonepay account -h")
   tonepay processor         a reference Generic Pay Connector processor to try connectors with
@@ -47,11 +49,17 @@ Usage:
 Every command takes -h. Run "go test ./..." in the source tree to test it.
 `
 
-const demoUsage = `Usage: tonepay demo
+const demoUsage = `Usage: tonepay demo [--ivr]
 
 Starts a server on a temporary database and a free loopback port, plays an
 agent and a caller through one card payment with the sandbox connector, and
-prints each step. It takes no flags and leaves nothing behind.
+prints each step. It leaves nothing behind.
+
+  --ivr   the self-service flow instead: a small <Pay> IVR runs on loopback,
+          a call is placed to it and a caller types a card on the keypad; it
+          prints, in time order, what the caller hears, what they type (never
+          the digits) and each webhook the app receives (TwiML fetches,
+          statusCallbacks, the action), with its signature checked
 `
 
 // run is main without the process: tests call it with their own arguments,
@@ -78,9 +86,19 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
-		if help || len(args) > 1 {
-			fmt.Fprint(stderr, demoUsage)
+		fl := flag.NewFlagSet("demo", flag.ContinueOnError)
+		fl.SetOutput(stderr)
+		fl.Usage = func() { fmt.Fprint(stderr, demoUsage) }
+		ivr := fl.Bool("ivr", false, "")
+		if err := fl.Parse(args[1:]); err != nil {
+			return err
+		}
+		if help || fl.NArg() > 0 {
+			fl.Usage()
 			return flag.ErrHelp
+		}
+		if *ivr {
+			return demoIVR(ctx, stdout)
 		}
 		return demo(ctx, stdout)
 	case "call":
