@@ -243,7 +243,12 @@ func (p *parser) pay(n node, v *Verb) *Error {
 }
 
 func (p *parser) payPrompt(n node, pv *PayVerb) (PayPrompt, *Error) {
-	a := p.attrs(n, "for", "cardType", "attempt", "errorType", "requireMatchingInputs")
+	a := p.attrs(n, "for", "for_", "cardType", "attempt", "errorType", "requireMatchingInputs")
+	if _, ok := a["for"]; !ok {
+		// twilio-go's twiml package writes VoicePrompt.For_ as for_: run
+		// what real apps generate.
+		a["for"] = a["for_"]
+	}
 	pr := PayPrompt{For: a["for"]}
 	if !slices.Contains(payFors, pr.For) {
 		pv.invalid(64020, "Prompt for", pr.For, "not "+strings.Join(payFors, ", "))

@@ -40,3 +40,21 @@ func TestTwilioGoDocuments(t *testing.T) {
 		{at: 34 * sec, serve: true, ended: StatusCompleted, heard: []string{"Goodbye"}},
 	})
 }
+
+// TestTwilioGoPrompt: twilio-go writes <Prompt for> as for_ (its VoicePrompt.For_):
+// tonepay reads it as for.
+func TestTwilioGoPrompt(t *testing.T) {
+	doc, err := twiml.Voice([]twiml.Element{&twiml.VoicePay{ChargeAmount: "1", InnerElements: []twiml.Element{
+		&twiml.VoicePrompt{For_: "expiration-date", Attempt: "2", InnerElements: []twiml.Element{&twiml.VoiceSay{Message: "Expiry again"}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, perr := Parse([]byte(doc), base+"start")
+	if perr != nil {
+		t.Fatalf("%v\n%s", perr, doc)
+	}
+	pv := d.Verbs[0].Pay
+	if pv.Invalid != "" || len(pv.Prompts) != 1 || pv.Prompts[0].For != "expiration-date" || len(d.Warnings) != 0 {
+		t.Fatalf("%+v warnings %v\n%s", pv, d.Warnings, doc)
+	}
+}

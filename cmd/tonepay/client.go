@@ -71,8 +71,9 @@ const callUsage = `Usage:
   tonepay call timeline CALLSID               what happened on the call, one line each:
                                               seq, time, kind and what it says
 
-Keys reach a capture only while the agent's payment is capturing a field
-(Capture=payment-card-number, ...): pressed at any other time they are dropped.
+Keys go to whoever listens: a payment capturing a field (an agent's
+Capture=..., or a <Pay>), else the call's <Gather>; otherwise they are
+dropped. press answers once the TwiML the keys caused has run.
 
 The server and credentials come from --server (TONEPAY_SERVER, default
 http://127.0.0.1:8080), TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN.
