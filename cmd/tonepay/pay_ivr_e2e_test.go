@@ -376,6 +376,9 @@ timeout = "3s"
 	// a <Pay>, which cannot start a second one.
 	busy := payApp(t, fs.token, `<Pay action="/paid" chargeAmount="1"/>`)
 	code, body, _ := fs.do("POST", fs.api("/Calls.json"), url.Values{"To": {"+1"}, "From": {"+2"}, "Twiml": {"<Response/>"}})
+	if code != 201 {
+		t.Fatalf("held call: %d %s", code, body)
+	}
 	held := sidOf(body)
 	if code, body, _ = fs.do("POST", fs.api("/Calls/"+held+"/Payments.json"), url.Values{"IdempotencyKey": {"k"}, "StatusCallback": {busy.url("/agent")}}); code != 201 {
 		t.Fatalf("agent session: %d %s", code, body)
