@@ -264,6 +264,12 @@ func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 	case s.State.Capture == "":
 		s.State.Dropped++ // digits reach a session only while a field is being captured
 		return Output{}
+	case ev.Key == '#' && s.Params.Verb && sec.Entry == "":
+		// A <Pay> asks the next field as soon as a fixed-length one is full,
+		// so a # the caller adds after an expiry or a security code lands
+		// here: it ends nothing (DESIGN §10: that # is not needed).
+		s.State.Dropped++
+		return Output{}
 	case ev.Key == '#':
 		return e.finishOut(s, sec, now)
 	case ev.Key < '0' || ev.Key > '9':

@@ -180,6 +180,16 @@ func TestVerb(t *testing.T) {
 					t.Errorf("after start: %+v, deadline %v", s.State, s.Deadline.Sub(t0))
 				}
 			}}, nil},
+		{"a # after a full expiry is dropped, not an empty security code", nil, startCard, []vstep{
+			{keys: "4242424242424242#", n: 1, ask: ask(tonepay.FieldExpiration, 1, "", "visa")},
+			{keys: "1230", n: 1, ask: ask(tonepay.FieldSecurityCode, 1, "", "visa")},
+			{keys: "#", n: 0, check: func(t *testing.T, s *tonepay.Session, _ *Secrets) {
+				if s.State.Capture != tonepay.FieldSecurityCode || s.State.Attempt != 1 || s.State.Dropped != 1 {
+					t.Errorf("after the #: %+v", s.State)
+				}
+			}},
+			{keys: "123", n: 1, ask: ask(tonepay.FieldPostalCode, 1, "", "visa")},
+		}},
 		{"ach starts with the routing number", ach, vstep{n: 1, ask: ask(tonepay.FieldRoutingNumber, 1, "", ""),
 			last: map[string]string{"For": "bank-routing-number", "BankAccountType": "consumer-checking", "PaymentMethod": "ach-debit"}}, nil},
 		{"tokenize: each field in order, no per-digit callbacks, then the action", nil, startCard, steps(verbCard, []vstep{processing,
