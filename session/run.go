@@ -240,7 +240,7 @@ var sipCode = map[string]int{tonepay.CallCompleted: 200, tonepay.CallBusy: 486, 
 // what the runner must do next; nothing when the input changed nothing (a
 // stale timer or answer) or the call no longer runs.
 func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input) ([]callEffect, error) {
-	return svc.onRun(ctx, callSid, func(st *voice.State, now time.Time) (voice.Output, bool) {
+	return svc.onRun(ctx, callSid, func(_ *tonepay.CallRun, st *voice.State, now time.Time) (voice.Output, bool) {
 		out := svc.Voice.Step(st, in, now)
 		return out, !quiet(out)
 	})
@@ -248,7 +248,7 @@ func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input
 
 // onRun is one transaction on a call's run: step decides the output and
 // whether to save it; a call that runs no TwiML is left alone.
-func (svc *Service) onRun(ctx context.Context, callSid string, step func(*voice.State, time.Time) (voice.Output, bool)) ([]callEffect, error) {
+func (svc *Service) onRun(ctx context.Context, callSid string, step func(*tonepay.CallRun, *voice.State, time.Time) (voice.Output, bool)) ([]callEffect, error) {
 	now := svc.Now().UTC()
 	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
 		call, err := tx.FindCall(ctx, callSid)
@@ -259,7 +259,7 @@ func (svc *Service) onRun(ctx context.Context, callSid string, step func(*voice.
 		if err != nil || run == nil {
 			return err
 		}
-		out, save := step(st, now)
+		out, save := step(run, st, now)
 		if !save {
 			return nil
 		}
@@ -385,7 +385,7 @@ func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
 		return 0, err
 	}
 	for _, sid := range sids {
-		effs, err := svc.resume(ctx, sid)
+		effs, err := svc.resume(ctx, sid, at)
 		if err != nil {
 			return 0, err
 		}
@@ -396,9 +396,13 @@ func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
 
 // resume takes a due run: a lost fetch is claimed (saved with a new
 // deadline, so one process repeats it) and repeated; a due wait times out.
-// It always saves: a run the sweeper found must not stay due.
-func (svc *Service) resume(ctx context.Context, sid string) ([]callEffect, error) {
-	return svc.onRun(ctx, sid, func(st *voice.State, now time.Time) (voice.Output, bool) {
+// It saves whatever it did (a run the sweeper found must not stay due),
+// unless the run is no longer due: another sweeper took it first.
+func (svc *Service) resume(ctx context.Context, sid string, due time.Time) ([]callEffect, error) {
+	return svc.onRun(ctx, sid, func(run *tonepay.CallRun, st *voice.State, now time.Time) (voice.Output, bool) {
+		if run.Deadline.IsZero() || run.Deadline.After(due) {
+			return voice.Output{}, false // another sweeper (process) took it first
+		}
 		f := st.Fetch
 		if f == nil {
 			return svc.Voice.Step(st, voice.Input{Kind: voice.Timeout}, now), true

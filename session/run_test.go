@@ -429,3 +429,30 @@ func TestPayPromptInRealTime(t *testing.T) {
 		t.Fatalf("verb %v, first-digit deadline %v, want at least %v", s.Params.Verb, s.Deadline, want)
 	}
 }
+
+// TestResumeOnce: two processes sweeping the same lost fetch repeat it once:
+// the first claims it (a new deadline), the second finds it no longer due.
+func TestResumeOnce(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(map[string]string{"start": `<Response><Gather timeout="60"><Say>Hi</Say></Gather></Response>`})
+	a.gate = make(chan struct{})
+	dying := f.voiceService(t, a)
+	go dying.CreateCall(context.Background(), &tonepay.CreateCallRequest{AccountSid: f.acct.Sid, To: "+1", From: "+2", URL: ivr + "start"})
+	for len(a.requests()) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	dying.StopCalls()
+	a.mu.Lock()
+	a.gate = nil
+	a.mu.Unlock()
+	f.clock.Add(25 * time.Second) // past the fetch's deadline
+	one, two := f.voiceService(t, a), f.voiceService(t, a)
+	var wg sync.WaitGroup
+	for _, svc := range []*session.Service{one, two} {
+		wg.Go(func() { svc.SweepCalls(context.Background(), false) })
+	}
+	wg.Wait()
+	if n := len(a.requests()); n != 2 {
+		t.Fatalf("%d fetches, want the lost one and one repeat", n)
+	}
+}
