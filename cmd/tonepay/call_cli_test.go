@@ -47,6 +47,17 @@ func TestCallInboundAndTimelineCommands(t *testing.T) {
 	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+14155550100").SetVoiceUrl(voice.URL)); err != nil {
 		t.Fatal(err)
 	}
+	// call create --url runs the app's TwiML.
+	created, err := cli("call", "create", "--url", voice.URL+"/outbound")
+	if err != nil || !tonepay.IsSID(created, "CA") {
+		t.Fatalf("call create --url: %v %q", err, created)
+	}
+	if oc, err := tw.FetchCall(created, &api.FetchCallParams{}); err != nil || *oc.Status != "in-progress" {
+		t.Fatalf("call create --url: %v %+v", err, oc)
+	}
+	if tl, err := cli("call", "timeline", created); err != nil || !strings.Contains(tl, voice.URL+"/outbound") {
+		t.Fatalf("timeline of the --url call: %v\n%s", err, tl)
+	}
 	in, err := cli("call", "inbound", "--to", "+14155550100", "--from", "+14155550111")
 	if err != nil || !tonepay.IsSID(in, "CA") {
 		t.Fatalf("call inbound: %v %q", err, in)

@@ -62,7 +62,10 @@ func (c *apiClient) twilio(path string) string { return "/2010-04-01/Accounts/" 
 func (c *apiClient) ext(path string) string    { return "/_tonepay/Accounts/" + c.account + path }
 
 const callUsage = `Usage:
-  tonepay call create [--to N] [--from N]     create a simulated call; prints its SID
+  tonepay call create [--to N] [--from N] [--url URL]
+                                              create a simulated call; prints its SID.
+                                              With --url it runs that app's TwiML; without,
+                                              it holds for an hour (for agent payments)
   tonepay call press CALLSID KEYS             the caller presses KEYS (0-9 * #, w waits 0.5 s)
   tonepay call hangup CALLSID                 end the call
   tonepay call inbound --to N [--from N]      a caller dials N, one of the account's
@@ -91,6 +94,7 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs.StringVar(&server, "server", server, "tonepay's base URL")
 	to := fs.String("to", "+15005550006", "the number called")
 	from := fs.String("from", "+15005550001", "the caller ID")
+	twimlURL := fs.String("url", "", "create: the app's TwiML URL (default: a call that holds for an hour)")
 	if len(args) == 0 || args[0] == "help" || strings.HasPrefix(args[0], "-") {
 		if err := fs.Parse(args); err != nil {
 			return err // -h, --help, or a flag before the verb
@@ -111,7 +115,12 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	switch {
 	case verb == "create" && len(rest) == 0:
 		var call struct{ Sid string }
-		err := c.call(ctx, c.twilio("/Calls.json"), url.Values{"To": {*to}, "From": {*from}, "Twiml": {"<Response><Pause length=\"3600\"/></Response>"}}, &call)
+		form := url.Values{"To": {*to}, "From": {*from}, "Twiml": {"<Response><Pause length=\"3600\"/></Response>"}}
+		if *twimlURL != "" {
+			form.Del("Twiml")
+			form.Set("Url", *twimlURL)
+		}
+		err := c.call(ctx, c.twilio("/Calls.json"), form, &call)
 		if err == nil {
 			fmt.Fprintln(stdout, call.Sid)
 		}
