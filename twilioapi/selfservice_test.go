@@ -1,0 +1,53 @@
+package twilioapi_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/twilioapi"
+)
+
+// noFetch answers every request with a 404: the calls here run inline Twiml,
+// which fetches nothing.
+type noFetch struct{}
+
+func (noFetch) Fetch(context.Context, *tonepay.FetchRequest) (*tonepay.FetchResponse, error) {
+	return &tonepay.FetchResponse{Status: 404}, nil
+}
+
+// TestSessionSelfService: the session view says whether the IVR's <Pay> runs
+// the session (the console then offers no agent actions) or an agent does.
+func TestSessionSelfService(t *testing.T) {
+	e := newEnvWith(t, twilioapi.Options{}, envOptions{fetcher: noFetch{}})
+	acct := "/2010-04-01/Accounts/" + e.main.Sid
+	code, body := e.as(e.main).post(acct+"/Calls.json", url.Values{"To": {"+15005550006"}, "From": {"+15005550001"},
+		"Twiml": {`<Response><Pay chargeAmount="5.00" timeout="30"/></Response>`}})
+	if code != 201 {
+		t.Fatalf("create call: %d %v", code, body)
+	}
+	payCall := body["sid"].(string)
+	s, err := e.store.FindOpenSession(context.Background(), payCall)
+	if err != nil {
+		t.Fatalf("the <Pay> session: %v", err)
+	}
+	cases := []struct {
+		name, call, sid string
+		want            bool
+	}{
+		{"<Pay>", payCall, s.Sid, true},
+		{"agent", e.call, e.createPayment(e.call, "ChargeAmount", "5.00"), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := e.as(e.main).do("GET", "/_tonepay/Accounts/"+e.main.Sid+"/Calls/"+c.call+"/Payments/"+c.sid, nil)
+			if code != 200 || body["sid"] != c.sid {
+				t.Fatalf("fetch: %d %v", code, body)
+			}
+			if got, ok := body["self_service"].(bool); !ok || got != c.want {
+				t.Errorf("self_service %v (present %v), want %v", body["self_service"], ok, c.want)
+			}
+		})
+	}
+}
