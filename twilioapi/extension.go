@@ -178,10 +178,22 @@ func (s *server) handleSessionCallbacks(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
+// currentSession in a session's path stands for the call's open session: a
+// <Pay> with no statusCallback queues no callbacks, so no event tells the
+// console its SID.
+const currentSession = "Current"
+
 // findSession returns the session in the path if it is on the call in the
 // path and belongs to acct, else 20404.
 func (s *server) findSession(r *http.Request, acct *tonepay.Account) (*tonepay.Session, error) {
-	x, err := s.store.FindSession(r.Context(), pathSid(r, "PaymentSid"))
+	sid := pathSid(r, "PaymentSid")
+	var x *tonepay.Session
+	var err error
+	if sid == currentSession {
+		x, err = s.store.FindOpenSession(r.Context(), pathSid(r, "CallSid"))
+	} else {
+		x, err = s.store.FindSession(r.Context(), sid)
+	}
 	if errors.Is(err, tonepay.ErrNotFound) || err == nil && (x.AccountSid != acct.Sid || x.CallSid != pathSid(r, "CallSid")) {
 		return nil, errNotFound(r)
 	}

@@ -3,6 +3,7 @@ package twilioapi_test
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/tonepay/tonepay"
@@ -39,15 +40,44 @@ func TestSessionSelfService(t *testing.T) {
 		{"<Pay>", payCall, s.Sid, true},
 		{"agent", e.call, e.createPayment(e.call, "ChargeAmount", "5.00"), false},
 	}
+	// Current is the call's open session: how the console finds a <Pay>'s.
+	for _, c := range cases[:2] {
+		cases = append(cases, struct {
+			name, call, sid string
+			want            bool
+		}{c.name + " as Current", c.call, c.sid, c.want})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, body := e.as(e.main).do("GET", "/_tonepay/Accounts/"+e.main.Sid+"/Calls/"+c.call+"/Payments/"+c.sid, nil)
+			path := c.sid
+			if strings.HasSuffix(c.name, "Current") {
+				path = "Current"
+			}
+			code, body := e.as(e.main).do("GET", "/_tonepay/Accounts/"+e.main.Sid+"/Calls/"+c.call+"/Payments/"+path, nil)
 			if code != 200 || body["sid"] != c.sid {
 				t.Fatalf("fetch: %d %v", code, body)
 			}
 			if got, ok := body["self_service"].(bool); !ok || got != c.want {
 				t.Errorf("self_service %v (present %v), want %v", body["self_service"], ok, c.want)
 			}
+		})
+	}
+}
+
+// TestCurrentSessionNotFound: Current is 20404 when the call has no open
+// session, and for another account's call, as a SID would be.
+func TestCurrentSessionNotFound(t *testing.T) {
+	e := newEnv(t, twilioapi.Options{})
+	if code, body := e.as(e.sub).post("/2010-04-01/Accounts/"+e.sub.Sid+"/Calls/"+e.subCall+"/Payments.json", createForm("ChargeAmount", "5.00")); code != 201 {
+		t.Fatalf("the subaccount's payment: %d %v", code, body)
+	}
+	for name, path := range map[string]string{
+		"no open session":     "/_tonepay/Accounts/" + e.main.Sid + "/Calls/" + e.call + "/Payments/Current",
+		"a subaccount's call": "/_tonepay/Accounts/" + e.main.Sid + "/Calls/" + e.subCall + "/Payments/Current",
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, body := e.as(e.main).do("GET", path, nil)
+			checkError(t, code, body, 404, 20404)
 		})
 	}
 }
