@@ -60,10 +60,13 @@ func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tone
 }
 
 type sessionJSON struct {
-	Sid              string            `json:"sid"`
-	AccountSid       string            `json:"account_sid"`
-	CallSid          string            `json:"call_sid"`
-	Status           string            `json:"status"`
+	Sid        string `json:"sid"`
+	AccountSid string `json:"account_sid"`
+	CallSid    string `json:"call_sid"`
+	Status     string `json:"status"`
+	// SelfService marks a <Pay> session: the IVR asks the caller for each
+	// field itself, so an agent's Capture or Status=complete gets 64021.
+	SelfService      bool              `json:"self_service"`
 	PaymentMethod    string            `json:"payment_method"`
 	PaymentConnector string            `json:"payment_connector"`
 	ChargeAmount     string            `json:"charge_amount,omitempty"`
@@ -91,7 +94,7 @@ type sessionJSON struct {
 
 func encodeSession(x *tonepay.Session) sessionJSON {
 	out := sessionJSON{
-		Sid: x.Sid, AccountSid: x.AccountSid, CallSid: x.CallSid, Status: string(x.Status),
+		Sid: x.Sid, AccountSid: x.AccountSid, CallSid: x.CallSid, Status: string(x.Status), SelfService: x.Params.Verb,
 		PaymentMethod: x.Params.PaymentMethod, PaymentConnector: x.Params.PaymentConnector,
 		ChargeAmount: x.Params.ChargeAmount, Currency: x.Params.Currency,
 		Capture: string(x.State.Capture), Typed: x.State.Typed, Confirmation: x.Params.Confirmation, Required: x.Required(), Captured: map[string]string{},
@@ -175,10 +178,22 @@ func (s *server) handleSessionCallbacks(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
+// currentSession in a session's path stands for the call's open session: a
+// <Pay> with no statusCallback queues no callbacks, so no event tells the
+// console its SID.
+const currentSession = "Current"
+
 // findSession returns the session in the path if it is on the call in the
 // path and belongs to acct, else 20404.
 func (s *server) findSession(r *http.Request, acct *tonepay.Account) (*tonepay.Session, error) {
-	x, err := s.store.FindSession(r.Context(), pathSid(r, "PaymentSid"))
+	sid := pathSid(r, "PaymentSid")
+	var x *tonepay.Session
+	var err error
+	if sid == currentSession {
+		x, err = s.store.FindOpenSession(r.Context(), pathSid(r, "CallSid"))
+	} else {
+		x, err = s.store.FindSession(r.Context(), sid)
+	}
 	if errors.Is(err, tonepay.ErrNotFound) || err == nil && (x.AccountSid != acct.Sid || x.CallSid != pathSid(r, "CallSid")) {
 		return nil, errNotFound(r)
 	}

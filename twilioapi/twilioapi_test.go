@@ -68,6 +68,8 @@ type envOptions struct {
 	hub   *events.Hub                                // where the service publishes; Subscribe it in Options
 	// timeouts are the http.Server's read and write timeouts; default none.
 	timeouts time.Duration
+	// fetcher makes calls run their TwiML; default none (calls only wait).
+	fetcher tonepay.Fetcher
 }
 
 func openSQLite(t *testing.T) tonepay.Store {
@@ -106,6 +108,10 @@ func newEnvWith(t *testing.T, opt twilioapi.Options, o envOptions) *env {
 	}
 	if o.hub != nil {
 		svc.Publish = o.hub.Publish
+	}
+	if o.fetcher != nil {
+		svc.Fetcher = o.fetcher
+		t.Cleanup(svc.StopCalls)
 	}
 	h := twilioapi.NewServer(log, store, svc, opt)
 	if o.wrap != nil {

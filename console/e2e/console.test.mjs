@@ -6,7 +6,9 @@
 // code copied in one click, a decline with its reason, a hang-up mid-payment
 // that disables everything, and a phone-sized screen with the payment above
 // the keypad; and the call's timeline: what the caller heard and did, keys for
-// a card masked, the hang-up last, the app's words as text. Screenshots go to
+// a card masked, the hang-up last, the app's words as text; a <Pay> in the
+// TwiML shown as self-service, with its progress and result but no agent
+// actions. Screenshots go to
 // $ARTIFACTS.
 // Run by cmd/tonepay's TestConsole with TONEPAY_URL, TONEPAY_ACCOUNT_SID,
 // TONEPAY_AUTH_TOKEN and ARTIFACTS set.
@@ -317,6 +319,38 @@ await step("a call on a reserved domain holds, and the timeline says why", async
   await expectText(page.locator("#timeline-sum"), /● Live · 1 step · Warning/);
   await page.getByRole("button", { name: "Hang up" }).click();
   await expectText(timeline.locator("li").last(), /Hung up/);
+});
+
+// A <Pay> in the call's TwiML: the IVR asks the caller, the agent watches.
+await step("a <Pay> session is self-service: its progress masked, no agent actions, then its result", async () => {
+  await createCall('<Response><Pay chargeAmount="5.00" timeout="30"/></Response>');
+  await expectText(page.locator("#self-service"), /^Self-service <Pay>: the caller is paying by keypad$/);
+  await expectText(page.locator("#session-what"), /^Charge 5\.00 USD$/);
+  await expectText(tile("payment-card-number"), /Asked now · Listening: 0 digits so far/);
+  must(await page.locator("#tiles button").count() === 0, "a tile offers an agent action");
+  for (const name of ["Start payment", "Ask the caller", "Process payment", "Cancel payment"]) {
+    must(await page.getByRole("button", { name }).isHidden(), name + " is offered");
+  }
+  must(await page.locator("#payment button.primary:visible").count() === 0, "the payment offers a primary action");
+  for (const k of "4242") await page.locator("#keypad").getByRole("button", { name: k, exact: true }).click();
+  await expectText(tile("payment-card-number"), /4 digits so far/);
+  await typeKeys("424242424242#");
+  await expectText(tile("payment-card-number").locator(".value"), /^•••• 4242$/);
+  await expectText(tile("payment-card-number"), /Captured · Visa/);
+  await expectText(tile("expiration-date"), /Asked now/);
+  await expectText(page.locator("#session-status"), /1 of 4 captured · The caller is typing the expiry date/);
+  await page.screenshot({ path: join(out, "console-pay.png") });
+  await typeKeys("1230");
+  await expectText(tile("expiration-date").locator(".value"), /^12\/30$/);
+  await typeKeys("123");
+  await expectText(tile("security-code").locator(".value"), /^•••$/);
+  must(!(await page.evaluate(() => document.body.textContent)).includes("4242424242424242"), "the full card number is on the page");
+  await typeKeys("94105#");
+  await expectText(result.locator(".title"), /^Succeeded$/);
+  await expectText(result.locator(".what"), /^5\.00 USD charged to Visa •••• 4242$/);
+  must(/^ch_\w+$/.test(await page.locator("#code").textContent()), "no confirmation code");
+  must(!(await page.evaluate(() => document.body.textContent)).includes("4242424242424242"), "the full card number is on the page");
+  await page.screenshot({ path: join(out, "console-pay-success.png") });
 });
 
 await browser.close();

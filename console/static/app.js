@@ -204,6 +204,18 @@ function select(sid) {
   selected = sid;
   renderAll();
   watchTimeline(sid);
+  if (sid && !sessions[sid]) findCurrent(sid);
+}
+
+// findCurrent asks for the call's open session: a <Pay> in the call's TwiML
+// starts one that no event may announce (a <Pay> without statusCallback
+// queues no callbacks). None (20404) is the usual answer.
+async function findCurrent(call) {
+  let s;
+  try { s = await api("GET", ours(`/Calls/${call}/Payments/Current`)); } catch (err) { return; }
+  if (dismissed.has(s.sid)) return;
+  merge(s);
+  if (call === selected) renderPayment();
 }
 
 // --- payment -------------------------------------------------------------
@@ -243,7 +255,7 @@ async function update(form, where) {
 }
 async function refreshSession(call) {
   const s = sessions[call];
-  if (!s) return;
+  if (!s) return findCurrent(call);
   const fresh = await api("GET", ours(`/Calls/${call}/Payments/${s.sid}`));
   if (sessions[call] && sessions[call].sid === fresh.sid) merge(fresh);
   if (call === selected) renderPayment();
@@ -262,9 +274,12 @@ function merge(s) {
 
 // While the connector works or the caller confirms, nothing the agent does
 // changes the session: ask again each second too, in case an event is lost.
+// A <Pay> session changes as the caller types, and may send no events at
+// all: ask each second while it runs.
 let polling = null;
 function pollWhileBusy(s) {
-  if (polling || !s || !(s.status === "processing" || s.status === "confirming")) return;
+  const busy = s && (s.status === "processing" || s.status === "confirming" || (s.self_service && s.status === "open"));
+  if (polling || !busy || callEnded(s.call_sid)) return;
   polling = setTimeout(() => { polling = null; refreshSession(s.call_sid).catch(() => {}); }, 1000);
 }
 const actionsError = { show: (m) => say($("#actions-error"), m), clear: () => say($("#actions-error"), "") };
@@ -365,6 +380,8 @@ function renderPaymentNow() {
   if (!s) return;
 
   const open = s.status === "open" && !ended;
+  const self = !!s.self_service; // the IVR asks the caller: no agent actions
+  $("#self-service").hidden = !self;
   const what = s.charge_amount ? `Charge ${s.charge_amount} ${s.currency}` : `Save the ${s.payment_method === "ach-debit" ? "bank account" : "card"} (${s.token_type} token)`;
   $("#session-what").textContent = what;
   const brand = $("#card-brand");
@@ -390,16 +407,18 @@ function renderPaymentNow() {
     : s.status === "confirming" ? "Waiting for the caller to press 1 to pay, or 2 to cancel"
     : s.status === "processing" ? "Processing the payment…"
     : s.capture ? `${count} · The caller is typing the ${FIELDS[s.capture].toLowerCase()}`
+    : next && self ? `${count} · Next: the caller is asked for the ${FIELDS[next].toLowerCase()}`
     : next ? `${count} · Next: ask for the ${FIELDS[next].toLowerCase()}`
     : `All ${fields.length} captured · Ready to process`;
 
   $("#tiles").replaceChildren(...fields.map((f) => tile(s, f, open, next)));
-  const ready = open && s.required.length === 0 && !s.capture;
+  const ready = open && !self && s.required.length === 0 && !s.capture;
   $("#process").disabled = !ready;
   $("#process").className = ready ? "primary big" : "secondary";
   $("#cancel").disabled = ended || !(s.status === "open" || s.status === "confirming");
-  $("#cancel").hidden = s.status === "ended";
-  $("#process").hidden = s.status === "ended";
+  // The caller ends a <Pay> with *; an agent's Status=complete would be 64021.
+  $("#cancel").hidden = s.status === "ended" || self;
+  $("#process").hidden = s.status === "ended" || self;
   $("#again").hidden = s.status !== "ended" && !ended;
   $("#again").disabled = ended;
   $("#again-note").hidden = !ended;
@@ -437,7 +456,7 @@ function tile(s, f, open, next) {
   const li = document.createElement("li");
   let state, cls, sym, value = shown(f, s.captured[f]);
   if (s.capture === f && s.status === "open") {
-    cls = "capturing"; sym = "▶"; state = `Listening: ${s.typed} digit${s.typed === 1 ? "" : "s"} so far`;
+    cls = "capturing"; sym = "▶"; state = `${s.self_service ? "Asked now · " : ""}Listening: ${s.typed} digit${s.typed === 1 ? "" : "s"} so far`;
     value = "•".repeat(s.typed);
   } else if (value) {
     cls = "captured"; sym = "✓"; state = "Captured" + (f === "payment-card-number" && s.card_type ? ` · ${brandOf(s)}` : "");
@@ -446,7 +465,7 @@ function tile(s, f, open, next) {
   } else if (!open) {
     cls = "missed"; sym = "–"; state = "Not captured";
   } else if (f === next) {
-    cls = "waiting"; sym = "→"; state = "Next: ask the caller";
+    cls = "waiting"; sym = "→"; state = s.self_service ? "Next: the caller is asked" : "Next: ask the caller";
   } else {
     cls = "waiting"; sym = "○"; state = "Not asked yet";
   }
@@ -465,6 +484,7 @@ function tile(s, f, open, next) {
   b.setAttribute("aria-label", `${b.textContent}: ${FIELDS[f]}`);
   b.dataset.focus = "tile:" + f;
   b.disabled = !open;
+  if (s.self_service) b.remove(); // the IVR asks; an agent's Capture is 64021
   say(li.querySelector(".error"), tileErrors[errKey]);
   b.addEventListener("click", () => update({ Capture: f }, {
     show: (m) => { tileErrors[errKey] = m; },
@@ -488,9 +508,12 @@ function renderPhone() {
 async function press(keys) {
   const err = $("#phone-error");
   try {
-    await api("POST", ours(`/Calls/${selected}/Digits`), { Digits: keys });
+    const call = selected;
+    await api("POST", ours(`/Calls/${call}/Digits`), { Digits: keys });
     say(err, "");
     pollTimeline(); // the TwiML the keys caused has run: show it now
+    // A <Pay> session changes with no event: read it now.
+    if (!sessions[call] || sessions[call].self_service) refreshSession(call).catch(() => {});
   } catch (e) { say(err, e.message); }
 }
 document.querySelectorAll("#keypad button").forEach((b) => b.addEventListener("click", () => press(b.textContent)));
@@ -545,6 +568,7 @@ async function pollTimeline() {
     const r = await api("GET", ours(`/Calls/${t.call}/Timeline?After=${t.after}&PageSize=${TL_PAGE}`));
     if (t !== tl) return;
     t.entries.push(...r.entries);
+    if (r.entries.some((e) => e.kind === "verb" && e.verb === "Pay") && !sessions[t.call]) findCurrent(t.call);
     t.after = r.next_after;
     t.status = r.status;
     t.error = "";
