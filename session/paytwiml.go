@@ -71,6 +71,7 @@ func (svc *Service) startPayVerb(ctx context.Context, tx tonepay.Tx, c *changes,
 		return voice.Output{}, err
 	}
 	c.callbacks = append(c.callbacks, withMethod(s, out.Callbacks)...)
+	c.touched = append(c.touched, tonepay.Event{AccountSid: s.AccountSid, SessionSid: s.Sid})
 	o := svc.Voice.Step(st, voice.Input{Kind: voice.PayAsk, Ask: out.Ask}, now)
 	if afterPrompt(st, s) {
 		if err := tx.UpdateSession(ctx, s); err != nil {

@@ -437,6 +437,7 @@ type changes struct {
 	pay       []string // sessions to send to their connector
 	ended     []string // the Results of sessions that ended
 	calls     []callEffect
+	touched   []tonepay.Event // sessions written, for Publish (a <Pay> may queue no callback)
 }
 
 // apply runs the engine on s inside tx, one step per input in order, and
@@ -477,6 +478,7 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *ton
 	if err := tx.UpdateSession(ctx, s); err != nil {
 		return err
 	}
+	c.touched = append(c.touched, tonepay.Event{AccountSid: s.AccountSid, SessionSid: s.Sid})
 	if (len(asks) > 0 || action != nil) && verbInputs(s, ins) {
 		return svc.payProgress(ctx, tx, c, s, asks, action, now)
 	}
@@ -606,11 +608,17 @@ func (svc *Service) afterCommit(c changes) {
 	}
 	if svc.Publish != nil {
 		seen := map[string]bool{}
-		for _, cb := range c.callbacks {
-			if !seen[cb.SessionSid] && tonepay.IsSID(cb.SessionSid, tonepay.PrefixPayment) { // not a call's progress
-				seen[cb.SessionSid] = true
-				svc.Publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.SessionSid})
+		publish := func(e tonepay.Event) {
+			if !seen[e.SessionSid] && tonepay.IsSID(e.SessionSid, tonepay.PrefixPayment) { // not a call's progress
+				seen[e.SessionSid] = true
+				svc.Publish(e)
 			}
+		}
+		for _, cb := range c.callbacks {
+			publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.SessionSid})
+		}
+		for _, e := range c.touched {
+			publish(e)
 		}
 	}
 	for _, result := range c.ended {

@@ -69,6 +69,7 @@ func sweepRoutes() []sweepRoute {
 		{Method: "POST", Path: "/_tonepay/Accounts/{AC}/Calls/Inbound", Auth: true, Params: []string{"From", "To"},
 			Base: map[string]string{"From": "+15005550001", "To": "{E164}"}},
 		{Method: "GET", Path: ext + "/Payments/{PK}", Auth: true},
+		{Method: "GET", Path: ext + "/Payments/Current", Auth: true},
 		{Method: "GET", Path: ext + "/Payments/{PK}/Callbacks", Auth: true},
 		{Method: "GET", Path: "/_tonepay/Accounts/{AC}/Events", Auth: true, Stream: true},
 		{Method: "POST", Path: "/_tonepay/sink", Base: map[string]string{"Sid": "PK0"}},

@@ -108,6 +108,7 @@ func TestAttackCrossAccount(t *testing.T) {
 		{Method: "GET", Path: ext + "/Timeline", Status: 200},
 		{Method: "POST", Path: "/_tonepay/Accounts/{AC}/Calls/Inbound", Body: form("From", "+1", "To", "+15550000000"), Status: 400, Code: 21211},
 		{Method: "GET", Path: ext + "/Payments/{PK}", Status: 200},
+		{Method: "GET", Path: ext + "/Payments/Current", Status: 200},
 		{Method: "GET", Path: ext + "/Payments/{PK}/Callbacks", Status: 200},
 		{Method: "GET", Path: "/_tonepay/Accounts/{AC}/Events", Status: 200},
 	}
