@@ -110,6 +110,16 @@ type Store interface {
 	NextCallbackAt(ctx context.Context) (time.Time, error)
 	// PruneAnswers deletes answers stored before t.
 	PruneAnswers(ctx context.Context, before time.Time) error
+	// PruneCalls deletes the call runs and timelines of up to limit calls
+	// (0: no limit) that ended before endedBefore (EndTime set and earlier,
+	// Status no longer queued, ringing or in-progress), oldest end first,
+	// and returns how many calls it pruned. An ended call's run is never
+	// read again, and its timeline only by people for a while; the call
+	// row, its sessions and callbacks stay (the Calls API still lists the
+	// call; its timeline is then empty). A pruned call is not counted again,
+	// so a caller repeats until a batch prunes fewer than limit; a batch is
+	// one short transaction, so pruning never holds the writer long.
+	PruneCalls(ctx context.Context, endedBefore time.Time, limit int) (int, error)
 
 	Close() error
 }

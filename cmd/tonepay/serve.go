@@ -51,6 +51,9 @@ type serveConfig struct {
 	ReadTimeout      time.Duration // a whole request, body included
 	WriteTimeout     time.Duration // an answer (event streams excepted)
 	IdleTimeout      time.Duration // a keep-alive connection between requests
+	// TimelineRetention: an ended call's run and timeline are deleted this
+	// long after its end (the call itself stays).
+	TimelineRetention time.Duration
 
 	// DESIGN §9: simulated (Say, Play and Pause take no time) or real.
 	VoiceTime    string
@@ -61,7 +64,7 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit,
 		ConnectorLease: capture.DefaultEngine.Lease, SessionIdle: capture.DefaultEngine.Idle, EraseWithin: 30 * time.Second,
 		AuthFailLimit: twilioapi.DefaultAuthFailLimit, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
-		VoiceTime: "simulated"}
+		TimelineRetention: 24 * time.Hour, VoiceTime: "simulated"}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -110,6 +113,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"TONEPAY_READ_TIMEOUT":        &c.ReadTimeout,
 		"TONEPAY_WRITE_TIMEOUT":       &c.WriteTimeout,
 		"TONEPAY_IDLE_TIMEOUT":        &c.IdleTimeout,
+		"TONEPAY_TIMELINE_RETENTION":  &c.TimelineRetention,
 	} {
 		if v := getenv(name); v != "" {
 			if *dst, err = time.ParseDuration(v); err != nil {
@@ -136,6 +140,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "a whole request, body included, must arrive within this (TONEPAY_READ_TIMEOUT)")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "an answer must be written within this; event streams excepted (TONEPAY_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a keep-alive connection is closed after this long without a request, at most 120s (TONEPAY_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.TimelineRetention, "timeline-retention", c.TimelineRetention, "an ended call's timeline (and saved TwiML state) is deleted this long after the call ended, at least 1m; the call itself stays listed (TONEPAY_TIMELINE_RETENTION)")
 	fs.StringVar(&c.VoiceTime, "voice-time", c.VoiceTime, "simulated: a call's speech and pauses take no time (a closing Pause still holds the call); real: they take as long as a caller would hear them (TONEPAY_VOICE_TIME)")
 	fs.BoolVar(&c.RequireHTTPS, "require-https-webhooks", c.RequireHTTPS, "refuse a <Pay> whose action or statusCallback is not https, as Twilio does (64016) (TONEPAY_REQUIRE_HTTPS_WEBHOOKS)")
 	fs.Usage = func() {
@@ -201,6 +206,8 @@ func (c serveConfig) validate() error {
 		return errors.New("--write-timeout must be at least 1s")
 	case c.IdleTimeout < time.Second || c.IdleTimeout > 120*time.Second:
 		return errors.New("--idle-timeout must be from 1s to 120s")
+	case c.TimelineRetention < time.Minute:
+		return errors.New("--timeline-retention must be at least 1m (ended calls are pruned every minute)")
 	case (c.AccountSid == "") != (c.AuthToken == ""):
 		return errors.New("TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN go together: set both or neither")
 	case c.AccountSid != "" && !tonepay.IsSID(c.AccountSid, tonepay.PrefixAccount):
@@ -290,6 +297,52 @@ func pruneAnswers(ctx context.Context, store tonepay.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// pruneBatch is how many calls one PruneCalls takes: one short transaction,
+// so that pruning a backlog never holds SQLite's one writer long.
+const pruneBatch = 500
+
+// pruneCalls deletes, every minute, the runs and timelines of the calls that
+// ended more than retention ago.
+func pruneCalls(ctx context.Context, store tonepay.Store, log *slog.Logger, retention time.Duration) {
+	pruneCallsEvery(ctx, store, log, time.Minute, retention, pruneBatch, time.Now)
+}
+
+// pruneCallsEvery is pruneCalls with its period, batch and clock injected
+// (for tests).
+func pruneCallsEvery(ctx context.Context, store tonepay.Store, log *slog.Logger, every, retention time.Duration, batch int, now func() time.Time) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := pruneEndedCalls(ctx, store, now().Add(-retention), batch)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("pruning ended calls' timelines", "err", err, "pruned", n)
+		case n > 0:
+			log.Debug("pruned ended calls' timelines", "calls", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pruneEndedCalls prunes the calls that ended before cut, batch by batch,
+// until a batch prunes fewer than batch: a backlog (a server that was down,
+// a burst of calls) is cleared in one round, while calls ending meanwhile
+// (after cut) cannot keep it going.
+func pruneEndedCalls(ctx context.Context, store tonepay.Store, cut time.Time, batch int) (int, error) {
+	total := 0
+	for {
+		n, err := store.PruneCalls(ctx, cut, batch)
+		total += n
+		if err != nil || n < batch {
+			return total, err
 		}
 	}
 }

@@ -68,7 +68,8 @@ type server struct {
 	hub                    *events.Hub
 	listener               tonepay.Listener // other processes' changes; nil with one process
 	api                    *http.Server
-	side                   []sideServer // pprof and metrics, each on a listener of its own
+	side                   []sideServer  // pprof and metrics, each on a listener of its own
+	timelineRetention      time.Duration // pruneCalls': an ended call's run and timeline go this long after its end
 
 	// Set by run.
 	stopSweeper, stopDelivery context.CancelFunc
@@ -87,7 +88,7 @@ type sideServer struct {
 // store would spend the credentials it prints once (the connectors, the
 // listeners, the database's place). On an error, what it opened is closed.
 func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer, log *slog.Logger) (_ *server, err error) {
-	s := &server{log: log}
+	s := &server{log: log, timelineRetention: cfg.TimelineRetention}
 	defer func() {
 		if err != nil {
 			s.close(false)
@@ -248,6 +249,7 @@ func (s *server) run() <-chan error {
 		}
 	})
 	s.delivery.Go(func() { pruneAnswers(dctx, s.store, s.log) })
+	s.delivery.Go(func() { pruneCalls(dctx, s.store, s.log, s.timelineRetention) })
 	if s.listener != nil {
 		// Every process hears every change: callbacks queued by another go out
 		// at once, and consoles connected here see sessions served there.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/store/internal/sqlrow"
 )
@@ -94,4 +95,41 @@ func (t *txn) AddTimeline(ctx context.Context, callSid string, at time.Time, ent
 		}
 	}
 	return nil
+}
+
+// PruneCalls implements tonepay.Store. SKIP LOCKED: two processes pruning at
+// once take different calls rather than wait for each other. The
+// calls_prunable index holds only the ended calls not yet pruned.
+func (s *Store) PruneCalls(ctx context.Context, endedBefore time.Time, n int) (int, error) {
+	const op = "PruneCalls"
+	var pruned int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		pruned = 0
+		rows, err := tx.Query(ctx, `SELECT sid FROM calls
+			WHERE end_time <> 0 AND NOT pruned AND end_time < $1 AND status NOT IN ($2, $3, $4)
+			ORDER BY end_time, sid LIMIT $5 FOR UPDATE SKIP LOCKED`,
+			sqlrow.Ts(endedBefore), tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n))
+		if err != nil {
+			return err
+		}
+		sids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(sids) == 0 {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM call_runs WHERE call_sid = ANY($1)`,
+			`DELETE FROM call_timeline WHERE call_sid = ANY($1)`,
+			`UPDATE calls SET pruned = true WHERE sid = ANY($1)`,
+		} {
+			if _, err := tx.Exec(ctx, q, sids); err != nil {
+				return err
+			}
+		}
+		pruned = len(sids)
+		return nil
+	})
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	return pruned, nil
 }

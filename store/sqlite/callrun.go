@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -88,4 +89,54 @@ func (t *txn) AddTimeline(ctx context.Context, callSid string, at time.Time, ent
 		}
 	}
 	return nil
+}
+
+// pruneQuery finds a batch; its first two terms are calls_prunable's WHERE,
+// word for word, which is what lets SQLite use that partial index.
+const pruneQuery = `SELECT sid FROM calls
+	WHERE end_time != 0 AND pruned = 0 AND end_time < ? AND status NOT IN (?, ?, ?)
+	ORDER BY end_time, sid LIMIT ?`
+
+// PruneCalls implements tonepay.Store. The calls_prunable index holds only
+// the ended calls not yet pruned, so finding a batch reads no other call.
+func (s *Store) PruneCalls(ctx context.Context, endedBefore time.Time, n int) (int, error) {
+	const op = "PruneCalls"
+	var pruned int
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		pruned = 0 // the committer may run fn again
+		rows, err := tx.QueryContext(ctx, pruneQuery, sqlrow.Ts(endedBefore), tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n))
+		if err != nil {
+			return wrap(op, err)
+		}
+		var sids []string
+		for rows.Next() {
+			var sid string
+			if err := rows.Scan(&sid); err != nil {
+				rows.Close()
+				return wrap(op, err)
+			}
+			sids = append(sids, sid)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return wrap(op, err)
+		}
+		for _, sid := range sids {
+			for _, q := range []string{
+				`DELETE FROM call_runs WHERE call_sid = ?`,
+				`DELETE FROM call_timeline WHERE call_sid = ?`,
+				`UPDATE calls SET pruned = 1 WHERE sid = ?`,
+			} {
+				if _, err := tx.ExecContext(ctx, q, sid); err != nil {
+					return wrap(op, err)
+				}
+			}
+		}
+		pruned = len(sids)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return pruned, nil
 }

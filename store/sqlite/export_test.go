@@ -36,3 +36,6 @@ func EmbeddedMigrations() ([]string, error) {
 	}
 	return out, err
 }
+
+// PruneQuery is the query PruneCalls finds a batch with.
+const PruneQuery = pruneQuery

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"Answers", testAnswers},
 		{"NotFound", testNotFound},
 		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"Timeline", testTimeline}, {"CallRunRace", testCallRunRace},
+		{"PruneCalls", testPruneCalls},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
