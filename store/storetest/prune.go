@@ -15,10 +15,6 @@ import (
 func testPruneCalls(t *testing.T, s tonepay.Store) {
 	a := MustAccount(t, s, "", t0)
 	cut := t0.Add(time.Hour)
-	type fixture struct {
-		name string
-		call *tonepay.Call
-	}
 	// withRun gives c a run and two timeline entries.
 	withRun := func(c *tonepay.Call) *tonepay.Call {
 		mustRun(t, s, c, time.Time{})
