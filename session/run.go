@@ -424,3 +424,46 @@ func (svc *Service) StopCalls() {
 	svc.mu.Unlock()
 	svc.runs.Wait()
 }
+
+// CallbackAnswered puts a call's webhooks and their answers on its
+// timeline (DESIGN §9): call progress callbacks and a <Pay>'s
+// statusCallbacks, once their attempt is on record. An agent's Payments
+// callbacks are the agent's, not the call's: their attempts are in the
+// session's Callbacks view. Wired to webhook.Dispatcher.Answered.
+func (svc *Service) CallbackAnswered(cb *tonepay.Callback, a *tonepay.Attempt) {
+	callSid, what := "", ""
+	switch {
+	case tonepay.IsSID(cb.SessionSid, tonepay.PrefixCall):
+		callSid, what = cb.SessionSid, "call progress: "+cb.Form.Get("CallStatus")
+	case cb.Form.Has("For"): // a <Pay>'s statusCallback
+		callSid, what = cb.Form.Get("CallSid"), "<Pay> statusCallback: For="+cb.Form.Get("For")+" Attempt="+cb.Form.Get("Attempt")
+		if e := cb.Form.Get("ErrorType"); e != "" {
+			what += " ErrorType=" + e
+		}
+	default:
+		return
+	}
+	if callSid == "" {
+		return
+	}
+	at := a.At.Add(a.Duration).UTC()
+	en := voice.Entry{At: at, Kind: "webhook", URL: tonepay.RedactURL(cb.URL), Method: cb.Method, Status: a.StatusCode, Text: what}
+	if en.Method == "" {
+		en.Method = "POST"
+	}
+	if a.Error != "" {
+		en.Text += " (" + a.Error + ")"
+	}
+	if a.StatusCode >= 400 {
+		en.Code = 15003 // Twilio's warning for a callback answered 4xx/5xx
+	}
+	b, err := json.Marshal(en)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(svc.runCtx, 5*time.Second)
+	defer cancel()
+	if err := svc.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.AddTimeline(ctx, callSid, at, b) }); err != nil && ctx.Err() == nil {
+		svc.Logger.Warn("a webhook's answer was not put on its call's timeline", "call", callSid, "err", err)
+	}
+}

@@ -88,7 +88,7 @@ type Wait struct {
 // Entry is one line of the call's timeline.
 type Entry struct {
 	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"` // fetch, fetched, verb, say, play, key, error, warning, hangup
+	Kind   string    `json:"kind"` // fetch, fetched, verb, say, play, key, error, warning, hangup; webhook (the runner's: a status callback's answer)
 	Verb   string    `json:"verb,omitempty"`
 	Text   string    `json:"text,omitempty"` // words heard, a URL played, a key, a Dial target
 	URL    string    `json:"url,omitempty"`

@@ -88,6 +88,10 @@ type Dispatcher struct {
 	// how long after its creation the callback was then: for metrics. It
 	// runs on the delivering goroutine and must not block.
 	Observe func(outcome string, took, age time.Duration)
+	// Answered, if set, is told each attempt once it is on record (the
+	// call timeline shows webhooks and their answers), on the delivering
+	// goroutine: it must be quick.
+	Answered func(cb *tonepay.Callback, a *tonepay.Attempt)
 
 	once     sync.Once
 	wake     chan struct{}
@@ -599,6 +603,9 @@ func (d *Dispatcher) record(cb *tonepay.Callback, a *tonepay.Attempt) bool {
 	}
 	if cb.Status == tonepay.CallbackPending {
 		d.retries.add(cb.NextAttemptAt)
+	}
+	if d.Answered != nil {
+		d.Answered(cb, a)
 	}
 	return true
 }

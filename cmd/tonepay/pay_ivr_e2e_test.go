@@ -114,6 +114,16 @@ func TestPayIVR(t *testing.T) {
 		if got := statusFor(app); !slices.Equal(got, []string{"payment-card-number#1", "expiration-date#1", "security-code#1", "postal-code#1", "payment-processing#1"}) {
 			t.Errorf("statusCallbacks %q", got)
 		}
+		waitFor(t, 10*time.Second, "the statusCallbacks on the timeline", func() bool {
+			_, es := fs.timeline(t, call)
+			n := 0
+			for _, e := range es {
+				if e.Kind == "webhook" && e.Status == 200 && strings.HasPrefix(e.Text, "<Pay> statusCallback: For=") {
+					n++
+				}
+			}
+			return n == 5
+		})
 		if _, es := fs.timeline(t, call); !slices.Contains(heard(es), "say:Expiry, four digits") || !slices.Contains(heard(es), "say:Thank you, goodbye") ||
 			slices.Contains(heard(es), "say:After pay") {
 			t.Errorf("heard %q", heard(es))

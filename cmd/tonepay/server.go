@@ -168,6 +168,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	s.dispatcher = &webhook.Dispatcher{Store: store, Logger: log, Policy: policy, Observe: meter.CallbackAttempt}
 	s.sessions = session.New(store, s.dispatcher, box, connectors, log)
 	s.sessions.Hooks = session.Hooks{Ended: meter.SessionEnded, Keys: meter.Keys, Connector: meter.ConnectorCall}
+	s.dispatcher.Answered = s.sessions.CallbackAnswered // webhooks and their answers on calls' timelines
 	s.sessions.Engine.FirstDigit = cfg.FirstDigit
 	s.sessions.Engine.Lease = cfg.ConnectorLease
 	s.sessions.Engine.Idle = cfg.SessionIdle

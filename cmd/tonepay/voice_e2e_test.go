@@ -272,6 +272,17 @@ func TestVoiceEndToEnd(t *testing.T) {
 	if f := progressOf(progress)[3].Form; f.Get("CallDuration") == "" || f.Get("Duration") == "" || f.Get("Timestamp") == "" {
 		t.Errorf("completed %v", f)
 	}
+	// The webhooks and their answers are on the timeline too.
+	waitFor(t, 10*time.Second, "the progress webhooks on the timeline", func() bool {
+		_, es := fs.timeline(t, *call.Sid)
+		n := 0
+		for _, e := range es {
+			if e.Kind == "webhook" && e.Status == 204 && strings.HasPrefix(e.Text, "call progress: ") && strings.HasSuffix(e.URL, "/progress") {
+				n++
+			}
+		}
+		return n == 4
+	})
 }
 
 func progressOf(rc *receiver) []delivery {

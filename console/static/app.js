@@ -612,6 +612,9 @@ function describe(e) {
       return { cls: "bad", sym: "✗", what: `Error${e.code ? " " + e.code : ""}: ${e.text || ""}`, detail: e.url || "", code: e.code };
     case "warning":
       return { cls: "warn", sym: "⚠", what: `Warning${e.code ? " " + e.code : ""}: ${e.text || ""}`, detail: e.url || "", code: e.code };
+    case "webhook":
+      return { cls: e.status >= 200 && e.status < 300 ? "fetch" : "bad", sym: "↗", what: `${e.text || "webhook"} · ${e.status ? "HTTP " + e.status : "no answer"}`,
+        detail: `${e.method || "POST"} ${e.url || ""}`.trim(), code: e.code };
     case "hangup":
       return { cls: "end", sym: "■", what: `Hung up${e.text ? " · " + e.text : ""}${code}`, detail: "", code: e.code };
     default:
