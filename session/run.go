@@ -292,10 +292,10 @@ func (svc *Service) settle(effs []callEffect) {
 		res, err := svc.Fetcher.Fetch(ctx, fetchRequest(f))
 		var fe *tonepay.FetchError
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return // shutting down: the fetch stays in flight in the run, and the next start repeats it
 		case errors.As(err, &fe):
 			in.Kind, in.Code, in.Message = voice.FetchFailed, fe.Code, fe.Message
-		case err != nil && ctx.Err() != nil:
-			return // shutting down: the run's deadline has the sweeper repeat it
 		case err != nil:
 			in.Kind, in.Code, in.Message = voice.FetchFailed, tonepay.CodeHTTPRetrieval, "HTTP retrieval failure"
 		default:
