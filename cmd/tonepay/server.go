@@ -284,11 +284,12 @@ func (s *server) run() <-chan error {
 // close stops the server; this is the one place that states the shutdown
 // order, and each step waits for the one before:
 //
-//  1. the API stops accepting and finishes in-flight requests within the
+//  1. the calls' timers and TwiML requests stop (a run keeps its fetch in
+//     flight, which the next start repeats), so that requests waiting for a
+//     call to settle answer at once instead of waiting for a slow app;
+//  2. the API stops accepting and finishes in-flight requests within the
 //     grace period (graceful only; event streams end at once, via closing);
-//  2. the sweeper stops, then the calls' timers and TwiML requests (a run
-//     keeps its fetch in flight, which the next start repeats), so nothing
-//     new is queued;
+//     then the sweeper stops, so nothing new is queued;
 //  3. connector calls in flight record their answer (sessions.Wait);
 //  4. the dispatcher, the answer pruner and the listener stop: in-flight
 //     deliveries, including what 2 and 3 queued, record their attempts;
@@ -299,6 +300,9 @@ func (s *server) run() <-chan error {
 // error is the graceful shutdown's.
 func (s *server) close(graceful bool) error {
 	var err error
+	if s.sessions != nil {
+		s.sessions.StopCalls()
+	}
 	if graceful {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
@@ -311,7 +315,7 @@ func (s *server) close(graceful bool) error {
 		s.sweeper.Wait()
 	}
 	if s.sessions != nil {
-		s.sessions.StopCalls()
+		s.sessions.StopCalls() // again: what the last requests and sweeps armed
 		s.sessions.Wait()
 	}
 	if s.stopDelivery != nil {
