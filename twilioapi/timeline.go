@@ -41,8 +41,9 @@ type timelineJSON struct {
 // Seq), at most PageSize; the client reads on from next_after.
 //
 // The call is read before its entries: a status read in the same request as
-// a terminal one then means every entry of the call is already stored, so a
-// client polling until the call ends misses none.
+// a terminal one then means every entry of the call's TwiML is already
+// stored, so a client polling until the call ends misses none of them (the
+// answers to its last webhooks, kind "webhook", may still come after).
 func (s *server) handleTimeline(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
 	q, err := parseForm(w, r)
 	if err != nil {
