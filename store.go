@@ -104,6 +104,13 @@ type Store interface {
 	// handed over together stops at the first failure and the claims take
 	// over, in order.
 	RecordAttempt(ctx context.Context, cb *Callback, a *Attempt) error
+	// DeferCallback ends the claim on a pending callback that was not
+	// attempted (its host was busy) and makes it due at until, recording no
+	// attempt and keeping Status and Attempts. The later callbacks of its
+	// session are released too, as RecordAttempt releases them: a chain
+	// handed over together stops there and the claims take over, in order.
+	// A callback no longer pending is left as it is, with no error.
+	DeferCallback(ctx context.Context, id int64, until time.Time) error
 	// NextCallbackAt returns when the earliest claimable callback (the oldest
 	// pending one of its session) is due or its claim ends, or the zero time
 	// when none is pending.

@@ -237,6 +237,17 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 	}))
 }
 
+// DeferCallback implements tonepay.Store, in one statement: the session is
+// found only while the callback is pending, so a delivered one changes
+// nothing; the later callbacks of the session lose their claims with it.
+func (s *Store) DeferCallback(ctx context.Context, id int64, until time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE callbacks SET leased_until = 0,
+			next_attempt_at = CASE WHEN id = $1 THEN $2 ELSE next_attempt_at END
+		WHERE status = 'pending' AND id >= $1 AND (id = $1 OR leased_until <> 0)
+			AND session_sid = (SELECT session_sid FROM callbacks WHERE id = $1 AND status = 'pending')`, id, sqlrow.Ts(until))
+	return wrap("DeferCallback", err)
+}
+
 // NextCallbackAt implements tonepay.Store.
 func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 	var n *int64

@@ -87,6 +87,16 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 	})
 }
 
+// DeferCallback implements tonepay.Store, in one statement: the session is
+// found only while the callback is pending, so a delivered one changes nothing.
+func (s *Store) DeferCallback(ctx context.Context, id int64, until time.Time) error {
+	const op = "DeferCallback"
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		_, err := (txq{tx, s.wstmts}).ExecContext(ctx, deferCallback, id, sqlrow.Ts(until))
+		return wrap(op, err)
+	})
+}
+
 // NextCallbackAt implements tonepay.Store.
 func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 	var n sql.NullInt64
@@ -101,3 +111,10 @@ func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
 	}
 	return sqlrow.Tm(n.Int64), nil
 }
+
+// deferCallback moves callback ?1 to ?2 and ends its claim and those of the
+// later callbacks of its session; nothing when ?1 is not pending.
+const deferCallback = `UPDATE callbacks SET leased_until = 0,
+		next_attempt_at = CASE WHEN id = ?1 THEN ?2 ELSE next_attempt_at END
+	WHERE status = 'pending' AND id >= ?1 AND (id = ?1 OR leased_until != 0)
+		AND session_sid = (SELECT session_sid FROM callbacks WHERE id = ?1 AND status = 'pending')`

@@ -186,6 +186,77 @@ func testHandoff(t *testing.T, s tonepay.Store) {
 	}
 }
 
+// testDeferCallback: a claimed callback not attempted (its host was busy) is
+// put off to a time of its own, its claim and its chain's ending, with no
+// attempt recorded; a delivered one is left alone.
+func testDeferCallback(t *testing.T, s tonepay.Store) {
+	ss := sessions(t, s, 2)
+	lease := t0.Add(time.Minute)
+	a1, a2, b1 := newCallback(ss[0], t0), newCallback(ss[0], t0), newCallback(ss[1], t0)
+	a1.ClaimedUntil, a2.ClaimedUntil = lease, lease // a chain handed over
+	addCallbacks(t, s, a1, a2)
+	addCallbacks(t, s, b1)
+	until := t0.Add(2 * time.Second)
+	if err := s.DeferCallback(ctx, a1.ID, until); err != nil {
+		t.Fatal(err)
+	}
+	// Before until only the other session's is claimable; at until a1 is,
+	// well before its lease would have ended, and a2 only after a1.
+	got, err := s.ClaimCallbacks(ctx, until.Add(-time.Nanosecond), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]int64{b1.ID}, ids(got)); d != "" {
+		t.Errorf("claim before until (-want +got IDs):\n%s", d)
+	}
+	got, err = s.ClaimCallbacks(ctx, until, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]int64{a1.ID}, ids(got)); d != "" {
+		t.Fatalf("claim at until (-want +got IDs):\n%s", d)
+	}
+	if got[0].Attempts != 0 || got[0].Status != tonepay.CallbackPending {
+		t.Errorf("deferred: Attempts %d, Status %s; want 0, pending", got[0].Attempts, got[0].Status)
+	}
+	if n, err := s.NextCallbackAt(ctx); err != nil || n.Before(until) {
+		t.Errorf("NextCallbackAt = %v, %v; want not before %v", n, err, until)
+	}
+	at := until.Add(time.Second)
+	deliver(t, s, a1, at)
+	got, err = s.ClaimCallbacks(ctx, at, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]int64{a2.ID}, ids(got)); d != "" {
+		t.Errorf("claim after a1 (-want +got IDs): a2's lease should have ended with a1's deferral\n%s", d)
+	}
+
+	// Deferring a delivered callback changes nothing.
+	if err := s.DeferCallback(ctx, a1.ID, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, s, a2, at)
+	if err := s.DeferCallback(ctx, a2.ID, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.FindCallbacks(ctx, ss[0].Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 {
+		t.Fatalf("FindCallbacks = %d callbacks, want 2", len(all))
+	}
+	for _, cb := range all {
+		if cb.Status != tonepay.CallbackDelivered || cb.Attempts != 1 || cb.NextAttemptAt.After(at) {
+			t.Errorf("deferred after delivery: Status %s, Attempts %d, NextAttemptAt %v", cb.Status, cb.Attempts, cb.NextAttemptAt)
+		}
+	}
+	if err := s.DeferCallback(ctx, 1<<40, at); err != nil {
+		t.Errorf("deferring an unknown callback: %v", err)
+	}
+}
+
 func testClaimLimit(t *testing.T, s tonepay.Store) {
 	ss := sessions(t, s, 4)
 	var cbs []*tonepay.Callback

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"ClaimOnePerSession", testClaimOnePerSession},
 		{"ClaimLimit", testClaimLimit},
 		{"Handoff", testHandoff},
+		{"DeferCallback", testDeferCallback},
 		{"ClaimLease", testClaimLease},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Attempts", testAttempts},
