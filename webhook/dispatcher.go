@@ -56,7 +56,11 @@ const maxDrain = 64 << 10
 // that fails HostFailures times in a row is backed off as a whole: its
 // callbacks are not attempted until the backoff ends, and each one met
 // meanwhile is recorded once as a failed attempt that says so, due again when
-// the backoff ends. A success resets it.
+// the backoff ends. A success resets it. A callback that finds its host's
+// slots busy waits for one, within limits (how many wait, how much of its
+// claim is left); beyond them it is put off for about as long as the host's
+// queue takes to drain, its claim ended, so that a later claim retries it
+// soon, still in its session's order.
 //
 // Set the fields before the first call to Notify or Run; zero values get the
 // defaults below.
@@ -249,9 +253,10 @@ func (d *Dispatcher) wakeRun() {
 // attempt takes cb through its host's limits and, if they let it, delivers
 // it; it reports whether cb was delivered and, if so, a channel that says
 // whether the delivery was then recorded. A callback is not attempted while
-// its host is backed off (that is recorded), nor when it waited for one of
-// the host's slots until too little of its claim was left (it is left to a
-// later claim: nothing to record, since nothing was tried).
+// its host is backed off (that is recorded), nor when its host's slots are
+// busy and too many callbacks already wait for them, or it waited until too
+// little of its claim was left: then it is deferred (see putOff), not left
+// claimed until its claim ends.
 func (d *Dispatcher) attempt(cb *tonepay.Callback) (bool, <-chan bool) {
 	h := d.hosts.get(hostKey(cb.URL), d.PerHost)
 	defer func() { d.hosts.put(h, d.Now(), d.GiveUp) }()
@@ -264,6 +269,7 @@ func (d *Dispatcher) attempt(cb *tonepay.Callback) (bool, <-chan bool) {
 		// has its full Client timeout before the claim ends.
 		wait := d.claimEnd(cb).Add(-d.Claim / 2).Sub(d.Now())
 		if wait <= 0 {
+			d.putOff(cb, h, "claim ran low waiting for the host")
 			return false, nil
 		}
 		d.ready.Add(-1) // its room goes to other hosts' callbacks meanwhile
@@ -271,6 +277,11 @@ func (d *Dispatcher) attempt(cb *tonepay.Callback) (bool, <-chan bool) {
 		ok := h.wait(wait, d.quit)
 		d.ready.Add(1)
 		if !ok {
+			select {
+			case <-d.quit: // shutdown: left to the next claim (see Run)
+			default:
+				d.putOff(cb, h, "host busy")
+			}
 			return false, nil
 		}
 	}
@@ -283,6 +294,30 @@ func (d *Dispatcher) attempt(cb *tonepay.Callback) (bool, <-chan bool) {
 	d.sem <- struct{}{}
 	defer func() { <-d.sem }()
 	return d.deliver(cb, h)
+}
+
+// deferMin is the least a callback not attempted for a busy host is put off.
+const deferMin = time.Second
+
+// putOff ends the claim on cb, which was not attempted because its host was
+// busy, and makes it due again once the host's queue has likely drained
+// (at least deferMin, at most a claim, cut by up to 20% at random so that
+// the deferred spread out): a later claim retries it soon, still first of
+// its session, and the rest of a chain handed over with it are released to
+// the claims behind it. Nothing was tried, so nothing is recorded; should the
+// store fail, the claim ends as before.
+func (d *Dispatcher) putOff(cb *tonepay.Callback, h *host, why string) {
+	wait := min(max(h.drain(), deferMin), d.Claim)
+	wait -= time.Duration(rand.Int64N(int64(wait/5) + 1))
+	until := d.Now().Add(wait)
+	log := d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", h.key)
+	if err := d.Store.DeferCallback(context.Background(), cb.ID, until); err != nil {
+		log.Error("deferring a callback", "err", err)
+		return
+	}
+	log.Debug("callback deferred", "why", why, "retry_at", until)
+	cb.NextAttemptAt, cb.ClaimedUntil = until, time.Time{}
+	d.retries.add(until)
 }
 
 // claimEnd is when cb's claim ends.
@@ -435,7 +470,7 @@ func storeRetry(n int) time.Duration {
 // sleep waits for d or ctx, and reports whether ctx is still live.
 
 // minClaim is the least claim left at which an attempt still starts; with
-// less, the callback is left for the claim that follows this one.
+// less, the callback is put off to a claim of its own.
 const minClaim = time.Second
 
 // deliver makes one attempt at cb, has it recorded, and reports whether cb
@@ -447,6 +482,7 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) (bool, <-chan bool) 
 	start := d.Now()
 	left := d.claimEnd(cb).Sub(start)
 	if left < minClaim {
+		d.putOff(cb, h, "claim ran low")
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), left)

@@ -9,9 +9,8 @@ import (
 )
 
 // waitersPerSlot bounds how many callbacks wait for a busy host, per slot.
-// Beyond that a callback is left at once (its claim keeps it off others,
-// and a later claim takes it when the claim ends): a dead host with ten
-// thousand sessions must not hold ten thousand goroutines. Enough of them
+// Beyond that a callback is deferred at once (see Dispatcher.putOff): a dead
+// host with ten thousand sessions must not hold ten thousand goroutines. Enough of them
 // for a burst at a healthy receiver, which would otherwise wait out claims.
 const waitersPerSlot = 64
 
@@ -29,12 +28,13 @@ type host struct {
 	refs  int           // callbacks using this entry; guarded by hosts.mu
 
 	mu        sync.Mutex
-	waiting   int       // callbacks waiting for a slot
-	failures  int       // host failures in a row since the last success or trip
-	trips     int       // backoffs in a row: the next one waits longer
-	trippedAt time.Time // when the current backoff began
-	resume    time.Time // no attempt before this
-	last      time.Time // of the last attempt's end
+	waiting   int           // callbacks waiting for a slot
+	failures  int           // host failures in a row since the last success or trip
+	trips     int           // backoffs in a row: the next one waits longer
+	trippedAt time.Time     // when the current backoff began
+	resume    time.Time     // no attempt before this
+	last      time.Time     // of the last attempt's end
+	took      time.Duration // how long its attempts take: a moving average
 }
 
 func (hs *hosts) get(key string, slots int) *host {
@@ -122,6 +122,15 @@ func (h *host) wait(d time.Duration, quit <-chan struct{}) bool {
 
 func (h *host) release() { <-h.slots }
 
+// drain estimates how long the callbacks waiting for the host take to get
+// their slots: a round of attempts per slot count, each as long as its
+// attempts have taken lately (0 before any has ended).
+func (h *host) drain() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return time.Duration(h.waiting/cap(h.slots)+1) * h.took
+}
+
 // result notes how an attempt that started at start ended, and returns when
 // the host's backoff ends (the zero time if it is not backed off).
 //
@@ -135,6 +144,11 @@ func (h *host) result(start, now time.Time, down bool, trip int, backoff func(in
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = now
+	if h.took == 0 {
+		h.took = now.Sub(start)
+	} else {
+		h.took += (now.Sub(start) - h.took) / 8
+	}
 	switch {
 	case !down:
 		h.failures, h.trips, h.resume = 0, 0, time.Time{}
