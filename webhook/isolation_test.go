@@ -266,3 +266,74 @@ func TestRefusingReceiverRecovers(t *testing.T) {
 	}
 	figures(t, "webhook-recover", sessions*each+1, correct, fmt.Sprintf("failed_requests=%d backoff_skips=%d", failures, skips))
 }
+
+// TestBusyHostOverflowDeferred: a receiver holds its one slot while more
+// callbacks than may wait for it arrive; those that find the waiters full
+// are put off, not left claimed. Once it answers again, every callback is
+// delivered well before their claims would have ended, once each, in order
+// per session, with no attempt recorded for being put off.
+func TestBusyHostOverflowDeferred(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, f.account.AuthToken.Reveal())
+	stuck := make(chan struct{})
+	var once sync.Once
+	recover := func() { once.Do(func() { close(stuck) }) }
+	rc.seen = func(delivery, *http.Request) { <-stuck }
+	var logs logBuffer
+	const claim = 20 * time.Second // waitFor's 10 s bound is half of it
+	d := &webhook.Dispatcher{Store: f.store, Poll: 50 * time.Millisecond, PerHost: 1, Claim: claim, Logger: debugLogger(&logs)}
+	run(t, d)
+	t.Cleanup(recover) // before Run's and the receiver's cleanups
+
+	// One slot, 64 waiters (waitersPerSlot): 100 sessions overflow it, half
+	// claimed from the outbox and half handed over, as the session service
+	// does.
+	const sessions, each = 100, 2
+	var sids []string
+	for i := range sessions {
+		sid := fmt.Sprintf("PKB%03d", i)
+		sids = append(sids, sid)
+		if i%2 == 0 {
+			f.queue(t, sid, rc.srv.URL+"/cb", each, time.Now())
+		} else {
+			d.Committed(f.handOver(t, sid, rc.srv.URL+"/cb", each, d.HandOver()))
+		}
+	}
+	d.Notify()
+	waitFor(t, "callbacks put off", func() bool { return strings.Contains(logs.String(), "callback deferred") })
+	recovered := time.Now()
+	recover()
+	waitFor(t, "everything delivered", func() bool {
+		for _, sid := range sids {
+			for _, cb := range f.callbacks(t, sid) {
+				if cb.Status != tonepay.CallbackDelivered {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	took := time.Since(recovered)
+
+	got := map[string]string{}
+	tokens := map[string]int{}
+	for _, g := range rc.deliveries() {
+		got[g.Sid] += g.Seq
+		tokens[g.Token]++
+	}
+	correct := 0
+	for _, sid := range sids {
+		if got[sid] == "ab" {
+			correct += each
+		} else {
+			t.Errorf("session %s delivered %q, want ab", sid, got[sid])
+		}
+		for _, cb := range f.callbacks(t, sid) {
+			if cb.Attempts != 1 || tokens[cb.Token] != 1 {
+				t.Errorf("%s %d: %d attempts recorded, %d requests; want 1 each", sid, cb.ID, cb.Attempts, tokens[cb.Token])
+			}
+		}
+	}
+	deferred := strings.Count(logs.String(), "callback deferred")
+	figures(t, "webhook-busy-overflow", sessions*each, correct, fmt.Sprintf("deferrals=%d delivered_after_recovery_ms=%.0f claim_ms=%.0f", deferred, ms(took), ms(claim)))
+}
