@@ -21,6 +21,13 @@ import (
 	"github.com/tonepay/tonepay/webhook"
 )
 
+// testCard is the sandbox's documented test card (README, Test numbers);
+// wrongCard is it with the last digit changed, so that it fails the Luhn
+// check and the IVR demo's caller hears the retry prompt.
+const testCard = "4242424242424242"
+
+var wrongCard = testCard[:15] + "1"
+
 // demo plays a scripted agent-assisted payment on a temporary server: an
 // agent asks for each field, a simulated caller presses the keys, and the
 // signed status callbacks are printed as a timeline.
@@ -58,9 +65,8 @@ func demo(ctx context.Context, stdout io.Writer) error {
 		f := url.Values{"IdempotencyKey": {"demo-" + kv[1]}, "StatusCallback": {rc.url}, kv[0]: {kv[1]}}
 		return c.call(ctx, c.twilio("/Calls/"+call.Sid+"/Payments/"+pay.Sid+".json"), f, nil)
 	}
-	// 4242424242424242 is the sandbox's documented test card (README, Test numbers).
 	for _, step := range []struct{ field, keys, spoken string }{
-		{"payment-card-number", "4242424242424242#", "the card number, then #"},
+		{"payment-card-number", testCard + "#", "the card number, then #"},
 		{"expiration-date", "1230", "the expiry date"},
 		{"security-code", "123", "the security code"},
 		{"postal-code", "94109#", "the postal code, then #"},
@@ -245,8 +251,8 @@ func demoIVR(ctx context.Context, stdout io.Writer) error {
 	// The caller mistypes the card once, to hear the retry prompt. The
 	// digits are never printed: only what kind of keys they were.
 	for _, step := range []struct{ keys, what string }{
-		{"4242424242424241#", "a wrong card number (16 keys, then #)"},
-		{"4242424242424242#", "the card number (16 keys, then #)"},
+		{wrongCard + "#", "a wrong card number (16 keys, then #)"},
+		{testCard + "#", "the card number (16 keys, then #)"},
 		{"1230", "the expiry date (4 keys)"},
 		{"123", "the security code (3 keys)"},
 		{"94109#", "the postal code (5 keys, then #)"},
