@@ -79,25 +79,7 @@ func TestExampleIVR(t *testing.T) {
 	sid, token := parseAccount(srv.Stdout())
 	tw, _ := newTwilio(t, srv.URL, sid, token, sid, nil)
 	ext := srv.URL + "/_tonepay/Accounts/" + sid + "/Calls/"
-	do := func(method, path string, form url.Values, out any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, ext+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(sid, token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		if res.StatusCode != 200 && res.StatusCode != 201 {
-			t.Fatalf("%s %s: HTTP %d", method, path, res.StatusCode)
-		}
-		if out != nil {
-			if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	do := extCaller(t, ext, sid, token)
 	press := func(call, keys string) { do("POST", call+"/Digits", url.Values{"Digits": {keys}}, nil) }
 	said := func(call string) (status string, words []string, dialled []string) {
 		var tl struct {
@@ -203,6 +185,31 @@ func TestExampleIVR(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != http.StatusForbidden {
 			t.Errorf("%s: HTTP %d, want 403", name, res.StatusCode)
+		}
+	}
+}
+
+// extCaller returns a function that sends an account's request under base
+// (the extension API's calls), fails the test on anything but 200 or 201,
+// and decodes the JSON answer into out when given.
+func extCaller(t *testing.T, base, sid, token string) func(method, path string, form url.Values, out any) {
+	return func(method, path string, form url.Values, out any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(sid, token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != 200 && res.StatusCode != 201 {
+			t.Fatalf("%s %s: HTTP %d", method, path, res.StatusCode)
+		}
+		if out != nil {
+			if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -63,25 +62,7 @@ func TestExamplePay(t *testing.T) {
 	sid, token := parseAccount(srv.Stdout())
 	tw, _ := newTwilio(t, srv.URL, sid, token, sid, nil)
 	ext := srv.URL + "/_tonepay/Accounts/" + sid + "/Calls/"
-	do := func(method, path string, form url.Values, out any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, ext+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(sid, token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		if res.StatusCode != 200 && res.StatusCode != 201 {
-			t.Fatalf("%s %s: HTTP %d", method, path, res.StatusCode)
-		}
-		if out != nil {
-			if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	do := extCaller(t, ext, sid, token)
 	press := func(call, keys string) { t.Helper(); do("POST", call+"/Digits", url.Values{"Digits": {keys}}, nil) }
 	said := func(call string) []string {
 		var tl struct{ Entries []struct{ Kind, Text string } }
