@@ -71,6 +71,9 @@ func OpenWith(path string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite.Open: %w", err)
 		}
 	}
+	// A peak opens a reader per concurrent request, each with its own page
+	// cache outside Go's heap; closing the idle ones returns that memory.
+	read.SetConnMaxIdleTime(30 * time.Second)
 	s := &Store{write: write, read: read, Now: time.Now, rstmts: newStmts(read), wstmts: newWstmts(write), quit: make(chan struct{})}
 	s.reader = reader{pool{s.rstmts}, &s.tokens}
 	s.wal.opts = o

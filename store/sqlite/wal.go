@@ -208,6 +208,11 @@ func (s *Store) maintain() {
 		w.retryAt, w.fails = now.Add(max(ckptRetry, wait)), w.fails+1
 	case mode == "TRUNCATE":
 		w.dirty, w.ended, w.retryAt, w.fails = false, time.Time{}, time.Time{}, 0
+		// The writer's page cache (up to 64 MiB) lives in SQLite's own
+		// allocator, outside Go's heap: give it back once the store is
+		// quiet, so a peak's memory does not stay resident for good. The
+		// next writes read their pages again from the OS's file cache.
+		s.write.Exec(`PRAGMA shrink_memory`)
 	default:
 		w.retryAt, w.fails = time.Time{}, 0
 	}
