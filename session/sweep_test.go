@@ -106,7 +106,7 @@ func TestSweepEndsOrphanLegs(t *testing.T) {
 			if n := live(); n != level+2 {
 				t.Errorf("%d calls in progress after the sweep, want %d (the live Dial's two)", n, level+2)
 			}
-			// A second sweep finds nothing more to end.
+			// Another sweep soon after changes nothing.
 			if _, err := svc.SweepCalls(ctx, false); err != nil {
 				t.Fatal(err)
 			}
