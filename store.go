@@ -37,6 +37,11 @@ type Reader interface {
 	// FindDueCallRuns returns the call SIDs of runs whose Deadline is set and
 	// not after now, earliest first; limit 0 means no limit.
 	FindDueCallRuns(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// FindOrphanLegs returns calls in progress whose parent (ParentCallSid)
+	// has ended: <Dial> legs that should have ended with it, oldest first
+	// (ties by SID); limit 0 means no limit. It costs what is in progress,
+	// not every call ever made.
+	FindOrphanLegs(ctx context.Context, limit int) ([]*Call, error)
 	// FindTimeline lists a call's timeline entries with Seq after afterSeq,
 	// in order; limit 0 means no limit.
 	FindTimeline(ctx context.Context, callSid string, afterSeq int64, limit int) ([]*TimelineEntry, error)

@@ -118,16 +118,24 @@ func (svc *Service) payProgress(ctx context.Context, tx tonepay.Tx, c *changes, 
 	}
 	var out voice.Output
 	var tl []voice.Entry
-	step := func(in voice.Input) {
+	step := func(in voice.Input) error {
 		o := svc.Voice.Step(st, in, now)
+		if err := svc.legs(ctx, tx, c, call, st, &o, now); err != nil { // the verb after the <Pay> may Dial
+			return err
+		}
 		tl = append(tl, o.Timeline...)
 		out = merge(out, o)
+		return nil
 	}
 	for _, a := range asks {
-		step(voice.Input{Kind: voice.PayAsk, Ask: a})
+		if err := step(voice.Input{Kind: voice.PayAsk, Ask: a}); err != nil {
+			return err
+		}
 	}
 	if action != nil {
-		step(voice.Input{Kind: voice.PayEnded, Params: action})
+		if err := step(voice.Input{Kind: voice.PayEnded, Params: action}); err != nil {
+			return err
+		}
 	} else if afterPrompt(st, s) {
 		if err := tx.UpdateSession(ctx, s); err != nil {
 			return err

@@ -80,6 +80,9 @@ func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, c *changes, cal
 // effect for after commit.
 func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, run *tonepay.CallRun,
 	st *voice.State, out voice.Output, tl []voice.Entry, now time.Time) error {
+	if err := svc.legs(ctx, tx, c, call, st, &out, now); err != nil {
+		return err
+	}
 	for out.Pay != nil { // a <Pay> began: its session starts, or it ends at once (and the next may begin)
 		v := out.Pay
 		out.Pay = nil
@@ -87,11 +90,11 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 		if err != nil {
 			return err
 		}
+		if err := svc.legs(ctx, tx, c, call, st, &more, now); err != nil { // what follows an ended <Pay> may Dial
+			return err
+		}
 		tl = append(tl, more.Timeline...)
 		out = merge(out, more)
-	}
-	if err := svc.legs(ctx, tx, c, call, st, out, now); err != nil {
-		return err
 	}
 	switch {
 	case out.Ended != "":
@@ -138,8 +141,18 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 // when the Dial is no longer what the call does (the caller hung up, the
 // call was redirected, timeLimit, *). The leg runs no TwiML: it holds, and
 // hanging it up (Calls update Status=completed) ends the parent's Dial.
-func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, st *voice.State, out voice.Output, now time.Time) error {
-	if st.Child != "" && (st.Current == nil || st.Current.Name != "Dial" || out.Bridged != nil) {
+//
+// It must follow every engine step, before the next one: st.Child is the
+// one leg the call has, a later step may end the Dial (or the call) that
+// this one began, and a Dial's action names st.Child as DialCallSid. So
+// where steps are merged (a run of keys, a <Pay>'s progress), each is
+// passed here first; legs takes out.Bridged, so that a merge never carries
+// one past the step that began it (issue 19: a leg made after its parent
+// ended, never to end).
+func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, st *voice.State, out *voice.Output, now time.Time) error {
+	bridged := out.Bridged
+	out.Bridged = nil
+	if st.Child != "" && (st.Current == nil || st.Current.Name != "Dial" || bridged != nil) {
 		leg, err := tx.FindCall(ctx, st.Child)
 		if err != nil {
 			return err
@@ -151,15 +164,15 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *t
 			}
 		}
 	}
-	if out.Bridged == nil {
+	if bridged == nil {
 		return nil
 	}
 	from := call.From
 	if st.Current != nil && st.Current.CallerID != "" {
 		from = st.Current.CallerID
 	}
-	to := out.Bridged.Target
-	if out.Bridged.Kind == "Client" && !strings.HasPrefix(to, "client:") {
+	to := bridged.Target
+	if bridged.Kind == "Client" && !strings.HasPrefix(to, "client:") {
 		to = "client:" + to // the API form of a client
 	}
 	leg := &tonepay.Call{Sid: svc.NewSID(tonepay.PrefixCall), AccountSid: call.AccountSid, To: to, From: from,
@@ -371,6 +384,8 @@ func (svc *Service) timeout(sid string) {
 // process (a restart, another process's call): waits overdue by sweepGrace,
 // and fetches whose deadline passed (their process died), which are
 // repeated. all: take every fetch in flight now, as a starting process does.
+// Then, at most every orphanEvery (and always with all), it ends orphan Dial
+// legs (endOrphans). It returns how many calls it took.
 func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
 	if !svc.runsTwiml() {
 		return 0, nil
@@ -391,7 +406,67 @@ func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
 		}
 		svc.settle(effs)
 	}
-	return len(sids), nil
+	svc.mu.Lock()
+	due := all || !now.Before(svc.orphansAt)
+	if due {
+		svc.orphansAt = now.Add(orphanEvery)
+	}
+	svc.mu.Unlock()
+	if !due {
+		return len(sids), nil
+	}
+	n, err := svc.endOrphans(ctx)
+	return len(sids) + n, err
+}
+
+// orphanEvery spaces the sweeps for orphan legs: the query reads every call
+// in progress, and an orphan is rare (a crash, a bug), so the 100 ms
+// sweeper need not look each time.
+const orphanEvery = 5 * time.Second
+
+// endOrphans ends Dial legs still in progress whose parent has ended. A leg
+// ends in the transaction that ends its Dial (legs), so an orphan is a
+// crash's or a bug's (issue 19): left alone it would hold the far end and
+// tonepay_calls_active forever. Each is ended in a transaction of its own
+// that reads the parent (locked first, in the order the parent's own steps
+// lock them) and the leg again: another process may have ended it.
+func (svc *Service) endOrphans(ctx context.Context) (int, error) {
+	legs, err := svc.Store.FindOrphanLegs(ctx, 100)
+	if err != nil {
+		return 0, err
+	}
+	ended := 0
+	for _, l := range legs {
+		now := svc.Now().UTC()
+		var done bool
+		c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+			done = false // commit may run this again
+			parent, err := tx.FindCall(ctx, l.ParentCallSid)
+			if err != nil {
+				return err
+			}
+			leg, err := tx.FindCall(ctx, l.Sid)
+			if err != nil || leg.Status != tonepay.CallInProgress || leg.ParentCallSid != parent.Sid || live(parent.Status) {
+				return err
+			}
+			done = true
+			return svc.endCall(ctx, tx, c, leg, nil, tonepay.CallCompleted, now)
+		})
+		if err != nil {
+			return ended, err
+		}
+		svc.settle(c.calls) // a session on the leg hung up; nothing else
+		if done {
+			ended++
+			svc.Logger.Warn("ended a Dial leg its parent call left in progress", "call", l.Sid, "parent", l.ParentCallSid)
+		}
+	}
+	return ended, nil
+}
+
+// live reports a call status that has not ended.
+func live(status string) bool {
+	return status == tonepay.CallQueued || status == tonepay.CallRinging || status == tonepay.CallInProgress
 }
 
 // resume takes a due run: a lost fetch is claimed (saved with a new

@@ -59,6 +59,8 @@ type Service struct {
 	runCtx   context.Context        // the runner's requests; canceled by StopCalls
 	stopRuns context.CancelFunc
 	runs     sync.WaitGroup // timers firing
+	// orphansAt is when SweepCalls next looks for orphan legs (run.go).
+	orphansAt time.Time
 }
 
 // Hooks observe the service for metrics. Each is called after the commit
@@ -287,6 +289,11 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *
 		var unrouted []byte
 		for i := 0; i < len(run); i++ {
 			o := svc.Voice.Step(st, voice.Input{Kind: voice.Key, Key: run[i]}, now)
+			// This key's Dial leg now, not once for the run: the next key
+			// may end the Dial (and the call) this one began.
+			if err := svc.legs(ctx, tx, c, call, st, &o, now); err != nil {
+				return err
+			}
 			tl = append(tl, o.Timeline...)
 			out = merge(out, o)
 			if o.Unrouted != 0 {
@@ -338,8 +345,9 @@ func (svc *Service) keysToSession(ctx context.Context, tx tonepay.Tx, c *changes
 	return nil
 }
 
-// merge folds the output of one more step into o: the latest fetch, every
-// notify, the end.
+// merge folds the output of one more step into o: the latest fetch, wait
+// and <Pay>, every notify, the end. Never a Dial's leg (Bridged): legs takes
+// it from each step before the merge, since a later step may end it.
 func merge(o, n voice.Output) voice.Output {
 	if n.Fetch != nil {
 		o.Fetch = n.Fetch
@@ -352,9 +360,6 @@ func merge(o, n voice.Output) voice.Output {
 	}
 	if n.Pay != nil {
 		o.Pay = n.Pay
-	}
-	if n.Bridged != nil {
-		o.Bridged = n.Bridged
 	}
 	o.Notify = append(o.Notify, n.Notify...)
 	return o

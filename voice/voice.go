@@ -117,7 +117,9 @@ type Output struct {
 	// agent-assisted Payments session on the call, or drops and counts it.
 	Unrouted byte
 	// Bridged is whom a <Dial> the step began calls: the simulated far end
-	// answers at once, and the runner makes its leg (State.Child).
+	// answers at once, and the runner makes its leg (State.Child) before
+	// the next step, which may end that Dial and name the leg as
+	// DialCallSid.
 	Bridged *Noun
 	// Pay is the <Pay> the step began: the runner starts a payment session
 	// from Pay.Pay.Params(), gives it the call's keys, and feeds back

@@ -34,6 +34,16 @@ func (r reader) FindDueCallRuns(ctx context.Context, now time.Time, n int) ([]st
 	return out, wrap(op, rows.Err())
 }
 
+// FindOrphanLegs walks the calls_live index (calls in progress only) and
+// looks each leg's parent up by its key. It locks nothing: the caller
+// checks again, under lock, in the transaction that ends a leg.
+func (r reader) FindOrphanLegs(ctx context.Context, n int) ([]*tonepay.Call, error) {
+	return many(ctx, r.q, "FindOrphanLegs", sqlrow.ScanCall, `SELECT `+sqlrow.CallCols+` FROM calls l
+		WHERE l.status = 'in-progress' AND l.parent_call_sid <> ''
+		AND EXISTS (SELECT 1 FROM calls p WHERE p.sid = l.parent_call_sid AND p.status NOT IN ($1, $2, $3))
+		ORDER BY l.date_created, l.sid LIMIT $4`, tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n))
+}
+
 func (r reader) FindTimeline(ctx context.Context, callSid string, afterSeq int64, n int) ([]*tonepay.TimelineEntry, error) {
 	return many(ctx, r.q, "FindTimeline", sqlrow.ScanTimeline, `SELECT `+sqlrow.TimelineCols+` FROM call_timeline
 		WHERE call_sid = $1 AND seq > $2 ORDER BY seq LIMIT $3`, callSid, afterSeq, limit(n))

@@ -35,6 +35,15 @@ func (r reader) FindDueCallRuns(ctx context.Context, now time.Time, n int) ([]st
 	return out, wrap(op, rows.Err())
 }
 
+// FindOrphanLegs walks the calls_live index (calls in progress only) and
+// looks each leg's parent up by its key.
+func (r reader) FindOrphanLegs(ctx context.Context, n int) ([]*tonepay.Call, error) {
+	return many(ctx, r.q, "FindOrphanLegs", sqlrow.ScanCall, `SELECT `+sqlrow.CallCols+` FROM calls l
+		WHERE l.status = 'in-progress' AND l.parent_call_sid != ''
+		AND EXISTS (SELECT 1 FROM calls p WHERE p.sid = l.parent_call_sid AND p.status NOT IN (?, ?, ?))
+		ORDER BY l.date_created, l.sid LIMIT ?`, tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n))
+}
+
 func (r reader) FindTimeline(ctx context.Context, callSid string, afterSeq int64, n int) ([]*tonepay.TimelineEntry, error) {
 	return many(ctx, r.q, "FindTimeline", sqlrow.ScanTimeline, `SELECT `+sqlrow.TimelineCols+` FROM call_timeline
 		WHERE call_sid = ? AND seq > ? ORDER BY seq LIMIT ?`, callSid, afterSeq, limit(n))

@@ -289,3 +289,78 @@ func testCallRunRace(t *testing.T, s tonepay.Store) {
 		t.Errorf("%d racing saves over one Seq won, want 1", won)
 	}
 }
+
+// testOrphanLegs: calls in progress whose parent has ended (any end:
+// completed, busy, failed...), oldest first (ties by SID), at most limit; a
+// leg whose parent is up (or ringing) is not one, nor an ended leg, nor a
+// call with no parent; a leg is no longer one once it ends.
+func testOrphanLegs(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	call := func(parent, status string, at time.Time) *tonepay.Call {
+		t.Helper()
+		c := newCall(a.Sid, at)
+		c.ParentCallSid, c.Status = parent, status
+		if parent != "" {
+			c.Direction = "outbound-dial"
+		}
+		if status != tonepay.CallInProgress && status != tonepay.CallRinging {
+			c.EndTime = at.Add(time.Minute)
+		}
+		update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, c) })
+		return c
+	}
+	up := call("", tonepay.CallInProgress, t0)
+	ringing := call("", tonepay.CallRinging, t0)
+	done := call("", tonepay.CallCompleted, t0)
+	busy := call("", tonepay.CallBusy, t0)
+	call(up.Sid, tonepay.CallInProgress, t0)      // its parent is up
+	call(ringing.Sid, tonepay.CallInProgress, t0) // its parent is not answered yet, not ended
+	call(done.Sid, tonepay.CallCompleted, t0)     // ended with its parent
+	late := call(done.Sid, tonepay.CallInProgress, t0.Add(time.Second))
+	early := call(busy.Sid, tonepay.CallInProgress, t0)
+	tie := call(done.Sid, tonepay.CallInProgress, t0) // made after early: a larger SID
+	ids := func(cs []*tonepay.Call) []string {
+		out := []string{}
+		for _, c := range cs {
+			out = append(out, c.Sid)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		limit int
+		want  []string
+	}{
+		{"oldest first, ties by SID", 10, []string{early.Sid, tie.Sid, late.Sid}},
+		{"no limit", 0, []string{early.Sid, tie.Sid, late.Sid}},
+		{"limit", 2, []string{early.Sid, tie.Sid}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.FindOrphanLegs(ctx, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diff(tt.want, ids(got)); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+	got, err := s.FindOrphanLegs(ctx, 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("one orphan: %v %v", got, err)
+	}
+	if d := diff(early, got[0]); d != "" {
+		t.Errorf("the orphan leg as stored (-want +got):\n%s", d)
+	}
+
+	early.Status, early.EndTime = tonepay.CallCompleted, t0.Add(time.Hour)
+	update(t, s, func(tx tonepay.Tx) error { return tx.UpdateCall(ctx, early) })
+	got, err = s.FindOrphanLegs(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]string{tie.Sid, late.Sid}, ids(got)); d != "" {
+		t.Errorf("after one ended (-want +got):\n%s", d)
+	}
+}

@@ -56,7 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"NextCallbackAt", testNextCallbackAt},
 		{"Answers", testAnswers},
 		{"NotFound", testNotFound},
-		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"Timeline", testTimeline}, {"CallRunRace", testCallRunRace},
+		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"OrphanLegs", testOrphanLegs}, {"Timeline", testTimeline}, {"CallRunRace", testCallRunRace},
 		{"PruneCalls", testPruneCalls},
 	}
 	for _, tt := range tests {

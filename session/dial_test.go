@@ -1,0 +1,140 @@
+package session_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tonepay/tonepay"
+)
+
+// dialTo is a <Dial hangupOnStar> to the n-th far end.
+func dialTo(n int) string {
+	return fmt.Sprintf(`<Dial hangupOnStar="true">%s</Dial>`, farEnd(n))
+}
+
+func farEnd(n int) string { return fmt.Sprintf("+1555000%04d", n) }
+
+// legsOf returns the call's Dial legs.
+func (f *fixture) legsOf(t *testing.T, parent string) []*tonepay.Call {
+	t.Helper()
+	legs, err := f.store.FindCalls(context.Background(), tonepay.CallFilter{AccountSid: f.acct.Sid, Parent: parent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return legs
+}
+
+func (f *fixture) liveCalls(t *testing.T) int {
+	t.Helper()
+	_, _, n, err := f.store.CountLive(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestDialLegsEndWithParent: every <Dial> a run of keys passes through gets
+// its leg, and every leg ends with its Dial, whatever verbs the keys cross
+// in one press (issue 19): none is left in progress after its parent ended,
+// and the count of live calls returns to its level.
+func TestDialLegsEndWithParent(t *testing.T) {
+	// A Gather's # with nothing gathered goes on to the next verb without a
+	// fetch (its action would be one, and keys after it would be dropped).
+	const gather = `<Gather finishOnKey="#" action="menu"/>`
+	tests := []struct {
+		name  string
+		doc   string
+		keys  []string // one press each
+		dials int      // the far ends dialed, in order
+		live  bool     // the parent is still in its last Dial after the keys: it is hung up
+	}{
+		{"two Dials, ** in one press", dialTo(1) + dialTo(2), []string{"**"}, 2, false},
+		{"three Dials, *** in one press", dialTo(1) + dialTo(2) + dialTo(3), []string{"***"}, 3, false},
+		{"three Dials, ** then a hang-up", dialTo(1) + dialTo(2) + dialTo(3), []string{"**"}, 3, true},
+		{"three Dials, * then **", dialTo(1) + dialTo(2) + dialTo(3), []string{"*", "**"}, 3, false},
+		{"Gather then Dials, keys across", gather + dialTo(1) + dialTo(2), []string{"#**"}, 2, false},
+		{"Dial, Gather, Dial, keys across", dialTo(1) + gather + dialTo(2), []string{"*#*"}, 2, false},
+		{"Gather then Dials, the last one held", gather + dialTo(1) + dialTo(2) + `<Say>never</Say>`, []string{"#*"}, 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			svc := f.voiceService(t, newApp(map[string]string{"start": "<Response>" + tt.doc + "</Response>"}))
+			level := f.liveCalls(t)
+			call := f.placeCall(t, svc, nil)
+			for _, keys := range tt.keys {
+				if _, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, keys); err != nil {
+					t.Fatalf("press %q: %v", keys, err)
+				}
+			}
+			if tt.live {
+				var up []string
+				for _, l := range f.legsOf(t, call.Sid) {
+					if l.Status == tonepay.CallInProgress {
+						up = append(up, l.To)
+					}
+				}
+				if p := f.callStatus(t, call.Sid); p.Status != tonepay.CallInProgress || !slices.Equal(up, []string{farEnd(tt.dials)}) {
+					t.Fatalf("before the hang-up: parent %s, legs up %q, want in-progress and only %s", p.Status, up, farEnd(tt.dials))
+				}
+				if _, err := svc.HangUp(context.Background(), f.acct.Sid, call.Sid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if p := f.callStatus(t, call.Sid); p.Status != tonepay.CallCompleted || p.EndTime.IsZero() {
+				t.Errorf("parent %s, end %v; want completed with an end time", p.Status, p.EndTime)
+			}
+			var to, want []string
+			for _, l := range f.legsOf(t, call.Sid) {
+				to = append(to, l.To)
+				if l.Status != tonepay.CallCompleted || l.EndTime.IsZero() || l.Direction != "outbound-dial" {
+					t.Errorf("leg to %s: %s %s, end %v; want a completed outbound-dial leg with an end time", l.To, l.Direction, l.Status, l.EndTime)
+				}
+			}
+			for n := 1; n <= tt.dials; n++ {
+				want = append(want, farEnd(n))
+			}
+			slices.Sort(to)
+			if !slices.Equal(to, want) {
+				t.Errorf("legs to %q, want one to each of %q", to, want)
+			}
+			if n := f.liveCalls(t); n != level {
+				t.Errorf("%d calls in progress, want %d as before the call", n, level)
+			}
+			if tl := strings.Join(f.timeline(t, call.Sid), " "); strings.Contains(tl, "say:never") {
+				t.Errorf("timeline %s", tl)
+			}
+		})
+	}
+}
+
+// TestDialActionNamesItsLeg: a Dial begun and ended by keys of one press
+// sends its own leg as DialCallSid, not the leg of the Dial before it.
+func TestDialActionNamesItsLeg(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(map[string]string{
+		"start": `<Response>` + dialTo(1) + `<Dial hangupOnStar="true" action="after">` + farEnd(2) + `</Dial></Response>`,
+		"after": `<Response><Hangup/></Response>`,
+	})
+	svc := f.voiceService(t, a)
+	call := f.placeCall(t, svc, nil)
+	if _, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "**"); err != nil {
+		t.Fatal(err)
+	}
+	var second string
+	for _, l := range f.legsOf(t, call.Sid) {
+		if l.To == farEnd(2) {
+			second = l.Sid
+		}
+	}
+	reqs := a.requests()
+	if last := reqs[len(reqs)-1]; last.URL != ivr+"after" || second == "" || last.Params.Get("DialCallSid") != second {
+		t.Errorf("action %s with DialCallSid %q, want %s's leg %q", last.URL, last.Params.Get("DialCallSid"), farEnd(2), second)
+	}
+	if p := f.callStatus(t, call.Sid); p.Status != tonepay.CallCompleted {
+		t.Errorf("parent %s", p.Status)
+	}
+}
