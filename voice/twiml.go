@@ -236,8 +236,8 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 // attributes write 12,500 timeline rows.
 type parser struct {
 	doc     *Document
-	unknown int      // attributes not known on their element
-	named   []string // the first few, distinct: `"colour" on <Say>`
+	unknown int         // attributes not known on their element
+	named   [][2]string // the first few, distinct: attribute, element
 }
 
 // attrs reads n's attributes into the named settings; an attribute not
@@ -257,23 +257,26 @@ func (p *parser) attrs(n *node, known ...string) map[string]string {
 
 func (p *parser) unknownAttr(attr, elem string) {
 	p.unknown++
-	if len(p.named) < maxNamed {
-		if s := fmt.Sprintf("%q on <%s>", clip(attr), clip(elem)); !slices.Contains(p.named, s) {
-			p.named = append(p.named, s)
-		}
+	if a := [2]string{attr, elem}; len(p.named) < maxNamed && !slices.Contains(p.named, a) {
+		p.named = append(p.named, a)
 	}
 }
 
 // warn adds the document's one warning for its unknown attributes.
 func (p *parser) warn() {
-	switch {
-	case p.unknown == 0:
-	case p.unknown == 1:
-		p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: attribute %s is not allowed", p.named[0]))
-	default:
-		p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: %d attributes are not allowed where they are, such as %s",
-			p.unknown, strings.Join(p.named, ", ")))
+	if p.unknown == 0 {
+		return
 	}
+	named := make([]string, len(p.named))
+	for i, a := range p.named {
+		named[i] = fmt.Sprintf("%q on <%s>", clip(a[0]), clip(a[1]))
+	}
+	if p.unknown == 1 {
+		p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: attribute %s is not allowed", named[0]))
+		return
+	}
+	p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: %d attributes are not allowed where they are, such as %s",
+		p.unknown, strings.Join(named, ", ")))
 }
 
 // clip shortens a name for a message: a name may be most of a document.

@@ -217,7 +217,7 @@ func BenchmarkParseNested(b *testing.B) {
 }
 
 func BenchmarkParseAttributes(b *testing.B) {
-	body := []byte(`<Response><Say` + attrs(12500) + `>Hello</Say></Response>`)
+	body := []byte(`<Response><Say` + strings.Repeat(` a=""`, 12500) + `>Hello</Say></Response>`)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
