@@ -162,7 +162,7 @@ func decode(body []byte) (*node, *Error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if root != nil && len(open) == 0 {
-				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", root.Name)
+				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", clip(root.Name))
 			}
 			if len(open) == maxDepth {
 				return nil, errorf(CodeParse, "Document parse failure: elements nested more than %d deep", maxDepth)
@@ -188,11 +188,11 @@ func decode(body []byte) (*node, *Error) {
 			case root == nil:
 				return nil, errorf(CodeParse, "Document parse failure: text before the root element")
 			default:
-				return nil, errorf(CodeParse, "Document parse failure: text after </%s>", root.Name)
+				return nil, errorf(CodeParse, "Document parse failure: text after </%s>", clip(root.Name))
 			}
 		case xml.Directive:
 			if root != nil && len(open) == 0 {
-				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", root.Name)
+				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", clip(root.Name))
 			}
 		}
 	}
@@ -217,7 +217,7 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 		return nil, perr
 	}
 	if root.Name != "Response" {
-		return nil, errorf(CodeRoot, "The root element must be Response, not %s", root.Name)
+		return nil, errorf(CodeRoot, "The root element must be Response, not %s", clip(root.Name))
 	}
 	p := &parser{doc: &Document{URL: docURL}}
 	for _, n := range root.Nodes {
