@@ -132,7 +132,7 @@ func intValue(p *PayVerb, a map[string]string, name string, d, lo, hi int) int {
 	return n
 }
 
-func (p *parser) pay(n node, v *Verb) *Error {
+func (p *parser) pay(n *node, v *Verb) *Error {
 	a := p.attrs(n, "input", "action", "statusCallback", "statusCallbackMethod", "timeout", "maxAttempts", "securityCode",
 		"postalCode", "minPostalCodeLength", "paymentConnector", "paymentMethod", "bankAccountType", "tokenType",
 		"chargeAmount", "currency", "language", "description", "validCardTypes")
@@ -221,7 +221,7 @@ func (p *parser) pay(n node, v *Verb) *Error {
 		}
 	}
 	for _, c := range n.Nodes {
-		switch c.XMLName.Local {
+		switch c.Name {
 		case "Prompt":
 			pr, err := p.payPrompt(c, pv)
 			if err != nil {
@@ -236,13 +236,13 @@ func (p *parser) pay(n node, v *Verb) *Error {
 			}
 			pv.Parameters = append(pv.Parameters, PayParameter{Name: pa["name"], Value: pa["value"]})
 		default:
-			return errorf(CodeSchema, "Pay: <%s> cannot be nested in <Pay>", c.XMLName.Local)
+			return errorf(CodeSchema, "Pay: <%s> cannot be nested in <Pay>", c.Name)
 		}
 	}
 	return nil
 }
 
-func (p *parser) payPrompt(n node, pv *PayVerb) (PayPrompt, *Error) {
+func (p *parser) payPrompt(n *node, pv *PayVerb) (PayPrompt, *Error) {
 	a := p.attrs(n, "for", "for_", "cardType", "attempt", "errorType", "requireMatchingInputs")
 	if _, ok := a["for"]; !ok {
 		// twilio-go's twiml package writes VoicePrompt.For_ as for_: run
@@ -275,7 +275,7 @@ func (p *parser) payPrompt(n node, pv *PayVerb) (PayPrompt, *Error) {
 	}
 	pr.RequireMatchingInputs = boolValue(pv, a, "requireMatchingInputs", false)
 	for _, c := range n.Nodes {
-		if k := c.XMLName.Local; k != "Say" && k != "Play" && k != "Pause" {
+		if k := c.Name; k != "Say" && k != "Play" && k != "Pause" {
 			return pr, errorf(CodeSchema, "Pay: <%s> cannot be nested in <Prompt>", k)
 		}
 		v, err := p.verb(c, true)

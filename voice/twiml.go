@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Twilio's error codes for documents (twilio-voice.md §6).
@@ -40,9 +42,11 @@ func errorf(code int, format string, a ...any) *Error {
 // Document is a parsed <Response>: its verbs in order and the URL it came
 // from ("" for inline Twiml), against which its relative URLs were resolved.
 type Document struct {
-	URL      string   `json:"url,omitempty"`
-	Verbs    []Verb   `json:"verbs"`
-	Warnings []*Error `json:"warnings,omitempty"`
+	URL   string `json:"url,omitempty"`
+	Verbs []Verb `json:"verbs"`
+	// Warnings go to the timeline when the document starts; they are not
+	// part of the call's saved state, which is rewritten on every key.
+	Warnings []*Error `json:"-"`
 }
 
 // Verb is one TwiML verb with its attributes, defaults applied and URLs
@@ -75,8 +79,10 @@ type Verb struct {
 
 	Pay *PayVerb `json:"pay,omitempty"` // Pay
 
-	// Attrs and Inner keep Connect's markup as written, for the issue that
-	// runs it (media streams).
+	// Attrs and Inner keep Connect's markup, for the issue that runs it
+	// (media streams): its attributes and its nouns' markup, with only the
+	// attributes tonepay knows (connectNouns), so that the saved state does
+	// not carry what a document adds.
 	Attrs map[string]string `json:"attrs,omitempty"`
 	Inner string            `json:"inner,omitempty"`
 }
@@ -87,22 +93,113 @@ type Noun struct {
 	Target string `json:"target"`
 }
 
+// maxDepth is how deep elements may nest: <Response> (1) > <Pay> >
+// <Prompt> > <Say> > SSML four levels in (<p><s><prosody><emphasis>, 8).
+// Twilio's documents are shallow; a deeper one is a 12100 found as soon as
+// the decoder reaches it, so that a hostile one costs what it has read.
+const maxDepth = 8
+
+// maxNamed is how many unknown attributes the one 12200 warning names.
+const maxNamed = 3
+
+// node is one element, read by a walk over the decoder's tokens: each
+// byte of the document is copied once, whatever the depth (decoding into
+// a struct with innerxml copied each level's subtree at every level).
 type node struct {
-	XMLName xml.Name
-	Attrs   []xml.Attr `xml:",any,attr"`
-	Text    string     `xml:",chardata"`
-	Inner   string     `xml:",innerxml"`
-	Nodes   []node     `xml:",any"`
+	Name  string
+	Attrs []xml.Attr
+	// Text is its own character data, its elements' left out: Play's URL,
+	// Dial's number.
+	Text  string
+	Nodes []*node
+	// at[i] is len(Text) where Nodes[i] began: where its words go.
+	at  []int
+	buf []byte // Text while the element is open
 }
 
-// text is the element's words with any SSML markup dropped.
-func (n node) text() string {
+// pauses are the SSML elements a caller hears as a break between words.
+var pauses = map[string]bool{"break": true, "p": true, "s": true}
+
+// text is the element's words in the order they are spoken, SSML markup
+// dropped: an element joins the words around it unless it is a pause
+// (to pay your <say-as>Dentist bill</say-as> today).
+func (n *node) text() string {
 	var b strings.Builder
-	b.WriteString(n.Text)
-	for _, c := range n.Nodes {
-		b.WriteString(c.text())
-	}
+	n.words(&b)
 	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+func (n *node) words(b *strings.Builder) {
+	prev := 0
+	for i, c := range n.Nodes {
+		b.WriteString(n.Text[prev:n.at[i]])
+		prev = n.at[i]
+		if pauses[c.Name] {
+			b.WriteByte(' ')
+		}
+		c.words(b)
+		if pauses[c.Name] {
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString(n.Text[prev:])
+}
+
+// decode reads body's root element. Besides it, only whitespace, comments,
+// processing instructions and (before it) directives may appear.
+func decode(body []byte) (*node, *Error) {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	var root *node
+	var open []*node
+	for {
+		tok, err := d.Token()
+		if err == io.EOF && len(open) == 0 {
+			break
+		}
+		if err != nil {
+			return nil, errorf(CodeParse, "Document parse failure: %v", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if root != nil && len(open) == 0 {
+				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", clip(root.Name))
+			}
+			if len(open) == maxDepth {
+				return nil, errorf(CodeParse, "Document parse failure: elements nested more than %d deep", maxDepth)
+			}
+			n := &node{Name: t.Name.Local, Attrs: t.Attr}
+			if len(open) == 0 {
+				root = n
+			} else {
+				parent := open[len(open)-1]
+				parent.Nodes, parent.at = append(parent.Nodes, n), append(parent.at, len(parent.buf))
+			}
+			open = append(open, n)
+		case xml.EndElement:
+			n := open[len(open)-1]
+			n.Text, n.buf = string(n.buf), nil
+			open = open[:len(open)-1]
+		case xml.CharData:
+			switch {
+			case len(open) > 0:
+				n := open[len(open)-1]
+				n.buf = append(n.buf, t...)
+			case len(bytes.TrimSpace(t)) == 0:
+			case root == nil:
+				return nil, errorf(CodeParse, "Document parse failure: text before the root element")
+			default:
+				return nil, errorf(CodeParse, "Document parse failure: text after </%s>", clip(root.Name))
+			}
+		case xml.Directive:
+			if root != nil && len(open) == 0 {
+				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", clip(root.Name))
+			}
+		}
+	}
+	if root == nil {
+		return nil, errorf(CodeParse, "Document parse failure: no root element")
+	}
+	return root, nil
 }
 
 // Parse parses body, fetched from docURL ("" for inline Twiml). A non-nil
@@ -115,32 +212,12 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) != len(body) && bytes.HasPrefix(t, []byte("<?xml")) {
 		return nil, errorf(CodeParse, "Document parse failure: whitespace before the XML declaration")
 	}
-	var root node
-	d := xml.NewDecoder(bytes.NewReader(body))
-	if err := d.Decode(&root); err != nil {
-		return nil, errorf(CodeParse, "Document parse failure: %v", err)
+	root, perr := decode(body)
+	if perr != nil {
+		return nil, perr
 	}
-	// Anything but whitespace and comments after the root is malformed.
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			if err != io.EOF {
-				return nil, errorf(CodeParse, "Document parse failure: %v", err)
-			}
-			break
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) > 0 {
-				return nil, errorf(CodeParse, "Document parse failure: text after </Response>")
-			}
-		case xml.Comment, xml.ProcInst:
-		default:
-			return nil, errorf(CodeParse, "Document parse failure: content after </Response>")
-		}
-	}
-	if root.XMLName.Local != "Response" {
-		return nil, errorf(CodeRoot, "The root element must be Response, not %s", root.XMLName.Local)
+	if root.Name != "Response" {
+		return nil, errorf(CodeRoot, "The root element must be Response, not %s", clip(root.Name))
 	}
 	p := &parser{doc: &Document{URL: docURL}}
 	for _, n := range root.Nodes {
@@ -150,32 +227,73 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 		}
 		p.doc.Verbs = append(p.doc.Verbs, v)
 	}
+	p.warn()
 	return p.doc, nil
 }
 
-type parser struct{ doc *Document }
+// parser holds what Parse has found so far. Unknown attributes are counted
+// for one warning per document: each one its own warning let 62 KB of
+// attributes write 12,500 timeline rows.
+type parser struct {
+	doc     *Document
+	unknown int         // attributes not known on their element
+	named   [][2]string // the first few, distinct: attribute, element
+}
 
 // attrs reads n's attributes into the named settings; an attribute not
-// named is a 12200 warning, not an error: real apps send undocumented ones.
-func (p *parser) attrs(n node, known ...string) map[string]string {
+// named is counted for a 12200 warning, not an error (real apps send
+// undocumented ones), and is not kept.
+func (p *parser) attrs(n *node, known ...string) map[string]string {
 	m := map[string]string{}
 	for _, a := range n.Attrs {
-		ok := false
-		for _, k := range known {
-			if a.Name.Local == k {
-				ok = true
-			}
+		if slices.Contains(known, a.Name.Local) {
+			m[a.Name.Local] = a.Value
+		} else {
+			p.unknownAttr(a.Name.Local, n.Name)
 		}
-		if !ok {
-			p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: attribute %q is not allowed on <%s>", a.Name.Local, n.XMLName.Local))
-		}
-		m[a.Name.Local] = a.Value
 	}
 	return m
 }
 
-func (p *parser) verb(n node, nested bool) (Verb, *Error) {
-	name := n.XMLName.Local
+func (p *parser) unknownAttr(attr, elem string) {
+	p.unknown++
+	if a := [2]string{attr, elem}; len(p.named) < maxNamed && !slices.Contains(p.named, a) {
+		p.named = append(p.named, a)
+	}
+}
+
+// warn adds the document's one warning for its unknown attributes.
+func (p *parser) warn() {
+	if p.unknown == 0 {
+		return
+	}
+	named := make([]string, len(p.named))
+	for i, a := range p.named {
+		named[i] = fmt.Sprintf("%q on <%s>", clip(a[0]), clip(a[1]))
+	}
+	if p.unknown == 1 {
+		p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: attribute %s is not allowed", named[0]))
+		return
+	}
+	p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: %d attributes are not allowed where they are, such as %s",
+		p.unknown, strings.Join(named, ", ")))
+}
+
+// clip shortens a name for a message: a name may be most of a document.
+func clip(s string) string {
+	const max = 32
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
+}
+
+func (p *parser) verb(n *node, nested bool) (Verb, *Error) {
+	name := n.Name
 	v := Verb{Name: name}
 	if nested && name != "Say" && name != "Play" && name != "Pause" {
 		return v, errorf(13320, "Gather: <%s> cannot be nested in <Gather>", name)
@@ -224,10 +342,10 @@ func (p *parser) verb(n node, nested bool) (Verb, *Error) {
 	case "Pay":
 		err = p.pay(n, &v)
 	case "Connect":
-		v.Attrs, v.Inner = map[string]string{}, strings.TrimSpace(n.Inner)
-		for _, a := range n.Attrs {
-			v.Attrs[a.Name.Local] = a.Value
-		}
+		v.Attrs = p.attrs(n, "action", "method")
+		var b strings.Builder
+		p.markup(&b, n)
+		v.Inner = strings.TrimSpace(b.String())
 		if v.Method, err = method(v.Attrs, 12200, name); err == nil && v.Attrs["action"] != "" {
 			v.Action, err = p.resolve(v.Attrs["action"], CodeRelativeAction, name)
 		}
@@ -237,7 +355,45 @@ func (p *parser) verb(n node, nested bool) (Verb, *Error) {
 	return v, err
 }
 
-func (p *parser) gather(n node, v *Verb) *Error {
+// connectNouns are the attributes kept on <Connect>'s nouns: those of
+// <Stream> and its <Parameter>, the noun tonepay runs (DESIGN §11; twilio-go
+// also writes connectorName). Other nouns are kept without attributes.
+var connectNouns = map[string][]string{
+	"Stream":    {"url", "name", "connectorName", "track", "statusCallback", "statusCallbackMethod"},
+	"Parameter": {"name", "value"},
+}
+
+var escapeText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// markup writes n's content as XML: its text and elements in order, each
+// element with its known attributes only (the others are counted).
+func (p *parser) markup(b *strings.Builder, n *node) {
+	prev := 0
+	for i, c := range n.Nodes {
+		escapeText.WriteString(b, n.Text[prev:n.at[i]])
+		prev = n.at[i]
+		b.WriteString("<" + c.Name)
+		for _, a := range c.Attrs {
+			if !slices.Contains(connectNouns[c.Name], a.Name.Local) {
+				p.unknownAttr(a.Name.Local, c.Name)
+				continue
+			}
+			b.WriteString(" " + a.Name.Local + `="`)
+			xml.EscapeText(b, []byte(a.Value))
+			b.WriteByte('"')
+		}
+		if len(c.Nodes) == 0 && c.Text == "" {
+			b.WriteString("/>")
+			continue
+		}
+		b.WriteByte('>')
+		p.markup(b, c)
+		b.WriteString("</" + c.Name + ">")
+	}
+	escapeText.WriteString(b, n.Text[prev:])
+}
+
+func (p *parser) gather(n *node, v *Verb) *Error {
 	a := p.attrs(n, "input", "numDigits", "finishOnKey", "timeout", "action", "method", "actionOnEmptyResult",
 		"speechTimeout", "language", "hints", "profanityFilter", "speechModel", "enhanced",
 		"partialResultCallback", "partialResultCallbackMethod", "maxSpeechTime", "bargeIn", "debug")
@@ -282,7 +438,7 @@ func (p *parser) gather(n node, v *Verb) *Error {
 	return nil
 }
 
-func (p *parser) dial(n node, v *Verb) *Error {
+func (p *parser) dial(n *node, v *Verb) *Error {
 	a := p.attrs(n, "action", "method", "timeout", "callerId", "timeLimit", "hangupOnStar", "answerOnBridge",
 		"record", "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent",
 		"recordingTrack", "trim", "ringTone", "sequential", "referUrl", "referMethod", "callReason", "events",
@@ -311,7 +467,7 @@ func (p *parser) dial(n node, v *Verb) *Error {
 		}
 	}
 	for _, c := range n.Nodes {
-		switch k := c.XMLName.Local; k {
+		switch k := c.Name; k {
 		case "Number", "Client", "Sip":
 			v.Nouns = append(v.Nouns, Noun{Kind: k, Target: c.text()})
 		default:
