@@ -706,6 +706,7 @@ func (r *run) gatherEnd(finishedOn string) {
 	g := *s.Current
 	digits, shown := s.Digits, s.Digits
 	if s.DigitsMasked { // as their keys were (keyEntry)
+		// FinishedOnKey stays: it is the Gather's own finishOnKey (or none).
 		shown = strings.Repeat("*", len(digits))
 	}
 	r.log(Entry{Kind: "verb", Verb: "Gather", Text: "ended: Digits=" + shown + " FinishedOnKey=" + finishedOn, Masked: s.DigitsMasked})
