@@ -456,3 +456,128 @@ func TestResumeOnce(t *testing.T) {
 		t.Fatalf("%d fetches, want the lost one and one repeat", n)
 	}
 }
+
+// TestPressTimeline: what Press leaves on the call's timeline. Keys that no
+// <Gather> takes are a masked count (one row per run of keys), never the
+// keys: on a held call, before the agent's Capture, between an agent's
+// fields, while a <Pay> processes. While a session is open, a Gather's keys
+// and its end are masked too (its app still gets them). A Gather's keys with
+// no session open are shown. No stored entry holds a digit typed for a card.
+func TestPressTimeline(t *testing.T) {
+	const card = "4111111111111111"
+	agent := func(t *testing.T, f *fixture, svc *session.Service, call string) string {
+		t.Helper()
+		p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
+			SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
+		ans, err := svc.CreateSession(context.Background(), &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: call, Params: p,
+			ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ans.Sid
+	}
+	capture := func(t *testing.T, f *fixture, svc *session.Service, call, pk string, field tonepay.Field) {
+		t.Helper()
+		if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: call, Sid: pk, Capture: field}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		pages map[string]string // the app; nil: the call holds (example.com)
+		play  func(t *testing.T, f *fixture, svc *session.Service, call string, press func(keys string, applied, dropped int))
+		want  []string // key entries and a Gather's end: text, then " masked" when masked
+		got   string   // Digits of the app's last request; "" none
+	}{
+		{"held call, no session", nil, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+			press(card+"#", 0, 17)
+		}, []string{strings.Repeat("*", 17) + " masked"}, ""},
+		{"held call: before the agent's Capture and between fields", nil, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+			pk := agent(t, f, svc, call)
+			press(card+"#", 0, 17) // before Capture
+			capture(t, f, svc, call, pk, tonepay.FieldCardNumber)
+			press(card+"#", 17, 0)
+			press("1230", 0, 4) // between fields
+			capture(t, f, svc, call, pk, tonepay.FieldExpiration)
+			press("1230", 4, 0)
+			press("604", 0, 3)
+		}, []string{"***************** masked", "***************** masked", "**** masked", "**** masked", "*** masked"}, ""},
+		{"gather, no session: shown", map[string]string{
+			"start": `<Response><Gather finishOnKey="#" action="got"><Say>Account number</Say></Gather></Response>`,
+			"got":   `<Response><Pause length="60"/></Response>`,
+		}, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+			press("12#", 3, 0)
+		}, []string{"1", "2", "#", "ended: Digits=12 FinishedOnKey=#"}, "12"},
+		{"gather, session open: masked", map[string]string{
+			"start": `<Response><Gather finishOnKey="#" action="got"><Say>Account number</Say></Gather></Response>`,
+			"got":   `<Response><Pause length="60"/></Response>`,
+		}, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+			agent(t, f, svc, call)
+			press(card+"#", 17, 0)
+		}, []string{"***************** masked", "ended: Digits=**************** FinishedOnKey=# masked"}, card},
+		{"pause, then a <Pay> processing", map[string]string{
+			"start": `<Response><Say>Please hold</Say><Pause length="60"/></Response>`,
+			"pay":   `<Response><Pay chargeAmount="1.00" postalCode="false" timeout="30" action="paid"/></Response>`,
+			"paid":  `<Response><Pause length="60"/></Response>`,
+		}, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+			press(card+"#", 0, 17) // in the Pause: nobody listens
+			u := ivr + "pay"
+			if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.acct.Sid, Sid: call, URL: &u}); err != nil {
+				t.Fatal(err)
+			}
+			f.conn.gate = make(chan struct{})
+			press(card+"#", 17, 0)
+			press("1230604", 7, 0)
+			if s, err := f.store.FindOpenSession(context.Background(), call); err != nil || s.Status != tonepay.SessionProcessing || s.State.Capture != "" {
+				t.Fatalf("the <Pay> session: %+v %v, want processing", s, err)
+			}
+			press(card+"#", 0, 17) // while it processes
+			close(f.conn.gate)
+			svc.Wait()
+		}, []string{"***************** masked", "***************** masked", "******* masked", "***************** masked"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			a := newApp(tt.pages)
+			svc := f.voiceService(t, a)
+			call := f.placeCall(t, svc, func(r *tonepay.CreateCallRequest) {
+				if tt.pages == nil {
+					r.URL = "https://example.com/twiml"
+				}
+			})
+			press := func(keys string, applied, dropped int) {
+				t.Helper()
+				p, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, keys)
+				if err != nil || p.Applied != applied || p.Dropped != dropped {
+					t.Fatalf("press %d keys: %+v %v, want applied %d dropped %d; timeline %q", len(keys), p, err, applied, dropped, f.timeline(t, call.Sid))
+				}
+			}
+			tt.play(t, f, svc, call.Sid, press)
+			var got []string
+			for _, b := range storedEntries(t, f, call.Sid) {
+				var e voice.Entry
+				if err := json.Unmarshal(b, &e); err != nil {
+					t.Fatal(err)
+				}
+				if e.Kind == "key" || e.Kind == "verb" && e.Verb == "Gather" && strings.HasPrefix(e.Text, "ended:") {
+					if e.Masked {
+						e.Text += " masked"
+					}
+					got = append(got, e.Text)
+				}
+				for _, s := range []string{"4111", "1230", "604"} {
+					if strings.Contains(e.Text, s) {
+						t.Errorf("entry %s holds %s", b, s)
+					}
+				}
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("timeline %q, want %q", got, tt.want)
+			}
+			if reqs := a.requests(); tt.got != "" && (len(reqs) == 0 || reqs[len(reqs)-1].Params.Get("Digits") != tt.got) {
+				t.Errorf("the app's requests %+v, want the last with Digits %q", reqs, tt.got)
+			}
+		})
+	}
+}

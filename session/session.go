@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -284,11 +283,13 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *
 	var tl []voice.Entry
 	toSession := run
 	if cr != nil {
-		// The TwiML listens first; what it does not take is unrouted.
+		// The TwiML listens first; what it does not take is unrouted. The
+		// engine decides how each key shows on the timeline (voice.keyEntry):
+		// it knows who took the key, and we tell it whether a session is open.
 		var out voice.Output
 		var unrouted []byte
 		for i := 0; i < len(run); i++ {
-			o := svc.Voice.Step(st, voice.Input{Kind: voice.Key, Key: run[i]}, now)
+			o := svc.Voice.Step(st, voice.Input{Kind: voice.Key, Key: run[i], Paying: s != nil}, now)
 			// This key's Dial leg now, not once for the run: the next key
 			// may end the Dial (and the call) this one began.
 			if err := svc.legs(ctx, tx, c, call, st, &o, now); err != nil {
@@ -302,15 +303,17 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *
 				p.Applied++
 			}
 		}
+		tl = voice.CoalesceKeys(tl) // a run of masked keys is one row: a count
 		out.Timeline = tl
 		if err := svc.saveRun(ctx, tx, c, call, cr, st, out, tl, now); err != nil {
 			return err
 		}
 		toSession = string(unrouted)
 	} else if capturing && svc.runsTwiml() {
-		// A field is being captured: the timeline shows how many keys were
-		// pressed, never which; the run itself does not change.
-		b, err := json.Marshal(voice.Entry{At: now, Kind: "key", Text: strings.Repeat("*", len(run)), Masked: true})
+		// A field is being captured, so a session is open: by the engine's
+		// rule (voice.keyEntry) every key is masked. The run itself does not
+		// change.
+		b, err := json.Marshal(voice.MaskedKeys(now, len(run)))
 		if err != nil {
 			return err
 		}

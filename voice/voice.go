@@ -52,6 +52,10 @@ type Input struct {
 	Message     string // FetchFailed: why, for the timeline
 
 	Key byte // Key: '0'-'9', 'A'-'D', '*', '#'
+	// Paying (Key): a payment session is open on the call, agent-assisted or
+	// <Pay>'s, capturing a field or not. The runner knows; the engine needs
+	// it for the timeline (see keyEntry).
+	Paying bool
 
 	URL, Method, Twiml string // Update
 
@@ -99,9 +103,29 @@ type Entry struct {
 	Voice    string `json:"voice,omitempty"`
 	Language string `json:"language,omitempty"`
 	Loop     int    `json:"loop,omitempty"`
-	// Masked is for the runner: it sets it (and hides Text) on key entries
-	// while a payment field is captured. The engine never sets it.
+	// Masked: Text shows how many keys were pressed, as one * each, never
+	// which (see keyEntry); on a Gather's end, its Digits.
 	Masked bool `json:"masked,omitempty"`
+}
+
+// MaskedKeys is the timeline entry for n keys that may not be shown.
+func MaskedKeys(at time.Time, n int) Entry {
+	return Entry{At: at, Kind: "key", Text: strings.Repeat("*", n), Masked: true}
+}
+
+// CoalesceKeys folds each run of masked key entries in tl into one: the
+// count is all they say, and one row per digit would only keep the shape
+// of a card number (its length, where it paused) row by row.
+func CoalesceKeys(tl []Entry) []Entry {
+	out := tl[:0:0]
+	for _, e := range tl {
+		if n := len(out); n > 0 && e.Kind == "key" && e.Masked && out[n-1].Kind == "key" && out[n-1].Masked {
+			out[n-1].Text += e.Text
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // Output is what a step asks of the runner, besides the new State.
@@ -155,14 +179,17 @@ type State struct {
 	Current *Verb `json:"current,omitempty"`
 	Prompt  int   `json:"prompt,omitempty"` // Gather, Pay: index of the next nested prompt
 	// Playing is what a <Pay> plays for the step its session asks for.
-	Playing  []Verb    `json:"playing,omitempty"`
-	Digits   string    `json:"digits,omitempty"` // Gather: keys collected so far
-	Since    time.Time `json:"since,omitempty"`  // Dial, Connect: when the far end answered
-	Wait     *Wait     `json:"wait,omitempty"`
-	Fetch    *Fetch    `json:"fetch,omitempty"`
-	Seq      int       `json:"seq"`
-	Hops     int       `json:"hops"` // documents fetched since the caller last waited or pressed a key
-	FellBack bool      `json:"fellBack,omitempty"`
+	Playing []Verb `json:"playing,omitempty"`
+	Digits  string `json:"digits,omitempty"` // Gather: keys collected so far
+	// DigitsMasked (Gather): a key of Digits was pressed while a payment
+	// session was open, so the Gather's end shows Digits masked.
+	DigitsMasked bool      `json:"digitsMasked,omitempty"`
+	Since        time.Time `json:"since,omitempty"` // Dial, Connect: when the far end answered
+	Wait         *Wait     `json:"wait,omitempty"`
+	Fetch        *Fetch    `json:"fetch,omitempty"`
+	Seq          int       `json:"seq"`
+	Hops         int       `json:"hops"` // documents fetched since the caller last waited or pressed a key
+	FellBack     bool      `json:"fellBack,omitempty"`
 	// Held: the call runs no TwiML (see holds) and stays up until it is hung
 	// up or redirected; every key is Unrouted.
 	Held bool `json:"held,omitempty"`
@@ -285,7 +312,7 @@ func (r *run) step(in Input) {
 		}
 		r.fetched(in)
 	case Key:
-		r.key(in.Key)
+		r.key(in.Key, in.Paying)
 	case Timeout:
 		if s.Wait == nil || now.Before(s.Wait.Until) {
 			break
@@ -547,7 +574,7 @@ func (r *run) verb(v Verb) {
 		}
 	case "Gather":
 		r.log(Entry{Kind: "verb", Verb: v.Name})
-		s.Current, s.Prompt, s.Digits = &v, 0, ""
+		s.Current, s.Prompt, s.Digits, s.DigitsMasked = &v, 0, "", false
 		r.prompts()
 	case "Redirect":
 		r.log(Entry{Kind: "verb", Verb: v.Name, URL: v.Text, Method: v.Method})
@@ -625,10 +652,25 @@ func (r *run) prompts() {
 	r.wait(g, "gather", time.Duration(g.Timeout)*time.Second)
 }
 
-func (r *run) key(k byte) {
+// keyEntry is the timeline's one rule for a key (PCI): it is shown only
+// when a <Gather> takes it and no payment session is open on the call, since
+// the app gets those keys anyway. Any other key is masked, shown as a count:
+// one no verb listens for (dropped, or given to a session: callers type the
+// card before the agent's Capture, during a Say, on hold, between fields),
+// one for <Pay>, and any key at all while a session is open, whoever takes
+// it. The rule lives here because only the engine knows whether a Gather
+// takes the key; the runner says whether a session is open (Input.Paying).
+func keyEntry(at time.Time, k byte, gather, paying bool) Entry {
+	if gather && !paying {
+		return Entry{At: at, Kind: "key", Text: string(k)}
+	}
+	return MaskedKeys(at, 1)
+}
+
+func (r *run) key(k byte, paying bool) {
 	s := r.s
-	r.log(Entry{Kind: "key", Text: string(k)})
 	g := s.Current
+	r.log(keyEntry(r.now, k, g != nil && g.Name == "Gather", paying))
 	if g != nil && g.Name == "Dial" && g.HangupOnStar && k == '*' {
 		r.bridgeEnd() // the caller drops the far end
 		return
@@ -646,6 +688,7 @@ func (r *run) key(k byte) {
 		return
 	}
 	s.Hops = 0 // a key stops the prompts; the timeout now runs from this key
+	s.DigitsMasked = s.DigitsMasked || paying
 	if g.FinishOnKey != "" && string(k) == g.FinishOnKey {
 		r.gatherEnd(g.FinishOnKey)
 		return
@@ -663,9 +706,13 @@ func (r *run) key(k byte) {
 func (r *run) gatherEnd(finishedOn string) {
 	s := r.s
 	g := *s.Current
-	digits := s.Digits
-	s.Current, s.Wait, s.Digits, s.Prompt = nil, nil, "", 0
-	r.log(Entry{Kind: "verb", Verb: "Gather", Text: "ended: Digits=" + digits + " FinishedOnKey=" + finishedOn})
+	digits, shown := s.Digits, s.Digits
+	if s.DigitsMasked { // as their keys were (keyEntry)
+		// FinishedOnKey stays: it is the Gather's own finishOnKey (or none).
+		shown = strings.Repeat("*", len(digits))
+	}
+	r.log(Entry{Kind: "verb", Verb: "Gather", Text: "ended: Digits=" + shown + " FinishedOnKey=" + finishedOn, Masked: s.DigitsMasked})
+	s.Current, s.Wait, s.Digits, s.DigitsMasked, s.Prompt = nil, nil, "", false, 0
 	if (digits == "" && !g.ActionOnEmptyResult) || g.Action == "" {
 		r.continueDoc()
 		return
@@ -679,7 +726,7 @@ func (r *run) update(in Input) {
 		r.notify(*s.Current) // Twilio requests the Dial action, ignores it, then runs the update
 	}
 	r.log(Entry{Kind: "verb", Verb: "Update", URL: in.URL, Method: in.Method})
-	s.Current, s.Wait, s.Fetch, s.Doc, s.Digits, s.Prompt, s.Hops, s.Held, s.Playing = nil, nil, nil, nil, "", 0, 0, false, nil
+	s.Current, s.Wait, s.Fetch, s.Doc, s.Digits, s.DigitsMasked, s.Prompt, s.Hops, s.Held, s.Playing = nil, nil, nil, nil, "", false, 0, 0, false, nil
 	if held := reserved(in.URL); in.URL != "" && held != "" {
 		s.Held = true
 		r.log(Entry{Kind: "warning", Text: held})

@@ -446,3 +446,122 @@ func TestHolds(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyTimeline: how keys show on the timeline (keyEntry). A key a
+// <Gather> takes with no payment session open is shown; every other key is
+// one masked *, whoever takes it: a key nothing listens for (held, Pause,
+// Say, Dial), a <Pay>'s, and any key while a session is open, a Gather's
+// included, whose end then masks its Digits too. The app's Gather action
+// still gets the Digits.
+func TestKeyTimeline(t *testing.T) {
+	type press struct {
+		keys    string        // one Key input each
+		paying  bool          // Input.Paying
+		timeout time.Duration // no keys: a Timeout at t0 plus this
+	}
+	const gather = `<Response><Gather finishOnKey="#" timeout="30" action="https://ivr.acme.io/a"><Say>Account number</Say></Gather></Response>`
+	tests := []struct {
+		name     string
+		e        Engine
+		twiml    string
+		presses  []press
+		want     []string // key entries and a Gather's end: text, then " masked" when masked
+		unrouted string
+		digits   string // Digits of the Gather's action; "" none asked
+	}{
+		{"gather, no session: shown", Engine{}, gather, []press{{keys: "12#"}},
+			[]string{"1", "2", "#", "ended: Digits=12 FinishedOnKey=#"}, "", "12"},
+		{"gather, session open: masked, its end too", Engine{}, gather, []press{{keys: "4111#", paying: true}},
+			[]string{"* masked", "* masked", "* masked", "* masked", "* masked", "ended: Digits=**** FinishedOnKey=# masked"}, "", "4111"},
+		{"gather: a session opens between two keys", Engine{}, gather, []press{{keys: "1"}, {keys: "2", paying: true}, {timeout: 31 * sec}},
+			[]string{"1", "* masked", "ended: Digits=** FinishedOnKey= masked"}, "", "12"},
+		{"gather: the session ends before the next gather", Engine{}, `<Response><Gather numDigits="1"/><Gather numDigits="1" action="https://ivr.acme.io/a"/></Response>`,
+			[]press{{keys: "7", paying: true}, {keys: "8"}},
+			[]string{"* masked", "ended: Digits=* FinishedOnKey= masked", "8", "ended: Digits=8 FinishedOnKey="}, "", "8"},
+		{"held call, no session", Engine{}, "", []press{{keys: "4111#"}},
+			[]string{"* masked", "* masked", "* masked", "* masked", "* masked"}, "4111#", ""},
+		{"held call, session open", Engine{}, "", []press{{keys: "41", paying: true}},
+			[]string{"* masked", "* masked"}, "41", ""},
+		{"closing pause", Engine{Instant: true}, `<Response><Say>Please hold</Say><Pause length="60"/></Response>`, []press{{keys: "41"}},
+			[]string{"* masked", "* masked"}, "41", ""},
+		{"during a say", Engine{SpeechRate: RealSpeechRate}, `<Response><Say loop="20">Your call is important to us</Say><Gather/></Response>`, []press{{keys: "41"}},
+			[]string{"* masked", "* masked"}, "41", ""},
+		{"dial: the agent's bridge", Engine{}, `<Response><Dial>+15553334444</Dial></Response>`, []press{{keys: "4", paying: true}, {keys: "1"}},
+			[]string{"* masked", "* masked"}, "41", ""},
+		{"dial: hangupOnStar", Engine{}, `<Response><Dial hangupOnStar="true">+15553334444</Dial><Pause length="60"/></Response>`, []press{{keys: "*"}},
+			[]string{"* masked"}, "", ""},
+		{"pay", Engine{}, `<Response><Pay chargeAmount="1.00"/></Response>`, []press{{keys: "4111#", paying: true}},
+			[]string{"* masked", "* masked", "* masked", "* masked", "* masked"}, "4111#", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newCall(func(s *State) { s.URL, s.Twiml = "", tt.twiml })
+			tt.e.Step(s, Input{Kind: Answered}, t0)
+			var got []string
+			var unrouted, digits string
+			for _, p := range tt.presses {
+				var ins []Input
+				for i := 0; i < len(p.keys); i++ {
+					ins = append(ins, Input{Kind: Key, Key: p.keys[i], Paying: p.paying})
+				}
+				if p.keys == "" {
+					ins = append(ins, Input{Kind: Timeout})
+				}
+				for _, in := range ins {
+					o := tt.e.Step(s, in, t0.Add(p.timeout))
+					for _, en := range o.Timeline {
+						if en.Kind != "key" && !(en.Kind == "verb" && en.Verb == "Gather" && strings.HasPrefix(en.Text, "ended:")) {
+							continue
+						}
+						if en.Masked {
+							en.Text += " masked"
+						}
+						got = append(got, en.Text)
+					}
+					if o.Unrouted != 0 {
+						unrouted += string(o.Unrouted)
+					}
+					if o.Fetch != nil && o.Fetch.Reason == "action" {
+						digits = o.Fetch.Params.Get("Digits")
+					}
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("timeline %q, want %q", got, tt.want)
+			}
+			if unrouted != tt.unrouted || digits != tt.digits {
+				t.Errorf("unrouted %q, action Digits %q; want %q, %q", unrouted, digits, tt.unrouted, tt.digits)
+			}
+			if s.DigitsMasked || s.Digits != "" && s.Current == nil {
+				t.Errorf("state after the Gather: %q masked %v", s.Digits, s.DigitsMasked)
+			}
+		})
+	}
+}
+
+func TestCoalesceKeys(t *testing.T) {
+	k := func(text string, masked bool) Entry { return Entry{Kind: "key", Text: text, Masked: masked} }
+	say := Entry{Kind: "say", Text: "Hi"}
+	tests := []struct {
+		name string
+		in   []Entry
+		want []Entry
+	}{
+		{"nothing", nil, nil},
+		{"a run of masked keys is one entry", []Entry{k("*", true), k("*", true), k("**", true)}, []Entry{k("****", true)}},
+		{"shown keys stay one each", []Entry{k("1", false), k("2", false)}, []Entry{k("1", false), k("2", false)}},
+		{"runs split by other entries", []Entry{k("*", true), say, k("*", true), k("*", true), k("3", false), k("*", true)},
+			[]Entry{k("*", true), say, k("**", true), k("3", false), k("*", true)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := append([]Entry(nil), tt.in...)
+			if got := CoalesceKeys(in); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			if !reflect.DeepEqual(in, tt.in) {
+				t.Errorf("the input changed: %+v", in)
+			}
+		})
+	}
+}

@@ -622,14 +622,15 @@ function describe(e) {
   }
 }
 
-// rows groups a run of keys into one line, as the caller typed them; keys
-// for a payment field stay masked (the server never sends their digits).
+// rows groups a run of keys into one line, as the caller typed them; masked
+// keys stay masked (the server never sends them: only a count, one * a key,
+// and one entry may count several).
 function rows(entries) {
   const out = [];
   for (const e of entries) {
     const last = out[out.length - 1];
     if (e.kind === "key") {
-      const k = e.masked ? "•" : (e.text || "");
+      const k = e.masked ? "•".repeat((e.text || "*").length) : (e.text || "");
       if (last && last.keys && last.masked === !!e.masked) { last.keys += k; continue; }
       out.push({ e, keys: k, masked: !!e.masked });
       continue;
@@ -637,7 +638,7 @@ function rows(entries) {
     out.push({ e, d: describe(e) });
   }
   for (const r of out) if (r.keys !== undefined) {
-    r.d = { cls: "key", sym: "#", what: `Key${r.keys.length > 1 ? "s" : ""} ${r.keys}`, detail: r.masked ? "To the payment (masked)" : "" };
+    r.d = { cls: "key", sym: "#", what: `Key${r.keys.length > 1 ? "s" : ""} ${r.keys}`, detail: r.masked ? "masked: shown only when a <Gather> takes them with no payment open" : "" };
   }
   return out;
 }
