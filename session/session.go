@@ -303,11 +303,11 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *
 	} else if capturing && svc.runsTwiml() {
 		// A field is being captured: the timeline shows how many keys were
 		// pressed, never which; the run itself does not change.
-		b, err := json.Marshal(voice.Entry{At: now, Kind: "key", Text: strings.Repeat("*", len(run)), Masked: true})
+		rows, err := timelineRows(voice.Entry{At: now, Kind: "key", Text: strings.Repeat("*", len(run)), Masked: true})
 		if err != nil {
 			return err
 		}
-		if err := tx.AddTimeline(ctx, callSid, now, b); err != nil {
+		if err := tx.AddTimeline(ctx, callSid, now, rows...); err != nil {
 			return err
 		}
 	}

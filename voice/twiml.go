@@ -115,9 +115,21 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) != len(body) && bytes.HasPrefix(t, []byte("<?xml")) {
 		return nil, errorf(CodeParse, "Document parse failure: whitespace before the XML declaration")
 	}
-	var root node
+	// Until the root element shows the body is TwiML, errors quote nothing
+	// of it: the body may be another service's answer (a page, a metrics
+	// text, a stack dump) that a tenant's URL reached, and the error goes to
+	// the call's timeline. Inside a <Response> they say what is wrong, as
+	// an app's developer needs.
 	d := xml.NewDecoder(bytes.NewReader(body))
-	if err := d.Decode(&root); err != nil {
+	start, err := rootElement(d)
+	if err != nil {
+		return nil, errorf(CodeParse, "Document parse failure: not well-formed XML before the root element")
+	}
+	if start.Name.Local != "Response" {
+		return nil, errorf(CodeRoot, "The root element must be Response")
+	}
+	var root node
+	if err := d.DecodeElement(&root, &start); err != nil {
 		return nil, errorf(CodeParse, "Document parse failure: %v", err)
 	}
 	// Anything but whitespace and comments after the root is malformed.
@@ -125,7 +137,7 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 		tok, err := d.Token()
 		if err != nil {
 			if err != io.EOF {
-				return nil, errorf(CodeParse, "Document parse failure: %v", err)
+				return nil, errorf(CodeParse, "Document parse failure: not well-formed XML after </Response>")
 			}
 			break
 		}
@@ -139,9 +151,6 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 			return nil, errorf(CodeParse, "Document parse failure: content after </Response>")
 		}
 	}
-	if root.XMLName.Local != "Response" {
-		return nil, errorf(CodeRoot, "The root element must be Response, not %s", root.XMLName.Local)
-	}
 	p := &parser{doc: &Document{URL: docURL}}
 	for _, n := range root.Nodes {
 		v, err := p.verb(n, false)
@@ -151,6 +160,20 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 		p.doc.Verbs = append(p.doc.Verbs, v)
 	}
 	return p.doc, nil
+}
+
+// rootElement reads d up to its first element, skipping what Decode skips
+// before it (text, comments, the declaration).
+func rootElement(d *xml.Decoder) (xml.StartElement, error) {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return xml.StartElement{}, err
+		}
+		if start, ok := tok.(xml.StartElement); ok {
+			return start, nil
+		}
+	}
 }
 
 type parser struct{ doc *Document }
