@@ -24,3 +24,22 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURLs(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`Gather: invalid URL "http://AC1:tok@127.0.0.1/x"`, `Gather: invalid URL "http://127.0.0.1/x"`},
+		{"a http://u:p@h1/x and https://v:q@h2?y then //w:r@h3", "a http://h1/x and https://h2?y then //h3"},
+		{"http://u:p@host", "http://host"},
+		{"http://u:p\\q@host/x", "http://host/x"},
+		{"mail bob@example.com // ok", "mail bob@example.com // ok"}, // no URL: nothing to hide
+		{"see http://host and bob@example.com", "see http://host and bob@example.com"},
+		{"http://example.com/a@b http://x.org?q=a@b", "http://example.com/a@b http://x.org?q=a@b"},
+		{"'ftp://u:p@h'", "'ftp://h'"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := RedactURLs(tt.in); got != tt.want {
+			t.Errorf("RedactURLs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -122,11 +122,9 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 		return err
 	}
 	if len(tl) > 0 {
-		entries := make([][]byte, len(tl))
-		for i := range tl {
-			if entries[i], err = json.Marshal(tl[i]); err != nil {
-				return err
-			}
+		entries, err := timelineRows(tl...)
+		if err != nil {
+			return err
 		}
 		if err := tx.AddTimeline(ctx, call.Sid, now, entries...); err != nil {
 			return err
@@ -134,6 +132,23 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 	}
 	c.calls = append(c.calls, callEffect{sid: call.Sid, out: out, wait: st.Wait})
 	return nil
+}
+
+// timelineRows are the stored form of timeline entries, as they may be
+// shown (voice.Entry.Redacted): every row of a call's timeline is written
+// through it, so no row holds the credentials of a URL the call requests.
+// Rows are what the Timeline API, the console and `tonepay call timeline`
+// read, unchanged.
+func timelineRows(tl ...voice.Entry) ([][]byte, error) {
+	rows := make([][]byte, len(tl))
+	for i, en := range tl {
+		b, err := json.Marshal(en.Redacted())
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = b
+	}
+	return rows, nil
 }
 
 // legs keeps a <Dial>'s far-end leg, a call of its own as on Twilio
@@ -522,7 +537,7 @@ func (svc *Service) CallbackAnswered(cb *tonepay.Callback, a *tonepay.Attempt) {
 		return
 	}
 	at := a.At.Add(a.Duration).UTC()
-	en := voice.Entry{At: at, Kind: "webhook", URL: tonepay.RedactURL(cb.URL), Method: cb.Method, Status: a.StatusCode, Text: what}
+	en := voice.Entry{At: at, Kind: "webhook", URL: cb.URL, Method: cb.Method, Status: a.StatusCode, Text: what}
 	if en.Method == "" {
 		en.Method = "POST"
 	}
@@ -532,13 +547,13 @@ func (svc *Service) CallbackAnswered(cb *tonepay.Callback, a *tonepay.Attempt) {
 	if a.StatusCode >= 400 {
 		en.Code = 15003 // Twilio's warning for a callback answered 4xx/5xx
 	}
-	b, err := json.Marshal(en)
+	rows, err := timelineRows(en)
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(svc.runCtx, 5*time.Second)
 	defer cancel()
-	if err := svc.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.AddTimeline(ctx, callSid, at, b) }); err != nil && ctx.Err() == nil {
+	if err := svc.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.AddTimeline(ctx, callSid, at, rows...) }); err != nil && ctx.Err() == nil {
 		svc.Logger.Warn("a webhook's answer was not put on its call's timeline", "call", callSid, "err", err)
 	}
 }

@@ -313,11 +313,11 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *
 		// A field is being captured, so a session is open: by the engine's
 		// rule (voice.keyEntry) every key is masked. The run itself does not
 		// change.
-		b, err := json.Marshal(voice.MaskedKeys(now, len(run)))
+		rows, err := timelineRows(voice.MaskedKeys(now, len(run)))
 		if err != nil {
 			return err
 		}
-		if err := tx.AddTimeline(ctx, callSid, now, b); err != nil {
+		if err := tx.AddTimeline(ctx, callSid, now, rows...); err != nil {
 			return err
 		}
 	}

@@ -145,8 +145,13 @@ func (n *node) words(b *strings.Builder) {
 	b.WriteString(n.Text[prev:])
 }
 
-// decode reads body's root element. Besides it, only whitespace, comments,
-// processing instructions and (before it) directives may appear.
+// decode reads body's root element, a <Response>. Besides it, only
+// whitespace, comments, processing instructions and (before it) directives
+// may appear. Until the root element shows the body is TwiML, errors quote
+// nothing of it: the body may be another service's answer (a page, a
+// metrics text, a stack dump) that a tenant's URL reached, and the error
+// goes to the call's timeline. Inside a <Response> they say what is wrong,
+// as an app's developer needs.
 func decode(body []byte) (*node, *Error) {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	var root *node
@@ -157,10 +162,16 @@ func decode(body []byte) (*node, *Error) {
 			break
 		}
 		if err != nil {
+			if root == nil {
+				return nil, errorf(CodeParse, "Document parse failure: not well-formed XML before the root element")
+			}
 			return nil, errorf(CodeParse, "Document parse failure: %v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if root == nil && t.Name.Local != "Response" {
+				return nil, errorf(CodeRoot, "The root element must be Response")
+			}
 			if root != nil && len(open) == 0 {
 				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", clip(root.Name))
 			}
@@ -215,9 +226,6 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 	root, perr := decode(body)
 	if perr != nil {
 		return nil, perr
-	}
-	if root.Name != "Response" {
-		return nil, errorf(CodeRoot, "The root element must be Response, not %s", clip(root.Name))
 	}
 	p := &parser{doc: &Document{URL: docURL}}
 	for _, n := range root.Nodes {

@@ -14,6 +14,7 @@
 package voice
 
 import (
+	"fmt"
 	"mime"
 	"net/url"
 	"strconv"
@@ -126,6 +127,18 @@ func CoalesceKeys(tl []Entry) []Entry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// Redacted is the entry as it may be shown: its URL and any URL in its
+// text without credentials (tonepay.RedactURL). The engine's entries carry
+// the URLs as written, since they come from State, which must keep them to
+// make the requests; the runner stores only Redacted entries, so that no
+// timeline row, view or console ever holds the "user:pass@" a tenant put in
+// a URL (DESIGN §8).
+func (e Entry) Redacted() Entry {
+	e.URL = tonepay.RedactURL(e.URL)
+	e.Text = tonepay.RedactURLs(e.Text)
+	return e
 }
 
 // Output is what a step asks of the runner, besides the new State.
@@ -476,18 +489,24 @@ func (r *run) fetched(in Input) {
 	case mt == "text/xml" || mt == "application/xml" || mt == "text/html":
 		doc, perr := Parse(in.Body, f.URL)
 		if perr != nil {
-			r.fail(f, perr)
+			r.fail(f, notTwiML(perr, len(in.Body), mt))
 			return
 		}
 		r.runDoc(doc)
 	case mt == "text/plain":
-		// Run it if it is TwiML; else read it aloud and hang up.
+		// Run it if it is TwiML. Else Twilio reads it aloud and hangs up
+		// (twilio-voice.md §1.4), and so does tonepay, but its words are
+		// never shown: the timeline says only how long it was. The URL is
+		// the tenant's choice, and under the default --callback-networks it
+		// may be another internal service (a /metrics page, a pprof stack
+		// dump): no answer that is not TwiML may come back through the call
+		// beyond its status, length and content type.
 		if doc, perr := Parse(in.Body, f.URL); perr == nil {
 			r.runDoc(doc)
 			return
 		}
 		r.answer()
-		r.log(Entry{Kind: "say", Text: strings.Join(strings.Fields(string(in.Body)), " ")})
+		r.log(Entry{Kind: "say", Text: fmt.Sprintf("(%d bytes of text/plain, not TwiML, read aloud; not shown)", len(in.Body))})
 		r.end(StatusCompleted, 0)
 	case audioTypes[mt]:
 		r.answer()
@@ -498,6 +517,16 @@ func (r *run) fetched(in Input) {
 	}
 }
 
+// notTwiML is err (from Parse) for an answer of n bytes of type mt: a
+// document that is not TwiML is described by its length and type, which is
+// all the timeline may show of it (see Parse).
+func notTwiML(err *Error, n int, mt string) *Error {
+	if err.Code != CodeParse && err.Code != CodeRoot {
+		return err
+	}
+	return errorf(err.Code, "%s (%d bytes of %s)", err.Message, n, mt)
+}
+
 // fail ends the call on an app error the way Twilio does: the first
 // document's fallback if any, else the stock message and hang up.
 func (r *run) fail(f *Fetch, err *Error) {
@@ -505,6 +534,9 @@ func (r *run) fail(f *Fetch, err *Error) {
 	r.log(Entry{Kind: "error", Code: err.Code, Text: err.Message, URL: f.URL})
 	if s.FallbackURL != "" && !s.FellBack && f.Reason == "answer" {
 		s.FellBack = true
+		// ErrorUrl is the failed URL as the call has it, credentials
+		// included: Twilio sends it, and the fallback is the same tenant's
+		// app. Only the timeline's copy is redacted (Entry.Redacted).
 		r.fetch("fallback", s.FallbackURL, def(s.FallbackMethod, "POST"), url.Values{"ErrorCode": {strconv.Itoa(err.Code)}, "ErrorUrl": {f.URL}})
 		return
 	}

@@ -282,9 +282,10 @@ func TestVoiceErrors(t *testing.T) {
 		{serve: true, fetch: base + "fallback", params: map[string]string{"ErrorCode": "12300", "ErrorUrl": base + "start"}},
 		{serve: true, ended: StatusCompleted, heard: []string{"Fallback"}},
 	})
-	// text/plain that is not TwiML is read aloud; audio is played; both hang up.
+	// text/plain that is not TwiML is read aloud (its words not shown: see
+	// TestNotTwiMLNotShown); audio is played; both hang up.
 	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "text/plain", "Just  words"}}, []step{
-		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"Just words"}}})
+		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"(11 bytes of text/plain, not TwiML, read aloud; not shown)"}}})
 	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "text/plain", "<Response><Say>Plain</Say></Response>"}}, []step{
 		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"Plain"}}})
 	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "audio/mpeg", "ID3"}}, []step{

@@ -134,7 +134,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.FirstDigit, "first-digit-timeout", c.FirstDigit, "how long a capture waits for the caller's first digit (TONEPAY_FIRST_DIGIT_TIMEOUT)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "an open payment session with nothing being captured ends after this (TONEPAY_SESSION_IDLE)")
 	fs.DurationVar(&c.EraseWithin, "erase-within", c.EraseWithin, "an ended session's sealed card data leaves every store file within this, at most 60s (TONEPAY_ERASE_WITHIN)")
-	fs.StringVar(&c.CallbackNetworks, "callback-networks", c.CallbackNetworks, "where callbacks may go: CIDRs or public, private, loopback, comma-separated; default everything but link-local and tonepay's own listeners (TONEPAY_CALLBACK_NETWORKS)")
+	fs.StringVar(&c.CallbackNetworks, "callback-networks", c.CallbackNetworks, "where callbacks may go: CIDRs or public, private, loopback, comma-separated; default everything but link-local and this process's own listeners, so loopback and private networks (for testing; set public in production) (TONEPAY_CALLBACK_NETWORKS)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on a listener of its own instead of --addr (TONEPAY_METRICS_ADDR)")
 	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", c.AuthFailLimit, "failed authentications per minute per client address before 429 (TONEPAY_AUTH_FAIL_LIMIT)")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "a whole request, body included, must arrive within this (TONEPAY_READ_TIMEOUT)")

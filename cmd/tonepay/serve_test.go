@@ -270,3 +270,42 @@ func TestRootRedirectsToConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestServeWarnsOpenPolicy: serve with the default --callback-networks on an
+// address others can reach logs once, at start, what that policy lets
+// tenants reach and what to set instead; on loopback, or with a policy set,
+// it says nothing.
+func TestServeWarnsOpenPolicy(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+		env  []string
+		warn bool
+	}{
+		{"all interfaces, default policy", "0.0.0.0:0", nil, true},
+		{"loopback, default policy", "127.0.0.1:0", nil, false},
+		{"all interfaces, public", "0.0.0.0:0", []string{"TONEPAY_CALLBACK_NETWORKS=public"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"TONEPAY_DB=" + filepath.Join(t.TempDir(), "warn.db"), "TONEPAY_ACCOUNT_SID=" + tonepay.NewSID("AC"),
+				"TONEPAY_AUTH_TOKEN=warntoken1", "TONEPAY_CALLBACK_NETWORKS="}, tt.env...)
+			p := startProcess(t, []string{"serve", "--addr", tt.addr}, env...) // returns once it is listening: start-up is logged
+			var warns []string
+			for _, line := range strings.Split(p.Stderr(), "\n") {
+				if strings.Contains(line, "level=WARN") && strings.Contains(line, "callback-networks") {
+					warns = append(warns, line)
+				}
+			}
+			switch {
+			case !tt.warn && len(warns) > 0:
+				t.Errorf("warned: %q", warns)
+			case tt.warn && len(warns) != 1:
+				t.Errorf("%d warnings, want one:\n%s", len(warns), p.Stderr())
+			case tt.warn && (!strings.Contains(warns[0], "--callback-networks public") || !strings.Contains(warns[0], "private") ||
+				!strings.Contains(warns[0], "loopback")):
+				t.Errorf("the warning does not say what the default allows and what to set: %s", warns[0])
+			}
+		})
+	}
+}

@@ -39,6 +39,7 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 		return err
 	}
 	served := s.run()
+	warnOpenPolicy(log, cfg, s.ln.Addr())
 	log.Info("listening on http://" + s.ln.Addr().String())
 	if ready != nil {
 		ready("http://" + s.ln.Addr().String())
@@ -55,6 +56,24 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// warnOpenPolicy says once, at start, what the default --callback-networks
+// lets a tenant reach when others can reach the API (addr is not loopback):
+// it refuses only link-local addresses and this process's own listeners,
+// so a tenant's TwiML or callback URL may reach any other service on
+// loopback or a private network (another process's /metrics or pprof, an
+// admin page), which is what a laptop or CI run wants and a shared server
+// does not.
+func warnOpenPolicy(log *slog.Logger, cfg serveConfig, addr net.Addr) {
+	if cfg.CallbackNetworks != "" {
+		return
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return
+	}
+	log.Warn("--callback-networks is the default (all but link-local and tonepay's own listeners): tenants' TwiML and callback URLs can reach loopback and private networks, other services' /metrics and pprof included; on a server others use, set --callback-networks public (or your receivers' CIDRs)",
+		"addr", addr.String())
 }
 
 // server is a built `tonepay serve`: every part wired, its listeners bound and
