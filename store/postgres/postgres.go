@@ -204,15 +204,7 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // ClaimCallbacks implements tonepay.Store.
 func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, claim time.Duration, limit int) ([]*tonepay.Callback, error) {
-	// Only the oldest pending callback of each session is eligible, so a
-	// session's callbacks go out one after another, in order; SKIP LOCKED
-	// lets several processes claim at once without waiting on each other.
-	rows, err := s.pool.Query(ctx, `UPDATE callbacks SET leased_until = $1
-		WHERE id IN (SELECT c.id FROM callbacks c
-			WHERE c.status = 'pending' AND c.next_attempt_at <= $2 AND c.leased_until <= $2
-			AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
-			ORDER BY c.id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING `+sqlrow.CallbackCols, sqlrow.Ts(now.Add(claim)), sqlrow.Ts(now), limit)
+	rows, err := s.pool.Query(ctx, claimCallbacks, sqlrow.Ts(now.Add(claim)), sqlrow.Ts(now), limit)
 	if err != nil {
 		return nil, wrap("ClaimCallbacks", err)
 	}
@@ -221,6 +213,20 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, claim time.Du
 	return out, wrap("ClaimCallbacks", err)
 }
 
+// claimCallbacks leases ($1) up to $3 callbacks due at $2. Only the oldest
+// pending callback of each session is eligible, so a session's callbacks go
+// out one after another, in order; SKIP LOCKED lets several processes claim
+// at once without waiting on each other. The candidates are the chains'
+// heads in the order they fell due (callbacks_heads, migration 010), each
+// checked with one probe of callbacks_session, so a claim reads about $3
+// index entries however many callbacks are due or already delivered.
+const claimCallbacks = `UPDATE callbacks SET leased_until = $1
+	WHERE id IN (SELECT c.id FROM callbacks c
+		WHERE c.status = 'pending' AND c.chain_head AND greatest(c.next_attempt_at, c.leased_until) <= $2
+		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
+		ORDER BY greatest(c.next_attempt_at, c.leased_until), c.id LIMIT $3 FOR UPDATE SKIP LOCKED)
+	RETURNING ` + sqlrow.CallbackCols
+
 // RecordAttempt implements tonepay.Store.
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
 	return wrap("RecordAttempt", s.inTx(ctx, func(tx pgx.Tx) error {
@@ -228,8 +234,21 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 			cb.ID, a.N, sqlrow.Ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4 WHERE id = $5`,
-			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID); err != nil || cb.Status != tonepay.CallbackPending {
+		// A callback pending again is marked as its chain's head: it is
+		// (only a head is attempted), and a stale attempt recorded after a
+		// delivery would otherwise leave its chain with no head.
+		if _, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4,
+				chain_head = chain_head OR $1 = 'pending' WHERE id = $5`,
+			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID); err != nil {
+			return err
+		}
+		if cb.Status != tonepay.CallbackPending {
+			// The next pending callback of the session heads its chain now.
+			// A callback queued meanwhile waited for this transaction
+			// (AddCallbacks reads the chain's pending callbacks FOR SHARE),
+			// so this statement sees it.
+			_, err := tx.Exec(ctx, `UPDATE callbacks SET chain_head = true
+				WHERE id = (SELECT min(id) FROM callbacks WHERE session_sid = $1 AND status = 'pending') AND NOT chain_head`, cb.SessionSid)
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = $1 AND status = 'pending' AND id > $2 AND leased_until <> 0`, cb.SessionSid, cb.ID)
@@ -250,15 +269,25 @@ func (s *Store) DeferCallback(ctx context.Context, id int64, until time.Time) er
 
 // NextCallbackAt implements tonepay.Store.
 func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
-	var n *int64
-	err := s.pool.QueryRow(ctx, `SELECT min(greatest(c.next_attempt_at, c.leased_until)) FROM callbacks c
-		WHERE c.status = 'pending'
-		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)`).Scan(&n)
-	if err != nil || n == nil {
+	var n int64
+	err := s.pool.QueryRow(ctx, nextCallbackAt).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
 		return time.Time{}, wrap("NextCallbackAt", err)
 	}
-	return sqlrow.Tm(*n), nil
+	return sqlrow.Tm(n), nil
 }
+
+// nextCallbackAt is when the first callback ClaimCallbacks could hand out is
+// due: the earliest chain head, read first from callbacks_heads. One waiting
+// behind an earlier callback of its session does not count, whatever its
+// time, and a claimed one is due when its claim ends.
+const nextCallbackAt = `SELECT greatest(c.next_attempt_at, c.leased_until) FROM callbacks c
+	WHERE c.status = 'pending' AND c.chain_head
+	AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
+	ORDER BY greatest(c.next_attempt_at, c.leased_until) LIMIT 1`
 
 // PruneAnswers implements tonepay.Store.
 func (s *Store) PruneAnswers(ctx context.Context, before time.Time) error {

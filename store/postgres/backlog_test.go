@@ -1,0 +1,131 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	fig "github.com/tonepay/tonepay/internal/figures"
+	"github.com/tonepay/tonepay/internal/pgtest"
+	"github.com/tonepay/tonepay/store/internal/sqlrow"
+	"github.com/tonepay/tonepay/store/postgres"
+	"github.com/tonepay/tonepay/store/storetest"
+)
+
+// TestBacklogClaims (issue 19): with 10,000 callbacks due over 250 sessions (40 each)
+// in a table that also holds 50,000 delivered ones, claiming stays cheap.
+// The first claim returns a full batch (delivery resumes at once), the
+// claims' plans read about a batch of rows, never the whole table, and the
+// backlog drains, each session's callbacks in order. Claim times are
+// reported, not asserted: they depend on the machine's load.
+func TestBacklogClaims(t *testing.T) {
+	const chains, perChain, delivered, batch = 250, 40, 50_000, 100
+	ctx := context.Background()
+	url := pgtest.FreshDB(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+
+	// The delivered history first (older IDs), written directly: through
+	// the store it would take a transaction per session.
+	at := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+	if _, err := conn.Exec(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, date_created, date_updated)
+		SELECT 'done' || g, 'AC0', 'PKdone' || (g / 36), 'https://example.com/cb', repeat('x', 300), 'delivered', 1, $2, $2, $2
+		FROM generate_series(1, $1) g`, delivered, sqlrow.Ts(at.Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	b := storetest.FillBacklog(t, s, chains, perChain, at)
+	if _, err := conn.Exec(ctx, `ANALYZE callbacks`); err != nil {
+		t.Fatal(err)
+	}
+
+	// Plans, custom and generic (pgx prepares statements, so after a few
+	// runs PostgreSQL may keep a generic one).
+	due, lease := sqlrow.Ts(b.At), sqlrow.Ts(b.At.Add(time.Minute))
+	var reads []string
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		n := planReads(t, conn, mode, postgres.ClaimCallbacksQuery, lease, due, batch)
+		if n > 3*batch {
+			t.Errorf("%s: a claim of %d reads %d rows of callbacks; want at most %d", mode, batch, n, 3*batch)
+		}
+		m := planReads(t, conn, mode, postgres.NextCallbackAtQuery)
+		if m > 10 {
+			t.Errorf("%s: NextCallbackAt reads %d rows of callbacks; want at most 10", mode, m)
+		}
+		reads = append(reads, fmt.Sprintf("%d/%d", n, m))
+	}
+
+	d := storetest.DrainBacklog(t, s, b, batch)
+	if d.First != batch {
+		t.Errorf("the first claim over the backlog returned %d callbacks, want %d", d.First, batch)
+	}
+	if d.Delivered != b.N {
+		t.Errorf("drained %d of %d callbacks", d.Delivered, b.N)
+	}
+	fig.Report(t, "fault-pg-backlog", b.N, d.InOrder, fmt.Sprintf("chains=%d delivered_before=%d batch=%d first_claim=%d claims=%d claim_p50=%s claim_p99=%s next_p50=%s next_p99=%s plan_rows_claim/next=%s",
+		chains, delivered, batch, d.First, len(d.Claims),
+		storetest.Quantile(d.Claims, 0.5), storetest.Quantile(d.Claims, 0.99),
+		storetest.Quantile(d.Nexts, 0.5), storetest.Quantile(d.Nexts, 0.99), strings.Join(reads, ",")))
+}
+
+// planReads runs query under EXPLAIN ANALYZE with plan_cache_mode mode, in a
+// transaction rolled back, and returns how many rows of callbacks its scans
+// read (returned or filtered out, over every loop). A sequential scan of
+// callbacks fails the test.
+func planReads(t *testing.T, conn *pgx.Conn, mode, query string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = `+mode); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	if err := tx.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+query, args...).Scan(&out); err != nil {
+		t.Fatal(err)
+	}
+	var plans []struct{ Plan node }
+	if err := json.Unmarshal(out, &plans); err != nil || len(plans) != 1 {
+		t.Fatalf("EXPLAIN: %v %s", err, out)
+	}
+	var walk func(n node) int
+	walk = func(n node) int {
+		rows := 0
+		if n.Relation == "callbacks" && strings.HasSuffix(n.Type, "Scan") {
+			if n.Type == "Seq Scan" {
+				t.Errorf("%s: a sequential scan of callbacks in\n%s", mode, out)
+			}
+			rows = int((n.Rows + n.Removed + n.Rechecked) * n.Loops)
+		}
+		for _, c := range n.Plans {
+			rows += walk(c)
+		}
+		return rows
+	}
+	return walk(plans[0].Plan)
+}
+
+// node is a plan node of EXPLAIN (FORMAT JSON).
+type node struct {
+	Type      string  `json:"Node Type"`
+	Relation  string  `json:"Relation Name"`
+	Rows      float64 `json:"Actual Rows"`
+	Loops     float64 `json:"Actual Loops"`
+	Removed   float64 `json:"Rows Removed by Filter"`
+	Rechecked float64 `json:"Rows Removed by Index Recheck"`
+	Plans     []node  `json:"Plans"`
+}
