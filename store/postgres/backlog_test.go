@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tonepay/tonepay"
 	fig "github.com/tonepay/tonepay/internal/figures"
 	"github.com/tonepay/tonepay/internal/pgtest"
 	"github.com/tonepay/tonepay/store/internal/sqlrow"
@@ -128,4 +129,29 @@ type node struct {
 	Removed   float64 `json:"Rows Removed by Filter"`
 	Rechecked float64 `json:"Rows Removed by Index Recheck"`
 	Plans     []node  `json:"Plans"`
+}
+
+// TestChainHeadsMigration: migration 010 marks the chain heads of callbacks
+// queued before it.
+func TestChainHeadsMigration(t *testing.T) {
+	url := pgtest.FreshDB(t)
+	storetest.RunChainHeadsMigration(t, func(t *testing.T) tonepay.Store {
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, func(t *testing.T) {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `ALTER TABLE callbacks DROP COLUMN chain_head;
+			CREATE INDEX callbacks_due ON callbacks (next_attempt_at) WHERE status = 'pending';
+			DELETE FROM migrations WHERE name = 'migrations/010_callback_heads.sql'`); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

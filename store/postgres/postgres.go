@@ -234,11 +234,11 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 			cb.ID, a.N, sqlrow.Ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
 			return err
 		}
-		// A callback pending again is marked as its chain's head: it is
-		// (only a head is attempted), and a stale attempt recorded after a
-		// delivery would otherwise leave its chain with no head.
-		if _, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4,
-				chain_head = chain_head OR $1 = 'pending' WHERE id = $5`,
+		// chain_head is left as it is: only a head is attempted, so a stale
+		// attempt making a delivered callback pending again finds it set,
+		// and its chain still has a head (the next one, also marked, waits
+		// behind it: claims check for an earlier pending callback).
+		if _, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4 WHERE id = $5`,
 			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID); err != nil {
 			return err
 		}

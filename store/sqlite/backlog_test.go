@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -63,4 +64,33 @@ func TestBacklogClaims(t *testing.T) {
 		chains, delivered, batch, d.First, len(d.Claims),
 		storetest.Quantile(d.Claims, 0.5), storetest.Quantile(d.Claims, 0.99),
 		storetest.Quantile(d.Nexts, 0.5), storetest.Quantile(d.Nexts, 0.99)))
+}
+
+// TestChainHeadsMigration: migration 012 marks the chain heads of callbacks
+// queued before it.
+func TestChainHeadsMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	storetest.RunChainHeadsMigration(t, func(t *testing.T) tonepay.Store {
+		s, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, func(t *testing.T) {
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, q := range []string{
+			`DROP INDEX callbacks_heads`,
+			`ALTER TABLE callbacks DROP COLUMN chain_head`,
+			`CREATE INDEX callbacks_due ON callbacks (next_attempt_at) WHERE status = 'pending'`,
+			`DELETE FROM migrations WHERE name = 'migrations/012_callback_heads.sql'`,
+		} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatal(q, err)
+			}
+		}
+	})
 }

@@ -74,11 +74,11 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 	const op = "RecordAttempt"
 	return s.inTx(ctx, op, func(tx *sql.Tx) error {
 		q := txq{tx, s.wstmts}
-		// A callback pending again is marked as its chain's head: it is
-		// (only a head is attempted), and a stale attempt recorded after a
-		// delivery would otherwise leave its chain with no head.
-		res, err := q.ExecContext(ctx, `UPDATE callbacks SET status = ?1, attempts = ?2, next_attempt_at = ?3, leased_until = 0, date_updated = ?4,
-				chain_head = chain_head OR ?1 = 'pending' WHERE id = ?5`,
+		// chain_head is left as it is: only a head is attempted, so a stale
+		// attempt making a delivered callback pending again finds it set,
+		// and its chain still has a head (the next one, also marked, waits
+		// behind it: claims check for an earlier pending callback).
+		res, err := q.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
 			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID)
 		if err != nil {
 			return wrap(op, err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tonepay/tonepay"
 )
 
@@ -146,4 +147,45 @@ func Quantile(sorted []time.Duration, q float64) string {
 	}
 	i := min(len(sorted)-1, int(q*float64(len(sorted))))
 	return fmt.Sprintf("%.1fms", float64(sorted[i])/float64(time.Millisecond))
+}
+
+// RunChainHeadsMigration checks the migration that marks each session's
+// oldest pending callback as its chain's head (issue 19): callbacks queued
+// before it are claimed after it, oldest of each session first. open opens
+// the same database each time; undo, given it closed, takes it back to
+// before that migration (the column and its index gone, the migration
+// unrecorded).
+func RunChainHeadsMigration(t *testing.T, open func(t *testing.T) tonepay.Store, undo func(t *testing.T)) {
+	s := open(t)
+	ss := sessions(t, s, 3)
+	a0, a1, a2 := newCallback(ss[0], t0), newCallback(ss[0], t0), newCallback(ss[0], t0)
+	b1, b2 := newCallback(ss[1], t0), newCallback(ss[1], t0)
+	c1 := newCallback(ss[2], t0.Add(time.Hour))
+	addCallbacks(t, s, a0, a1, b1, a2, b2, c1)
+	deliver(t, s, a0, t0) // a1 heads its chain only once a0 is delivered
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	undo(t)
+	s = open(t)
+	defer s.Close()
+	if next, err := s.NextCallbackAt(ctx); err != nil || !next.Equal(t0) {
+		t.Errorf("NextCallbackAt after the migration = %v, %v; want %v", next, err, t0)
+	}
+	for _, step := range []struct {
+		at   time.Time
+		want []*tonepay.Callback
+	}{{t0, []*tonepay.Callback{a1, b1}}, {t0, []*tonepay.Callback{a2, b2}}, {t0, nil}, {c1.NextAttemptAt, []*tonepay.Callback{c1}}} {
+		at, want := step.at, step.want
+		got, err := s.ClaimCallbacks(ctx, at, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(ids(want), ids(got)); d != "" {
+			t.Fatalf("claim after the migration (-want +got IDs):\n%s", d)
+		}
+		for _, cb := range got {
+			deliver(t, s, cb, at)
+		}
+	}
 }
