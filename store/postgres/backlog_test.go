@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,10 +149,73 @@ func TestChainHeadsMigration(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `ALTER TABLE callbacks DROP COLUMN chain_head;
-			CREATE INDEX callbacks_due ON callbacks (next_attempt_at) WHERE status = 'pending';
+		if _, err := conn.Exec(ctx, `DROP TRIGGER callbacks_queued ON callbacks; DROP FUNCTION callbacks_queued;
+			DROP TRIGGER callbacks_settled ON callbacks; DROP FUNCTION callbacks_settled;
+			ALTER TABLE callbacks DROP COLUMN chain_head;
 			DELETE FROM migrations WHERE name = 'migrations/010_callback_heads.sql'`); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestOlderWriters: during an upgrade, a process of the version before
+// migration 010 queues and records callbacks with its own statements, which
+// know nothing of chain heads; this version's claims still find each
+// session's oldest pending callback, in order.
+func TestOlderWriters(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.FreshDB(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	at := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+	// The older version's statements (store/postgres before 010).
+	queue := func(session string) int64 {
+		var id int64
+		err := conn.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method)
+			VALUES ($1, 'AC0', $2, 'https://example.com/cb', '', 'pending', 0, $3, 0, $3, $3, '') RETURNING id`,
+			tonepay.RandomHex(8), session, sqlrow.Ts(at)).Scan(&id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	deliver := func(id int64) {
+		if _, err := conn.Exec(ctx, `UPDATE callbacks SET status = 'delivered', attempts = 1, next_attempt_at = $1, leased_until = 0, date_updated = $1 WHERE id = $2`,
+			sqlrow.Ts(at), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func() []int64 {
+		t.Helper()
+		got, err := s.ClaimCallbacks(ctx, at, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, cb := range got {
+			ids = append(ids, cb.ID)
+		}
+		return ids
+	}
+	a1, a2, b1 := queue("PKa"), queue("PKa"), queue("PKb")
+	if got := claim(); !slices.Equal(got, []int64{a1, b1}) {
+		t.Fatalf("first claim = %v, want %v", got, []int64{a1, b1})
+	}
+	deliver(a1) // by the older process
+	a3 := queue("PKa")
+	if got := claim(); !slices.Equal(got, []int64{a2}) {
+		t.Fatalf("claim after a1 = %v, want %v", got, []int64{a2})
+	}
+	deliver(a2)
+	if got := claim(); !slices.Equal(got, []int64{a3}) {
+		t.Fatalf("claim after a2 = %v, want %v", got, []int64{a3})
+	}
 }

@@ -234,21 +234,8 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 			cb.ID, a.N, sqlrow.Ts(a.At), int64(a.Duration), a.StatusCode, a.Error); err != nil {
 			return err
 		}
-		// chain_head is left as it is: only a head is attempted, so a stale
-		// attempt making a delivered callback pending again finds it set,
-		// and its chain still has a head (the next one, also marked, waits
-		// behind it: claims check for an earlier pending callback).
 		if _, err := tx.Exec(ctx, `UPDATE callbacks SET status = $1, attempts = $2, next_attempt_at = $3, leased_until = 0, date_updated = $4 WHERE id = $5`,
-			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID); err != nil {
-			return err
-		}
-		if cb.Status != tonepay.CallbackPending {
-			// The next pending callback of the session heads its chain now.
-			// A callback queued meanwhile waited for this transaction
-			// (AddCallbacks reads the chain's pending callbacks FOR SHARE),
-			// so this statement sees it.
-			_, err := tx.Exec(ctx, `UPDATE callbacks SET chain_head = true
-				WHERE id = (SELECT min(id) FROM callbacks WHERE session_sid = $1 AND status = 'pending') AND NOT chain_head`, cb.SessionSid)
+			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID); err != nil || cb.Status != tonepay.CallbackPending {
 			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = $1 AND status = 'pending' AND id > $2 AND leased_until <> 0`, cb.SessionSid, cb.ID)

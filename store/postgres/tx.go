@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -123,37 +122,18 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	}
 	// The session's row is locked by this transaction (FOR UPDATE), so no
 	// other process adds to its callbacks between this check and the commit.
-	// The oldest pending callback found is read FOR SHARE: a RecordAttempt
-	// moving it out of pending, and with it the chain's head to the next
-	// one, either commits first (then this read follows the change and
-	// goes on to the next pending callback, if any) or waits for this
-	// transaction, and then marks a callback queued here as the head.
-	pending := map[string]bool{}
-	for _, c := range cbs {
-		if _, seen := pending[c.SessionSid]; seen {
-			continue
-		}
-		var id int64
-		err := t.tx.QueryRow(ctx, `SELECT id FROM callbacks WHERE session_sid = $1 AND status = 'pending' ORDER BY id LIMIT 1 FOR SHARE`, c.SessionSid).Scan(&id)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return wrap("AddCallbacks", err)
-		}
-		pending[c.SessionSid] = err == nil
-	}
-	err := sqlrow.KeepClaims(cbs, func(session string) (bool, error) { return pending[session], nil })
+	err := sqlrow.KeepClaims(cbs, func(session string) (bool, error) {
+		var pending bool
+		err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = $1 AND status = 'pending')`, session).Scan(&pending)
+		return pending, err
+	})
 	if err != nil {
 		return wrap("AddCallbacks", err)
 	}
 	for _, c := range cbs {
-		// The first pending callback of a session with none pending heads
-		// its chain (migration 010).
-		head := c.Status == tonepay.CallbackPending && !pending[c.SessionSid]
-		if head {
-			pending[c.SessionSid] = true
-		}
-		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method, chain_head)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method, head).Scan(&c.ID)
+		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method).Scan(&c.ID)
 		if err != nil {
 			return wrap("AddCallbacks", err)
 		}

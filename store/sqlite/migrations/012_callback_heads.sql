@@ -8,7 +8,10 @@
 -- pending), and callbacks_heads holds only the heads, in the order they fall
 -- due, so that a claim of n reads about n entries whatever the backlog.
 -- Claims still check that no earlier callback of the session is pending, so
--- a flag left on one that is not its chain's oldest is harmless.
+-- a flag left on one that is not its chain's oldest is harmless (a flag is
+-- never cleared). PostgreSQL keeps the flag with triggers, for the older
+-- processes sharing its database during an upgrade; a SQLite file has one
+-- process, and the store's own statements cost no extra row write.
 ALTER TABLE callbacks ADD COLUMN chain_head INTEGER NOT NULL DEFAULT 0;
 UPDATE callbacks SET chain_head = 1
 	WHERE status = 'pending'
