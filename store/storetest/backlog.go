@@ -56,8 +56,10 @@ type Drain struct {
 	// Claims and Nexts are how long each ClaimCallbacks and NextCallbackAt
 	// took, sorted.
 	Claims, Nexts []time.Duration
-	// First is how many callbacks the first claim returned.
-	First int
+	// First is how many callbacks the first claim returned, and FirstTook
+	// how long it took.
+	First     int
+	FirstTook time.Duration
 	// Delivered counts the callbacks claimed and recorded delivered; InOrder
 	// those of them claimed after every earlier callback of their session
 	// was delivered, and never twice.
@@ -81,7 +83,7 @@ func DrainBacklog(t testing.TB, s tonepay.Store, b *Backlog, batch int) Drain {
 			t.Fatal(err)
 		}
 		if len(d.Claims) == 1 {
-			d.First = len(got)
+			d.First, d.FirstTook = len(got), d.Claims[0]
 		}
 		if len(got) == 0 {
 			break
