@@ -204,15 +204,7 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // ClaimCallbacks implements tonepay.Store.
 func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, claim time.Duration, limit int) ([]*tonepay.Callback, error) {
-	// Only the oldest pending callback of each session is eligible, so a
-	// session's callbacks go out one after another, in order; SKIP LOCKED
-	// lets several processes claim at once without waiting on each other.
-	rows, err := s.pool.Query(ctx, `UPDATE callbacks SET leased_until = $1
-		WHERE id IN (SELECT c.id FROM callbacks c
-			WHERE c.status = 'pending' AND c.next_attempt_at <= $2 AND c.leased_until <= $2
-			AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
-			ORDER BY c.id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING `+sqlrow.CallbackCols, sqlrow.Ts(now.Add(claim)), sqlrow.Ts(now), limit)
+	rows, err := s.pool.Query(ctx, claimCallbacks, sqlrow.Ts(now.Add(claim)), sqlrow.Ts(now), limit)
 	if err != nil {
 		return nil, wrap("ClaimCallbacks", err)
 	}
@@ -220,6 +212,20 @@ func (s *Store) ClaimCallbacks(ctx context.Context, now time.Time, claim time.Du
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, wrap("ClaimCallbacks", err)
 }
+
+// claimCallbacks leases ($1) up to $3 callbacks due at $2. Only the oldest
+// pending callback of each session is eligible, so a session's callbacks go
+// out one after another, in order; SKIP LOCKED lets several processes claim
+// at once without waiting on each other. The candidates are the chains'
+// heads in the order they fell due (callbacks_heads, migration 010), each
+// checked with one probe of callbacks_session, so a claim reads about $3
+// index entries however many callbacks are due or already delivered.
+const claimCallbacks = `UPDATE callbacks SET leased_until = $1
+	WHERE id IN (SELECT c.id FROM callbacks c
+		WHERE c.status = 'pending' AND c.chain_head AND greatest(c.next_attempt_at, c.leased_until) <= $2
+		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
+		ORDER BY greatest(c.next_attempt_at, c.leased_until), c.id LIMIT $3 FOR UPDATE SKIP LOCKED)
+	RETURNING ` + sqlrow.CallbackCols
 
 // RecordAttempt implements tonepay.Store.
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
@@ -250,15 +256,25 @@ func (s *Store) DeferCallback(ctx context.Context, id int64, until time.Time) er
 
 // NextCallbackAt implements tonepay.Store.
 func (s *Store) NextCallbackAt(ctx context.Context) (time.Time, error) {
-	var n *int64
-	err := s.pool.QueryRow(ctx, `SELECT min(greatest(c.next_attempt_at, c.leased_until)) FROM callbacks c
-		WHERE c.status = 'pending'
-		AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)`).Scan(&n)
-	if err != nil || n == nil {
+	var n int64
+	err := s.pool.QueryRow(ctx, nextCallbackAt).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
 		return time.Time{}, wrap("NextCallbackAt", err)
 	}
-	return sqlrow.Tm(*n), nil
+	return sqlrow.Tm(n), nil
 }
+
+// nextCallbackAt is when the first callback ClaimCallbacks could hand out is
+// due: the earliest chain head, read first from callbacks_heads. One waiting
+// behind an earlier callback of its session does not count, whatever its
+// time, and a claimed one is due when its claim ends.
+const nextCallbackAt = `SELECT greatest(c.next_attempt_at, c.leased_until) FROM callbacks c
+	WHERE c.status = 'pending' AND c.chain_head
+	AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.session_sid = c.session_sid AND p.status = 'pending' AND p.id < c.id)
+	ORDER BY greatest(c.next_attempt_at, c.leased_until) LIMIT 1`
 
 // PruneAnswers implements tonepay.Store.
 func (s *Store) PruneAnswers(ctx context.Context, before time.Time) error {

@@ -1,5 +1,7 @@
 package sqlite
 
+import "strings"
+
 // Pragma returns a PRAGMA's value as the writer connection sees it: the
 // durability settings are per connection, so this is the one that matters.
 func (s *Store) Pragma(name string) (string, error) {
@@ -39,3 +41,30 @@ func EmbeddedMigrations() ([]string, error) {
 
 // PruneQuery is the query PruneCalls finds a batch with.
 const PruneQuery = pruneQuery
+
+// The outbox queries run every dispatcher pass, for their plans
+// (backlog_test.go).
+const (
+	ClaimCallbacksQuery = claimCallbacks
+	NextCallbackAtQuery = nextCallbackAt
+)
+
+// QueryPlan returns the details of EXPLAIN QUERY PLAN for query, one line
+// each.
+func (s *Store) QueryPlan(query string, args ...any) (string, error) {
+	rows, err := s.write.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		out = append(out, detail)
+	}
+	return strings.Join(out, "\n"), rows.Err()
+}

@@ -103,18 +103,32 @@ func (t *txn) UpdateSession(ctx context.Context, s *tonepay.Session) error {
 
 func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error {
 	const op = "AddCallbacks"
-	err := sqlrow.KeepClaims(cbs, func(session string) (bool, error) {
-		var pending bool
-		err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = ? AND status = 'pending')`, session).Scan(&pending)
-		return pending, err
-	})
+	pending := map[string]bool{}
+	for _, c := range cbs {
+		if _, seen := pending[c.SessionSid]; seen {
+			continue
+		}
+		var p bool
+		err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = ? AND status = 'pending')`, c.SessionSid).Scan(&p)
+		if err != nil {
+			return wrap(op, err)
+		}
+		pending[c.SessionSid] = p
+	}
+	err := sqlrow.KeepClaims(cbs, func(session string) (bool, error) { return pending[session], nil })
 	if err != nil {
 		return wrap(op, err)
 	}
 	for _, c := range cbs {
-		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method).Scan(&c.ID)
+		// The first pending callback of a session with none pending heads
+		// its chain (migration 012).
+		head := c.Status == tonepay.CallbackPending && !pending[c.SessionSid]
+		if head {
+			pending[c.SessionSid] = true
+		}
+		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method, chain_head)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method, head).Scan(&c.ID)
 		if err != nil {
 			return wrap(op, err)
 		}

@@ -551,3 +551,108 @@ func testAnswers(t *testing.T, s tonepay.Store) {
 		}
 	}
 }
+
+// testClaimWhileQueuing: callbacks queued while their session's earlier ones
+// are being delivered are claimed in their turn, in order, however the
+// queuing and the recording of a delivery interleave: the store moves a
+// chain's head (the one callback a claim may take) as both happen.
+func testClaimWhileQueuing(t *testing.T, s tonepay.Store) {
+	const nSessions, perSession, workers = 6, 25, 3
+	ss := sessions(t, s, nSessions)
+	var (
+		mu     sync.Mutex
+		queued = map[string][]int64{} // session -> IDs queued, in order
+		got    = map[string][]int64{} // session -> IDs claimed, in order
+		errs   []error
+		done   atomic.Int64
+		wg     sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	now := t0.Add(time.Second)
+	for _, x := range ss {
+		wg.Go(func() { // one writer per session, as the session's row lock makes it
+			for range perSession {
+				cb := newCallback(x, t0)
+				if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.AddCallbacks(ctx, cb) }); err != nil {
+					fail(err)
+					return
+				}
+				mu.Lock()
+				queued[x.Sid] = append(queued[x.Sid], cb.ID)
+				mu.Unlock()
+			}
+		})
+	}
+	deadline := time.Now().Add(30 * time.Second) // a real clock only to end a hung test
+	for range workers {
+		wg.Go(func() {
+			for done.Load() < nSessions*perSession && time.Now().Before(deadline) {
+				cbs, err := s.ClaimCallbacks(ctx, now, time.Hour, 2)
+				if err != nil {
+					fail(err)
+					return
+				}
+				for _, cb := range cbs {
+					mu.Lock()
+					got[cb.SessionSid] = append(got[cb.SessionSid], cb.ID)
+					mu.Unlock()
+					cb.Status, cb.Attempts, cb.DateUpdated = tonepay.CallbackDelivered, 1, now
+					if err := s.RecordAttempt(ctx, cb, &tonepay.Attempt{CallbackID: cb.ID, N: 1, At: now, StatusCode: 200}); err != nil {
+						fail(err)
+						return
+					}
+					done.Add(1)
+				}
+				if len(cbs) == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := done.Load(); n != nSessions*perSession {
+		t.Errorf("delivered %d of %d callbacks: a chain stalled", n, nSessions*perSession)
+	}
+	for _, x := range ss {
+		if d := cmp.Diff(queued[x.Sid], got[x.Sid]); d != "" {
+			t.Errorf("session %s: claims (+) against queuing order (-):\n%s", x.Sid, d)
+		}
+	}
+}
+
+// testStaleAttempt: an attempt recorded after its callback was delivered (a
+// dispatcher whose claim ran out while it was still sending, and another
+// delivered it meanwhile) makes the callback pending again; its session's
+// later callbacks wait for it again, and the chain does not stall.
+func testStaleAttempt(t *testing.T, s tonepay.Store) {
+	sess := sessions(t, s, 1)[0]
+	a1, a2, a3 := newCallback(sess, t0), newCallback(sess, t0), newCallback(sess, t0)
+	addCallbacks(t, s, a1, a2, a3)
+	stale := *a1
+	deliver(t, s, a1, t0)
+	at := t0.Add(time.Second)
+	stale.Attempts, stale.NextAttemptAt, stale.DateUpdated = 2, at, at
+	if err := s.RecordAttempt(ctx, &stale, &tonepay.Attempt{CallbackID: stale.ID, N: 2, At: at, StatusCode: 503, Error: "HTTP 503"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []*tonepay.Callback{&stale, a2, a3} {
+		got, err := s.ClaimCallbacks(ctx, at, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff([]int64{want.ID}, ids(got)); d != "" {
+			t.Fatalf("claim (-want +got IDs):\n%s", d)
+		}
+		deliver(t, s, got[0], at)
+	}
+	if next, err := s.NextCallbackAt(ctx); err != nil || !next.IsZero() {
+		t.Errorf("NextCallbackAt with everything delivered = %v, %v", next, err)
+	}
+}

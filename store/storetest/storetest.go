@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"DeferCallback", testDeferCallback},
 		{"ClaimLease", testClaimLease},
 		{"ClaimConcurrent", testClaimConcurrent},
+		{"ClaimWhileQueuing", testClaimWhileQueuing},
+		{"StaleAttempt", testStaleAttempt},
 		{"Attempts", testAttempts},
 		{"NextCallbackAt", testNextCallbackAt},
 		{"Answers", testAnswers},
