@@ -236,7 +236,7 @@ func TestVoice(t *testing.T) {
 		{"pay with a bad attribute ends at once: validation-error to the action", nil, map[string]page{base + "start": xmlPage(`<Response><Pay chargeAmount="-0.5" action="paid"/></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, fetch: base + "paid", method: "POST",
 				params: map[string]string{"Result": "validation-error", "PaymentError": "chargeAmount='-0.5' (not a number between 0.00 - 1,000,000.00)", "PayErrorCode": "64003"}}}},
-		{"pay with a bad attribute and no action: next verb", nil, map[string]page{base + "start": xmlPage(`<Response><Pay maxAttempts="4"/><Say>After</Say></Response>`)},
+		{"pay with a bad attribute and no action: next verb", nil, map[string]page{base + "start": xmlPage(`<Response><Pay tokenType="forever"/><Say>After</Say></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"After"}}}},
 		{"caller hangs up in a gather", nil, map[string]page{base + "start": menu},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec}, {in: Input{Kind: CallerHangUp}, ended: StatusCompleted},
@@ -261,7 +261,7 @@ func TestVoiceErrors(t *testing.T) {
 		{"malformed", xmlPage(`<Response><Say>`), nil, CodeParse},
 		{"wrong root", xmlPage(`<Say>x</Say>`), nil, CodeRoot},
 		{"unknown verb", xmlPage(`<Response><Record/></Response>`), nil, CodeSchema},
-		{"bad attribute", xmlPage(`<Response><Gather numDigits="x"/></Response>`), nil, 13314},
+		{"bad attribute Twilio fails", xmlPage(`<Response><Gather actionOnEmptyResult="x"/></Response>`), nil, 13338},
 		{"empty", xmlPage(""), nil, CodeEmptyBody},
 		{"connection refused", page{}, &Input{Kind: FetchFailed, Code: CodeHTTPConnection, Message: "connection refused"}, CodeHTTPConnection},
 	}
