@@ -126,7 +126,9 @@ func TestParsePayTolerated(t *testing.T) {
 		{"Parameter without a name", `<Pay><Parameter value="x"/><Parameter name="k" value="v"/></Pay>`,
 			def(func(p *PayVerb) { p.Parameters = []PayParameter{{"k", "v"}} }), `a <Parameter> with no name is ignored`},
 		{"Prompt for security-date (Twilio's sample)", `<Pay><Prompt for="security-date"><Say>Code</Say></Prompt><Prompt for="security-code"><Say>Code</Say></Prompt></Pay>`,
-			def(func(p *PayVerb) { p.Prompts = []PayPrompt{{For: "security-code", CardTypes: []string{}, ErrorTypes: []string{}, Verbs: say}} }),
+			def(func(p *PayVerb) {
+				p.Prompts = []PayPrompt{{For: "security-code", CardTypes: []string{}, ErrorTypes: []string{}, Verbs: say}}
+			}),
 			`<Prompt for="security-date">: not a step Twilio lists; the <Prompt> is ignored`},
 		{"Prompt errorType", `<Pay><Prompt for="security-code" errorType="timeout oops"><Say>Code</Say></Prompt></Pay>`, def(nil),
 			`errorType="timeout oops">: unknown error type oops; the <Prompt> is ignored`},
@@ -135,7 +137,9 @@ func TestParsePayTolerated(t *testing.T) {
 		{"Prompt attempt", `<Pay><Prompt for="security-code" attempt="11"><Say>Code</Say></Prompt></Pay>`, def(nil),
 			`attempt="11">: not whole numbers from 1 to 10; the <Prompt> is ignored`},
 		{"Prompt requireMatchingInputs", `<Pay><Prompt for="security-code" requireMatchingInputs="yes"><Say>Code</Say></Prompt></Pay>`,
-			def(func(p *PayVerb) { p.Prompts = []PayPrompt{{For: "security-code", CardTypes: []string{}, ErrorTypes: []string{}, Verbs: say}} }), `requireMatchingInputs="yes">: not true or false; false is used`},
+			def(func(p *PayVerb) {
+				p.Prompts = []PayPrompt{{For: "security-code", CardTypes: []string{}, ErrorTypes: []string{}, Verbs: say}}
+			}), `requireMatchingInputs="yes">: not true or false; false is used`},
 		{"Prompt with two unknowns: one warning", `<Pay><Prompt for="card" errorType="oops"/></Pay>`, def(nil), `<Prompt for="card">`},
 		{"several: one warning", `<Pay timeout="x" language="xx" validCardTypes="visa"><Prompt for="card"/></Pay>`,
 			def(func(p *PayVerb) { p.ValidCardTypes = []string{"visa"} }), `3 values run as a default or are ignored, such as <Pay timeout="x">`},
