@@ -276,7 +276,7 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 // other prompts or the default words.
 func (p *parser) payPrompt(n *node) (pr PayPrompt, ok bool, _ *Error) {
 	a := p.attrs(n, "for", "for_", "cardType", "attempt", "errorType", "requireMatchingInputs")
-	if _, ok := a["for"]; !ok {
+	if _, has := a["for"]; !has {
 		// twilio-go's twiml package writes VoicePrompt.For_ as for_: run
 		// what real apps generate.
 		a["for"] = a["for_"]
