@@ -35,6 +35,13 @@ type Call struct {
 	EndTime       time.Time // zero while the call is up
 	DateCreated   time.Time
 	DateUpdated   time.Time
+
+	// PhoneNumberSid is the IncomingPhoneNumber an inbound call came in on
+	// (Twilio's phone_number_sid); ForwardedFrom, when known, the number
+	// that forwarded it (ForwardedFrom, forwarded_from). Both stay as they
+	// were created.
+	PhoneNumberSid string
+	ForwardedFrom  string
 }
 
 // Duration is the length of an ended call in whole seconds, as Twilio reports it.
@@ -65,10 +72,12 @@ type CallService interface {
 }
 
 // InboundCallRequest is a simulated caller dialing one of the account's
-// numbers.
+// numbers. ForwardedFrom, optional, is the number that forwarded the call
+// to To, as a carrier may tell Twilio.
 type InboundCallRequest struct {
-	AccountSid string
-	From, To   string
+	AccountSid    string
+	From, To      string
+	ForwardedFrom string
 }
 
 // Twilio's error codes for a call create or update.

@@ -14,10 +14,12 @@ import (
 // the API. The call is returned once its TwiML waits for the caller (or has
 // ended), so that a test sees the call where its caller would be.
 func (svc *Service) CreateCall(ctx context.Context, req *tonepay.CreateCallRequest) (*tonepay.Call, error) {
-	return svc.createCall(ctx, req, "outbound-api")
+	return svc.createCall(ctx, req, "outbound-api", nil)
 }
 
-func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallRequest, direction string) (*tonepay.Call, error) {
+// createCall creates and starts a call; inbound, if set, adds what an
+// inbound call has besides the request (its number, who forwarded it).
+func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallRequest, direction string, inbound func(*tonepay.Call)) (*tonepay.Call, error) {
 	now := svc.Now().UTC()
 	call := &tonepay.Call{
 		Sid:         svc.NewSID(tonepay.PrefixCall),
@@ -31,6 +33,9 @@ func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallReque
 		StartTime:   now,
 		DateCreated: now,
 		DateUpdated: now,
+	}
+	if inbound != nil {
+		inbound(call)
 	}
 	if direction == "inbound" && svc.runsTwiml() {
 		call.Status = tonepay.CallRinging // until its first document answers it

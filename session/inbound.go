@@ -8,7 +8,9 @@ import (
 
 // CreateInbound implements tonepay.CallService: the number's VoiceUrl (and
 // its methods, fallback and StatusCallback) becomes the call's, as when
-// Twilio routes a caller to a number.
+// Twilio routes a caller to a number; the call keeps the number's SID
+// (phone_number_sid) and who forwarded it, and its requests carry a
+// CallToken (startRun).
 func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallRequest) (*tonepay.Call, error) {
 	if req.From == "" {
 		return nil, tonepay.Errorf(tonepay.CodeInvalidFrom, "From is required: the caller's number, client:name or a caller-ID text")
@@ -33,7 +35,9 @@ func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallR
 		cr.StatusCallbackEvents = []string{tonepay.EventCompleted}
 	}
 	cr.Timeout = tonepay.DefaultCallTimeout
-	return svc.createCall(ctx, cr, "inbound")
+	return svc.createCall(ctx, cr, "inbound", func(c *tonepay.Call) {
+		c.PhoneNumberSid, c.ForwardedFrom = n.Sid, req.ForwardedFrom
+	})
 }
 
 // FindTimeline implements tonepay.CallService.

@@ -64,7 +64,13 @@ func loadRun(ctx context.Context, rd tonepay.Reader, callSid string) (*tonepay.C
 // startRun answers a new call inside the transaction that created it.
 func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, now time.Time) error {
 	st := &voice.State{AccountSid: call.AccountSid, CallSid: call.Sid, From: call.From, To: call.To, Direction: call.Direction,
-		URL: call.URL, Method: call.Method, Twiml: call.Twiml, FallbackURL: call.FallbackURL, FallbackMethod: call.FallbackMethod}
+		URL: call.URL, Method: call.Method, Twiml: call.Twiml, FallbackURL: call.FallbackURL, FallbackMethod: call.FallbackMethod,
+		ForwardedFrom: call.ForwardedFrom}
+	if call.Direction == "inbound" {
+		// Opaque to the app, as Twilio's is; kept in the run, so that every
+		// request of the call carries the same one.
+		st.CallToken = svc.NewSID("")
+	}
 	if call.Direction != "inbound" {
 		st.Status = voice.StatusInProgress // the simulated far end answers at once
 		for _, ev := range []string{tonepay.EventInitiated, tonepay.EventRinging, tonepay.EventAnswered} {

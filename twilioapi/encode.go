@@ -121,12 +121,10 @@ func encodeCall(c *tonepay.Call) callJSON {
 		d := strconv.Itoa(c.Duration())
 		duration = &d
 	}
-	var parent *string
-	if c.ParentCallSid != "" {
-		parent = &c.ParentCallSid
-	}
 	return callJSON{
-		ParentCallSid:   parent,
+		ParentCallSid:   orNull(c.ParentCallSid),
+		PhoneNumberSid:  orNull(c.PhoneNumberSid),
+		ForwardedFrom:   orNull(c.ForwardedFrom),
 		Sid:             c.Sid,
 		DateCreated:     date(c.DateCreated),
 		DateUpdated:     date(c.DateUpdated),
@@ -146,6 +144,14 @@ func encodeCall(c *tonepay.Call) callJSON {
 		URI:             u + ".json",
 		SubresourceURIs: callSubresources(u),
 	}
+}
+
+// orNull is s, or JSON null when s is empty (Twilio's nullable fields).
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // callSubresources are Twilio's, every key of api.v2010.account.call:

@@ -22,7 +22,9 @@ func (s *server) handleInbound(w http.ResponseWriter, r *http.Request, acct *ton
 		return err
 	}
 	// From and To are the service's to judge: 21212 and 21211, as Twilio.
-	c, err := s.svc.CreateInbound(r.Context(), &tonepay.InboundCallRequest{AccountSid: acct.Sid, From: form.Get("From"), To: form.Get("To")})
+	// ForwardedFrom, optional, is what a carrier says forwarded the call.
+	c, err := s.svc.CreateInbound(r.Context(), &tonepay.InboundCallRequest{AccountSid: acct.Sid, From: form.Get("From"), To: form.Get("To"),
+		ForwardedFrom: form.Get("ForwardedFrom")})
 	if err != nil {
 		return err
 	}

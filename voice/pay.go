@@ -11,9 +11,10 @@ import (
 	"github.com/tonepay/tonepay/card"
 )
 
-// PayVerb is a parsed <Pay> (DESIGN §10), defaults applied. A bad attribute
-// value is not a TwiML error: Twilio runs the verb and ends it at once with
-// Result=validation-error, so Parse records it in Invalid instead.
+// PayVerb is a parsed <Pay> (DESIGN §10), defaults applied. A bad value
+// Twilio fails is not a TwiML error: Twilio runs the verb and ends it at
+// once with Result=validation-error, so Parse records it in Invalid
+// instead; any other bad value runs as its default, with a warning.
 type PayVerb struct {
 	Input                string `json:"input"`
 	StatusCallback       string `json:"statusCallback,omitempty"` // resolved
@@ -37,8 +38,10 @@ type PayVerb struct {
 	ValidCardTypes []string       `json:"validCardTypes"`
 	Prompts        []PayPrompt    `json:"prompts,omitempty"`
 	Parameters     []PayParameter `json:"parameters,omitempty"`
-	// Invalid is the PaymentError of a bad attribute value (the first one),
-	// InvalidCode its PayErrorCode (64003 charge amount, else 64020).
+	// Invalid is the PaymentError of a bad attribute value that Twilio
+	// fails (the first one), InvalidCode its PayErrorCode (64003 charge
+	// amount, 64017 bankAccountType with a card, else 64020). Other bad
+	// values run as their defaults, with a warning (see parser.tolerate).
 	Invalid     string `json:"invalid,omitempty"`
 	InvalidCode int    `json:"invalidCode,omitempty"`
 }
@@ -105,7 +108,17 @@ func (p *PayVerb) invalid(code int, attr, value, why string) {
 	}
 }
 
-func boolValue(p *PayVerb, a map[string]string, name string, d bool) bool {
+// The checks of <Pay> and its nouns fall in two kinds. What Twilio documents
+// as a failure stays one, PayVerb.Invalid (validation-error): chargeAmount
+// (64003), and what decides what is charged or returned: paymentMethod,
+// bankAccountType (64017 with a card), tokenType, currency (64020, Twilio's
+// "misspelled or badly formatted values"). Any other bad value runs as its
+// default with a 12200 warning (parser.tolerate), since what Twilio does
+// with it is not documented and published apps carry such values: Twilio's
+// own bill-payment sample has <Prompt for="security-date">.
+
+// payBool reads a true/false attribute; anything else runs as d.
+func (p *parser) payBool(elem string, a map[string]string, name string, d bool) bool {
 	switch v, ok := a[name]; {
 	case !ok:
 		return d
@@ -114,19 +127,20 @@ func boolValue(p *PayVerb, a map[string]string, name string, d bool) bool {
 	case strings.EqualFold(v, "false"):
 		return false
 	default:
-		p.invalid(64020, name, v, "not true or false")
+		p.tolerate(CodeSchema, elem, name, v, fmt.Sprintf("not true or false; %t is used", d))
 		return d
 	}
 }
 
-func intValue(p *PayVerb, a map[string]string, name string, d, lo, hi int) int {
+// payInt reads a whole number from lo to hi; anything else runs as d.
+func (p *parser) payInt(a map[string]string, name string, d, lo, hi int) int {
 	v, ok := a[name]
 	if !ok {
 		return d
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < lo || n > hi {
-		p.invalid(64020, name, v, fmt.Sprintf("not a whole number between %d and %d", lo, hi))
+		p.tolerate(CodeSchema, "Pay", name, v, fmt.Sprintf("not a whole number from %d to %d; %d is used", lo, hi, d))
 		return d
 	}
 	return n
@@ -140,28 +154,30 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 	v.Pay, v.Method = pv, "POST" // the action is always POSTed
 	var err *Error
 	if a["action"] != "" {
+		// Twilio's 15004 names action URLs (Gather, Record, Pay): an error.
 		if v.Action, err = p.resolve(a["action"], CodeRelativeAction, "Pay"); err != nil {
 			return err
 		}
 	}
-	if a["statusCallback"] != "" {
-		if pv.StatusCallback, err = p.resolve(a["statusCallback"], CodeRelativeAction, "Pay"); err != nil {
-			return err
+	if sc := a["statusCallback"]; sc != "" {
+		if pv.StatusCallback, err = p.resolve(sc, CodeRelativeAction, "Pay"); err != nil {
+			p.tolerate(CodeSchema, "Pay", "statusCallback", sc, "cannot be resolved; no statusCallback is sent")
 		}
 	}
-	if pv.Input = def(a["input"], "dtmf"); pv.Input != "dtmf" {
-		pv.invalid(64020, "input", pv.Input, "dtmf is the only input")
+	pv.Input = "dtmf"
+	if in := a["input"]; in != "" && in != "dtmf" {
+		p.tolerate(CodeSchema, "Pay", "input", in, "dtmf is the only input; dtmf is used")
 	}
 	switch m := strings.ToUpper(def(a["statusCallbackMethod"], "POST")); m {
 	case "GET", "POST":
 		pv.StatusCallbackMethod = m
 	default:
 		pv.StatusCallbackMethod = "POST"
-		pv.invalid(64020, "statusCallbackMethod", a["statusCallbackMethod"], "not GET or POST")
+		p.tolerate(CodeSchema, "Pay", "statusCallbackMethod", a["statusCallbackMethod"], "not GET or POST; POST is used")
 	}
-	pv.Timeout = intValue(pv, a, "timeout", 5, 1, 600)
-	pv.MaxAttempts = intValue(pv, a, "maxAttempts", 1, 1, 3)
-	pv.SecurityCode = boolValue(pv, a, "securityCode", true)
+	pv.Timeout = p.payInt(a, "timeout", 5, 1, 600)
+	pv.MaxAttempts = p.payInt(a, "maxAttempts", 1, 1, 3)
+	pv.SecurityCode = p.payBool("Pay", a, "securityCode", true)
 	switch pc, ok := a["postalCode"]; {
 	case !ok || strings.EqualFold(pc, "true"):
 		pv.PostalCode = true
@@ -170,14 +186,14 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 		pv.PostalCodeValue = strings.TrimSpace(pc)
 	default:
 		pv.PostalCode = true
-		pv.invalid(64020, "postalCode", pc, "not true, false or a postal code")
+		p.tolerate(CodeSchema, "Pay", "postalCode", pc, "not true, false or a postal code; the caller is asked for it")
 	}
-	pv.MinPostalCodeLength = intValue(pv, a, "minPostalCodeLength", 0, 0, 10)
+	pv.MinPostalCodeLength = p.payInt(a, "minPostalCodeLength", 0, 0, 10)
 	pv.PaymentConnector = def(strings.TrimSpace(a["paymentConnector"]), "Default")
 	switch pv.PaymentMethod = def(a["paymentMethod"], tonepay.CreditCard); pv.PaymentMethod {
 	case tonepay.CreditCard:
 		if bt, ok := a["bankAccountType"]; ok {
-			pv.invalid(64020, "bankAccountType", bt, "only with paymentMethod ach-debit")
+			pv.invalid(tonepay.CodeBankAccountType, "bankAccountType", bt, "only with paymentMethod ach-debit")
 		}
 	case tonepay.ACHDebit:
 		switch pv.BankAccountType = def(a["bankAccountType"], tonepay.ConsumerChecking); pv.BankAccountType {
@@ -200,38 +216,50 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 	if len(pv.Currency) != 3 || strings.Trim(pv.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		pv.invalid(64020, "currency", a["currency"], "not an ISO 4217 currency code")
 	}
-	pv.Language = def(a["language"], "en-US")
-	if i := slices.IndexFunc(PayLanguages, func(l string) bool { return strings.EqualFold(l, pv.Language) }); i >= 0 {
-		pv.Language = PayLanguages[i]
-	} else {
-		pv.invalid(64020, "language", pv.Language, "not one of "+strings.Join(PayLanguages, ", "))
-		pv.Language = "en-US"
+	pv.Language = "en-US"
+	if l, ok := a["language"]; ok {
+		if i := slices.IndexFunc(PayLanguages, func(x string) bool { return strings.EqualFold(x, l) }); i >= 0 {
+			pv.Language = PayLanguages[i]
+		} else {
+			p.tolerate(CodeSchema, "Pay", "language", l, "not a language <Pay> speaks; en-US is used")
+		}
 	}
 	pv.Description = a["description"]
 	pv.ValidCardTypes = []string{card.Visa, card.Mastercard, card.Amex}
 	if vt, ok := a["validCardTypes"]; ok {
-		pv.ValidCardTypes = strings.Fields(strings.ToLower(vt))
-		for _, b := range pv.ValidCardTypes {
-			if !slices.Contains(card.Brands, b) {
-				pv.invalid(64020, "validCardTypes", vt, "unknown card type "+b)
+		var known, unknown []string
+		for _, b := range strings.Fields(strings.ToLower(vt)) {
+			if slices.Contains(card.Brands, b) {
+				known = append(known, b)
+			} else {
+				unknown = append(unknown, b)
 			}
 		}
-		if len(pv.ValidCardTypes) == 0 {
-			pv.invalid(64020, "validCardTypes", vt, "no card type")
+		switch {
+		case len(known) == 0:
+			p.tolerate(CodeSchema, "Pay", "validCardTypes", vt, "no card type <Pay> knows; visa mastercard amex are used")
+		case len(unknown) > 0:
+			// Left out: a card of a type not named is refused, never taken.
+			p.tolerate(CodeSchema, "Pay", "validCardTypes", vt, "unknown card type "+clip(unknown[0])+" is left out")
+			fallthrough
+		default:
+			pv.ValidCardTypes = known
 		}
 	}
 	for _, c := range n.Nodes {
 		switch c.Name {
 		case "Prompt":
-			pr, err := p.payPrompt(c, pv)
+			pr, ok, err := p.payPrompt(c)
 			if err != nil {
 				return err
 			}
-			pv.Prompts = append(pv.Prompts, pr)
+			if ok {
+				pv.Prompts = append(pv.Prompts, pr)
+			}
 		case "Parameter":
 			pa := p.attrs(c, "name", "value")
 			if pa["name"] == "" {
-				pv.invalid(64020, "Parameter name", "", "a <Parameter> needs a name")
+				p.tolerate(CodeSchema, "Parameter", "name", "", "a <Parameter> with no name is ignored")
 				continue
 			}
 			pv.Parameters = append(pv.Parameters, PayParameter{Name: pa["name"], Value: pa["value"]})
@@ -242,27 +270,38 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 	return nil
 }
 
-func (p *parser) payPrompt(n *node, pv *PayVerb) (PayPrompt, *Error) {
+// payPrompt reads a <Prompt>. One with a for, cardType, errorType or
+// attempt value Twilio does not list can never be chosen: it is left out
+// (ok false), with a warning, and the step it was written for gets the
+// other prompts or the default words.
+func (p *parser) payPrompt(n *node) (pr PayPrompt, ok bool, _ *Error) {
 	a := p.attrs(n, "for", "for_", "cardType", "attempt", "errorType", "requireMatchingInputs")
-	if _, ok := a["for"]; !ok {
+	if _, has := a["for"]; !has {
 		// twilio-go's twiml package writes VoicePrompt.For_ as for_: run
 		// what real apps generate.
 		a["for"] = a["for_"]
 	}
-	pr := PayPrompt{For: a["for"]}
+	ok = true
+	unknown := func(attr, value, why string) {
+		if ok {
+			p.tolerate(CodeSchema, "Prompt", attr, value, why+"; the <Prompt> is ignored")
+		}
+		ok = false
+	}
+	pr.For = a["for"]
 	if !slices.Contains(payFors, pr.For) {
-		pv.invalid(64020, "Prompt for", pr.For, "not "+strings.Join(payFors, ", "))
+		unknown("for", pr.For, "not a step Twilio lists")
 	}
 	pr.CardTypes = strings.Fields(strings.ToLower(a["cardType"]))
 	for _, b := range pr.CardTypes {
 		if !slices.Contains(card.Brands, b) {
-			pv.invalid(64020, "Prompt cardType", a["cardType"], "unknown card type "+b)
+			unknown("cardType", a["cardType"], "unknown card type "+clip(b))
 		}
 	}
 	for _, s := range strings.Fields(a["attempt"]) {
 		k, err := strconv.Atoi(s)
 		if err != nil || k < 1 || k > 10 {
-			pv.invalid(64020, "Prompt attempt", a["attempt"], "not whole numbers between 1 and 10")
+			unknown("attempt", a["attempt"], "not whole numbers from 1 to 10")
 			continue
 		}
 		pr.Attempts = append(pr.Attempts, k)
@@ -270,21 +309,21 @@ func (p *parser) payPrompt(n *node, pv *PayVerb) (PayPrompt, *Error) {
 	pr.ErrorTypes = strings.Fields(a["errorType"])
 	for _, e := range pr.ErrorTypes {
 		if !slices.Contains(promptErrorTypes, e) {
-			pv.invalid(64020, "Prompt errorType", a["errorType"], "unknown error type "+e)
+			unknown("errorType", a["errorType"], "unknown error type "+clip(e))
 		}
 	}
-	pr.RequireMatchingInputs = boolValue(pv, a, "requireMatchingInputs", false)
+	pr.RequireMatchingInputs = p.payBool("Prompt", a, "requireMatchingInputs", false)
 	for _, c := range n.Nodes {
 		if k := c.Name; k != "Say" && k != "Play" && k != "Pause" {
-			return pr, errorf(CodeSchema, "Pay: <%s> cannot be nested in <Prompt>", k)
+			return pr, false, errorf(CodeSchema, "Pay: <%s> cannot be nested in <Prompt>", k)
 		}
 		v, err := p.verb(c, true)
 		if err != nil {
-			return pr, err
+			return pr, false, err
 		}
 		pr.Verbs = append(pr.Verbs, v)
 	}
-	return pr, nil
+	return pr, ok, nil
 }
 
 // validPostal: a postal code given in the TwiML (letters, digits, one

@@ -60,37 +60,103 @@ func TestParsePay(t *testing.T) {
 	}
 }
 
+// TestParsePayInvalid: the values Twilio fails end the <Pay> at once with
+// validation-error and the PaymentError that names them.
 func TestParsePayInvalid(t *testing.T) {
-	tests := []struct{ attrs, want string }{
-		{`chargeAmount="-0.5"`, "chargeAmount='-0.5' (not a number between 0.00 - 1,000,000.00)"},
-		{`chargeAmount="1000000.01"`, "chargeAmount="},
-		{`chargeAmount="ten"`, "chargeAmount="},
-		{`currency="dollars"`, "currency='dollars'"},
-		{`tokenType="forever"`, "tokenType='forever'"},
-		{`paymentMethod="cash"`, "paymentMethod='cash'"},
-		{`bankAccountType="consumer-savings"`, "bankAccountType='consumer-savings' (only with paymentMethod ach-debit)"},
-		{`paymentMethod="ach-debit" bankAccountType="personal"`, "bankAccountType='personal'"},
-		{`maxAttempts="0"`, "maxAttempts='0'"},
-		{`maxAttempts="4"`, "maxAttempts='4'"},
-		{`validCardTypes="visa diners"`, "validCardTypes='visa diners' (unknown card type diners)"},
-		{`language="pt-BR"`, "language='pt-BR'"},
-		{`input="speech"`, "input='speech'"},
-		{`timeout="soon"`, "timeout='soon'"},
-		{`securityCode="yes"`, "securityCode='yes'"},
-		{`postalCode="not a postcode!"`, "postalCode="},
-		{`statusCallbackMethod="PUT"`, "statusCallbackMethod='PUT'"},
+	tests := []struct {
+		attrs, want string
+		code        int
+	}{
+		{`chargeAmount="-0.5"`, "chargeAmount='-0.5' (not a number between 0.00 - 1,000,000.00)", 64003},
+		{`chargeAmount="1000000.01"`, "chargeAmount=", 64003},
+		{`chargeAmount="ten"`, "chargeAmount=", 64003},
+		{`currency="dollars"`, "currency='dollars'", 64020},
+		{`tokenType="forever"`, "tokenType='forever'", 64020},
+		{`paymentMethod="cash"`, "paymentMethod='cash'", 64020},
+		{`bankAccountType="consumer-savings"`, "bankAccountType='consumer-savings' (only with paymentMethod ach-debit)", 64017},
+		{`paymentMethod="ach-debit" bankAccountType="personal"`, "bankAccountType='personal'", 64020},
 	}
 	for _, tt := range tests {
-		p := parsePay(t, `<Response><Pay `+tt.attrs+`/></Response>`)
-		if !strings.HasPrefix(p.Invalid, tt.want) {
-			t.Errorf("%s: Invalid %q, want %q...", tt.attrs, p.Invalid, tt.want)
+		doc, err := Parse([]byte(`<Response><Pay `+tt.attrs+`/></Response>`), docURL)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.attrs, err)
+		}
+		p := doc.Verbs[0].Pay
+		if !strings.HasPrefix(p.Invalid, tt.want) || p.InvalidCode != tt.code || len(doc.Warnings) != 0 {
+			t.Errorf("%s: Invalid %q %d warnings %v, want %q... %d", tt.attrs, p.Invalid, p.InvalidCode, doc.Warnings, tt.want, tt.code)
 		}
 	}
-	for _, in := range []string{`<Prompt for="card"/>`, `<Prompt for="payment-card-number" attempt="11"/>`,
-		`<Prompt for="payment-card-number" errorType="oops"/>`, `<Prompt for="payment-card-number" cardType="visa bogus"/>`} {
-		if p := parsePay(t, `<Response><Pay>`+in+`</Pay></Response>`); !strings.HasPrefix(p.Invalid, "Prompt ") {
-			t.Errorf("%s: Invalid %q", in, p.Invalid)
+}
+
+// TestParsePayTolerated: every other bad value runs as its default with a
+// 12200 warning (Twilio does not document a failure for it), and a <Prompt>
+// with a for, cardType, errorType or attempt Twilio does not list is left
+// out: it never matches.
+func TestParsePayTolerated(t *testing.T) {
+	def := func(mod func(p *PayVerb)) *PayVerb {
+		p := &PayVerb{Input: "dtmf", StatusCallbackMethod: "POST", Timeout: 5, MaxAttempts: 1, SecurityCode: true, PostalCode: true,
+			PaymentConnector: "Default", PaymentMethod: "credit-card", TokenType: "reusable", Currency: "USD", Language: "en-US",
+			ValidCardTypes: []string{"visa", "mastercard", "amex"}}
+		if mod != nil {
+			mod(p)
 		}
+		return p
+	}
+	say := []Verb{{Name: "Say", Text: "Code", Language: "en-US", Loop: 1}}
+	tests := []struct {
+		name, pay string
+		want      *PayVerb
+		warning   string // in the one warning's message
+	}{
+		{"input", `<Pay input="speech"/>`, def(nil), `<Pay input="speech">: dtmf is the only input`},
+		{"statusCallbackMethod", `<Pay statusCallbackMethod="PUT"/>`, def(nil), `statusCallbackMethod="PUT"`},
+		{"timeout", `<Pay timeout="soon"/>`, def(nil), `<Pay timeout="soon">: not a whole number from 1 to 600; 5 is used`},
+		{"timeout too long", `<Pay timeout="601"/>`, def(nil), `timeout="601"`},
+		{"maxAttempts 0", `<Pay maxAttempts="0"/>`, def(nil), `maxAttempts="0"`},
+		{"maxAttempts 4", `<Pay maxAttempts="4"/>`, def(nil), `maxAttempts="4"`},
+		{"securityCode", `<Pay securityCode="yes"/>`, def(nil), `<Pay securityCode="yes">: not true or false; true is used`},
+		{"postalCode", `<Pay postalCode="not a postcode!"/>`, def(nil), `postalCode="not a postcode!"`},
+		{"minPostalCodeLength", `<Pay minPostalCodeLength="many"/>`, def(nil), `minPostalCodeLength="many"`},
+		{"language", `<Pay language="pt-BR"/>`, def(nil), `<Pay language="pt-BR">: not a language <Pay> speaks; en-US is used`},
+		{"validCardTypes one unknown", `<Pay validCardTypes="visa diners"/>`, def(func(p *PayVerb) { p.ValidCardTypes = []string{"visa"} }),
+			`unknown card type diners is left out`},
+		{"validCardTypes none known", `<Pay validCardTypes="diners"/>`, def(nil), `no card type <Pay> knows`},
+		{"validCardTypes empty", `<Pay validCardTypes=""/>`, def(nil), `validCardTypes=""`},
+		{"statusCallback relative in inline", `<Pay statusCallback="status"/>`, def(nil), `no statusCallback is sent`},
+		{"Parameter without a name", `<Pay><Parameter value="x"/><Parameter name="k" value="v"/></Pay>`,
+			def(func(p *PayVerb) { p.Parameters = []PayParameter{{"k", "v"}} }), `a <Parameter> with no name is ignored`},
+		{"Prompt for security-date (Twilio's sample)", `<Pay><Prompt for="security-date"><Say>Code</Say></Prompt><Prompt for="security-code"><Say>Code</Say></Prompt></Pay>`,
+			def(func(p *PayVerb) {
+				p.Prompts = []PayPrompt{{For: "security-code", CardTypes: []string{}, ErrorTypes: []string{}, Verbs: say}}
+			}),
+			`<Prompt for="security-date">: not a step Twilio lists; the <Prompt> is ignored`},
+		{"Prompt errorType", `<Pay><Prompt for="security-code" errorType="timeout oops"><Say>Code</Say></Prompt></Pay>`, def(nil),
+			`errorType="timeout oops">: unknown error type oops; the <Prompt> is ignored`},
+		{"Prompt cardType", `<Pay><Prompt for="security-code" cardType="visa bogus"><Say>Code</Say></Prompt></Pay>`, def(nil),
+			`unknown card type bogus; the <Prompt> is ignored`},
+		{"Prompt attempt", `<Pay><Prompt for="security-code" attempt="11"><Say>Code</Say></Prompt></Pay>`, def(nil),
+			`attempt="11">: not whole numbers from 1 to 10; the <Prompt> is ignored`},
+		{"Prompt requireMatchingInputs", `<Pay><Prompt for="security-code" requireMatchingInputs="yes"><Say>Code</Say></Prompt></Pay>`,
+			def(func(p *PayVerb) {
+				p.Prompts = []PayPrompt{{For: "security-code", CardTypes: []string{}, ErrorTypes: []string{}, Verbs: say}}
+			}), `requireMatchingInputs="yes">: not true or false; false is used`},
+		{"Prompt with two unknowns: one warning", `<Pay><Prompt for="card" errorType="oops"/></Pay>`, def(nil), `<Prompt for="card">`},
+		{"several: one warning", `<Pay timeout="x" language="xx" validCardTypes="visa"><Prompt for="card"/></Pay>`,
+			def(func(p *PayVerb) { p.ValidCardTypes = []string{"visa"} }), `3 values run as a default or are ignored, such as <Pay timeout="x">`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Parse([]byte(`<Response>`+tt.pay+`</Response>`), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := doc.Verbs[0].Pay; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("\n got %+v\nwant %+v", got, tt.want)
+			}
+			if len(doc.Warnings) != 1 || doc.Warnings[0].Code != CodeSchema || !strings.Contains(doc.Warnings[0].Message, tt.warning) {
+				t.Errorf("warnings %v, want one 12200 with %q", doc.Warnings, tt.warning)
+			}
+		})
 	}
 }
 
@@ -274,5 +340,38 @@ func TestPayEngine(t *testing.T) {
 	}
 	if o = e.Step(s, Input{Kind: Key, Key: '1'}, t0.Add(3*sec)); o.Unrouted != '1' || s.Wait != nil || s.Playing != nil {
 		t.Fatalf("barge: %+v %+v", o, s.Wait)
+	}
+}
+
+// TestPayToleratedRuns: Twilio's bill-payment sample, <Prompt
+// for="security-date">, starts its session (no validation-error); the
+// warning is on the timeline when the document starts, not in the saved
+// state, and the security code is asked for with the default words.
+func TestPayToleratedRuns(t *testing.T) {
+	const doc = `<Response><Pay chargeAmount="10" action="paid" timeout="soon">` +
+		`<Prompt for="security-date"><Say>Enter the security code</Say></Prompt></Pay></Response>`
+	e := Engine{Instant: true}
+	s := newCall(nil)
+	e.Step(s, Input{Kind: Answered}, t0)
+	o := e.Step(s, Input{Kind: Fetched, Seq: s.Fetch.Seq, Status: 200, ContentType: "text/xml", Body: []byte(doc)}, t0)
+	if o.Pay == nil || o.Fetch != nil || o.Ended != "" {
+		t.Fatalf("the <Pay> did not start: %+v", o)
+	}
+	var warnings []Entry
+	for _, en := range o.Timeline {
+		if en.Kind == "warning" {
+			warnings = append(warnings, en)
+		}
+	}
+	if len(warnings) != 1 || warnings[0].Code != CodeSchema || !strings.Contains(warnings[0].Text, `<Prompt for="security-date">`) ||
+		!strings.Contains(warnings[0].Text, `<Pay timeout="soon">`) {
+		t.Fatalf("warnings %+v", warnings)
+	}
+	if b, _ := json.Marshal(s); strings.Contains(string(b), "security-date") {
+		t.Fatalf("the saved state keeps the ignored prompt: %s", b)
+	}
+	o = e.Step(s, Input{Kind: PayAsk, Ask: &tonepay.PayAsk{Field: tonepay.FieldSecurityCode, Attempt: 1}}, t0)
+	if len(o.Timeline) != 1 || o.Timeline[0].Text != DefaultPrompt("en-US", tonepay.PayAsk{Field: tonepay.FieldSecurityCode}) {
+		t.Fatalf("security code prompt %+v", o.Timeline)
 	}
 }

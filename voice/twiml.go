@@ -241,11 +241,20 @@ func Parse(body []byte, docURL string) (*Document, *Error) {
 
 // parser holds what Parse has found so far. Unknown attributes are counted
 // for one warning per document: each one its own warning let 62 KB of
-// attributes write 12,500 timeline rows.
+// attributes write 12,500 timeline rows. Tolerated values (see tolerate)
+// are counted the same way: one warning per code per document.
 type parser struct {
-	doc     *Document
-	unknown int         // attributes not known on their element
-	named   [][2]string // the first few, distinct: attribute, element
+	doc       *Document
+	unknown   int         // attributes not known on their element
+	named     [][2]string // the first few, distinct: attribute, element
+	tolerated []*tolerated
+}
+
+// tolerated counts the values of one warning code that ran as a default.
+type tolerated struct {
+	code  int
+	n     int
+	named []string // the first few, distinct
 }
 
 // attrs reads n's attributes into the named settings; an attribute not
@@ -270,8 +279,36 @@ func (p *parser) unknownAttr(attr, elem string) {
 	}
 }
 
-// warn adds the document's one warning for its unknown attributes.
+// tolerate records a bad value that does not stop the document: Twilio
+// lists its code as a warning, or does not say what it does with it, so
+// the verb runs with the default (or, for a <Prompt>, is left out), as an
+// app that works on Twilio must work here. Where Twilio documents a hard
+// failure the check stays an error (a <Pay>'s validation-error, 13338).
+// what says which value and what runs instead.
+func (p *parser) tolerate(code int, elem, attr, value, instead string) {
+	what := fmt.Sprintf("<%s %s=%q>: %s", clip(elem), clip(attr), clip(value), instead)
+	for _, t := range p.tolerated {
+		if t.code == code {
+			t.n++
+			if len(t.named) < maxNamed && !slices.Contains(t.named, what) {
+				t.named = append(t.named, what)
+			}
+			return
+		}
+	}
+	p.tolerated = append(p.tolerated, &tolerated{code: code, n: 1, named: []string{what}})
+}
+
+// warn adds the document's warnings: one for its unknown attributes, one
+// per code for its tolerated values.
 func (p *parser) warn() {
+	for _, t := range p.tolerated {
+		msg := t.named[0]
+		if t.n > 1 {
+			msg = fmt.Sprintf("%d values run as a default or are ignored, such as %s", t.n, strings.Join(t.named, "; "))
+		}
+		p.doc.Warnings = append(p.doc.Warnings, errorf(t.code, "%s", msg))
+	}
 	if p.unknown == 0 {
 		return
 	}
@@ -311,7 +348,7 @@ func (p *parser) verb(n *node, nested bool) (Verb, *Error) {
 	case "Say":
 		a := p.attrs(n, "voice", "language", "loop")
 		v.Text, v.Voice, v.Language = n.text(), a["voice"], def(a["language"], "en-US")
-		v.Loop, err = intAttr(a, "loop", 1, 0, 13510, name)
+		v.Loop = p.intOr(n, a, "loop", 1, 0, 13510)
 	case "Play":
 		a := p.attrs(n, "loop", "digits")
 		v.Digits = a["digits"]
@@ -405,26 +442,26 @@ func (p *parser) gather(n *node, v *Verb) *Error {
 	a := p.attrs(n, "input", "numDigits", "finishOnKey", "timeout", "action", "method", "actionOnEmptyResult",
 		"speechTimeout", "language", "hints", "profanityFilter", "speechModel", "enhanced",
 		"partialResultCallback", "partialResultCallbackMethod", "maxSpeechTime", "bargeIn", "debug")
-	if in := def(a["input"], "dtmf"); in != "dtmf" {
-		return errorf(13326, "Gather: input %q is not supported (dtmf only)", in)
+	// Twilio's Gather codes are warnings but 13325 and 13338 (twilio-voice.md
+	// §2.4): a bad value runs as the default.
+	if in := a["input"]; in != "" && strings.Join(strings.Fields(in), " ") != "dtmf" {
+		// "dtmf speech" and "speech" are Twilio's; tonepay hears keys only.
+		p.tolerate(13326, "Gather", "input", in, "tonepay takes keys only (dtmf)")
 	}
-	var err *Error
-	if v.NumDigits, err = intAttr(a, "numDigits", 0, 1, 13314, "Gather"); err != nil {
-		return err
+	v.NumDigits = p.intOr(n, a, "numDigits", 0, 1, 13314)
+	if a["timeout"] == "auto" { // one of Twilio's tables allows it (speech)
+		delete(a, "timeout")
 	}
-	if v.Timeout, err = intAttr(a, "timeout", 5, 1, 13313, "Gather"); err != nil {
-		return err
-	}
+	v.Timeout = p.intOr(n, a, "timeout", 5, 1, 13313)
 	v.FinishOnKey = "#"
 	if k, ok := a["finishOnKey"]; ok {
 		if len(k) > 1 || strings.Trim(k, "0123456789#*") != "" {
-			return errorf(13310, "Gather: invalid finishOnKey %q", k)
+			p.tolerate(13310, "Gather", "finishOnKey", k, "# is used")
+		} else {
+			v.FinishOnKey = k
 		}
-		v.FinishOnKey = k
 	}
-	if v.Method, err = method(a, 13312, "Gather"); err != nil {
-		return err
-	}
+	v.Method = p.methodOr(n, a, 13312)
 	switch a["actionOnEmptyResult"] {
 	case "", "false":
 	case "true":
@@ -433,6 +470,7 @@ func (p *parser) gather(n *node, v *Verb) *Error {
 		return errorf(13338, "Gather: invalid actionOnEmptyResult %q", a["actionOnEmptyResult"])
 	}
 	// The default action is the document itself (Twilio requests it again).
+	var err *Error
 	if v.Action, err = p.resolve(a["action"], CodeRelativeAction, "Gather"); err != nil {
 		return err
 	}
@@ -451,24 +489,19 @@ func (p *parser) dial(n *node, v *Verb) *Error {
 		"record", "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent",
 		"recordingTrack", "trim", "ringTone", "sequential", "referUrl", "referMethod", "callReason", "events",
 		"recordingConfigurationId", "passports")
-	var err *Error
-	if v.Method, err = method(a, 13210, "Dial"); err != nil {
-		return err
-	}
-	if v.Timeout, err = intAttr(a, "timeout", 30, 1, 13212, "Dial"); err != nil {
-		return err
-	}
-	if v.TimeLimit, err = intAttr(a, "timeLimit", 14400, 1, 13216, "Dial"); err != nil {
-		return err
-	}
-	switch a["hangupOnStar"] {
+	// These codes are Twilio's warnings (twilio-voice.md §6): the default runs.
+	v.Method = p.methodOr(n, a, 13210)
+	v.Timeout = p.intOr(n, a, "timeout", 30, 1, 13212)
+	v.TimeLimit = p.intOr(n, a, "timeLimit", 14400, 1, 13216)
+	switch h := a["hangupOnStar"]; h {
 	case "", "false":
 	case "true":
 		v.HangupOnStar = true
 	default:
-		return errorf(13213, "Dial: invalid hangupOnStar %q", a["hangupOnStar"])
+		p.tolerate(13213, "Dial", "hangupOnStar", h, "false is used")
 	}
 	v.CallerID = a["callerId"]
+	var err *Error
 	if a["action"] != "" {
 		if v.Action, err = p.resolve(a["action"], CodeRelativeAction, "Dial"); err != nil {
 			return err
@@ -545,6 +578,32 @@ func intAttr(a map[string]string, name string, d, min, code int, verb string) (i
 		return 0, errorf(code, "%s: invalid %s %q", verb, name, s)
 	}
 	return n, nil
+}
+
+// intOr reads a whole-number attribute of n whose Twilio code is a
+// warning: a value that is not a number, or below min, runs as d.
+func (p *parser) intOr(n *node, a map[string]string, name string, d, min, code int) int {
+	s, ok := a[name]
+	if !ok {
+		return d
+	}
+	k, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || k < min {
+		p.tolerate(code, n.Name, name, s, fmt.Sprintf("not a whole number from %d; %d is used", min, d))
+		return d
+	}
+	return k
+}
+
+// methodOr reads n's method, whose Twilio code is a warning: anything but
+// GET or POST runs as POST.
+func (p *parser) methodOr(n *node, a map[string]string, code int) string {
+	m, err := method(a, code, n.Name)
+	if err != nil {
+		p.tolerate(code, n.Name, "method", a["method"], "POST is used")
+		return "POST"
+	}
+	return m
 }
 
 func method(a map[string]string, code int, verb string) (string, *Error) {

@@ -7,6 +7,11 @@ import (
 
 const docURL = "https://ivr.acme.io/ivr/start.xml?lang=en"
 
+var (
+	gatherDefaults = Verb{Name: "Gather", FinishOnKey: "#", Timeout: 5, Method: "POST", Action: docURL}
+	dialDefaults   = Verb{Name: "Dial", Text: "+1555", Method: "POST", Timeout: 30, TimeLimit: 14400}
+)
+
 func TestParse(t *testing.T) {
 	tests := []struct {
 		name, body string
@@ -19,7 +24,10 @@ func TestParse(t *testing.T) {
 			[]Verb{{Name: "Say", Text: "Hello there", Language: "en-US", Loop: 1}}, 0},
 		{"say attrs", `<?xml version="1.0" encoding="UTF-8"?><Response><Say voice="Polly.Joanna" language="fr-FR" loop="0">Bonjour</Say></Response>`, 0,
 			[]Verb{{Name: "Say", Text: "Bonjour", Voice: "Polly.Joanna", Language: "fr-FR", Loop: 0}}, 0},
-		{"say bad loop", `<Response><Say loop="x">a</Say></Response>`, 13510, nil, 0},
+		// Twilio's 13xxx codes of Say, Gather and Dial are warnings (but 13338):
+		// the default runs, with one warning per code.
+		{"say bad loop", `<Response><Say loop="x">a</Say></Response>`, 0, []Verb{{Name: "Say", Text: "a", Language: "en-US", Loop: 1}}, 1},
+		{"say negative loop", `<Response><Say loop="-1">a</Say></Response>`, 0, []Verb{{Name: "Say", Text: "a", Language: "en-US", Loop: 1}}, 1},
 		{"play relative", `<Response><Play loop="2">../audio/hi.mp3</Play></Response>`, 0,
 			[]Verb{{Name: "Play", Text: "https://ivr.acme.io/audio/hi.mp3", Loop: 2}}, 0},
 		{"play digits", `<Response><Play digits="wW12#"/></Response>`, 0, []Verb{{Name: "Play", Digits: "wW12#", Loop: 1}}, 0},
@@ -33,11 +41,14 @@ func TestParse(t *testing.T) {
 			[]Verb{{Name: "Gather", NumDigits: 4, FinishOnKey: "", Timeout: 9, Action: "https://ivr.acme.io/ivr/next?x=1", Method: "GET", ActionOnEmptyResult: true,
 				Prompts: []Verb{{Name: "Say", Text: "Enter", Language: "en-US", Loop: 1}, {Name: "Pause", Length: 2}, {Name: "Play", Text: "https://ivr.acme.io/a.wav", Loop: 1}}}}, 0},
 		{"gather star", `<Response><Gather finishOnKey="*"/></Response>`, 0, nil, 0},
-		{"gather speech", `<Response><Gather input="speech"/></Response>`, 13326, nil, 0},
-		{"gather bad numDigits", `<Response><Gather numDigits="0"/></Response>`, 13314, nil, 0},
-		{"gather bad timeout", `<Response><Gather timeout="soon"/></Response>`, 13313, nil, 0},
-		{"gather bad finishOnKey", `<Response><Gather finishOnKey="##"/></Response>`, 13310, nil, 0},
-		{"gather bad method", `<Response><Gather method="PUT"/></Response>`, 13312, nil, 0},
+		{"gather speech", `<Response><Gather input="speech"/></Response>`, 0, []Verb{gatherDefaults}, 1},
+		{"gather dtmf speech", `<Response><Gather input="dtmf speech"/></Response>`, 0, []Verb{gatherDefaults}, 1},
+		{"gather bad numDigits", `<Response><Gather numDigits="0"/></Response>`, 0, []Verb{gatherDefaults}, 1},
+		{"gather bad timeout", `<Response><Gather timeout="soon"/></Response>`, 0, []Verb{gatherDefaults}, 1},
+		{"gather timeout auto", `<Response><Gather timeout="auto"/></Response>`, 0, []Verb{gatherDefaults}, 0},
+		{"gather bad finishOnKey", `<Response><Gather finishOnKey="##"/></Response>`, 0, []Verb{gatherDefaults}, 1},
+		{"gather bad method", `<Response><Gather method="PUT"/></Response>`, 0, []Verb{gatherDefaults}, 1},
+		{"gather bad values, one warning per code", `<Response><Gather timeout="x"/><Gather timeout="y" numDigits="z"><Say loop="q">a</Say></Gather></Response>`, 0, nil, 3},
 		{"gather bad empty", `<Response><Gather actionOnEmptyResult="yes"/></Response>`, 13338, nil, 0},
 		{"gather nests dial", `<Response><Gather><Dial>+1</Dial></Gather></Response>`, 13320, nil, 0},
 		{"gather nests play digits", `<Response><Gather><Play digits="1"/></Gather></Response>`, 13320, nil, 0},
@@ -55,14 +66,15 @@ func TestParse(t *testing.T) {
 			[]Verb{{Name: "Dial", Text: "+15551234567", Method: "POST", Timeout: 30, TimeLimit: 14400}}, 0},
 		{"dial timeLimit hangupOnStar", `<Response><Dial timeLimit="60" hangupOnStar="true">+1555</Dial></Response>`, 0,
 			[]Verb{{Name: "Dial", Text: "+1555", Method: "POST", Timeout: 30, TimeLimit: 60, HangupOnStar: true}}, 0},
-		{"dial bad timeLimit", `<Response><Dial timeLimit="x">+1555</Dial></Response>`, 13216, nil, 0},
-		{"dial bad hangupOnStar", `<Response><Dial hangupOnStar="yes">+1555</Dial></Response>`, 13213, nil, 0},
+		{"dial bad timeLimit", `<Response><Dial timeLimit="x">+1555</Dial></Response>`, 0, []Verb{dialDefaults}, 1},
+		{"dial bad hangupOnStar", `<Response><Dial hangupOnStar="yes">+1555</Dial></Response>`, 0, []Verb{dialDefaults}, 1},
+		{"dial bad method", `<Response><Dial method="PUT">+1555</Dial></Response>`, 0, []Verb{dialDefaults}, 1},
 		{"dial nouns", `<Response><Dial action="/dialed" method="GET" timeout="10" callerId="+15550001111"><Number>+15551</Number><Client>agent</Client><Sip>sip:a@b.example</Sip></Dial></Response>`, 0,
 			[]Verb{{Name: "Dial", Action: "https://ivr.acme.io/dialed", Method: "GET", Timeout: 10, TimeLimit: 14400, CallerID: "+15550001111",
 				Nouns: []Noun{{"Number", "+15551"}, {"Client", "agent"}, {"Sip", "sip:a@b.example"}}}}, 0},
 		{"dial conference", `<Response><Dial><Conference>room</Conference></Dial></Response>`, 13215, nil, 0},
 		{"dial nothing", `<Response><Dial/></Response>`, 13223, nil, 0},
-		{"dial bad timeout", `<Response><Dial timeout="-1">+1</Dial></Response>`, 13212, nil, 0},
+		{"dial bad timeout", `<Response><Dial timeout="-1">+1555</Dial></Response>`, 0, []Verb{dialDefaults}, 1},
 		{"connect raw", `<Response><Connect action="/after"><Stream url="wss://x.example/s"/></Connect></Response>`, 0,
 			[]Verb{{Name: "Connect", Action: "https://ivr.acme.io/after", Method: "POST", Attrs: map[string]string{"action": "/after"}, Inner: `<Stream url="wss://x.example/s"/>`}}, 0},
 		{"pay kept", `<Response><Pay chargeAmount="10.00"><Prompt for="payment-card-number"><Say>Card</Say></Prompt></Pay></Response>`, 0,

@@ -212,6 +212,12 @@ type State struct {
 	// Progress counts the call-progress callbacks queued so far: the next
 	// one's SequenceNumber. The runner's, kept here to be saved with the rest.
 	Progress int `json:"progress,omitempty"`
+
+	// CallToken (inbound calls) is the opaque token Twilio sends so that
+	// the app may forward the call (Calls create CallToken); ForwardedFrom,
+	// when known, the number that forwarded the call. Sent when not empty.
+	CallToken     string `json:"callToken,omitempty"`
+	ForwardedFrom string `json:"forwardedFrom,omitempty"`
 }
 
 // holds says why a call starting with s.URL or s.Twiml runs no TwiML, or
@@ -394,13 +400,30 @@ func (r *run) log(en Entry) {
 	r.out.Timeline = append(r.out.Timeline, en)
 }
 
-// Params is the parameter set Twilio sends on every request of the call.
+// Params is the parameter set Twilio sends on every request of the call
+// (twilio-voice.md §1.1): the call's, and the geographic fields of both
+// numbers under each of Twilio's names (From*, To*, and Caller*, Called*
+// as Twilio's dumps show). City, State and Zip are never known here, and
+// are sent empty, as Twilio sends what it does not know (ToState=); the
+// country comes from the calling code (tonepay.CountryOf). CallToken and
+// ForwardedFrom are sent when there is one.
 func (s *State) Params() url.Values {
-	return url.Values{
+	p := url.Values{
 		"AccountSid": {s.AccountSid}, "CallSid": {s.CallSid}, "From": {s.From}, "To": {s.To},
 		"Called": {s.To}, "Caller": {s.From}, "CallStatus": {s.Status}, "Direction": {s.Direction},
 		"ApiVersion": {ApiVersion},
 	}
+	for _, n := range []struct{ prefix, number string }{{"From", s.From}, {"Caller", s.From}, {"To", s.To}, {"Called", s.To}} {
+		p[n.prefix+"City"], p[n.prefix+"State"], p[n.prefix+"Zip"] = []string{""}, []string{""}, []string{""}
+		p[n.prefix+"Country"] = []string{tonepay.CountryOf(n.number)}
+	}
+	if s.CallToken != "" {
+		p.Set("CallToken", s.CallToken)
+	}
+	if s.ForwardedFrom != "" {
+		p.Set("ForwardedFrom", s.ForwardedFrom)
+	}
+	return p
 }
 
 func (r *run) fetch(reason, u, method string, extra url.Values) {

@@ -2,6 +2,7 @@ package voice
 
 import (
 	"encoding/json"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -236,7 +237,7 @@ func TestVoice(t *testing.T) {
 		{"pay with a bad attribute ends at once: validation-error to the action", nil, map[string]page{base + "start": xmlPage(`<Response><Pay chargeAmount="-0.5" action="paid"/></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, fetch: base + "paid", method: "POST",
 				params: map[string]string{"Result": "validation-error", "PaymentError": "chargeAmount='-0.5' (not a number between 0.00 - 1,000,000.00)", "PayErrorCode": "64003"}}}},
-		{"pay with a bad attribute and no action: next verb", nil, map[string]page{base + "start": xmlPage(`<Response><Pay maxAttempts="4"/><Say>After</Say></Response>`)},
+		{"pay with a bad attribute and no action: next verb", nil, map[string]page{base + "start": xmlPage(`<Response><Pay tokenType="forever"/><Say>After</Say></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"After"}}}},
 		{"caller hangs up in a gather", nil, map[string]page{base + "start": menu},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec}, {in: Input{Kind: CallerHangUp}, ended: StatusCompleted},
@@ -261,7 +262,7 @@ func TestVoiceErrors(t *testing.T) {
 		{"malformed", xmlPage(`<Response><Say>`), nil, CodeParse},
 		{"wrong root", xmlPage(`<Say>x</Say>`), nil, CodeRoot},
 		{"unknown verb", xmlPage(`<Response><Record/></Response>`), nil, CodeSchema},
-		{"bad attribute", xmlPage(`<Response><Gather numDigits="x"/></Response>`), nil, 13314},
+		{"bad attribute Twilio fails", xmlPage(`<Response><Gather actionOnEmptyResult="x"/></Response>`), nil, 13338},
 		{"empty", xmlPage(""), nil, CodeEmptyBody},
 		{"connection refused", page{}, &Input{Kind: FetchFailed, Code: CodeHTTPConnection, Message: "connection refused"}, CodeHTTPConnection},
 	}
@@ -565,4 +566,71 @@ func TestCoalesceKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParams: every request carries Twilio's geographic fields for both
+// numbers under its four names, empty where unknown, the country from the
+// calling code; CallToken and ForwardedFrom only when the call has them.
+func TestParams(t *testing.T) {
+	geo := func(p url.Values, prefix string) string {
+		var b strings.Builder
+		for _, f := range []string{"City", "State", "Zip", "Country"} {
+			vs, ok := p[prefix+f]
+			if !ok || len(vs) != 1 {
+				return prefix + f + " missing"
+			}
+			b.WriteString(vs[0] + "|")
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name           string
+		mod            func(s *State)
+		from, to       string // the country fields' rows: City|State|Zip|Country|
+		token, forward string // "" absent
+	}{
+		{"outbound US", nil, "|||US|", "|||US|", "", ""},
+		{"outbound to GB from a client", func(s *State) { s.From, s.To = "client:alice", "+442071838750" }, "||||", "|||GB|", "", ""},
+		{"inbound forwarded", func(s *State) {
+			s.Direction, s.From, s.To, s.CallToken, s.ForwardedFrom = "inbound", "+33142685300", "+4930901820", "tok123", "+14155550199"
+		}, "|||FR|", "|||DE|", "tok123", "+14155550199"},
+		{"anonymous caller", func(s *State) { s.Direction, s.From, s.CallToken = "inbound", "anonymous", "t" }, "||||", "|||US|", "t", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newCall(tt.mod)
+			s.Status = StatusInProgress
+			p := s.Params()
+			if got := geo(p, "From"); got != tt.from {
+				t.Errorf("From*: %q, want %q", got, tt.from)
+			}
+			if got := geo(p, "Caller"); got != tt.from {
+				t.Errorf("Caller*: %q, want %q", got, tt.from)
+			}
+			if got := geo(p, "To"); got != tt.to {
+				t.Errorf("To*: %q, want %q", got, tt.to)
+			}
+			if got := geo(p, "Called"); got != tt.to {
+				t.Errorf("Called*: %q, want %q", got, tt.to)
+			}
+			for k, want := range map[string]string{"CallToken": tt.token, "ForwardedFrom": tt.forward} {
+				if vs, ok := p[k]; (want == "") == ok || (ok && vs[0] != want) {
+					t.Errorf("%s = %q (present %v), want %q", k, vs, ok, want)
+				}
+			}
+		})
+	}
+	// The fields reach every request: the answer, an action, the state
+	// round trip (a restarted runner sends the same CallToken).
+	s := newCall(func(s *State) { s.Direction, s.CallToken, s.ForwardedFrom = "inbound", "tok", "+14155550199" })
+	app := map[string]page{base + "start": xmlPage(`<Response><Gather numDigits="1" action="next"/></Response>`)}
+	want := map[string]string{"CallToken": "tok", "ForwardedFrom": "+14155550199", "FromCountry": "US", "ToState": "", "CallerCountry": "US", "CalledZip": ""}
+	play(t, Engine{}, s, app, []step{{in: answer, fetch: base + "start", params: want}, {serve: true, wait: 5 * sec}})
+	b, _ := json.Marshal(s)
+	var s2 State
+	if err := json.Unmarshal(b, &s2); err != nil {
+		t.Fatal(err)
+	}
+	want["Digits"] = "7"
+	play(t, Engine{}, &s2, app, []step{{keys: "7", fetch: base + "next", params: want}})
 }

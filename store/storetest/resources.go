@@ -216,6 +216,7 @@ func testCalls(t *testing.T, s tonepay.Store) {
 	sneaky.To, sneaky.From, sneaky.StartTime = "+1", "+2", t0.Add(time.Hour)
 	sneaky.FallbackURL, sneaky.FallbackMethod, sneaky.Timeout, sneaky.SendDigits = "https://elsewhere/", "POST", 5, "9"
 	sneaky.StatusCallbackEvents = []string{tonepay.EventRinging}
+	sneaky.PhoneNumberSid, sneaky.ForwardedFrom = sid("PN"), "+15550009999"
 	update(t, s, func(tx tonepay.Tx) error { return tx.UpdateCall(ctx, &sneaky) })
 	got, err = s.FindCall(ctx, c.Sid)
 	if err != nil {
@@ -237,6 +238,17 @@ func testCalls(t *testing.T, s tonepay.Store) {
 	}
 	if d := diff(plain, got); d != "" {
 		t.Errorf("FindCall of a plain call (-want +got):\n%s", d)
+	}
+
+	// An inbound call keeps its number's SID and who forwarded it.
+	in := newCall(a.Sid, t0)
+	in.Direction, in.PhoneNumberSid, in.ForwardedFrom = "inbound", sid("PN"), "+14155550199"
+	update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, in) })
+	if got, err = s.FindCall(ctx, in.Sid); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(in, got); d != "" {
+		t.Errorf("FindCall of an inbound call (-want +got):\n%s", d)
 	}
 }
 

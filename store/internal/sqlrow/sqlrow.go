@@ -74,7 +74,8 @@ func ScanKey(s Scanner) (*tonepay.Key, error) {
 
 // CallCols are the columns ScanCall reads.
 const CallCols = `sid, account_sid, to_number, from_number, url, status, direction, start_time, end_time, date_created, date_updated,
-	method, twiml, fallback_url, fallback_method, status_callback, status_callback_method, status_callback_events, timeout, send_digits, parent_call_sid`
+	method, twiml, fallback_url, fallback_method, status_callback, status_callback_method, status_callback_events, timeout, send_digits, parent_call_sid,
+	phone_number_sid, forwarded_from`
 
 // ScanCall reads one row.
 func ScanCall(s Scanner) (*tonepay.Call, error) {
@@ -82,7 +83,8 @@ func ScanCall(s Scanner) (*tonepay.Call, error) {
 	var start, end, created, updated int64
 	var events string
 	if err := s.Scan(&c.Sid, &c.AccountSid, &c.To, &c.From, &c.URL, &c.Status, &c.Direction, &start, &end, &created, &updated,
-		&c.Method, &c.Twiml, &c.FallbackURL, &c.FallbackMethod, &c.StatusCallback, &c.StatusCallbackMethod, &events, &c.Timeout, &c.SendDigits, &c.ParentCallSid); err != nil {
+		&c.Method, &c.Twiml, &c.FallbackURL, &c.FallbackMethod, &c.StatusCallback, &c.StatusCallbackMethod, &events, &c.Timeout, &c.SendDigits, &c.ParentCallSid,
+		&c.PhoneNumberSid, &c.ForwardedFrom); err != nil {
 		return nil, err
 	}
 	c.StartTime, c.EndTime, c.DateCreated, c.DateUpdated = Tm(start), Tm(end), Tm(created), Tm(updated)
@@ -95,7 +97,8 @@ func ScanCall(s Scanner) (*tonepay.Call, error) {
 // CallArgs are a call's values in the order of CallCols.
 func CallArgs(c *tonepay.Call) []any {
 	return []any{c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, Ts(c.StartTime), Ts(c.EndTime), Ts(c.DateCreated), Ts(c.DateUpdated),
-		c.Method, c.Twiml, c.FallbackURL, c.FallbackMethod, c.StatusCallback, c.StatusCallbackMethod, strings.Join(c.StatusCallbackEvents, " "), c.Timeout, c.SendDigits, c.ParentCallSid}
+		c.Method, c.Twiml, c.FallbackURL, c.FallbackMethod, c.StatusCallback, c.StatusCallbackMethod, strings.Join(c.StatusCallbackEvents, " "), c.Timeout, c.SendDigits, c.ParentCallSid,
+		c.PhoneNumberSid, c.ForwardedFrom}
 }
 
 // CallUpdateArgs are the values an UpdateCall saves, then the sid.
