@@ -60,7 +60,7 @@ func TestCallCommands(t *testing.T) {
 	if out := tonepayCmd("call", "press", call, "12w305"); out != "4 keys applied, 1 dropped" {
 		t.Errorf("call press printed %q", out)
 	}
-	waitFor(t, 5*time.Second, "the expiry", func() bool {
+	waitFor(t, 15*time.Second, "the expiry", func() bool {
 		for _, d := range rc.forSession(*pay.Sid) {
 			if d.Form.Get("ExpirationDate") == "1230" && d.Form.Get("PartialResult") == "false" {
 				return true
