@@ -39,7 +39,8 @@ const sweepGrace = time.Second
 type callEffect struct {
 	sid  string
 	out  voice.Output
-	wait *voice.Wait // the run's wait after the step, if any
+	wait *voice.Wait   // the run's wait after the step, if any
+	errs []voice.Entry // the app's errors the step recorded, for Service.AppError
 }
 
 // runsTwiml reports whether calls run their TwiML (a Fetcher is wired).
@@ -136,7 +137,13 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 			return err
 		}
 	}
-	c.calls = append(c.calls, callEffect{sid: call.Sid, out: out, wait: st.Wait})
+	eff := callEffect{sid: call.Sid, out: out, wait: st.Wait}
+	for _, en := range tl {
+		if en.Kind == "error" {
+			eff.errs = append(eff.errs, en)
+		}
+	}
+	c.calls = append(c.calls, eff)
 	return nil
 }
 

@@ -581,3 +581,43 @@ func TestPressTimeline(t *testing.T) {
 		})
 	}
 }
+
+// TestAppErrorHook: each error a call's app causes reaches AppError once,
+// with its code and the URL asked: no answer, a 404, a document that does
+// not parse; a call whose app works reports nothing.
+func TestAppErrorHook(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(map[string]string{
+		"start": `<Response><Pause length="60"/></Response>`,
+		"bad":   `<Response><Say>unclosed</Response>`,
+	})
+	a.fail[ivr+"down"] = tonepay.CodeHTTPConnection
+	svc := f.voiceService(t, a)
+	var mu sync.Mutex
+	var got []string
+	svc.AppError = func(callSid string, code int, url string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, callSid+" "+itoa(code)+" "+url)
+	}
+	for _, tt := range []struct{ path, want string }{
+		{"start", ""},
+		{"down", "11205 " + ivr + "down"},
+		{"missing", "11200 " + ivr + "missing"},
+		{"bad", "12100 " + ivr + "bad"},
+	} {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		c := f.placeCall(t, svc, func(r *tonepay.CreateCallRequest) { r.URL = ivr + tt.path })
+		mu.Lock()
+		var want []string
+		if tt.want != "" {
+			want = []string{c.Sid + " " + tt.want}
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: AppError got %q, want %q", tt.path, got, want)
+		}
+		mu.Unlock()
+	}
+}

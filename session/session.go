@@ -46,6 +46,12 @@ type Service struct {
 	// calls run no TwiML: they hold until hung up (see run.go).
 	Voice   voice.Engine
 	Fetcher tonepay.Fetcher
+	// AppError, if set, is told each error a call's app caused (the
+	// document could not be fetched or run: a timeline entry of kind
+	// error) after the commit that recorded it, with Twilio's code (0 if
+	// none) and the URL as the call asked for it ("" for inline Twiml); serve
+	// logs them. It runs on the runner's goroutine and must be quick.
+	AppError func(callSid string, code int, url string)
 	// RequireHTTPS refuses a <Pay> whose action or statusCallback is not
 	// https (Twilio's 64016); off, http works too (tests on loopback).
 	RequireHTTPS bool
@@ -637,6 +643,13 @@ func (svc *Service) afterCommit(c changes) {
 	}
 	if len(c.calls) > 0 {
 		svc.armTimers(c.calls)
+	}
+	if svc.AppError != nil {
+		for _, e := range c.calls {
+			for _, en := range e.errs {
+				svc.AppError(e.sid, en.Code, en.URL)
+			}
+		}
 	}
 }
 

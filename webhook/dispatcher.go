@@ -558,18 +558,12 @@ func (d *Dispatcher) skip(cb *tonepay.Callback, h *host, until time.Time, n int)
 // LogEvery ago; the first line after such a pause says how many were held
 // back. Attributes name the callback and its host only (see deliver).
 func (d *Dispatcher) warn(log *slog.Logger, kind, host string, now time.Time, msg string, args ...any) {
-	ok, held := d.logged.allow(kind+" "+host, now, d.LogEvery)
-	if !ok {
-		return
-	}
-	if held > 0 {
-		args = append(args, "similar_not_logged", held)
-	}
-	log.Warn(msg, args...)
+	d.logged.warn(log, kind+" "+host, now, d.LogEvery, msg, args...)
 }
 
 // logLimit remembers, per key, when a line was last logged and how many
-// have been held back since.
+// have been held back since. The Dispatcher's lines about failing callbacks
+// and AppErrorLog's about failing apps both go through one.
 type logLimit struct {
 	mu sync.Mutex
 	m  map[string]*logSlot
@@ -605,6 +599,20 @@ func (l *logLimit) allow(key string, now time.Time, every time.Duration) (bool, 
 	held := s.held
 	s.last, s.held = now, 0
 	return true, held
+}
+
+// warn logs msg at WARN unless a line with this key was logged less than
+// every ago; the first line after such a pause says how many were held back
+// (similar_not_logged).
+func (l *logLimit) warn(log *slog.Logger, key string, now time.Time, every time.Duration, msg string, args ...any) {
+	ok, held := l.allow(key, now, every)
+	if !ok {
+		return
+	}
+	if held > 0 {
+		args = append(args, "similar_not_logged", held)
+	}
+	log.Warn(msg, args...)
 }
 
 // outcome names what post's answer was.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 	"github.com/tonepay/tonepay/seal"
 )
 
@@ -41,13 +42,13 @@ func accountCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return flag.ErrHelp
 	}
 	if args[0] != "show" {
-		if err := fs.Parse(args); err != nil {
+		if err := cliflag.Parse(fs, args); err != nil {
 			return err // -h and --help
 		}
 		fs.Usage()
 		return fmt.Errorf("account: unknown command %q; the only one is show", args[0])
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := cliflag.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -196,3 +196,147 @@ func callProperties(t *testing.T) []string {
 	}
 	return out
 }
+
+// cliResult is what one run of the tonepay binary printed, and its status.
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCLI runs the tonepay binary with env only (no TONEPAY_* from the
+// test's own environment) and returns what it printed.
+func runCLI(t *testing.T, env []string, args ...string) cliResult {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
+	err := cmd.Run()
+	if _, exited := err.(*exec.ExitError); err != nil && !exited {
+		t.Fatalf("tonepay %v: %v", args, err)
+	}
+	return cliResult{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
+}
+
+// TestCallCreateBrokenApp: `call create --url` and `call inbound` with an
+// app that answers 404, a document that does not parse, an empty body or
+// nothing at all print the call's SID, then the error with its code, and
+// exit 1; serve logs a WARN naming the app's host and the code, one per
+// host however many calls fail, never the URL's credentials or the
+// document.
+func TestCallCreateBrokenApp(t *testing.T) {
+	sid, token := tonepay.NewSID("AC"), "brokentoken1"
+	srv := startServer(t, "TONEPAY_DB="+filepath.Join(t.TempDir(), "broken.db"), "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token)
+	env := []string{"TONEPAY_SERVER=" + srv.URL, "TONEPAY_ACCOUNT_SID=" + sid, "TONEPAY_AUTH_TOKEN=" + token}
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		switch r.URL.Path {
+		case "/missing":
+			http.NotFound(w, r)
+		case "/invalid":
+			io.WriteString(w, `<Response><Say>secret-document-words</Response>`)
+		case "/empty":
+		default:
+			io.WriteString(w, `<Response><Pause length="3600"/></Response>`)
+		}
+	}))
+	defer app.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // nothing listens there
+	withCreds := strings.Replace(app.URL, "http://", "http://appuser:apppw@", 1)
+
+	for _, tt := range []struct {
+		name, url, code string
+	}{
+		{"404", withCreds + "/missing?key=querysecret", "error 11200"},
+		{"invalid XML", app.URL + "/invalid", "error 12100"},
+		{"empty body", app.URL + "/empty", "error 1"},
+		{"nothing listens", gone.URL + "/voice", "error 11205"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, env, "call", "create", "--url", tt.url)
+			call := strings.TrimSpace(r.stdout)
+			if r.code != 1 || !tonepay.IsSID(call, "CA") {
+				t.Fatalf("exit %d, stdout %q, want 1 and the call's SID; stderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.code) || !strings.Contains(r.stderr, "tonepay call timeline "+call) {
+				t.Errorf("stderr lacks %q or the timeline hint:\n%s", tt.code, r.stderr)
+			}
+			if strings.Contains(r.stderr, "apppw") {
+				t.Errorf("stderr shows the URL's password:\n%s", r.stderr)
+			}
+		})
+	}
+	// A working app: the SID, nothing else, status 0.
+	if r := runCLI(t, env, "call", "create", "--url", app.URL+"/ok"); r.code != 0 || !tonepay.IsSID(strings.TrimSpace(r.stdout), "CA") || r.stderr != "" {
+		t.Errorf("a working app: %+v", r)
+	}
+	// An inbound call to a number whose VoiceUrl is broken.
+	tw, _ := newTwilio(t, srv.URL, sid, token, sid, nil)
+	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+14155550123").SetVoiceUrl(app.URL + "/missing")); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, env, "call", "inbound", "--to", "+14155550123"); r.code != 1 || !tonepay.IsSID(strings.TrimSpace(r.stdout), "CA") || !strings.Contains(r.stderr, "error 11200") {
+		t.Errorf("inbound to a broken app: %+v", r)
+	}
+
+	// The serve log: a WARN per host (the app's, and the one nobody
+	// listens on), however many of its calls failed.
+	appHost := strings.TrimPrefix(app.URL, "http://")
+	waitFor(t, 10*time.Second, "the WARN lines", func() bool {
+		log := srv.Stderr()
+		return strings.Contains(log, "host="+appHost) && strings.Contains(log, "host="+strings.TrimPrefix(gone.URL, "http://"))
+	})
+	log := srv.Stderr()
+	var warns []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "a call's app failed") {
+			warns = append(warns, line)
+		}
+	}
+	if len(warns) != 2 || !strings.Contains(warns[0], "level=WARN") || !strings.Contains(warns[0], "code=11200") {
+		t.Errorf("want 2 WARN lines (one per host), the first with code 11200:\n%s", strings.Join(warns, "\n"))
+	}
+	for _, leak := range []string{"apppw", "appuser", "querysecret", "/missing", "secret-document-words"} {
+		if strings.Contains(log, leak) {
+			t.Errorf("the serve log shows %q:\n%s", leak, log)
+		}
+	}
+}
+
+// TestCommandLineMistakes: what a newcomer sees on a mistake. No server
+// where the command looks: it says so and how to point it elsewhere. A
+// flag typo: the error once and where the help is. An unknown call
+// command: the call command's list. (Version: TestVersion.)
+func TestCommandLineMistakes(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	creds := []string{"TONEPAY_ACCOUNT_SID=" + tonepay.NewSID("AC"), "TONEPAY_AUTH_TOKEN=x"}
+
+	r := runCLI(t, append([]string{"TONEPAY_SERVER=" + gone.URL}, creds...), "call", "create")
+	want := "no tonepay server at " + gone.URL + " (is `tonepay serve` running? set --server or TONEPAY_SERVER)"
+	if r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("no server: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+	if r := runCLI(t, creds, "call", "press", "--server", gone.URL, "CA1", "1"); !strings.Contains(r.stderr, "no tonepay server at "+gone.URL) {
+		t.Errorf("no server (--server): %q", r.stderr)
+	}
+
+	for _, args := range [][]string{{"serve", "--adr", "127.0.0.1:0"}, {"call", "create", "--ur", "x"}, {"account", "show", "--dbb", "x"}} {
+		r := runCLI(t, creds, args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != 2 || len(lines) != 2 || strings.Count(r.stderr, "flag provided but not defined") != 1 ||
+			lines[1] != `Run "tonepay `+args[0]+` -h" for usage.` {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant the error once and the line pointing to -h", args, r.code, r.stderr)
+		}
+	}
+	// -h still prints the whole usage, on stdout, and succeeds.
+	if r := runCLI(t, nil, "serve", "-h"); r.code != 0 || !strings.Contains(r.stdout, "-addr") || !strings.Contains(r.stdout, "TONEPAY_DATA_KEY") {
+		t.Errorf("serve -h: %+v", r)
+	}
+
+	r = runCLI(t, creds, "call", "dial")
+	if r.code != 2 || !strings.Contains(r.stderr, `unknown command "dial"`) || !strings.Contains(r.stderr, "tonepay call press CALLSID KEYS") ||
+		strings.Contains(r.stderr, "tonepay serve [flags]") {
+		t.Errorf("call dial: exit %d, stderr:\n%s\nwant unknown command and the call command's list", r.code, r.stderr)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestCallCommands(t *testing.T) {
 	if out := tonepayCmd("call", "press", call, "12w305"); out != "4 keys applied, 1 dropped" {
 		t.Errorf("call press printed %q", out)
 	}
-	waitFor(t, 5*time.Second, "the expiry", func() bool {
+	waitFor(t, 15*time.Second, "the expiry", func() bool {
 		for _, d := range rc.forSession(*pay.Sid) {
 			if d.Form.Get("ExpirationDate") == "1230" && d.Form.Get("PartialResult") == "false" {
 				return true
@@ -113,4 +114,20 @@ func TestRestartKeepsDeadlines(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestVersion: a build with a VCS stamp shows the revision; one without
+// says why there is none.
+func TestVersion(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Version: "(devel)"}}
+	if got, want := versionOf(bi, true), "tonepay (devel) go1.26.0; revision unknown (built without VCS information, e.g. go run or -buildvcs=false)"; got != want {
+		t.Errorf("no VCS stamp: %q, want %q", got, want)
+	}
+	bi.Settings = []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.time", Value: "2025-03-01T12:00:00Z"}, {Key: "vcs.modified", Value: "true"}}
+	if got, want := versionOf(bi, true), "tonepay (devel) abc123 (modified) 2025-03-01T12:00:00Z go1.26.0"; got != want {
+		t.Errorf("stamped: %q, want %q", got, want)
+	}
+	if got := versionOf(nil, false); got != "tonepay (no build information)" {
+		t.Errorf("no build info: %q", got)
+	}
 }

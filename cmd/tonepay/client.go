@@ -7,12 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 )
 
 // apiClient talks to a running tonepay with an account's credentials. It is
@@ -37,7 +43,7 @@ func (c *apiClient) call(ctx context.Context, path string, form url.Values, out 
 	req.SetBasicAuth(c.account, c.token)
 	res, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return c.unreachable(err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
@@ -58,6 +64,20 @@ func (c *apiClient) call(ctx context.Context, path string, form url.Values, out 
 	return json.Unmarshal(b, out)
 }
 
+// unreachable says what a request that reached no server means to the
+// person at the command line: most often that no server runs where the
+// command looked, which the bare "connection refused" does not say.
+func (c *apiClient) unreachable(err error) error {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("no tonepay server at %s (is `tonepay serve` running? set --server or TONEPAY_SERVER)", tonepay.RedactURL(c.base))
+	case errors.As(err, &dns):
+		return fmt.Errorf("no tonepay server at %s: host %s not found (set --server or TONEPAY_SERVER)", tonepay.RedactURL(c.base), dns.Name)
+	}
+	return err
+}
+
 func (c *apiClient) twilio(path string) string { return "/2010-04-01/Accounts/" + c.account + path }
 func (c *apiClient) ext(path string) string    { return "/_tonepay/Accounts/" + c.account + path }
 
@@ -74,6 +94,10 @@ const callUsage = `Usage:
   tonepay call timeline CALLSID               what happened on the call, one line each:
                                               seq, time, kind and what it says
 
+create and inbound answer once the app's first document ran: when the app
+failed (no answer, an HTTP error, a document tonepay cannot run) they
+print the call's SID, then the error and its Twilio code, and exit 1.
+
 Keys go to whoever listens: a payment capturing a field (an agent's
 Capture=..., or a <Pay>), else the call's <Gather>; otherwise they are
 dropped. press answers once the TwiML the keys caused has run.
@@ -81,6 +105,9 @@ dropped. press answers once the TwiML the keys caused has run.
 The server and credentials come from --server (TONEPAY_SERVER, default
 http://127.0.0.1:8080), TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN.
 `
+
+// callVerbs are the commands of `tonepay call`.
+var callVerbs = []string{"create", "press", "hangup", "inbound", "timeline"}
 
 // callCmd is `tonepay call …`: a person plays the caller against a running server.
 func callCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -96,15 +123,22 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	from := fs.String("from", "+15005550001", "the caller ID")
 	twimlURL := fs.String("url", "", "create: the app's TwiML URL (default: a call that holds for an hour)")
 	if len(args) == 0 || args[0] == "help" || strings.HasPrefix(args[0], "-") {
-		if err := fs.Parse(args); err != nil {
+		if err := cliflag.Parse(fs, args); err != nil {
 			return err // -h, --help, or a flag before the verb
 		}
 		fs.Usage()
 		return flag.ErrHelp
 	}
 	verb := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	if !slices.Contains(callVerbs, verb) {
+		fs.Usage() // the call command's own list, not tonepay's
+		return fmt.Errorf("call: unknown command %q", verb)
+	}
+	if err := cliflag.Parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--server (or TONEPAY_SERVER) %q is not a URL such as http://127.0.0.1:8080", tonepay.RedactURL(server))
 	}
 	c := &apiClient{base: strings.TrimRight(server, "/"), account: getenv("TONEPAY_ACCOUNT_SID"), token: getenv("TONEPAY_AUTH_TOKEN"),
 		http: &http.Client{Timeout: 5 * time.Minute}}
@@ -120,11 +154,11 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 			form.Del("Twiml")
 			form.Set("Url", *twimlURL)
 		}
-		err := c.call(ctx, c.twilio("/Calls.json"), form, &call)
-		if err == nil {
-			fmt.Fprintln(stdout, call.Sid)
+		if err := c.call(ctx, c.twilio("/Calls.json"), form, &call); err != nil {
+			return err
 		}
-		return err
+		fmt.Fprintln(stdout, call.Sid)
+		return appErrors(ctx, c, call.Sid)
 	case verb == "press" && len(rest) == 2:
 		var p struct{ Applied, Dropped int }
 		err := c.call(ctx, c.ext("/Calls/"+rest[0]+"/Digits"), url.Values{"Digits": {rest[1]}}, &p)
@@ -136,20 +170,51 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return c.call(ctx, c.twilio("/Calls/"+rest[0]+".json"), url.Values{"Status": {"completed"}}, nil)
 	case verb == "inbound" && len(rest) == 0:
 		if !given(fs, "to") {
-			fs.Usage()
-			return errors.New("call inbound needs --to, one of the account's IncomingPhoneNumbers")
+			return cliflag.Mistake("call", errors.New("call inbound needs --to, one of the account's IncomingPhoneNumbers"))
 		}
 		var call struct{ Sid string }
-		err := c.call(ctx, c.ext("/Calls/Inbound"), url.Values{"To": {*to}, "From": {*from}}, &call)
-		if err == nil {
-			fmt.Fprintln(stdout, call.Sid)
+		if err := c.call(ctx, c.ext("/Calls/Inbound"), url.Values{"To": {*to}, "From": {*from}}, &call); err != nil {
+			return err
 		}
-		return err
+		fmt.Fprintln(stdout, call.Sid)
+		return appErrors(ctx, c, call.Sid)
 	case verb == "timeline" && len(rest) == 1:
 		return printTimeline(ctx, c, rest[0], stdout)
 	}
-	fs.Usage()
-	return fmt.Errorf("bad arguments to call %s", verb)
+	return cliflag.Mistake("call", fmt.Errorf("bad arguments to call %s: %q", verb, rest))
+}
+
+// appErrors reads a new call's timeline for its app's errors: Calls create
+// and Calls/Inbound answer once the call waits for its caller or has
+// ended, so whatever its first document (and a fallback, redirects) did is
+// there. Each error is one line with Twilio's code; any makes an exitError
+// with status 1: the call was made, its app failed.
+func appErrors(ctx context.Context, c *apiClient, callSid string) error {
+	var lines []string
+	err := eachEntry(ctx, c, callSid, func(e map[string]any) {
+		if e["kind"] != "error" {
+			return
+		}
+		line := "  error"
+		if code, ok := e["code"].(float64); ok && code != 0 {
+			line += fmt.Sprintf(" %d", int(code))
+		}
+		if text, _ := e["text"].(string); text != "" {
+			line += ": " + text
+		}
+		if u, _ := e["url"].(string); u != "" {
+			line += " (" + tonepay.RedactURL(u) + ")"
+		}
+		lines = append(lines, line)
+	})
+	if err != nil {
+		return fmt.Errorf("call %s was made, but its timeline could not be read: %w", callSid, err)
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return &exitError{code: 1, err: fmt.Errorf("call %s: its app failed:\n%s\n\"tonepay call timeline %s\" shows the whole call",
+		callSid, strings.Join(lines, "\n"), callSid)}
 }
 
 // given reports whether the flag was set on the command line.
@@ -159,8 +224,14 @@ func given(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// printTimeline prints the call's whole timeline, a page at a time.
+// printTimeline prints the call's whole timeline, one line an entry.
 func printTimeline(ctx context.Context, c *apiClient, callSid string, stdout io.Writer) error {
+	return eachEntry(ctx, c, callSid, func(e map[string]any) { fmt.Fprintln(stdout, timelineLine(e)) })
+}
+
+// eachEntry calls fn with each entry of the call's timeline, in order, a
+// page at a time.
+func eachEntry(ctx context.Context, c *apiClient, callSid string, fn func(map[string]any)) error {
 	const pageSize = 1000
 	after := int64(0)
 	for {
@@ -173,7 +244,7 @@ func printTimeline(ctx context.Context, c *apiClient, callSid string, stdout io.
 			return err
 		}
 		for _, e := range page.Entries {
-			fmt.Fprintln(stdout, timelineLine(e))
+			fn(e)
 		}
 		if len(page.Entries) < pageSize || page.NextAfter <= after {
 			return nil

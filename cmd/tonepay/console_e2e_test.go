@@ -18,20 +18,9 @@ import (
 // of console-success.png).
 func TestConsole(t *testing.T) {
 	e2e, _ := filepath.Abs("../../console/e2e")
-	chromium := os.Getenv("CHROMIUM")
+	chromium, how := suites.Browser(e2e)
 	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node"
-	} else if _, err := os.Stat(chromium); err != nil {
-		missing = chromium + " (apt-get install chromium)"
-	} else if _, err := os.Stat(filepath.Join(e2e, "node_modules", "playwright-core")); err != nil {
-		missing = "playwright-core (npm ci in console/e2e)"
-	}
-	if missing != "" {
-		suites.Need(t, "console browser test", "needs "+missing+" (README, Testing)")
+		suites.Need(t, suites.ConsoleSuite, how)
 	}
 	sid, token := tonepay.NewSID("AC"), "consoletoken1"
 	srv := startServer(t, "TONEPAY_DB="+filepath.Join(t.TempDir(), "console.db"), "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token)

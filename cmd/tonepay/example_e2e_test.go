@@ -99,7 +99,7 @@ func TestExampleIVR(t *testing.T) {
 	}
 	ended := func(call string) {
 		t.Helper()
-		waitFor(t, 5*time.Second, "the call to end", func() bool { c, err := tw.FetchCall(call, nil); return err == nil && *c.Status == "completed" })
+		waitFor(t, 20*time.Second, "the call to end", func() bool { c, err := tw.FetchCall(call, nil); return err == nil && *c.Status == "completed" })
 	}
 	// checkRequests: the app's webhooks for the call, in order, each signed
 	// and answered 200, with the parameters Twilio sends.

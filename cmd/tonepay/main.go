@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/tonepay/tonepay/cmd/tonepay/internal/bench"
+	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 )
 
 func main() {
@@ -30,8 +31,26 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "tonepay:", err)
 		}
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitError is an error with the status main exits with: a command that
+// did its work but found something wrong (a call whose app failed) exits
+// 1; usage mistakes and every other error exit 2.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	if e := (*exitError)(nil); errors.As(err, &e) {
+		return e.code
+	}
+	return 2
 }
 
 const usage = `tonepay serves Twilio's agent-assisted Payments API.
@@ -90,7 +109,7 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 		fl.SetOutput(stderr)
 		fl.Usage = func() { fmt.Fprint(stderr, demoUsage) }
 		ivr := fl.Bool("ivr", false, "")
-		if err := fl.Parse(args[1:]); err != nil {
+		if err := cliflag.Parse(fl, args[1:]); err != nil {
 			return err
 		}
 		if help || fl.NArg() > 0 {
@@ -143,9 +162,18 @@ func wantsHelp(args []string) bool {
 }
 
 // version is the module's version (v1.2.3, or (devel) for a build in the
-// source tree) and, when the build recorded it, the VCS revision and time.
+// source tree) and, when the build recorded it, the VCS revision and time;
+// when it did not, why there is none.
 func version() string {
-	bi, ok := debug.ReadBuildInfo()
+	return versionOf(debug.ReadBuildInfo())
+}
+
+// noRevision says why a build has no revision: go build stamps one only in
+// a VCS checkout, and go run, go test's binaries and -buildvcs=false (or
+// GOFLAGS=-buildvcs=false) never do.
+const noRevision = "revision unknown (built without VCS information, e.g. go run or -buildvcs=false)"
+
+func versionOf(bi *debug.BuildInfo, ok bool) string {
 	if !ok {
 		return "tonepay (no build information)"
 	}
@@ -163,11 +191,12 @@ func version() string {
 			}
 		}
 	}
-	if rev != "" {
-		v += " " + rev + dirty
-		if at != "" {
-			v += " " + at
-		}
+	if rev == "" {
+		return v + " " + bi.GoVersion + "; " + noRevision
+	}
+	v += " " + rev + dirty
+	if at != "" {
+		v += " " + at
 	}
 	return v + " " + bi.GoVersion
 }

@@ -45,12 +45,14 @@ func press(t *testing.T, fs *faultServer, call, keys string) {
 	}
 }
 
-// actionOf returns the last request to /paid, or fails.
-func actionOf(t *testing.T, app *voiceApp) appRequest {
+// actionOf returns the last request to /paid about call, or fails. The
+// action is fetched before the request that caused it is answered; the
+// filter keeps an earlier call of a shared app out of it all the same.
+func actionOf(t *testing.T, app *voiceApp, call string) appRequest {
 	t.Helper()
 	var got *appRequest
 	for _, r := range app.requests() {
-		if r.Path == "/paid" {
+		if r.Path == "/paid" && r.Params.Get("CallSid") == call {
 			got = &r
 		}
 	}
@@ -60,11 +62,14 @@ func actionOf(t *testing.T, app *voiceApp) appRequest {
 	return *got
 }
 
-// statusFor lists For (and Attempt, ErrorType) of the <Pay> statusCallbacks received.
-func statusFor(app *voiceApp) []string {
+// statusFor lists For (and Attempt, ErrorType) of the <Pay> statusCallbacks
+// about call received. They come through the outbox, after the request
+// that caused them was answered: a call's may arrive while the next call
+// runs, so a test that shares its app among calls must look at one call's.
+func statusFor(app *voiceApp, call string) []string {
 	var out []string
 	for _, r := range app.requests() {
-		if r.Path == "/pay-status" {
+		if r.Path == "/pay-status" && r.Params.Get("CallSid") == call {
 			s := r.Params.Get("For") + "#" + r.Params.Get("Attempt")
 			if e := r.Params.Get("ErrorType"); e != "" {
 				s += ":" + e
@@ -85,7 +90,9 @@ const card = "4242424242424242"
 func TestPayIVR(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "pay.db")
 	fs := newFaultServer(t, db)
-	const pay = `<Pay action="/paid" statusCallback="/pay-status" chargeAmount="10.00" maxAttempts="2" timeout="2">` +
+	// The caller has 30 s for each key: a slow machine never times a field
+	// out between two presses. "input timeout" has its own app.
+	const pay = `<Pay action="/paid" statusCallback="/pay-status" chargeAmount="10.00" maxAttempts="2" timeout="30">` +
 		`<Prompt for="payment-card-number" attempt="1"><Say>Please type your card number, then hash</Say></Prompt>` +
 		`<Prompt for="payment-card-number" errorType="invalid-card-number"><Say>That card number was not valid, try again</Say></Prompt>` +
 		`<Prompt for="expiration-date"><Say>Expiry, four digits</Say></Prompt></Pay>`
@@ -105,13 +112,13 @@ func TestPayIVR(t *testing.T) {
 			st, _ := fs.timeline(t, call)
 			return st == "completed"
 		})
-		a := actionOf(t, app)
+		a := actionOf(t, app, call)
 		if a.Params.Get("Result") != "success" || a.Params.Get("PaymentConfirmationCode") == "" || a.Params.Get("PaymentCardNumber") != "xxxxxxxxxxxx4242" ||
 			a.Params.Get("PaymentCardType") != "visa" || a.Params.Get("CallSid") != call || a.Params.Get("CallStatus") != "in-progress" {
 			t.Fatalf("action %v", a.Params)
 		}
-		waitFor(t, 10*time.Second, "the statusCallbacks", func() bool { return len(statusFor(app)) >= 5 })
-		if got := statusFor(app); !slices.Equal(got, []string{"payment-card-number#1", "expiration-date#1", "security-code#1", "postal-code#1", "payment-processing#1"}) {
+		waitFor(t, 10*time.Second, "the statusCallbacks", func() bool { return len(statusFor(app, call)) >= 5 })
+		if got := statusFor(app, call); !slices.Equal(got, []string{"payment-card-number#1", "expiration-date#1", "security-code#1", "postal-code#1", "payment-processing#1"}) {
 			t.Errorf("statusCallbacks %q", got)
 		}
 		waitFor(t, 10*time.Second, "the statusCallbacks on the timeline", func() bool {
@@ -135,13 +142,12 @@ func TestPayIVR(t *testing.T) {
 		press(t, fs, call, "4000000000000002#1230123")
 		press(t, fs, call, "94105#")
 		waitFor(t, 10*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
-		if a := actionOf(t, app); a.Params.Get("Result") != "payment-connector-error" || a.Params.Get("PaymentError") == "" || a.Params.Get("PayErrorCode") == "" {
+		if a := actionOf(t, app, call); a.Params.Get("Result") != "payment-connector-error" || a.Params.Get("PaymentError") == "" || a.Params.Get("PayErrorCode") == "" {
 			t.Fatalf("decline %v", a.Params)
 		}
 	})
 
 	t.Run("retries to the limit", func(t *testing.T) {
-		before := len(statusFor(app))
 		call := ivrCall(t, fs, app)
 		press(t, fs, call, "4242424242424241#") // fails Luhn
 		_, es := fs.timeline(t, call)
@@ -149,12 +155,12 @@ func TestPayIVR(t *testing.T) {
 			t.Fatalf("retry prompt: %q", heard(es))
 		}
 		press(t, fs, call, "1234#")
-		if a := actionOf(t, app); a.Params.Get("Result") != "too-many-failed-attempts" {
+		if a := actionOf(t, app, call); a.Params.Get("Result") != "too-many-failed-attempts" {
 			t.Fatalf("limit %v", a.Params)
 		}
 		// The failure that ends it is a step the app hears about too.
-		waitFor(t, 10*time.Second, "the statusCallbacks", func() bool { return len(statusFor(app)) >= before+3 })
-		if got := statusFor(app)[before:]; !slices.Equal(got, []string{"payment-card-number#1", "payment-card-number#2:invalid-card-number", "payment-card-number#2:invalid-card-number"}) {
+		waitFor(t, 10*time.Second, "the statusCallbacks", func() bool { return len(statusFor(app, call)) >= 3 })
+		if got := statusFor(app, call); !slices.Equal(got, []string{"payment-card-number#1", "payment-card-number#2:invalid-card-number", "payment-card-number#2:invalid-card-number"}) {
 			t.Errorf("statusCallbacks %q", got)
 		}
 	})
@@ -162,16 +168,18 @@ func TestPayIVR(t *testing.T) {
 	t.Run("star", func(t *testing.T) {
 		call := ivrCall(t, fs, app)
 		press(t, fs, call, "42*")
-		if a := actionOf(t, app); a.Params.Get("Result") != "caller-interrupted-with-star" {
+		if a := actionOf(t, app, call); a.Params.Get("Result") != "caller-interrupted-with-star" {
 			t.Fatalf("star %v", a.Params)
 		}
 	})
 
 	t.Run("input timeout", func(t *testing.T) {
-		call := ivrCall(t, fs, app)
+		silent := payApp(t, fs.token, strings.Replace(pay, `timeout="30"`, `timeout="2"`, 1))
+		call := ivrCall(t, fs, silent)
 		// timeout=2, maxAttempts=2: two silent attempts end it.
 		waitFor(t, 15*time.Second, "two timeouts", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
-		if a := actionOf(t, app); a.Params.Get("Result") != "too-many-failed-attempts" {
+		silent.checkSigned()
+		if a := actionOf(t, silent, call); a.Params.Get("Result") != "too-many-failed-attempts" {
 			t.Fatalf("timeouts %v", a.Params)
 		}
 	})
@@ -182,7 +190,7 @@ func TestPayIVR(t *testing.T) {
 		if code, _, _ := fs.do("POST", fs.api("/Calls/"+call+".json"), url.Values{"Status": {"completed"}}); code != 200 {
 			t.Fatal("hang-up")
 		}
-		if a := actionOf(t, app); a.Params.Get("Result") != "caller-hung-up" || a.Params.Get("CallSid") != call {
+		if a := actionOf(t, app, call); a.Params.Get("Result") != "caller-hung-up" || a.Params.Get("CallSid") != call {
 			t.Fatalf("hang-up %v", a.Params)
 		}
 	})
@@ -199,11 +207,10 @@ func TestPayIVR(t *testing.T) {
 	t.Run("validation error", func(t *testing.T) {
 		bad := payApp(t, fs.token, `<Pay action="/paid" chargeAmount="-0.5"/>`)
 		call := ivrCall(t, fs, bad)
-		a := actionOf(t, bad)
+		a := actionOf(t, bad, call)
 		if a.Params.Get("Result") != "validation-error" || !strings.Contains(a.Params.Get("PaymentError"), "chargeAmount") {
 			t.Fatalf("validation %v", a.Params)
 		}
-		_ = call
 	})
 
 	t.Run("no action: the verb after <Pay>", func(t *testing.T) {
@@ -242,11 +249,24 @@ func TestPayIVR(t *testing.T) {
 			t.Error("the log holds the card number")
 		}
 	}
-	time.Sleep(3 * time.Second) // within --erase-within (the suite's 2 s)
-	for name, b := range storeFiles(t, db) {
-		if n, ok := containsAny(b, [][]byte{pan}); ok {
-			t.Errorf("%s holds %s", name, n)
+	// Ended sessions' data leaves the files within --erase-within (the
+	// suite's 2 s); how soon is TestFaultCardScan's to measure. Here: it
+	// goes, however slow the machine.
+	var held []string
+	clean := func() bool {
+		held = nil
+		for name, b := range storeFiles(t, db) {
+			if n, ok := containsAny(b, [][]byte{pan}); ok {
+				held = append(held, fmt.Sprintf("%s holds %s", name, n))
+			}
 		}
+		return len(held) == 0
+	}
+	for deadline := time.Now().Add(30 * time.Second); !clean() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, h := range held {
+		t.Error(h)
 	}
 }
 
@@ -281,14 +301,13 @@ func TestPayIVRACH(t *testing.T) {
 	press(t, fs, call, "121000358")
 	press(t, fs, call, "12345678#")
 	waitFor(t, 10*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
-	a := actionOf(t, app)
+	a := actionOf(t, app, call)
 	if a.Params.Get("Result") != "success" || a.Params.Get("BankAccountNumber") != "******78" || a.Params.Get("BankRoutingNumber") != "121000358" ||
 		a.Params.Get("PaymentMethod") != "ach-debit" {
 		t.Fatalf("ach action %v", a.Params)
 	}
 	noName := payApp(t, fs.token, `<Pay action="/paid" paymentMethod="ach-debit" chargeAmount="20.00"/>`)
-	ivrCall(t, fs, noName)
-	if a := actionOf(t, noName); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64014" {
+	if a := actionOf(t, noName, ivrCall(t, fs, noName)); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64014" {
 		t.Fatalf("no AVSName %v", a.Params)
 	}
 	app.checkSigned()
@@ -306,7 +325,7 @@ func TestPayIVRRestart(t *testing.T) {
 	press(t, fs, call, "123")
 	press(t, fs, call, "94105#")
 	waitFor(t, 15*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
-	if a := actionOf(t, app); a.Params.Get("Result") != "success" {
+	if a := actionOf(t, app, call); a.Params.Get("Result") != "success" {
 		t.Fatalf("after restart %v", a.Params)
 	}
 	app.checkSigned()
@@ -359,7 +378,7 @@ timeout = "3s"
 	call := ivrCall(t, fs, app)
 	press(t, fs, call, card+"#1230")
 	waitFor(t, 10*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
-	a := actionOf(t, app)
+	a := actionOf(t, app, call)
 	if a.Params.Get("Result") != "success" || a.Params.Get("PaymentConfirmationCode") != "ch_777" ||
 		a.Params.Get("PayConnector_order") != "A-17" || a.Params.Get("PayConnector_channel") != "ivr" {
 		t.Fatalf("action %v", a.Params)
@@ -369,7 +388,7 @@ timeout = "3s"
 		t.Errorf("processor got %v", got)
 	}
 	mu.Unlock()
-	waitFor(t, 10*time.Second, "GET statusCallbacks", func() bool { return len(statusFor(app)) >= 3 })
+	waitFor(t, 10*time.Second, "GET statusCallbacks", func() bool { return len(statusFor(app, call)) >= 3 })
 	for _, r := range app.requests() {
 		if r.Path == "/pay-status" && (r.Method != "GET" || r.Params.Get("For") == "") {
 			t.Errorf("statusCallback %s %v", r.Method, r.Params)
@@ -377,8 +396,7 @@ timeout = "3s"
 	}
 
 	unknown := payApp(t, fs.token, `<Pay action="/paid" paymentConnector="Nope" chargeAmount="1"/>`)
-	ivrCall(t, fs, unknown)
-	if a := actionOf(t, unknown); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64004" {
+	if a := actionOf(t, unknown, ivrCall(t, fs, unknown)); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64004" {
 		t.Fatalf("unknown connector %v", a.Params)
 	}
 
@@ -396,7 +414,7 @@ timeout = "3s"
 	if code, body, _ = fs.do("POST", fs.api("/Calls/"+held+".json"), url.Values{"Url": {busy.url("/pay")}}); code != 200 {
 		t.Fatalf("redirect: %d %s", code, body)
 	}
-	if a := actionOf(t, busy); a.Params.Get("Result") != "validation-error" || a.Params.Get("ErrorType") != "session-in-progress" {
+	if a := actionOf(t, busy, held); a.Params.Get("Result") != "validation-error" || a.Params.Get("ErrorType") != "session-in-progress" {
 		t.Fatalf("session in progress %v", a.Params)
 	}
 	app.checkSigned()
@@ -405,8 +423,7 @@ timeout = "3s"
 
 	strict := newFaultServer(t, filepath.Join(dir, "strict.db"), "TONEPAY_REQUIRE_HTTPS_WEBHOOKS=true")
 	plain := payApp(t, strict.token, `<Pay action="/paid" chargeAmount="1"/>`)
-	ivrCall(t, strict, plain)
-	if a := actionOf(t, plain); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64016" {
+	if a := actionOf(t, plain, ivrCall(t, strict, plain)); a.Params.Get("Result") != "validation-error" || a.Params.Get("PayErrorCode") != "64016" {
 		t.Fatalf("http action with --require-https-webhooks %v", a.Params)
 	}
 }
@@ -441,7 +458,7 @@ func TestPayIVRErrorTypes(t *testing.T) {
 			for _, k := range tt.keys {
 				press(t, fs, call, k)
 			}
-			waitFor(t, 10*time.Second, tt.want, func() bool { return slices.Contains(statusFor(app), tt.want) })
+			waitFor(t, 10*time.Second, tt.want, func() bool { return slices.Contains(statusFor(app, call), tt.want) })
 			press(t, fs, call, "*")
 			app.checkSigned()
 		})
@@ -451,7 +468,7 @@ func TestPayIVRErrorTypes(t *testing.T) {
 		call := ivrCall(t, fs, app)
 		press(t, fs, call, card+"#1230")
 		waitFor(t, 10*time.Second, "the action", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
-		if a := actionOf(t, app); a.Params.Get("Result") != "success" || a.Params.Get("PaymentToken") == "" || a.Params.Get("PaymentConfirmationCode") != "" {
+		if a := actionOf(t, app, call); a.Params.Get("Result") != "success" || a.Params.Get("PaymentToken") == "" || a.Params.Get("PaymentConfirmationCode") != "" {
 			t.Fatalf("tokenize %v", a.Params)
 		}
 	})

@@ -167,8 +167,10 @@ func TestPaymentFlows(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "flows.db")
 	sid, token := tonepay.NewSID("AC"), "flowstoken1"
-	srv := startServer(t, "TONEPAY_DB="+db, "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token,
-		"TONEPAY_LOG_LEVEL=debug", "TONEPAY_FIRST_DIGIT_TIMEOUT=1s")
+	// The first-digit wait is the default 30 s: a slow machine never times
+	// a field out between a capture and its keys. "timeout" has a server of
+	// its own, with 1 s.
+	srv := startServer(t, "TONEPAY_DB="+db, "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token, "TONEPAY_LOG_LEVEL=debug")
 	tw, _ := newTwilio(t, srv.URL, sid, token, sid, loadSpec(t))
 	rc := newReceiver(t, token)
 	newFlow := func(t *testing.T) *flow {
@@ -258,7 +260,10 @@ func TestPaymentFlows(t *testing.T) {
 	})
 
 	t.Run("timeout", func(t *testing.T) {
-		fl := newFlow(t)
+		quick := startServer(t, "TONEPAY_DB="+filepath.Join(dir, "timeout.db"), "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token,
+			"TONEPAY_FIRST_DIGIT_TIMEOUT=1s")
+		qtw, _ := newTwilio(t, quick.URL, sid, token, sid, loadSpec(t))
+		fl := &flow{t: t, srv: quick, tw: qtw, sid: sid, token: token, rc: rc, cbURL: rc.srv.URL + "/cb?flow=" + url.QueryEscape(t.Name())}
 		fl.start(&api.CreatePaymentsParams{})
 		fl.capture("payment-card-number") // and the caller types nothing
 		fl.waitFor("Capture", "payment-card-number", "ErrorType", "input-timeout")

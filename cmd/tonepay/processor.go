@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 	"github.com/tonepay/tonepay/connector/generic"
 )
 
@@ -27,7 +28,7 @@ func processorCmd(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintln(stderr, "Usage: tonepay processor [flags]   (the password is TONEPAY_PROCESSOR_PASSWORD)")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	password := getenv("TONEPAY_PROCESSOR_PASSWORD")

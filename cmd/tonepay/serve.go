@@ -18,6 +18,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/capture"
+	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 	"github.com/tonepay/tonepay/seal"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/sqlite"
@@ -148,7 +149,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), serveEnvUsage)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {

@@ -193,6 +193,9 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	s.sessions.Engine.Idle = cfg.SessionIdle
 	// Calls run their TwiML: requests to the apps under the callbacks' policy.
 	s.sessions.Fetcher = webhook.NewFetcher(store, policy, 0)
+	// A broken app (404, no answer, a document that does not run) is a WARN
+	// per host, rate-limited as failing callbacks are.
+	s.sessions.AppError = (&webhook.AppErrorLog{Logger: log}).Report
 	s.sessions.RequireHTTPS = cfg.RequireHTTPS
 	if cfg.VoiceTime == "real" {
 		s.sessions.Voice = voice.Engine{SpeechRate: voice.RealSpeechRate}

@@ -3,6 +3,7 @@ package main
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,11 +17,15 @@ func TestVoiceCluster(t *testing.T) {
 	a := newFaultServer(t, db)
 	b := newFaultServer(t, db, "TONEPAY_ACCOUNT_SID="+a.sid, "TONEPAY_AUTH_TOKEN="+a.token)
 	b.sid, b.token = a.sid, a.token
+	// /menu waits a minute for its key (never timed out by a slow machine
+	// before the test presses it), /menu-short 3 s (the one left to time out).
+	const menu = `<Response><Gather numDigits="1" action="/chosen" timeout="60"><Say>Press a key</Say></Gather><Say>No key</Say></Response>`
 	app := newVoiceApp(t, a.token, map[string]string{
-		"/menu":   `<Response><Gather numDigits="1" action="/chosen" timeout="3"><Say>Press a key</Say></Gather><Say>No key</Say></Response>`,
-		"/chosen": `<Response><Say>Chosen</Say></Response>`,
-		"/pay":    `<Response><Pay action="/paid" chargeAmount="4.00" timeout="30"/></Response>`,
-		"/paid":   `<Response><Say>Paid</Say></Response>`,
+		"/menu":       menu,
+		"/menu-short": strings.Replace(menu, `timeout="60"`, `timeout="3"`, 1),
+		"/chosen":     `<Response><Say>Chosen</Say></Response>`,
+		"/pay":        `<Response><Pay action="/paid" chargeAmount="4.00" timeout="30"/></Response>`,
+		"/paid":       `<Response><Say>Paid</Say></Response>`,
 	})
 	create := func(fs *faultServer, path string) string {
 		code, body, err := fs.do("POST", fs.api("/Calls.json"), url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {app.url(path)}})
@@ -61,7 +66,7 @@ func TestVoiceCluster(t *testing.T) {
 		t.Fatalf("<Pay> across processes: %v", paid.Params)
 	}
 
-	left := create(a, "/menu")
+	left := create(a, "/menu-short")
 	a.kill() // its timer for left's Gather dies with it
 	waitFor(t, 15*time.Second, "the survivor to time the Gather out", func() bool {
 		st, _ := b.timeline(t, left)

@@ -452,20 +452,24 @@ func TestVoiceUpdateAndSendDigits(t *testing.T) {
 // TestVoiceRestartMidGather: the server is killed while the caller is in a
 // Gather; the next process continues the call (keys already applied stay
 // applied), and a Gather whose timer died with the process still times out.
+// a's Gather waits a minute, more than any restart takes on a slow machine;
+// b's 3 s, so that it is due soon after.
 func TestVoiceRestartMidGather(t *testing.T) {
 	fs := newVoiceServer(t)
+	const pin = `<Response><Gather numDigits="4" action="/ok" timeout="60"><Say>PIN please</Say></Gather><Say>Too slow</Say></Response>`
 	app := newVoiceApp(t, fs.token, map[string]string{
-		"/pin": `<Response><Gather numDigits="4" action="/ok" timeout="3"><Say>PIN please</Say></Gather><Say>Too slow</Say></Response>`,
-		"/ok":  `<Response><Say>PIN accepted</Say></Response>`,
+		"/pin":       pin,
+		"/pin-short": strings.Replace(pin, `timeout="60"`, `timeout="3"`, 1),
+		"/ok":        `<Response><Say>PIN accepted</Say></Response>`,
 	})
-	create := func() string {
-		code, body, err := fs.do("POST", fs.api("/Calls.json"), url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {app.url("/pin")}})
+	create := func(path string) string {
+		code, body, err := fs.do("POST", fs.api("/Calls.json"), url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {app.url(path)}})
 		if err != nil || code != 201 {
 			t.Fatalf("create: %d %v %s", code, err, body)
 		}
 		return sidOf(body)
 	}
-	a, b := create(), create()
+	a, b := create("/pin"), create("/pin-short")
 	if code, _, _ := fs.do("POST", fs.ext("/Calls/"+a+"/Digits"), url.Values{"Digits": {"12"}}); code != 200 {
 		t.Fatal("digits")
 	}

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -587,9 +585,9 @@ func TestStripeMock(t *testing.T) {
 // test is skipped, except in CI, which must run it.
 func startStripeMock(t *testing.T) string {
 	t.Helper()
-	bin := findStripeMock()
+	bin, how := suites.FindStripeMock()
 	if bin == "" {
-		suites.Need(t, "Stripe connector tests against stripe-mock", "go install github.com/stripe/stripe-mock@v0.203.0 and put it on PATH")
+		suites.Need(t, suites.StripeSuite, how)
 	}
 	// Both addresses are given: with -http-addr alone stripe-mock also
 	// opens HTTPS on all interfaces.
@@ -627,27 +625,6 @@ func startStripeMock(t *testing.T) string {
 			t.Fatalf("stripe-mock did not answer on %s:\n%s", base, out.String())
 		}
 	}
-}
-
-func findStripeMock() string {
-	if p, err := exec.LookPath("stripe-mock"); err == nil {
-		return p
-	}
-	var dirs []string
-	if gp := os.Getenv("GOPATH"); gp != "" {
-		dirs = append(dirs, filepath.Join(filepath.SplitList(gp)[0], "bin"))
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, "go", "bin"))
-	}
-	dirs = append(dirs, "/root/go/bin")
-	for _, d := range dirs {
-		p := filepath.Join(d, "stripe-mock")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	return ""
 }
 
 // freeAddr returns a loopback address with a port nobody listens on now.

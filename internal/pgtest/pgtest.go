@@ -19,10 +19,9 @@ import (
 // ServerURL returns TONEPAY_TEST_POSTGRES_URL, or skips (fails under CI).
 func ServerURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("TONEPAY_TEST_POSTGRES_URL")
+	u, how := suites.PostgresURL()
 	if u == "" {
-		suites.Need(t, "PostgreSQL suites (store conformance, cluster, both-store wire and fault tests)",
-			"start a PostgreSQL server and set TONEPAY_TEST_POSTGRES_URL=postgres://USER@127.0.0.1:5432/postgres?sslmode=disable (README, Testing)")
+		suites.Need(t, suites.PostgresSuite, how)
 	}
 	return u
 }

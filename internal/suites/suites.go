@@ -1,85 +1,161 @@
-// Package suites lets a test that needs an outside service (PostgreSQL,
+// Package suites lets a test that needs an outside program (PostgreSQL,
 // Chromium, stripe-mock) skip on a developer's machine and say so, while CI
-// runs everything: under CI=true a missing service fails the test.
+// runs everything: under CI=true a missing program fails the test.
 //
-// go test hides what a passing package prints, so Main writes its notes to
-// the terminal itself (/dev/tty): a newcomer's `go test ./...` then ends with
-// one line per suite that did not run, saying how to run it. Without a
-// terminal (CI, editors) it says nothing. For tests only.
+// Each check lives here once, used both by the suites (PostgresURL, Browser,
+// FindStripeMock) and by Missing, which internal/suites/notrun runs on every
+// `go test ./...` to tell the person who ran it which suites did not run
+// and how to run them (Say). go test hides what a passing package prints
+// and replays nothing from its cache, so the packages that skip cannot say
+// it themselves. For tests only.
 package suites
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"sort"
-	"sync"
+	"runtime"
+	"strings"
 	"testing"
 )
 
-var (
-	mu    sync.Mutex
-	notes = map[string]string{} // suite -> how to run it
+// The suites that need a program `go test` does not install.
+const (
+	PostgresSuite = "PostgreSQL suites (store conformance, cluster, both-store wire and fault tests)"
+	ConsoleSuite  = "console browser test"
+	StripeSuite   = "Stripe connector tests against stripe-mock"
 )
 
-// Need stops t because suite's service is missing: a failure under CI, a
-// skip elsewhere, noted for Main. how says what to do, in one line.
+// StripeMockVersion is the stripe-mock the Stripe tests are written
+// against, the one .ci/run installs.
+const StripeMockVersion = "v0.203.0"
+
+// Note is a suite that cannot run here, and what to do to run it (one line).
+type Note struct{ Suite, How string }
+
+// Need stops t because suite's program is missing: a failure under CI, a
+// skip elsewhere. how says what to do, in one line.
 func Need(t testing.TB, suite, how string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s cannot run under CI: %s", suite, how)
 	}
-	mu.Lock()
-	notes[suite] = how
-	mu.Unlock()
 	t.Skipf("%s not run: %s", suite, how)
 }
 
-// openTerminal is where Main writes; a variable for its test.
-var openTerminal = func() (io.WriteCloser, error) { return os.OpenFile("/dev/tty", os.O_WRONLY, 0) }
-
-// Main runs the tests and then tells the terminal which suites did not run.
-// Use it as TestMain's body: os.Exit(suites.Main(m)).
-func Main(m *testing.M) int {
-	code := m.Run()
-	report()
-	return code
+// PostgresURL returns TONEPAY_TEST_POSTGRES_URL, or "" and how to set it.
+func PostgresURL() (url, how string) {
+	if u := os.Getenv("TONEPAY_TEST_POSTGRES_URL"); u != "" {
+		return u, ""
+	}
+	return "", "start a PostgreSQL server and set TONEPAY_TEST_POSTGRES_URL=postgres://USER@127.0.0.1:5432/postgres?sslmode=disable (README, Testing)"
 }
 
-func report() {
-	mu.Lock()
-	defer mu.Unlock()
-	if len(notes) == 0 || os.Getenv("CI") != "" {
-		return
+// Browser finds what the console's browser test needs: node on PATH,
+// Chromium ($CHROMIUM, else /usr/bin/chromium) and playwright-core under
+// e2e, the console/e2e directory. It returns Chromium's path, or "" and
+// what is missing.
+func Browser(e2e string) (chromium, how string) {
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
 	}
-	w, err := openTerminal()
-	if err != nil {
-		return
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node"
+	} else if _, err := os.Stat(chromium); err != nil {
+		missing = chromium + " (apt-get install chromium, or set CHROMIUM)"
+	} else if _, err := os.Stat(filepath.Join(e2e, "node_modules", "playwright-core")); err != nil {
+		missing = "playwright-core (npm ci in console/e2e)"
 	}
-	defer w.Close()
-	names := make([]string, 0, len(notes))
-	for n := range notes {
-		names = append(names, n)
+	if missing != "" {
+		return "", "needs " + missing + " (README, Testing)"
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		if firstToSay(n) {
-			fmt.Fprintf(w, "not run: %s: %s\n", n, notes[n])
+	return chromium, ""
+}
+
+// FindStripeMock finds the stripe-mock binary: on PATH, else where go install
+// puts it ($GOPATH/bin, ~/go/bin). It returns its path, or "" and how to
+// install it.
+func FindStripeMock() (bin, how string) {
+	if p, err := exec.LookPath("stripe-mock"); err == nil {
+		return p, ""
+	}
+	var dirs []string
+	if gp := os.Getenv("GOPATH"); gp != "" {
+		dirs = append(dirs, filepath.Join(filepath.SplitList(gp)[0], "bin"))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go", "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "stripe-mock")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, ""
 		}
 	}
+	return "", "go install github.com/stripe/stripe-mock@" + StripeMockVersion + " and put it on PATH (README, Testing)"
 }
 
-// firstToSay reports whether no other package of the same `go test` run
-// (the test binaries share their parent, the go command) has said this
-// suite's line already: one line per suite, not one per package.
-var firstToSay = func(suite string) bool {
-	mark := filepath.Join(os.TempDir(), fmt.Sprintf("tonepay-suites-%d-%x", os.Getppid(), sha256.Sum256([]byte(suite))))
-	f, err := os.OpenFile(mark, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+// Missing lists the suites that cannot run here, with the checks the
+// suites make; e2e is the console/e2e directory.
+func Missing(e2e string) []Note {
+	var out []Note
+	if _, how := PostgresURL(); how != "" {
+		out = append(out, Note{PostgresSuite, how})
+	}
+	if _, how := Browser(e2e); how != "" {
+		out = append(out, Note{ConsoleSuite, how})
+	}
+	if _, how := FindStripeMock(); how != "" {
+		out = append(out, Note{StripeSuite, how})
+	}
+	return out
+}
+
+// Lines is notes as Say writes them: "not run: SUITE: HOW", one a line.
+func Lines(notes []Note) string {
+	var b strings.Builder
+	for _, n := range notes {
+		fmt.Fprintf(&b, "not run: %s: %s\n", n.Suite, n.How)
+	}
+	return b.String()
+}
+
+// Say writes notes (Lines) in one write where the person who ran go test
+// sees them, and reports whether it could. Under CI it says nothing: there
+// a missing program fails its suite instead.
+func Say(notes []Note) bool {
+	if len(notes) == 0 || os.Getenv("CI") != "" {
+		return true
+	}
+	w, err := openGoStderr()
 	if err != nil {
 		return false
 	}
-	f.Close()
-	return true
+	defer w.Close()
+	_, err = io.WriteString(w, Lines(notes))
+	return err == nil
+}
+
+// openGoStderr opens the go command's standard error. A test binary's
+// parent is the go command, which shows a passing package's output only
+// with -v, but its own standard error (a terminal, or the pipe of
+// `go test ./... 2>&1 | less`) is what the person reads. On Linux
+// /proc/PPID/fd/2 opens it; elsewhere, or when it is a regular file (a log
+// opened with ">" would have our line overwritten by the go command's next
+// write at its own offset), the terminal is the next best place.
+func openGoStderr() (io.WriteCloser, error) {
+	if runtime.GOOS == "linux" {
+		f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/2", os.Getppid()), os.O_WRONLY|os.O_APPEND, 0)
+		if err == nil {
+			if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+				return f, nil
+			}
+			f.Close()
+		}
+	}
+	return os.OpenFile("/dev/tty", os.O_WRONLY, 0)
 }

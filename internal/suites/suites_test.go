@@ -2,14 +2,13 @@ package suites
 
 import (
 	"bytes"
-	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
-
-type nopCloser struct{ *bytes.Buffer }
-
-func (nopCloser) Close() error { return nil }
 
 // stopped records how Need stopped a test, without stopping this one.
 type stopped struct {
@@ -22,31 +21,145 @@ func (s *stopped) Fatalf(f string, a ...any)     { s.failed = f }
 func (s *stopped) Skipf(format string, a ...any) { s.skipped = format }
 
 func TestNeed(t *testing.T) {
-	var out bytes.Buffer
-	openTerminal = func() (io.WriteCloser, error) { return nopCloser{&out}, nil }
-	firstToSay = func(string) bool { return true }
-	t.Cleanup(func() { clear(notes) })
-
 	t.Setenv("CI", "")
 	s := &stopped{TB: t}
-	Need(s, "PostgreSQL suites", "set TONEPAY_TEST_POSTGRES_URL")
+	Need(s, PostgresSuite, "set TONEPAY_TEST_POSTGRES_URL")
 	if s.skipped == "" || s.failed != "" {
 		t.Fatalf("outside CI: skipped %q failed %q", s.skipped, s.failed)
 	}
-	report()
-	if got := out.String(); got != "not run: PostgreSQL suites: set TONEPAY_TEST_POSTGRES_URL\n" {
-		t.Errorf("terminal got %q", got)
-	}
-
-	out.Reset()
 	t.Setenv("CI", "true")
 	s = &stopped{TB: t}
-	Need(s, "console browser test", "apt-get install chromium")
+	Need(s, ConsoleSuite, "apt-get install chromium")
 	if s.failed == "" || !strings.Contains(s.failed, "CI") {
 		t.Errorf("under CI: failed %q skipped %q; want a failure", s.failed, s.skipped)
 	}
-	report()
-	if out.Len() != 0 {
-		t.Errorf("under CI the terminal got %q", out.String())
+}
+
+// TestMissing: with nothing installed every suite is missing, each with
+// how to run it; with each program where the suites look, none is.
+func TestMissing(t *testing.T) {
+	empty, home := t.TempDir(), t.TempDir()
+	t.Setenv("PATH", empty)
+	t.Setenv("HOME", home)
+	t.Setenv("GOPATH", filepath.Join(home, "gopath"))
+	t.Setenv("CHROMIUM", filepath.Join(empty, "chromium"))
+	t.Setenv("TONEPAY_TEST_POSTGRES_URL", "")
+	e2e := t.TempDir()
+
+	got := Missing(e2e)
+	want := []Note{
+		{PostgresSuite, "TONEPAY_TEST_POSTGRES_URL"},
+		{ConsoleSuite, "needs node"},
+		{StripeSuite, "stripe-mock@" + StripeMockVersion},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Missing = %q, want the three suites", got)
+	}
+	for i := range want {
+		if got[i].Suite != want[i].Suite || !strings.Contains(got[i].How, want[i].How) {
+			t.Errorf("Missing[%d] = %q, want %s saying %q", i, got[i], want[i].Suite, want[i].How)
+		}
+	}
+	if lines := Lines(got); strings.Count(lines, "\n") != 3 || !strings.HasPrefix(lines, "not run: "+PostgresSuite+": ") {
+		t.Errorf("Lines:\n%s", lines)
+	}
+
+	// Each program where the suites look for it.
+	exe := func(path string) {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exe(filepath.Join(empty, "node"))
+	if _, how := Browser(e2e); !strings.Contains(how, "chromium") {
+		t.Errorf("node alone: %q, want Chromium missing", how)
+	}
+	exe(filepath.Join(empty, "chromium"))
+	if _, how := Browser(e2e); !strings.Contains(how, "playwright-core") {
+		t.Errorf("node and Chromium: %q, want playwright-core missing", how)
+	}
+	os.MkdirAll(filepath.Join(e2e, "node_modules", "playwright-core"), 0o755)
+	exe(filepath.Join(home, "gopath", "bin", "stripe-mock"))
+	t.Setenv("TONEPAY_TEST_POSTGRES_URL", "postgres://x@127.0.0.1/postgres")
+	if got := Missing(e2e); len(got) != 0 {
+		t.Errorf("everything there: Missing = %q", got)
+	}
+	if c, _ := Browser(e2e); c != filepath.Join(empty, "chromium") {
+		t.Errorf("Browser = %q, want $CHROMIUM", c)
+	}
+	if bin, _ := FindStripeMock(); bin != filepath.Join(home, "gopath", "bin", "stripe-mock") {
+		t.Errorf("FindStripeMock = %q, want the one in $GOPATH/bin", bin)
+	}
+}
+
+// TestSayReachesTheGoCommand: Say writes to its parent's standard error,
+// as the go command's is what a person reads: under a pipe too, while the
+// binary's own output goes nowhere (as go test does with a passing
+// package's). A parent whose standard error is a file gets nothing: our
+// line could be overwritten there. The test plays both generations: it
+// runs itself as the parent (its stderr a pipe, or a file), which runs
+// itself as the child that calls Say.
+func TestSayReachesTheGoCommand(t *testing.T) {
+	switch os.Getenv("SUITES_SAY_ROLE") {
+	case "parent":
+		child := exec.Command(os.Args[0], "-test.run=^TestSayReachesTheGoCommand$")
+		child.Env = append(os.Environ(), "SUITES_SAY_ROLE=child")
+		if err := child.Run(); err != nil { // its own stdout and stderr: /dev/null
+			os.Exit(3)
+		}
+		return
+	case "child":
+		Say([]Note{{"some suite", "install something"}})
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("the go command's stderr is /proc/PPID/fd/2 on Linux only")
+	}
+	t.Setenv("CI", "")
+	parent := func(stderr *os.File) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSayReachesTheGoCommand$")
+		cmd.Env = append(os.Environ(), "SUITES_SAY_ROLE=parent")
+		cmd.Stderr = stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("parent: %v", err)
+		}
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	done := make(chan struct{})
+	go func() { got.ReadFrom(r); close(done) }()
+	parent(w)
+	w.Close()
+	<-done
+	if got.String() != "not run: some suite: install something\n" {
+		t.Errorf("the parent's stderr (a pipe) got %q", got.String())
+	}
+
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent(f)
+	f.Close()
+	if b, _ := os.ReadFile(f.Name()); len(b) != 0 {
+		t.Errorf("the parent's stderr (a file) got %q", b)
+	}
+
+	t.Setenv("CI", "true")
+	r, w, _ = os.Pipe()
+	got.Reset()
+	done = make(chan struct{})
+	go func() { got.ReadFrom(r); close(done) }()
+	parent(w)
+	w.Close()
+	<-done
+	if got.Len() != 0 {
+		t.Errorf("under CI the parent's stderr got %q", got.String())
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 	"github.com/tonepay/tonepay/webhook"
 )
 
@@ -81,7 +82,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	voiceCalls := fs.Int("voice-calls", 5000, "simulated calls through a Say, Gather, Redirect, Hangup app")
 	payFlows := fs.Int("pay-flows", 500, "card payments taken by <Pay> from a TwiML app")
 	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures) or pay (the <Pay> measures)")
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *only != "" && *only != "voice" && *only != "pay" {
