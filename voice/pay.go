@@ -172,7 +172,7 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 		pv.PostalCode = true
 		pv.invalid(64020, "postalCode", pc, "not true, false or a postal code")
 	}
-	pv.MinPostalCodeLength = intValue(pv, a, "minPostalCodeLength", 0, 0, 10)
+	pv.MinPostalCodeLength = intValue(pv, a, "minPostalCodeLength", 0, 0, card.MaxMinPostalCodeLength)
 	pv.PaymentConnector = def(strings.TrimSpace(a["paymentConnector"]), "Default")
 	switch pv.PaymentMethod = def(a["paymentMethod"], tonepay.CreditCard); pv.PaymentMethod {
 	case tonepay.CreditCard:

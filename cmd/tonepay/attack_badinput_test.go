@@ -398,7 +398,7 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 		q.Path, q.Body, q.User = fill(q.Path), fill(q.Body), fill(q.User)
 		for ph, make := range map[string]func() string{
 			"{NEWCA}": func() string {
-				b := c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Calls.json", Body: form("To", "+1", "From", "+2", "Twiml", "<Response/>")})
+				b := c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Calls.json", Body: form("To", "+15005550006", "From", "+15005550001", "Twiml", "<Response/>")})
 				return jsonField(t, b, "sid")
 			},
 			"{NEWSK}": func() string {
