@@ -498,6 +498,9 @@ func setCallback(s *tonepay.Session, ev Input) {
 	}
 }
 
+// required is the Required field: comma-separated without spaces. Twilio
+// does not document the separator; its clients test the list with
+// includes(field) and === "" (docs/twilio-compat.md).
 func required(s *tonepay.Session) string {
 	r := s.Required()
 	names := make([]string, len(r))
