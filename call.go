@@ -64,7 +64,7 @@ type CallService interface {
 	UpdateCall(ctx context.Context, req *UpdateCallRequest) (*Call, error)
 	// CreateInbound: a caller dials To, a number of the account, from From;
 	// the number's VoiceUrl runs. Errors: 21211 To is not a number of the
-	// account (or not E.164), 21212 From is empty.
+	// account (or not E.164), 21212 From is no caller (IsCallerID).
 	CreateInbound(ctx context.Context, req *InboundCallRequest) (*Call, error)
 	// FindTimeline lists what happened on the call, entries with Seq after
 	// afterSeq, at most limit, in order.
@@ -86,7 +86,7 @@ const (
 	CodeCallInvalidTimeout   = 21208
 	CodeCallInvalidMethod    = 21209 // a method other than GET and POST
 	CodeInvalidCallbackEvent = 21626 // a StatusCallbackEvent Twilio does not know
-	CodeInvalidTo            = 21211 // an inbound call's To is not a number of the account
+	CodeInvalidTo            = 21211 // To is no party (IsEndpoint); an inbound call's, not a number of the account
 	CodeInvalidFrom          = 21212
 )
 

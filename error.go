@@ -26,7 +26,7 @@ const (
 	CodeNoTokenType        = 64006
 	CodeNoCharge           = 64007
 	CodeChargeRejected     = 64008
-	CodeNotAuthorized      = 64009
+	CodeNotAuthorized      = 64009 // the processor no longer accepts the connector's credentials (a revoked or expired key)
 	CodeTokenRejected      = 64010
 	CodeNoCurrency         = 64011
 	CodeCardRejected       = 64012
@@ -40,8 +40,20 @@ const (
 	CodeInvalidOperation   = 64021 // second open session on a call; change to an ended session
 	CodeInvalidTestCard    = 64022
 	CodeInvalidTestAccount = 64023
-	CodeNotApproved        = 64024
+	// 64024 "Connector Instance Not Approved" is Twilio's for a connector
+	// used LIVE before Twilio's support approved it. tonepay has no approval
+	// step: an operator's mode = "live" is the approval, checked at start-up
+	// (https URL, live key), so nothing here can raise it.
 )
+
+// CallNotInProgress is 21220 for an operation on a call that has ended.
+// Twilio's text for a Calls update is "Call is not in-progress. Cannot
+// redirect."; the same sentence names each operation (op: "redirect", "hang
+// up", "press keys", "process a payment"), so that a client is told what it
+// tried.
+func CallNotInProgress(op string) *Error {
+	return Errorf(CodeCallNotInProgress, "Call is not in-progress. Cannot %s.", op)
+}
 
 // Error is a failure a client may see. Message is safe to show: it never holds
 // card data or credentials. Internal failures are plain Go errors and reach

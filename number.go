@@ -2,7 +2,9 @@ package tonepay
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // PrefixPhoneNumber is the SID prefix of an IncomingPhoneNumber.
@@ -125,6 +127,64 @@ func IsE164(s string) bool {
 		}
 	}
 	return true
+}
+
+// IsEndpoint reports whether s is a party a call can have, as Calls create
+// takes To and From (Twilio's spec: "The phone number, SIP address, or client
+// identifier"): an E.164 number, client:<identity> or sip:<address>, with no
+// space or control character anywhere. Twilio answers anything else with
+// 21211 (To) or 21212 (From). A leading space is what an unencoded "+" in a
+// form becomes ("-d To=+1500…" in curl): it is refused, never trimmed, since
+// the number meant cannot be known for sure.
+func IsEndpoint(s string) bool {
+	if IsE164(s) {
+		return true
+	}
+	var rest string
+	switch {
+	case hasPrefixFold(s, "client:"):
+		rest = s[len("client:"):]
+	case hasPrefixFold(s, "sip:"):
+		rest = s[len("sip:"):]
+	default:
+		return false
+	}
+	if rest == "" || len(rest) > maxEndpoint {
+		return false
+	}
+	for _, r := range rest {
+		if r <= ' ' || r == 0x7f || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// maxEndpoint bounds a client identity or SIP address: Twilio's <Client>
+// identity is at most 256 characters, a <Sip> URI under 255.
+const maxEndpoint = 256
+
+// IsCallerID reports whether s may be the From of a caller ringing one of
+// the account's numbers: an endpoint (IsEndpoint), or the caller-ID text a
+// carrier sends for a withheld number, one word of letters such as
+// "anonymous" (reference twilio-voice.md §1.1).
+func IsCallerID(s string) bool {
+	if IsEndpoint(s) {
+		return true
+	}
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // FormatNumber is the number as Twilio shows it by default: a North

@@ -31,3 +31,39 @@ func TestIsE164AndFormatNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestIsEndpoint: Calls create's To and From (21211, 21212) and an inbound
+// caller's From.
+func TestIsEndpoint(t *testing.T) {
+	tests := []struct {
+		in               string
+		endpoint, caller bool
+	}{
+		{"+15005550006", true, true},
+		{"client:alice", true, true},
+		{"Client:alice_1", true, true},
+		{"sip:alice@example.com", true, true},
+		{"sip:+15005550006@trunk.example.com;transport=tls", true, true},
+		{"anonymous", false, true},
+		{"Restricted", false, true},
+		{" 15005550006", false, false}, // "+15005550006" sent unencoded in a form
+		{"15005550006", false, false},
+		{"+15005550006 ", false, false},
+		{"", false, false},
+		{"client:", false, false},
+		{"client:al ice", false, false},
+		{"client:a\tb", false, false},
+		{"sip:", false, false},
+		{"alice bob", false, false},
+		{"anonymous1", false, false},
+		{"client:" + string(make([]byte, 10)), false, false},
+	}
+	for _, tt := range tests {
+		if got := IsEndpoint(tt.in); got != tt.endpoint {
+			t.Errorf("IsEndpoint(%q) = %v, want %v", tt.in, got, tt.endpoint)
+		}
+		if got := IsCallerID(tt.in); got != tt.caller {
+			t.Errorf("IsCallerID(%q) = %v, want %v", tt.in, got, tt.caller)
+		}
+	}
+}

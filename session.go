@@ -74,7 +74,7 @@ const (
 	ResultHungUp          = "caller-hung-up"
 	ResultValidationError = "validation-error"
 	ResultInternalError   = "internal-error"
-	ResultCancelled       = "payment-cancelled"
+	ResultCancelled       = "payment-cancelled" // tonepay's: Twilio documents no Result for a cancel (docs/twilio-compat.md)
 	ResultTooManyAttempts = "too-many-failed-attempts"
 )
 

@@ -86,7 +86,7 @@ var DefaultEngine = Engine{FirstDigit: 30 * time.Second, Lease: time.Minute, Giv
 var maxLen = map[tonepay.Field]int{
 	tonepay.FieldCardNumber:    19,
 	tonepay.FieldExpiration:    4,
-	tonepay.FieldPostalCode:    10,
+	tonepay.FieldPostalCode:    card.PostalCodeMax, // or MinPostalCodeLength: entryMax
 	tonepay.FieldRoutingNumber: 9,
 	tonepay.FieldAccountNumber: 17,
 }
@@ -224,10 +224,15 @@ func (e Engine) complete(s *tonepay.Session, sec *Secrets, ev Input, now time.Ti
 	s.DateUpdated = now
 	if s.Params.Confirmation {
 		// The caller hears the last digits and presses 1 to go ahead or 2 to
-		// cancel; nothing reaches the connector before that.
+		// cancel; nothing reaches the connector before that. Twilio documents
+		// no callback field for this (reference twilio-pay.md §1.2: which
+		// fields Confirmation produces is unconfirmed), so none is invented:
+		// the update's callback says only that nothing is required, the
+		// caller's 1 sends none, and a 2 or no key ends the session with
+		// Twilio's fields, PaymentError saying why.
 		s.Status = tonepay.SessionConfirming
 		s.Deadline = now.Add(e.FirstDigit)
-		return out(callback(s, fields("Confirmation", "pending", "Required", "", "DateUpdated", tonepay.ISODate(now)))), nil
+		return out(callback(s, fields("Required", "", "DateUpdated", tonepay.ISODate(now)))), nil
 	}
 	return e.process(s, now, nil), nil
 }
@@ -247,10 +252,9 @@ func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 		switch ev.Key {
 		case '1':
 			s.DateUpdated = now
-			cb := callback(s, fields("Confirmation", "confirmed", "DateUpdated", tonepay.ISODate(now)))
-			return e.process(s, now, []*tonepay.Callback{cb})
+			return e.process(s, now, nil)
 		case '2':
-			return end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "declined"))
+			return notConfirmed(s, sec, now, "The caller pressed 2 to cancel the payment at the confirmation")
 		case '*':
 			return end(s, sec, tonepay.ResultStar, now, nil)
 		}
@@ -295,9 +299,18 @@ func (e Engine) digit(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 	)))
 }
 
+// notConfirmed ends a session whose caller did not confirm it.
+func notConfirmed(s *tonepay.Session, sec *Secrets, now time.Time, why string) Output {
+	s.State.PaymentError = why
+	return end(s, sec, tonepay.ResultCancelled, now, fields("PaymentError", why))
+}
+
 func entryMax(s *tonepay.Session, f tonepay.Field) int {
-	if f.Base() == tonepay.FieldSecurityCode {
+	switch f.Base() {
+	case tonepay.FieldSecurityCode:
 		return card.SecurityCodeLength(s.State.CardType)
+	case tonepay.FieldPostalCode:
+		return card.PostalCodeLimit(s.Params.MinPostalCodeLength)
 	}
 	return maxLen[f.Base()]
 }
@@ -329,7 +342,7 @@ func (e Engine) timeout(s *tonepay.Session, sec *Secrets, ev Input, now time.Tim
 		// Timeout seconds after the last digit the entry is over: validate it.
 		return e.finishOut(s, sec, now)
 	case tonepay.SessionConfirming:
-		return end(s, sec, tonepay.ResultCancelled, now, fields("Confirmation", "timeout"))
+		return notConfirmed(s, sec, now, "The caller pressed no key at the confirmation within "+e.FirstDigit.String())
 	case tonepay.SessionProcessing:
 		if now.Sub(s.State.ProcessingSince) >= e.GiveUp {
 			// The connector never answered: the outcome is unknown, and we say so.
@@ -485,6 +498,9 @@ func setCallback(s *tonepay.Session, ev Input) {
 	}
 }
 
+// required is the Required field: comma-separated without spaces. Twilio
+// does not document the separator; its clients test the list with
+// includes(field) and === "" (docs/twilio-compat.md).
 func required(s *tonepay.Session) string {
 	r := s.Required()
 	names := make([]string, len(r))

@@ -184,6 +184,13 @@ func TestCardFields(t *testing.T) {
 		{"postal code too short", func(p *tonepay.Params) { p.MinPostalCodeLength = 5 }, []step{{ev: postal, n: 1},
 			{keys: "941#", n: -1, last: map[string]string{"ErrorType": "invalid-postal-code"}}}},
 		{"postal code in clear", nil, []step{{ev: postal, n: 1}, {keys: "94109#", n: -1, last: map[string]string{"PaymentCardPostalCode": "94109", "ErrorType": "-"}}}},
+		{"postal code ends at 10 digits", nil, []step{{ev: postal, n: 1},
+			{keys: "1234567890", n: -1, last: map[string]string{"PartialResult": "false", "PaymentCardPostalCode": "1234567890", "ErrorType": "-"}}}},
+		// MinPostalCodeLength above 10 (Twilio's spec sets no maximum): the
+		// entry ends at that length, not at 10, and is valid.
+		{"postal code with a minimum of 12", func(p *tonepay.Params) { p.MinPostalCodeLength = 12 }, []step{{ev: postal, n: 1},
+			{keys: "1234567890", n: 10, last: map[string]string{"PartialResult": "true"}},
+			{keys: "12", n: -1, last: map[string]string{"PartialResult": "false", "PaymentCardPostalCode": "123456789012", "ErrorType": "-"}}}},
 		{"first-digit timeout", nil, []step{{ev: cardNo, n: 1},
 			{at: 29 * time.Second, ev: Input{Kind: Timeout}, n: 0},
 			{at: 30 * time.Second, ev: Input{Kind: Timeout}, n: 1, last: map[string]string{"ErrorType": "input-timeout", "Capture": "payment-card-number"}},
@@ -327,19 +334,22 @@ func TestCompleteAndResults(t *testing.T) {
 func TestConfirmation(t *testing.T) {
 	confirm := func(p *tonepay.Params) { p.Confirmation, p.SecurityCode, p.PostalCode = true, false, false }
 	captured := []step{{ev: cardNo, n: 1}, {keys: "4242424242424242#", n: -1}, {ev: expiry, n: 1}, {keys: "1230", n: -1},
-		{ev: Input{Kind: Complete}, n: 1, last: map[string]string{"Confirmation": "pending", "Required": ""}, check: status(tonepay.SessionConfirming)}}
+		// No field Twilio does not document (Confirmation=…): Required only.
+		{ev: Input{Kind: Complete}, n: 1, last: map[string]string{"Confirmation": "-", "Required": "", "Capture": "-"}, check: status(tonepay.SessionConfirming)}}
 	tests := []struct {
 		name  string
 		steps []step
 	}{
-		{"1 goes ahead", []step{{keys: "71", n: 1, pay: true, last: map[string]string{"Confirmation": "confirmed"}, check: func(t *testing.T, s *tonepay.Session, _ *Secrets) {
+		{"1 goes ahead", []step{{keys: "71", n: 0, pay: true, check: func(t *testing.T, s *tonepay.Session, _ *Secrets) {
 			if s.Status != tonepay.SessionProcessing || s.State.Dropped != 1 {
 				t.Errorf("after 1: %s, dropped %d", s.Status, s.State.Dropped)
 			}
 		}}}},
-		{"2 cancels", []step{{keys: "2", n: 1, last: map[string]string{"Result": "payment-cancelled", "Confirmation": "declined"}}}},
+		{"2 cancels", []step{{keys: "2", n: 1, last: map[string]string{"Result": "payment-cancelled", "Confirmation": "-",
+			"PaymentError": "The caller pressed 2 to cancel the payment at the confirmation"}}}},
 		{"star", []step{{keys: "*", n: 1, last: map[string]string{"Result": "caller-interrupted-with-star"}}}},
-		{"no answer", []step{{at: 30 * time.Second, ev: Input{Kind: Timeout}, n: 1, last: map[string]string{"Result": "payment-cancelled", "Confirmation": "timeout"}}}},
+		{"no answer", []step{{at: 30 * time.Second, ev: Input{Kind: Timeout}, n: 1, last: map[string]string{"Result": "payment-cancelled", "Confirmation": "-",
+			"PaymentError": "The caller pressed no key at the confirmation within 30s"}}}},
 		{"agent cancels", []step{{ev: Input{Kind: Cancel}, n: 1, last: map[string]string{"Result": "payment-cancelled"}}}},
 		{"capture refused", []step{{ev: cardNo, code: tonepay.CodeInvalidOperation, n: 0}}},
 	}

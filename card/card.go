@@ -217,10 +217,24 @@ func CheckAccountNumber(n string) string {
 	return ""
 }
 
+// Postal code lengths. The longest postal codes in use have 10 characters,
+// so an entry ends by itself at PostalCodeMax digits, unless
+// MinPostalCodeLength asks for more: then at that length. Twilio's spec puts
+// no maximum on MinPostalCodeLength ("A positive integer"); tonepay accepts
+// up to MaxMinPostalCodeLength, the longest entry any field has (a card
+// number's 19 digits), since an entry is re-sealed on every key.
+const (
+	PostalCodeMax          = 10
+	MaxMinPostalCodeLength = 19
+)
+
+// PostalCodeLimit is the longest postal code accepted with minLen.
+func PostalCodeLimit(minLen int) int { return max(PostalCodeMax, minLen) }
+
 // CheckPostalCode accepts keypad digits, at least max(minLen, 1) and at most
-// 10 of them. It returns "" or "invalid-postal-code".
+// PostalCodeLimit(minLen) of them. It returns "" or "invalid-postal-code".
 func CheckPostalCode(code string, minLen int) string {
-	if !digits(code) || len(code) < max(minLen, 1) || len(code) > 10 {
+	if !digits(code) || len(code) < max(minLen, 1) || len(code) > PostalCodeLimit(minLen) {
 		return InvalidPostalCode
 	}
 	return ""

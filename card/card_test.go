@@ -107,6 +107,8 @@ func TestPostalCode(t *testing.T) {
 	}{
 		{"94109", 0, ""}, {"94109", 5, ""}, {"9410", 5, InvalidPostalCode}, {"", 0, InvalidPostalCode},
 		{"12345678901", 0, InvalidPostalCode}, {"941o9", 0, InvalidPostalCode},
+		// A minimum above 10 (Twilio sets no maximum) raises the longest accepted.
+		{"123456789012", 12, ""}, {"12345678901", 12, InvalidPostalCode}, {"1234567890123", 12, InvalidPostalCode},
 	}
 	for _, tt := range tests {
 		if got := CheckPostalCode(tt.code, tt.min); got != tt.want {

@@ -63,6 +63,20 @@ func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallReque
 	return svc.FindCall(ctx, call.AccountSid, call.Sid)
 }
 
+// updateOp names what a Calls update tries, for its 21220: Twilio's own
+// text, "Cannot redirect.", for a new Url or Twiml (or the settings that go
+// with them), and the status change when there is one, which wins as it does
+// on a live call.
+func updateOp(req *tonepay.UpdateCallRequest) string {
+	switch req.Status {
+	case tonepay.CallCompleted:
+		return opHangUp
+	case tonepay.CallCanceled:
+		return "cancel"
+	}
+	return "redirect"
+}
+
 // UpdateCall implements tonepay.CallService. Status=canceled, as on Twilio,
 // only affects calls not yet answered, so on a simulated call (always
 // answered) it changes nothing. Url or Twiml redirects the live call: its
@@ -76,7 +90,7 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 			return err
 		}
 		if call.Status != tonepay.CallInProgress && (req.Status != "" || req.Changes()) {
-			return tonepay.Errorf(tonepay.CodeCallNotInProgress, "Call is not in-progress. Cannot redirect.")
+			return tonepay.CallNotInProgress(updateOp(req))
 		}
 		if req.Status == tonepay.CallCompleted {
 			// Hanging up wins: what else the request says is for a live call.

@@ -12,11 +12,13 @@ import (
 // (phone_number_sid) and who forwarded it, and its requests carry a
 // CallToken (startRun).
 func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallRequest) (*tonepay.Call, error) {
-	if req.From == "" {
-		return nil, tonepay.Errorf(tonepay.CodeInvalidFrom, "From is required: the caller's number, client:name or a caller-ID text")
+	if !tonepay.IsCallerID(req.From) {
+		// A From of " 15005550006" is a "+" sent unencoded: refused, not
+		// trimmed, as every other value that is no caller.
+		return nil, tonepay.Errorf(tonepay.CodeInvalidFrom, "Invalid 'From' Number %q: the caller is an E.164 number such as +15005550006 (send + encoded: %%2B), client:<identity>, sip:<address> or a caller-ID word such as anonymous", clipText(req.From))
 	}
 	if !tonepay.IsE164(req.To) {
-		return nil, tonepay.Errorf(tonepay.CodeInvalidTo, "Invalid 'To' Phone Number %q: must be E.164, one of the account's IncomingPhoneNumbers", req.To)
+		return nil, tonepay.Errorf(tonepay.CodeInvalidTo, "Invalid 'To' Phone Number %q: must be E.164, one of the account's IncomingPhoneNumbers", clipText(req.To))
 	}
 	nums, err := svc.Store.FindNumbers(ctx, tonepay.NumberFilter{AccountSid: req.AccountSid, PhoneNumber: req.To, Limit: 1})
 	if err != nil {
@@ -38,6 +40,14 @@ func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallR
 	return svc.createCall(ctx, cr, "inbound", func(c *tonepay.Call) {
 		c.PhoneNumberSid, c.ForwardedFrom = n.Sid, req.ForwardedFrom
 	})
+}
+
+// clipText keeps an error message short whatever a client sent.
+func clipText(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 // FindTimeline implements tonepay.CallService.

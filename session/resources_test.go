@@ -128,16 +128,24 @@ func TestUpdateCall(t *testing.T) {
 		code     int
 		status   string
 		notFound bool
+		msg      string // the 21220's message names what was tried
 	}{
-		{"canceled on an answered call", tonepay.UpdateCallRequest{Status: tonepay.CallCanceled}, 0, tonepay.CallInProgress, false},
-		{"redirect", tonepay.UpdateCallRequest{URL: ptr("https://example.com/next"), Method: ptr("GET")}, 0, tonepay.CallInProgress, false},
-		{"redirect to a document", tonepay.UpdateCallRequest{Twiml: ptr("<Response/>"), StatusCallback: ptr("https://example.com/p")}, 0, tonepay.CallInProgress, false},
-		{"hang up", tonepay.UpdateCallRequest{Status: tonepay.CallCompleted}, 0, tonepay.CallCompleted, false},
-		{"hang up again", tonepay.UpdateCallRequest{Status: tonepay.CallCompleted}, tonepay.CodeCallNotInProgress, "", false},
-		{"redirect an ended call", tonepay.UpdateCallRequest{URL: ptr("https://example.com/x")}, tonepay.CodeCallNotInProgress, "", false},
-		{"new StatusCallback on an ended call", tonepay.UpdateCallRequest{StatusCallback: ptr("https://example.com/x")}, tonepay.CodeCallNotInProgress, "", false},
-		{"nothing on an ended call", tonepay.UpdateCallRequest{}, 0, tonepay.CallCompleted, false},
-		{"another account's", tonepay.UpdateCallRequest{AccountSid: tonepay.NewSID("AC")}, 0, "", true},
+		{"canceled on an answered call", tonepay.UpdateCallRequest{Status: tonepay.CallCanceled}, 0, tonepay.CallInProgress, false, ""},
+		{"redirect", tonepay.UpdateCallRequest{URL: ptr("https://example.com/next"), Method: ptr("GET")}, 0, tonepay.CallInProgress, false, ""},
+		{"redirect to a document", tonepay.UpdateCallRequest{Twiml: ptr("<Response/>"), StatusCallback: ptr("https://example.com/p")}, 0, tonepay.CallInProgress, false, ""},
+		{"hang up", tonepay.UpdateCallRequest{Status: tonepay.CallCompleted}, 0, tonepay.CallCompleted, false, ""},
+		{"hang up again", tonepay.UpdateCallRequest{Status: tonepay.CallCompleted}, tonepay.CodeCallNotInProgress, "", false,
+			"Call is not in-progress. Cannot hang up."},
+		{"hang up and redirect an ended call", tonepay.UpdateCallRequest{Status: tonepay.CallCompleted, URL: ptr("https://example.com/x")},
+			tonepay.CodeCallNotInProgress, "", false, "Call is not in-progress. Cannot hang up."},
+		{"cancel an ended call", tonepay.UpdateCallRequest{Status: tonepay.CallCanceled}, tonepay.CodeCallNotInProgress, "", false,
+			"Call is not in-progress. Cannot cancel."},
+		{"redirect an ended call", tonepay.UpdateCallRequest{URL: ptr("https://example.com/x")}, tonepay.CodeCallNotInProgress, "", false,
+			"Call is not in-progress. Cannot redirect."},
+		{"new StatusCallback on an ended call", tonepay.UpdateCallRequest{StatusCallback: ptr("https://example.com/x")}, tonepay.CodeCallNotInProgress, "", false,
+			"Call is not in-progress. Cannot redirect."},
+		{"nothing on an ended call", tonepay.UpdateCallRequest{}, 0, tonepay.CallCompleted, false, ""},
+		{"another account's", tonepay.UpdateCallRequest{AccountSid: tonepay.NewSID("AC")}, 0, "", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,8 +161,8 @@ func TestUpdateCall(t *testing.T) {
 					t.Fatalf("got %v, want ErrNotFound", err)
 				}
 			case tt.code != 0:
-				if tonepay.ErrorCode(err) != tt.code {
-					t.Fatalf("got %v, want %d", err, tt.code)
+				if tonepay.ErrorCode(err) != tt.code || tonepay.ErrorMessage(err) != tt.msg {
+					t.Fatalf("got %v, want %d %q", err, tt.code, tt.msg)
 				}
 			case err != nil:
 				t.Fatal(err)

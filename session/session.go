@@ -123,7 +123,7 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 		if s.State.StatusCallback, err = resolveCallback(call, req.StatusCallback); err != nil {
 			return nil, err
 		}
-		if err := checkLive(call); err != nil {
+		if err := checkLive(call, opPay); err != nil {
 			return nil, err
 		}
 		// The store refuses a second open session on the call (ErrConflict):
@@ -198,7 +198,7 @@ func (svc *Service) HangUp(ctx context.Context, accountSid, callSid string) (*to
 	var call *tonepay.Call
 	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
 		var err error
-		if call, err = findLiveCall(ctx, tx, accountSid, callSid); err != nil {
+		if call, err = findLiveCall(ctx, tx, accountSid, callSid, opHangUp); err != nil {
 			return err
 		}
 		return svc.hangUp(ctx, tx, c, call, now)
@@ -268,7 +268,7 @@ func (svc *Service) press(ctx context.Context, accountSid, callSid, keys string)
 
 // pressRun routes one run of keys (see Press).
 func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, c *changes, p *tonepay.Pressed, accountSid, callSid, run string, now time.Time) error {
-	call, err := findLiveCall(ctx, tx, accountSid, callSid)
+	call, err := findLiveCall(ctx, tx, accountSid, callSid, opKeys)
 	if err != nil {
 		return err
 	}
@@ -676,21 +676,29 @@ func (svc *Service) queue(ctx context.Context, tx tonepay.Tx, now time.Time, cbs
 	return tx.AddCallbacks(ctx, cbs...)
 }
 
-// findLiveCall returns the account's call, or 20404, or 21220 if it has ended.
-func findLiveCall(ctx context.Context, tx tonepay.Tx, accountSid, callSid string) (*tonepay.Call, error) {
+// findLiveCall returns the account's call, or 20404, or 21220 naming op if
+// it has ended.
+func findLiveCall(ctx context.Context, tx tonepay.Tx, accountSid, callSid, op string) (*tonepay.Call, error) {
 	c, err := tx.FindCall(ctx, callSid)
 	if errors.Is(err, tonepay.ErrNotFound) || err == nil && c.AccountSid != accountSid {
 		return nil, tonepay.Errorf(tonepay.CodeNotFound, "Call %s was not found", callSid)
 	} else if err != nil {
 		return nil, err
 	}
-	return c, checkLive(c)
+	return c, checkLive(c, op)
 }
 
-// checkLive returns 21220 unless the call is in progress.
-func checkLive(c *tonepay.Call) error {
+// Operations a call that has ended refuses (21220 names the one tried).
+const (
+	opPay    = "process a payment"
+	opKeys   = "press keys"
+	opHangUp = "hang up"
+)
+
+// checkLive returns 21220 naming op unless the call is in progress.
+func checkLive(c *tonepay.Call, op string) error {
 	if c.Status != tonepay.CallInProgress {
-		return tonepay.Errorf(tonepay.CodeCallNotInProgress, "Call is not in-progress. Cannot process a payment on call %s", c.Sid)
+		return tonepay.CallNotInProgress(op)
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ func (s *server) handleCallCreate(w http.ResponseWriter, r *http.Request, acct *
 	if p.err != nil {
 		return p.err
 	}
+	if err := checkParties(to, from); err != nil {
+		return err
+	}
 	if form.Get("Url") == "" && form.Get("Twiml") == "" && form.Get("ApplicationSid") == "" {
 		return errMissing("Url")
 	}
@@ -61,6 +64,23 @@ func (s *server) handleCallCreate(w http.ResponseWriter, r *http.Request, acct *
 		return err
 	}
 	writeJSON(w, http.StatusCreated, encodeCall(c))
+	return nil
+}
+
+// checkParties answers a To or From that is no party a call can have
+// (tonepay.IsEndpoint) with Twilio's 21211 or 21212, rather than storing it;
+// so is a From that is not a number when To is one (Twilio's spec: "If the
+// to parameter is a phone number, From must also be a phone number").
+func checkParties(to, from string) error {
+	const hint = "an E.164 number such as +15005550006 (send + encoded: %%2B), client:<identity> or sip:<address>"
+	switch {
+	case !tonepay.IsEndpoint(to):
+		return tonepay.Errorf(tonepay.CodeInvalidTo, "Invalid 'To' Phone Number %q: must be "+hint, clip(to, 64))
+	case !tonepay.IsEndpoint(from):
+		return tonepay.Errorf(tonepay.CodeInvalidFrom, "Invalid 'From' Number %q: must be "+hint, clip(from, 64))
+	case tonepay.IsE164(to) && !tonepay.IsE164(from):
+		return tonepay.Errorf(tonepay.CodeInvalidFrom, "Invalid 'From' Number %q: when To is a phone number, From must be one too", clip(from, 64))
+	}
 	return nil
 }
 

@@ -22,6 +22,7 @@ func FuzzForm(f *testing.F) {
 	f.Add("ValidCardTypes=visa+amex&RequireMatchingInputs=payment-card-number%2Csecurity-code&Currency=jpy&ChargeAmount=100")
 	f.Add("Parameter=%22%7B%5C%22x%5C%22%3A%5C%22%5Cu0000%5C%22%7D%22&Description=%ff%fe")
 	f.Add("Page=9223372036854775807&PageSize=1000&Timeout=600&MinPostalCodeLength=10")
+	f.Add("Parameter=" + url.QueryEscape(`{'name': 'O\'Brien', 'k': "\u0000", 'n': None}`) + "&MinPostalCodeLength=19")
 	f.Fuzz(func(t *testing.T, body string) {
 		v, err := url.ParseQuery(body)
 		if err != nil {

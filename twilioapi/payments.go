@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -83,7 +84,7 @@ func parseCreate(p *params) *tonepay.Params {
 		Currency:            strings.ToUpper(p.str("Currency")),
 		Description:         p.str("Description"),
 		Input:               p.enum("Input", "dtmf", "dtmf"),
-		MinPostalCodeLength: p.integer("MinPostalCodeLength", 0, 0, 10),
+		MinPostalCodeLength: p.integer("MinPostalCodeLength", 0, 0, card.MaxMinPostalCodeLength),
 		PaymentConnector:    p.str("PaymentConnector"),
 		PostalCode:          p.boolean("PostalCode", true),
 		SecurityCode:        p.boolean("SecurityCode", true),
@@ -141,20 +142,19 @@ func parseCreate(p *params) *tonepay.Params {
 
 // parseParameter reads Parameter: a single-level JSON object, or a JSON string
 // holding one (twilio-go JSON-encodes a string it is given, so it arrives
-// quoted). Values become strings, as the Generic Pay Connector sends them.
+// quoted). Either may be written with single quotes, as Twilio's own API
+// example is ("{'name':'foobar'}", OAI CreatePayments; a Python dict's repr):
+// a value that is not valid JSON is read that way (singleQuoted). Values
+// become strings, as the Generic Pay Connector sends them.
 func parseParameter(v string) (map[string]string, error) {
-	var raw any
-	if err := json.Unmarshal([]byte(v), &raw); err != nil {
-		return nil, fmt.Errorf("must be a JSON object")
+	const want = `must be a single-level JSON object, such as {"name":"value"}`
+	raw, ok := decodeLoose(v)
+	if s, isString := raw.(string); ok && isString {
+		raw, ok = decodeLoose(s)
 	}
-	if s, ok := raw.(string); ok {
-		if err := json.Unmarshal([]byte(s), &raw); err != nil {
-			return nil, fmt.Errorf("must be a JSON object")
-		}
-	}
-	obj, ok := raw.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("must be a JSON object")
+	obj, isObject := raw.(map[string]any)
+	if !ok || !isObject {
+		return nil, errors.New(want)
 	}
 	m := make(map[string]string, len(obj))
 	for k, val := range obj {
@@ -178,6 +178,92 @@ func parseParameter(v string) (map[string]string, error) {
 		}
 	}
 	return m, nil
+}
+
+// decodeLoose decodes v as JSON or, only when it is not valid JSON, as JSON
+// written with single quotes.
+func decodeLoose(v string) (any, bool) {
+	var raw any
+	if json.Unmarshal([]byte(v), &raw) == nil {
+		return raw, true
+	}
+	if j, ok := singleQuoted(v); ok && json.Unmarshal([]byte(j), &raw) == nil {
+		return raw, true
+	}
+	return nil, false
+}
+
+// singleQuoted rewrites JSON-like text whose strings are in single quotes,
+// as Python prints a dict ({'name': 'foobar', 'n': 1, 'ok': True}), as JSON:
+// each '…' becomes "…" (\' is an apostrophe; a " inside is escaped), a "…"
+// string is kept as it is, and True, False and None outside strings become
+// true, false and null. What is still not JSON then (another escape, a bare
+// word, a string that does not end) is for json.Unmarshal to refuse; false
+// when a string does not end.
+func singleQuoted(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '"':
+			end, ok := quoted(&b, s, i)
+			if !ok {
+				return "", false
+			}
+			i = end
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z':
+			j := i
+			for j < len(s) && (s[j] >= 'A' && s[j] <= 'Z' || s[j] >= 'a' && s[j] <= 'z') {
+				j++
+			}
+			switch w := s[i:j]; w {
+			case "True":
+				b.WriteString("true")
+			case "False":
+				b.WriteString("false")
+			case "None":
+				b.WriteString("null")
+			default:
+				b.WriteString(w)
+			}
+			i = j
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String(), true
+}
+
+// quoted writes the string that starts with the quote at s[i] as a JSON
+// string, and returns the index after its closing quote; false if it does
+// not close.
+func quoted(b *strings.Builder, s string, i int) (int, bool) {
+	q := s[i]
+	b.WriteByte('"')
+	for i++; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			if i+1 == len(s) {
+				return 0, false
+			}
+			i++
+			if s[i] == '\'' {
+				b.WriteByte('\'') // \' is not a JSON escape; the apostrophe needs none
+			} else {
+				b.WriteByte('\\')
+				b.WriteByte(s[i])
+			}
+		case c == q:
+			b.WriteByte('"')
+			return i + 1, true
+		case c == '"': // inside '…' only: inside "…" it closed the string
+			b.WriteString(`\"`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return 0, false
 }
 
 // handlePaymentUpdate asks for a field (Capture) or ends the session

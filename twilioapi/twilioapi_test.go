@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -258,7 +259,8 @@ func TestCreateErrors(t *testing.T) {
 		{"bad Confirmation", []string{"Confirmation", "yes"}, 400, 64020},
 		{"bad Input", []string{"Input", "speech"}, 400, 64020},
 		{"bad MinPostalCodeLength", []string{"MinPostalCodeLength", "-1"}, 400, 64020},
-		{"Parameter not JSON", []string{"Parameter", "{'name':'x'}"}, 400, 64020},
+		{"MinPostalCodeLength over 19", []string{"MinPostalCodeLength", "20"}, 400, 64020},
+		{"Parameter not JSON", []string{"Parameter", "{'name':'x'"}, 400, 64020},
 		{"Parameter an array", []string{"Parameter", "[1,2]"}, 400, 64020},
 		{"Parameter nested", []string{"Parameter", `{"a":{"b":1}}`}, 400, 64020},
 		{"unknown card type", []string{"ValidCardTypes", "visa monopoly"}, 400, 64020},
@@ -308,6 +310,8 @@ func TestCreateAccepts(t *testing.T) {
 		{"every option", []string{"PostalCode", "false", "SecurityCode", "False", "Timeout", "600", "TokenType", "payment-method",
 			"ValidCardTypes", "visa discover optima", "RequireMatchingInputs", "payment-card-number,expiration-date", "Confirmation", "true",
 			"MinPostalCodeLength", "5", "Description", "pizza", "Input", "dtmf"}},
+		// Twilio's spec sets no maximum; an entry then ends at that length.
+		{"MinPostalCodeLength above 10", []string{"MinPostalCodeLength", "19"}},
 		{"relative StatusCallback", []string{"StatusCallback", "/cb?x=1"}},
 	}
 	for _, tt := range tests {
@@ -316,6 +320,95 @@ func TestCreateAccepts(t *testing.T) {
 			code, body := e.as(e.main).post(e.paymentsPath(call), createForm(tt.kv...))
 			if code != 201 || !tonepay.IsSID(body["sid"].(string), "PK") {
 				t.Fatalf("got %d %v", code, body)
+			}
+		})
+	}
+}
+
+// TestCreateParameter: Parameter as JSON, as a JSON string holding JSON
+// (twilio-go), and as Twilio's own API example writes it, with single quotes
+// ("{'name':'foobar'}", CreatePayments in Twilio's OpenAPI spec); what is none
+// of these is 64020.
+func TestCreateParameter(t *testing.T) {
+	e := newEnv(t, twilioapi.Options{})
+	tests := []struct {
+		name  string
+		value string
+		want  map[string]string // nil: refused with 64020
+	}{
+		{"Twilio's example", `{'name':'foobar'}`, map[string]string{"name": "foobar"}},
+		{"Twilio's example through twilio-go", `"{'name':'foobar'}"`, map[string]string{"name": "foobar"}},
+		{"a Python dict", `{'n': 1, 'ok': True, 'no': False, 'none': None}`, map[string]string{"n": "1", "ok": "true", "no": "false", "none": ""}},
+		{"escaped quotes", `{'name': 'O\'Brien', 'say': 'he said "hi"', 'path': 'a\\b'}`,
+			map[string]string{"name": "O'Brien", "say": `he said "hi"`, "path": `a\b`}},
+		{"both quotes", `{'name': "O'Brien"}`, map[string]string{"name": "O'Brien"}},
+		{"JSON escapes", `{'e': '\u00e9\n'}`, map[string]string{"e": "é\n"}},
+		{"JSON with an apostrophe", `{"name":"O'Brien"}`, map[string]string{"name": "O'Brien"}},
+		{"JSON that looks like Python", `{"a":"True","b":"'x'"}`, map[string]string{"a": "True", "b": "'x'"}},
+		{"unterminated object", `{'name':'x'`, nil},
+		{"unterminated string", `{'name':'x}`, nil},
+		{"a quote escaped at the end", `{'name':'x\`, nil},
+		{"nested", `{'a':{'b':'c'}}`, nil},
+		{"bare key", `{name:'x'}`, nil},
+		{"a list", `['a','b']`, nil},
+		{"a Python escape", `{'a':'\x41'}`, nil},
+		{"a NUL", `{'a':'\u0000'}`, nil},
+		{"a string", `'just text'`, nil},
+		{"garbage", `{{'a'::'b'}}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := e.as(e.main).post(e.paymentsPath(e.newCall(e.main)), createForm("Parameter", tt.value))
+			if tt.want == nil {
+				checkError(t, code, body, 400, 64020)
+				if !strings.Contains(body["message"].(string), "Parameter") {
+					t.Errorf("message does not name Parameter: %v", body["message"])
+				}
+				return
+			}
+			if code != 201 {
+				t.Fatalf("got %d %v", code, body)
+			}
+			s, err := e.store.FindSession(context.Background(), body["sid"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(s.Params.Parameter, tt.want) {
+				t.Errorf("stored %q, want %q", s.Params.Parameter, tt.want)
+			}
+		})
+	}
+}
+
+// TestEndedCall: each request on an ended call is 21220, with Twilio's
+// "Call is not in-progress. Cannot redirect." for a redirect and the same
+// sentence naming what else was tried.
+func TestEndedCall(t *testing.T) {
+	e := newEnv(t, twilioapi.Options{})
+	call := e.newCall(e.main)
+	callPath := "/2010-04-01/Accounts/" + e.main.Sid + "/Calls/" + call + ".json"
+	if code, body := e.as(e.main).post(callPath, url.Values{"Status": {"completed"}}); code != 200 {
+		t.Fatalf("hang up: %d %v", code, body)
+	}
+	tests := []struct {
+		name string
+		path string
+		form url.Values
+		msg  string
+	}{
+		{"hang up", callPath, url.Values{"Status": {"completed"}}, "Call is not in-progress. Cannot hang up."},
+		{"cancel", callPath, url.Values{"Status": {"canceled"}}, "Call is not in-progress. Cannot cancel."},
+		{"redirect to a URL", callPath, url.Values{"Url": {"https://example.com/next"}}, "Call is not in-progress. Cannot redirect."},
+		{"redirect to a document", callPath, url.Values{"Twiml": {"<Response/>"}}, "Call is not in-progress. Cannot redirect."},
+		{"press keys", "/_tonepay/Accounts/" + e.main.Sid + "/Calls/" + call + "/Digits", url.Values{"Digits": {"1"}}, "Call is not in-progress. Cannot press keys."},
+		{"start a payment", e.paymentsPath(call), createForm(), "Call is not in-progress. Cannot process a payment."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := e.as(e.main).post(tt.path, tt.form)
+			checkError(t, code, body, 400, 21220)
+			if body["message"] != tt.msg {
+				t.Errorf("message %q, want %q", body["message"], tt.msg)
 			}
 		})
 	}

@@ -188,7 +188,7 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 		pv.PostalCode = true
 		p.tolerate(CodeSchema, "Pay", "postalCode", pc, "not true, false or a postal code; the caller is asked for it")
 	}
-	pv.MinPostalCodeLength = p.payInt(a, "minPostalCodeLength", 0, 0, 10)
+	pv.MinPostalCodeLength = p.payInt(a, "minPostalCodeLength", 0, 0, card.MaxMinPostalCodeLength)
 	pv.PaymentConnector = def(strings.TrimSpace(a["paymentConnector"]), "Default")
 	switch pv.PaymentMethod = def(a["paymentMethod"], tonepay.CreditCard); pv.PaymentMethod {
 	case tonepay.CreditCard:

@@ -315,6 +315,42 @@ func sweepCases() []sweepCase {
 			add(sweepCase{Name: fmt.Sprintf("%s: header block over 32 KiB %d", id, i), Route: r, Req: q, Status: 431})
 		}
 	}
+	// Wire points (docs/twilio-compat.md), as a client sends them. A "+" that
+	// curl's -d leaves unencoded arrives as a space: refused with Twilio's
+	// 21211/21212, never stored as " 15005550006".
+	byID := map[string]sweepRoute{}
+	for _, r := range routes {
+		byID[r.Method+" "+r.Path] = r
+	}
+	calls, inbound := byID["POST "+sweepAcct+"/Calls.json"], byID["POST /_tonepay/Accounts/{AC}/Calls/Inbound"]
+	pay := byID["POST "+sweepAcct+"/Calls/{NEWCA}/Payments.json"]
+	post := func(path, body string) rawReq { return rawReq{Method: "POST", Path: path, Body: body} }
+	for _, c := range []sweepCase{
+		{Name: "Calls create: To with an unencoded +", Route: calls, Status: 400, Codes: []int{21211},
+			Req: post(calls.Path, "To=+15005550006&From=%2B15005550001&Url=https%3A%2F%2Fexample.com%2Ftwiml")},
+		{Name: "Calls create: From with an unencoded +", Route: calls, Status: 400, Codes: []int{21212},
+			Req: post(calls.Path, "To=%2B15005550006&From=+15005550001&Url=https%3A%2F%2Fexample.com%2Ftwiml")},
+		{Name: "Calls create: To without +", Route: calls, Status: 400, Codes: []int{21211},
+			Req: post(calls.Path, form("To", "15005550006", "From", "+15005550001", "Url", "https://example.com/twiml"))},
+		{Name: "Calls create: From a word", Route: calls, Status: 400, Codes: []int{21212},
+			Req: post(calls.Path, form("To", "+15005550006", "From", "anonymous", "Url", "https://example.com/twiml"))},
+		{Name: "Calls create: client and sip parties", Route: calls, Status: 201,
+			Req: post(calls.Path, form("To", "sip:alice@example.com", "From", "client:bob", "Url", "https://example.com/twiml"))},
+		{Name: "Calls/Inbound: From with an unencoded +", Route: inbound, Status: 400, Codes: []int{21212},
+			Req: post(inbound.Path, "From=+15005550001&To={E164}")},
+		{Name: "Calls/Inbound: From a caller-ID word", Route: inbound, Status: 201,
+			Req: post(inbound.Path, "From=anonymous&To={E164}")},
+		{Name: "Payments create: Parameter as Twilio's example", Route: pay, Status: 201,
+			Req: post(pay.Path, form("IdempotencyKey", "k1", "StatusCallback", "{SINK}", "Parameter", "{'name':'foobar'}"))},
+		{Name: "Payments create: Parameter in single quotes, unclosed", Route: pay, Status: 400, Codes: []int{64020}, Names: "Parameter",
+			Req: post(pay.Path, form("IdempotencyKey", "k1", "StatusCallback", "{SINK}", "Parameter", "{'name':'foobar"))},
+		{Name: "Payments create: MinPostalCodeLength 19", Route: pay, Status: 201,
+			Req: post(pay.Path, form("IdempotencyKey", "k1", "StatusCallback", "{SINK}", "MinPostalCodeLength", "19"))},
+		{Name: "Payments create: MinPostalCodeLength 20", Route: pay, Status: 400, Codes: []int{64020}, Names: "MinPostalCodeLength",
+			Req: post(pay.Path, form("IdempotencyKey", "k1", "StatusCallback", "{SINK}", "MinPostalCodeLength", "20"))},
+	} {
+		add(c)
+	}
 	return cases
 }
 
@@ -383,7 +419,8 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 	// take longer than this (issue 11 item 10: bounded waits).
 	c.http.Timeout = sweepTimeout
 	sink := srv.URL + "/_tonepay/sink"
-	fx := makeFixture(t, c, sid, token, sid, token, sink, "0000"+kind[:1])
+	// The tag ends the fixture call's To (+1555<tag>): digits, so it is E.164.
+	fx := makeFixture(t, c, sid, token, sid, token, sink, map[string]string{"sqlite": "00001", "postgres": "00002"}[kind])
 	acct := "/2010-04-01/Accounts/" + sid
 	fill := func(s string) string {
 		r := strings.NewReplacer("<<{AC}>>", strings.ToLower(sid[:2])+sid[2:], "<<{CA}>>", "ca"+fx.Call[2:], "<<{PK}>>", "pk"+fx.Payment[2:], "<<{SK}>>", "sk"+fx.Key[2:], "<<{PN}>>", "pn"+fx.Number[2:],
@@ -398,7 +435,7 @@ func runSweep(t *testing.T, kind string, cases []sweepCase) (map[string]sweepOut
 		q.Path, q.Body, q.User = fill(q.Path), fill(q.Body), fill(q.User)
 		for ph, make := range map[string]func() string{
 			"{NEWCA}": func() string {
-				b := c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Calls.json", Body: form("To", "+1", "From", "+2", "Twiml", "<Response/>")})
+				b := c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Calls.json", Body: form("To", "+15005550006", "From", "+15005550001", "Twiml", "<Response/>")})
 				return jsonField(t, b, "sid")
 			},
 			"{NEWSK}": func() string {

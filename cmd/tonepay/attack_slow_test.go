@@ -243,7 +243,7 @@ func watchStream(base, sid, token string, wait time.Duration) string {
 	}()
 	time.Sleep(wait)
 	c := newAttackClient(base, sid, token)
-	b := c.do(rawReq{Method: "POST", Path: "/2010-04-01/Accounts/" + sid + "/Calls.json", Body: form("To", "+1", "From", "+2", "Twiml", "<Response/>")})
+	b := c.do(rawReq{Method: "POST", Path: "/2010-04-01/Accounts/" + sid + "/Calls.json", Body: form("To", "+15005550006", "From", "+15005550001", "Twiml", "<Response/>")})
 	call := string(b.Body)
 	if i := strings.Index(call, `"sid":"CA`); i >= 0 {
 		call = call[i+7 : i+7+34]

@@ -207,7 +207,7 @@ func runSSRF(t *testing.T, sid, token string, cases []ssrfCase, first int, views
 		i += first
 		c := newAttackClient(sc.srv.URL, sid, token)
 		acct := "/2010-04-01/Accounts/" + sid
-		call := jsonField(t, c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Calls.json", Body: form("To", "+1", "From", "+2", "Twiml", "<Response/>")}), "sid")
+		call := jsonField(t, c.mustDo(t, 201, rawReq{Method: "POST", Path: acct + "/Calls.json", Body: form("To", "+15005550006", "From", "+15005550001", "Twiml", "<Response/>")}), "sid")
 		res := c.do(rawReq{Method: "POST", Path: acct + "/Calls/" + call + "/Payments.json", Body: form("IdempotencyKey", "ssrf"+strconv.Itoa(i), "StatusCallback", sc.url)})
 		m := made{c: sc, call: call}
 		if res.Status != 201 {

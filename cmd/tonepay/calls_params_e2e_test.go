@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/store/sqlite"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
@@ -58,8 +59,21 @@ func TestCallParamsEndToEnd(t *testing.T) {
 	if *ended.Status != "completed" || ended.EndTime == nil || ended.Duration == nil {
 		t.Fatalf("ended: %+v", ended)
 	}
-	_, err = tw.UpdateCall(*c.Sid, (&api.UpdateCallParams{}).SetUrl("https://example.com/late"))
-	wantTwilioError(t, "redirect an ended call", err, 21220, 400)
+	// An ended call: 21220, whose message says what was tried (issue 20 item 10).
+	for _, tt := range []struct {
+		name string
+		p    *api.UpdateCallParams
+		msg  string
+	}{
+		{"redirect an ended call", (&api.UpdateCallParams{}).SetUrl("https://example.com/late"), "Call is not in-progress. Cannot redirect."},
+		{"hang up an ended call", (&api.UpdateCallParams{}).SetStatus("completed"), "Call is not in-progress. Cannot hang up."},
+	} {
+		_, err = tw.UpdateCall(*c.Sid, tt.p)
+		wantTwilioError(t, tt.name, err, 21220, 400)
+		if m := twilioMessage(t, err); m != tt.msg {
+			t.Errorf("%s: message %q, want %q", tt.name, m, tt.msg)
+		}
+	}
 
 	store, err := sqlite.Open(db)
 	if err != nil {
@@ -107,11 +121,36 @@ func TestCallParamsEndToEnd(t *testing.T) {
 		{"SendDigits", func(p *api.CreateCallParams) { p.SetSendDigits("12x") }, 20001},
 		{"SendDigits too long", func(p *api.CreateCallParams) { p.SetSendDigits("123456789012345678901234567890123") }, 20001},
 	}
+	// To and From: E.164, client: or sip:, else Twilio's 21211 and 21212;
+	// " 15005550006" is "+15005550006" sent without encoding its +.
+	bad = append(bad, []struct {
+		name string
+		set  func(*api.CreateCallParams)
+		code int
+	}{
+		{"To with a decoded +", func(p *api.CreateCallParams) { p.SetTo(" 15005550006") }, 21211},
+		{"To without +", func(p *api.CreateCallParams) { p.SetTo("15005550006") }, 21211},
+		{"To a name", func(p *api.CreateCallParams) { p.SetTo("alice") }, 21211},
+		{"To an empty client", func(p *api.CreateCallParams) { p.SetTo("client:") }, 21211},
+		{"To a client with a space", func(p *api.CreateCallParams) { p.SetTo("client:al ice") }, 21211},
+		{"From with a decoded +", func(p *api.CreateCallParams) { p.SetFrom(" 15005550001") }, 21212},
+		{"From with a trailing space", func(p *api.CreateCallParams) { p.SetFrom("+15005550001 ") }, 21212},
+		{"From a client when To is a number", func(p *api.CreateCallParams) { p.SetFrom("client:alice") }, 21212},
+	}...)
 	for _, tt := range bad {
 		p := full()
 		tt.set(p)
 		_, err := tw.CreateCall(p)
 		wantTwilioError(t, tt.name, err, tt.code, 400)
+	}
+	for _, party := range [][2]string{{"client:alice", "client:bob"}, {"sip:alice@example.com", "+15005550001"}, {"client:alice", "+15005550001"}} {
+		x, err := tw.CreateCall((&api.CreateCallParams{}).SetTo(party[0]).SetFrom(party[1]).SetTwiml("<Response/>"))
+		if err != nil || *x.To != party[0] || *x.From != party[1] {
+			t.Errorf("To %s From %s: %v %v", party[0], party[1], x, err)
+		}
+	}
+	if calls, err := store.FindCalls(t.Context(), tonepay.CallFilter{AccountSid: sid, To: " 15005550006", Limit: 10}); err != nil || len(calls) != 0 {
+		t.Errorf("calls stored with a decoded +: %d %v", len(calls), err)
 	}
 	_, err = tw.UpdateCall(*both.Sid, (&api.UpdateCallParams{}).SetUrl("https://example.com/a").SetTwiml("<Response/>"))
 	wantTwilioError(t, "update with Url and Twiml", err, 20001, 400)

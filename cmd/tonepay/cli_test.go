@@ -88,7 +88,7 @@ func TestRestartKeepsDeadlines(t *testing.T) {
 	rc := newReceiver(t, token)
 	first := startServer(t, env...)
 	tw, _ := newTwilio(t, first.URL, sid, token, sid, nil)
-	call, err := tw.CreateCall((&api.CreateCallParams{}).SetTo("+1").SetFrom("+2").SetUrl("https://example.com/t"))
+	call, err := tw.CreateCall((&api.CreateCallParams{}).SetTo("+15005550006").SetFrom("+15005550001").SetUrl("https://example.com/t"))
 	if err != nil {
 		t.Fatal(err)
 	}

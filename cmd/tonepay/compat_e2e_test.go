@@ -48,7 +48,7 @@ func TestPaySampleTolerated(t *testing.T) {
 	press(t, fs, call, "94105#")
 	waitFor(t, 10*time.Second, "the call to end", func() bool { st, _ := fs.timeline(t, call); return st == "completed" })
 
-	a := actionOf(t, app)
+	a := actionOf(t, app, call)
 	if a.Params.Get("Result") != "success" || a.Params.Get("PaymentConfirmationCode") == "" || a.Params.Get("PaymentCardNumber") != "xxxxxxxxxxxx4242" {
 		t.Fatalf("action %v", a.Params)
 	}

@@ -96,7 +96,7 @@ timeout = "1s"
 	if err != nil {
 		t.Fatal(err)
 	}
-	call, _ := tw.CreateCall((&api.CreateCallParams{}).SetPathAccountSid(*sub.Sid).SetTo("+1").SetFrom("+2").SetTwiml("<Response/>"))
+	call, _ := tw.CreateCall((&api.CreateCallParams{}).SetPathAccountSid(*sub.Sid).SetTo("+15005550006").SetFrom("+15005550001").SetTwiml("<Response/>"))
 	asSub, _ := newTwilio(t, srv.URL, *sub.Sid, *sub.AuthToken, *sub.Sid, nil)
 	if _, err := asSub.CreatePayments(*call.Sid, (&api.CreatePaymentsParams{}).SetIdempotencyKey("k").SetStatusCallback(fl.cbURL).SetPaymentConnector("Acme")); err != nil {
 		// the subaccount of a listed account may use it

@@ -25,6 +25,16 @@ func twilioCode(t *testing.T, err error) (code, status int) {
 	return te.Code, te.Status
 }
 
+// twilioMessage returns the message of a twilio-go error.
+func twilioMessage(t *testing.T, err error) string {
+	t.Helper()
+	var te *twclient.TwilioRestError
+	if !errors.As(err, &te) {
+		t.Fatalf("want a TwilioRestError, got %v", err)
+	}
+	return te.Message
+}
+
 func wantTwilioError(t *testing.T, what string, err error, code, status int) {
 	t.Helper()
 	if err == nil {
@@ -179,7 +189,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := tw.FetchAccount(*subacct.Sid); err != nil {
 		t.Fatal(err)
 	}
-	subCall, err := tw.CreateCall((&api.CreateCallParams{}).SetPathAccountSid(*subacct.Sid).SetTo("+1").SetFrom("+2").SetTwiml("<Response/>"))
+	subCall, err := tw.CreateCall((&api.CreateCallParams{}).SetPathAccountSid(*subacct.Sid).SetTo("+15005550006").SetFrom("+15005550001").SetTwiml("<Response/>"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +244,7 @@ func TestRestart(t *testing.T) {
 
 	first := startServer(t, env...)
 	tw, _ := newTwilio(t, first.URL, sid, token, sid, nil)
-	call, err := tw.CreateCall((&api.CreateCallParams{}).SetTo("+1").SetFrom("+2").SetUrl("https://example.com/twiml"))
+	call, err := tw.CreateCall((&api.CreateCallParams{}).SetTo("+15005550006").SetFrom("+15005550001").SetUrl("https://example.com/twiml"))
 	if err != nil {
 		t.Fatal(err)
 	}

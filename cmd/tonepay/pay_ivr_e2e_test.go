@@ -403,7 +403,7 @@ timeout = "3s"
 	// An agent's session is open on a held call; the call is redirected to
 	// a <Pay>, which cannot start a second one.
 	busy := payApp(t, fs.token, `<Pay action="/paid" chargeAmount="1"/>`)
-	code, body, _ := fs.do("POST", fs.api("/Calls.json"), url.Values{"To": {"+1"}, "From": {"+2"}, "Twiml": {"<Response/>"}})
+	code, body, _ := fs.do("POST", fs.api("/Calls.json"), url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Twiml": {"<Response/>"}})
 	if code != 201 {
 		t.Fatalf("held call: %d %s", code, body)
 	}

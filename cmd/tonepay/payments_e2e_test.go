@@ -323,6 +323,53 @@ func TestPaymentFlows(t *testing.T) {
 		fl.checkDelivery()
 	})
 
+	// Wire points settled from Twilio's spec (docs/twilio-compat.md).
+	var paramPK string
+	t.Run("Parameter as Twilio's example writes it", func(t *testing.T) {
+		fl := newFlow(t)
+		// CreatePayments' example in Twilio's spec, single quotes and all;
+		// twilio-go sends the string JSON-encoded.
+		fl.start((&api.CreatePaymentsParams{}).SetParameter("{'name':'foobar'}"))
+		paramPK = fl.pk
+		_, err := tw.CreatePayments(fl.call, (&api.CreatePaymentsParams{}).SetIdempotencyKey(fl.key()).SetStatusCallback(fl.cbURL).
+			SetParameter("{'name':'foobar'"))
+		wantTwilioError(t, "a Parameter that does not close", err, 64020, 400)
+	})
+
+	t.Run("postal code longer than 10", func(t *testing.T) {
+		fl := newFlow(t)
+		fl.start((&api.CreatePaymentsParams{}).SetMinPostalCodeLength(12))
+		fl.enter("postal-code", "555012345678")
+		fl.waitFor("Capture", "postal-code", "PartialResult", "false", "PaymentCardPostalCode", "555012345678")
+		fl.checkDelivery()
+	})
+
+	t.Run("confirmation declined", func(t *testing.T) {
+		fl := newFlow(t)
+		fl.start((&api.CreatePaymentsParams{}).SetChargeAmount(10).SetConfirmation("true"))
+		card(fl, card4242)
+		if err := fl.update((&api.UpdatePaymentsParams{}).SetStatus("complete")); err != nil {
+			t.Fatal(err)
+		}
+		var view map[string]any
+		waitFor(t, 10*time.Second, "the session waits for the caller's 1 or 2", func() bool {
+			fl.get("", &view)
+			return view["status"] == "confirming"
+		})
+		fl.press("2")
+		f := fl.waitFor("Result", "payment-cancelled")
+		if !strings.Contains(f.Get("PaymentError"), "pressed 2") {
+			t.Errorf("result callback: %v", f)
+		}
+		fl.checkDelivery()
+		// Only fields Twilio documents: none named Confirmation.
+		for _, d := range fl.rc.forSession(fl.pk) {
+			if d.Form.Has("Confirmation") {
+				t.Errorf("a callback has Confirmation=%s: %v", d.Form.Get("Confirmation"), d.Form)
+			}
+		}
+	})
+
 	// Card data safety: nothing typed in clear reached the debug log or the
 	// database files, and no session keeps sealed values after its end.
 	if code := srv.stop(syscall.SIGTERM); code != 0 {
@@ -356,6 +403,20 @@ func TestPaymentFlows(t *testing.T) {
 	}
 	if n := countSealedEnded(t, db); n != 0 {
 		t.Errorf("%d ended sessions still hold sealed values", n)
+	}
+	if paramPK != "" {
+		store, err := sqlite.Open(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		s, err := store.FindSession(t.Context(), paramPK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Params.Parameter) != 1 || s.Params.Parameter["name"] != "foobar" {
+			t.Errorf("Parameter stored as %v, want name=foobar", s.Params.Parameter)
+		}
 	}
 }
 

@@ -77,7 +77,7 @@ func TestShutdownWithAFetchInFlight(t *testing.T) {
 	created := make(chan int, 1)
 	go func() {
 		req, _ := http.NewRequest("POST", srv.URL+"/2010-04-01/Accounts/"+sid+"/Calls.json",
-			strings.NewReader(url.Values{"To": {"+1"}, "From": {"+2"}, "Url": {app.URL + "/voice"}}.Encode()))
+			strings.NewReader(url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {app.URL + "/voice"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(sid, token)
 		res, err := http.DefaultClient.Do(req)

@@ -21,6 +21,7 @@ type fakeStripe struct {
 	mu       sync.Mutex
 	requests []string // "POST /v1/payment_intents amount=2500&…"
 	keys     []string // Idempotency-Key headers
+	expired  bool     // the key was rolled: Stripe's 401 api_key_expired
 }
 
 func (f *fakeStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -28,9 +29,14 @@ func (f *fakeStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, r.Method+" "+r.URL.Path+" "+r.PostForm.Encode())
 	f.keys = append(f.keys, r.Header.Get("Idempotency-Key"))
-	n := len(f.requests)
+	n, expired := len(f.requests), f.expired
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if expired {
+		w.WriteHeader(401)
+		fmt.Fprint(w, `{"error":{"type":"invalid_request_error","code":"api_key_expired","message":"Expired API Key provided: sk_test_****fake"}}`)
+		return
+	}
 	if r.Header.Get("Authorization") != "Bearer sk_test_fake" {
 		w.WriteHeader(401)
 		fmt.Fprint(w, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}`)
@@ -101,7 +107,6 @@ api_url = "`+stripeSrv.URL+`"
 		t.Fatalf("one-time token result: %v", oneTime)
 	}
 	fake.mu.Lock()
-	defer fake.mu.Unlock()
 	var intent string
 	for i, r := range fake.requests {
 		if strings.HasPrefix(r, "POST /v1/payment_intents ") {
@@ -111,7 +116,19 @@ api_url = "`+stripeSrv.URL+`"
 			}
 		}
 	}
+	fake.mu.Unlock()
 	if !strings.Contains(intent, "amount=1999") || !strings.Contains(intent, "currency=usd") || !strings.Contains(intent, "confirm=true") {
 		t.Errorf("PaymentIntent request: %s", intent)
+	}
+
+	// The key is rolled in Stripe's dashboard: Twilio's 64009, "no longer
+	// authorized to initiate transactions on your behalf".
+	fake.mu.Lock()
+	fake.expired = true
+	fake.mu.Unlock()
+	revoked := pay((&api.CreatePaymentsParams{}).SetChargeAmount(5))
+	if revoked.Get("Result") != "payment-connector-error" || revoked.Get("PayErrorCode") != "64009" ||
+		revoked.Get("ConnectorError") != "api_key_expired" || strings.Contains(revoked.Get("PaymentError"), "sk_test") {
+		t.Errorf("expired key result: %v", revoked)
 	}
 }

@@ -355,8 +355,8 @@ func TestVoiceInbound(t *testing.T) {
 		form url.Values
 		code int
 	}{
-		{url.Values{"From": {"+1415"}, "To": {"+15550000000"}}, 21211}, // not the account's
-		{url.Values{"From": {"+1415"}, "To": {"5017122661"}}, 21211},   // not E.164
+		{url.Values{"From": {"+14155551234"}, "To": {"+15550000000"}}, 21211}, // not the account's
+		{url.Values{"From": {"+14155551234"}, "To": {"5017122661"}}, 21211},   // not E.164
 		{url.Values{"To": {"+15017122661"}}, 21212},
 	} {
 		code, body, _ := fs.do("POST", fs.ext("/Calls/Inbound"), tt.form)

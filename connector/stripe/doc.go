@@ -21,6 +21,13 @@
 //     ("Sending credit card numbers directly to the Stripe API is generally
 //     unsafe…"), which Pay reports as 64001 (connector configuration).
 //
+// # Refused keys
+//
+// A key Stripe calls expired (api_key_expired: rolled or revoked after it
+// worked) ends the payment with 64009, Twilio's "no longer authorized to
+// initiate transactions on your behalf"; any other refused key (a wrong one,
+// a restricted key without the permission) with 64001.
+//
 // # Settings
 //
 //   - secret_key (required): a secret (sk_) or restricted (rk_) key whose

@@ -378,8 +378,15 @@ func refusal(err error, rejected int, req *tonepay.PayRequest) (*tonepay.PayResu
 		// then is not known here; retrying cannot change the answer, but it
 		// must not be reported as a refusal of a payment that may exist.
 		return nil, err
+	case se.Code == stripego.ErrorCodeAPIKeyExpired || se.Code == stripego.ErrorCodePlatformAPIKeyExpired:
+		// The key worked once and was rolled or revoked: Twilio's 64009, "no
+		// longer authorized to initiate transactions on your behalf" (what
+		// revoking its Stripe access gives). Stripe's message names the
+		// (masked) key: keep it out.
+		return &tonepay.PayResult{ErrorCode: tonepay.CodeNotAuthorized,
+			Message: "Stripe no longer accepts the connector's secret_key (expired or revoked)", ConnectorError: code}, nil
 	case se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden:
-		// Stripe's message names the (masked) key: keep it out.
+		// A key that is wrong, or lacks a permission: configuration (64001).
 		return &tonepay.PayResult{ErrorCode: tonepay.CodePayConfig,
 			Message: "Stripe refused the connector's secret_key", ConnectorError: code}, nil
 	case se.Type == stripego.ErrorTypeCard:
