@@ -78,7 +78,7 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			}
 			svc.Wait()
 			return s.Sid
-		}, payRow{Verb: "Pay", Text: "success", CardType: "visa", CardNumber: "xxxxxxxxxxxx4242"}, []string{"payment:success", "fetch:paid", "say:Thank you"}},
+		}, payRow{Verb: "Pay", Text: "success", CardType: "visa", CardNumber: "xxxxxxxxxxxx4242"}, []string{"payment:success", "verb:ended: Result=success", "fetch:paid", "say:Thank you"}},
 		{"<Pay>, the caller pressed *", map[string]string{
 			"start": `<Response><Pay chargeAmount="1.00" timeout="30" action="paid"/></Response>`,
 			"paid":  `<Response><Pause length="60"/></Response>`,
