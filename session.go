@@ -249,6 +249,10 @@ type SessionService interface {
 	// the call's session and returns once they have been applied. Errors:
 	// 20404 unknown call, 21220 call not in progress, 64020 a key not on a keypad.
 	Press(ctx context.Context, accountSid, callSid, keys string) (*Pressed, error)
+	// FindSessions lists the call's sessions, ended ones included, newest
+	// first: how a call's payments ended once none is open. f.CallSid names
+	// the call. Errors: ErrNotFound unknown call, or another account's.
+	FindSessions(ctx context.Context, accountSid string, f SessionFilter) ([]*Session, error)
 }
 
 // Pressed reports what became of pressed keys.

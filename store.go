@@ -20,6 +20,9 @@ type Reader interface {
 	FindSession(ctx context.Context, sid string) (*Session, error)
 	// FindOpenSession returns the call's session that has not ended.
 	FindOpenSession(ctx context.Context, callSid string) (*Session, error)
+	// FindSessions lists a call's sessions, ended ones included, newest
+	// first (ties: the larger SID first); none for an unknown call.
+	FindSessions(ctx context.Context, f SessionFilter) ([]*Session, error)
 	// FindCallbacks lists a session's callbacks in delivery order.
 	FindCallbacks(ctx context.Context, sessionSid string) ([]*Callback, error)
 	// FindAttempts lists a callback's delivery attempts in order.
@@ -143,6 +146,13 @@ type AccountFilter struct {
 	Status       string // exact match when set
 	Offset       int
 	Limit        int // 0 means no limit
+}
+
+// SessionFilter selects a call's payment sessions.
+type SessionFilter struct {
+	CallSid string
+	Offset  int
+	Limit   int // 0 means no limit
 }
 
 // KeyFilter selects an account's API keys.

@@ -108,6 +108,15 @@ func (svc *Service) FindCall(ctx context.Context, accountSid, sid string) (*tone
 	return findCall(ctx, svc.Store, accountSid, sid)
 }
 
+// FindSessions implements tonepay.SessionService. The call is read first,
+// so that another account's call is ErrNotFound whatever it holds.
+func (svc *Service) FindSessions(ctx context.Context, accountSid string, f tonepay.SessionFilter) ([]*tonepay.Session, error) {
+	if _, err := findCall(ctx, svc.Store, accountSid, f.CallSid); err != nil {
+		return nil, err
+	}
+	return svc.Store.FindSessions(ctx, f)
+}
+
 // findCall returns the account's call, or ErrNotFound: to another account
 // the call does not exist.
 func findCall(ctx context.Context, rd tonepay.Reader, accountSid, sid string) (*tonepay.Call, error) {

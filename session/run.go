@@ -103,6 +103,17 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 		tl = append(tl, more.Timeline...)
 		out = merge(out, more)
 	}
+	// The step's entries first: a call's end may end its session, whose
+	// outcome row (addOutcome) then follows the hang-up that caused it.
+	if len(tl) > 0 {
+		entries, err := timelineRows(tl...)
+		if err != nil {
+			return err
+		}
+		if err := tx.AddTimeline(ctx, call.Sid, now, entries...); err != nil {
+			return err
+		}
+	}
 	switch {
 	case out.Ended != "":
 		if err := svc.endCall(ctx, tx, c, call, st, out.Ended, now); err != nil {
@@ -127,15 +138,6 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 	}
 	if err := tx.SaveCallRun(ctx, run); err != nil {
 		return err
-	}
-	if len(tl) > 0 {
-		entries, err := timelineRows(tl...)
-		if err != nil {
-			return err
-		}
-		if err := tx.AddTimeline(ctx, call.Sid, now, entries...); err != nil {
-			return err
-		}
 	}
 	eff := callEffect{sid: call.Sid, out: out, wait: st.Wait}
 	for _, en := range tl {

@@ -463,6 +463,7 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *ton
 	}
 	var asks []*tonepay.PayAsk
 	var action url.Values
+	ended := s.Status == tonepay.SessionEnded
 	for _, in := range ins {
 		was := s.Status
 		out, err := svc.Engine.Apply(s, sec, in, now)
@@ -493,6 +494,13 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, c *changes, s *ton
 		return err
 	}
 	c.touched = append(c.touched, tonepay.Event{AccountSid: s.AccountSid, SessionSid: s.Sid})
+	if !ended && s.Status == tonepay.SessionEnded && svc.runsTwiml() {
+		// The call's timeline says how the payment ended (a call with no
+		// TwiML has none); before payProgress, whose <Pay> action follows it.
+		if err := addOutcome(ctx, tx, s, now); err != nil {
+			return err
+		}
+	}
 	if (len(asks) > 0 || action != nil) && verbInputs(s, ins) {
 		return svc.payProgress(ctx, tx, c, s, asks, action, now)
 	}

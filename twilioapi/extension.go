@@ -124,6 +124,29 @@ func (s *server) handleSessionFetch(w http.ResponseWriter, r *http.Request, acct
 	return nil
 }
 
+// handleSessionList lists the call's sessions, newest first, ended ones
+// included, each as handleSessionFetch shows it (masked values only), in
+// Twilio's paging envelope under "payments". Current is gone once a session
+// ends; this is how a client (the console, after a reload) finds how the
+// call's last payment ended and its confirmation code.
+func (s *server) handleSessionList(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
+	_, p, err := parseList(w, r)
+	if err := s.pathFirst(r, acct, err); err != nil {
+		return err
+	}
+	call := pathSid(r, "CallSid")
+	list, err := s.svc.FindSessions(r.Context(), acct.Sid, tonepay.SessionFilter{CallSid: call, Offset: p.offset(), Limit: p.limit()})
+	if err != nil {
+		return inPath(r, err)
+	}
+	out := make([]sessionJSON, len(list))
+	for i, x := range list {
+		out[i] = encodeSession(x)
+	}
+	writePage(w, "/_tonepay/Accounts/"+acct.Sid+"/Calls/"+call+"/Payments", "payments", nil, p, out)
+	return nil
+}
+
 type attemptJSON struct {
 	N          int    `json:"n"`
 	At         string `json:"at"`

@@ -38,6 +38,7 @@ func (s *server) routes(m *http.ServeMux) {
 	mux.Handle("POST "+ext+"/Digits", s.inAccount(s.handleDigits))
 	mux.Handle("GET "+ext+"/Timeline", s.inAccount(s.handleTimeline))
 	mux.Handle("POST /_tonepay/Accounts/{AccountSid}/Calls/Inbound", s.inAccount(s.handleInbound))
+	mux.Handle("GET "+ext+"/Payments", s.inAccount(s.handleSessionList))
 	mux.Handle("GET "+ext+"/Payments/{PaymentSid}", s.inAccount(s.handleSessionFetch))
 	mux.Handle("GET "+ext+"/Payments/{PaymentSid}/Callbacks", s.inAccount(s.handleSessionCallbacks))
 	mux.Handle("GET /_tonepay/Accounts/{AccountSid}/Events", s.inAccount(s.handleEvents))

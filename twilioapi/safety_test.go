@@ -105,6 +105,7 @@ func TestUnstorableValues(t *testing.T) {
 				{"digits", "POST", ext + "/Digits", url.Values{"Digits": {"1"}}, 64020},
 				{"inbound call", "POST", "/_tonepay/Accounts/" + e.main.Sid + "/Calls/Inbound", url.Values{"From": {"+15005550001"}, "To": {"+14155550100"}}, 20001},
 				{"timeline", "GET", ext + "/Timeline", url.Values{"After": {"0"}, "PageSize": {"10"}}, 20001},
+				{"list payments", "GET", ext + "/Payments", url.Values{"Page": {"0"}, "PageSize": {"10"}}, 20001},
 			}
 			bad := map[string]string{"NUL": "a\x00b", "invalid UTF-8": "a\xffb", "lone surrogate": "\xed\xa0\x80"}
 			tried := 0
@@ -180,6 +181,7 @@ func TestPagingBounds(t *testing.T) {
 				"calls":    "/2010-04-01/Accounts/" + e.main.Sid + "/Calls.json",
 				"accounts": "/2010-04-01/Accounts.json",
 				"keys":     "/2010-04-01/Accounts/" + e.main.Sid + "/Keys.json",
+				"payments": "/_tonepay/Accounts/" + e.main.Sid + "/Calls/" + e.call + "/Payments",
 			}
 			refused := []string{
 				"Page=9223372036854775807&PageSize=1000",

@@ -68,6 +68,7 @@ func sweepRoutes() []sweepRoute {
 		{Method: "GET", Path: ext + "/Timeline", Auth: true, Params: []string{"After", "PageSize"}},
 		{Method: "POST", Path: "/_tonepay/Accounts/{AC}/Calls/Inbound", Auth: true, Params: []string{"From", "To"},
 			Base: map[string]string{"From": "+15005550001", "To": "{E164}"}},
+		{Method: "GET", Path: ext + "/Payments", Auth: true, Params: paging, List: true},
 		{Method: "GET", Path: ext + "/Payments/{PK}", Auth: true},
 		{Method: "GET", Path: ext + "/Payments/Current", Auth: true},
 		{Method: "GET", Path: ext + "/Payments/{PK}/Callbacks", Auth: true},

@@ -107,6 +107,7 @@ func TestAttackCrossAccount(t *testing.T) {
 		{Method: "POST", Path: ext + "/Digits", Body: form("Digits", "4"), Status: 200},
 		{Method: "GET", Path: ext + "/Timeline", Status: 200},
 		{Method: "POST", Path: "/_tonepay/Accounts/{AC}/Calls/Inbound", Body: form("From", "+15005550001", "To", "+15550000000"), Status: 400, Code: 21211},
+		{Method: "GET", Path: ext + "/Payments", Status: 200},
 		{Method: "GET", Path: ext + "/Payments/{PK}", Status: 200},
 		{Method: "GET", Path: ext + "/Payments/Current", Status: 200},
 		{Method: "GET", Path: ext + "/Payments/{PK}/Callbacks", Status: 200},

@@ -3,13 +3,14 @@
 // error next to the fields and the right one then works without a reload; a
 // call, a payment whose next field is always the one primary action, keys
 // pressed on the simulated phone, tiles filling in masked; a success with its
-// code copied in one click, a decline with its reason, a hang-up mid-payment
-// that disables everything, and a phone-sized screen with the payment above
-// the keypad; and the call's timeline: what the caller heard and did, keys for
-// a card masked, the hang-up last, the app's words as text; a <Pay> in the
-// TwiML shown as self-service, with its progress and result but no agent
-// actions. Screenshots go to
-// $ARTIFACTS.
+// code copied in one click and still there after another call and a reload
+// (and above the next payment's form), a decline with its reason, a hang-up
+// mid-payment that disables everything, and a phone-sized screen with the
+// payment above the keypad; and the call's timeline, by time: what the caller
+// heard and did, keys for a card masked and counted, each payment's end, the
+// hang-up, the app's words as text; a <Pay> in the TwiML shown as
+// self-service, with its progress and result but no agent actions, and its
+// banner saying how it ended. Screenshots go to $ARTIFACTS.
 // Run by cmd/tonepay's TestConsole with TONEPAY_URL, TONEPAY_ACCOUNT_SID,
 // TONEPAY_AUTH_TOKEN and ARTIFACTS set.
 import { chromium } from "playwright-core";
@@ -68,6 +69,29 @@ async function startPayment() {
   await page.getByRole("button", { name: "Start payment" }).click();
   await expectText(page.locator("#session-status"), /Next: ask for the card number/);
 }
+// createCall makes a call through the API, as an app would, and picks it
+// from the list (before, if given, runs first with its SID).
+async function createCall(twiml, live = true, before) {
+  const res = await fetch(`${base}/2010-04-01/Accounts/${sid}/Calls.json`, {
+    method: "POST",
+    headers: { Authorization: "Basic " + Buffer.from(`${sid}:${token}`).toString("base64") },
+    body: new URLSearchParams({ To: "+15005550006", From: "+15005550001", ...(twiml.startsWith("<") ? { Twiml: twiml } : { Url: twiml }) }),
+  });
+  const c = await res.json();
+  must(res.status === 201, `create call: HTTP ${res.status} ${JSON.stringify(c)}`);
+  if (before) await before(c.sid);
+  // The list refreshes every 3 s.
+  await page.locator("#call-list button", { hasText: c.sid.slice(0, 10) }).click({ timeout: 8000 });
+  if (live) await expectText(page.locator("#call-info"), /● Call in progress/);
+  return c.sid;
+}
+const timeline = page.locator("#timeline-list");
+const entry = (kind) => timeline.locator(`li[data-kind="${kind}"]`);
+// pageText is what a reader of the page sees, less the SIDs (hex that could
+// hold any four digits).
+const pageText = () => page.evaluate(() => document.body.innerText.replace(/\b(AC|CA|PK)[0-9a-f]+/g, ""));
+const exactly = (text) => new RegExp("^" + text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$");
+
 async function captureCard(number) {
   await capture("payment-card-number", number + "#");
   await capture("expiration-date", "1230", /^12\/30$/);
@@ -164,9 +188,34 @@ await step("a success is the most prominent thing, its code copied in one click"
   await page.screenshot({ path: join(out, "console-success.png") });
 });
 
-await step("an invalid entry shows its error in its tile", async () => {
+// Issue 20: an agent who clicked away, or reloaded, lost the code and could
+// charge the customer twice.
+await step("the outcome stays: on the call's timeline, after another call and back, after a reload", async () => {
+  const payCall = (await page.locator("#call-list button[aria-current=true]").getAttribute("data-focus")).slice("call:".length);
+  await createCall('<Response><Pause length="3600"/></Response>');
+  await primaryIs("Start payment");
+  must(await result.isHidden(), "another call shows the first call's result");
+  await page.locator(`#call-list button[data-focus="call:${payCall}"]`).click();
+  await expectText(result.locator(".title"), /^Succeeded$/);
+  await expectText(page.locator("#code"), exactly(code));
+  await expectText(entry("payment").locator(".line"), exactly(`Payment: success · confirmation code ${code} · Visa •••• 4242`));
+  await page.reload();
+  await page.locator("#live.on").waitFor();
+  await expectText(page.locator("#call-list button[aria-current=true]"), payCall.slice(0, 10));
+  await expectText(result.locator(".title"), /^Succeeded$/);
+  await expectText(result.locator(".what"), /^49\.99 USD charged to Visa •••• 4242$/);
+  await expectText(page.locator("#code"), exactly(code));
+  await expectText(entry("payment").locator(".line"), exactly(`Payment: success · confirmation code ${code} · Visa •••• 4242`));
+  must(await page.getByRole("button", { name: "New payment" }).isEnabled(), "New payment is not offered");
+  must(await page.getByRole("button", { name: "Start payment" }).isHidden(), "Start payment is offered under the result");
+  await page.screenshot({ path: join(out, "console-reloaded.png") });
+});
+
+await step("an invalid entry shows its error in its tile; the last payment stays in sight", async () => {
   await page.getByRole("button", { name: "New payment" }).click();
+  await expectText(page.locator("#last-payment"), exactly(`Last payment on this call: ✓ Succeeded · 49.99 USD charged to Visa •••• 4242 · Confirmation code ${code}`));
   await startPayment();
+  must(await page.locator("#last-payment").isHidden(), "the last payment shows over a new one");
   await tile("payment-card-number").getByRole("button").click();
   await typeKeys("4242424242424241#");
   await expectText(tile("payment-card-number"), /✗.*Error: not a valid card number/);
@@ -231,24 +280,6 @@ await step("cancel", async () => {
 
 // The timeline of a call its TwiML runs, as the agent sees it. The calls are
 // created through the API, as an app would, and picked from the list.
-async function createCall(twiml, live = true) {
-  const res = await fetch(`${base}/2010-04-01/Accounts/${sid}/Calls.json`, {
-    method: "POST",
-    headers: { Authorization: "Basic " + Buffer.from(`${sid}:${token}`).toString("base64") },
-    body: new URLSearchParams({ To: "+15005550006", From: "+15005550001", ...(twiml.startsWith("<") ? { Twiml: twiml } : { Url: twiml }) }),
-  });
-  const c = await res.json();
-  must(res.status === 201, `create call: HTTP ${res.status} ${JSON.stringify(c)}`);
-  // The list refreshes every 3 s.
-  await page.locator("#call-list button", { hasText: c.sid.slice(0, 10) }).click({ timeout: 8000 });
-  if (live) await expectText(page.locator("#call-info"), /● Call in progress/);
-  return c.sid;
-}
-const timeline = page.locator("#timeline-list");
-const entry = (kind) => timeline.locator(`li[data-kind="${kind}"]`);
-// pageText is what a reader of the page sees, less the SIDs (hex that could
-// hold any four digits).
-const pageText = () => page.evaluate(() => document.body.innerText.replace(/\b(AC|CA|PK)[0-9a-f]+/g, ""));
 
 await step("the timeline shows what the caller heard, step by step", async () => {
   await createCall('<Response><Say>Welcome to Acme</Say><Gather numDigits="1" timeout="30"><Say>Press 1 to pay</Say></Gather><Say>Bye</Say></Response>');
@@ -267,8 +298,14 @@ await step("keys typed into a card field are masked in the timeline", async () =
   await expectText(tile("payment-card-number"), /Listening/);
   for (const k of "4242") await page.locator("#keypad").getByRole("button", { name: k, exact: true }).click();
   await expectText(tile("payment-card-number"), /4 digits so far/);
-  await expectText(entry("key").locator(".line"), /^Keys ••••$/);
-  await expectText(entry("key").locator(".detail"), /masked/);
+  // One press, one row: four presses of one key each.
+  await expectText(entry("key").nth(3).locator(".line"), /^Key: 1 \(masked\)$/);
+  must(await entry("key").count() === 4, `want 4 key rows, have ${await entry("key").count()}`);
+  for (const l of await entry("key").locator(".line").allTextContents()) must(l === "Key: 1 (masked)", "a key row reads " + l);
+  await expectText(entry("key").first().locator(".detail"), /<Gather>/);
+  // Thirty keys at once: one row, counted.
+  await typeKeys("0".repeat(30));
+  await expectText(entry("key").nth(4).locator(".line"), /^Keys: 30 \(masked\)$/);
   const text = await pageText();
   must(!text.includes("4242"), "the page shows the digits typed: " + text.slice(0, 200));
   const html = (await page.content()).replace(/\b(AC|CA|PK)[0-9a-f]+/g, "");
@@ -276,9 +313,10 @@ await step("keys typed into a card field are masked in the timeline", async () =
   await page.screenshot({ path: join(out, "console-timeline.png"), fullPage: true });
 });
 
-await step("a hung-up call's timeline ends with the hang-up, and stops", async () => {
+await step("a hung-up call's timeline: the hang-up, then the payment it ended; and it stops", async () => {
   await page.getByRole("button", { name: "Hang up" }).click();
-  await expectText(timeline.locator("li").last(), /Hung up · completed/);
+  await expectText(timeline.locator("li").last(), /^.*Payment: caller-hung-up/);
+  await expectText(timeline.locator("li").nth(-2), /Hung up · completed/);
   await expectText(page.locator("#timeline-sum"), /■ Ended/);
   const n = await timeline.locator("li").count();
   const seen = [];
@@ -297,7 +335,7 @@ await step("the app's words are shown as text, never as HTML; a call that hangs 
   must(await page.evaluate(() => window.pwned === undefined), "the entry's script ran");
   // Outside a payment the caller's key goes to the Gather: shown as pressed.
   await page.locator("#keypad").getByRole("button", { name: "1", exact: true }).click();
-  await expectText(entry("key").locator(".line"), /^Key 1$/);
+  await expectText(entry("key").locator(".line"), /^Key: 1$/);
   await expectText(timeline.locator("li").last(), /Hung up/);
   await expectText(entry("say").last(), /“Bye”/);
   await expectText(page.locator("#call-info"), /■ Call ended/);
@@ -348,9 +386,33 @@ await step("a <Pay> session is self-service: its progress masked, no agent actio
   await typeKeys("94105#");
   await expectText(result.locator(".title"), /^Succeeded$/);
   await expectText(result.locator(".what"), /^5\.00 USD charged to Visa •••• 4242$/);
-  must(/^ch_\w+$/.test(await page.locator("#code").textContent()), "no confirmation code");
+  const payCode = await page.locator("#code").textContent();
+  must(/^ch_\w+$/.test(payCode), "no confirmation code");
+  await expectText(page.locator("#self-service"), /^Self-service <Pay> ended: Succeeded$/);
+  await expectText(entry("payment").locator(".line"), exactly(`<Pay> payment: success · confirmation code ${payCode} · Visa •••• 4242`));
   must(!(await page.evaluate(() => document.body.textContent)).includes("4242424242424242"), "the full card number is on the page");
   await page.screenshot({ path: join(out, "console-pay-success.png") });
+});
+
+// A webhook's entry is written when its answer arrives, after entries of
+// later steps may have been: the server cannot be made to race on cue, so
+// the timeline's answer is played here, with seq 3 written late.
+await step("the timeline is in time order, whatever order the entries were written in", async () => {
+  const entries = [
+    { seq: 1, at: "2026-01-02T03:04:05.000000001Z", kind: "say", text: "First" },
+    { seq: 2, at: "2026-01-02T03:04:07Z", kind: "say", text: "Third" },
+    { seq: 3, at: "2026-01-02T03:04:05.000000002Z", kind: "webhook", text: "call progress: in-progress", status: 200, method: "POST", url: "https://hooks.example.com/p" },
+    { seq: 4, at: "2026-01-02T03:04:07Z", kind: "say", text: "Fourth" },
+  ];
+  await createCall('<Response><Pause length="3600"/></Response>', false, (call) =>
+    page.route(`**/_tonepay/Accounts/${sid}/Calls/${call}/Timeline?*`, (route) => route.fulfill({ status: 200, contentType: "application/json",
+      body: JSON.stringify({ call_sid: call, status: "completed", entries: new URL(route.request().url()).searchParams.get("After") === "0" ? entries : [], next_after: 4 }) })));
+  await expectText(timeline.locator("li").nth(3), /Fourth/);
+  const lines = await timeline.locator("li .line").allTextContents();
+  const want = ["“First”", "call progress: in-progress · HTTP 200", "“Third”", "“Fourth”"];
+  must(JSON.stringify(lines) === JSON.stringify(want), `timeline ${JSON.stringify(lines)}, want ${JSON.stringify(want)}`);
+  must(JSON.stringify(await timeline.locator("li").evaluateAll((ls) => ls.map((l) => l.dataset.seq))) === '["1","3","2","4"]', "not ordered by time, then seq");
+  await page.unrouteAll();
 });
 
 await browser.close();

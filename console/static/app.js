@@ -33,6 +33,7 @@ let selected = null;        // call sid
 const sessions = {};        // call sid -> latest session view
 const hungUp = new Set();   // call sids known to have ended, before the next list
 const dismissed = new Set(); // session sids put away with New payment
+const previous = {};        // call sid -> the ended session put away with New payment
 const tileErrors = {};      // "session sid field" -> message of a failed request
 let shownEnd = null;        // sid of the session whose result last took focus
 let started = false;
@@ -121,6 +122,7 @@ signinForm.addEventListener("submit", async (e) => {
 });
 function signOut(msg) {
   sessionStorage.removeItem("tonepay");
+  sessionStorage.removeItem("tonepay-call");
   if (msg) sessionStorage.setItem("tonepay-signout", msg);
   location.reload();
 }
@@ -145,6 +147,10 @@ function start() {
   setInterval(refreshCalls, 3000);
   stream();
   $("#new-call").focus();
+  // A reload keeps the call the agent was on, and with it how its payment
+  // went (the Payments list has ended ones too).
+  const call = sessionStorage.getItem("tonepay-call");
+  if (call && /^CA[0-9a-f]{32}$/.test(call)) select(call);
 }
 
 function renderAll() { renderCalls(); renderPayment(); renderPhone(); }
@@ -202,18 +208,21 @@ $("#new-call").addEventListener("click", async () => {
 
 function select(sid) {
   selected = sid;
+  if (sid) sessionStorage.setItem("tonepay-call", sid);
   renderAll();
   watchTimeline(sid);
-  if (sid && !sessions[sid]) findCurrent(sid);
+  if (sid && !sessions[sid]) findLatest(sid);
 }
 
-// findCurrent asks for the call's open session: a <Pay> in the call's TwiML
-// starts one that no event may announce (a <Pay> without statusCallback
-// queues no callbacks). None (20404) is the usual answer.
-async function findCurrent(call) {
+// findLatest asks for the call's newest session, open or ended: a <Pay> in
+// the call's TwiML starts one that no event may announce (a <Pay> without
+// statusCallback queues no callbacks), and an ended one is how the call's
+// payment went, its confirmation code included, after a reload or in
+// another tab. None (an empty list) is the usual answer on a new call.
+async function findLatest(call) {
   let s;
-  try { s = await api("GET", ours(`/Calls/${call}/Payments/Current`)); } catch (err) { return; }
-  if (dismissed.has(s.sid)) return;
+  try { s = (await api("GET", ours(`/Calls/${call}/Payments?PageSize=1`))).payments[0]; } catch (err) { return; }
+  if (!s || dismissed.has(s.sid)) return;
   merge(s);
   if (call === selected) renderPayment();
 }
@@ -255,7 +264,7 @@ async function update(form, where) {
 }
 async function refreshSession(call) {
   const s = sessions[call];
-  if (!s) return findCurrent(call);
+  if (!s) return findLatest(call);
   const fresh = await api("GET", ours(`/Calls/${call}/Payments/${s.sid}`));
   if (sessions[call] && sessions[call].sid === fresh.sid) merge(fresh);
   if (call === selected) renderPayment();
@@ -287,6 +296,7 @@ $("#process").addEventListener("click", () => update({ Status: "complete" }, act
 $("#cancel").addEventListener("click", () => update({ Status: "cancel" }, actionsError));
 $("#again").addEventListener("click", () => {
   dismissed.add(sessions[selected].sid);
+  if (sessions[selected].status === "ended") previous[selected] = sessions[selected];
   delete sessions[selected];
   renderPayment();
   $("#start").focus();
@@ -374,6 +384,7 @@ function renderPaymentNow() {
   $("#start").disabled = ended;
   $("#start-note").hidden = !ended;
   $("#start-note").textContent = ended ? "This call has ended: start a new simulated call to take a payment." : "";
+  renderLast(!s && previous[selected]);
   $("#session").hidden = !s;
   renderResult(s);
   $("#app").classList.remove("keys");
@@ -382,6 +393,9 @@ function renderPaymentNow() {
   const open = s.status === "open" && !ended;
   const self = !!s.self_service; // the IVR asks the caller: no agent actions
   $("#self-service").hidden = !self;
+  // Once the <Pay> has ended, the banner says how, not that it runs.
+  $("#self-service").textContent = s.status === "ended" ? `Self-service <Pay> ended: ${outcome(s).title}`
+    : "Self-service <Pay>: the caller is paying by keypad";
   const what = s.charge_amount ? `Charge ${s.charge_amount} ${s.currency}` : `Save the ${s.payment_method === "ach-debit" ? "bank account" : "card"} (${s.token_type} token)`;
   $("#session-what").textContent = what;
   const brand = $("#card-brand");
@@ -426,6 +440,17 @@ function renderPaymentNow() {
   // While the caller has keys to press, a phone keeps the keypad in sight.
   $("#app").classList.toggle("keys", open || (s.status === "confirming" && !ended));
   pollWhileBusy(s);
+}
+
+// renderLast keeps the payment put away with New payment in sight above a
+// new one's form: its outcome and its code, so that the customer is not
+// charged twice by an agent who lost track.
+function renderLast(s) {
+  const el = $("#last-payment");
+  el.hidden = !s;
+  if (!s) { el.textContent = ""; return; }
+  const o = outcome(s);
+  el.textContent = `Last payment on this call: ${o.sym} ${o.title} · ${o.what}${o.code ? ` · ${o.label} ${o.code}` : ""}`;
 }
 
 function renderResult(s) {
@@ -544,6 +569,11 @@ $("#hangup").addEventListener("click", async () => {
 // once), and at once when something the console knows of changed it. Every
 // string in an entry comes from the app's TwiML or its server: textContent
 // only, never HTML.
+//
+// The API lists entries in the order they were written (seq); an entry may
+// be written after later ones happened (a webhook's, when its answer
+// arrives). The console shows them by time (at), and entries of one instant
+// in the order written: what a person reading the call expects.
 const TL_PAGE = 200;
 let tl = { call: null, entries: [], after: 0, status: "", timer: null, busy: false, again: false, error: "" };
 
@@ -568,7 +598,8 @@ async function pollTimeline() {
     const r = await api("GET", ours(`/Calls/${t.call}/Timeline?After=${t.after}&PageSize=${TL_PAGE}`));
     if (t !== tl) return;
     t.entries.push(...r.entries);
-    if (r.entries.some((e) => e.kind === "verb" && e.verb === "Pay") && !sessions[t.call]) findCurrent(t.call);
+    t.entries.sort(byTime);
+    if (r.entries.some((e) => e.kind === "verb" && e.verb === "Pay") && !sessions[t.call]) findLatest(t.call);
     t.after = r.next_after;
     t.status = r.status;
     t.error = "";
@@ -590,6 +621,30 @@ async function pollTimeline() {
   if (!live) renderTimeline();
   if (more || t.again) pollTimeline();
   else if (live) t.timer = setTimeout(pollTimeline, failed ? 3000 : 1000);
+}
+
+// byTime orders entries by at, to the nanosecond (Date keeps only
+// milliseconds), then by seq.
+function byTime(a, b) {
+  const ka = timeKey(a.at), kb = timeKey(b.at);
+  return ka[0] - kb[0] || ka[1] - kb[1] || a.seq - b.seq;
+}
+function timeKey(at) {
+  const ms = Date.parse(at || "");
+  if (isNaN(ms)) return [0, 0];
+  const frac = /\.(\d+)/.exec(at);
+  return [ms, frac ? Number((frac[1] + "000000000").slice(3, 9)) : 0];
+}
+
+// payment is how a session's end reads on the timeline (masked by the
+// server: the card's brand and last four digits).
+function payment(e) {
+  const card = [BRANDS[e.card_type] || e.card_type, shown("payment-card-number", e.payment_card_number || e.bank_account_number)].filter(Boolean).join(" ");
+  const ok = e.text === "success";
+  const what = [`${e.verb === "Pay" ? "<Pay> payment" : "Payment"}: ${e.text || "ended"}`,
+    e.payment_confirmation_code ? "confirmation code " + e.payment_confirmation_code : "", card].filter(Boolean).join(" · ");
+  return { cls: ok ? "paid" : e.code ? "bad" : "end", sym: ok ? "✓" : e.code ? "✗" : "■", what,
+    detail: [e.payment_error, e.payment_sid].filter(Boolean).join(" · "), code: e.code };
 }
 
 // describe is how one entry reads: a symbol, a line, and a detail.
@@ -617,28 +672,38 @@ function describe(e) {
         detail: `${e.method || "POST"} ${e.url || ""}`.trim(), code: e.code };
     case "hangup":
       return { cls: "end", sym: "■", what: `Hung up${e.text ? " · " + e.text : ""}${code}`, detail: "", code: e.code };
+    case "payment":
+      return payment(e);
     default:
       return { cls: "verb", sym: "•", what: `${e.kind || "?"}${e.text ? ": " + e.text : ""}`, detail: "" };
   }
 }
 
-// rows groups a run of keys into one line, as the caller typed them; masked
-// keys stay masked (the server never sends them: only a count, one * a key,
-// and one entry may count several).
+// rows makes one line of each run of keys, as `tonepay call timeline` reads
+// them. A masked entry is one run already (the server folds a run into one
+// entry, one * a key): its line says how many keys, never which. A <Gather>'s
+// keys are one entry each: those of one instant (one press) are one line.
 function rows(entries) {
   const out = [];
   for (const e of entries) {
     const last = out[out.length - 1];
+    if (e.kind === "key" && e.masked) {
+      out.push({ e, count: (e.text || "*").length });
+      continue;
+    }
     if (e.kind === "key") {
-      const k = e.masked ? "•".repeat((e.text || "*").length) : (e.text || "");
-      if (last && last.keys && last.masked === !!e.masked) { last.keys += k; continue; }
-      out.push({ e, keys: k, masked: !!e.masked });
+      if (last && last.keys !== undefined && last.e.at === e.at) { last.keys += e.text || ""; continue; }
+      out.push({ e, keys: e.text || "" });
       continue;
     }
     out.push({ e, d: describe(e) });
   }
-  for (const r of out) if (r.keys !== undefined) {
-    r.d = { cls: "key", sym: "#", what: `Key${r.keys.length > 1 ? "s" : ""} ${r.keys}`, detail: r.masked ? "masked: shown only when a <Gather> takes them with no payment open" : "" };
+  for (const r of out) {
+    if (r.count !== undefined) {
+      r.d = { cls: "key", sym: "#", what: `Key${r.count === 1 ? "" : "s"}: ${r.count} (masked)`, detail: "shown only when a <Gather> takes them with no payment open" };
+    } else if (r.keys !== undefined) {
+      r.d = { cls: "key", sym: "#", what: `Key${r.keys.length === 1 ? "" : "s"}: ${r.keys}`, detail: "" };
+    }
   }
   return out;
 }

@@ -149,6 +149,14 @@ func (r reader) FindOpenSession(ctx context.Context, callSid string) (*tonepay.S
 	return one(ctx, r.q, "FindOpenSession", sqlrow.ScanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.call_sid = $1 AND s.status <> 'ended'`+r.forUpdateOfSession(), callSid)
 }
 
+// FindSessions reads the call's sessions through sessions_call (migration
+// 010): a call's few rows, not the table. A list locks nothing, in a
+// transaction too: nothing rewrites what it reads.
+func (r reader) FindSessions(ctx context.Context, f tonepay.SessionFilter) ([]*tonepay.Session, error) {
+	return many(ctx, r.q, "FindSessions", sqlrow.ScanSession, `SELECT `+sessionCols+` FROM `+sessionFrom+` WHERE s.call_sid = $1
+		ORDER BY s.date_created DESC, s.sid DESC LIMIT $2 OFFSET $3`, f.CallSid, limit(f.Limit), f.Offset)
+}
+
 func (r reader) FindCallbacks(ctx context.Context, sessionSid string) ([]*tonepay.Callback, error) {
 	return many(ctx, r.q, "FindCallbacks", sqlrow.ScanCallback, `SELECT `+sqlrow.CallbackCols+` FROM callbacks WHERE session_sid = $1 ORDER BY id`, sessionSid)
 }

@@ -123,6 +123,13 @@ func (r reader) FindOpenSession(ctx context.Context, callSid string) (*tonepay.S
 	return one(ctx, r.q, "FindOpenSession", sqlrow.ScanSession, `SELECT `+sqlrow.SessionCols+` FROM sessions WHERE call_sid = ? AND status != 'ended'`, callSid)
 }
 
+// FindSessions reads the call's sessions through sessions_call (migration
+// 012): a call's few rows, not the table.
+func (r reader) FindSessions(ctx context.Context, f tonepay.SessionFilter) ([]*tonepay.Session, error) {
+	return many(ctx, r.q, "FindSessions", sqlrow.ScanSession, `SELECT `+sqlrow.SessionCols+` FROM sessions WHERE call_sid = ?
+		ORDER BY date_created DESC, sid DESC LIMIT ? OFFSET ?`, f.CallSid, limit(f.Limit), f.Offset)
+}
+
 func (r reader) FindCallbacks(ctx context.Context, sessionSid string) ([]*tonepay.Callback, error) {
 	return many(ctx, r.q, "FindCallbacks", sqlrow.ScanCallback, `SELECT `+sqlrow.CallbackCols+` FROM callbacks WHERE session_sid = ? ORDER BY id`, sessionSid)
 }

@@ -545,3 +545,69 @@ func testSealed(t *testing.T, s tonepay.Store) {
 }
 
 var errRollback = errors.New("roll back")
+
+// testSessionFilter: FindSessions lists one call's sessions, ended and open,
+// newest first, a tie by the larger SID first, with the full session as
+// FindSession reads it (a view shows their outcomes); none of another call,
+// and an empty list for a call with none or no such call. In a transaction
+// too (a reader of either kind).
+func testSessionFilter(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	call := MustCall(t, s, a.Sid, t0)
+	other := MustCall(t, s, a.Sid, t0)
+	at := func(d time.Duration, status tonepay.SessionStatus) *tonepay.Session {
+		x := newSession(call)
+		x.DateCreated, x.DateUpdated, x.Status = t0.Add(d), t0.Add(d), status
+		if status == tonepay.SessionEnded {
+			x.State.Result, x.State.ConfirmationCode = tonepay.ResultSuccess, "ch_"+x.Sid[len(x.Sid)-4:]
+		}
+		update(t, s, func(tx tonepay.Tx) error { return tx.CreateSession(ctx, x) })
+		return x
+	}
+	s1 := at(0, tonepay.SessionEnded)
+	s2 := at(time.Second, tonepay.SessionEnded)
+	s3 := at(time.Second, tonepay.SessionEnded) // same time as s2, larger SID
+	s4 := at(2*time.Second, tonepay.SessionOpen)
+	s4.Sealed = []byte("sealed")
+	update(t, s, func(tx tonepay.Tx) error { return tx.UpdateSession(ctx, s4) })
+	o := newSession(other)
+	o.DateCreated = t0.Add(time.Hour)
+	update(t, s, func(tx tonepay.Tx) error { return tx.CreateSession(ctx, o) })
+	all := []*tonepay.Session{s4, s3, s2, s1}
+
+	tests := []struct {
+		name string
+		f    tonepay.SessionFilter
+		want []*tonepay.Session
+	}{
+		{"newest first", tonepay.SessionFilter{CallSid: call.Sid}, all},
+		{"limit", tonepay.SessionFilter{CallSid: call.Sid, Limit: 1}, all[:1]},
+		{"offset and limit", tonepay.SessionFilter{CallSid: call.Sid, Offset: 1, Limit: 2}, all[1:3]},
+		{"offset, no limit", tonepay.SessionFilter{CallSid: call.Sid, Offset: 2}, all[2:]},
+		{"offset past the end", tonepay.SessionFilter{CallSid: call.Sid, Offset: 4, Limit: 5}, nil},
+		{"another call", tonepay.SessionFilter{CallSid: other.Sid}, []*tonepay.Session{o}},
+		{"a call with none", tonepay.SessionFilter{CallSid: MustCall(t, s, a.Sid, t0).Sid}, nil},
+		{"no such call", tonepay.SessionFilter{CallSid: sid("CA")}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.FindSessions(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diff(tt.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+	update(t, s, func(tx tonepay.Tx) error {
+		got, err := tx.FindSessions(ctx, tonepay.SessionFilter{CallSid: call.Sid, Limit: 2})
+		if err != nil {
+			return err
+		}
+		if d := diff(all[:2], got); d != "" {
+			t.Errorf("in a transaction (-want +got):\n%s", d)
+		}
+		return nil
+	})
+}

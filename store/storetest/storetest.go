@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"Sealed", testSealed},
 		{"DueSessions", testDueSessions},
 		{"OneOpenSessionPerCall", testOneOpenSession},
+		{"SessionFilter", testSessionFilter},
 		{"Rollback", testRollback},
 		{"Callbacks", testCallbacks},
 		{"ClaimOnePerSession", testClaimOnePerSession},

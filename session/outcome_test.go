@@ -1,0 +1,202 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/session"
+	"github.com/tonepay/tonepay/store/storetest"
+)
+
+// payRow is a "payment" entry of the timeline as stored.
+type payRow struct {
+	Kind             string `json:"kind"`
+	Verb             string `json:"verb"`
+	Text             string `json:"text"`
+	Code             int    `json:"code"`
+	PaymentSid       string `json:"payment_sid"`
+	ConfirmationCode string `json:"payment_confirmation_code"`
+	CardType         string `json:"card_type"`
+	CardNumber       string `json:"payment_card_number"`
+	PaymentError     string `json:"payment_error"`
+}
+
+var sids = regexp.MustCompile(`\b(AC|CA|PK)[0-9a-f]{32}\b`)
+
+// TestOutcomeOnTimeline: each session's end is one "payment" row on its
+// call's timeline, an agent's and a <Pay>'s, with the result, the
+// confirmation code and the card masked (no token, no digit typed beyond
+// the last four); after the hang-up that ended it, and before the <Pay>
+// action that its end causes.
+func TestOutcomeOnTimeline(t *testing.T) {
+	held := func(r *tonepay.CreateCallRequest) { r.URL = "https://example.com/twiml" }
+	tests := []struct {
+		name  string
+		pages map[string]string // nil: the call holds
+		play  func(t *testing.T, f *fixture, svc *session.Service) string
+		want  payRow
+		order []string // entries around the row, in order ("payment:" is the row)
+	}{
+		{"agent, charged", nil, func(t *testing.T, f *fixture, svc *session.Service) string {
+			pk := f.capturedSession(t, svc)
+			if err := f.complete(svc, pk, "done"); err != nil {
+				t.Fatal(err)
+			}
+			svc.Wait()
+			return pk
+		}, payRow{Text: "success", CardType: "visa", CardNumber: "xxxxxxxxxxxx4242"}, nil},
+		{"agent, declined", nil, func(t *testing.T, f *fixture, svc *session.Service) string {
+			pk := f.capturedSessionWith(t, svc, "4000000000000002#")
+			if err := f.complete(svc, pk, "done"); err != nil {
+				t.Fatal(err)
+			}
+			svc.Wait()
+			return pk
+		}, payRow{Text: "payment-connector-error", Code: 64012, CardType: "visa", CardNumber: "xxxxxxxxxxxx0002"}, nil},
+		{"agent, the caller hung up", nil, func(t *testing.T, f *fixture, svc *session.Service) string {
+			pk := f.capturedSession(t, svc)
+			if _, err := svc.HangUp(context.Background(), f.acct.Sid, f.call.Sid); err != nil {
+				t.Fatal(err)
+			}
+			return pk
+		}, payRow{Text: "caller-hung-up", CardType: "visa", CardNumber: "xxxxxxxxxxxx4242"}, []string{"hangup:completed", "payment:caller-hung-up"}},
+		{"<Pay>, charged", map[string]string{
+			"start": `<Response><Pay chargeAmount="1.00" postalCode="false" timeout="30" action="paid"/></Response>`,
+			"paid":  `<Response><Say>Thank you</Say><Pause length="60"/></Response>`,
+		}, func(t *testing.T, f *fixture, svc *session.Service) string {
+			s, err := f.store.FindOpenSession(context.Background(), f.call.Sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Press(context.Background(), f.acct.Sid, f.call.Sid, "4242424242424242#1230123"); err != nil {
+				t.Fatal(err)
+			}
+			svc.Wait()
+			return s.Sid
+		}, payRow{Verb: "Pay", Text: "success", CardType: "visa", CardNumber: "xxxxxxxxxxxx4242"}, []string{"payment:success", "verb:ended: Result=success", "fetch:paid", "say:Thank you"}},
+		{"<Pay>, the caller pressed *", map[string]string{
+			"start": `<Response><Pay chargeAmount="1.00" timeout="30" action="paid"/></Response>`,
+			"paid":  `<Response><Pause length="60"/></Response>`,
+		}, func(t *testing.T, f *fixture, svc *session.Service) string {
+			s, err := f.store.FindOpenSession(context.Background(), f.call.Sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Press(context.Background(), f.acct.Sid, f.call.Sid, "42*"); err != nil {
+				t.Fatal(err)
+			}
+			return s.Sid
+		}, payRow{Verb: "Pay", Text: "caller-interrupted-with-star"}, []string{"payment:caller-interrupted-with-star", "fetch:paid"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			svc := f.voiceService(t, newApp(tt.pages))
+			mod := held
+			if tt.pages != nil {
+				mod = nil
+			}
+			f.call = f.placeCall(t, svc, mod)
+			pk := tt.play(t, f, svc)
+			s := f.session(t, pk)
+			if s.Status != tonepay.SessionEnded {
+				t.Fatalf("the session is %s, want ended", s.Status)
+			}
+			var rows []payRow
+			for _, b := range storedEntries(t, f, f.call.Sid) {
+				bare := sids.ReplaceAllString(string(b), "") // random hex may hold any digits
+				for _, digits := range []string{"424242", "400000", "1230"} {
+					if strings.Contains(bare, digits) {
+						t.Errorf("entry %s holds %s", b, digits)
+					}
+				}
+				var r payRow
+				if err := json.Unmarshal(b, &r); err != nil {
+					t.Fatal(err)
+				}
+				if r.Kind == "payment" {
+					if strings.Contains(string(b), "token") {
+						t.Errorf("entry %s holds a token", b)
+					}
+					rows = append(rows, r)
+				}
+			}
+			want := tt.want
+			want.Kind, want.PaymentSid = "payment", pk
+			want.ConfirmationCode, want.PaymentError = s.State.ConfirmationCode, s.State.PaymentError
+			if want.Text == "success" && !strings.HasPrefix(want.ConfirmationCode, "ch_") {
+				t.Errorf("confirmation code %q", want.ConfirmationCode)
+			}
+			if want.Code != 0 && want.PaymentError == "" {
+				t.Errorf("a refusal with no payment_error: %+v", s.State)
+			}
+			if len(rows) != 1 || rows[0] != want {
+				t.Fatalf("payment rows %+v, want one: %+v", rows, want)
+			}
+			if tl := f.timeline(t, f.call.Sid); tt.order != nil && !has(tl, tt.order...) {
+				t.Errorf("timeline %q, want in order %q", tl, tt.order)
+			}
+		})
+	}
+}
+
+// capturedSessionWith is capturedSession with another card.
+func (f *fixture) capturedSessionWith(t *testing.T, svc *session.Service, card string) string {
+	t.Helper()
+	ctx := context.Background()
+	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
+		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
+	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
+		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fk := range []struct {
+		field tonepay.Field
+		keys  string
+	}{{tonepay.FieldCardNumber, card}, {tonepay.FieldExpiration, "1230"}, {tonepay.FieldSecurityCode, "123"}} {
+		if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: ans.Sid, Capture: fk.field}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Press(ctx, f.acct.Sid, f.call.Sid, fk.keys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ans.Sid
+}
+
+// TestFindSessions: a call's sessions, ended ones included, newest first;
+// another account's call is ErrNotFound, as a missing one is.
+func TestFindSessions(t *testing.T) {
+	f := newFixture(t)
+	svc := f.service()
+	first := f.capturedSession(t, svc)
+	if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: first,
+		Status: "cancel", IdempotencyKey: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(1)
+	second := f.capturedSession(t, svc)
+	got, err := svc.FindSessions(context.Background(), f.acct.Sid, tonepay.SessionFilter{CallSid: f.call.Sid})
+	if err != nil || len(got) != 2 || got[0].Sid != second || got[1].Sid != first || got[1].State.Result != "payment-cancelled" {
+		t.Fatalf("FindSessions = %v, %v; want %s then %s (cancelled)", got, err, second, first)
+	}
+	if got, err := svc.FindSessions(context.Background(), f.acct.Sid, tonepay.SessionFilter{CallSid: f.call.Sid, Offset: 1, Limit: 1}); err != nil || len(got) != 1 || got[0].Sid != first {
+		t.Errorf("FindSessions, the second page of one = %v, %v; want %s", got, err, first)
+	}
+	other := storetest.MustAccount(t, f.store, "", f.clock.Now())
+	for name, call := range map[string]string{"another account's call": f.call.Sid, "no such call": tonepay.NewSID("CA")} {
+		acct := other.Sid
+		if name == "no such call" {
+			acct = f.acct.Sid
+		}
+		if got, err := svc.FindSessions(context.Background(), acct, tonepay.SessionFilter{CallSid: call}); !errors.Is(err, tonepay.ErrNotFound) || got != nil {
+			t.Errorf("%s: %v, %v; want ErrNotFound", name, got, err)
+		}
+	}
+}
