@@ -35,9 +35,6 @@ type Fetcher struct {
 	client   *http.Client
 	timeout  time.Duration
 	jars     jars
-	// Now is the clock of the cookies' expiry and of forgetting idle jars;
-	// default time.Now. Set it before the first Fetch.
-	Now func() time.Time
 }
 
 var _ tonepay.CallEnder = (*Fetcher)(nil)
@@ -51,7 +48,7 @@ func NewFetcher(accounts tonepay.Reader, p *Policy, timeout time.Duration) *Fetc
 		timeout = CallTimeout
 	}
 	// The deadline is the context's, which bounds the body's read too.
-	return &Fetcher{accounts: accounts, client: newClient(p, 0, 0), timeout: timeout, Now: time.Now}
+	return &Fetcher{accounts: accounts, client: newClient(p, 0, 0), timeout: timeout}
 }
 
 // CallEnded implements tonepay.CallEnder: the call's cookies are forgotten.
@@ -89,7 +86,9 @@ func (f *Fetcher) fetch(ctx context.Context, fr *tonepay.FetchRequest, o Overrid
 	}
 	var jar *callJar
 	if fr.CallSid != "" {
-		jar = f.jars.get(fr.AccountSid, fr.CallSid, f.Now())
+		// The real clock, not an injected one: it must be net/http/cookiejar's,
+		// which counts cookies' expiry on it.
+		jar = f.jars.get(fr.AccountSid, fr.CallSid, time.Now())
 	}
 	method, target, params := fr.Method, fr.URL, fr.Params
 	if method == "" {
@@ -151,7 +150,7 @@ func (f *Fetcher) once(ctx context.Context, o Overrides, jar *callJar, warns *[]
 		}
 		res, err := f.client.Do(req)
 		if err == nil && jar != nil {
-			*warns = append(*warns, jar.set(req.URL, res.Cookies(), f.Now())...)
+			*warns = append(*warns, jar.set(req.URL, res.Cookies(), time.Now())...)
 		}
 		if failed := failure(ctx, a, res, err); try < o.Retries && o.retries(failed) && ctx.Err() == nil {
 			if res != nil {
