@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Overrides are Twilio's webhook connection overrides: a URL's fragment
@@ -98,24 +99,25 @@ func ParseOverrides(rawURL string) (Overrides, []string) {
 }
 
 func (o *Overrides) set(key, val string) error {
-	ms := func(lo, hi int) (time.Duration, error) {
+	// ms reads a timeout in milliseconds, from lo to hi (0: no most).
+	ms := func(d *time.Duration, lo, hi int) error {
 		n, err := strconv.Atoi(val)
-		if err != nil || n < lo || hi > 0 && n > hi {
-			if hi > 0 {
-				return 0, fmt.Errorf("not a whole number of milliseconds from %d to %d", lo, hi)
-			}
-			return 0, fmt.Errorf("not a whole number of milliseconds from %d", lo)
+		switch {
+		case (err != nil || n < lo) && hi == 0:
+			return fmt.Errorf("not a whole number of milliseconds from %d", lo)
+		case err != nil || n < lo || hi > 0 && n > hi:
+			return fmt.Errorf("not a whole number of milliseconds from %d to %d", lo, hi)
 		}
-		return time.Duration(n) * time.Millisecond, nil
+		*d = time.Duration(n) * time.Millisecond
+		return nil
 	}
-	var err error
 	switch key {
 	case "ct":
-		o.Connect, err = keep(o.Connect)(ms(minTimeoutMS, maxConnectMS))
+		return ms(&o.Connect, minTimeoutMS, maxConnectMS)
 	case "rt":
-		o.Read, err = keep(o.Read)(ms(minTimeoutMS, maxReadMS))
+		return ms(&o.Read, minTimeoutMS, maxReadMS)
 	case "tt":
-		o.Total, err = keep(o.Total)(ms(minTimeoutMS, 0))
+		return ms(&o.Total, minTimeoutMS, 0)
 	case "rc":
 		n, e := strconv.Atoi(val)
 		if e != nil || n < 0 || n > maxRetries {
@@ -146,17 +148,7 @@ func (o *Overrides) set(key, val string) error {
 	default:
 		return errors.New("unknown key")
 	}
-	return err
-}
-
-// keep returns a setter that keeps old when the parse failed.
-func keep(old time.Duration) func(time.Duration, error) (time.Duration, error) {
-	return func(d time.Duration, err error) (time.Duration, error) {
-		if err != nil {
-			return old, err
-		}
-		return d, nil
-	}
+	return nil
 }
 
 // Within returns o with every timeout at most limit (tonepay's own limit
@@ -180,6 +172,9 @@ func (o Overrides) retries(f RetryOn) bool { return f != 0 && o.RetryOn&f != 0 }
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n-- // not inside a character
 	}
 	return s[:n] + "…"
 }
