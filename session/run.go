@@ -37,10 +37,11 @@ const sweepGrace = time.Second
 
 // callEffect is what a committed step left for the runner to do.
 type callEffect struct {
-	sid  string
-	out  voice.Output
-	wait *voice.Wait   // the run's wait after the step, if any
-	errs []voice.Entry // the app's errors the step recorded, for Service.AppError
+	sid     string
+	account string
+	out     voice.Output
+	wait    *voice.Wait   // the run's wait after the step, if any
+	errs    []voice.Entry // the app's errors the step recorded, for Service.AppError
 }
 
 // runsTwiml reports whether calls run their TwiML (a Fetcher is wired).
@@ -139,7 +140,7 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 	if err := tx.SaveCallRun(ctx, run); err != nil {
 		return err
 	}
-	eff := callEffect{sid: call.Sid, out: out, wait: st.Wait}
+	eff := callEffect{sid: call.Sid, account: call.AccountSid, out: out, wait: st.Wait}
 	for _, en := range tl {
 		if en.Kind == "error" {
 			eff.errs = append(eff.errs, en)
@@ -281,11 +282,22 @@ var sipCode = map[string]int{tonepay.CallCompleted: 200, tonepay.CallBusy: 486, 
 
 // stepCall applies in to a running call in one transaction and returns
 // what the runner must do next; nothing when the input changed nothing (a
-// stale timer or answer) or the call no longer runs.
-func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input) ([]callEffect, error) {
+// stale timer or answer) or the call no longer runs. warns (a fetch's) go on
+// the timeline before what the step did, unless it did nothing.
+func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input, warns ...string) ([]callEffect, error) {
 	return svc.onRun(ctx, callSid, func(_ *tonepay.CallRun, st *voice.State, now time.Time) (voice.Output, bool) {
 		out := svc.Voice.Step(st, in, now)
-		return out, !quiet(out)
+		if quiet(out) {
+			return out, false
+		}
+		if len(warns) > 0 {
+			tl := make([]voice.Entry, 0, len(warns)+len(out.Timeline))
+			for _, w := range warns {
+				tl = append(tl, voice.Entry{At: now, Kind: "warning", Text: w})
+			}
+			out.Timeline = append(tl, out.Timeline...)
+		}
+		return out, true
 	})
 }
 
@@ -325,26 +337,36 @@ func (svc *Service) settle(effs []callEffect) {
 		e := effs[0]
 		effs = effs[1:]
 		for _, n := range e.out.Notify {
-			svc.Fetcher.Fetch(ctx, fetchRequest(n)) // the answer is ignored (Twilio's)
+			svc.Fetcher.Fetch(ctx, fetchRequest(e.sid, n)) // the answer is ignored (Twilio's)
+		}
+		if e.out.Ended != "" {
+			// Its last request made: the call's cookies go (a fetch racing
+			// the end may make the jar again; the Fetcher forgets idle ones).
+			if ce, ok := svc.Fetcher.(tonepay.CallEnder); ok {
+				ce.CallEnded(e.account, e.sid)
+			}
 		}
 		f := e.out.Fetch
 		if f == nil {
 			continue
 		}
 		in := voice.Input{Kind: voice.Fetched, Seq: f.Seq}
-		res, err := svc.Fetcher.Fetch(ctx, fetchRequest(f))
+		res, err := svc.Fetcher.Fetch(ctx, fetchRequest(e.sid, f))
 		var fe *tonepay.FetchError
+		var warns []string
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return // shutting down: the fetch stays in flight in the run, and the next start repeats it
 		case errors.As(err, &fe):
 			in.Kind, in.Code, in.Message = voice.FetchFailed, fe.Code, fe.Message
+			warns = fe.Warnings
 		case err != nil:
 			in.Kind, in.Code, in.Message = voice.FetchFailed, tonepay.CodeHTTPRetrieval, "HTTP retrieval failure"
 		default:
 			in.Status, in.ContentType, in.Body = res.Status, res.ContentType, res.Body
+			warns = res.Warnings
 		}
-		next, err := svc.stepCall(ctx, e.sid, in)
+		next, err := svc.stepCall(ctx, e.sid, in, warns...)
 		if err != nil {
 			if ctx.Err() == nil {
 				svc.Logger.Error("running a call's TwiML", "call", e.sid, "err", err)
@@ -355,8 +377,10 @@ func (svc *Service) settle(effs []callEffect) {
 	}
 }
 
-func fetchRequest(f *voice.Fetch) *tonepay.FetchRequest {
-	return &tonepay.FetchRequest{AccountSid: f.Params.Get("AccountSid"), URL: f.URL, Method: f.Method, Params: cloneValues(f.Params)}
+// fetchRequest is the request for f, a fetch of call callSid: it carries
+// and keeps the call's cookies.
+func fetchRequest(callSid string, f *voice.Fetch) *tonepay.FetchRequest {
+	return &tonepay.FetchRequest{AccountSid: f.Params.Get("AccountSid"), CallSid: callSid, URL: f.URL, Method: f.Method, Params: cloneValues(f.Params)}
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -621,3 +621,57 @@ func TestAppErrorHook(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// warnApp is app whose fetches of a URL with a fragment carry a warning (as
+// the webhook Fetcher's do for a connection override it ignored), and which
+// records the calls it is told have ended.
+type warnApp struct {
+	*app
+	mu    sync.Mutex
+	ended []string
+}
+
+func (w *warnApp) Fetch(ctx context.Context, r *tonepay.FetchRequest) (*tonepay.FetchResponse, error) {
+	res, err := w.app.Fetch(ctx, r)
+	if _, frag, ok := strings.Cut(r.URL, "#"); ok && err == nil {
+		res.Warnings = []string{"ignored " + frag}
+	}
+	return res, err
+}
+
+func (w *warnApp) CallEnded(account, call string) {
+	w.mu.Lock()
+	w.ended = append(w.ended, account+"/"+call)
+	w.mu.Unlock()
+}
+
+// TestCallFetchWarningsAndEnd: a fetch's warnings go on the timeline before
+// what its document did; every fetch names its call (its cookies); the
+// Fetcher is told once the call has ended, after its last request.
+func TestCallFetchWarningsAndEnd(t *testing.T) {
+	f := newFixture(t)
+	w := &warnApp{app: newApp(map[string]string{
+		"start":        `<Response><Say>Hi</Say><Redirect>next#rt=fast</Redirect></Response>`,
+		"next#rt=fast": `<Response><Say>Bye</Say></Response>`,
+	})}
+	svc := f.service()
+	svc.Fetcher = w
+	t.Cleanup(svc.StopCalls)
+	call := f.placeCall(t, svc, nil)
+	if st := f.callStatus(t, call.Sid).Status; st != tonepay.CallCompleted {
+		t.Fatalf("status %q", st)
+	}
+	if tl := f.timeline(t, call.Sid); !has(tl, "say:Hi", "warning:ignored rt=fast", "say:Bye") {
+		t.Errorf("timeline %q", tl)
+	}
+	for _, r := range w.requests() {
+		if r.CallSid != call.Sid {
+			t.Errorf("request %s for call %q, want %s", r.URL, r.CallSid, call.Sid)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if want := f.acct.Sid + "/" + call.Sid; len(w.ended) != 1 || w.ended[0] != want {
+		t.Errorf("ended %q, want [%s]", w.ended, want)
+	}
+}

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"net"
@@ -58,7 +59,6 @@ func newClient(p *Policy, timeout time.Duration, idlePerHost int) *http.Client {
 
 func newTransport(p *Policy, sink bool, idlePerHost int) *http.Transport {
 	d := &net.Dialer{
-		Timeout:   connectTimeout,
 		KeepAlive: 30 * time.Second,
 		// Called with the resolved address, just before each connect: the
 		// one place where DNS cannot answer differently than it was asked.
@@ -72,7 +72,17 @@ func newTransport(p *Policy, sink bool, idlePerHost int) *http.Transport {
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
-	t.DialContext = d.DialContext
+	// Each connection gets the connect timeout of the request it is dialled
+	// for (an Overrides' ct), else Twilio's default.
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ct := connectTimeout
+		if v, ok := ctx.Value(connectKey{}).(time.Duration); ok && v > 0 {
+			ct = v
+		}
+		ctx, cancel := context.WithTimeout(ctx, ct)
+		defer cancel()
+		return d.DialContext(ctx, network, addr)
+	}
 	t.MaxIdleConnsPerHost = idlePerHost
 	return t
 }

@@ -665,15 +665,29 @@ func (d *Dispatcher) post(ctx context.Context, cb *tonepay.Callback) (int, bool,
 	if err != nil {
 		return 0, false, fmt.Errorf("finding the signing account: %w", err)
 	}
-	req, err := newRequest(ctx, callbackMethod(cb.Method), cb.URL, cb.Form, acct.AuthToken, cb.Token)
+	// The URL's connection overrides shorten the attempt (ct, rt, tt), within
+	// the Client's timeout; its retries stay the outbox's (see Overrides).
+	// Ignored ones are not told: a callback has no timeline of its own.
+	o, _ := ParseOverrides(cb.URL)
+	o = o.Within(d.Client.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.Total)
+	defer cancel()
+	a := startAttempt(ctx, o)
+	defer a.end()
+	req, err := newRequest(a.ctx, callbackMethod(cb.Method), cb.URL, cb.Form, acct.AuthToken, cb.Token)
 	if err != nil {
 		return 0, false, errors.New("bad callback URL")
 	}
 	res, err := d.Client.Do(req)
 	if err != nil {
 		var refused *RefusedError
-		if errors.As(err, &refused) {
+		switch {
+		case errors.As(err, &refused):
 			return 0, false, refused
+		case a.readTimedOut():
+			return 0, true, errReadTimeout
+		case connectTimedOut(err):
+			return 0, true, errors.New("connection timed out")
 		}
 		return 0, true, errors.New(describe(err))
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"syscall"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -25,19 +24,25 @@ const maxRedirects = 10
 
 // Fetcher makes the call runtime's requests (tonepay.Fetcher) as Twilio
 // makes them: signed with the account's auth token, through a client that
-// connects only where the Policy allows (see NewClient), following
-// redirects, with a bounded body and a fixed, short text for each failure.
-// It logs nothing: the runtime reports failures as the call's errors.
+// connects only where the Policy allows (see NewClient), with the timeouts
+// and retries of the URL's connection overrides (Overrides) within its own
+// timeout, carrying and keeping the call's cookies, following redirects,
+// with a bounded body and a fixed, short text for each failure. It logs
+// nothing: the runtime reports failures as the call's errors, and its
+// warnings on the call's timeline.
 type Fetcher struct {
 	accounts tonepay.Reader
 	client   *http.Client
 	timeout  time.Duration
+	jars     jars
 }
+
+var _ tonepay.CallEnder = (*Fetcher)(nil)
 
 // NewFetcher returns a Fetcher that signs with the auth tokens accounts
 // holds, connects where p allows (nil: DefaultPolicy) and gives each Fetch,
-// redirects and the retry included, timeout (0 or more than CallTimeout:
-// CallTimeout).
+// redirects and retries included, timeout (0 or more than CallTimeout:
+// CallTimeout); a URL's tt override may shorten it, never lengthen it.
 func NewFetcher(accounts tonepay.Reader, p *Policy, timeout time.Duration) *Fetcher {
 	if timeout <= 0 || timeout > CallTimeout {
 		timeout = CallTimeout
@@ -46,11 +51,32 @@ func NewFetcher(accounts tonepay.Reader, p *Policy, timeout time.Duration) *Fetc
 	return &Fetcher{accounts: accounts, client: newClient(p, 0, 0), timeout: timeout}
 }
 
+// CallEnded implements tonepay.CallEnder: the call's cookies are forgotten.
+func (f *Fetcher) CallEnded(accountSid, callSid string) { f.jars.drop(accountSid, callSid) }
+
 // Fetch implements tonepay.Fetcher. Any HTTP answer is a response, whatever
 // its status; a 3xx with a Location is followed (a GET of that URL without
-// the call's parameters, as Twilio does) up to maxRedirects times.
+// the call's parameters, as Twilio does) up to maxRedirects times. The
+// request's URL's connection overrides hold for the whole fetch, redirects
+// included; those ignored are the response's (or error's) Warnings, with
+// the cookies not kept.
 func (f *Fetcher) Fetch(ctx context.Context, fr *tonepay.FetchRequest) (*tonepay.FetchResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	o, warns := ParseOverrides(fr.URL)
+	o = o.Within(f.timeout)
+	res, err := f.fetch(ctx, fr, o, &warns)
+	if err != nil {
+		var fe *tonepay.FetchError
+		if errors.As(err, &fe) {
+			fe.Warnings = warns
+		}
+		return nil, err
+	}
+	res.Warnings = warns
+	return res, nil
+}
+
+func (f *Fetcher) fetch(ctx context.Context, fr *tonepay.FetchRequest, o Overrides, warns *[]string) (*tonepay.FetchResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Total)
 	defer cancel()
 	// Looked up on every fetch: an account's token can change, and the
 	// application checks against the current one.
@@ -58,12 +84,18 @@ func (f *Fetcher) Fetch(ctx context.Context, fr *tonepay.FetchRequest) (*tonepay
 	if err != nil {
 		return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "signing account not found"}
 	}
+	var jar *callJar
+	if fr.CallSid != "" {
+		// The real clock, not an injected one: it must be net/http/cookiejar's,
+		// which counts cookies' expiry on it.
+		jar = f.jars.get(fr.AccountSid, fr.CallSid, time.Now())
+	}
 	method, target, params := fr.Method, fr.URL, fr.Params
 	if method == "" {
 		method = http.MethodPost
 	}
 	for hops := 0; ; hops++ {
-		res, err := f.once(ctx, method, target, params, acct.AuthToken)
+		res, err := f.once(ctx, o, jar, warns, method, target, params, acct.AuthToken)
 		if err != nil {
 			return nil, err
 		}
@@ -91,26 +123,49 @@ func (f *Fetcher) Fetch(ctx context.Context, fr *tonepay.FetchRequest) (*tonepay
 	}
 }
 
-// once makes one request, and makes it once more if the connection was
-// refused (Twilio's default rc=1: 11205 speaks of two attempts). The repeat
-// carries the same idempotency token: the first reached nobody.
-func (f *Fetcher) once(ctx context.Context, method, target string, params url.Values, token tonepay.Secret) (*http.Response, error) {
+// once makes one request, and repeats it as o allows: up to o.Retries more
+// times, for the failures o.RetryOn names, while the fetch has time. By
+// default (rc=1, rp=ct) that is once more when no connection was made:
+// 11205 speaks of two attempts. Every attempt carries the same idempotency
+// token, as Twilio's retries do: the receiver can tell a repeat. Each
+// carries the call's cookies and keeps those its answer sets (a 3xx's too,
+// as a browser does).
+func (f *Fetcher) once(ctx context.Context, o Overrides, jar *callJar, warns *[]string,
+	method, target string, params url.Values, token tonepay.Secret) (*http.Response, error) {
 	idem := tonepay.RandomHex(16)
 	for try := 0; ; try++ {
-		req, err := newRequest(ctx, method, target, params, token, idem)
-		if errors.Is(err, errBadMethod) {
-			return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: errBadMethod.Error()}
-		} else if err != nil {
+		a := startAttempt(ctx, o)
+		req, err := newRequest(a.ctx, method, target, params, token, idem)
+		if err != nil {
+			a.end()
+			if errors.Is(err, errBadMethod) {
+				return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: errBadMethod.Error()}
+			}
 			return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "bad URL"}
 		}
-		res, err := f.client.Do(req)
-		if err == nil {
-			return res, nil
+		if jar != nil {
+			for _, c := range jar.cookies(req.URL) {
+				req.AddCookie(c)
+			}
 		}
-		if try == 0 && errors.Is(err, syscall.ECONNREFUSED) && ctx.Err() == nil {
+		res, err := f.client.Do(req)
+		if err == nil && jar != nil {
+			*warns = append(*warns, jar.set(req.URL, res.Cookies(), time.Now())...)
+		}
+		if failed := failure(ctx, a, res, err); try < o.Retries && o.retries(failed) && ctx.Err() == nil {
+			if res != nil {
+				io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
+				res.Body.Close()
+			}
+			a.end()
 			continue
 		}
-		return nil, fetchError(ctx, err)
+		if err != nil {
+			defer a.end()
+			return nil, fetchError(ctx, a, err)
+		}
+		bodyEnds(res, a)
+		return res, nil
 	}
 }
 
@@ -132,7 +187,7 @@ func read(res *http.Response) (*tonepay.FetchResponse, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, tonepay.MaxTwimlBody+1))
 	if err != nil {
-		return nil, fetchError(res.Request.Context(), err)
+		return nil, fetchError(res.Request.Context(), nil, err)
 	}
 	if len(body) > tonepay.MaxTwimlBody {
 		return nil, tooLarge
@@ -141,13 +196,20 @@ func read(res *http.Response) (*tonepay.FetchResponse, error) {
 }
 
 // fetchError maps a failed request to Twilio's code, with describe's fixed
-// words (never an address the tenant did not write).
-func fetchError(ctx context.Context, err error) *tonepay.FetchError {
+// words (never an address the tenant did not write). a is the attempt that
+// failed; nil when its body failed to read.
+func fetchError(ctx context.Context, a *attempt, err error) *tonepay.FetchError {
 	var refused *RefusedError
 	msg := describe(err)
 	switch {
 	case errors.As(err, &refused):
 		return &tonepay.FetchError{Code: tonepay.CodeHTTPConnection, Message: "destination refused by callback-networks"}
+	case a != nil && a.readTimedOut() && ctx.Err() == nil:
+		// Twilio's table gives timeouts 11200 (the 15 s limit's too).
+		return &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "read timed out (rt)"}
+	case connectTimedOut(err) && ctx.Err() == nil:
+		// 11205's page: the connection could not be made in time.
+		return &tonepay.FetchError{Code: tonepay.CodeHTTPConnection, Message: "connection timed out"}
 	case msg == "host not found":
 		return &tonepay.FetchError{Code: tonepay.CodeHTTPBadHost, Message: msg}
 	case msg == "connection refused", msg == "host unreachable":
