@@ -37,5 +37,6 @@ func Parse(fs *flag.FlagSet, args []string) error {
 // Mistake is err, a mistake on the command line of "tonepay name", with
 // the line that says where the help is.
 func Mistake(name string, err error) error {
+	//lint:ignore ST1005 printed to a person as its own sentence, after the flag error
 	return fmt.Errorf("%w\nRun \"tonepay %s -h\" for usage.", err, name)
 }
