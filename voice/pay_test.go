@@ -309,14 +309,14 @@ func TestPayEngine(t *testing.T) {
 	// No action: the next verb.
 	s = start(e, `<Response><Pay/><Say>Thanks</Say></Response>`)
 	o = e.Step(s, Input{Kind: PayEnded, Params: map[string][]string{"Result": {"too-many-failed-attempts"}}}, t0)
-	if got := says(o); !reflect.DeepEqual(got, []string{"Thanks|en-US"}) || o.Ended != StatusCompleted {
+	if got := says(o); !reflect.DeepEqual(got, []string{"Thanks|en-US"}) || o.Ended != tonepay.CallCompleted {
 		t.Fatalf("next verb: %v %q", got, o.Ended)
 	}
 
 	// Hang-up: the action is notified with caller-hung-up.
 	s = start(e, doc)
 	o = e.Step(s, Input{Kind: CallerHangUp}, t0)
-	if len(o.Notify) != 1 || o.Notify[0].Params.Get("Result") != "caller-hung-up" || o.Notify[0].Reason != "pay-action" || o.Ended != StatusCompleted {
+	if len(o.Notify) != 1 || o.Notify[0].Params.Get("Result") != "caller-hung-up" || o.Notify[0].Reason != "pay-action" || o.Ended != tonepay.CallCompleted {
 		t.Fatalf("hang-up: %+v", o)
 	}
 
