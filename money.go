@@ -1,6 +1,7 @@
 package tonepay
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -42,37 +43,54 @@ const MaxChargeAmount = 1_000_000
 // exactly the currency's decimals ("10" -> "10.00" in USD), or "" for an empty
 // or zero amount, which means tokenize. It accepts "10", "10.0", "10.00", and
 // returns a 64003 error for anything negative, not a number, at or above
-// 1,000,000, or with more decimals than the currency has.
+// 1,000,000, or with more decimals than the currency has; 64011 for a
+// currency that is not one. ParseParams applies the same rule.
 func ParseChargeAmount(s, currency string) (string, error) {
 	digits, ok := MinorUnits(currency)
 	if !ok {
 		return "", Errorf(CodeNoCurrency, "Connector does not support the requested currency %s", currency)
 	}
-	bad := func() (string, error) {
-		return "", Errorf(CodeChargeAmount, "ChargeAmount %q is not a number between 0 and 1,000,000 with at most %d decimals for %s", s, digits, currency)
+	amount, why := chargeAmount(s, digits, currency)
+	if why != "" {
+		return "", (&ParamError{Param: "ChargeAmount", Value: s, Code: CodeChargeAmount, Why: why}).Err()
 	}
+	return amount, nil
+}
+
+// chargeAmount reads a ChargeAmount: a plain decimal from 0 to below
+// MaxChargeAmount with at most digits decimals (any number when digits < 0,
+// for a currency not known: the amount is then returned as given). It
+// returns the amount with exactly digits decimals, "" for an empty or zero
+// amount (tokenize), or why it is not one.
+func chargeAmount(s string, digits int, currency string) (string, string) {
 	if s == "" {
-		return "", nil
+		return "", ""
 	}
 	whole, frac, _ := strings.Cut(s, ".")
 	if whole == "" && frac == "" || !allDigits(whole) || !allDigits(frac) {
-		return bad()
+		return "", "not a number between 0.00 - 1,000,000.00"
 	}
 	frac = strings.TrimRight(frac, "0")
 	whole = strings.TrimLeft(whole, "0")
-	if len(frac) > digits || len(whole) > 6 { // seven digits is 1,000,000 or more
-		return bad()
+	if len(whole) > 6 { // seven digits is 1,000,000 or more
+		return "", "1,000,000 or more: an amount must be less"
+	}
+	if digits >= 0 && len(frac) > digits {
+		return "", fmt.Sprintf("more than %d decimals for %s", digits, currency)
 	}
 	if whole == "" && frac == "" {
-		return "", nil // zero: tokenize
+		return "", "" // zero: tokenize
+	}
+	if digits < 0 {
+		return s, ""
 	}
 	if whole == "" {
 		whole = "0"
 	}
 	if digits == 0 {
-		return whole, nil
+		return whole, ""
 	}
-	return whole + "." + frac + strings.Repeat("0", digits-len(frac)), nil
+	return whole + "." + frac + strings.Repeat("0", digits-len(frac)), ""
 }
 
 func allDigits(s string) bool {

@@ -278,7 +278,7 @@ type CreateRequest struct {
 	AccountSid string
 	OwnerSid   string // the account's main account, for AccountLimiter
 	CallSid    string
-	// Params as given, with Twilio's defaults; PaymentConnector "" means
+	// Params as ParseParams returns them; PaymentConnector "" means
 	// DefaultConnector, and ChargeAmount is set from ChargeAmount below.
 	Params         Params
 	ChargeAmount   string // as given; "" or zero means tokenize

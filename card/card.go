@@ -20,23 +20,26 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/tonepay/tonepay"
 )
 
-// Brand names are Twilio's ValidCardTypes names.
+// Brand names are Twilio's ValidCardTypes names, which the domain defines
+// (the Payments parameters' rules read them too).
 const (
-	Visa       = "visa"
-	Mastercard = "mastercard"
-	Amex       = "amex"
-	Maestro    = "maestro"
-	Discover   = "discover"
-	JCB        = "jcb"
-	DinersClub = "diners-club"
-	EnRoute    = "enroute"
-	Optima     = "optima"
+	Visa       = tonepay.CardVisa
+	Mastercard = tonepay.CardMastercard
+	Amex       = tonepay.CardAmex
+	Maestro    = tonepay.CardMaestro
+	Discover   = tonepay.CardDiscover
+	JCB        = tonepay.CardJCB
+	DinersClub = tonepay.CardDinersClub
+	EnRoute    = tonepay.CardEnRoute
+	Optima     = tonepay.CardOptima
 )
 
 // Brands lists every name ValidCardTypes accepts.
-var Brands = []string{Visa, Mastercard, Amex, Maestro, Discover, Optima, JCB, DinersClub, EnRoute}
+var Brands = tonepay.CardTypes
 
 // ErrorType values, as in Twilio's status callbacks.
 const (
@@ -219,13 +222,11 @@ func CheckAccountNumber(n string) string {
 
 // Postal code lengths. The longest postal codes in use have 10 characters,
 // so an entry ends by itself at PostalCodeMax digits, unless
-// MinPostalCodeLength asks for more: then at that length. Twilio's spec puts
-// no maximum on MinPostalCodeLength ("A positive integer"); tonepay accepts
-// up to MaxMinPostalCodeLength, the longest entry any field has (a card
-// number's 19 digits), since an entry is re-sealed on every key.
+// MinPostalCodeLength asks for more: then at that length, at most
+// MaxMinPostalCodeLength (the domain's bound, see there).
 const (
 	PostalCodeMax          = 10
-	MaxMinPostalCodeLength = 19
+	MaxMinPostalCodeLength = tonepay.MaxMinPostalCodeLength
 )
 
 // PostalCodeLimit is the longest postal code accepted with minLen.

@@ -74,7 +74,7 @@ func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, c *changes, cal
 		st.CallToken = svc.NewSID("")
 	}
 	if call.Direction != "inbound" {
-		st.Status = voice.StatusInProgress // the simulated far end answers at once
+		st.Status = tonepay.CallInProgress // the simulated far end answers at once
 		for _, ev := range []string{tonepay.EventInitiated, tonepay.EventRinging, tonepay.EventAnswered} {
 			svc.progress(c, call, st, ev, now)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/tonepay/tonepay"
 )
 
-const apiVersion = "2010-04-01"
+const apiVersion = tonepay.APIVersion
 
 // writeJSON writes v as the response body with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -107,21 +107,6 @@ func (p *params) required(name string) string {
 	return v
 }
 
-// boolean reads "true" or "false" (any case), or def when absent.
-func (p *params) boolean(name string, def bool) bool {
-	v := p.v.Get(name)
-	switch strings.ToLower(v) {
-	case "":
-		return def
-	case "true":
-		return true
-	case "false":
-		return false
-	}
-	p.invalid(name, v, "must be true or false")
-	return def
-}
-
 // integer reads a whole number within [lo, hi], or def when absent.
 func (p *params) integer(name string, def, lo, hi int) int {
 	v := p.v.Get(name)

@@ -8,29 +8,24 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/tonepay/tonepay"
-	"github.com/tonepay/tonepay/card"
 )
 
-// Values the Payments parameters accept, from the domain's definitions.
-var (
-	matchable = strings.Split(tonepay.MatchableCardFields, ",")
-	// captures are the fields, then the matchers that repeat them.
-	captures = func() []string {
-		out := []string{}
-		for _, f := range []tonepay.Field{tonepay.FieldCardNumber, tonepay.FieldExpiration, tonepay.FieldSecurityCode,
-			tonepay.FieldPostalCode, tonepay.FieldRoutingNumber, tonepay.FieldAccountNumber} {
-			out = append(out, string(f))
-		}
-		for _, f := range matchable {
-			out = append(out, string(tonepay.Field(f).Matcher()))
-		}
-		return out
-	}()
-)
+// captures are the values Capture accepts: the fields, then the matchers
+// that repeat them.
+var captures = func() []string {
+	out := []string{}
+	for _, f := range []tonepay.Field{tonepay.FieldCardNumber, tonepay.FieldExpiration, tonepay.FieldSecurityCode,
+		tonepay.FieldPostalCode, tonepay.FieldRoutingNumber, tonepay.FieldAccountNumber} {
+		out = append(out, string(f))
+	}
+	for _, f := range strings.Split(tonepay.MatchableCardFields, ",") {
+		out = append(out, string(tonepay.Field(f).Matcher()))
+	}
+	return out
+}()
 
 // handlePaymentCreate starts a payment session on a call: 201.
 func (s *server) handlePaymentCreate(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
@@ -47,7 +42,7 @@ func (s *server) handlePaymentCreate(w http.ResponseWriter, r *http.Request, acc
 		OwnerSid:       acct.OwnerSid,
 		CallSid:        pathSid(r, "CallSid"),
 		Params:         *prm,
-		ChargeAmount:   form.Get("ChargeAmount"),
+		ChargeAmount:   prm.ChargeAmount,
 		StatusCallback: form.Get("StatusCallback"),
 		IdempotencyKey: answerKey(acct.Sid, r, form.Get("IdempotencyKey"), form),
 	})
@@ -71,73 +66,37 @@ func paymentRequest(w http.ResponseWriter, r *http.Request) (url.Values, *params
 	return form, p, nil
 }
 
-// parseCreate reads and validates the create parameters, with Twilio's
-// defaults for those not given, and the rules between them; the first error
-// is left in p. The rules that need a connector are the service's.
+// parseCreate reads the create parameters into the domain's rules
+// (tonepay.ParseParams: Twilio's defaults, each value, the rules between
+// them, ChargeAmount's form); the first error is left in p. What is the REST
+// API's own stays here: an empty form value is not given, and Parameter is
+// JSON. The rules that need a connector are the service's.
 func parseCreate(p *params) *tonepay.Params {
 	if p.err != nil {
 		return nil
 	}
-	prm := &tonepay.Params{
-		PaymentMethod:       p.enum("PaymentMethod", tonepay.CreditCard, tonepay.CreditCard, tonepay.ACHDebit),
-		BankAccountType:     p.enum("BankAccountType", "", tonepay.ConsumerChecking, tonepay.ConsumerSavings, tonepay.CommercialChecking),
-		Currency:            strings.ToUpper(p.str("Currency")),
-		Description:         p.str("Description"),
-		Input:               p.enum("Input", "dtmf", "dtmf"),
-		MinPostalCodeLength: p.integer("MinPostalCodeLength", 0, 0, card.MaxMinPostalCodeLength),
-		PaymentConnector:    p.str("PaymentConnector"),
-		PostalCode:          p.boolean("PostalCode", true),
-		SecurityCode:        p.boolean("SecurityCode", true),
-		Timeout:             p.integer("Timeout", 5, 1, 600),
-		TokenType:           p.enum("TokenType", tonepay.TokenReusable, tonepay.TokenOneTime, tonepay.TokenReusable, tonepay.TokenPaymentMethod),
-		ValidCardTypes:      []string{card.Visa, card.Mastercard, card.Amex},
-		Confirmation:        p.boolean("Confirmation", false),
-	}
-	if v := p.str("ValidCardTypes"); v != "" {
-		prm.ValidCardTypes = strings.Fields(v)
-		for _, t := range prm.ValidCardTypes {
-			if !slices.Contains(card.Brands, t) {
-				p.invalid("ValidCardTypes", t, "card types are "+strings.Join(card.Brands, " "))
-			}
-		}
-	}
-	if v := p.str("RequireMatchingInputs"); v != "" {
-		for _, f := range strings.Split(v, ",") {
-			f = strings.TrimSpace(f)
-			if !slices.Contains(matchable, f) {
-				p.invalid("RequireMatchingInputs", f, "fields are "+tonepay.MatchableCardFields)
-			}
-			prm.RequireMatchingInputs = append(prm.RequireMatchingInputs, tonepay.Field(f))
-		}
-	}
+	var parameter map[string]string
 	if v := p.str("Parameter"); v != "" {
 		m, err := parseParameter(v)
 		if err != nil {
 			p.invalid("Parameter", v, err.Error())
-		}
-		prm.Parameter = m
-	}
-	if p.err != nil {
-		return nil
-	}
-	// Rules between parameters, after each one is known to be well formed.
-	switch {
-	case prm.PaymentMethod == tonepay.CreditCard && prm.BankAccountType != "":
-		p.fail(tonepay.Errorf(tonepay.CodeBankAccountType, "BankAccountType is not supported with PaymentMethod credit-card"))
-		return nil
-	case prm.PaymentMethod == tonepay.ACHDebit && prm.BankAccountType == "":
-		prm.BankAccountType = tonepay.ConsumerChecking
-	}
-	for _, f := range prm.RequireMatchingInputs {
-		if !prm.Collects(f) {
-			p.fail(tonepay.Errorf(tonepay.CodeInvalidParameter, "RequireMatchingInputs names %s, which this payment does not collect", f))
 			return nil
 		}
+		parameter = m
 	}
-	if prm.Currency == "" {
-		prm.Currency = "USD"
+	given := map[string]string{}
+	for _, name := range tonepay.ParamNames {
+		if v := p.str(name); v != "" {
+			given[name] = v
+		}
 	}
-	return prm
+	prm, errs := tonepay.ParseParams(given)
+	if err := errs.Err(); err != nil {
+		p.fail(err)
+		return nil
+	}
+	prm.Parameter = parameter
+	return &prm
 }
 
 // parseParameter reads Parameter: a single-level JSON object, or a JSON string

@@ -281,6 +281,16 @@ func TestCreateErrors(t *testing.T) {
 		{"not a currency", []string{"Currency", "XYZ"}, 400, 64011},
 		{"connector lacks method", []string{"PaymentConnector", "CardsOnly", "PaymentMethod", "ach-debit"}, 400, 64013},
 		{"BankAccountType with a card", []string{"BankAccountType", "consumer-savings"}, 400, 64017},
+		// The rules <Pay> shares (tonepay.ParseParams), where the two once
+		// disagreed.
+		{"an unknown BankAccountType with a card", []string{"BankAccountType", "piggy-bank"}, 400, 64017},
+		{"Currency of two letters", []string{"Currency", "US"}, 400, 64020},
+		{"Currency a word", []string{"Currency", "dollars"}, 400, 64020},
+		{"amount 1,000,000.00", []string{"ChargeAmount", "1000000.00"}, 400, 64003},
+		{"amount as twilio-go writes 1,000,000", []string{"ChargeAmount", "1e+06"}, 400, 64003},
+		{"bad amount before an unknown connector", []string{"ChargeAmount", "-1", "PaymentConnector", "Nope"}, 400, 64003},
+		{"bad decimals before an unknown connector", []string{"ChargeAmount", "1.001", "PaymentConnector", "Nope"}, 400, 64003},
+		{"ValidCardTypes naming none", []string{"ValidCardTypes", "  "}, 400, 64020},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,6 +323,9 @@ func TestCreateAccepts(t *testing.T) {
 		// Twilio's spec sets no maximum; an entry then ends at that length.
 		{"MinPostalCodeLength above 10", []string{"MinPostalCodeLength", "19"}},
 		{"relative StatusCallback", []string{"StatusCallback", "/cb?x=1"}},
+		{"ValidCardTypes in capitals, as <Pay> takes them", []string{"ValidCardTypes", "VISA Amex"}},
+		{"amount 999,999.99", []string{"ChargeAmount", "999999.99"}},
+		{"amount .5", []string{"ChargeAmount", ".5"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -102,20 +102,88 @@ func (p *PayVerb) Params() tonepay.Params {
 	return q
 }
 
-func (p *PayVerb) invalid(code int, attr, value, why string) {
-	if p.Invalid == "" {
-		p.Invalid, p.InvalidCode = fmt.Sprintf("%s='%s' (%s)", attr, value, why), code
-	}
-}
-
-// The checks of <Pay> and its nouns fall in two kinds. What Twilio documents
-// as a failure stays one, PayVerb.Invalid (validation-error): chargeAmount
+// The checks of <Pay>'s Payments attributes are the domain's
+// (tonepay.ParseParams), and fall in two kinds. What Twilio documents as a
+// failure stays one, PayVerb.Invalid (validation-error): chargeAmount
 // (64003), and what decides what is charged or returned: paymentMethod,
 // bankAccountType (64017 with a card), tokenType, currency (64020, Twilio's
-// "misspelled or badly formatted values"). Any other bad value runs as its
-// default with a 12200 warning (parser.tolerate), since what Twilio does
-// with it is not documented and published apps carry such values: Twilio's
-// own bill-payment sample has <Prompt for="security-date">.
+// "misspelled or badly formatted values"). Any other bad value (the
+// domain's Tolerable ones, and <Pay>'s own: statusCallbackMethod,
+// maxAttempts, language, <Prompt>s) runs as its default with a 12200
+// warning (parser.tolerate), since what Twilio does with it is not
+// documented and published apps carry such values: Twilio's own
+// bill-payment sample has <Prompt for="security-date">.
+
+// payAttrs are the <Pay> attributes that are Payments parameters, by the
+// parameter's name; trim says the value's spaces are not part of it.
+var payAttrs = []struct {
+	param string
+	trim  bool
+}{
+	{"PaymentMethod", false}, {"BankAccountType", false}, {"ChargeAmount", true}, {"Currency", true},
+	{"Description", false}, {"Input", false}, {"MinPostalCodeLength", true}, {"PaymentConnector", true},
+	{"PostalCode", false}, {"SecurityCode", false}, {"Timeout", true}, {"TokenType", false}, {"ValidCardTypes", false},
+}
+
+// attrName is a Payments parameter's <Pay> attribute: the same name in
+// lower camel case.
+func attrName(param string) string { return strings.ToLower(param[:1]) + param[1:] }
+
+// attrNames rewrites the parameters a domain text names as <Pay> names them.
+var attrNames = func() *strings.Replacer {
+	names := slices.Clone(tonepay.ParamNames)
+	// Longest first: PostalCode is inside MinPostalCodeLength.
+	slices.SortFunc(names, func(x, y string) int { return len(y) - len(x) })
+	var pairs []string
+	for _, n := range names {
+		pairs = append(pairs, n, attrName(n))
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
+// payGiven is what the <Pay> attributes give the domain's rules. <Pay>'s
+// own form of postalCode, the code itself ("94105"), is given by the app
+// instead of asked: pv keeps it, and the domain is told false.
+func payGiven(a map[string]string, pv *PayVerb) map[string]string {
+	given := map[string]string{}
+	for _, pa := range payAttrs {
+		if v, ok := a[attrName(pa.param)]; ok {
+			if pa.trim {
+				v = strings.TrimSpace(v)
+			}
+			given[pa.param] = v
+		}
+	}
+	if pc, ok := a["postalCode"]; ok && !strings.EqualFold(pc, "true") && !strings.EqualFold(pc, "false") && validPostal(pc) {
+		pv.PostalCodeValue = strings.TrimSpace(pc)
+		given["PostalCode"] = "false"
+	}
+	return given
+}
+
+// payWarn warns about the value of a Payments attribute that runs as its
+// default (a Tolerable problem).
+func (p *parser) payWarn(a map[string]string, errs tonepay.ParamErrors, param string) {
+	for _, e := range errs.Of(param) {
+		if !e.Tolerable {
+			continue
+		}
+		attr := attrName(param)
+		instead := e.Why + "; " + e.Default + " is used"
+		switch param {
+		case "PostalCode":
+			instead = "not true, false or a postal code; the caller is asked for it"
+		case "ValidCardTypes":
+			if known, _ := tonepay.SplitCardTypes(a[attr]); len(known) == 0 {
+				instead = "no card type <Pay> knows; " + e.Default + " are used"
+			} else {
+				// Left out: a card of a type not named is refused, never taken.
+				instead = "unknown card type " + clip(e.Value) + " is left out"
+			}
+		}
+		p.tolerate(CodeSchema, "Pay", attr, a[attr], instead)
+	}
+}
 
 // payBool reads a true/false attribute; anything else runs as d.
 func (p *parser) payBool(elem string, a map[string]string, name string, d bool) bool {
@@ -164,10 +232,9 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 			p.tolerate(CodeSchema, "Pay", "statusCallback", sc, "cannot be resolved; no statusCallback is sent")
 		}
 	}
-	pv.Input = "dtmf"
-	if in := a["input"]; in != "" && in != "dtmf" {
-		p.tolerate(CodeSchema, "Pay", "input", in, "dtmf is the only input; dtmf is used")
-	}
+	prm, errs := tonepay.ParseParams(payGiven(a, pv))
+	pv.Input = prm.Input
+	p.payWarn(a, errs, "Input")
 	switch m := strings.ToUpper(def(a["statusCallbackMethod"], "POST")); m {
 	case "GET", "POST":
 		pv.StatusCallbackMethod = m
@@ -175,46 +242,21 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 		pv.StatusCallbackMethod = "POST"
 		p.tolerate(CodeSchema, "Pay", "statusCallbackMethod", a["statusCallbackMethod"], "not GET or POST; POST is used")
 	}
-	pv.Timeout = p.payInt(a, "timeout", 5, 1, 600)
+	pv.Timeout = prm.Timeout
+	p.payWarn(a, errs, "Timeout")
 	pv.MaxAttempts = p.payInt(a, "maxAttempts", 1, 1, 3)
-	pv.SecurityCode = p.payBool("Pay", a, "securityCode", true)
-	switch pc, ok := a["postalCode"]; {
-	case !ok || strings.EqualFold(pc, "true"):
-		pv.PostalCode = true
-	case strings.EqualFold(pc, "false"):
-	case validPostal(pc):
-		pv.PostalCodeValue = strings.TrimSpace(pc)
-	default:
-		pv.PostalCode = true
-		p.tolerate(CodeSchema, "Pay", "postalCode", pc, "not true, false or a postal code; the caller is asked for it")
-	}
-	pv.MinPostalCodeLength = p.payInt(a, "minPostalCodeLength", 0, 0, card.MaxMinPostalCodeLength)
-	pv.PaymentConnector = def(strings.TrimSpace(a["paymentConnector"]), "Default")
-	switch pv.PaymentMethod = def(a["paymentMethod"], tonepay.CreditCard); pv.PaymentMethod {
-	case tonepay.CreditCard:
-		if bt, ok := a["bankAccountType"]; ok {
-			pv.invalid(tonepay.CodeBankAccountType, "bankAccountType", bt, "only with paymentMethod ach-debit")
-		}
-	case tonepay.ACHDebit:
-		switch pv.BankAccountType = def(a["bankAccountType"], tonepay.ConsumerChecking); pv.BankAccountType {
-		case tonepay.ConsumerChecking, tonepay.ConsumerSavings, tonepay.CommercialChecking:
-		default:
-			pv.invalid(64020, "bankAccountType", pv.BankAccountType, "not consumer-checking, consumer-savings or commercial-checking")
-		}
-	default:
-		pv.invalid(64020, "paymentMethod", pv.PaymentMethod, "not credit-card or ach-debit")
-	}
-	switch pv.TokenType = def(a["tokenType"], tonepay.TokenReusable); pv.TokenType {
-	case tonepay.TokenReusable, tonepay.TokenOneTime, tonepay.TokenPaymentMethod:
-	default:
-		pv.invalid(64020, "tokenType", pv.TokenType, "not reusable, one-time or payment-method")
-	}
-	if pv.ChargeAmount = strings.TrimSpace(a["chargeAmount"]); pv.ChargeAmount != "" && !validAmount(pv.ChargeAmount) {
-		pv.invalid(64003, "chargeAmount", pv.ChargeAmount, "not a number between 0.00 - 1,000,000.00")
-	}
-	pv.Currency = strings.ToUpper(def(strings.TrimSpace(a["currency"]), "usd"))
-	if len(pv.Currency) != 3 || strings.Trim(pv.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		pv.invalid(64020, "currency", a["currency"], "not an ISO 4217 currency code")
+	pv.SecurityCode = prm.SecurityCode
+	p.payWarn(a, errs, "SecurityCode")
+	pv.PostalCode = prm.PostalCode // false when the app gives the code (payGiven)
+	p.payWarn(a, errs, "PostalCode")
+	pv.MinPostalCodeLength = prm.MinPostalCodeLength
+	p.payWarn(a, errs, "MinPostalCodeLength")
+	pv.PaymentConnector, pv.PaymentMethod, pv.BankAccountType = prm.PaymentConnector, prm.PaymentMethod, prm.BankAccountType
+	pv.TokenType, pv.Currency, pv.Description = prm.TokenType, prm.Currency, prm.Description
+	// As written: the runner normalizes it with the connector's currency.
+	pv.ChargeAmount = strings.TrimSpace(a["chargeAmount"])
+	if e := errs.Fatal(); e != nil {
+		pv.Invalid, pv.InvalidCode = fmt.Sprintf("%s='%s' (%s)", attrName(e.Param), e.Value, attrNames.Replace(e.Why)), e.Code
 	}
 	pv.Language = "en-US"
 	if l, ok := a["language"]; ok {
@@ -224,28 +266,8 @@ func (p *parser) pay(n *node, v *Verb) *Error {
 			p.tolerate(CodeSchema, "Pay", "language", l, "not a language <Pay> speaks; en-US is used")
 		}
 	}
-	pv.Description = a["description"]
-	pv.ValidCardTypes = []string{card.Visa, card.Mastercard, card.Amex}
-	if vt, ok := a["validCardTypes"]; ok {
-		var known, unknown []string
-		for _, b := range strings.Fields(strings.ToLower(vt)) {
-			if slices.Contains(card.Brands, b) {
-				known = append(known, b)
-			} else {
-				unknown = append(unknown, b)
-			}
-		}
-		switch {
-		case len(known) == 0:
-			p.tolerate(CodeSchema, "Pay", "validCardTypes", vt, "no card type <Pay> knows; visa mastercard amex are used")
-		case len(unknown) > 0:
-			// Left out: a card of a type not named is refused, never taken.
-			p.tolerate(CodeSchema, "Pay", "validCardTypes", vt, "unknown card type "+clip(unknown[0])+" is left out")
-			fallthrough
-		default:
-			pv.ValidCardTypes = known
-		}
-	}
+	pv.ValidCardTypes = prm.ValidCardTypes
+	p.payWarn(a, errs, "ValidCardTypes")
 	for _, c := range n.Nodes {
 		switch c.Name {
 		case "Prompt":
@@ -334,17 +356,6 @@ func validPostal(s string) bool {
 		return false
 	}
 	return strings.Trim(strings.ToUpper(s), "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -") == ""
-}
-
-// validAmount: a plain decimal from 0 to 1,000,000 (the runner applies
-// the currency's decimals).
-func validAmount(s string) bool {
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || (strings.Contains(s, ".") && frac == "") {
-		return false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	return err == nil && f <= 1_000_000
 }
 
 // pay begins a <Pay>: the runner starts the session (Output.Pay), unless an

@@ -24,7 +24,7 @@ func parsePay(t *testing.T, body string) *PayVerb {
 func TestParsePay(t *testing.T) {
 	d := parsePay(t, `<Response><Pay/></Response>`)
 	want := &PayVerb{Input: "dtmf", StatusCallbackMethod: "POST", Timeout: 5, MaxAttempts: 1, SecurityCode: true, PostalCode: true,
-		PaymentConnector: "Default", PaymentMethod: "credit-card", TokenType: "reusable", Currency: "USD", Language: "en-US",
+		PaymentConnector: tonepay.DefaultConnector, PaymentMethod: "credit-card", TokenType: "reusable", Currency: "USD", Language: "en-US",
 		ValidCardTypes: []string{"visa", "mastercard", "amex"}}
 	if !reflect.DeepEqual(d, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", d, want)
@@ -67,14 +67,27 @@ func TestParsePayInvalid(t *testing.T) {
 		attrs, want string
 		code        int
 	}{
-		{`chargeAmount="-0.5"`, "chargeAmount='-0.5' (not a number between 0.00 - 1,000,000.00)", 64003},
-		{`chargeAmount="1000000.01"`, "chargeAmount=", 64003},
-		{`chargeAmount="ten"`, "chargeAmount=", 64003},
-		{`currency="dollars"`, "currency='dollars'", 64020},
-		{`tokenType="forever"`, "tokenType='forever'", 64020},
-		{`paymentMethod="cash"`, "paymentMethod='cash'", 64020},
-		{`bankAccountType="consumer-savings"`, "bankAccountType='consumer-savings' (only with paymentMethod ach-debit)", 64017},
-		{`paymentMethod="ach-debit" bankAccountType="personal"`, "bankAccountType='personal'", 64020},
+		{`chargeAmount="-0.5"`, "chargeAmount='-0.5' (not a number between 0.00 - 1,000,000.00)", tonepay.CodeChargeAmount},
+		{`chargeAmount="1000000.01"`, "chargeAmount=", tonepay.CodeChargeAmount},
+		{`chargeAmount="ten"`, "chargeAmount=", tonepay.CodeChargeAmount},
+		// The rules are the REST API's (tonepay.ParseParams), which once
+		// disagreed: 1,000,000 passed <Pay>; currency's form was checked
+		// only here; the decimals only after the connector.
+		{`chargeAmount="1000000"`, "chargeAmount='1000000'", tonepay.CodeChargeAmount},
+		{`chargeAmount=" 1000000.00 "`, "chargeAmount='1000000.00'", tonepay.CodeChargeAmount},
+		{`chargeAmount="10.5" currency="jpy"`, "chargeAmount='10.5' (more than 0 decimals for JPY)", tonepay.CodeChargeAmount},
+		{`chargeAmount="1" paymentConnector="Nope" currency="US"`, "currency='US'", tonepay.CodeInvalidParameter},
+		{`currency="dollars"`, "currency='dollars'", tonepay.CodeInvalidParameter},
+		{`currency="US"`, "currency='US' (not a three-letter ISO 4217 currency code)", tonepay.CodeInvalidParameter},
+		{`tokenType="forever"`, "tokenType='forever'", tonepay.CodeInvalidParameter},
+		{`paymentMethod="cash"`, "paymentMethod='cash'", tonepay.CodeInvalidParameter},
+		{`bankAccountType="consumer-savings"`, "bankAccountType='consumer-savings' (only with paymentMethod ach-debit)", tonepay.CodeBankAccountType},
+		{`bankAccountType="piggy-bank"`, "bankAccountType='piggy-bank' (only with paymentMethod ach-debit)", tonepay.CodeBankAccountType},
+		{`paymentMethod="credit-card" bankAccountType=""`, "bankAccountType='' (only with paymentMethod ach-debit)", tonepay.CodeBankAccountType},
+		{`paymentMethod="ach-debit" bankAccountType="personal"`, "bankAccountType='personal'", tonepay.CodeInvalidParameter},
+		// The first of several, in the domain's order.
+		{`tokenType="forever" chargeAmount="-1" currency="x"`, "tokenType='forever'", tonepay.CodeInvalidParameter},
+		{`chargeAmount="-1" currency="x"`, "chargeAmount='-1'", tonepay.CodeChargeAmount},
 	}
 	for _, tt := range tests {
 		doc, err := Parse([]byte(`<Response><Pay `+tt.attrs+`/></Response>`), docURL)
@@ -88,6 +101,23 @@ func TestParsePayInvalid(t *testing.T) {
 	}
 }
 
+// TestParsePayAccepts: values the REST API takes, <Pay> takes too (the
+// rules are tonepay.ParseParams): amounts written .5 or 5., card types in
+// capitals, 999,999.99, any currency's case.
+func TestParsePayAccepts(t *testing.T) {
+	for _, attrs := range []string{`chargeAmount=".5"`, `chargeAmount="5."`, `chargeAmount="999999.99"`, `chargeAmount="0"`,
+		`validCardTypes="VISA Amex"`, `currency="Eur" chargeAmount="1.10"`, `currency="jpy" chargeAmount="500"`,
+		`paymentMethod="ach-debit" bankAccountType="consumer-savings"`, `currency="xyz"`} {
+		doc, err := Parse([]byte(`<Response><Pay `+attrs+`/></Response>`), docURL)
+		if err != nil {
+			t.Fatalf("%s: %v", attrs, err)
+		}
+		if p := doc.Verbs[0].Pay; p.Invalid != "" || len(doc.Warnings) != 0 {
+			t.Errorf("%s: Invalid %q warnings %v", attrs, p.Invalid, doc.Warnings)
+		}
+	}
+}
+
 // TestParsePayTolerated: every other bad value runs as its default with a
 // 12200 warning (Twilio does not document a failure for it), and a <Prompt>
 // with a for, cardType, errorType or attempt Twilio does not list is left
@@ -95,7 +125,7 @@ func TestParsePayInvalid(t *testing.T) {
 func TestParsePayTolerated(t *testing.T) {
 	def := func(mod func(p *PayVerb)) *PayVerb {
 		p := &PayVerb{Input: "dtmf", StatusCallbackMethod: "POST", Timeout: 5, MaxAttempts: 1, SecurityCode: true, PostalCode: true,
-			PaymentConnector: "Default", PaymentMethod: "credit-card", TokenType: "reusable", Currency: "USD", Language: "en-US",
+			PaymentConnector: tonepay.DefaultConnector, PaymentMethod: "credit-card", TokenType: "reusable", Currency: "USD", Language: "en-US",
 			ValidCardTypes: []string{"visa", "mastercard", "amex"}}
 		if mod != nil {
 			mod(p)
@@ -165,7 +195,7 @@ func TestPayParams(t *testing.T) {
 		<Prompt for="bank-account-number" requireMatchingInputs="true"><Say>Again</Say></Prompt><Parameter name="k" value="v"/></Pay></Response>`)
 	got := p.Params()
 	want := tonepay.Params{PaymentMethod: "ach-debit", BankAccountType: "commercial-checking", Currency: "USD", Input: "dtmf",
-		Parameter: map[string]string{"k": "v"}, PaymentConnector: "Default", SecurityCode: true, Timeout: 5, TokenType: "reusable",
+		Parameter: map[string]string{"k": "v"}, PaymentConnector: tonepay.DefaultConnector, SecurityCode: true, Timeout: 5, TokenType: "reusable",
 		ValidCardTypes: []string{"visa", "mastercard", "amex"}, RequireMatchingInputs: []tonepay.Field{tonepay.FieldAccountNumber},
 		Verb: true, MaxAttempts: 2, PostalCodeValue: "94105"}
 	if !reflect.DeepEqual(got, want) {
@@ -309,14 +339,14 @@ func TestPayEngine(t *testing.T) {
 	// No action: the next verb.
 	s = start(e, `<Response><Pay/><Say>Thanks</Say></Response>`)
 	o = e.Step(s, Input{Kind: PayEnded, Params: map[string][]string{"Result": {"too-many-failed-attempts"}}}, t0)
-	if got := says(o); !reflect.DeepEqual(got, []string{"Thanks|en-US"}) || o.Ended != StatusCompleted {
+	if got := says(o); !reflect.DeepEqual(got, []string{"Thanks|en-US"}) || o.Ended != tonepay.CallCompleted {
 		t.Fatalf("next verb: %v %q", got, o.Ended)
 	}
 
 	// Hang-up: the action is notified with caller-hung-up.
 	s = start(e, doc)
 	o = e.Step(s, Input{Kind: CallerHangUp}, t0)
-	if len(o.Notify) != 1 || o.Notify[0].Params.Get("Result") != "caller-hung-up" || o.Notify[0].Reason != "pay-action" || o.Ended != StatusCompleted {
+	if len(o.Notify) != 1 || o.Notify[0].Params.Get("Result") != "caller-hung-up" || o.Notify[0].Reason != "pay-action" || o.Ended != tonepay.CallCompleted {
 		t.Fatalf("hang-up: %+v", o)
 	}
 

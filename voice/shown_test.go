@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tonepay/tonepay"
 )
 
 // secret is what another internal service answers with: tonepay's fetches
@@ -74,7 +76,7 @@ func TestNotTwiMLNotShown(t *testing.T) {
 			if st, _ := json.Marshal(s); strings.Contains(string(st), secret) {
 				t.Errorf("the call's state holds the answer: %s", st)
 			}
-			if s.Status != StatusCompleted || s.ErrorCode != tt.code {
+			if s.Status != tonepay.CallCompleted || s.ErrorCode != tt.code {
 				t.Fatalf("status %s code %d, want completed %d (%s)", s.Status, s.ErrorCode, tt.code, b)
 			}
 			n := strconv.Itoa(len(tt.p.body))

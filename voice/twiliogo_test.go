@@ -3,6 +3,7 @@ package voice
 import (
 	"testing"
 
+	"github.com/tonepay/tonepay"
 	"github.com/twilio/twilio-go/twiml"
 )
 
@@ -37,7 +38,7 @@ func TestTwilioGoDocuments(t *testing.T) {
 		{at: 4 * sec, keys: "1", fetch: base + "menu", params: map[string]string{"Digits": "1"}},
 		{at: 4 * sec, serve: true, heard: []string{"Connecting you"}, wait: 4*sec + 4*3600*sec},
 		{at: 34 * sec, in: Input{Kind: FarEndHangUp}, fetch: "https://ivr.acme.io/dialed", params: map[string]string{"DialCallStatus": "completed", "DialCallDuration": "30"}},
-		{at: 34 * sec, serve: true, ended: StatusCompleted, heard: []string{"Goodbye"}},
+		{at: 34 * sec, serve: true, ended: tonepay.CallCompleted, heard: []string{"Goodbye"}},
 	})
 }
 

@@ -14,15 +14,14 @@ import (
 
 // Twilio's error codes for documents (twilio-voice.md §6).
 const (
-	CodeHTTPRetrieval   = 11200 // 4xx/5xx, no Content-Type
-	CodeHTTPConnection  = 11205 // could not connect
-	CodeEmptyBody       = 11770
-	CodeParse           = 12100 // malformed XML
-	CodeRoot            = 12102 // root is not <Response>
-	CodeSchema          = 12200 // an element tonepay cannot run (an unknown attribute is only a warning)
-	CodeContentType     = 12300
-	CodeRelativeAction  = 15004 // relative action in a document that has no URL (Twiml)
-	CodePayNotSupported = 64001 // <Pay> is parsed but not run yet (issue 15)
+	CodeHTTPRetrieval  = 11200 // 4xx/5xx, no Content-Type
+	CodeHTTPConnection = 11205 // could not connect
+	CodeEmptyBody      = 11770
+	CodeParse          = 12100 // malformed XML
+	CodeRoot           = 12102 // root is not <Response>
+	CodeSchema         = 12200 // an element tonepay cannot run (an unknown attribute is only a warning)
+	CodeContentType    = 12300
+	CodeRelativeAction = 15004 // relative action in a document that has no URL (Twiml)
 )
 
 // Error is a document that cannot run: Twilio's code and what was wrong.

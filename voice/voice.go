@@ -64,16 +64,6 @@ type Input struct {
 	Params url.Values      // PayEnded: Result, PaymentToken, masked fields, PayConnector_*, ...
 }
 
-// Call statuses (Twilio's CallStatus).
-const (
-	StatusRinging    = "ringing"
-	StatusInProgress = "in-progress"
-	StatusCompleted  = "completed"
-	StatusBusy       = "busy"
-	StatusNoAnswer   = "no-answer"
-	StatusFailed     = "failed"
-)
-
 // Fetch is a request the runner makes for the call: Params go in the body of
 // a POST or the query of a GET, signed with X-Twilio-Signature.
 type Fetch struct {
@@ -282,9 +272,6 @@ const DefaultMaxHops = 100
 // StockMessage is what the caller hears when the app fails (Twilio's words).
 const StockMessage = "We're sorry, but an application error has occurred. Goodbye!"
 
-// ApiVersion is sent on every request.
-const ApiVersion = "2010-04-01"
-
 // audio types Twilio plays when a document URL answers with one (§2.2).
 var audioTypes = map[string]bool{"audio/mpeg": true, "audio/wav": true, "audio/wave": true, "audio/x-wav": true,
 	"audio/aiff": true, "audio/x-aifc": true, "audio/x-aiff": true, "audio/x-gsm": true, "audio/gsm": true, "audio/ulaw": true}
@@ -300,7 +287,7 @@ func (e Engine) Step(s *State, in Input, now time.Time) Output {
 
 func (r *run) step(in Input) {
 	s, now := r.s, r.now
-	if s.Status == StatusCompleted || s.Status == StatusBusy || s.Status == StatusNoAnswer || s.Status == StatusFailed {
+	if s.Status == tonepay.CallCompleted || s.Status == tonepay.CallBusy || s.Status == tonepay.CallNoAnswer || s.Status == tonepay.CallFailed {
 		if in.Kind == Key {
 			r.out.Unrouted = in.Key
 		}
@@ -312,13 +299,13 @@ func (r *run) step(in Input) {
 			break // already running
 		}
 		if s.Status == "" {
-			s.Status = StatusInProgress
+			s.Status = tonepay.CallInProgress
 			if s.Direction == "inbound" {
-				s.Status = StatusRinging // Twilio fetches VoiceUrl before answering
+				s.Status = tonepay.CallRinging // Twilio fetches VoiceUrl before answering
 			}
 		}
 		if held := holds(s); held != "" {
-			s.Status, s.Held = StatusInProgress, true
+			s.Status, s.Held = tonepay.CallInProgress, true
 			r.log(Entry{Kind: "warning", Text: held})
 		} else if s.URL != "" {
 			r.fetch("answer", s.URL, def(s.Method, "POST"), nil)
@@ -371,10 +358,10 @@ func (r *run) step(in Input) {
 	case CallerHangUp:
 		if c := s.Current; c != nil && c.Action != "" && (c.Name == "Dial" || c.Name == "Connect" || c.Name == "Pay") {
 			// The action is still requested; what it answers cannot run.
-			s.Status = StatusCompleted
+			s.Status = tonepay.CallCompleted
 			r.notify(*c)
 		}
-		r.end(StatusCompleted, 0)
+		r.end(tonepay.CallCompleted, 0)
 	}
 }
 
@@ -411,7 +398,7 @@ func (s *State) Params() url.Values {
 	p := url.Values{
 		"AccountSid": {s.AccountSid}, "CallSid": {s.CallSid}, "From": {s.From}, "To": {s.To},
 		"Called": {s.To}, "Caller": {s.From}, "CallStatus": {s.Status}, "Direction": {s.Direction},
-		"ApiVersion": {ApiVersion},
+		"ApiVersion": {tonepay.APIVersion},
 	}
 	for _, n := range []struct{ prefix, number string }{{"From", s.From}, {"Caller", s.From}, {"To", s.To}, {"Called", s.To}} {
 		p[n.prefix+"City"], p[n.prefix+"State"], p[n.prefix+"Zip"] = []string{""}, []string{""}, []string{""}
@@ -431,7 +418,7 @@ func (r *run) fetch(reason, u, method string, extra url.Values) {
 	if reason != "answer" && reason != "update" && reason != "fallback" {
 		if s.Hops++; r.e.maxHops() > 0 && s.Hops > r.e.maxHops() {
 			r.log(Entry{Kind: "error", Text: "redirect loop: " + strconv.Itoa(r.e.maxHops()) + " documents without waiting for the caller", URL: u})
-			r.end(StatusCompleted, 0)
+			r.end(tonepay.CallCompleted, 0)
 			return
 		}
 	}
@@ -476,7 +463,7 @@ func (r *run) dialParams(v Verb) url.Values {
 	if v.Name != "Dial" {
 		return nil
 	}
-	p := url.Values{"DialCallStatus": {StatusCompleted}, "DialCallDuration": {strconv.Itoa(int(r.now.Sub(r.s.Since) / time.Second))},
+	p := url.Values{"DialCallStatus": {tonepay.CallCompleted}, "DialCallDuration": {strconv.Itoa(int(r.now.Sub(r.s.Since) / time.Second))},
 		"DialBridged": {"true"}}
 	if r.s.Child != "" {
 		p.Set("DialCallSid", r.s.Child)
@@ -530,11 +517,11 @@ func (r *run) fetched(in Input) {
 		}
 		r.answer()
 		r.log(Entry{Kind: "say", Text: fmt.Sprintf("(%d bytes of text/plain, not TwiML, read aloud; not shown)", len(in.Body))})
-		r.end(StatusCompleted, 0)
+		r.end(tonepay.CallCompleted, 0)
 	case audioTypes[mt]:
 		r.answer()
 		r.log(Entry{Kind: "play", URL: f.URL})
-		r.end(StatusCompleted, 0)
+		r.end(tonepay.CallCompleted, 0)
 	default:
 		r.fail(f, errorf(CodeContentType, "Invalid Content-Type %q", mt))
 	}
@@ -565,7 +552,7 @@ func (r *run) fail(f *Fetch, err *Error) {
 	}
 	r.answer()
 	r.log(Entry{Kind: "say", Text: StockMessage})
-	r.end(StatusCompleted, err.Code)
+	r.end(tonepay.CallCompleted, err.Code)
 }
 
 func (r *run) runTwiml(twiml string) {
@@ -588,8 +575,8 @@ func (r *run) runDoc(doc *Document) {
 // answer marks a ringing (inbound) call answered: any verb but a first
 // <Reject> answers it.
 func (r *run) answer() {
-	if r.s.Status == StatusRinging {
-		r.s.Status = StatusInProgress
+	if r.s.Status == tonepay.CallRinging {
+		r.s.Status = tonepay.CallInProgress
 	}
 }
 
@@ -598,7 +585,7 @@ func (r *run) continueDoc() {
 	s := r.s
 	for s.Doc != nil && s.Fetch == nil && s.Current == nil && !r.ended() {
 		if s.Next >= len(s.Doc.Verbs) {
-			r.end(StatusCompleted, 0) // the end of the document hangs up
+			r.end(tonepay.CallCompleted, 0) // the end of the document hangs up
 			return
 		}
 		v := s.Doc.Verbs[s.Next]
@@ -611,12 +598,12 @@ func (r *run) ended() bool { return r.out.Ended != "" }
 
 func (r *run) verb(v Verb) {
 	s := r.s
-	if v.Name == "Reject" && s.Status == StatusRinging {
+	if v.Name == "Reject" && s.Status == tonepay.CallRinging {
 		r.log(Entry{Kind: "verb", Verb: v.Name, Text: v.Reason})
 		if v.Reason == "busy" {
-			r.end(StatusBusy, 0)
+			r.end(tonepay.CallBusy, 0)
 		} else {
-			r.end(StatusNoAnswer, 0)
+			r.end(tonepay.CallNoAnswer, 0)
 		}
 		return
 	}
@@ -636,7 +623,7 @@ func (r *run) verb(v Verb) {
 		r.fetch("redirect", v.Text, v.Method, nil)
 	case "Hangup", "Reject":
 		r.log(Entry{Kind: "verb", Verb: v.Name, Text: v.Reason})
-		r.end(StatusCompleted, 0)
+		r.end(tonepay.CallCompleted, 0)
 	case "Dial", "Connect":
 		// The simulated far end answers at once; the call stays here until
 		// one side hangs up or the call is redirected.

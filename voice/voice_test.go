@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tonepay/tonepay"
 )
 
 var t0 = time.Date(2026, 11, 23, 1, 2, 3, 0, time.UTC)
@@ -150,20 +152,20 @@ func TestVoice(t *testing.T) {
 		steps []step
 	}{
 		{"say then end of document hangs up", nil, map[string]page{base + "start": xmlPage(`<Response><Say loop="2">Hello</Say><Play>hi.mp3</Play></Response>`)},
-			[]step{{in: answer, fetch: base + "start", method: "POST", params: std}, {serve: true, ended: StatusCompleted, heard: []string{"Hello"}}}},
+			[]step{{in: answer, fetch: base + "start", method: "POST", params: std}, {serve: true, ended: tonepay.CallCompleted, heard: []string{"Hello"}}}},
 		{"GET method on answer", func(s *State) { s.Method = "GET" }, nil,
 			[]step{{in: answer, fetch: base + "start", method: "GET"}}},
 		{"inline twiml fetches nothing", func(s *State) { s.URL, s.Twiml = "", `<Response><Say>Inline</Say><Hangup/><Say>never</Say></Response>` }, nil,
-			[]step{{in: answer, ended: StatusCompleted, heard: []string{"Inline"}}}},
+			[]step{{in: answer, ended: tonepay.CallCompleted, heard: []string{"Inline"}}}},
 		{"pause waits on the clock", nil, map[string]page{base + "start": xmlPage(`<Response><Pause length="3"/><Say>After</Say></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 3 * sec},
 				{at: 2 * sec, in: Input{Kind: Timeout}}, // early: ignored
 				{at: sec, keys: "5", unrouted: "5"},     // no Gather listens
-				{at: 3 * sec, in: Input{Kind: Timeout}, ended: StatusCompleted, heard: []string{"After"}}}},
+				{at: 3 * sec, in: Input{Kind: Timeout}, ended: tonepay.CallCompleted, heard: []string{"After"}}}},
 		{"gather numDigits requests action with Digits", nil, map[string]page{base + "start": menu, base + "choice": xmlPage(`<Response><Say>You chose</Say></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec, heard: []string{"Press 1"}},
 				{at: 2 * sec, keys: "1", fetch: base + "choice", params: map[string]string{"Digits": "1", "FinishedOnKey": "", "CallStatus": "in-progress"}},
-				{at: 2 * sec, serve: true, ended: StatusCompleted, heard: []string{"You chose"}}}},
+				{at: 2 * sec, serve: true, ended: tonepay.CallCompleted, heard: []string{"You chose"}}}},
 		{"gather finishOnKey", nil, map[string]page{base + "start": xmlPage(`<Response><Gather timeout="3"/></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 3 * sec},
 				{at: sec, keys: "12", wait: 4 * sec},
@@ -181,17 +183,17 @@ func TestVoice(t *testing.T) {
 				{at: 9 * sec, in: Input{Kind: Timeout}, fetch: base + "a", params: map[string]string{"Digits": "7", "FinishedOnKey": ""}}}},
 		{"gather empty falls through to the next verb", nil, map[string]page{base + "start": menu},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
-				{at: 5 * sec, in: Input{Kind: Timeout}, ended: StatusCompleted, heard: []string{"Bye"}}}},
+				{at: 5 * sec, in: Input{Kind: Timeout}, ended: tonepay.CallCompleted, heard: []string{"Bye"}}}},
 		{"gather finishOnKey first is empty too", nil, map[string]page{base + "start": menu},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
-				{keys: "#", ended: StatusCompleted, heard: []string{"Bye"}}}},
+				{keys: "#", ended: tonepay.CallCompleted, heard: []string{"Bye"}}}},
 		{"gather actionOnEmptyResult requests action", nil, map[string]page{base + "start": xmlPage(`<Response><Gather actionOnEmptyResult="true" action="a"/><Say>never</Say></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
 				{at: 5 * sec, in: Input{Kind: Timeout}, fetch: base + "a", params: map[string]string{"Digits": "", "FinishedOnKey": ""}}}},
 		{"gather nested prompts then timeout", nil, map[string]page{base + "start": xmlPage(`<Response><Gather timeout="2"><Say>One</Say><Pause length="4"/><Play>x.wav</Play><Say>Two</Say></Gather></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * sec, heard: []string{"One"}},
 				{at: 4 * sec, in: Input{Kind: Timeout}, wait: 6 * sec, heard: []string{"Two"}},
-				{at: 6 * sec, in: Input{Kind: Timeout}, ended: StatusCompleted}}},
+				{at: 6 * sec, in: Input{Kind: Timeout}, ended: tonepay.CallCompleted}}},
 		{"gather key stops the prompts", nil, map[string]page{base + "start": xmlPage(`<Response><Gather timeout="2" action="a"><Say>One</Say><Pause length="4"/><Say>Two</Say></Gather></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * sec},
 				{at: sec, keys: "9", wait: 3 * sec},
@@ -202,15 +204,15 @@ func TestVoice(t *testing.T) {
 		{"redirect follows with method", nil, map[string]page{base + "start": xmlPage(`<Response><Redirect method="GET">../next</Redirect><Say>never</Say></Response>`),
 			"https://ivr.acme.io/next": xmlPage(`<Response><Say>Next</Say></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, fetch: "https://ivr.acme.io/next", method: "GET", params: std},
-				{serve: true, ended: StatusCompleted, heard: []string{"Next"}}}},
+				{serve: true, ended: tonepay.CallCompleted, heard: []string{"Next"}}}},
 		{"hangup", nil, map[string]page{base + "start": xmlPage(`<Response><Hangup/><Say>never</Say></Response>`)},
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{}}}},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: tonepay.CallCompleted, heard: []string{}}}},
 		{"reject busy unanswered inbound", func(s *State) { s.Direction = "inbound" }, map[string]page{base + "start": xmlPage(`<Response><Reject reason="busy"/></Response>`)},
-			[]step{{in: answer, fetch: base + "start", params: map[string]string{"CallStatus": "ringing", "Direction": "inbound"}}, {serve: true, ended: StatusBusy}}},
+			[]step{{in: answer, fetch: base + "start", params: map[string]string{"CallStatus": "ringing", "Direction": "inbound"}}, {serve: true, ended: tonepay.CallBusy}}},
 		{"reject rejected: no-answer", func(s *State) { s.Direction = "inbound" }, map[string]page{base + "start": xmlPage(`<Response><Reject/></Response>`)},
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusNoAnswer}}},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: tonepay.CallNoAnswer}}},
 		{"reject after answer hangs up", func(s *State) { s.Direction = "inbound" }, map[string]page{base + "start": xmlPage(`<Response><Say>Hi</Say><Reject/></Response>`)},
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted}}},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: tonepay.CallCompleted}}},
 		{"inbound action says in-progress", func(s *State) { s.Direction = "inbound" }, map[string]page{base + "start": xmlPage(`<Response><Gather numDigits="1" action="a"/></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec}, {keys: "1", fetch: base + "a", params: map[string]string{"CallStatus": "in-progress"}}}},
 		{"dial: far end hangs up, action with DialCallStatus", nil, map[string]page{base + "start": xmlPage(`<Response><Dial action="dialed"><Number>+15553334444</Number></Dial><Say>never</Say></Response>`)},
@@ -218,14 +220,14 @@ func TestVoice(t *testing.T) {
 				{at: sec, keys: "12", unrouted: "12"}, // agent-assisted Payments happen here
 				{at: 65 * sec, in: Input{Kind: FarEndHangUp}, fetch: base + "dialed", params: map[string]string{"DialCallStatus": "completed", "DialCallDuration": "65", "DialBridged": "true", "Digits": "-"}}}},
 		{"dial without action: next verb", nil, map[string]page{base + "start": xmlPage(`<Response><Dial>+15553334444</Dial><Say>After</Say></Response>`)},
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * 3600 * sec}, {in: Input{Kind: FarEndHangUp}, ended: StatusCompleted, heard: []string{"After"}}}},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * 3600 * sec}, {in: Input{Kind: FarEndHangUp}, ended: tonepay.CallCompleted, heard: []string{"After"}}}},
 		{"dial: caller hangs up, action notified", nil, map[string]page{base + "start": xmlPage(`<Response><Dial action="dialed"><Client>agent</Client></Dial></Response>`)},
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * 3600 * sec}, {at: 5 * sec, in: Input{Kind: CallerHangUp}, notify: 1, ended: StatusCompleted}}},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * 3600 * sec}, {at: 5 * sec, in: Input{Kind: CallerHangUp}, notify: 1, ended: tonepay.CallCompleted}}},
 		{"dial: redirected, action notified then the new URL", nil, map[string]page{base + "start": xmlPage(`<Response><Dial action="dialed"><Sip>sip:a@b.example</Sip></Dial></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * 3600 * sec}, {in: Input{Kind: Update, URL: base + "other", Method: "GET"}, notify: 1, fetch: base + "other", method: "GET"}}},
 		{"update with twiml interrupts a gather", nil, map[string]page{base + "start": menu},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec},
-				{in: Input{Kind: Update, Twiml: `<Response><Say>Interrupted</Say></Response>`}, ended: StatusCompleted, heard: []string{"Interrupted"}}}},
+				{in: Input{Kind: Update, Twiml: `<Response><Say>Interrupted</Say></Response>`}, ended: tonepay.CallCompleted, heard: []string{"Interrupted"}}}},
 		{"dial: timeLimit ends the bridge", nil, map[string]page{base + "start": xmlPage(`<Response><Dial timeLimit="30" action="dialed">+1555</Dial></Response>`)},
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 30 * sec},
 				{at: 30 * sec, in: Input{Kind: Timeout}, fetch: base + "dialed", params: map[string]string{"DialCallStatus": "completed", "DialCallDuration": "30"}}}},
@@ -238,9 +240,9 @@ func TestVoice(t *testing.T) {
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, fetch: base + "paid", method: "POST",
 				params: map[string]string{"Result": "validation-error", "PaymentError": "chargeAmount='-0.5' (not a number between 0.00 - 1,000,000.00)", "PayErrorCode": "64003"}}}},
 		{"pay with a bad attribute and no action: next verb", nil, map[string]page{base + "start": xmlPage(`<Response><Pay tokenType="forever"/><Say>After</Say></Response>`)},
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"After"}}}},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: tonepay.CallCompleted, heard: []string{"After"}}}},
 		{"caller hangs up in a gather", nil, map[string]page{base + "start": menu},
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec}, {in: Input{Kind: CallerHangUp}, ended: StatusCompleted},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 5 * sec}, {in: Input{Kind: CallerHangUp}, ended: tonepay.CallCompleted},
 				{keys: "1", unrouted: "1"}, {at: 5 * sec, in: Input{Kind: Timeout}}}},
 	}
 	for _, tt := range tests {
@@ -268,9 +270,9 @@ func TestVoiceErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := step{serve: true, ended: StatusCompleted, code: tt.code, heard: []string{StockMessage}}
+			st := step{serve: true, ended: tonepay.CallCompleted, code: tt.code, heard: []string{StockMessage}}
 			if tt.in != nil {
-				st = step{in: *tt.in, ended: StatusCompleted, code: tt.code, heard: []string{StockMessage}}
+				st = step{in: *tt.in, ended: tonepay.CallCompleted, code: tt.code, heard: []string{StockMessage}}
 			}
 			play(t, Engine{}, newCall(nil), map[string]page{base + "start": tt.p}, []step{{in: answer, fetch: base + "start"}, st})
 		})
@@ -281,21 +283,21 @@ func TestVoiceErrors(t *testing.T) {
 	play(t, Engine{}, newCall(func(s *State) { s.FallbackURL = base + "fallback" }), app, []step{
 		{in: answer, fetch: base + "start"},
 		{serve: true, fetch: base + "fallback", params: map[string]string{"ErrorCode": "12300", "ErrorUrl": base + "start"}},
-		{serve: true, ended: StatusCompleted, heard: []string{"Fallback"}},
+		{serve: true, ended: tonepay.CallCompleted, heard: []string{"Fallback"}},
 	})
 	// text/plain that is not TwiML is read aloud (its words not shown: see
 	// TestNotTwiMLNotShown); audio is played; both hang up.
 	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "text/plain", "Just  words"}}, []step{
-		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"(11 bytes of text/plain, not TwiML, read aloud; not shown)"}}})
+		{in: answer, fetch: base + "start"}, {serve: true, ended: tonepay.CallCompleted, heard: []string{"(11 bytes of text/plain, not TwiML, read aloud; not shown)"}}})
 	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "text/plain", "<Response><Say>Plain</Say></Response>"}}, []step{
-		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"Plain"}}})
+		{in: answer, fetch: base + "start"}, {serve: true, ended: tonepay.CallCompleted, heard: []string{"Plain"}}})
 	play(t, Engine{}, newCall(nil), map[string]page{base + "start": {200, "audio/mpeg", "ID3"}}, []step{
-		{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{}}})
+		{in: answer, fetch: base + "start"}, {serve: true, ended: tonepay.CallCompleted, heard: []string{}}})
 	// A stale fetch answer (an earlier Seq) is ignored.
 	play(t, Engine{}, newCall(nil), nil, []step{{in: answer, fetch: base + "start"}, {in: Input{Kind: Fetched, Seq: 99, Status: 200}}})
 	// A relative action in inline Twiml is 15004.
 	play(t, Engine{}, newCall(func(s *State) { s.URL, s.Twiml = "", `<Response><Gather action="rel"/></Response>` }), nil, []step{
-		{in: answer, ended: StatusCompleted, code: CodeRelativeAction}})
+		{in: answer, ended: tonepay.CallCompleted, code: CodeRelativeAction}})
 }
 
 func TestRedirectLoop(t *testing.T) {
@@ -306,7 +308,7 @@ func TestRedirectLoop(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		steps = append(steps, step{serve: true, fetch: base + "start"})
 	}
-	steps = append(steps, step{serve: true, ended: StatusCompleted})
+	steps = append(steps, step{serve: true, ended: tonepay.CallCompleted})
 	play(t, e, s, app, steps)
 
 	// Waiting for the caller resets the count: a menu that re-asks runs on.
@@ -355,7 +357,7 @@ func TestRestartMidGather(t *testing.T) {
 	if err := json.Unmarshal(b, &mid); err != nil || mid.Fetch == nil || mid.Fetch.Params.Get("Digits") != "1234" {
 		t.Fatalf("%v %+v", err, mid.Fetch)
 	}
-	play(t, e, &mid, app, []step{{at: 4 * sec, keys: "5", unrouted: "5"}, {at: 4 * sec, serve: true, ended: StatusCompleted, heard: []string{"Thanks"}}})
+	play(t, e, &mid, app, []step{{at: 4 * sec, keys: "5", unrouted: "5"}, {at: 4 * sec, serve: true, ended: tonepay.CallCompleted, heard: []string{"Thanks"}}})
 }
 
 func TestCallerHangUpInDialNotifiesCompleted(t *testing.T) {
@@ -371,7 +373,7 @@ func TestCallerHangUpInDialNotifiesCompleted(t *testing.T) {
 	if n.URL != "https://ivr.acme.io/d" || n.Params.Get("CallStatus") != "completed" || n.Params.Get("DialCallStatus") != "completed" || n.Params.Get("DialCallDuration") != "42" {
 		t.Errorf("%+v", n)
 	}
-	if o.Fetch != nil || o.Ended != StatusCompleted {
+	if o.Fetch != nil || o.Ended != tonepay.CallCompleted {
 		t.Errorf("%+v", o)
 	}
 }
@@ -387,10 +389,10 @@ func TestClock(t *testing.T) {
 		steps []step
 	}{
 		{"instant: a pause mid-document takes no time", Engine{Instant: true}, doc(`<Response><Say>One</Say><Pause length="9"/><Say>Two</Say></Response>`),
-			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: StatusCompleted, heard: []string{"One", "Two"}}}},
+			[]step{{in: answer, fetch: base + "start"}, {serve: true, ended: tonepay.CallCompleted, heard: []string{"One", "Two"}}}},
 		{"instant: a closing pause holds the call", Engine{Instant: true}, doc(`<Response><Say>Hold</Say><Pause length="3600"/></Response>`),
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 3600 * sec, heard: []string{"Hold"}},
-				{keys: "1", unrouted: "1"}, {at: 3600 * sec, in: Input{Kind: Timeout}, ended: StatusCompleted}}},
+				{keys: "1", unrouted: "1"}, {at: 3600 * sec, in: Input{Kind: Timeout}, ended: tonepay.CallCompleted}}},
 		{"instant: nested pauses take no time", Engine{Instant: true}, doc(`<Response><Gather timeout="4"><Say>A</Say><Pause length="9"/><Say>B</Say></Gather></Response>`),
 			[]step{{in: answer, fetch: base + "start"}, {serve: true, wait: 4 * sec, heard: []string{"A", "B"}}}},
 		{"speech rate: a say takes its words' time", Engine{SpeechRate: 120}, doc(`<Response><Say loop="2">one two three four</Say><Say>next</Say></Response>`),
@@ -432,7 +434,7 @@ func TestHolds(t *testing.T) {
 			if !tt.held {
 				return
 			}
-			if o.Fetch != nil || o.Ended != "" || s.Status != StatusInProgress {
+			if o.Fetch != nil || o.Ended != "" || s.Status != tonepay.CallInProgress {
 				t.Fatalf("held call: %+v status %q", o, s.Status)
 			}
 			if o := (Engine{}).Step(s, Input{Kind: Key, Key: '7'}, t0); o.Unrouted != '7' {
@@ -599,7 +601,7 @@ func TestParams(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newCall(tt.mod)
-			s.Status = StatusInProgress
+			s.Status = tonepay.CallInProgress
 			p := s.Params()
 			if got := geo(p, "From"); got != tt.from {
 				t.Errorf("From*: %q, want %q", got, tt.from)
