@@ -64,7 +64,7 @@ func TestVerifyAgainstTwilioGo(t *testing.T) {
 		// Twilio's documented example (reference/twilio-pay.md §6).
 		{name: "Twilio's docs example", token: "12345", url: "https://mycompany.com/myapp.php?foo=1&bar=2",
 			form: url.Values{"CallSid": {"CA1234567890ABCDE"}, "Caller": {"+12349013030"}, "Digits": {"1234"}, "From": {"+12349013030"}, "To": {"+18005551212"}},
-			sig: "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", accepted: true},
+			sig:  "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", accepted: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
