@@ -65,16 +65,19 @@ func FromEnv(getenv func(string) string) (*Client, error) {
 	return New(Server(getenv), getenv("TONEPAY_ACCOUNT_SID"), getenv("TONEPAY_AUTH_TOKEN"))
 }
 
+// ErrNoCredentials is New's error for an empty account SID or auth token.
+var ErrNoCredentials = errors.New("set TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN to the account's credentials")
+
 // New returns a client of the server at base (http or https, with a host;
 // a trailing / is ignored) that signs in as the account with its auth token.
 // It fails when base is not such a URL (the error quotes it, credentials
-// removed), or when a credential is empty.
+// removed), or with ErrNoCredentials when a credential is empty.
 func New(base, accountSid, authToken string) (*Client, error) {
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not a URL such as %s", tonepay.RedactURL(base), DefaultServer)
 	}
 	if accountSid == "" || authToken == "" {
-		return nil, errors.New("set TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN to the account's credentials")
+		return nil, ErrNoCredentials
 	}
 	return &Client{HTTPClient: &http.Client{Timeout: 5 * time.Minute}, base: strings.TrimRight(base, "/"),
 		account: accountSid, token: tonepay.NewSecret(authToken)}, nil
