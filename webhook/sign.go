@@ -7,6 +7,7 @@ package webhook
 import (
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/subtle"
 	"encoding/base64"
 	"net/url"
 	"sort"
@@ -33,4 +34,22 @@ func Sign(authToken tonepay.Secret, fullURL string, form url.Values) string {
 		}
 	}
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Verify reports whether signature, a request's X-Twilio-Signature, is the
+// one authToken makes for a request to fullURL with form: a form POST signs
+// the URL and its parameters; a GET or a WebSocket upgrade signs the URL
+// alone (form nil; its query is part of the URL). The comparison takes the
+// same time however much of the signature matches.
+//
+// fullURL is compared as given, as the sender signed it: scheme, host (and a
+// port only if the request named one), path and query. A receiver that
+// accepts more than one form of its URL (twilio-go's validator also tries
+// the URL with and without the default port; DESIGN §11 tries a trailing
+// "/") calls Verify once for each.
+func Verify(authToken tonepay.Secret, fullURL string, form url.Values, signature string) bool {
+	if signature == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(Sign(authToken, fullURL, form)), []byte(signature)) == 1
 }

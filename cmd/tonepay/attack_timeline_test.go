@@ -86,9 +86,7 @@ func TestAttackTimelineLeaks(t *testing.T) {
 	for path := range internal {
 		pages["/to"+path] = `<Response><Say>Going in</Say><Redirect method="GET">` + svc.URL + path + `</Redirect></Response>`
 	}
-	app.mu.Lock()
-	app.pages = pages
-	app.mu.Unlock()
+	app.SetPages(pages)
 
 	create := func(p *api.CreateCallParams) string {
 		t.Helper()

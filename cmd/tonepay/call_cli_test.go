@@ -88,8 +88,8 @@ func TestCallInboundAndTimelineCommands(t *testing.T) {
 		bodies["inbound"]["direction"] != "inbound" || bodies["live"]["direction"] != "outbound-api" {
 		t.Errorf("calls: %v", bodies)
 	}
-	if rw.checked < 3 {
-		t.Errorf("%d twilio-go responses checked against the spec", rw.checked)
+	if rw.Checked() < 3 {
+		t.Errorf("%d twilio-go responses checked against the spec", rw.Checked())
 	}
 
 	// The timeline as the runtime writes it, read back by the command.
@@ -155,7 +155,7 @@ func specCall(t *testing.T, sp *spec, base, sid, token, method, call string, for
 		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
 	}
 	orig, _ := http.NewRequest(method, "https://api.twilio.com"+twilioPath, nil)
-	if err := sp.check(orig, res, b); err != nil {
+	if err := sp.Check(orig, res, b); err != nil {
 		t.Errorf("%s %s does not match the spec: %v\n%s", method, path, err, b)
 	}
 	var got map[string]any

@@ -156,7 +156,7 @@ func TestCallParamsEndToEnd(t *testing.T) {
 	wantTwilioError(t, "update with Url and Twiml", err, 20001, 400)
 	_, err = tw.UpdateCall(*both.Sid, (&api.UpdateCallParams{}).SetStatusCallbackMethod("PATCH"))
 	wantTwilioError(t, "update StatusCallbackMethod", err, 21209, 400)
-	if rw.checked < 5 {
-		t.Errorf("%d responses checked against the spec, want at least 5", rw.checked)
+	if rw.Checked() < 5 {
+		t.Errorf("%d responses checked against the spec, want at least 5", rw.Checked())
 	}
 }

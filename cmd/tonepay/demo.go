@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/client"
+	"github.com/tonepay/tonepay/examples/pay/payapp"
 	"github.com/tonepay/tonepay/webhook"
 )
 
@@ -37,33 +39,37 @@ func demo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer ds.close()
-	cfg, base := ds.cfg, ds.base
-	rc, err := startDemoReceiver(tonepay.NewSecret(cfg.AuthToken))
+	base := ds.base
+	rc, err := startDemoReceiver(tonepay.NewSecret(ds.cfg.AuthToken))
 	if err != nil {
 		return err
 	}
 	defer rc.srv.Close()
 
-	c := &apiClient{base: base, account: cfg.AccountSid, token: cfg.AuthToken, http: &http.Client{Timeout: 30 * time.Second}}
+	c, err := ds.client()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	say := func(who, what string) {
 		fmt.Fprintf(stdout, "%6dms  %-7s %s\n", time.Since(start).Milliseconds(), who, what)
 	}
 	fmt.Fprintf(stdout, "tonepay demo: a server on %s, status callbacks to %s\n\n", base, rc.url)
 
-	var call, pay struct{ Sid string }
-	if err := c.call(ctx, c.twilio("/Calls.json"), url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {"https://example.com/twiml"}}, &call); err != nil {
+	call, err := c.CreateCall(ctx, client.CallParams{To: "+15005550006", From: "+15005550001", URL: "https://example.com/twiml"})
+	if err != nil {
 		return err
 	}
 	say("phone", "call "+call.Sid+" answered")
-	create := url.Values{"IdempotencyKey": {"demo-1"}, "StatusCallback": {rc.url}, "ChargeAmount": {"49.99"}, "Currency": {"USD"}}
-	if err := c.call(ctx, c.twilio("/Calls/"+call.Sid+"/Payments.json"), create, &pay); err != nil {
+	pay, err := c.CreatePayment(ctx, call.Sid, client.PaymentParams{IdempotencyKey: "demo-1", StatusCallback: rc.url, ChargeAmount: "49.99", Currency: "USD"})
+	if err != nil {
 		return err
 	}
 	say("agent", "starts payment "+pay.Sid+" for USD 49.99")
-	update := func(kv ...string) error {
-		f := url.Values{"IdempotencyKey": {"demo-" + kv[1]}, "StatusCallback": {rc.url}, kv[0]: {kv[1]}}
-		return c.call(ctx, c.twilio("/Calls/"+call.Sid+"/Payments/"+pay.Sid+".json"), f, nil)
+	update := func(u client.PaymentUpdate) error {
+		u.IdempotencyKey, u.StatusCallback = "demo-"+u.Capture+u.Status, rc.url
+		_, err := c.UpdatePayment(ctx, call.Sid, pay.Sid, u)
+		return err
 	}
 	for _, step := range []struct{ field, keys, spoken string }{
 		{"payment-card-number", testCard + "#", "the card number, then #"},
@@ -71,17 +77,17 @@ func demo(ctx context.Context, stdout io.Writer) error {
 		{"security-code", "123", "the security code"},
 		{"postal-code", "94109#", "the postal code, then #"},
 	} {
-		if err := update("Capture", step.field); err != nil {
+		if err := update(client.PaymentUpdate{Capture: step.field}); err != nil {
 			return err
 		}
 		say("agent", "asks for "+step.field)
-		if err := c.call(ctx, c.ext("/Calls/"+call.Sid+"/Digits"), url.Values{"Digits": {step.keys}}, nil); err != nil {
+		if _, err := c.Press(ctx, call.Sid, step.keys); err != nil {
 			printTimeline(ctx, c, call.Sid, stdout) // why the call is not where the caller is
 			return err
 		}
 		say("caller", "types "+step.spoken)
 	}
-	if err := update("Status", "complete"); err != nil {
+	if err := update(client.PaymentUpdate{Status: "complete"}); err != nil {
 		return err
 	}
 	say("agent", "processes the payment")
@@ -128,6 +134,16 @@ func startDemoServer(ctx context.Context) (*demoServer, error) {
 	}
 }
 
+// client is tonepay's client for the demo's account on the server.
+func (ds *demoServer) client() (*client.Client, error) {
+	c, err := client.New(ds.base, ds.cfg.AccountSid, ds.cfg.AuthToken)
+	if err != nil {
+		return nil, err
+	}
+	c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	return c, nil
+}
+
 // close stops the server and removes its database; it may be called again.
 func (ds *demoServer) close() error {
 	if ds.err == nil {
@@ -170,7 +186,7 @@ func startDemoReceiver(token tonepay.Secret) (*demoReceiver, error) {
 func (rc *demoReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	cb := demoCallback{at: time.Now(), form: r.PostForm,
-		signed: webhook.Sign(rc.token, "http://"+r.Host+r.URL.RequestURI(), r.PostForm) == r.Header.Get("X-Twilio-Signature")}
+		signed: webhook.Verify(rc.token, "http://"+r.Host+r.URL.RequestURI(), r.PostForm, r.Header.Get("X-Twilio-Signature"))}
 	rc.mu.Lock()
 	rc.got = append(rc.got, cb)
 	if r.PostForm.Has("Result") {
@@ -224,57 +240,54 @@ func (rc *demoReceiver) print(w io.Writer, start time.Time) {
 	tw.Flush()
 }
 
-// demoIVR plays a self-service payment from the caller's side: a small
-// <Pay> IVR on loopback, a call placed to it, the keys a caller would press,
-// and, in time order, what the caller heard, what they typed (never the
-// digits) and each webhook the app received, with its signature checked.
+// demoIVR plays a self-service payment from the caller's side: examples/pay's
+// bill payment line (package payapp) on loopback, a call placed to it, the
+// keys a caller would press, and, in time order, what the caller heard,
+// what they typed (never the digits) and each webhook the app received,
+// with its signature checked.
 func demoIVR(ctx context.Context, stdout io.Writer) error {
 	ds, err := startDemoServer(ctx)
 	if err != nil {
 		return err
 	}
 	defer ds.close()
-	app, err := startDemoIVRApp(tonepay.NewSecret(ds.cfg.AuthToken))
+	app, err := startDemoIVRApp(ds.cfg.AuthToken)
 	if err != nil {
 		return err
 	}
 	defer app.srv.Close()
-	c := &apiClient{base: ds.base, account: ds.cfg.AccountSid, token: ds.cfg.AuthToken, http: &http.Client{Timeout: 30 * time.Second}}
+	c, err := ds.client()
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "tonepay demo --ivr: a server on %s, a <Pay> IVR on %s\n\n", ds.base, app.url)
 
 	var events []demoEvent
-	var call struct{ Sid string }
 	start := time.Now()
-	if err := c.call(ctx, c.twilio("/Calls.json"), url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {app.url + "/voice"}}, &call); err != nil {
+	call, err := c.CreateCall(ctx, client.CallParams{To: "+15005550006", From: "+15005550001", URL: app.url + "/voice"})
+	if err != nil {
 		return err
 	}
 	// The caller mistypes the card once, to hear the retry prompt. The
-	// digits are never printed: only what kind of keys they were.
+	// digits are never printed: only what kind of keys they were. The app
+	// asks for no postal code.
 	for _, step := range []struct{ keys, what string }{
 		{wrongCard + "#", "a wrong card number (16 keys, then #)"},
 		{testCard + "#", "the card number (16 keys, then #)"},
 		{"1230", "the expiry date (4 keys)"},
 		{"123", "the security code (3 keys)"},
-		{"94109#", "the postal code (5 keys, then #)"},
 	} {
 		events = append(events, demoEvent{time.Now(), "types", step.what})
-		if err := c.call(ctx, c.ext("/Calls/"+call.Sid+"/Digits"), url.Values{"Digits": {step.keys}}, nil); err != nil {
+		if _, err := c.Press(ctx, call.Sid, step.keys); err != nil {
 			printTimeline(ctx, c, call.Sid, stdout) // why the call is not where the caller is
 			return err
 		}
 	}
 	// The charge and the statusCallbacks (sent by the outbox) come after
 	// the last key: wait for the call to end and the last callback.
-	var tl struct {
-		Status  string `json:"status"`
-		Entries []struct {
-			At   time.Time `json:"at"`
-			Kind string    `json:"kind"`
-			Text string    `json:"text"`
-		} `json:"entries"`
-	}
+	var tl *client.TimelinePage
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		if err := c.call(ctx, c.ext("/Calls/"+call.Sid+"/Timeline?PageSize=1000"), nil, &tl); err != nil {
+		if tl, err = c.Timeline(ctx, call.Sid, 0, client.MaxTimelinePage); err != nil {
 			return err
 		}
 		if tl.Status == "completed" && app.has("For", "payment-processing") {
@@ -319,11 +332,15 @@ type demoEvent struct {
 	who, what string
 }
 
-// demoIVRApp is the demo's voice app: a bill payment by <Pay>.
+// demoIVRApp serves examples/pay's app and notes every request it gets,
+// with whether its X-Twilio-Signature holds. The app checks signatures
+// itself (with twilio-go's validator, as a Twilio app would) and refuses
+// bad ones; the demo checks them again to print the verdict.
 type demoIVRApp struct {
 	srv   *http.Server
 	url   string
 	token tonepay.Secret
+	app   *payapp.App
 
 	mu  sync.Mutex
 	got []demoRequest
@@ -336,22 +353,13 @@ type demoRequest struct {
 	signed bool
 }
 
-const demoIVRVoice = `<?xml version="1.0" encoding="UTF-8"?>
-<Response>
-  <Say>Welcome to Acme Utilities. Your balance is 42 dollars and 50 cents.</Say>
-  <Pay action="/paid" statusCallback="/pay-status" chargeAmount="42.50" maxAttempts="2">
-    <Prompt for="payment-card-number" attempt="1"><Say>Please enter your card number, then press pound.</Say></Prompt>
-    <Prompt for="payment-card-number" errorType="invalid-card-number"><Say>That card number is not valid. Please enter it again, then press pound.</Say></Prompt>
-    <Prompt for="expiration-date"><Say>Please enter the expiry date, two digits for the month and two for the year.</Say></Prompt>
-  </Pay>
-</Response>`
-
-func startDemoIVRApp(token tonepay.Secret) (*demoIVRApp, error) {
+func startDemoIVRApp(token string) (*demoIVRApp, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	a := &demoIVRApp{url: "http://" + ln.Addr().String(), token: token}
+	a := &demoIVRApp{url: "http://" + ln.Addr().String(), token: tonepay.NewSecret(token)}
+	a.app = payapp.New(token, a.url)
 	a.srv = &http.Server{Handler: http.HandlerFunc(a.serve), ReadHeaderTimeout: 5 * time.Second}
 	go a.srv.Serve(ln)
 	return a, nil
@@ -359,27 +367,15 @@ func startDemoIVRApp(token tonepay.Secret) (*demoIVRApp, error) {
 
 func (a *demoIVRApp) serve(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
-	form := r.PostForm
+	signed := r.PostForm // a GET signs its URL alone, query included
 	if r.Method == http.MethodGet {
-		form = url.Values{}
+		signed = nil
 	}
-	signed := webhook.Sign(a.token, "http://"+r.Host+r.URL.RequestURI(), form) == r.Header.Get("X-Twilio-Signature")
+	ok := webhook.Verify(a.token, "http://"+r.Host+r.URL.RequestURI(), signed, r.Header.Get("X-Twilio-Signature"))
 	a.mu.Lock()
-	a.got = append(a.got, demoRequest{time.Now(), r.URL.Path, r.Form, signed})
+	a.got = append(a.got, demoRequest{time.Now(), r.URL.Path, r.Form, ok})
 	a.mu.Unlock()
-	w.Header().Set("Content-Type", "text/xml")
-	switch r.URL.Path {
-	case "/voice":
-		io.WriteString(w, demoIVRVoice)
-	case "/paid":
-		say := "Thank you. Your payment was taken."
-		if r.PostForm.Get("Result") != "success" {
-			say = "Sorry, the payment did not go through."
-		}
-		io.WriteString(w, "<Response><Say>"+say+" Goodbye.</Say><Hangup/></Response>")
-	default:
-		w.WriteHeader(http.StatusNoContent)
-	}
+	a.app.ServeHTTP(w, r)
 }
 
 func (a *demoIVRApp) has(name, value string) bool {

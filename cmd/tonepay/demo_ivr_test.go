@@ -16,7 +16,7 @@ func TestDemoIVR(t *testing.T) {
 	}
 	for _, want := range []string{
 		`hears  "Welcome to Acme Utilities.`,
-		`hears  "Please enter your card number, then press pound."`,
+		`hears  "To pay by card, please enter your card number, then press pound."`,
 		`hears  "That card number is not valid.`,
 		`hears  "Please enter the expiry date`,
 		"types  the card number (16 keys, then #)",

@@ -23,7 +23,7 @@ import (
 func TestFaultRSSReturned(t *testing.T) {
 	t.Parallel()
 	fs := newFaultServer(t, filepath.Join(t.TempDir(), "rss.db"))
-	pid := fs.cur.cmd.Process.Pid
+	pid := fs.cur.Pid()
 	if _, err := rssAnon(pid); err != nil {
 		t.Skipf("no /proc here: %v", err) // Linux only; CI runs on Linux
 	}

@@ -74,11 +74,12 @@ Starts a server on a temporary database and a free loopback port, plays an
 agent and a caller through one card payment with the sandbox connector, and
 prints each step. It leaves nothing behind.
 
-  --ivr   the self-service flow instead: a small <Pay> IVR runs on loopback,
-          a call is placed to it and a caller types a card on the keypad; it
-          prints, in time order, what the caller hears, what they type (never
-          the digits) and each webhook the app receives (TwiML fetches,
-          statusCallbacks, the action), with its signature checked
+  --ivr   the self-service flow instead: a small <Pay> IVR (examples/pay)
+          runs on loopback, a call is placed to it and a caller types a card
+          on the keypad; it prints, in time order, what the caller hears, what
+          they type (never the digits) and each webhook the app receives
+          (TwiML fetches, statusCallbacks, the action), with its signature
+          checked
 `
 
 // run is main without the process: tests call it with their own arguments,

@@ -136,8 +136,8 @@ func TestIncomingPhoneNumbersEndToEnd(t *testing.T) {
 	if _, err := tws.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550006")); err != nil {
 		t.Fatalf("released number claimed by the subaccount: %v", err)
 	}
-	if rw.checked < 10 {
-		t.Errorf("%d answers checked against the spec", rw.checked)
+	if rw.Checked() < 10 {
+		t.Errorf("%d answers checked against the spec", rw.Checked())
 	}
 }
 

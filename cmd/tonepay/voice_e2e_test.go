@@ -3,95 +3,17 @@ package main
 import (
 	"encoding/json"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	twclient "github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 	"github.com/twilio/twilio-go/twiml"
 )
-
-// voiceApp is a real TwiML application over HTTP: it serves a document per
-// path and checks every request's X-Twilio-Signature with twilio-go's
-// RequestValidator, as a real app does.
-type voiceApp struct {
-	t     *testing.T
-	srv   *httptest.Server
-	token string
-	mu    sync.Mutex
-	pages map[string]string // path -> TwiML
-	got   []appRequest
-}
-
-type appRequest struct {
-	Method, Path string
-	Params       url.Values // the form of a POST, the query of a GET
-	Valid        bool
-}
-
-func newVoiceApp(t *testing.T, token string, pages map[string]string) *voiceApp {
-	a := &voiceApp{t: t, token: token, pages: pages}
-	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-func (a *voiceApp) serve(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
-	full := "http://" + r.Host + r.URL.RequestURI()
-	v := twclient.NewRequestValidator(a.token)
-	req := appRequest{Method: r.Method, Path: r.URL.Path}
-	sig := r.Header.Get("X-Twilio-Signature")
-	if r.Method == "POST" {
-		params := map[string]string{}
-		for k := range r.PostForm {
-			params[k] = r.PostForm.Get(k)
-		}
-		req.Params, req.Valid = r.PostForm, v.Validate(full, params, sig)
-	} else {
-		req.Params, req.Valid = r.URL.Query(), v.Validate(full, map[string]string{}, sig)
-	}
-	a.mu.Lock()
-	a.got = append(a.got, req)
-	page, ok := a.pages[r.URL.Path]
-	a.mu.Unlock()
-	switch {
-	case !ok:
-		http.NotFound(w, r)
-	case strings.HasPrefix(page, "json:"):
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(page[5:]))
-	default:
-		w.Header().Set("Content-Type", "text/xml")
-		w.Write([]byte(page))
-	}
-}
-
-func (a *voiceApp) url(path string) string { return a.srv.URL + path }
-
-func (a *voiceApp) requests() []appRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.got)
-}
-
-// checkSigned fails the test for any request whose signature did not hold.
-func (a *voiceApp) checkSigned() {
-	a.t.Helper()
-	for _, r := range a.requests() {
-		if !r.Valid {
-			a.t.Errorf("request %s %s: X-Twilio-Signature does not validate", r.Method, r.Path)
-		}
-	}
-}
 
 type timelineEntry struct {
 	Seq    int64  `json:"seq"`

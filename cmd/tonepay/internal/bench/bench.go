@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 	"github.com/tonepay/tonepay/webhook"
 )
@@ -244,7 +245,7 @@ type bench struct {
 	sid, token    string
 	receiver      *http.Server
 	callbackURL   string
-	client        *http.Client
+	api           *client.Client // tonepay's API as the account; load() measures with plain HTTP
 	badSignatures atomic.Int64
 	lastCallback  atomic.Int64 // UnixNano of the latest callback's arrival
 
@@ -255,8 +256,7 @@ type bench struct {
 
 func newBench(ctx context.Context, exe string) (*bench, error) {
 	b := &bench{ctx: ctx, sid: tonepay.NewSID(tonepay.PrefixAccount), token: tonepay.RandomHex(16),
-		results: map[string]chan struct{}{}, partial: map[string]chan time.Time{},
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}}
+		results: map[string]chan struct{}{}, partial: map[string]chan time.Time{}}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "tonepay-bench"); err != nil {
 		return nil, err
@@ -267,7 +267,14 @@ func newBench(ctx context.Context, exe string) (*bench, error) {
 	if err := b.startBaseline(); err != nil {
 		return nil, err
 	}
-	return b, b.startServer(exe)
+	if err := b.startServer(exe); err != nil {
+		return b, err
+	}
+	if b.api, err = client.New(b.base, b.sid, b.token); err != nil {
+		return b, err
+	}
+	b.api.HTTPClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
+	return b, nil
 }
 
 func (b *bench) close() {
@@ -355,7 +362,7 @@ func (b *bench) startReceiver() error {
 		now := time.Now()
 		b.lastCallback.Store(now.UnixNano())
 		r.ParseForm()
-		if webhook.Sign(tonepay.NewSecret(b.token), "http://"+r.Host+r.URL.RequestURI(), r.PostForm) != r.Header.Get("X-Twilio-Signature") {
+		if !webhook.Verify(tonepay.NewSecret(b.token), "http://"+r.Host+r.URL.RequestURI(), r.PostForm, r.Header.Get("X-Twilio-Signature")) {
 			b.badSignatures.Add(1)
 		}
 		f := r.PostForm
@@ -393,46 +400,8 @@ func (b *bench) paymentsURL(calls []string) []string {
 	return out
 }
 
-// post sends a form with the account's credentials and decodes the JSON answer.
-func (b *bench) post(path string, form url.Values, out any) error {
-	req, _ := http.NewRequestWithContext(b.ctx, "POST", b.base+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(b.sid, b.token)
-	res, err := b.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode >= 300 {
-		body, _ := io.ReadAll(res.Body)
-		return fmt.Errorf("POST %s: %d %s", path, res.StatusCode, body)
-	}
-	if out == nil {
-		io.Copy(io.Discard, res.Body)
-		return nil
-	}
-	return json.NewDecoder(res.Body).Decode(out)
-}
-
-// get reads a JSON resource with the account's credentials.
-func (b *bench) get(path string, out any) error {
-	req, _ := http.NewRequestWithContext(b.ctx, "GET", b.base+path, nil)
-	req.SetBasicAuth(b.sid, b.token)
-	res, err := b.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode >= 300 {
-		body, _ := io.ReadAll(res.Body)
-		return fmt.Errorf("GET %s: %d %s", path, res.StatusCode, body)
-	}
-	return json.NewDecoder(res.Body).Decode(out)
-}
-
 func (b *bench) newCall() (string, error) {
-	var c struct{ Sid string }
-	err := b.post("/2010-04-01/Accounts/"+b.sid+"/Calls.json", url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {"https://example.com/t"}}, &c)
+	c, err := b.api.CreateCall(b.ctx, client.CallParams{To: "+15005550006", From: "+15005550001", URL: "https://example.com/t"})
 	return c.Sid, err
 }
 
@@ -446,21 +415,20 @@ func (b *bench) makeCalls(n, conc int) ([]string, error) {
 
 // payment starts a charging session on call and returns its SID.
 func (b *bench) payment(call string) (string, error) {
-	var p struct{ Sid string }
-	err := b.post("/2010-04-01/Accounts/"+b.sid+"/Calls/"+call+"/Payments.json", b.createForm(), &p)
+	p, err := b.api.CreatePayment(b.ctx, call, client.PaymentParams{IdempotencyKey: tonepay.RandomHex(8), StatusCallback: b.callbackURL, ChargeAmount: "10.00"})
 	return p.Sid, err
 }
 
-func (b *bench) update(call, pk string, kv ...string) error {
-	f := url.Values{"IdempotencyKey": {tonepay.RandomHex(8)}, "StatusCallback": {b.callbackURL}}
-	for i := 0; i+1 < len(kv); i += 2 {
-		f.Set(kv[i], kv[i+1])
-	}
-	return b.post("/2010-04-01/Accounts/"+b.sid+"/Calls/"+call+"/Payments/"+pk+".json", f, nil)
+// update asks for a field or ends the session (u's Capture or Status).
+func (b *bench) update(call, pk string, u client.PaymentUpdate) error {
+	u.IdempotencyKey, u.StatusCallback = tonepay.RandomHex(8), b.callbackURL
+	_, err := b.api.UpdatePayment(b.ctx, call, pk, u)
+	return err
 }
 
 func (b *bench) press(call, keys string) error {
-	return b.post("/_tonepay/Accounts/"+b.sid+"/Calls/"+call+"/Digits", url.Values{"Digits": {keys}}, nil)
+	_, err := b.api.Press(b.ctx, call, keys)
+	return err
 }
 
 // flows runs n complete payments, conc at a time, and returns payments per
@@ -483,14 +451,14 @@ func (b *bench) flows(n, conc int) (float64, error) {
 		b.mu.Unlock()
 		// 4242424242424242: the sandbox's documented test card.
 		for _, f := range [][2]string{{"payment-card-number", "4242424242424242#"}, {"expiration-date", "1230"}, {"security-code", "123"}, {"postal-code", "94109#"}} {
-			if err := b.update(call, pk, "Capture", f[0]); err != nil {
+			if err := b.update(call, pk, client.PaymentUpdate{Capture: f[0]}); err != nil {
 				return err
 			}
 			if err := b.press(call, f[1]); err != nil {
 				return err
 			}
 		}
-		if err := b.update(call, pk, "Status", "complete"); err != nil {
+		if err := b.update(call, pk, client.PaymentUpdate{Status: "complete"}); err != nil {
 			return err
 		}
 		done.Add(1)
@@ -523,7 +491,7 @@ func (b *bench) digitLatency(calls, presses int) ([]time.Duration, error) {
 			return err
 		}
 		lines[i] = line{call, pk}
-		return b.update(call, pk, "Capture", "payment-card-number")
+		return b.update(call, pk, client.PaymentUpdate{Capture: "payment-card-number"})
 	})
 	if err != nil {
 		return nil, err

@@ -4,19 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/tonepay/tonepay/internal/e2e"
 )
+
+// The tests measure a tonepay built once, by e2e.Main.
+func TestMain(m *testing.M) { e2e.Main(m) }
 
 // TestBench runs the load generator at a tiny size against a freshly built
 // tonepay: it works and its JSON carries the fields the performance report
 // reads.
 func TestBench(t *testing.T) {
-	exe := filepath.Join(t.TempDir(), "tonepay")
-	if out, err := exec.Command("go", "build", "-o", exe, "github.com/tonepay/tonepay/cmd/tonepay").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
 	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4"}
 	if err := Main(context.Background(), args, exe, &out, &errOut); err != nil {
@@ -37,10 +37,7 @@ func TestBench(t *testing.T) {
 // TestBenchOnlyVoice runs just the voice measures, whose app checks every
 // request's signature and counts the IVR's requests (Main fails otherwise).
 func TestBenchOnlyVoice(t *testing.T) {
-	exe := filepath.Join(t.TempDir(), "tonepay")
-	if out, err := exec.Command("go", "build", "-o", exe, "github.com/tonepay/tonepay/cmd/tonepay").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
 	if err := Main(context.Background(), []string{"--only", "voice", "--voice-calls", "20", "--calls", "20"}, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench --only voice: %v\n%s", err, errOut.String())
@@ -62,10 +59,7 @@ func TestBenchOnlyVoice(t *testing.T) {
 // request's signature, that every payment succeeded and that no request
 // carried the clear card number (Main fails otherwise).
 func TestBenchOnlyPay(t *testing.T) {
-	exe := filepath.Join(t.TempDir(), "tonepay")
-	if out, err := exec.Command("go", "build", "-o", exe, "github.com/tonepay/tonepay/cmd/tonepay").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
 	if err := Main(context.Background(), []string{"--only", "pay", "--pay-flows", "8", "--calls", "20"}, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench --only pay: %v\n%s", err, errOut.String())

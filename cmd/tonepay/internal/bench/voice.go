@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/webhook"
 )
 
@@ -92,7 +93,7 @@ func (b *bench) signedByCall(secret tonepay.Secret, r *http.Request) (url.Values
 		params = nil // a GET signs its URL, query included
 	}
 	f := r.Form
-	ok := webhook.Sign(secret, "http://"+r.Host+r.URL.RequestURI(), params) == r.Header.Get("X-Twilio-Signature") &&
+	ok := webhook.Verify(secret, "http://"+r.Host+r.URL.RequestURI(), params, r.Header.Get("X-Twilio-Signature")) &&
 		f.Get("AccountSid") == b.sid && f.Get("CallSid") != ""
 	return f, ok
 }
@@ -115,8 +116,7 @@ func (a *voiceApp) check(calls int) error {
 // voiceCall creates a call that runs the app at base and path; the create answers
 // once the call waits in its Gather.
 func (b *bench) voiceCall(base, path string) (string, error) {
-	var c struct{ Sid, Status string }
-	err := b.post("/2010-04-01/Accounts/"+b.sid+"/Calls.json", url.Values{"To": {"+15005550006"}, "From": {"+15005550001"}, "Url": {base + path}}, &c)
+	c, err := b.api.CreateCall(b.ctx, client.CallParams{To: "+15005550006", From: "+15005550001", URL: base + path})
 	if err == nil && c.Sid == "" {
 		err = errors.New("a call create answered no sid")
 	}
@@ -125,8 +125,7 @@ func (b *bench) voiceCall(base, path string) (string, error) {
 
 // callStatus reads a call's status.
 func (b *bench) callStatus(call string) (string, error) {
-	var c struct{ Status string }
-	err := b.get("/2010-04-01/Accounts/"+b.sid+"/Calls/"+call+".json", &c)
+	c, err := b.api.FetchCall(b.ctx, call)
 	return c.Status, err
 }
 
@@ -222,7 +221,7 @@ func (b *bench) hangUp(sids []string) {
 		if st, err := b.callStatus(sids[i]); err != nil || st == "completed" {
 			return nil
 		}
-		b.post("/2010-04-01/Accounts/"+b.sid+"/Calls/"+sids[i]+".json", url.Values{"Status": {"completed"}}, nil)
+		b.api.Hangup(b.ctx, sids[i])
 		return nil
 	})
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,68 +16,24 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 )
 
-// apiClient talks to a running tonepay with an account's credentials. It is
-// plain HTTP on purpose: the command stays small, and the wire is the same
-// one any Twilio SDK speaks.
-type apiClient struct {
-	base, account, token string
-	http                 *http.Client
-}
-
-// call posts a form (or GETs when form is nil) and decodes the JSON answer.
-func (c *apiClient) call(ctx context.Context, path string, form url.Values, out any) error {
-	method, body := http.MethodGet, io.Reader(nil)
-	if form != nil {
-		method, body = http.MethodPost, strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(c.account, c.token)
-	res, err := c.http.Do(req)
-	if err != nil {
-		return c.unreachable(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode >= 400 {
-		var e struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		}
-		json.Unmarshal(b, &e)
-		return fmt.Errorf("%s %s: HTTP %d, error %d: %s", method, path, res.StatusCode, e.Code, e.Message)
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
-}
-
 // unreachable says what a request that reached no server means to the
 // person at the command line: most often that no server runs where the
-// command looked, which the bare "connection refused" does not say.
-func (c *apiClient) unreachable(err error) error {
+// command looked, which the bare "connection refused" does not say. Other
+// errors (the server's, with Twilio's code) pass unchanged.
+func unreachable(server string, err error) error {
 	var dns *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("no tonepay server at %s (is `tonepay serve` running? set --server or TONEPAY_SERVER)", tonepay.RedactURL(c.base))
+		return fmt.Errorf("no tonepay server at %s (is `tonepay serve` running? set --server or TONEPAY_SERVER)", tonepay.RedactURL(server))
 	case errors.As(err, &dns):
-		return fmt.Errorf("no tonepay server at %s: host %s not found (set --server or TONEPAY_SERVER)", tonepay.RedactURL(c.base), dns.Name)
+		return fmt.Errorf("no tonepay server at %s: host %s not found (set --server or TONEPAY_SERVER)", tonepay.RedactURL(server), dns.Name)
 	}
 	return err
 }
-
-func (c *apiClient) twilio(path string) string { return "/2010-04-01/Accounts/" + c.account + path }
-func (c *apiClient) ext(path string) string    { return "/_tonepay/Accounts/" + c.account + path }
 
 const callUsage = `Usage:
   tonepay call create [--to N] [--from N] [--url URL]
@@ -114,10 +68,7 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, callUsage) }
-	server := getenv("TONEPAY_SERVER")
-	if server == "" {
-		server = "http://127.0.0.1:8080"
-	}
+	server := client.Server(getenv)
 	fs.StringVar(&server, "server", server, "tonepay's base URL")
 	to := fs.String("to", "+15005550006", "the number called")
 	from := fs.String("from", "+15005550001", "the caller ID")
@@ -137,49 +88,49 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err := cliflag.Parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--server (or TONEPAY_SERVER) %q is not a URL such as http://127.0.0.1:8080", tonepay.RedactURL(server))
+	c, err := client.New(server, getenv("TONEPAY_ACCOUNT_SID"), getenv("TONEPAY_AUTH_TOKEN"))
+	if err != nil {
+		if errors.Is(err, client.ErrNoCredentials) {
+			return err
+		}
+		return fmt.Errorf("--server (or TONEPAY_SERVER) %w", err)
 	}
-	c := &apiClient{base: strings.TrimRight(server, "/"), account: getenv("TONEPAY_ACCOUNT_SID"), token: getenv("TONEPAY_AUTH_TOKEN"),
-		http: &http.Client{Timeout: 5 * time.Minute}}
-	if c.account == "" || c.token == "" {
-		return errors.New("set TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN to the account's credentials")
-	}
+	hint := func(err error) error { return unreachable(c.BaseURL(), err) }
 	rest := fs.Args()
 	switch {
 	case verb == "create" && len(rest) == 0:
-		var call struct{ Sid string }
-		form := url.Values{"To": {*to}, "From": {*from}, "Twiml": {"<Response><Pause length=\"3600\"/></Response>"}}
-		if *twimlURL != "" {
-			form.Del("Twiml")
-			form.Set("Url", *twimlURL)
+		p := client.CallParams{To: *to, From: *from, URL: *twimlURL}
+		if *twimlURL == "" {
+			p.Twiml = `<Response><Pause length="3600"/></Response>`
 		}
-		if err := c.call(ctx, c.twilio("/Calls.json"), form, &call); err != nil {
-			return err
+		call, err := c.CreateCall(ctx, p)
+		if err != nil {
+			return hint(err)
 		}
 		fmt.Fprintln(stdout, call.Sid)
 		return appErrors(ctx, c, call.Sid)
 	case verb == "press" && len(rest) == 2:
-		var p struct{ Applied, Dropped int }
-		err := c.call(ctx, c.ext("/Calls/"+rest[0]+"/Digits"), url.Values{"Digits": {rest[1]}}, &p)
-		if err == nil {
-			fmt.Fprintf(stdout, "%d keys applied, %d dropped\n", p.Applied, p.Dropped)
+		p, err := c.Press(ctx, rest[0], rest[1])
+		if err != nil {
+			return hint(err)
 		}
-		return err
+		fmt.Fprintf(stdout, "%d keys applied, %d dropped\n", p.Applied, p.Dropped)
+		return nil
 	case verb == "hangup" && len(rest) == 1:
-		return c.call(ctx, c.twilio("/Calls/"+rest[0]+".json"), url.Values{"Status": {"completed"}}, nil)
+		_, err := c.Hangup(ctx, rest[0])
+		return hint(err)
 	case verb == "inbound" && len(rest) == 0:
 		if !given(fs, "to") {
 			return cliflag.Mistake("call", errors.New("call inbound needs --to, one of the account's IncomingPhoneNumbers"))
 		}
-		var call struct{ Sid string }
-		if err := c.call(ctx, c.ext("/Calls/Inbound"), url.Values{"To": {*to}, "From": {*from}}, &call); err != nil {
-			return err
+		call, err := c.Inbound(ctx, client.InboundParams{To: *to, From: *from})
+		if err != nil {
+			return hint(err)
 		}
 		fmt.Fprintln(stdout, call.Sid)
 		return appErrors(ctx, c, call.Sid)
 	case verb == "timeline" && len(rest) == 1:
-		return printTimeline(ctx, c, rest[0], stdout)
+		return hint(printTimeline(ctx, c, rest[0], stdout))
 	}
 	return cliflag.Mistake("call", fmt.Errorf("bad arguments to call %s: %q", verb, rest))
 }
@@ -189,26 +140,26 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 // ended, so whatever its first document (and a fallback, redirects) did is
 // there. Each error is one line with Twilio's code; any makes an exitError
 // with status 1: the call was made, its app failed.
-func appErrors(ctx context.Context, c *apiClient, callSid string) error {
+func appErrors(ctx context.Context, c *client.Client, callSid string) error {
 	var lines []string
-	err := eachEntry(ctx, c, callSid, func(e map[string]any) {
-		if e["kind"] != "error" {
+	err := c.EachEntry(ctx, callSid, func(e client.Entry) {
+		if e.Kind != "error" {
 			return
 		}
 		line := "  error"
-		if code, ok := e["code"].(float64); ok && code != 0 {
-			line += fmt.Sprintf(" %d", int(code))
+		if e.Code != 0 {
+			line += fmt.Sprintf(" %d", e.Code)
 		}
-		if text, _ := e["text"].(string); text != "" {
-			line += ": " + text
+		if e.Text != "" {
+			line += ": " + e.Text
 		}
-		if u, _ := e["url"].(string); u != "" {
-			line += " (" + tonepay.RedactURL(u) + ")"
+		if e.URL != "" {
+			line += " (" + tonepay.RedactURL(e.URL) + ")"
 		}
 		lines = append(lines, line)
 	})
 	if err != nil {
-		return fmt.Errorf("call %s was made, but its timeline could not be read: %w", callSid, err)
+		return fmt.Errorf("call %s was made, but its timeline could not be read: %w", callSid, unreachable(c.BaseURL(), err))
 	}
 	if len(lines) == 0 {
 		return nil
@@ -225,32 +176,12 @@ func given(fs *flag.FlagSet, name string) bool {
 }
 
 // printTimeline prints the call's whole timeline, one line an entry.
-func printTimeline(ctx context.Context, c *apiClient, callSid string, stdout io.Writer) error {
-	return eachEntry(ctx, c, callSid, func(e map[string]any) { fmt.Fprintln(stdout, timelineLine(e)) })
-}
-
-// eachEntry calls fn with each entry of the call's timeline, in order, a
-// page at a time.
-func eachEntry(ctx context.Context, c *apiClient, callSid string, fn func(map[string]any)) error {
-	const pageSize = 1000
-	after := int64(0)
-	for {
-		var page struct {
-			Entries   []map[string]any `json:"entries"`
-			NextAfter int64            `json:"next_after"`
-		}
-		q := url.Values{"After": {strconv.FormatInt(after, 10)}, "PageSize": {strconv.Itoa(pageSize)}}
-		if err := c.call(ctx, c.ext("/Calls/"+url.PathEscape(callSid)+"/Timeline?"+q.Encode()), nil, &page); err != nil {
-			return err
-		}
-		for _, e := range page.Entries {
-			fn(e)
-		}
-		if len(page.Entries) < pageSize || page.NextAfter <= after {
-			return nil
-		}
-		after = page.NextAfter
-	}
+func printTimeline(ctx context.Context, c *client.Client, callSid string, stdout io.Writer) error {
+	return c.EachEntry(ctx, callSid, func(e client.Entry) {
+		var fields map[string]any // every field, those added later too
+		json.Unmarshal(e.Raw, &fields)
+		fmt.Fprintln(stdout, timelineLine(fields))
+	})
 }
 
 // timelineLine is one entry as a person reads it: seq, time of day (UTC),
