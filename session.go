@@ -255,12 +255,6 @@ type SessionService interface {
 	FindSessions(ctx context.Context, accountSid string, f SessionFilter) ([]*Session, error)
 }
 
-// Pressed reports what became of pressed keys.
-type Pressed struct {
-	Applied int // keys the session took
-	Dropped int // keys that reached no field being captured
-}
-
 // Payment is the answer to a Payments create or update: the session as that
 // request left it. It is what an idempotent answer stores, so that a replay
 // shows the same resource however the session has moved on since.

@@ -14,7 +14,7 @@ import (
 // the API. The call is returned once its TwiML waits for the caller (or has
 // ended), so that a test sees the call where its caller would be.
 func (svc *Service) CreateCall(ctx context.Context, req *tonepay.CreateCallRequest) (*tonepay.Call, error) {
-	return svc.createCall(ctx, req, "outbound-api", nil)
+	return svc.createCall(ctx, req, tonepay.DirectionOutboundAPI, nil)
 }
 
 // createCall creates and starts a call; inbound, if set, adds what an
@@ -30,6 +30,7 @@ func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallReque
 		CallParams:  req.CallParams,
 		Status:      tonepay.CallInProgress,
 		Direction:   direction,
+		Leg:         tonepay.LegSimulated,
 		StartTime:   now,
 		DateCreated: now,
 		DateUpdated: now,
@@ -37,7 +38,7 @@ func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallReque
 	if inbound != nil {
 		inbound(call)
 	}
-	if direction == "inbound" && svc.runsTwiml() {
+	if direction == tonepay.DirectionInbound && svc.runsTwiml() {
 		call.Status = tonepay.CallRinging // until its first document answers it
 	}
 	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {

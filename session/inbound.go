@@ -37,7 +37,7 @@ func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallR
 		cr.StatusCallbackEvents = []string{tonepay.EventCompleted}
 	}
 	cr.Timeout = tonepay.DefaultCallTimeout
-	return svc.createCall(ctx, cr, "inbound", func(c *tonepay.Call) {
+	return svc.createCall(ctx, cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
 		c.PhoneNumberSid, c.ForwardedFrom = n.Sid, req.ForwardedFrom
 	})
 }

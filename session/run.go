@@ -68,12 +68,12 @@ func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, c *changes, cal
 	st := &voice.State{AccountSid: call.AccountSid, CallSid: call.Sid, From: call.From, To: call.To, Direction: call.Direction,
 		URL: call.URL, Method: call.Method, Twiml: call.Twiml, FallbackURL: call.FallbackURL, FallbackMethod: call.FallbackMethod,
 		ForwardedFrom: call.ForwardedFrom}
-	if call.Direction == "inbound" {
+	if call.Direction == tonepay.DirectionInbound {
 		// Opaque to the app, as Twilio's is; kept in the run, so that every
 		// request of the call carries the same one.
 		st.CallToken = svc.NewSID("")
 	}
-	if call.Direction != "inbound" {
+	if call.Direction != tonepay.DirectionInbound {
 		st.Status = voice.StatusInProgress // the simulated far end answers at once
 		for _, ev := range []string{tonepay.EventInitiated, tonepay.EventRinging, tonepay.EventAnswered} {
 			svc.progress(c, call, st, ev, now)
@@ -207,7 +207,7 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *t
 		to = "client:" + to // the API form of a client
 	}
 	leg := &tonepay.Call{Sid: svc.NewSID(tonepay.PrefixCall), AccountSid: call.AccountSid, To: to, From: from,
-		ParentCallSid: call.Sid, Status: tonepay.CallInProgress, Direction: "outbound-dial", StartTime: now, DateCreated: now, DateUpdated: now}
+		ParentCallSid: call.Sid, Status: tonepay.CallInProgress, Direction: tonepay.DirectionOutboundDial, Leg: call.Leg, StartTime: now, DateCreated: now, DateUpdated: now}
 	leg.Method, leg.FallbackMethod, leg.StatusCallbackMethod = "POST", "POST", "POST"
 	if err := tx.CreateCall(ctx, leg); err != nil {
 		return err

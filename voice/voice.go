@@ -313,7 +313,7 @@ func (r *run) step(in Input) {
 		}
 		if s.Status == "" {
 			s.Status = StatusInProgress
-			if s.Direction == "inbound" {
+			if s.Direction == tonepay.DirectionInbound {
 				s.Status = StatusRinging // Twilio fetches VoiceUrl before answering
 			}
 		}

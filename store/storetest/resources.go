@@ -242,13 +242,29 @@ func testCalls(t *testing.T, s tonepay.Store) {
 
 	// An inbound call keeps its number's SID and who forwarded it.
 	in := newCall(a.Sid, t0)
-	in.Direction, in.PhoneNumberSid, in.ForwardedFrom = "inbound", sid("PN"), "+14155550199"
+	in.Direction, in.PhoneNumberSid, in.ForwardedFrom = tonepay.DirectionInbound, sid("PN"), "+14155550199"
 	update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, in) })
 	if got, err = s.FindCall(ctx, in.Sid); err != nil {
 		t.Fatal(err)
 	}
 	if d := diff(in, got); d != "" {
 		t.Errorf("FindCall of an inbound call (-want +got):\n%s", d)
+	}
+	// A call keeps its leg; one stored with none (before legs were) is
+	// simulated.
+	for _, leg := range []tonepay.Leg{tonepay.LegStream, tonepay.LegSIP, ""} {
+		c := newCall(a.Sid, t0)
+		c.Leg = leg
+		update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, c) })
+		if got, err = s.FindCall(ctx, c.Sid); err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(c, got); d != "" {
+			t.Errorf("FindCall of a call with leg %q (-want +got):\n%s", leg, d)
+		}
+		if got.Leg.Simulated() != (leg == "") || got.Leg.RunsTwiML() != (leg != tonepay.LegStream) {
+			t.Errorf("leg %q: Simulated %v, RunsTwiML %v", leg, got.Leg.Simulated(), got.Leg.RunsTwiML())
+		}
 	}
 }
 
