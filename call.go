@@ -114,6 +114,32 @@ type CallService interface {
 	// FindTimeline lists what happened on the call, entries with Seq after
 	// afterSeq, at most limit, in order.
 	FindTimeline(ctx context.Context, accountSid, callSid string, afterSeq int64, limit int) ([]*TimelineEntry, error)
+	// Press is the one door for a caller's keys, whatever their Source: each
+	// goes to whoever listens on the call (a <Gather>, a <Pay>'s session,
+	// an agent's session capturing a field) or is dropped. Keys are applied
+	// in the order they reach the door, per call. A real-time source
+	// (Keys.Realtime) hands its keys over and returns at once, with a nil
+	// Pressed; the keypad returns once its keys were applied and the TwiML
+	// they caused has run to its next wait. Errors: 64020 a key not on a
+	// keypad (0-9, *, #, w); 20404 unknown call, 21220 call not in progress
+	// (the keypad's; a real-time source's are logged); 20429 too many keys
+	// queued on the call.
+	Press(ctx context.Context, k Keys) (*Pressed, error)
+	// HangUp ends a call, and its open session with Result=caller-hung-up.
+	// Errors: 20404 unknown call, 21220 call not in progress.
+	HangUp(ctx context.Context, accountSid, callSid string) (*Call, error)
+}
+
+// Services are the domain operations behind an API (twilioapi's, and any
+// other): every write, and every rule that needs the store or the
+// connectors. cmd/tonepay fills it with the accounts, calls and payments
+// services; the interfaces' method names are distinct, so that it has them all.
+type Services struct {
+	AccountService
+	KeyService
+	NumberService
+	CallService
+	SessionService
 }
 
 // InboundCallRequest is a simulated caller dialing one of the account's
