@@ -19,10 +19,10 @@ func (svc *Service) CreateCall(ctx context.Context, req *tonepay.CreateCallReque
 	return svc.createCall(ctx, req, tonepay.DirectionOutboundAPI, nil)
 }
 
-// createCall creates and starts a simulated call; inbound, if set, adds
-// what an inbound call has besides the request (its number, who forwarded
-// it).
-func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallRequest, direction string, inbound func(*tonepay.Call)) (*tonepay.Call, error) {
+// createCall creates and starts a call; mod, if set, adds what an inbound
+// call has besides the request (its number, who forwarded it; a real
+// call's SID and leg).
+func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallRequest, direction string, mod func(*tonepay.Call)) (*tonepay.Call, error) {
 	now := svc.now()
 	call := &tonepay.Call{
 		Sid:         svc.NewSID(tonepay.PrefixCall),
@@ -38,8 +38,8 @@ func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallReque
 		DateCreated: now,
 		DateUpdated: now,
 	}
-	if inbound != nil {
-		inbound(call)
+	if mod != nil {
+		mod(call)
 	}
 	runs := svc.twiml(call)
 	if direction == tonepay.DirectionInbound && runs {
