@@ -19,14 +19,19 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB) *fixture {
+	f := newEmptyFixture(t)
+	f.acct = storetest.MustAccount(t, f.store, "", f.now)
+	return f
+}
+
+// newEmptyFixture is a fixture with no account.
+func newEmptyFixture(t testing.TB) *fixture {
 	store, err := sqlite.Open(filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	f := &fixture{store: store, now: time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)}
-	f.acct = storetest.MustAccount(t, store, "", f.now)
-	return f
+	return &fixture{store: store, now: time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)}
 }
 
 func (f *fixture) service() *accounts.Service {

@@ -446,3 +446,20 @@ func resolveCallback(call *tonepay.Call, cb string) (string, error) {
 	}
 	return u.String(), nil
 }
+
+// RunPruner deletes idempotent answers past their 24 hours, hourly, until
+// ctx is done.
+func (svc *Service) RunPruner(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := svc.Tx.Store.PruneAnswers(ctx, svc.Tx.Now().Add(-tonepay.AnswerTTL)); err != nil && ctx.Err() == nil {
+			svc.Logger.Error("pruning idempotent answers", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -92,7 +92,7 @@ type server struct {
 	listener               tonepay.Listener // other processes' changes; nil with one process
 	api                    *http.Server
 	side                   []sideServer  // pprof and metrics, each on a listener of its own
-	timelineRetention      time.Duration // pruneCalls': an ended call's run and timeline go this long after its end
+	timelineRetention      time.Duration // calls.RunPruner's: an ended call's run and timeline go this long after its end
 
 	// Set by run.
 	stopSweeper, stopDelivery context.CancelFunc
@@ -282,8 +282,8 @@ func (s *server) run() <-chan error {
 			s.log.Error("callback dispatcher stopped", "err", err)
 		}
 	})
-	s.delivery.Go(func() { pruneAnswers(dctx, s.store, s.log) })
-	s.delivery.Go(func() { pruneCalls(dctx, s.store, s.log, s.timelineRetention) })
+	s.delivery.Go(func() { s.payments.RunPruner(dctx) })
+	s.delivery.Go(func() { s.calls.RunPruner(dctx, s.timelineRetention) })
 	if s.listener != nil {
 		// Every process hears every change: callbacks queued by another go out
 		// at once, and consoles connected here see sessions served there.

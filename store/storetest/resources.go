@@ -89,6 +89,11 @@ func testAccountFilter(t *testing.T, s tonepay.Store) {
 		{"other owner", tonepay.AccountFilter{OwnerSid: other.Sid}, []*tonepay.Account{other, otherSub}},
 		{"a subaccount sees only itself", tonepay.AccountFilter{OwnerSid: sub2.Sid}, []*tonepay.Account{sub2}},
 		{"unknown owner", tonepay.AccountFilter{OwnerSid: sid("AC")}, nil},
+		// other is as old as sub1, and older than main.
+		{"main accounts, oldest first", tonepay.AccountFilter{Main: true}, []*tonepay.Account{other, main}},
+		{"main accounts, OwnerSid not used", tonepay.AccountFilter{Main: true, OwnerSid: sub2.Sid}, []*tonepay.Account{other, main}},
+		{"main accounts by status", tonepay.AccountFilter{Main: true, Status: "suspended"}, nil},
+		{"main accounts, limit", tonepay.AccountFilter{Main: true, Limit: 1}, []*tonepay.Account{other}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
