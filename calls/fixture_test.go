@@ -58,16 +58,6 @@ func (r *recorder) Pay(ctx context.Context, req *tonepay.PayRequest) (*tonepay.P
 	return r.Connector.Pay(ctx, req)
 }
 
-func (r *recorder) snapshot() map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range r.calls {
-		out[k] = v
-	}
-	return out
-}
-
 type fixture struct {
 	store *sqlite.Store
 	path  string
