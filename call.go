@@ -17,8 +17,49 @@ const (
 	CallFailed     = "failed"
 )
 
-// Call is a phone call. tonepay's calls are simulated: answered at once, and
-// the caller's keypad is an API. A payment session lives on a call.
+// Direction values of a call, as Twilio names them (the Direction parameter
+// and field). Append only.
+const (
+	DirectionOutboundAPI  = "outbound-api"  // created through the Calls API
+	DirectionInbound      = "inbound"       // a caller dialed one of the account's numbers
+	DirectionOutboundDial = "outbound-dial" // a <Dial>'s far end: a call of its own, with ParentCallSid
+)
+
+// Leg is what carries a call's audio and keys. It is kept with the call, so
+// that every process (and a restarted one) knows who runs the call's TwiML,
+// where its keys come from, and who may hear them.
+type Leg string
+
+// Legs. Append only.
+const (
+	// LegSimulated: no phone. The caller's keypad is the Digits API (and
+	// SendDigits), its ears the timeline; tonepay runs the TwiML.
+	LegSimulated Leg = "simulated"
+	// LegStream: a real call on Twilio whose audio Twilio streams to
+	// tonepay (Media Streams). Twilio runs its TwiML, never tonepay; the
+	// caller's keys come from the stream's dtmf frames and tones.
+	LegStream Leg = "stream"
+	// LegSIP: a real call from a SIP trunk. tonepay runs its TwiML (the
+	// number's VoiceUrl, or the bridge to the trunk's agent); its keys come
+	// from RFC 4733 events and tones, and the agent's leg does not hear
+	// them while a payment session is open.
+	LegSIP Leg = "sip"
+)
+
+// RunsTwiML reports whether tonepay runs the call's TwiML: every leg but a
+// stream's, whose TwiML Twilio runs.
+func (l Leg) RunsTwiML() bool { return l != LegStream }
+
+// Simulated reports whether the call has no real caller: keys may be
+// pressed for it through the API (the keypad source).
+func (l Leg) Simulated() bool { return l == "" || l == LegSimulated }
+
+// Real reports whether a real caller is on the line (a stream or SIP leg),
+// whose keys must not reach anyone who is not meant to hear them.
+func (l Leg) Real() bool { return !l.Simulated() }
+
+// Call is a phone call. A simulated one (Leg) is answered at once, and the
+// caller's keypad is an API. A payment session lives on a call.
 type Call struct {
 	Sid        string
 	AccountSid string
@@ -30,11 +71,15 @@ type Call struct {
 	// outbound-dial): the call that dialed it.
 	ParentCallSid string
 	Status        string
-	Direction     string
-	StartTime     time.Time
-	EndTime       time.Time // zero while the call is up
-	DateCreated   time.Time
-	DateUpdated   time.Time
+	Direction     string // DirectionOutboundAPI, DirectionInbound, DirectionOutboundDial
+	// Leg is what carries the call (simulated, a media stream, SIP): it
+	// decides who runs the call's TwiML and who hears what. "" is
+	// LegSimulated (calls stored before legs were).
+	Leg         Leg
+	StartTime   time.Time
+	EndTime     time.Time // zero while the call is up
+	DateCreated time.Time
+	DateUpdated time.Time
 
 	// PhoneNumberSid is the IncomingPhoneNumber an inbound call came in on
 	// (Twilio's phone_number_sid); ForwardedFrom, when known, the number
@@ -69,6 +114,32 @@ type CallService interface {
 	// FindTimeline lists what happened on the call, entries with Seq after
 	// afterSeq, at most limit, in order.
 	FindTimeline(ctx context.Context, accountSid, callSid string, afterSeq int64, limit int) ([]*TimelineEntry, error)
+	// Press is the one door for a caller's keys, whatever their Source: each
+	// goes to whoever listens on the call (a <Gather>, a <Pay>'s session,
+	// an agent's session capturing a field) or is dropped. Keys are applied
+	// in the order they reach the door, per call. A real-time source
+	// (Keys.Realtime) hands its keys over and returns at once, with a nil
+	// Pressed; the keypad returns once its keys were applied and the TwiML
+	// they caused has run to its next wait. Errors: 64020 a key not on a
+	// keypad (0-9, *, #, w); 20404 unknown call, 21220 call not in progress
+	// (the keypad's; a real-time source's are logged); 20429 too many keys
+	// queued on the call.
+	Press(ctx context.Context, k Keys) (*Pressed, error)
+	// HangUp ends a call, and its open session with Result=caller-hung-up.
+	// Errors: 20404 unknown call, 21220 call not in progress.
+	HangUp(ctx context.Context, accountSid, callSid string) (*Call, error)
+}
+
+// Services are the domain operations behind an API (twilioapi's, and any
+// other): every write, and every rule that needs the store or the
+// connectors. cmd/tonepay fills it with the accounts, calls and payments
+// services; the interfaces' method names are distinct, so that it has them all.
+type Services struct {
+	AccountService
+	KeyService
+	NumberService
+	CallService
+	SessionService
 }
 
 // InboundCallRequest is a simulated caller dialing one of the account's

@@ -242,23 +242,10 @@ type SessionService interface {
 	// session, 64021 session ended, 64020 field not collected, 64019
 	// complete too early.
 	UpdateSession(ctx context.Context, req *UpdateRequest) (*Payment, error)
-	// HangUp ends a call, and its open session with Result=caller-hung-up.
-	// Errors: 20404 unknown call, 21220 call not in progress.
-	HangUp(ctx context.Context, accountSid, callSid string) (*Call, error)
-	// Press plays the caller's keys (0-9, *, #; w waits half a second) into
-	// the call's session and returns once they have been applied. Errors:
-	// 20404 unknown call, 21220 call not in progress, 64020 a key not on a keypad.
-	Press(ctx context.Context, accountSid, callSid, keys string) (*Pressed, error)
 	// FindSessions lists the call's sessions, ended ones included, newest
 	// first: how a call's payments ended once none is open. f.CallSid names
 	// the call. Errors: ErrNotFound unknown call, or another account's.
 	FindSessions(ctx context.Context, accountSid string, f SessionFilter) ([]*Session, error)
-}
-
-// Pressed reports what became of pressed keys.
-type Pressed struct {
-	Applied int // keys the session took
-	Dropped int // keys that reached no field being captured
 }
 
 // Payment is the answer to a Payments create or update: the session as that

@@ -139,9 +139,11 @@ type Store interface {
 	Close() error
 }
 
-// AccountFilter selects accounts: OwnerSid's own and its subaccounts.
+// AccountFilter selects accounts: OwnerSid's own and its subaccounts, or,
+// with Main, every main account.
 type AccountFilter struct {
 	OwnerSid     string
+	Main         bool   // every main account (OwnerSid is not used)
 	FriendlyName string // exact match when set
 	Status       string // exact match when set
 	Offset       int

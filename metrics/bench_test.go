@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/calls"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/internal/servicetest"
 	"github.com/tonepay/tonepay/metrics"
+	"github.com/tonepay/tonepay/payments"
 	"github.com/tonepay/tonepay/seal"
-	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/store/storetest"
 )
@@ -56,18 +58,19 @@ func BenchmarkPress(b *testing.B) {
 			}
 			defer store.Close()
 			box, _ := seal.New(make([]byte, 32))
-			svc := session.New(store, nop{}, box, tonepay.Connectors{"Default": sandbox.New()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			svc := servicetest.New(store, nop{}, box, tonepay.Connectors{"Default": sandbox.New()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if on {
 				m := metrics.New(metrics.Options{Live: store})
 				store.ObserveCommit = m.Commit
-				svc.Hooks = session.Hooks{Ended: m.SessionEnded, Keys: m.Keys, Connector: m.ConnectorCall}
+				svc.Payments.Hooks = payments.Hooks{Ended: m.SessionEnded, Connector: m.ConnectorCall}
+				svc.Hooks = calls.Hooks{Keys: m.Keys}
 			}
 			acct := storetest.MustAccount(b, store, "", time.Now())
 			call := storetest.MustCall(b, store, acct.Sid, time.Now())
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := svc.Press(ctx, acct.Sid, call.Sid, "1"); err != nil {
+				if _, err := svc.Keypad(ctx, acct.Sid, call.Sid, "1"); err != nil {
 					b.Fatal(err)
 				}
 			}

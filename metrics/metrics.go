@@ -115,7 +115,7 @@ func New(o Options) *Metrics {
 		tonepay.ResultValidationError, tonepay.ResultInternalError, tonepay.ResultCancelled, tonepay.ResultTooManyAttempts} {
 		m.ended.WithLabelValues(r)
 	}
-	m.keys.WithLabelValues("keypad")
+	m.keys.WithLabelValues(tonepay.KeySourceKeypad)
 	for _, oc := range []string{"delivered", "http_error", "no_answer", "refused", "backed_off"} {
 		m.attempts.WithLabelValues(oc)
 	}
@@ -136,13 +136,13 @@ func (m *Metrics) Handler() http.Handler {
 // Registry is where the collectors are, for tests and for adding more.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// SessionEnded is session.Hooks.Ended.
+// SessionEnded is payments.Hooks.Ended.
 func (m *Metrics) SessionEnded(result string) { m.ended.WithLabelValues(result).Inc() }
 
-// Keys is session.Hooks.Keys.
+// Keys is calls.Hooks.Keys: the source is a tonepay.KeySource value.
 func (m *Metrics) Keys(source string, n int) { m.keys.WithLabelValues(source).Add(float64(n)) }
 
-// ConnectorCall is session.Hooks.Connector.
+// ConnectorCall is payments.Hooks.Connector.
 func (m *Metrics) ConnectorCall(connector, outcome string, d time.Duration) {
 	m.connCalls.WithLabelValues(connector, outcome).Inc()
 	m.connTime.WithLabelValues(connector).Observe(d.Seconds())

@@ -18,10 +18,12 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/calls"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/internal/servicetest"
 	"github.com/tonepay/tonepay/metrics"
+	"github.com/tonepay/tonepay/payments"
 	"github.com/tonepay/tonepay/seal"
-	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/store/storetest"
 	"github.com/tonepay/tonepay/twilioapi"
@@ -58,14 +60,15 @@ func newEnv(t *testing.T) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	box, _ := seal.New(make([]byte, 32))
 	conns := tonepay.Connectors{"Default": sandbox.New()}
-	svc := session.New(store, nop{}, box, conns, log)
-	svc.Hooks = session.Hooks{Ended: m.SessionEnded, Keys: m.Keys, Connector: m.ConnectorCall}
+	svc := servicetest.New(store, nop{}, box, conns, log)
+	svc.Payments.Hooks = payments.Hooks{Ended: m.SessionEnded, Connector: m.ConnectorCall}
+	svc.Hooks = calls.Hooks{Keys: m.Keys}
 	t.Cleanup(svc.Wait)
 	disp := &webhook.Dispatcher{Store: store, Logger: log, Observe: m.CallbackAttempt}
 
 	root := http.NewServeMux()
 	root.Handle("GET /metrics", m.Handler())
-	root.Handle("/", twilioapi.NewServer(log, store, svc, twilioapi.Options{}))
+	root.Handle("/", twilioapi.NewServer(log, store, svc.Services(), twilioapi.Options{}))
 	srv := httptest.NewServer(m.Wrap(twilioapi.Errors(root)))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: store, m: m, disp: disp, acct: storetest.MustAccount(t, store, "", time.Now())}

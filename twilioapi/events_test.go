@@ -16,8 +16,8 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/sandbox"
 	"github.com/tonepay/tonepay/events"
+	"github.com/tonepay/tonepay/internal/servicetest"
 	"github.com/tonepay/tonepay/seal"
-	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/store/storetest"
 	"github.com/tonepay/tonepay/twilioapi"
@@ -35,9 +35,9 @@ func TestEventStream(t *testing.T) {
 	box, _ := seal.New(make([]byte, 32))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	conns := tonepay.Connectors{"Default": sandbox.New()}
-	svc := session.New(store, nopNotifier{}, box, conns, log)
-	svc.Publish = hub.Publish
-	srv := httptest.NewServer(twilioapi.NewServer(log, store, svc, twilioapi.Options{Subscribe: hub.Subscribe}))
+	svc := servicetest.New(store, nopNotifier{}, box, conns, log)
+	svc.Payments.Publish = hub.Publish
+	srv := httptest.NewServer(twilioapi.NewServer(log, store, svc.Services(), twilioapi.Options{Subscribe: hub.Subscribe}))
 	t.Cleanup(srv.Close) // after the streams' own cleanups, which end them
 	acct := storetest.MustAccount(t, store, "", time.Now())
 	other := storetest.MustAccount(t, store, "", time.Now())

@@ -24,8 +24,8 @@ const (
 	maxWaits  = 120 // a minute of 'w'
 )
 
-// handleDigits presses keys on the caller's phone and answers once they have
-// been applied to the session.
+// handleDigits presses keys on a simulated caller's keypad (the call
+// runtime's one door, source keypad) and answers once they have been applied.
 func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
 	form, err := readForm(w, r, tonepay.CodeInvalidParameter)
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tone
 	}
 	// The call is read once, in Press's transaction.
 	callSid := pathSid(r, "CallSid")
-	p, err := s.svc.Press(r.Context(), acct.Sid, callSid, keys)
+	p, err := s.svc.Press(r.Context(), tonepay.Keys{AccountSid: acct.Sid, CallSid: callSid, Source: tonepay.KeySourceKeypad, Digits: keys})
 	switch tonepay.ErrorCode(err) {
 	case 0:
 	case tonepay.CodeNotFound:

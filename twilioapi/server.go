@@ -45,8 +45,8 @@ type Options struct {
 const DefaultAuthFailLimit = 20
 
 // Services are the domain operations behind the API: every write, and every
-// rule that needs the store or the connectors. *session.Service implements
-// them all.
+// rule that needs the store or the connectors. A tonepay.Services holding
+// the accounts, calls and payments services implements them all.
 type Services interface {
 	tonepay.AccountService
 	tonepay.KeyService

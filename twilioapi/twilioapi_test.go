@@ -18,8 +18,8 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/sandbox"
 	"github.com/tonepay/tonepay/events"
+	"github.com/tonepay/tonepay/internal/servicetest"
 	"github.com/tonepay/tonepay/seal"
-	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/twilioapi"
 )
@@ -103,18 +103,18 @@ func newEnvWith(t *testing.T, opt twilioapi.Options, o envOptions) *env {
 		log = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	box, _ := seal.New(make([]byte, 32))
-	svc := session.New(store, nopNotifier{}, box, connectors, log)
+	svc := servicetest.New(store, nopNotifier{}, box, connectors, log)
 	if o.sleep != nil {
 		svc.Sleep = o.sleep
 	}
 	if o.hub != nil {
-		svc.Publish = o.hub.Publish
+		svc.Payments.Publish = o.hub.Publish
 	}
 	if o.fetcher != nil {
 		svc.Fetcher = o.fetcher
 		t.Cleanup(svc.StopCalls)
 	}
-	h := twilioapi.NewServer(log, store, svc, opt)
+	h := twilioapi.NewServer(log, store, svc.Services(), opt)
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}

@@ -300,7 +300,7 @@ func (r *run) step(in Input) {
 		}
 		if s.Status == "" {
 			s.Status = tonepay.CallInProgress
-			if s.Direction == "inbound" {
+			if s.Direction == tonepay.DirectionInbound {
 				s.Status = tonepay.CallRinging // Twilio fetches VoiceUrl before answering
 			}
 		}

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/tonepay/tonepay/accounts"
 	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 	"github.com/tonepay/tonepay/seal"
 )
@@ -63,23 +61,19 @@ func accountCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	sids, err := mainAccountSids(ctx, cfg.DB)
-	if err != nil {
-		return err
-	}
-	if len(sids) == 0 {
-		return errors.New("the store has no account yet: \"tonepay serve\" creates one on its first start")
-	}
 	store, err := openStore(ctx, cfg, box)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	for i, sid := range sids {
-		a, err := store.FindAccount(ctx, sid)
-		if err != nil {
-			return err
-		}
+	mains, err := accounts.New(store).MainAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if len(mains) == 0 {
+		return errors.New("the store has no account yet: \"tonepay serve\" creates one on its first start")
+	}
+	for i, a := range mains {
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
@@ -105,43 +99,4 @@ func accountDataKey(cfg serveConfig) ([]byte, error) {
 		return nil, fmt.Errorf("no data key: %s.key does not exist and TONEPAY_DATA_KEY is not set", cfg.DB)
 	}
 	return k, err
-}
-
-// mainAccountSids lists the main accounts, oldest first. The store's
-// interface finds accounts by SID only, and the SID is what the operator
-// lost: this one read-only query is the exception to going through it.
-func mainAccountSids(ctx context.Context, db string) ([]string, error) {
-	const q = `SELECT sid FROM accounts WHERE sid = owner_sid ORDER BY date_created, sid`
-	var sids []string
-	if isPostgres(db) {
-		conn, err := pgx.Connect(ctx, db)
-		if err != nil {
-			return nil, errors.New("connect to PostgreSQL failed") // not the error: it may quote the URL's password
-		}
-		defer conn.Close(ctx)
-		rows, err := conn.Query(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("list accounts: %w", err)
-		}
-		sids, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return sids, err
-	}
-	conn, err := sql.Open("sqlite", "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(db)+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	rows, err := conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("list accounts in %s: %w", db, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var sid string
-		if err := rows.Scan(&sid); err != nil {
-			return nil, err
-		}
-		sids = append(sids, sid)
-	}
-	return sids, rows.Err()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tonepay/tonepay/connector/generic"
 	"github.com/tonepay/tonepay/connector/sandbox"
 	"github.com/tonepay/tonepay/connector/stripe"
+	"github.com/tonepay/tonepay/payments"
 )
 
 // factories are the connector types a config file may name. The map is built
@@ -140,7 +141,7 @@ func loadConnectors(path string, getenv func(string) string) (tonepay.Connectors
 			return nil, fmt.Errorf("%s: %v", where, err)
 		}
 		if len(c.Accounts) > 0 {
-			conn = &limited{Connector: conn, accounts: c.Accounts}
+			conn = payments.LimitTo(conn, c.Accounts)
 		}
 		out[c.Name] = conn
 	}
@@ -216,15 +217,4 @@ func typeNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// limited is a connector only some accounts (and their subaccounts) may use.
-type limited struct {
-	tonepay.Connector
-	accounts []string
-}
-
-// Allows implements tonepay.AccountLimiter.
-func (l *limited) Allows(accountSid, ownerSid string) bool {
-	return slices.Contains(l.accounts, accountSid) || slices.Contains(l.accounts, ownerSid)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/accounts"
 	"github.com/tonepay/tonepay/capture"
 	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 	"github.com/tonepay/tonepay/seal"
@@ -286,117 +287,27 @@ func openStore(ctx context.Context, cfg serveConfig, box *seal.Box) (tonepay.Sto
 	return s, nil
 }
 
-// pruneAnswers deletes idempotent answers past their 24 hours, hourly.
-func pruneAnswers(ctx context.Context, store tonepay.Store, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if err := store.PruneAnswers(ctx, time.Now().Add(-tonepay.AnswerTTL)); err != nil && ctx.Err() == nil {
-			log.Error("pruning idempotent answers", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// pruneBatch is how many calls one PruneCalls takes: one short transaction,
-// so that pruning a backlog never holds SQLite's one writer long.
-const pruneBatch = 500
-
-// pruneCalls deletes, every minute, the runs and timelines of the calls that
-// ended more than retention ago.
-func pruneCalls(ctx context.Context, store tonepay.Store, log *slog.Logger, retention time.Duration) {
-	pruneCallsEvery(ctx, store, log, time.Minute, retention, pruneBatch, time.Now)
-}
-
-// pruneCallsEvery is pruneCalls with its period, batch and clock injected
-// (for tests).
-func pruneCallsEvery(ctx context.Context, store tonepay.Store, log *slog.Logger, every, retention time.Duration, batch int, now func() time.Time) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		n, err := pruneEndedCalls(ctx, store, now().Add(-retention), batch)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("pruning ended calls' timelines", "err", err, "pruned", n)
-		case n > 0:
-			log.Debug("pruned ended calls' timelines", "calls", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// pruneEndedCalls prunes the calls that ended before cut, batch by batch,
-// until a batch prunes fewer than batch: a backlog (a server that was down,
-// a burst of calls) is cleared in one round, while calls ending meanwhile
-// (after cut) cannot keep it going.
-func pruneEndedCalls(ctx context.Context, store tonepay.Store, cut time.Time, batch int) (int, error) {
-	total := 0
-	for {
-		n, err := store.PruneCalls(ctx, cut, batch)
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-	}
-}
-
 // bootstrapAccount makes sure there is a main account to sign in with: the one
 // named by TONEPAY_ACCOUNT_SID/TONEPAY_AUTH_TOKEN, or on an empty store a new
 // one whose credentials are printed once.
 func bootstrapAccount(ctx context.Context, store tonepay.Store, cfg serveConfig, stdout io.Writer, log *slog.Logger) error {
-	now := time.Now().UTC()
-	if cfg.AccountSid != "" {
-		return store.Update(ctx, func(tx tonepay.Tx) error {
-			a, err := tx.FindAccount(ctx, cfg.AccountSid)
-			if errors.Is(err, tonepay.ErrNotFound) {
-				return tx.CreateAccount(ctx, &tonepay.Account{Sid: cfg.AccountSid, OwnerSid: cfg.AccountSid, FriendlyName: "Main account",
-					Status: tonepay.AccountActive, AuthToken: tonepay.NewSecret(cfg.AuthToken), DateCreated: now, DateUpdated: now})
-			} else if err != nil {
-				return err
-			}
-			if !a.IsMain() {
-				return fmt.Errorf("TONEPAY_ACCOUNT_SID %s is a subaccount", a.Sid)
-			}
-			if !a.AuthToken.Equal(cfg.AuthToken) {
-				a.AuthToken, a.DateUpdated = tonepay.NewSecret(cfg.AuthToken), now
-				log.Info("auth token of the main account set from TONEPAY_AUTH_TOKEN", "account", a.Sid)
-				return tx.UpdateAccount(ctx, a)
-			}
-			return nil
-		})
-	}
-	var created *tonepay.Account
-	existing := false
-	err := store.Update(ctx, func(tx tonepay.Tx) error {
-		n, err := tx.CountAccounts(ctx)
-		if err != nil || n > 0 {
-			existing = n > 0
-			return err
-		}
-		sid := tonepay.NewSID(tonepay.PrefixAccount)
-		created = &tonepay.Account{Sid: sid, OwnerSid: sid, FriendlyName: "Main account", Status: tonepay.AccountActive,
-			AuthToken: tonepay.NewSecret(tonepay.RandomHex(16)), DateCreated: now, DateUpdated: now}
-		return tx.CreateAccount(ctx, created)
-	})
-	if existing {
+	m, err := accounts.New(store).EnsureMain(ctx, cfg.AccountSid, cfg.AuthToken)
+	switch {
+	case err != nil && cfg.AccountSid != "" && errors.Is(err, accounts.ErrSubaccount):
+		return fmt.Errorf("TONEPAY_ACCOUNT_SID %s is a subaccount", cfg.AccountSid)
+	case err != nil:
+		return err
+	case m.TokenSet:
+		log.Info("auth token of the main account set from TONEPAY_AUTH_TOKEN", "account", m.Account.Sid)
+	case m.Found && cfg.AccountSid == "":
 		// The credentials were printed when the store was created; the
 		// operator who lost them gets them back from the store itself.
 		log.Info("the store has its main account; `tonepay account show` with the same --db (TONEPAY_DB) prints its credentials")
+	case m.Created && cfg.AccountSid == "":
+		// Printed once, on stdout and not in the log: the token is a credential.
+		fmt.Fprintf(stdout, "Created a main account (\"tonepay account show\" prints it again):\n"+
+			"  TONEPAY_ACCOUNT_SID=%s\n  TONEPAY_AUTH_TOKEN=%s\n", m.Account.Sid, m.Account.AuthToken.Reveal())
 	}
-	if err != nil || created == nil {
-		return err
-	}
-	// Printed once, on stdout and not in the log: the token is a credential.
-	fmt.Fprintf(stdout, "Created a main account (\"tonepay account show\" prints it again):\n"+
-		"  TONEPAY_ACCOUNT_SID=%s\n  TONEPAY_AUTH_TOKEN=%s\n", created.Sid, created.AuthToken.Reveal())
 	return nil
 }
 

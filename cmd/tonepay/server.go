@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/accounts"
+	"github.com/tonepay/tonepay/calls"
 	"github.com/tonepay/tonepay/connector/sandbox"
 	"github.com/tonepay/tonepay/console"
 	"github.com/tonepay/tonepay/events"
+	"github.com/tonepay/tonepay/internal/txn"
 	"github.com/tonepay/tonepay/metrics"
+	"github.com/tonepay/tonepay/payments"
 	"github.com/tonepay/tonepay/seal"
-	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/twilioapi"
@@ -82,13 +85,14 @@ type server struct {
 	log                    *slog.Logger
 	ln, pprofLn, metricsLn net.Listener // pprofLn, metricsLn: nil when not asked for
 	store                  tonepay.Store
-	sessions               *session.Service
+	calls                  *calls.Service    // the call runtime
+	payments               *payments.Service // payment sessions
 	dispatcher             *webhook.Dispatcher
 	hub                    *events.Hub
 	listener               tonepay.Listener // other processes' changes; nil with one process
 	api                    *http.Server
 	side                   []sideServer  // pprof and metrics, each on a listener of its own
-	timelineRetention      time.Duration // pruneCalls': an ended call's run and timeline go this long after its end
+	timelineRetention      time.Duration // calls.RunPruner's: an ended call's run and timeline go this long after its end
 
 	// Set by run.
 	stopSweeper, stopDelivery context.CancelFunc
@@ -185,31 +189,38 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 		st.ObserveCommit = meter.Commit
 	}
 	s.dispatcher = &webhook.Dispatcher{Store: store, Logger: log, Policy: policy, Observe: meter.CallbackAttempt}
-	s.sessions = session.New(store, s.dispatcher, box, connectors, log)
-	s.sessions.Hooks = session.Hooks{Ended: meter.SessionEnded, Keys: meter.Keys, Connector: meter.ConnectorCall}
-	s.dispatcher.Answered = s.sessions.CallbackAnswered // webhooks and their answers on calls' timelines
-	s.sessions.Engine.FirstDigit = cfg.FirstDigit
-	s.sessions.Engine.Lease = cfg.ConnectorLease
-	s.sessions.Engine.Idle = cfg.SessionIdle
+	// The domain: the three services share one transaction runner, through
+	// which the call runtime hears what sessions tell their calls.
+	runner := txn.NewRunner(store, s.dispatcher)
+	s.payments = payments.New(runner, box, connectors, log)
+	s.payments.Hooks = payments.Hooks{Ended: meter.SessionEnded, Connector: meter.ConnectorCall}
+	s.payments.Engine.FirstDigit = cfg.FirstDigit
+	s.payments.Engine.Lease = cfg.ConnectorLease
+	s.payments.Engine.Idle = cfg.SessionIdle
+	s.payments.RequireHTTPS = cfg.RequireHTTPS
+	s.calls = calls.New(runner, s.payments, log)
+	s.calls.Hooks = calls.Hooks{Keys: meter.Keys}
+	s.dispatcher.Answered = s.calls.CallbackAnswered // webhooks and their answers on calls' timelines
 	// Calls run their TwiML: requests to the apps under the callbacks' policy.
-	s.sessions.Fetcher = webhook.NewFetcher(store, policy, 0)
+	s.calls.Fetcher = webhook.NewFetcher(store, policy, 0)
 	// A broken app (404, no answer, a document that does not run) is a WARN
 	// per host, rate-limited as failing callbacks are.
-	s.sessions.AppError = (&webhook.AppErrorLog{Logger: log}).Report
-	s.sessions.RequireHTTPS = cfg.RequireHTTPS
+	s.calls.AppError = (&webhook.AppErrorLog{Logger: log}).Report
 	if cfg.VoiceTime == "real" {
-		s.sessions.Voice = voice.Engine{SpeechRate: voice.RealSpeechRate}
+		s.calls.Voice = voice.Engine{SpeechRate: voice.RealSpeechRate}
 	}
+	acc := accounts.New(store)
 	s.hub = events.New()
 	if l, shared := store.(tonepay.Listener); shared {
 		s.listener = l
 	} else {
-		s.sessions.Publish = s.hub.Publish // one process: its own changes are all there are
+		s.payments.Publish = s.hub.Publish // one process: its own changes are all there are
 	}
 	// Closed as shutdown begins: event streams end, so that Shutdown does not
 	// wait its whole grace period for them.
 	closing := make(chan struct{})
-	api := twilioapi.NewServer(log, store, s.sessions, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: s.hub.Subscribe,
+	svcs := tonepay.Services{AccountService: acc, KeyService: acc, NumberService: acc, CallService: s.calls, SessionService: s.payments}
+	api := twilioapi.NewServer(log, store, svcs, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: s.hub.Subscribe,
 		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
 	root := http.NewServeMux()
 	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
@@ -271,8 +282,8 @@ func (s *server) run() <-chan error {
 			s.log.Error("callback dispatcher stopped", "err", err)
 		}
 	})
-	s.delivery.Go(func() { pruneAnswers(dctx, s.store, s.log) })
-	s.delivery.Go(func() { pruneCalls(dctx, s.store, s.log, s.timelineRetention) })
+	s.delivery.Go(func() { s.payments.RunPruner(dctx) })
+	s.delivery.Go(func() { s.calls.RunPruner(dctx, s.timelineRetention) })
 	if s.listener != nil {
 		// Every process hears every change: callbacks queued by another go out
 		// at once, and consoles connected here see sessions served there.
@@ -291,11 +302,12 @@ func (s *server) run() <-chan error {
 		if s.single {
 			// Calls' fetches in flight are a dead process's: repeat them now
 			// rather than after their deadline.
-			if _, err := s.sessions.SweepCalls(sweepCtx, true); err != nil {
+			if _, err := s.calls.SweepCalls(sweepCtx, true); err != nil {
 				s.log.Error("resuming calls", "err", err)
 			}
 		}
-		s.sessions.RunSweeper(sweepCtx, 100*time.Millisecond)
+		s.sweeper.Go(func() { s.payments.RunSweeper(sweepCtx, 100*time.Millisecond) })
+		s.calls.RunSweeper(sweepCtx, 100*time.Millisecond)
 	})
 
 	served := make(chan error, 1)
@@ -312,7 +324,7 @@ func (s *server) run() <-chan error {
 //  2. the API stops accepting and finishes in-flight requests within the
 //     grace period (graceful only; event streams end at once, via closing);
 //     then the sweeper stops, so nothing new is queued;
-//  3. connector calls in flight record their answer (sessions.Wait);
+//  3. connector calls in flight record their answer (payments.Wait);
 //  4. the dispatcher, the answer pruner and the listener stop: in-flight
 //     deliveries, including what 2 and 3 queued, record their attempts;
 //  5. the pprof and metrics listeners close (metrics reads the store);
@@ -322,8 +334,8 @@ func (s *server) run() <-chan error {
 // error is the graceful shutdown's.
 func (s *server) close(graceful bool) error {
 	var err error
-	if s.sessions != nil {
-		s.sessions.StopCalls()
+	if s.calls != nil {
+		s.calls.StopCalls()
 	}
 	if graceful {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -336,9 +348,9 @@ func (s *server) close(graceful bool) error {
 		s.stopSweeper()
 		s.sweeper.Wait()
 	}
-	if s.sessions != nil {
-		s.sessions.StopCalls() // again: what the last requests and sweeps armed
-		s.sessions.Wait()
+	if s.calls != nil {
+		s.calls.StopCalls() // again: what the last requests and sweeps armed
+		s.payments.Wait()
 	}
 	if s.stopDelivery != nil {
 		s.stopDelivery()

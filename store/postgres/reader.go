@@ -93,8 +93,12 @@ func (r reader) FindAccount(ctx context.Context, sid string) (*tonepay.Account, 
 }
 
 func (r reader) FindAccounts(ctx context.Context, f tonepay.AccountFilter) ([]*tonepay.Account, error) {
+	who := `(sid = $1 OR owner_sid = $1)`
+	if f.Main {
+		who = `(sid = owner_sid AND $1::text = $1::text)` // $1 stays typed: every placeholder is used
+	}
 	return many(ctx, r.q, "FindAccounts", r.tokens.ScanAccount, `SELECT `+sqlrow.AccountCols+` FROM accounts
-		WHERE (sid = $1 OR owner_sid = $1) AND ($2 = '' OR friendly_name = $2) AND ($3 = '' OR status = $3)
+		WHERE `+who+` AND ($2 = '' OR friendly_name = $2) AND ($3 = '' OR status = $3)
 		ORDER BY date_created, sid LIMIT $4 OFFSET $5`, f.OwnerSid, f.FriendlyName, f.Status, limit(f.Limit), f.Offset)
 }
 

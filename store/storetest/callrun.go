@@ -301,7 +301,7 @@ func testOrphanLegs(t *testing.T, s tonepay.Store) {
 		c := newCall(a.Sid, at)
 		c.ParentCallSid, c.Status = parent, status
 		if parent != "" {
-			c.Direction = "outbound-dial"
+			c.Direction = tonepay.DirectionOutboundDial
 		}
 		if status != tonepay.CallInProgress && status != tonepay.CallRinging {
 			c.EndTime = at.Add(time.Minute)

@@ -89,6 +89,11 @@ func testAccountFilter(t *testing.T, s tonepay.Store) {
 		{"other owner", tonepay.AccountFilter{OwnerSid: other.Sid}, []*tonepay.Account{other, otherSub}},
 		{"a subaccount sees only itself", tonepay.AccountFilter{OwnerSid: sub2.Sid}, []*tonepay.Account{sub2}},
 		{"unknown owner", tonepay.AccountFilter{OwnerSid: sid("AC")}, nil},
+		// other is as old as sub1, and older than main.
+		{"main accounts, oldest first", tonepay.AccountFilter{Main: true}, []*tonepay.Account{other, main}},
+		{"main accounts, OwnerSid not used", tonepay.AccountFilter{Main: true, OwnerSid: sub2.Sid}, []*tonepay.Account{other, main}},
+		{"main accounts by status", tonepay.AccountFilter{Main: true, Status: "suspended"}, nil},
+		{"main accounts, limit", tonepay.AccountFilter{Main: true, Limit: 1}, []*tonepay.Account{other}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,13 +247,29 @@ func testCalls(t *testing.T, s tonepay.Store) {
 
 	// An inbound call keeps its number's SID and who forwarded it.
 	in := newCall(a.Sid, t0)
-	in.Direction, in.PhoneNumberSid, in.ForwardedFrom = "inbound", sid("PN"), "+14155550199"
+	in.Direction, in.PhoneNumberSid, in.ForwardedFrom = tonepay.DirectionInbound, sid("PN"), "+14155550199"
 	update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, in) })
 	if got, err = s.FindCall(ctx, in.Sid); err != nil {
 		t.Fatal(err)
 	}
 	if d := diff(in, got); d != "" {
 		t.Errorf("FindCall of an inbound call (-want +got):\n%s", d)
+	}
+	// A call keeps its leg; one stored with none (before legs were) is
+	// simulated.
+	for _, leg := range []tonepay.Leg{tonepay.LegStream, tonepay.LegSIP, ""} {
+		c := newCall(a.Sid, t0)
+		c.Leg = leg
+		update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, c) })
+		if got, err = s.FindCall(ctx, c.Sid); err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(c, got); d != "" {
+			t.Errorf("FindCall of a call with leg %q (-want +got):\n%s", leg, d)
+		}
+		if got.Leg.Simulated() != (leg == "") || got.Leg.RunsTwiML() != (leg != tonepay.LegStream) {
+			t.Errorf("leg %q: Simulated %v, RunsTwiML %v", leg, got.Leg.Simulated(), got.Leg.RunsTwiML())
+		}
 	}
 }
 

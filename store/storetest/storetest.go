@@ -121,7 +121,7 @@ func MustCall(t testing.TB, s tonepay.Store, account string, at time.Time) *tone
 
 func newCall(account string, at time.Time) *tonepay.Call {
 	return &tonepay.Call{Sid: sid("CA"), AccountSid: account, To: "+15005550006", From: "+15005550001", URL: "https://example.com/twiml",
-		Status: tonepay.CallInProgress, Direction: "outbound-api", StartTime: at, DateCreated: at, DateUpdated: at,
+		Status: tonepay.CallInProgress, Direction: tonepay.DirectionOutboundAPI, Leg: tonepay.LegSimulated, StartTime: at, DateCreated: at, DateUpdated: at,
 		CallParams: tonepay.CallParams{Method: "GET", FallbackURL: "https://example.com/fallback", FallbackMethod: "GET",
 			StatusCallback: "https://example.com/progress", StatusCallbackMethod: "GET",
 			StatusCallbackEvents: []string{tonepay.EventInitiated, tonepay.EventAnswered, tonepay.EventCompleted}, Timeout: 25, SendDigits: "1234#w9"}}

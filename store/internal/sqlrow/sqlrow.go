@@ -75,18 +75,19 @@ func ScanKey(s Scanner) (*tonepay.Key, error) {
 // CallCols are the columns ScanCall reads.
 const CallCols = `sid, account_sid, to_number, from_number, url, status, direction, start_time, end_time, date_created, date_updated,
 	method, twiml, fallback_url, fallback_method, status_callback, status_callback_method, status_callback_events, timeout, send_digits, parent_call_sid,
-	phone_number_sid, forwarded_from`
+	phone_number_sid, forwarded_from, leg`
 
 // ScanCall reads one row.
 func ScanCall(s Scanner) (*tonepay.Call, error) {
 	var c tonepay.Call
 	var start, end, created, updated int64
-	var events string
+	var events, leg string
 	if err := s.Scan(&c.Sid, &c.AccountSid, &c.To, &c.From, &c.URL, &c.Status, &c.Direction, &start, &end, &created, &updated,
 		&c.Method, &c.Twiml, &c.FallbackURL, &c.FallbackMethod, &c.StatusCallback, &c.StatusCallbackMethod, &events, &c.Timeout, &c.SendDigits, &c.ParentCallSid,
-		&c.PhoneNumberSid, &c.ForwardedFrom); err != nil {
+		&c.PhoneNumberSid, &c.ForwardedFrom, &leg); err != nil {
 		return nil, err
 	}
+	c.Leg = tonepay.Leg(leg)
 	c.StartTime, c.EndTime, c.DateCreated, c.DateUpdated = Tm(start), Tm(end), Tm(created), Tm(updated)
 	if events != "" { // none asked for reads back as nil, as it was written
 		c.StatusCallbackEvents = strings.Fields(events)
@@ -98,7 +99,7 @@ func ScanCall(s Scanner) (*tonepay.Call, error) {
 func CallArgs(c *tonepay.Call) []any {
 	return []any{c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, Ts(c.StartTime), Ts(c.EndTime), Ts(c.DateCreated), Ts(c.DateUpdated),
 		c.Method, c.Twiml, c.FallbackURL, c.FallbackMethod, c.StatusCallback, c.StatusCallbackMethod, strings.Join(c.StatusCallbackEvents, " "), c.Timeout, c.SendDigits, c.ParentCallSid,
-		c.PhoneNumberSid, c.ForwardedFrom}
+		c.PhoneNumberSid, c.ForwardedFrom, string(c.Leg)}
 }
 
 // CallUpdateArgs are the values an UpdateCall saves, then the sid.

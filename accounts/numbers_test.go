@@ -1,4 +1,4 @@
-package session_test
+package accounts_test
 
 import (
 	"context"
@@ -19,7 +19,7 @@ func TestNumbers(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	svc := f.service()
-	other := storetest.MustAccount(t, f.store, "", f.clock.Now())
+	other := storetest.MustAccount(t, f.store, "", f.now)
 	create := func(acct, number string) (*tonepay.PhoneNumber, error) {
 		return svc.CreateNumber(ctx, &tonepay.CreateNumberRequest{AccountSid: acct, PhoneNumber: number})
 	}

@@ -1,20 +1,34 @@
-package session
+// Package accounts keeps accounts, their API keys and their phone numbers
+// (IncomingPhoneNumbers): the tenants of a tonepay server and what they
+// own. Every write of the API to them goes through the Service, so that
+// each rule has one home and the wire layer only parses and encodes.
+package accounts
 
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tonepay/tonepay"
 )
 
-// The accounts, keys and calls: every write of the API goes through the
-// Service, so that each rule has one home and the wire layer only parses and
-// encodes.
 var (
 	_ tonepay.AccountService = (*Service)(nil)
 	_ tonepay.KeyService     = (*Service)(nil)
-	_ tonepay.CallService    = (*Service)(nil)
+	_ tonepay.NumberService  = (*Service)(nil)
 )
+
+// Service implements tonepay.AccountService, KeyService and NumberService.
+type Service struct {
+	Store  tonepay.Store
+	Now    func() time.Time           // injected clock
+	NewSID func(prefix string) string // injected ids
+}
+
+// New returns a Service with the real clock and random SIDs.
+func New(store tonepay.Store) *Service {
+	return &Service{Store: store, Now: time.Now, NewSID: tonepay.NewSID}
+}
 
 // CreateSubaccount implements tonepay.AccountService.
 func (svc *Service) CreateSubaccount(ctx context.Context, owner *tonepay.Account, friendlyName string) (*tonepay.Account, error) {
@@ -101,31 +115,4 @@ func findKey(ctx context.Context, rd tonepay.Reader, accountSid, sid string) (*t
 		return nil, fmt.Errorf("key %s: %w", sid, err)
 	}
 	return k, nil
-}
-
-// FindCall implements tonepay.CallService.
-func (svc *Service) FindCall(ctx context.Context, accountSid, sid string) (*tonepay.Call, error) {
-	return findCall(ctx, svc.Store, accountSid, sid)
-}
-
-// FindSessions implements tonepay.SessionService. The call is read first,
-// so that another account's call is ErrNotFound whatever it holds.
-func (svc *Service) FindSessions(ctx context.Context, accountSid string, f tonepay.SessionFilter) ([]*tonepay.Session, error) {
-	if _, err := findCall(ctx, svc.Store, accountSid, f.CallSid); err != nil {
-		return nil, err
-	}
-	return svc.Store.FindSessions(ctx, f)
-}
-
-// findCall returns the account's call, or ErrNotFound: to another account
-// the call does not exist.
-func findCall(ctx context.Context, rd tonepay.Reader, accountSid, sid string) (*tonepay.Call, error) {
-	c, err := rd.FindCall(ctx, sid)
-	if err == nil && c.AccountSid != accountSid {
-		err = tonepay.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", sid, err)
-	}
-	return c, nil
 }

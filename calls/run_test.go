@@ -1,4 +1,4 @@
-package session_test
+package calls_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
-	"github.com/tonepay/tonepay/session"
+	"github.com/tonepay/tonepay/internal/servicetest"
 	"github.com/tonepay/tonepay/voice"
 )
 
@@ -65,14 +65,14 @@ func newApp(pages map[string]string) *app {
 	return &app{pages: full, fail: map[string]int{}}
 }
 
-func (f *fixture) voiceService(t *testing.T, a *app) *session.Service {
+func (f *fixture) voiceService(t *testing.T, a *app) *servicetest.Process {
 	svc := f.service()
 	svc.Fetcher = a
 	t.Cleanup(svc.StopCalls)
 	return svc
 }
 
-func (f *fixture) placeCall(t *testing.T, svc *session.Service, mod func(*tonepay.CreateCallRequest)) *tonepay.Call {
+func (f *fixture) placeCall(t *testing.T, svc *servicetest.Process, mod func(*tonepay.CreateCallRequest)) *tonepay.Call {
 	t.Helper()
 	req := &tonepay.CreateCallRequest{AccountSid: f.acct.Sid, To: "+15005550006", From: "+15005550001", URL: ivr + "start"}
 	req.StatusCallback, req.StatusCallbackEvents = "https://hooks.acme.io/progress", []string{"initiated", "ringing", "answered", "completed"}
@@ -154,7 +154,7 @@ func TestCallRunsItsTwiml(t *testing.T) {
 	if tl := f.timeline(t, call.Sid); !has(tl, "fetch:start", "say:Welcome", "verb:", "say:Press 1") || has(tl, "say:Bye") {
 		t.Fatalf("timeline after create: %q", tl)
 	}
-	p, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "1")
+	p, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "1")
 	if err != nil || p.Applied != 1 {
 		t.Fatalf("press: %+v %v", p, err)
 	}
@@ -226,14 +226,14 @@ func TestKeysOneDoor(t *testing.T) {
 	if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, Sid: ans.Sid, Capture: tonepay.FieldCardNumber}); err != nil {
 		t.Fatal(err)
 	}
-	if pr, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
+	if pr, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
 		t.Fatalf("card: %+v %v", pr, err)
 	}
 	if n := len(a.requests()); n != 1 {
 		t.Fatalf("the app got %d requests, want only the first", n)
 	}
 	// Not capturing now: the Gather takes the next keys.
-	if pr, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "77#"); err != nil || pr.Applied != 3 {
+	if pr, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "77#"); err != nil || pr.Applied != 3 {
 		t.Fatalf("pin: %+v %v", pr, err)
 	}
 	reqs := a.requests()
@@ -241,7 +241,7 @@ func TestKeysOneDoor(t *testing.T) {
 		t.Fatalf("pin request %+v", reqs[len(reqs)-1])
 	}
 	// Parked in the Dial: keys go to the session (not capturing: dropped).
-	if pr, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "5"); err != nil || pr.Dropped != 1 {
+	if pr, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "5"); err != nil || pr.Dropped != 1 {
 		t.Fatalf("in Dial: %+v %v", pr, err)
 	}
 	tl := strings.Join(f.timeline(t, call.Sid), " ")
@@ -280,13 +280,13 @@ func TestCallRestart(t *testing.T) {
 	a := newApp(pages)
 	old := f.voiceService(t, a)
 	call := f.placeCall(t, old, nil)
-	if _, err := old.Press(context.Background(), f.acct.Sid, call.Sid, "4"); err != nil {
+	if _, err := old.Keypad(context.Background(), f.acct.Sid, call.Sid, "4"); err != nil {
 		t.Fatal(err)
 	}
 	old.StopCalls() // the process dies with its timers
 	// A new process: the second key completes the Gather the first began.
 	svc := f.voiceService(t, a)
-	if _, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "2"); err != nil {
+	if _, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "2"); err != nil {
 		t.Fatal(err)
 	}
 	reqs := a.requests()
@@ -349,7 +349,7 @@ func TestCallHolds(t *testing.T) {
 		if len(a.requests()) != 0 || f.callStatus(t, call.Sid).Status != tonepay.CallInProgress {
 			t.Fatalf("held call: %d requests, status %q", len(a.requests()), f.callStatus(t, call.Sid).Status)
 		}
-		if p, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "12"); err != nil || p.Dropped != 2 {
+		if p, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "12"); err != nil || p.Dropped != 2 {
 			t.Fatalf("press %+v %v", p, err)
 		}
 		if _, err := svc.HangUp(context.Background(), f.acct.Sid, call.Sid); err != nil {
@@ -448,7 +448,7 @@ func TestResumeOnce(t *testing.T) {
 	f.clock.Add(25 * time.Second) // past the fetch's deadline
 	one, two := f.voiceService(t, a), f.voiceService(t, a)
 	var wg sync.WaitGroup
-	for _, svc := range []*session.Service{one, two} {
+	for _, svc := range []*servicetest.Process{one, two} {
 		wg.Go(func() { svc.SweepCalls(context.Background(), false) })
 	}
 	wg.Wait()
@@ -465,7 +465,7 @@ func TestResumeOnce(t *testing.T) {
 // no session open are shown. No stored entry holds a digit typed for a card.
 func TestPressTimeline(t *testing.T) {
 	const card = "4111111111111111"
-	agent := func(t *testing.T, f *fixture, svc *session.Service, call string) string {
+	agent := func(t *testing.T, f *fixture, svc *servicetest.Process, call string) string {
 		t.Helper()
 		p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
 			SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
@@ -476,7 +476,7 @@ func TestPressTimeline(t *testing.T) {
 		}
 		return ans.Sid
 	}
-	capture := func(t *testing.T, f *fixture, svc *session.Service, call, pk string, field tonepay.Field) {
+	capture := func(t *testing.T, f *fixture, svc *servicetest.Process, call, pk string, field tonepay.Field) {
 		t.Helper()
 		if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: call, Sid: pk, Capture: field}); err != nil {
 			t.Fatal(err)
@@ -485,14 +485,14 @@ func TestPressTimeline(t *testing.T) {
 	tests := []struct {
 		name  string
 		pages map[string]string // the app; nil: the call holds (example.com)
-		play  func(t *testing.T, f *fixture, svc *session.Service, call string, press func(keys string, applied, dropped int))
+		play  func(t *testing.T, f *fixture, svc *servicetest.Process, call string, press func(keys string, applied, dropped int))
 		want  []string // key entries and a Gather's end: text, then " masked" when masked
 		got   string   // Digits of the app's last request; "" none
 	}{
-		{"held call, no session", nil, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+		{"held call, no session", nil, func(t *testing.T, f *fixture, svc *servicetest.Process, call string, press func(string, int, int)) {
 			press(card+"#", 0, 17)
 		}, []string{strings.Repeat("*", 17) + " masked"}, ""},
-		{"held call: before the agent's Capture and between fields", nil, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+		{"held call: before the agent's Capture and between fields", nil, func(t *testing.T, f *fixture, svc *servicetest.Process, call string, press func(string, int, int)) {
 			pk := agent(t, f, svc, call)
 			press(card+"#", 0, 17) // before Capture
 			capture(t, f, svc, call, pk, tonepay.FieldCardNumber)
@@ -505,13 +505,13 @@ func TestPressTimeline(t *testing.T) {
 		{"gather, no session: shown", map[string]string{
 			"start": `<Response><Gather finishOnKey="#" action="got"><Say>Account number</Say></Gather></Response>`,
 			"got":   `<Response><Pause length="60"/></Response>`,
-		}, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+		}, func(t *testing.T, f *fixture, svc *servicetest.Process, call string, press func(string, int, int)) {
 			press("12#", 3, 0)
 		}, []string{"1", "2", "#", "ended: Digits=12 FinishedOnKey=#"}, "12"},
 		{"gather, session open: masked", map[string]string{
 			"start": `<Response><Gather finishOnKey="#" action="got"><Say>Account number</Say></Gather></Response>`,
 			"got":   `<Response><Pause length="60"/></Response>`,
-		}, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+		}, func(t *testing.T, f *fixture, svc *servicetest.Process, call string, press func(string, int, int)) {
 			agent(t, f, svc, call)
 			press(card+"#", 17, 0)
 		}, []string{"***************** masked", "ended: Digits=**************** FinishedOnKey=# masked"}, card},
@@ -519,7 +519,7 @@ func TestPressTimeline(t *testing.T) {
 			"start": `<Response><Say>Please hold</Say><Pause length="60"/></Response>`,
 			"pay":   `<Response><Pay chargeAmount="1.00" postalCode="false" timeout="30" action="paid"/></Response>`,
 			"paid":  `<Response><Pause length="60"/></Response>`,
-		}, func(t *testing.T, f *fixture, svc *session.Service, call string, press func(string, int, int)) {
+		}, func(t *testing.T, f *fixture, svc *servicetest.Process, call string, press func(string, int, int)) {
 			press(card+"#", 0, 17) // in the Pause: nobody listens
 			u := ivr + "pay"
 			if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.acct.Sid, Sid: call, URL: &u}); err != nil {
@@ -548,7 +548,7 @@ func TestPressTimeline(t *testing.T) {
 			})
 			press := func(keys string, applied, dropped int) {
 				t.Helper()
-				p, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, keys)
+				p, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, keys)
 				if err != nil || p.Applied != applied || p.Dropped != dropped {
 					t.Fatalf("press %d keys: %+v %v, want applied %d dropped %d; timeline %q", len(keys), p, err, applied, dropped, f.timeline(t, call.Sid))
 				}

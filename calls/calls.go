@@ -1,10 +1,12 @@
-package session
+package calls
 
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/txn"
 	"github.com/tonepay/tonepay/voice"
 )
 
@@ -14,13 +16,14 @@ import (
 // the API. The call is returned once its TwiML waits for the caller (or has
 // ended), so that a test sees the call where its caller would be.
 func (svc *Service) CreateCall(ctx context.Context, req *tonepay.CreateCallRequest) (*tonepay.Call, error) {
-	return svc.createCall(ctx, req, "outbound-api", nil)
+	return svc.createCall(ctx, req, tonepay.DirectionOutboundAPI, nil)
 }
 
-// createCall creates and starts a call; inbound, if set, adds what an
-// inbound call has besides the request (its number, who forwarded it).
-func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallRequest, direction string, inbound func(*tonepay.Call)) (*tonepay.Call, error) {
-	now := svc.Now().UTC()
+// createCall creates and starts a call; mod, if set, adds what an inbound
+// call has besides the request (its number, who forwarded it; a real
+// call's SID and leg).
+func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallRequest, direction string, mod func(*tonepay.Call)) (*tonepay.Call, error) {
+	now := svc.now()
 	call := &tonepay.Call{
 		Sid:         svc.NewSID(tonepay.PrefixCall),
 		AccountSid:  req.AccountSid,
@@ -30,33 +33,35 @@ func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallReque
 		CallParams:  req.CallParams,
 		Status:      tonepay.CallInProgress,
 		Direction:   direction,
+		Leg:         tonepay.LegSimulated,
 		StartTime:   now,
 		DateCreated: now,
 		DateUpdated: now,
 	}
-	if inbound != nil {
-		inbound(call)
+	if mod != nil {
+		mod(call)
 	}
-	if direction == "inbound" && svc.runsTwiml() {
+	runs := svc.twiml(call)
+	if direction == tonepay.DirectionInbound && runs {
 		call.Status = tonepay.CallRinging // until its first document answers it
 	}
-	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+	w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 		if err := tx.CreateCall(ctx, call); err != nil {
 			return err
 		}
-		if !svc.runsTwiml() {
+		if !runs {
 			return nil
 		}
-		return svc.startRun(ctx, tx, c, call, now)
+		return svc.startRun(ctx, tx, w, call, now)
 	})
 	if err != nil {
 		return nil, err
 	}
-	svc.settle(c.calls)
-	if req.SendDigits != "" && svc.runsTwiml() {
+	svc.settle(w.Steps)
+	if req.SendDigits != "" && runs {
 		// Pressed once answered, as if by the caller; W waits a second.
 		keys := strings.ReplaceAll(req.SendDigits, "W", "ww")
-		if _, err := svc.press(ctx, call.AccountSid, call.Sid, keys); err != nil && tonepay.ErrorCode(err) != tonepay.CodeCallNotInProgress {
+		if _, err := svc.sendDigits(ctx, call.AccountSid, call.Sid, keys); err != nil && tonepay.ErrorCode(err) != tonepay.CodeCallNotInProgress {
 			return nil, err
 		}
 	}
@@ -82,9 +87,9 @@ func updateOp(req *tonepay.UpdateCallRequest) string {
 // answered) it changes nothing. Url or Twiml redirects the live call: its
 // current verb stops and the new document runs, before the answer.
 func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallRequest) (*tonepay.Call, error) {
-	now := svc.Now().UTC()
+	now := svc.now()
 	var call *tonepay.Call
-	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+	w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 		var err error
 		if call, err = findCall(ctx, tx, req.AccountSid, req.Sid); err != nil {
 			return err
@@ -94,7 +99,7 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 		}
 		if req.Status == tonepay.CallCompleted {
 			// Hanging up wins: what else the request says is for a live call.
-			return svc.hangUp(ctx, tx, c, call, now)
+			return svc.hangUp(ctx, tx, w, call, now)
 		}
 		if !req.Changes() {
 			return nil
@@ -130,14 +135,47 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 		}
 		paying := st.Current != nil && st.Current.Name == "Pay"
 		out := svc.Voice.Step(st, in, now)
-		if err := svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now); err != nil || !paying {
+		if err := svc.saveRun(ctx, tx, w, call, run, st, out, out.Timeline, now); err != nil || !paying {
 			return err
 		}
-		return svc.cancelPayVerb(ctx, tx, c, call.Sid, now)
+		// After the run is saved: what the session's end tells the TwiML
+		// finds it out of the <Pay>.
+		return svc.Pay.CancelVerb(ctx, tx, w, call.Sid, now)
 	})
 	if err != nil {
 		return nil, err
 	}
-	svc.settle(c.calls)
+	svc.settle(w.Steps)
 	return svc.FindCall(ctx, call.AccountSid, call.Sid)
+}
+
+// HangUp implements tonepay.CallService.
+func (svc *Service) HangUp(ctx context.Context, accountSid, callSid string) (*tonepay.Call, error) {
+	now := svc.now()
+	var call *tonepay.Call
+	w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
+		var err error
+		if call, err = findLiveCall(ctx, tx, accountSid, callSid, opHangUp); err != nil {
+			return err
+		}
+		return svc.hangUp(ctx, tx, w, call, now)
+	})
+	svc.settle(w.Steps)
+	return call, err
+}
+
+// hangUp ends a live call, its TwiML and its open session.
+func (svc *Service) hangUp(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, now time.Time) error {
+	run, st, err := loadRun(ctx, tx, call.Sid)
+	if err != nil {
+		return err
+	}
+	if run == nil {
+		if err := svc.endCall(ctx, tx, w, call, nil, tonepay.CallCompleted, now); err != nil || call.ParentCallSid == "" {
+			return err
+		}
+		return svc.farEndLeft(ctx, tx, w, call, now) // a Dial's far end hung up: the parent goes on
+	}
+	out := svc.Voice.Step(st, voice.Input{Kind: voice.CallerHangUp}, now)
+	return svc.saveRun(ctx, tx, w, call, run, st, out, out.Timeline, now)
 }

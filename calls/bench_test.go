@@ -1,4 +1,4 @@
-package session_test
+package calls_test
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func BenchmarkKeyRun(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if pr, err := svc.Press(ctx, f.acct.Sid, f.call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
+		if pr, err := svc.Keypad(ctx, f.acct.Sid, f.call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
 			b.Fatal(pr, err)
 		}
 	}

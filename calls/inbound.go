@@ -1,4 +1,4 @@
-package session
+package calls
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallR
 	if !tonepay.IsE164(req.To) {
 		return nil, tonepay.Errorf(tonepay.CodeInvalidTo, "Invalid 'To' Phone Number %q: must be E.164, one of the account's IncomingPhoneNumbers", clipText(req.To))
 	}
-	nums, err := svc.Store.FindNumbers(ctx, tonepay.NumberFilter{AccountSid: req.AccountSid, PhoneNumber: req.To, Limit: 1})
+	nums, err := svc.Tx.Store.FindNumbers(ctx, tonepay.NumberFilter{AccountSid: req.AccountSid, PhoneNumber: req.To, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +37,7 @@ func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallR
 		cr.StatusCallbackEvents = []string{tonepay.EventCompleted}
 	}
 	cr.Timeout = tonepay.DefaultCallTimeout
-	return svc.createCall(ctx, cr, "inbound", func(c *tonepay.Call) {
+	return svc.createCall(ctx, cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
 		c.PhoneNumberSid, c.ForwardedFrom = n.Sid, req.ForwardedFrom
 	})
 }
@@ -48,12 +48,4 @@ func clipText(s string) string {
 		return s[:64] + "..."
 	}
 	return s
-}
-
-// FindTimeline implements tonepay.CallService.
-func (svc *Service) FindTimeline(ctx context.Context, accountSid, callSid string, afterSeq int64, limit int) ([]*tonepay.TimelineEntry, error) {
-	if _, err := findCall(ctx, svc.Store, accountSid, callSid); err != nil {
-		return nil, err
-	}
-	return svc.Store.FindTimeline(ctx, callSid, afterSeq, limit)
 }

@@ -1,4 +1,4 @@
-package session
+package calls
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
-	"github.com/tonepay/tonepay/capture"
+	"github.com/tonepay/tonepay/internal/txn"
 	"github.com/tonepay/tonepay/voice"
 )
 
@@ -35,18 +35,6 @@ const fetchDeadline = 20 * time.Second
 // only once they are this overdue (a restart, another process's call).
 const sweepGrace = time.Second
 
-// callEffect is what a committed step left for the runner to do.
-type callEffect struct {
-	sid     string
-	account string
-	out     voice.Output
-	wait    *voice.Wait   // the run's wait after the step, if any
-	errs    []voice.Entry // the app's errors the step recorded, for Service.AppError
-}
-
-// runsTwiml reports whether calls run their TwiML (a Fetcher is wired).
-func (svc *Service) runsTwiml() bool { return svc.Fetcher != nil }
-
 // loadRun returns the call's run and state, or nil ones for a call that runs
 // no TwiML.
 func loadRun(ctx context.Context, rd tonepay.Reader, callSid string) (*tonepay.CallRun, *voice.State, error) {
@@ -64,41 +52,41 @@ func loadRun(ctx context.Context, rd tonepay.Reader, callSid string) (*tonepay.C
 }
 
 // startRun answers a new call inside the transaction that created it.
-func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, now time.Time) error {
+func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, now time.Time) error {
 	st := &voice.State{AccountSid: call.AccountSid, CallSid: call.Sid, From: call.From, To: call.To, Direction: call.Direction,
 		URL: call.URL, Method: call.Method, Twiml: call.Twiml, FallbackURL: call.FallbackURL, FallbackMethod: call.FallbackMethod,
 		ForwardedFrom: call.ForwardedFrom}
-	if call.Direction == "inbound" {
+	if call.Direction == tonepay.DirectionInbound {
 		// Opaque to the app, as Twilio's is; kept in the run, so that every
 		// request of the call carries the same one.
 		st.CallToken = svc.NewSID("")
 	}
-	if call.Direction != "inbound" {
+	if call.Direction != tonepay.DirectionInbound {
 		st.Status = tonepay.CallInProgress // the simulated far end answers at once
 		for _, ev := range []string{tonepay.EventInitiated, tonepay.EventRinging, tonepay.EventAnswered} {
-			svc.progress(c, call, st, ev, now)
+			svc.progress(w, call, st, ev, now)
 		}
 	}
 	out := svc.Voice.Step(st, voice.Input{Kind: voice.Answered}, now)
-	return svc.saveRun(ctx, tx, c, call, &tonepay.CallRun{CallSid: call.Sid, AccountSid: call.AccountSid}, st, out, out.Timeline, now)
+	return svc.saveRun(ctx, tx, w, call, &tonepay.CallRun{CallSid: call.Sid, AccountSid: call.AccountSid}, st, out, out.Timeline, now)
 }
 
 // saveRun writes what a step did: the call's status (and its end), the run,
 // the timeline tl (the step's, with any keys given to a session), and the
 // effect for after commit.
-func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, run *tonepay.CallRun,
+func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, run *tonepay.CallRun,
 	st *voice.State, out voice.Output, tl []voice.Entry, now time.Time) error {
-	if err := svc.legs(ctx, tx, c, call, st, &out, now); err != nil {
+	if err := svc.legs(ctx, tx, w, call, st, &out, now); err != nil {
 		return err
 	}
 	for out.Pay != nil { // a <Pay> began: its session starts, or it ends at once (and the next may begin)
 		v := out.Pay
 		out.Pay = nil
-		more, err := svc.startPayVerb(ctx, tx, c, call, st, v, now)
+		more, err := svc.startPay(ctx, tx, w, call, st, v, now)
 		if err != nil {
 			return err
 		}
-		if err := svc.legs(ctx, tx, c, call, st, &more, now); err != nil { // what follows an ended <Pay> may Dial
+		if err := svc.legs(ctx, tx, w, call, st, &more, now); err != nil { // what follows an ended <Pay> may Dial
 			return err
 		}
 		tl = append(tl, more.Timeline...)
@@ -117,7 +105,7 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 	}
 	switch {
 	case out.Ended != "":
-		if err := svc.endCall(ctx, tx, c, call, st, out.Ended, now); err != nil {
+		if err := svc.endCall(ctx, tx, w, call, st, out.Ended, now); err != nil {
 			return err
 		}
 	case st.Status != "" && st.Status != call.Status:
@@ -140,13 +128,13 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, c *changes, call
 	if err := tx.SaveCallRun(ctx, run); err != nil {
 		return err
 	}
-	eff := callEffect{sid: call.Sid, account: call.AccountSid, out: out, wait: st.Wait}
+	step := txn.Step{CallSid: call.Sid, AccountSid: call.AccountSid, Out: out, Wait: st.Wait}
 	for _, en := range tl {
 		if en.Kind == "error" {
-			eff.errs = append(eff.errs, en)
+			step.Errs = append(step.Errs, en)
 		}
 	}
-	c.calls = append(c.calls, eff)
+	w.Steps = append(w.Steps, step)
 	return nil
 }
 
@@ -180,7 +168,7 @@ func timelineRows(tl ...voice.Entry) ([][]byte, error) {
 // passed here first; legs takes out.Bridged, so that a merge never carries
 // one past the step that began it (issue 19: a leg made after its parent
 // ended, never to end).
-func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, st *voice.State, out *voice.Output, now time.Time) error {
+func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, st *voice.State, out *voice.Output, now time.Time) error {
 	bridged := out.Bridged
 	out.Bridged = nil
 	if st.Child != "" && (st.Current == nil || st.Current.Name != "Dial" || bridged != nil) {
@@ -190,7 +178,7 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *t
 		}
 		st.Child = ""
 		if leg.Status == tonepay.CallInProgress {
-			if err := svc.endCall(ctx, tx, c, leg, nil, tonepay.CallCompleted, now); err != nil {
+			if err := svc.endCall(ctx, tx, w, leg, nil, tonepay.CallCompleted, now); err != nil {
 				return err
 			}
 		}
@@ -207,7 +195,7 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *t
 		to = "client:" + to // the API form of a client
 	}
 	leg := &tonepay.Call{Sid: svc.NewSID(tonepay.PrefixCall), AccountSid: call.AccountSid, To: to, From: from,
-		ParentCallSid: call.Sid, Status: tonepay.CallInProgress, Direction: "outbound-dial", StartTime: now, DateCreated: now, DateUpdated: now}
+		ParentCallSid: call.Sid, Status: tonepay.CallInProgress, Direction: tonepay.DirectionOutboundDial, Leg: call.Leg, StartTime: now, DateCreated: now, DateUpdated: now}
 	leg.Method, leg.FallbackMethod, leg.StatusCallbackMethod = "POST", "POST", "POST"
 	if err := tx.CreateCall(ctx, leg); err != nil {
 		return err
@@ -219,25 +207,19 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, c *changes, call *t
 // endCall ends a call: its status and end time, its open session (the
 // caller hung up), and the completed progress callback. st is nil for a call
 // that runs no TwiML.
-func (svc *Service) endCall(ctx context.Context, tx tonepay.Tx, c *changes, call *tonepay.Call, st *voice.State, status string, now time.Time) error {
+func (svc *Service) endCall(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, st *voice.State, status string, now time.Time) error {
 	call.Status, call.EndTime, call.DateUpdated = status, now, now
 	if err := tx.UpdateCall(ctx, call); err != nil {
 		return err
 	}
 	if st != nil {
-		svc.progress(c, call, st, tonepay.EventCompleted, now)
+		svc.progress(w, call, st, tonepay.EventCompleted, now)
 	}
-	s, err := tx.FindOpenSession(ctx, call.Sid)
-	if errors.Is(err, tonepay.ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.HangUp})
+	return svc.Pay.HangUp(ctx, tx, w, call.Sid, now)
 }
 
 // farEndLeft tells leg's parent that its Dial's far end hung up.
-func (svc *Service) farEndLeft(ctx context.Context, tx tonepay.Tx, c *changes, leg *tonepay.Call, now time.Time) error {
+func (svc *Service) farEndLeft(ctx context.Context, tx tonepay.Tx, w *txn.Work, leg *tonepay.Call, now time.Time) error {
 	parent, err := tx.FindCall(ctx, leg.ParentCallSid)
 	if err != nil {
 		return err
@@ -247,13 +229,13 @@ func (svc *Service) farEndLeft(ctx context.Context, tx tonepay.Tx, c *changes, l
 		return err // the parent has moved on already
 	}
 	out := svc.Voice.Step(st, voice.Input{Kind: voice.FarEndHangUp}, now)
-	return svc.saveRun(ctx, tx, c, parent, run, st, out, out.Timeline, now)
+	return svc.saveRun(ctx, tx, w, parent, run, st, out, out.Timeline, now)
 }
 
 // progress queues a call-progress callback for event if the call's
 // StatusCallback asked for it, numbered by st.Progress (Twilio's
 // SequenceNumber, from 0).
-func (svc *Service) progress(c *changes, call *tonepay.Call, st *voice.State, event string, now time.Time) {
+func (svc *Service) progress(w *txn.Work, call *tonepay.Call, st *voice.State, event string, now time.Time) {
 	if call.StatusCallback == "" || !slices.Contains(call.StatusCallbackEvents, event) {
 		return
 	}
@@ -273,7 +255,7 @@ func (svc *Service) progress(c *changes, call *tonepay.Call, st *voice.State, ev
 		}
 	}
 	st.Progress++
-	c.callbacks = append(c.callbacks, &tonepay.Callback{AccountSid: call.AccountSid, SessionSid: call.Sid,
+	w.Callbacks = append(w.Callbacks, &tonepay.Callback{AccountSid: call.AccountSid, SessionSid: call.Sid,
 		URL: call.StatusCallback, Method: call.StatusCallbackMethod, Form: f})
 }
 
@@ -284,7 +266,7 @@ var sipCode = map[string]int{tonepay.CallCompleted: 200, tonepay.CallBusy: 486, 
 // what the runner must do next; nothing when the input changed nothing (a
 // stale timer or answer) or the call no longer runs. warns (a fetch's) go on
 // the timeline before what the step did, unless it did nothing.
-func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input, warns ...string) ([]callEffect, error) {
+func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input, warns ...string) ([]txn.Step, error) {
 	return svc.onRun(ctx, callSid, func(_ *tonepay.CallRun, st *voice.State, now time.Time) (voice.Output, bool) {
 		out := svc.Voice.Step(st, in, now)
 		if quiet(out) {
@@ -303,9 +285,9 @@ func (svc *Service) stepCall(ctx context.Context, callSid string, in voice.Input
 
 // onRun is one transaction on a call's run: step decides the output and
 // whether to save it; a call that runs no TwiML is left alone.
-func (svc *Service) onRun(ctx context.Context, callSid string, step func(*tonepay.CallRun, *voice.State, time.Time) (voice.Output, bool)) ([]callEffect, error) {
-	now := svc.Now().UTC()
-	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+func (svc *Service) onRun(ctx context.Context, callSid string, step func(*tonepay.CallRun, *voice.State, time.Time) (voice.Output, bool)) ([]txn.Step, error) {
+	now := svc.now()
+	w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 		call, err := tx.FindCall(ctx, callSid)
 		if err != nil {
 			return err
@@ -318,9 +300,9 @@ func (svc *Service) onRun(ctx context.Context, callSid string, step func(*tonepa
 		if !save {
 			return nil
 		}
-		return svc.saveRun(ctx, tx, c, call, run, st, out, out.Timeline, now)
+		return svc.saveRun(ctx, tx, w, call, run, st, out, out.Timeline, now)
 	})
-	return c.calls, err
+	return w.Steps, err
 }
 
 // quiet reports a step that did nothing, which need not be saved.
@@ -331,27 +313,27 @@ func quiet(o voice.Output) bool {
 // settle makes the requests committed steps asked for, feeding each answer
 // back, until every call waits for its caller or has ended. It runs on the
 // service's own context: a client that stops waiting does not stop a call.
-func (svc *Service) settle(effs []callEffect) {
+func (svc *Service) settle(effs []txn.Step) {
 	ctx := svc.runCtx
 	for len(effs) > 0 {
 		e := effs[0]
 		effs = effs[1:]
-		for _, n := range e.out.Notify {
-			svc.Fetcher.Fetch(ctx, fetchRequest(e.sid, n)) // the answer is ignored (Twilio's)
+		for _, n := range e.Out.Notify {
+			svc.Fetcher.Fetch(ctx, fetchRequest(e.CallSid, n)) // the answer is ignored (Twilio's)
 		}
-		if e.out.Ended != "" {
+		if e.Out.Ended != "" {
 			// Its last request made: the call's cookies go (a fetch racing
 			// the end may make the jar again; the Fetcher forgets idle ones).
 			if ce, ok := svc.Fetcher.(tonepay.CallEnder); ok {
-				ce.CallEnded(e.account, e.sid)
+				ce.CallEnded(e.AccountSid, e.CallSid)
 			}
 		}
-		f := e.out.Fetch
+		f := e.Out.Fetch
 		if f == nil {
 			continue
 		}
 		in := voice.Input{Kind: voice.Fetched, Seq: f.Seq}
-		res, err := svc.Fetcher.Fetch(ctx, fetchRequest(e.sid, f))
+		res, err := svc.Fetcher.Fetch(ctx, fetchRequest(e.CallSid, f))
 		var fe *tonepay.FetchError
 		var warns []string
 		switch {
@@ -366,10 +348,10 @@ func (svc *Service) settle(effs []callEffect) {
 			in.Status, in.ContentType, in.Body = res.Status, res.ContentType, res.Body
 			warns = res.Warnings
 		}
-		next, err := svc.stepCall(ctx, e.sid, in, warns...)
+		next, err := svc.stepCall(ctx, e.CallSid, in, warns...)
 		if err != nil {
 			if ctx.Err() == nil {
-				svc.Logger.Error("running a call's TwiML", "call", e.sid, "err", err)
+				svc.Logger.Error("running a call's TwiML", "call", e.CallSid, "err", err)
 			}
 			continue // the run's deadline has the sweeper repeat the fetch
 		}
@@ -393,19 +375,19 @@ func cloneValues(v url.Values) url.Values {
 
 // armTimers keeps one timer per waiting call in this process: a step that
 // waits replaces the call's timer, one that ends the wait stops it.
-func (svc *Service) armTimers(effs []callEffect) {
+func (svc *Service) armTimers(effs []txn.Step) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	for _, e := range effs {
-		if t := svc.timers[e.sid]; t != nil {
+		if t := svc.timers[e.CallSid]; t != nil {
 			t.Stop()
-			delete(svc.timers, e.sid)
+			delete(svc.timers, e.CallSid)
 		}
-		if e.wait == nil || svc.runCtx.Err() != nil {
+		if e.Wait == nil || svc.runCtx.Err() != nil {
 			continue
 		}
-		sid := e.sid
-		svc.timers[sid] = time.AfterFunc(e.wait.Until.Sub(svc.Now()), func() { svc.timeout(sid) })
+		sid := e.CallSid
+		svc.timers[sid] = time.AfterFunc(e.Wait.Until.Sub(svc.Tx.Now()), func() { svc.timeout(sid) })
 	}
 }
 
@@ -441,15 +423,15 @@ func (svc *Service) timeout(sid string) {
 // Then, at most every orphanEvery (and always with all), it ends orphan Dial
 // legs (endOrphans). It returns how many calls it took.
 func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
-	if !svc.runsTwiml() {
-		return 0, nil
+	if svc.Fetcher == nil {
+		return 0, nil // no call runs TwiML here
 	}
-	now := svc.Now().UTC()
+	now := svc.now()
 	at := now.Add(-sweepGrace)
 	if all {
 		at = now.Add(fetchDeadline)
 	}
-	sids, err := svc.Store.FindDueCallRuns(ctx, at, 100)
+	sids, err := svc.Tx.Store.FindDueCallRuns(ctx, at, 100)
 	if err != nil {
 		return 0, err
 	}
@@ -485,15 +467,15 @@ const orphanEvery = 5 * time.Second
 // that reads the parent (locked first, in the order the parent's own steps
 // lock them) and the leg again: another process may have ended it.
 func (svc *Service) endOrphans(ctx context.Context) (int, error) {
-	legs, err := svc.Store.FindOrphanLegs(ctx, 100)
+	legs, err := svc.Tx.Store.FindOrphanLegs(ctx, 100)
 	if err != nil {
 		return 0, err
 	}
 	ended := 0
 	for _, l := range legs {
-		now := svc.Now().UTC()
+		now := svc.now()
 		var done bool
-		c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+		w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 			done = false // commit may run this again
 			parent, err := tx.FindCall(ctx, l.ParentCallSid)
 			if err != nil {
@@ -504,12 +486,12 @@ func (svc *Service) endOrphans(ctx context.Context) (int, error) {
 				return err
 			}
 			done = true
-			return svc.endCall(ctx, tx, c, leg, nil, tonepay.CallCompleted, now)
+			return svc.endCall(ctx, tx, w, leg, nil, tonepay.CallCompleted, now)
 		})
 		if err != nil {
 			return ended, err
 		}
-		svc.settle(c.calls) // a session on the leg hung up; nothing else
+		svc.settle(w.Steps) // a session on the leg hung up; nothing else
 		if done {
 			ended++
 			svc.Logger.Warn("ended a Dial leg its parent call left in progress", "call", l.Sid, "parent", l.ParentCallSid)
@@ -527,7 +509,7 @@ func live(status string) bool {
 // deadline, so one process repeats it) and repeated; a due wait times out.
 // It saves whatever it did (a run the sweeper found must not stay due),
 // unless the run is no longer due: another sweeper took it first.
-func (svc *Service) resume(ctx context.Context, sid string, due time.Time) ([]callEffect, error) {
+func (svc *Service) resume(ctx context.Context, sid string, due time.Time) ([]txn.Step, error) {
 	return svc.onRun(ctx, sid, func(run *tonepay.CallRun, st *voice.State, now time.Time) (voice.Output, bool) {
 		if run.Deadline.IsZero() || run.Deadline.After(due) {
 			return voice.Output{}, false // another sweeper (process) took it first
@@ -592,7 +574,23 @@ func (svc *Service) CallbackAnswered(cb *tonepay.Callback, a *tonepay.Attempt) {
 	}
 	ctx, cancel := context.WithTimeout(svc.runCtx, 5*time.Second)
 	defer cancel()
-	if err := svc.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.AddTimeline(ctx, callSid, at, rows...) }); err != nil && ctx.Err() == nil {
+	if err := svc.Tx.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.AddTimeline(ctx, callSid, at, rows...) }); err != nil && ctx.Err() == nil {
 		svc.Logger.Warn("a webhook's answer was not put on its call's timeline", "call", callSid, "err", err)
+	}
+}
+
+// RunSweeper sweeps calls (SweepCalls) every interval until ctx is done.
+func (svc *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := svc.SweepCalls(ctx, false); err != nil && ctx.Err() == nil {
+			svc.Logger.Error("sweeping call deadlines", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package session
+package payments
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/capture"
+	"github.com/tonepay/tonepay/internal/txn"
 )
 
 // startPay calls the session's connector in the background, once per
@@ -39,7 +40,7 @@ func (svc *Service) pay(sid string) error {
 	// Bounded by the lease, so that a retry never overlaps this attempt.
 	ctx, cancel := context.WithTimeout(context.Background(), max(svc.Engine.Lease-5*time.Second, svc.Engine.Lease/2))
 	defer cancel()
-	s, err := svc.Store.FindSession(ctx, sid)
+	s, err := svc.Tx.Store.FindSession(ctx, sid)
 	if err != nil {
 		return err
 	}
@@ -56,10 +57,10 @@ func (svc *Service) pay(sid string) error {
 		return svc.paid(ctx, sid, &tonepay.PayResult{ErrorCode: tonepay.CodePayConfig,
 			Message: "Payment connector " + s.Params.PaymentConnector + " is not configured"})
 	}
-	start := svc.Now()
+	start := svc.Tx.Now()
 	res, err := conn.Pay(ctx, payRequest(s, sec))
 	if svc.Hooks.Connector != nil {
-		svc.Hooks.Connector(s.Params.PaymentConnector, payOutcome(res, err), svc.Now().Sub(start))
+		svc.Hooks.Connector(s.Params.PaymentConnector, payOutcome(res, err), svc.Tx.Now().Sub(start))
 	}
 	if err != nil {
 		return err
@@ -78,17 +79,17 @@ func payOutcome(res *tonepay.PayResult, err error) string {
 	return "ok"
 }
 
-// paid feeds a connector's answer back to the session.
+// paid feeds a connector's answer back to the session. A <Pay>'s action
+// follows: the call runtime makes its request after the commit.
 func (svc *Service) paid(ctx context.Context, sid string, res *tonepay.PayResult) error {
-	now := svc.Now().UTC()
-	c, err := svc.commit(ctx, func(tx tonepay.Tx, c *changes) error {
+	now := svc.now()
+	_, err := svc.Tx.Update(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 		s, err := tx.FindSession(ctx, sid)
 		if err != nil {
 			return err
 		}
-		return svc.apply(ctx, tx, c, s, now, capture.Input{Kind: capture.Paid, Result: res})
+		return svc.apply(ctx, tx, w, s, now, capture.Input{Kind: capture.Paid, Result: res})
 	})
-	svc.settle(c.calls) // a <Pay>'s action
 	return err
 }
 

@@ -1,4 +1,4 @@
-package session_test
+package calls_test
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func TestDialLegsEndWithParent(t *testing.T) {
 			level := f.liveCalls(t)
 			call := f.placeCall(t, svc, nil)
 			for _, keys := range tt.keys {
-				if _, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, keys); err != nil {
+				if _, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, keys); err != nil {
 					t.Fatalf("press %q: %v", keys, err)
 				}
 			}
@@ -121,7 +121,7 @@ func TestDialActionNamesItsLeg(t *testing.T) {
 	})
 	svc := f.voiceService(t, a)
 	call := f.placeCall(t, svc, nil)
-	if _, err := svc.Press(context.Background(), f.acct.Sid, call.Sid, "**"); err != nil {
+	if _, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "**"); err != nil {
 		t.Fatal(err)
 	}
 	var second string

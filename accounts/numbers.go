@@ -1,4 +1,4 @@
-package session
+package accounts
 
 import (
 	"context"
@@ -7,8 +7,6 @@ import (
 
 	"github.com/tonepay/tonepay"
 )
-
-var _ tonepay.NumberService = (*Service)(nil)
 
 // FindNumber implements tonepay.NumberService.
 func (svc *Service) FindNumber(ctx context.Context, accountSid, sid string) (*tonepay.PhoneNumber, error) {

@@ -1,16 +1,14 @@
-package session_test
+package calls_test
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/tonepay/tonepay"
-	"github.com/tonepay/tonepay/session"
-	"github.com/tonepay/tonepay/store/storetest"
+	"github.com/tonepay/tonepay/internal/servicetest"
 )
 
 // payRow is a "payment" entry of the timeline as stored.
@@ -38,11 +36,11 @@ func TestOutcomeOnTimeline(t *testing.T) {
 	tests := []struct {
 		name  string
 		pages map[string]string // nil: the call holds
-		play  func(t *testing.T, f *fixture, svc *session.Service) string
+		play  func(t *testing.T, f *fixture, svc *servicetest.Process) string
 		want  payRow
 		order []string // entries around the row, in order ("payment:" is the row)
 	}{
-		{"agent, charged", nil, func(t *testing.T, f *fixture, svc *session.Service) string {
+		{"agent, charged", nil, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
 			pk := f.capturedSession(t, svc)
 			if err := f.complete(svc, pk, "done"); err != nil {
 				t.Fatal(err)
@@ -50,7 +48,7 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			svc.Wait()
 			return pk
 		}, payRow{Text: "success", CardType: "visa", CardNumber: "xxxxxxxxxxxx4242"}, nil},
-		{"agent, declined", nil, func(t *testing.T, f *fixture, svc *session.Service) string {
+		{"agent, declined", nil, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
 			pk := f.capturedSessionWith(t, svc, "4000000000000002#")
 			if err := f.complete(svc, pk, "done"); err != nil {
 				t.Fatal(err)
@@ -58,7 +56,7 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			svc.Wait()
 			return pk
 		}, payRow{Text: "payment-connector-error", Code: 64012, CardType: "visa", CardNumber: "xxxxxxxxxxxx0002"}, nil},
-		{"agent, the caller hung up", nil, func(t *testing.T, f *fixture, svc *session.Service) string {
+		{"agent, the caller hung up", nil, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
 			pk := f.capturedSession(t, svc)
 			if _, err := svc.HangUp(context.Background(), f.acct.Sid, f.call.Sid); err != nil {
 				t.Fatal(err)
@@ -68,12 +66,12 @@ func TestOutcomeOnTimeline(t *testing.T) {
 		{"<Pay>, charged", map[string]string{
 			"start": `<Response><Pay chargeAmount="1.00" postalCode="false" timeout="30" action="paid"/></Response>`,
 			"paid":  `<Response><Say>Thank you</Say><Pause length="60"/></Response>`,
-		}, func(t *testing.T, f *fixture, svc *session.Service) string {
+		}, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
 			s, err := f.store.FindOpenSession(context.Background(), f.call.Sid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.Press(context.Background(), f.acct.Sid, f.call.Sid, "4242424242424242#1230123"); err != nil {
+			if _, err := svc.Keypad(context.Background(), f.acct.Sid, f.call.Sid, "4242424242424242#1230123"); err != nil {
 				t.Fatal(err)
 			}
 			svc.Wait()
@@ -82,12 +80,12 @@ func TestOutcomeOnTimeline(t *testing.T) {
 		{"<Pay>, the caller pressed *", map[string]string{
 			"start": `<Response><Pay chargeAmount="1.00" timeout="30" action="paid"/></Response>`,
 			"paid":  `<Response><Pause length="60"/></Response>`,
-		}, func(t *testing.T, f *fixture, svc *session.Service) string {
+		}, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
 			s, err := f.store.FindOpenSession(context.Background(), f.call.Sid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.Press(context.Background(), f.acct.Sid, f.call.Sid, "42*"); err != nil {
+			if _, err := svc.Keypad(context.Background(), f.acct.Sid, f.call.Sid, "42*"); err != nil {
 				t.Fatal(err)
 			}
 			return s.Sid
@@ -146,7 +144,7 @@ func TestOutcomeOnTimeline(t *testing.T) {
 }
 
 // capturedSessionWith is capturedSession with another card.
-func (f *fixture) capturedSessionWith(t *testing.T, svc *session.Service, card string) string {
+func (f *fixture) capturedSessionWith(t *testing.T, svc *servicetest.Process, card string) string {
 	t.Helper()
 	ctx := context.Background()
 	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
@@ -163,40 +161,9 @@ func (f *fixture) capturedSessionWith(t *testing.T, svc *session.Service, card s
 		if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: ans.Sid, Capture: fk.field}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Press(ctx, f.acct.Sid, f.call.Sid, fk.keys); err != nil {
+		if _, err := svc.Keypad(ctx, f.acct.Sid, f.call.Sid, fk.keys); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return ans.Sid
-}
-
-// TestFindSessions: a call's sessions, ended ones included, newest first;
-// another account's call is ErrNotFound, as a missing one is.
-func TestFindSessions(t *testing.T) {
-	f := newFixture(t)
-	svc := f.service()
-	first := f.capturedSession(t, svc)
-	if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: first,
-		Status: "cancel", IdempotencyKey: "c"}); err != nil {
-		t.Fatal(err)
-	}
-	f.clock.Add(1)
-	second := f.capturedSession(t, svc)
-	got, err := svc.FindSessions(context.Background(), f.acct.Sid, tonepay.SessionFilter{CallSid: f.call.Sid})
-	if err != nil || len(got) != 2 || got[0].Sid != second || got[1].Sid != first || got[1].State.Result != "payment-cancelled" {
-		t.Fatalf("FindSessions = %v, %v; want %s then %s (cancelled)", got, err, second, first)
-	}
-	if got, err := svc.FindSessions(context.Background(), f.acct.Sid, tonepay.SessionFilter{CallSid: f.call.Sid, Offset: 1, Limit: 1}); err != nil || len(got) != 1 || got[0].Sid != first {
-		t.Errorf("FindSessions, the second page of one = %v, %v; want %s", got, err, first)
-	}
-	other := storetest.MustAccount(t, f.store, "", f.clock.Now())
-	for name, call := range map[string]string{"another account's call": f.call.Sid, "no such call": tonepay.NewSID("CA")} {
-		acct := other.Sid
-		if name == "no such call" {
-			acct = f.acct.Sid
-		}
-		if got, err := svc.FindSessions(context.Background(), acct, tonepay.SessionFilter{CallSid: call}); !errors.Is(err, tonepay.ErrNotFound) || got != nil {
-			t.Errorf("%s: %v, %v; want ErrNotFound", name, got, err)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package session_test
+package calls_test
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/sandbox"
 	"github.com/tonepay/tonepay/internal/pgtest"
+	"github.com/tonepay/tonepay/internal/servicetest"
 	"github.com/tonepay/tonepay/seal"
-	"github.com/tonepay/tonepay/session"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/store/storetest"
@@ -57,8 +57,8 @@ func TestSweepEndsOrphanLegs(t *testing.T) {
 			store := st.open(t)
 			clk := newClock()
 			box, _ := seal.New(bytes.Repeat([]byte{1}, 32))
-			svc := session.New(store, nop{}, box, tonepay.Connectors{"Default": sandbox.New()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			svc.Now = clk.Now
+			svc := servicetest.New(store, nop{}, box, tonepay.Connectors{"Default": sandbox.New()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			svc.Tx.Now = clk.Now
 			svc.Fetcher = newApp(map[string]string{"start": `<Response>` + dialTo(1) + `</Response>`})
 			t.Cleanup(svc.StopCalls)
 			acct := storetest.MustAccount(t, store, "", clk.Now())

@@ -1,0 +1,183 @@
+package calls_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/calls"
+	"github.com/tonepay/tonepay/voice"
+)
+
+// states records what a watcher was told, as "paying/field" strings.
+type states struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *states) tell(st tonepay.CaptureState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, fmt.Sprintf("%v/%s", st.Paying, st.Field))
+}
+
+func (s *states) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+// TestWatchCapture: a leg watching a call is told its capture state at
+// once, then after each commit that changes it (an agent's session opened,
+// a field asked for, a field's last key, the connector's answer, a <Pay>'s
+// fields and its end), never twice the same, and nothing once it stopped.
+func TestWatchCapture(t *testing.T) {
+	ctx := context.Background()
+	card, exp, cvc := "payment-card-number", "expiration-date", "security-code"
+	t.Run("agent", func(t *testing.T) {
+		f := newFixture(t)
+		svc := f.service()
+		var s states
+		stop, err := svc.WatchCapture(f.call.Sid, s.tell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk := f.capturedSession(t, svc)
+		if err := f.complete(svc, pk, "k"); err != nil {
+			t.Fatal(err)
+		}
+		svc.Wait()
+		waitEnded(t, f, pk)
+		want := []string{"false/", "true/", "true/" + card, "true/", "true/" + exp, "true/", "true/" + cvc, "true/", "false/"}
+		if got := s.list(); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("told %q, want %q", got, want)
+		}
+		stop()
+		if _, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, StatusCallback: "https://example.com/cb",
+			Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", TokenType: tonepay.TokenReusable, Timeout: 5, Input: "dtmf"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.list(); len(got) != len(want) {
+			t.Errorf("told %q after stop", got[len(want):])
+		}
+	})
+	t.Run("<Pay>, then the caller hangs up", func(t *testing.T) {
+		f := newFixture(t)
+		svc := f.voiceService(t, newApp(map[string]string{
+			"start": `<Response><Pay chargeAmount="1.00" postalCode="false" securityCode="false" timeout="30"/><Pause length="60"/></Response>`,
+		}))
+		call := f.placeCall(t, svc, nil)
+		var s states
+		stop, err := svc.WatchCapture(call.Sid, s.tell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		if _, err := svc.Keypad(ctx, f.acct.Sid, call.Sid, "4242424242424242#"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.HangUp(ctx, f.acct.Sid, call.Sid); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"true/" + card, "true/" + exp, "false/"}
+		if got := s.list(); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("told %q, want %q", got, want)
+		}
+	})
+}
+
+// TestStreamLeg: a call a media stream registered runs no TwiML (Twilio
+// runs it), even in a runtime that runs TwiML; its keys, from the stream,
+// reach the agent's session, are masked on its timeline and counted as the
+// stream's.
+func TestStreamLeg(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a := newApp(nil)
+	svc := f.voiceService(t, a)
+	counted := map[string]int{}
+	var mu sync.Mutex
+	svc.Hooks.Keys = func(source string, n int) { mu.Lock(); counted[source] += n; mu.Unlock() }
+	twilioSid := tonepay.NewSID("CA")
+	call, err := svc.StartLeg(ctx, &calls.LegRequest{CallSid: twilioSid, Leg: tonepay.LegStream,
+		CreateCallRequest: tonepay.CreateCallRequest{AccountSid: f.acct.Sid, From: "+15005550001", To: "+15005550006"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if call.Sid != twilioSid || call.Leg != tonepay.LegStream || call.Direction != tonepay.DirectionInbound || call.Status != tonepay.CallInProgress {
+		t.Fatalf("registered %+v", call)
+	}
+	if _, err := f.store.FindCallRun(ctx, call.Sid); err == nil || len(a.requests()) != 0 {
+		t.Fatalf("a stream's call runs TwiML: run %v, %d requests", err, len(a.requests()))
+	}
+	f.call = call
+	var s states
+	stop, err := svc.WatchCapture(call.Sid, s.tell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	pk, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, StatusCallback: "https://example.com/cb",
+		Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", TokenType: tonepay.TokenReusable, Timeout: 5, Input: "dtmf", ValidCardTypes: []string{"visa"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, Sid: pk.Sid, Capture: tonepay.FieldCardNumber, StatusCallback: "https://example.com/cb"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range "4242424242424242#" { // one dtmf frame each
+		if _, err := svc.Press(ctx, tonepay.Keys{AccountSid: f.acct.Sid, CallSid: call.Sid, Source: tonepay.KeySourceStream, Digits: string(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess := waitFor(t, func() *tonepay.Session {
+		if x := f.session(t, pk.Sid); x.State.Captured[tonepay.FieldCardNumber] != "" {
+			return x
+		}
+		return nil
+	})
+	if sess.State.Captured[tonepay.FieldCardNumber] != "xxxxxxxxxxxx4242" {
+		t.Errorf("captured %v", sess.State.Captured)
+	}
+	rows := 0
+	for _, b := range storedEntries(t, f, call.Sid) {
+		var e voice.Entry
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == "key" && (!e.Masked || e.Text != "*") {
+			t.Errorf("key entry %s", b)
+		}
+		rows++
+	}
+	mu.Lock()
+	n := counted[tonepay.KeySourceStream]
+	mu.Unlock()
+	if rows != 17 || n != 17 {
+		t.Errorf("%d timeline rows, %d stream keys counted; want 17 each", rows, n)
+	}
+	if got, want := strings.Join(s.list(), " "), "false/ true/ true/payment-card-number true/"; got != want {
+		t.Errorf("the leg was told %q, want %q", got, want)
+	}
+}
+
+// waitFor polls get until it returns non-nil (keys from a real-time source
+// are applied after Press returned).
+func waitFor[T any](t *testing.T, get func() *T) *T {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if v := get(); v != nil {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
