@@ -18,12 +18,15 @@ const (
 
 // Callback is a status callback in the outbox. It is written in the same
 // transaction as the state change that caused it, and delivered after commit:
-// at least once, in order per session.
+// at least once, in order per Chain.
 type Callback struct {
-	ID            int64  // assigned by the store; orders callbacks
-	Token         string // I-Twilio-Idempotency-Token: the same on every attempt
-	AccountSid    string // whose auth token signs it
-	SessionSid    string
+	ID         int64  // assigned by the store; orders callbacks
+	Token      string // I-Twilio-Idempotency-Token: the same on every attempt
+	AccountSid string // whose auth token signs it
+	// Chain is the SID whose callbacks go out one after another, in order:
+	// a payment session's (PK…), or a call's (CA…) for its call-progress and
+	// <Pay> callbacks. (The stores' column keeps its old name, session_sid.)
+	Chain         string
 	URL           string     // the StatusCallback of the request that caused it
 	Method        string     // GET or POST ("" is POST): call-progress callbacks may be GET (StatusCallbackMethod)
 	Form          url.Values // masked values only
@@ -74,7 +77,7 @@ type Courier interface {
 // wire layer encodes it on the first answer and on every replay alike.
 type Answer struct {
 	Key         string // hash of account, method, path, IdempotencyKey and body
-	Status      int    // Body's format: AnswerPayment
+	Format      int    // Body's format: AnswerPayment
 	Body        []byte
 	DateCreated time.Time
 }

@@ -18,7 +18,7 @@ type Keys struct {
 	// until they were applied (CallService.Press).
 	Source string
 	// Digits are the keys in the order pressed: 0-9, * and #; w waits
-	// half a second between two runs of keys.
+	// half a second between two bursts of keys.
 	Digits string
 }
 

@@ -36,7 +36,7 @@ func (f *fixture) liveCalls(t *testing.T) int {
 	return n
 }
 
-// TestDialLegsEndWithParent: every <Dial> a run of keys passes through gets
+// TestDialLegsEndWithParent: every <Dial> a burst of keys passes through gets
 // its leg, and every leg ends with its Dial, whatever verbs the keys cross
 // in one press (issue 19): none is left in progress after its parent ended,
 // and the count of live calls returns to its level.

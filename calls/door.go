@@ -12,8 +12,8 @@ import (
 // The one door for a caller's keys. Every source (the keypad API and a
 // call's SendDigits, a media stream, a SIP leg) calls Press; the keys join
 // their call's queue, and one worker per call applies the queue in order:
-// each run of keys between two waits is one transaction (pressRun), then
-// the requests to the call's app it caused (settle), before the next run.
+// each burst of keys between two waits is one transaction (pressBurst), then
+// the requests to the call's app it caused (settle), before the next burst.
 // A real-time source is never blocked by the store's fsync or the app:
 // it hands its keys over and goes on. The keypad waits for its own keys.
 
@@ -37,10 +37,10 @@ type entry struct {
 }
 
 // Press implements tonepay.CallService: the one door for the caller's keys.
-// Keys between two waits are one run, applied in one transaction: to the
+// Keys between two waits are one burst, applied in one transaction: to the
 // call's agent-assisted session when it is capturing a field (one open of
 // the sealed values, an engine step per key, one seal and one write,
-// however long the run); else to the call's TwiML (a listening <Gather>),
+// however long the burst); else to the call's TwiML (a listening <Gather>),
 // whose unrouted keys go to the session if one is open (it drops and counts
 // them) or are dropped. A keypad's answer comes once the TwiML the keys
 // caused has run to its next wait; a real-time source's at once.
@@ -140,15 +140,15 @@ func (svc *Service) work(callSid string, q *queue, counted bool) {
 	}
 }
 
-// pressKeys applies one entry's keys: a transaction per run of keys, then
-// the requests the run caused.
+// pressKeys applies one entry's keys: a transaction per burst of keys, then
+// the requests the burst caused.
 func (svc *Service) pressKeys(ctx context.Context, k tonepay.Keys) (*tonepay.Pressed, error) {
 	var p tonepay.Pressed
-	for run := range splitWaits(k.Digits) {
+	for burst := range splitWaits(k.Digits) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if run == "" {
+		if burst == "" {
 			if err := svc.Sleep(ctx, 500*time.Millisecond); err != nil {
 				return nil, err
 			}
@@ -156,21 +156,21 @@ func (svc *Service) pressKeys(ctx context.Context, k tonepay.Keys) (*tonepay.Pre
 		}
 		now := svc.now()
 		w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
-			return svc.pressRun(ctx, tx, w, &p, k.AccountSid, k.CallSid, run, now)
+			return svc.pressBurst(ctx, tx, w, &p, k.AccountSid, k.CallSid, burst, now)
 		})
 		if err != nil {
 			return nil, err
 		}
 		if svc.Hooks.Keys != nil {
-			svc.Hooks.Keys(k.Source, len(run))
+			svc.Hooks.Keys(k.Source, len(burst))
 		}
 		svc.settle(w.Steps)
 	}
 	return &p, nil
 }
 
-// pressRun routes one run of keys (see Press).
-func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, p *tonepay.Pressed, accountSid, callSid, run string, now time.Time) error {
+// pressBurst routes one burst of keys (see Press).
+func (svc *Service) pressBurst(ctx context.Context, tx tonepay.Tx, w *txn.Work, p *tonepay.Pressed, accountSid, callSid, burst string, now time.Time) error {
 	call, err := findLiveCall(ctx, tx, accountSid, callSid, opKeys)
 	if err != nil {
 		return err
@@ -188,16 +188,16 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, p 
 		}
 	}
 	var tl []voice.Entry
-	toSession := run
+	toSession := burst
 	if cr != nil {
 		// The TwiML listens first; what it does not take is unrouted. The
 		// engine decides how each key shows on the timeline (voice.keyEntry):
 		// it knows who took the key, and we tell it whether a session is open.
 		var out voice.Output
 		var unrouted []byte
-		for i := 0; i < len(run); i++ {
-			o := svc.Voice.Step(st, voice.Input{Kind: voice.Key, Key: run[i], Paying: s != nil}, now)
-			// This key's Dial leg now, not once for the run: the next key
+		for i := 0; i < len(burst); i++ {
+			o := svc.Voice.Step(st, voice.Input{Kind: voice.Key, Key: burst[i], Paying: s != nil}, now)
+			// This key's Dial leg now, not once for the burst: the next key
 			// may end the Dial (and the call) this one began.
 			if err := svc.legs(ctx, tx, w, call, st, &o, now); err != nil {
 				return err
@@ -210,7 +210,7 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, p 
 				p.Applied++
 			}
 		}
-		tl = voice.CoalesceKeys(tl) // a run of masked keys is one row: a count
+		tl = voice.CoalesceKeys(tl) // a burst of masked keys is one row: a count
 		out.Timeline = tl
 		if err := svc.saveRun(ctx, tx, w, call, cr, st, out, tl, now); err != nil {
 			return err
@@ -221,7 +221,7 @@ func (svc *Service) pressRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, p 
 		// TwiML is not tonepay's to run (a stream's). By the engine's rule
 		// (voice.keyEntry) every such key is masked. The run, if any, does
 		// not change.
-		rows, err := timelineRows(voice.MaskedKeys(now, len(run)))
+		rows, err := timelineRows(voice.MaskedKeys(now, len(burst)))
 		if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func merge(o, n voice.Output) voice.Output {
 
 func isKey(c byte) bool { return '0' <= c && c <= '9' || c == '*' || c == '#' || c == 'w' }
 
-// splitWaits yields the runs of keys between waits, and "" for each 'w'.
+// splitWaits yields the bursts of keys between waits, and "" for each 'w'.
 func splitWaits(keys string) func(func(string) bool) {
 	return func(yield func(string) bool) {
 		start := 0

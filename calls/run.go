@@ -164,7 +164,7 @@ func timelineRows(tl ...voice.Entry) ([][]byte, error) {
 // It must follow every engine step, before the next one: st.Child is the
 // one leg the call has, a later step may end the Dial (or the call) that
 // this one began, and a Dial's action names st.Child as DialCallSid. So
-// where steps are merged (a run of keys, a <Pay>'s progress), each is
+// where steps are merged (a burst of keys, a <Pay>'s progress), each is
 // passed here first; legs takes out.Bridged, so that a merge never carries
 // one past the step that began it (issue 19: a leg made after its parent
 // ended, never to end).
@@ -255,7 +255,7 @@ func (svc *Service) progress(w *txn.Work, call *tonepay.Call, st *voice.State, e
 		}
 	}
 	st.Progress++
-	w.Callbacks = append(w.Callbacks, &tonepay.Callback{AccountSid: call.AccountSid, SessionSid: call.Sid,
+	w.Callbacks = append(w.Callbacks, &tonepay.Callback{AccountSid: call.AccountSid, Chain: call.Sid,
 		URL: call.StatusCallback, Method: call.StatusCallbackMethod, Form: f})
 }
 
@@ -544,8 +544,8 @@ func (svc *Service) StopCalls() {
 func (svc *Service) CallbackAnswered(cb *tonepay.Callback, a *tonepay.Attempt) {
 	callSid, what := "", ""
 	switch {
-	case tonepay.IsSID(cb.SessionSid, tonepay.PrefixCall):
-		callSid, what = cb.SessionSid, "call progress: "+cb.Form.Get("CallStatus")
+	case tonepay.IsSID(cb.Chain, tonepay.PrefixCall):
+		callSid, what = cb.Chain, "call progress: "+cb.Form.Get("CallStatus")
 	case cb.Form.Has("For"): // a <Pay>'s statusCallback
 		callSid, what = cb.Form.Get("CallSid"), "<Pay> statusCallback: For="+cb.Form.Get("For")+" Attempt="+cb.Form.Get("Attempt")
 		if e := cb.Form.Get("ErrorType"); e != "" {

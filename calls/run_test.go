@@ -458,7 +458,7 @@ func TestResumeOnce(t *testing.T) {
 }
 
 // TestPressTimeline: what Press leaves on the call's timeline. Keys that no
-// <Gather> takes are a masked count (one row per run of keys), never the
+// <Gather> takes are a masked count (one row per burst of keys), never the
 // keys: on a held call, before the agent's Capture, between an agent's
 // fields, while a <Pay> processes. While a session is open, a Gather's keys
 // and its end are masked too (its app still gets them). A Gather's keys with

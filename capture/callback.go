@@ -22,7 +22,7 @@ func callback(s *tonepay.Session, added url.Values) *tonepay.Callback {
 	for k, v := range added {
 		f[k] = v
 	}
-	return &tonepay.Callback{AccountSid: s.AccountSid, SessionSid: s.Sid, URL: s.State.StatusCallback, Form: f}
+	return &tonepay.Callback{AccountSid: s.AccountSid, Chain: s.Sid, URL: s.State.StatusCallback, Form: f}
 }
 
 // addTerms adds what the payment is: the amount (or the token type) and,

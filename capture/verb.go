@@ -136,7 +136,7 @@ func verbCallbacks(s *tonepay.Session, forField tonepay.Field, attempt int, errT
 	}
 	addTerms(s, f)
 	addMasked(s, f)
-	return []*tonepay.Callback{{AccountSid: s.AccountSid, SessionSid: s.Sid, URL: s.State.StatusCallback, Form: f}}
+	return []*tonepay.Callback{{AccountSid: s.AccountSid, Chain: s.Sid, URL: s.State.StatusCallback, Form: f}}
 }
 
 // action is what <Pay>'s action request adds to the voice parameters when

@@ -105,7 +105,7 @@ func TestIdempotentAnswer(t *testing.T) {
 	}
 
 	call := storetest.MustCall(t, f.store, f.acct.Sid, f.clock.Now())
-	legacy := &tonepay.Answer{Key: "k2", Status: 201, Body: []byte(`{"sid":"PK0123456789abcdef0123456789abcdef"}`), DateCreated: f.clock.Now()}
+	legacy := &tonepay.Answer{Key: "k2", Format: 201, Body: []byte(`{"sid":"PK0123456789abcdef0123456789abcdef"}`), DateCreated: f.clock.Now()}
 	if err := f.store.Update(ctx, func(tx tonepay.Tx) error { return tx.AddAnswer(ctx, legacy) }); err != nil {
 		t.Fatal(err)
 	}

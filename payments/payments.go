@@ -353,7 +353,7 @@ func (svc *Service) tryAnswer(ctx context.Context, key string, now time.Time,
 		if err != nil {
 			return err
 		}
-		return tx.AddAnswer(ctx, &tonepay.Answer{Key: key, Status: tonepay.AnswerPayment, Body: body, DateCreated: now})
+		return tx.AddAnswer(ctx, &tonepay.Answer{Key: key, Format: tonepay.AnswerPayment, Body: body, DateCreated: now})
 	})
 	return p, err
 }
@@ -362,7 +362,7 @@ func (svc *Service) tryAnswer(ctx context.Context, key string, now time.Time,
 // format is not replayed: the request runs again, and finds what the first
 // one did (an open session, an ended one), never a second charge.
 func decodeAnswer(a *tonepay.Answer) (*tonepay.Payment, bool) {
-	if a == nil || a.Status != tonepay.AnswerPayment {
+	if a == nil || a.Format != tonepay.AnswerPayment {
 		return nil, false
 	}
 	var p tonepay.Payment
@@ -384,7 +384,7 @@ func (svc *Service) committed(w *txn.Work) {
 			}
 		}
 		for _, cb := range w.Callbacks {
-			publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.SessionSid})
+			publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.Chain})
 		}
 		for _, e := range w.Touched {
 			publish(e)

@@ -157,7 +157,7 @@ func (c *courier) Committed(cbs []*tonepay.Callback) {
 // TestCommittedCallbacks: the service reports every callback of a commit to
 // its Courier, once, in order, as the store left them: claimed for the
 // hand-over when nothing of the session was pending, not claimed behind a
-// pending one. A run of keys is one commit.
+// pending one. A burst of keys is one commit.
 func TestCommittedCallbacks(t *testing.T) {
 	f := newFixture(t)
 	c := &courier{}

@@ -208,10 +208,10 @@ func (d *Dispatcher) Committed(cbs []*tonepay.Callback) {
 func (d *Dispatcher) deliverChains(cbs []*tonepay.Callback) {
 	for len(cbs) > 0 {
 		// Split off the first callback's session, keeping ID order.
-		sid := cbs[0].SessionSid
+		sid := cbs[0].Chain
 		var chain, rest []*tonepay.Callback
 		for _, cb := range cbs {
-			if cb.SessionSid == sid {
+			if cb.Chain == sid {
 				chain = append(chain, cb)
 			} else {
 				rest = append(rest, cb)
@@ -310,7 +310,7 @@ func (d *Dispatcher) putOff(cb *tonepay.Callback, h *host, why string) {
 	wait := min(max(h.drain(), deferMin), d.Claim)
 	wait -= time.Duration(rand.Int64N(int64(wait/5) + 1))
 	until := d.Now().Add(wait)
-	log := d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", h.key)
+	log := d.Logger.With("callback", cb.ID, "session", cb.Chain, "host", h.key)
 	if err := d.Store.DeferCallback(context.Background(), cb.ID, until); err != nil {
 		log.Error("deferring a callback", "err", err)
 		return
@@ -503,7 +503,7 @@ func (d *Dispatcher) deliver(cb *tonepay.Callback, h *host) (bool, <-chan bool) 
 	// secrets; its credentials always do).
 	// What an operator must see (a first failure, a backoff, giving up) is
 	// logged at WARN, at most once per LogEvery per host and kind.
-	log := d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", h.key, "attempt", a.N)
+	log := d.Logger.With("callback", cb.ID, "session", cb.Chain, "host", h.key, "attempt", a.N)
 	if tripped {
 		d.warn(log, "backed off", h.key, now, "callback host backed off after failing repeatedly", "until", resume)
 	}
@@ -546,7 +546,7 @@ func (d *Dispatcher) skip(cb *tonepay.Callback, h *host, until time.Time, n int)
 	}
 	if now.Sub(cb.DateCreated) > d.GiveUp {
 		cb.Status = tonepay.CallbackFailed
-		d.warn(d.Logger.With("callback", cb.ID, "session", cb.SessionSid, "host", h.key), "gave up", h.key, now,
+		d.warn(d.Logger.With("callback", cb.ID, "session", cb.Chain, "host", h.key), "gave up", h.key, now,
 			"callback failed for good", "err", a.Error, "created", cb.DateCreated)
 	} else {
 		cb.NextAttemptAt = until

@@ -135,7 +135,7 @@ func (f *fixture) queue(t *testing.T, sid, to string, n int, created time.Time) 
 	t.Helper()
 	var cbs []*tonepay.Callback
 	for i := range n {
-		cbs = append(cbs, &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, SessionSid: sid, URL: to,
+		cbs = append(cbs, &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, Chain: sid, URL: to,
 			Form:   url.Values{"Sid": {sid}, "Seq": {string(rune('a' + i))}, "PaymentCardNumber": {"xxxxxxxxxxxx4242"}},
 			Status: tonepay.CallbackPending, NextAttemptAt: created, DateCreated: created, DateUpdated: created})
 	}
@@ -648,7 +648,7 @@ func (f *fixture) handOver(t *testing.T, sid, to string, n int, lease time.Durat
 	now := time.Now()
 	var cbs []*tonepay.Callback
 	for i := range n {
-		cbs = append(cbs, &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, SessionSid: sid, URL: to,
+		cbs = append(cbs, &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, Chain: sid, URL: to,
 			Form:   url.Values{"Sid": {sid}, "Seq": {string(rune('a' + i))}},
 			Status: tonepay.CallbackPending, NextAttemptAt: now, ClaimedUntil: now.Add(lease), DateCreated: now, DateUpdated: now})
 	}
@@ -851,7 +851,7 @@ func TestDeliversGET(t *testing.T) {
 
 	now := time.Now()
 	form := url.Values{"CallSid": {"CA1"}, "CallStatus": {"completed"}, "ToState": {""}}
-	cb := &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, SessionSid: "CA1", URL: rc.srv.URL + "/cb?tenant=7&x=a%20b#rc=0",
+	cb := &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: f.account.Sid, Chain: "CA1", URL: rc.srv.URL + "/cb?tenant=7&x=a%20b#rc=0",
 		Method: "GET", Form: form, Status: tonepay.CallbackPending, NextAttemptAt: now, DateCreated: now, DateUpdated: now}
 	if err := f.store.Update(context.Background(), func(tx tonepay.Tx) error { return tx.AddCallbacks(context.Background(), cb) }); err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ func TestListen(t *testing.T) {
 	acct := storetest.MustAccount(t, a, "", time.Now())
 	cb := func(pk string) *tonepay.Callback {
 		now := time.Now()
-		return &tonepay.Callback{Token: tonepay.RandomHex(8), AccountSid: acct.Sid, SessionSid: pk, URL: "http://x/",
+		return &tonepay.Callback{Token: tonepay.RandomHex(8), AccountSid: acct.Sid, Chain: pk, URL: "http://x/",
 			Status: tonepay.CallbackPending, NextAttemptAt: now, DateCreated: now, DateUpdated: now}
 	}
 	a.Update(ctx, func(tx tonepay.Tx) error { tx.AddCallbacks(ctx, cb("PKrolledback")); return errors.New("no") })

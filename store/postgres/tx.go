@@ -133,7 +133,7 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	for _, c := range cbs {
 		err := t.tx.QueryRow(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method).Scan(&c.ID)
+			c.Token, c.AccountSid, c.Chain, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method).Scan(&c.ID)
 		if err != nil {
 			return wrap("AddCallbacks", err)
 		}
@@ -144,7 +144,7 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
 	return t.exec(ctx, "AddAnswer", `INSERT INTO answers (key, status, body, date_created) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (key) DO UPDATE SET status = excluded.status, body = excluded.body, date_created = excluded.date_created`,
-		a.Key, a.Status, a.Body, sqlrow.Ts(a.DateCreated))
+		a.Key, a.Format, a.Body, sqlrow.Ts(a.DateCreated))
 }
 
 // notify tells every process, at commit, which sessions queued callbacks
@@ -153,7 +153,7 @@ func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
 func (t *txn) notify(ctx context.Context, cbs []*tonepay.Callback) error {
 	seen := map[string]bool{}
 	for _, c := range cbs {
-		if p := c.AccountSid + ":" + c.SessionSid; !seen[p] {
+		if p := c.AccountSid + ":" + c.Chain; !seen[p] {
 			seen[p] = true
 			if _, err := t.tx.Exec(ctx, `SELECT pg_notify($1, $2)`, eventChannel, p); err != nil {
 				return wrap("AddCallbacks", err)

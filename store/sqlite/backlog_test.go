@@ -27,7 +27,7 @@ func TestBacklogClaims(t *testing.T) {
 	old := at.Add(-time.Hour)
 	var done []*tonepay.Callback
 	for i := range delivered {
-		done = append(done, &tonepay.Callback{Token: fmt.Sprintf("done%d", i), AccountSid: "AC0", SessionSid: fmt.Sprintf("PKdone%d", i/36),
+		done = append(done, &tonepay.Callback{Token: fmt.Sprintf("done%d", i), AccountSid: "AC0", Chain: fmt.Sprintf("PKdone%d", i/36),
 			URL: "https://example.com/cb", Status: tonepay.CallbackDelivered, Attempts: 1, NextAttemptAt: old, DateCreated: old, DateUpdated: old})
 	}
 	if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.AddCallbacks(ctx, done...) }); err != nil {

@@ -27,7 +27,7 @@ func BenchmarkClaimCallbacks(b *testing.B) {
 	const n = 2000
 	cbs := make([]*tonepay.Callback, n)
 	for i := range cbs {
-		cbs[i] = &tonepay.Callback{Token: tonepay.RandomHex(8), AccountSid: a.Sid, SessionSid: tonepay.NewSID("PK"), URL: "http://x/",
+		cbs[i] = &tonepay.Callback{Token: tonepay.RandomHex(8), AccountSid: a.Sid, Chain: tonepay.NewSID("PK"), URL: "http://x/",
 			Status: tonepay.CallbackPending, NextAttemptAt: now, DateCreated: now, DateUpdated: now}
 	}
 	if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.AddCallbacks(ctx, cbs...) }); err != nil {
@@ -40,7 +40,7 @@ func BenchmarkClaimCallbacks(b *testing.B) {
 			b.StopTimer()
 			for j := range cbs {
 				c := *cbs[j]
-				c.Token, c.SessionSid = tonepay.RandomHex(8), tonepay.NewSID("PK")
+				c.Token, c.Chain = tonepay.RandomHex(8), tonepay.NewSID("PK")
 				cbs[j] = &c
 			}
 			err = s.Update(ctx, func(tx tonepay.Tx) error { return tx.AddCallbacks(ctx, cbs...) })
@@ -100,7 +100,7 @@ func BenchmarkCreateDurable(b *testing.B) {
 			sess := &tonepay.Session{Sid: tonepay.NewSID("PK"), AccountSid: a.Sid, CallSid: call.Sid, Status: tonepay.SessionOpen,
 				Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", Timeout: 5},
 				State:  tonepay.State{StatusCallback: "http://127.0.0.1/cb"}, DateCreated: now, DateUpdated: now}
-			cb := &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: a.Sid, SessionSid: sess.Sid, URL: "http://127.0.0.1/cb",
+			cb := &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: a.Sid, Chain: sess.Sid, URL: "http://127.0.0.1/cb",
 				Form:   url.Values{"AccountSid": {a.Sid}, "CallSid": {call.Sid}, "Sid": {sess.Sid}, "PaymentConnector": {"Default"}},
 				Status: tonepay.CallbackPending, NextAttemptAt: now, ClaimedUntil: now.Add(time.Minute), DateCreated: now, DateUpdated: now}
 			err := s.Update(ctx, func(tx tonepay.Tx) error {
@@ -116,7 +116,7 @@ func BenchmarkCreateDurable(b *testing.B) {
 				if err := tx.AddCallbacks(ctx, cb); err != nil {
 					return err
 				}
-				return tx.AddAnswer(ctx, &tonepay.Answer{Key: sess.Sid, Status: 201, Body: body, DateCreated: now})
+				return tx.AddAnswer(ctx, &tonepay.Answer{Key: sess.Sid, Format: 201, Body: body, DateCreated: now})
 			})
 			if err != nil {
 				b.Fatal(err)

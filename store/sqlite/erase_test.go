@@ -373,7 +373,7 @@ func createAndType(s *sqlite.Store, a *tonepay.Account, call *tonepay.Call, body
 		Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", Timeout: 5},
 		State:  tonepay.State{StatusCallback: "http://127.0.0.1/cb"}, DateCreated: now, DateUpdated: now}
 	cb := func() *tonepay.Callback {
-		return &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: a.Sid, SessionSid: sess.Sid, URL: "http://127.0.0.1/cb",
+		return &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: a.Sid, Chain: sess.Sid, URL: "http://127.0.0.1/cb",
 			Form:   map[string][]string{"AccountSid": {a.Sid}, "CallSid": {call.Sid}, "Sid": {sess.Sid}},
 			Status: tonepay.CallbackPending, NextAttemptAt: now, DateCreated: now, DateUpdated: now}
 	}
@@ -385,7 +385,7 @@ func createAndType(s *sqlite.Store, a *tonepay.Account, call *tonepay.Call, body
 		if err := tx.AddCallbacks(ctx, created); err != nil {
 			return err
 		}
-		return tx.AddAnswer(ctx, &tonepay.Answer{Key: sess.Sid, Status: 201, Body: body, DateCreated: now})
+		return tx.AddAnswer(ctx, &tonepay.Answer{Key: sess.Sid, Format: 201, Body: body, DateCreated: now})
 	})
 	if err != nil {
 		return err

@@ -96,10 +96,10 @@ func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tone
 		if cb.Status != tonepay.CallbackPending {
 			// The next pending callback of the session heads its chain now.
 			_, err = q.ExecContext(ctx, `UPDATE callbacks SET chain_head = 1
-				WHERE id = (SELECT min(id) FROM callbacks WHERE session_sid = ? AND status = 'pending') AND NOT chain_head`, cb.SessionSid)
+				WHERE id = (SELECT min(id) FROM callbacks WHERE session_sid = ? AND status = 'pending') AND NOT chain_head`, cb.Chain)
 			return wrap(op, err)
 		}
-		_, err = q.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = ? AND status = 'pending' AND id > ? AND leased_until != 0`, cb.SessionSid, cb.ID)
+		_, err = q.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = ? AND status = 'pending' AND id > ? AND leased_until != 0`, cb.Chain, cb.ID)
 		return wrap(op, err)
 	})
 }

@@ -133,7 +133,7 @@ func TestReopen(t *testing.T) {
 	c := storetest.MustCall(t, s, a.Sid, now)
 	sess := &tonepay.Session{Sid: tonepay.NewSID("PK"), AccountSid: a.Sid, CallSid: c.Sid, Status: tonepay.SessionOpen,
 		Sealed: []byte{1, 2, 3}, Deadline: now.Add(time.Minute), DateCreated: now, DateUpdated: now}
-	cb := &tonepay.Callback{Token: "tok", AccountSid: a.Sid, SessionSid: sess.Sid, URL: "https://example.com/",
+	cb := &tonepay.Callback{Token: "tok", AccountSid: a.Sid, Chain: sess.Sid, URL: "https://example.com/",
 		Status: tonepay.CallbackPending, NextAttemptAt: now, DateCreated: now, DateUpdated: now}
 	if err := s.Update(ctx, func(tx tonepay.Tx) error {
 		if err := tx.CreateSession(ctx, sess); err != nil {
@@ -287,7 +287,7 @@ func TestReleaseClaims(t *testing.T) {
 	a := storetest.MustAccount(t, s, "", now)
 
 	cb := func(session string, next time.Time) *tonepay.Callback {
-		return &tonepay.Callback{Token: tonepay.RandomHex(8), AccountSid: a.Sid, SessionSid: session, URL: "http://x/", Status: tonepay.CallbackPending,
+		return &tonepay.Callback{Token: tonepay.RandomHex(8), AccountSid: a.Sid, Chain: session, URL: "http://x/", Status: tonepay.CallbackPending,
 			NextAttemptAt: next, DateCreated: now, DateUpdated: now}
 	}
 	leased, later := cb("PK1", now), cb("PK2", now.Add(time.Hour))

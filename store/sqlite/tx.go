@@ -105,15 +105,15 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	const op = "AddCallbacks"
 	pending := map[string]bool{}
 	for _, c := range cbs {
-		if _, seen := pending[c.SessionSid]; seen {
+		if _, seen := pending[c.Chain]; seen {
 			continue
 		}
 		var p bool
-		err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = ? AND status = 'pending')`, c.SessionSid).Scan(&p)
+		err := t.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = ? AND status = 'pending')`, c.Chain).Scan(&p)
 		if err != nil {
 			return wrap(op, err)
 		}
-		pending[c.SessionSid] = p
+		pending[c.Chain] = p
 	}
 	err := sqlrow.KeepClaims(cbs, func(session string) (bool, error) { return pending[session], nil })
 	if err != nil {
@@ -122,13 +122,13 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 	for _, c := range cbs {
 		// The first pending callback of a session with none pending heads
 		// its chain (migration 012).
-		head := c.Status == tonepay.CallbackPending && !pending[c.SessionSid]
+		head := c.Status == tonepay.CallbackPending && !pending[c.Chain]
 		if head {
-			pending[c.SessionSid] = true
+			pending[c.Chain] = true
 		}
 		err := t.tx.QueryRowContext(ctx, `INSERT INTO callbacks (token, account_sid, session_sid, url, form, status, attempts, next_attempt_at, leased_until, date_created, date_updated, method, chain_head)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			c.Token, c.AccountSid, c.SessionSid, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method, head).Scan(&c.ID)
+			c.Token, c.AccountSid, c.Chain, c.URL, encodeForm(c.Form), string(c.Status), c.Attempts, sqlrow.Ts(c.NextAttemptAt), sqlrow.Ts(c.ClaimedUntil), sqlrow.Ts(c.DateCreated), sqlrow.Ts(c.DateUpdated), c.Method, head).Scan(&c.ID)
 		if err != nil {
 			return wrap(op, err)
 		}
@@ -138,5 +138,5 @@ func (t *txn) AddCallbacks(ctx context.Context, cbs ...*tonepay.Callback) error 
 
 func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
 	return t.exec(ctx, "AddAnswer", `INSERT OR REPLACE INTO answers (key, status, body, date_created) VALUES (?, ?, ?, ?)`,
-		a.Key, a.Status, a.Body, sqlrow.Ts(a.DateCreated))
+		a.Key, a.Format, a.Body, sqlrow.Ts(a.DateCreated))
 }

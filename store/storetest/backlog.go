@@ -38,13 +38,13 @@ func FillBacklog(t testing.TB, s tonepay.Store, chains, perChain int, at time.Ti
 	for range perChain {
 		cbs := make([]*tonepay.Callback, chains)
 		for i, pk := range sids {
-			cbs[i] = &tonepay.Callback{Token: sid("tk"), AccountSid: a.Sid, SessionSid: pk, URL: "https://example.com/cb",
+			cbs[i] = &tonepay.Callback{Token: sid("tk"), AccountSid: a.Sid, Chain: pk, URL: "https://example.com/cb",
 				Form:   url.Values{"Sid": {pk}, "Capture": {"payment-card-number"}, "PartialResult": {"true"}, "Required": {"payment-card-number,expiration-date"}},
 				Status: tonepay.CallbackPending, NextAttemptAt: at, DateCreated: at, DateUpdated: at}
 		}
 		addCallbacks(t, s, cbs...)
 		for _, c := range cbs {
-			b.Chains[c.SessionSid] = append(b.Chains[c.SessionSid], c.ID)
+			b.Chains[c.Chain] = append(b.Chains[c.Chain], c.ID)
 		}
 		b.N += len(cbs)
 	}
@@ -89,12 +89,12 @@ func DrainBacklog(t testing.TB, s tonepay.Store, b *Backlog, batch int) Drain {
 			break
 		}
 		for _, cb := range got {
-			chain := b.Chains[cb.SessionSid]
-			if i := next[cb.SessionSid]; i < len(chain) && chain[i] == cb.ID {
+			chain := b.Chains[cb.Chain]
+			if i := next[cb.Chain]; i < len(chain) && chain[i] == cb.ID {
 				d.InOrder++
-				next[cb.SessionSid]++
+				next[cb.Chain]++
 			} else {
-				t.Errorf("claimed callback %d of session %s; its next due is #%d of %v", cb.ID, cb.SessionSid, i, len(chain))
+				t.Errorf("claimed callback %d of session %s; its next due is #%d of %v", cb.ID, cb.Chain, i, len(chain))
 			}
 		}
 		d.Delivered += len(got)

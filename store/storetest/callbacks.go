@@ -342,8 +342,8 @@ func testClaimConcurrent(t *testing.T, s tonepay.Store) {
 	prev := map[int64]int64{} // callback -> the one of its session before it
 	last := map[string]int64{}
 	for _, cb := range all {
-		prev[cb.ID] = last[cb.SessionSid]
-		last[cb.SessionSid] = cb.ID
+		prev[cb.ID] = last[cb.Chain]
+		last[cb.Chain] = cb.ID
 	}
 
 	var (
@@ -486,7 +486,7 @@ func testNextCallbackAt(t *testing.T, s tonepay.Store) {
 }
 
 func testAnswers(t *testing.T, s tonepay.Store) {
-	a := &tonepay.Answer{Key: "k1", Status: 201, Body: []byte("{\"sid\":\"PK1\"}\n\x00\xff"), DateCreated: t0}
+	a := &tonepay.Answer{Key: "k1", Format: 201, Body: []byte("{\"sid\":\"PK1\"}\n\x00\xff"), DateCreated: t0}
 	update(t, s, func(tx tonepay.Tx) error { return tx.AddAnswer(ctx, a) })
 
 	// FindAnswer returns answers stored at since or later.
@@ -522,7 +522,7 @@ func testAnswers(t *testing.T, s tonepay.Store) {
 	})
 
 	// A key stored again is replaced, whole.
-	b := &tonepay.Answer{Key: "k1", Status: 202, Body: []byte(`{}`), DateCreated: t0.Add(time.Hour)}
+	b := &tonepay.Answer{Key: "k1", Format: 202, Body: []byte(`{}`), DateCreated: t0.Add(time.Hour)}
 	update(t, s, func(tx tonepay.Tx) error { return tx.AddAnswer(ctx, b) })
 	got, err := s.FindAnswer(ctx, "k1", t0)
 	if err != nil {
@@ -533,8 +533,8 @@ func testAnswers(t *testing.T, s tonepay.Store) {
 	}
 
 	// PruneAnswers deletes those stored before its time, not at it.
-	old := &tonepay.Answer{Key: "k0", Status: 201, Body: []byte(`{}`), DateCreated: t0}
-	edge := &tonepay.Answer{Key: "k2", Status: 201, Body: []byte(`{}`), DateCreated: t0.Add(time.Minute)}
+	old := &tonepay.Answer{Key: "k0", Format: 201, Body: []byte(`{}`), DateCreated: t0}
+	edge := &tonepay.Answer{Key: "k2", Format: 201, Body: []byte(`{}`), DateCreated: t0.Add(time.Minute)}
 	update(t, s, func(tx tonepay.Tx) error {
 		if err := tx.AddAnswer(ctx, old); err != nil {
 			return err
@@ -598,7 +598,7 @@ func testClaimWhileQueuing(t *testing.T, s tonepay.Store) {
 				}
 				for _, cb := range cbs {
 					mu.Lock()
-					got[cb.SessionSid] = append(got[cb.SessionSid], cb.ID)
+					got[cb.Chain] = append(got[cb.Chain], cb.ID)
 					mu.Unlock()
 					cb.Status, cb.Attempts, cb.DateUpdated = tonepay.CallbackDelivered, 1, now
 					if err := s.RecordAttempt(ctx, cb, &tonepay.Attempt{CallbackID: cb.ID, N: 1, At: now, StatusCode: 200}); err != nil {

@@ -147,7 +147,7 @@ func newSession(call *tonepay.Call) *tonepay.Session {
 
 // newCallback returns a pending callback of session, due at at.
 func newCallback(session *tonepay.Session, at time.Time) *tonepay.Callback {
-	return &tonepay.Callback{Token: sid("tk"), AccountSid: session.AccountSid, SessionSid: session.Sid,
+	return &tonepay.Callback{Token: sid("tk"), AccountSid: session.AccountSid, Chain: session.Sid,
 		URL: "https://example.com/cb?x=1&y=%20", Form: url.Values{"Sid": {session.Sid}, "Required": {"a,b"}, "Multi": {"1", "2"}, "Empty": {""}},
 		Status: tonepay.CallbackPending, NextAttemptAt: at, DateCreated: at, DateUpdated: at}
 }
@@ -244,7 +244,7 @@ func testRollback(t *testing.T, s tonepay.Store) {
 	call := newCall(a.Sid, t0)
 	sess := newSession(call)
 	cb := newCallback(sess, t0)
-	ans := &tonepay.Answer{Key: "rolled-back", Status: 201, Body: []byte("{}"), DateCreated: t0}
+	ans := &tonepay.Answer{Key: "rolled-back", Format: 201, Body: []byte("{}"), DateCreated: t0}
 	err := s.Update(ctx, func(tx tonepay.Tx) error {
 		steps := []func() error{
 			func() error { return tx.CreateAccount(ctx, a) },

@@ -136,7 +136,7 @@ func ScanCallback(s Scanner) (*tonepay.Callback, error) {
 	var c tonepay.Callback
 	var form string
 	var next, leased, created, updated int64
-	if err := s.Scan(&c.ID, &c.Token, &c.AccountSid, &c.SessionSid, &c.URL, &form, &c.Status, &c.Attempts, &next, &leased, &created, &updated, &c.Method); err != nil {
+	if err := s.Scan(&c.ID, &c.Token, &c.AccountSid, &c.Chain, &c.URL, &form, &c.Status, &c.Attempts, &next, &leased, &created, &updated, &c.Method); err != nil {
 		return nil, err
 	}
 	var err error
@@ -162,7 +162,7 @@ func ScanAttempt(s Scanner) (*tonepay.Attempt, error) {
 func ScanAnswer(s Scanner) (*tonepay.Answer, error) {
 	var a tonepay.Answer
 	var created int64
-	if err := s.Scan(&a.Key, &a.Status, &a.Body, &created); err != nil {
+	if err := s.Scan(&a.Key, &a.Format, &a.Body, &created); err != nil {
 		return nil, err
 	}
 	a.DateCreated = Tm(created)
@@ -179,14 +179,14 @@ func KeepClaims(cbs []*tonepay.Callback, pending func(sessionSid string) (bool, 
 		if c.ClaimedUntil.IsZero() {
 			continue
 		}
-		ok, seen := keep[c.SessionSid]
+		ok, seen := keep[c.Chain]
 		if !seen {
-			busy, err := pending(c.SessionSid)
+			busy, err := pending(c.Chain)
 			if err != nil {
 				return err
 			}
 			ok = !busy
-			keep[c.SessionSid] = ok
+			keep[c.Chain] = ok
 		}
 		if !ok {
 			c.ClaimedUntil = time.Time{}
