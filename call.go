@@ -136,7 +136,7 @@ type CallService interface {
 // services; the interfaces' method names are distinct, so that it has them all.
 type Services struct {
 	AccountService
-	KeyService
+	APIKeyService
 	NumberService
 	CallService
 	SessionService

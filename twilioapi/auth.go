@@ -29,8 +29,8 @@ func (s *server) authenticate(ctx context.Context, r *http.Request) (*caller, er
 			return nil, errBadCredentials
 		}
 		c.account = a
-	case tonepay.IsSID(user, tonepay.PrefixKey):
-		k, err := s.store.FindKey(ctx, user)
+	case tonepay.IsSID(user, tonepay.PrefixAPIKey):
+		k, err := s.store.FindAPIKey(ctx, user)
 		if err != nil {
 			return nil, credentialError(err)
 		}

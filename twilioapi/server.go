@@ -49,7 +49,7 @@ const DefaultAuthFailLimit = 20
 // the accounts, calls and payments services implements them all.
 type Services interface {
 	tonepay.AccountService
-	tonepay.KeyService
+	tonepay.APIKeyService
 	tonepay.CallService
 	tonepay.NumberService
 	tonepay.SessionService
@@ -112,7 +112,7 @@ func (s *server) api(f apiFunc) http.Handler {
 // through one of its API keys.
 type caller struct {
 	account *tonepay.Account
-	key     *tonepay.Key // nil with account credentials
+	key     *tonepay.APIKey // nil with account credentials
 }
 
 // accountFunc is a handler under /Accounts/{AccountSid}/: it gets the account

@@ -219,7 +219,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	// Closed as shutdown begins: event streams end, so that Shutdown does not
 	// wait its whole grace period for them.
 	closing := make(chan struct{})
-	svcs := tonepay.Services{AccountService: acc, KeyService: acc, NumberService: acc, CallService: s.calls, SessionService: s.payments}
+	svcs := tonepay.Services{AccountService: acc, APIKeyService: acc, NumberService: acc, CallService: s.calls, SessionService: s.payments}
 	api := twilioapi.NewServer(log, store, svcs, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: s.hub.Subscribe,
 		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
 	root := http.NewServeMux()

@@ -35,7 +35,7 @@ func New(store tonepay.Store, courier tonepay.Courier, sealer tonepay.Sealer, co
 
 // Services are the process's services as an API takes them.
 func (p *Process) Services() tonepay.Services {
-	return tonepay.Services{AccountService: p.Accounts, KeyService: p.Accounts, NumberService: p.Accounts,
+	return tonepay.Services{AccountService: p.Accounts, APIKeyService: p.Accounts, NumberService: p.Accounts,
 		CallService: p.Service, SessionService: p.Payments}
 }
 
