@@ -43,7 +43,7 @@ type Service struct {
 	Logger     *slog.Logger
 	// Publish, if set, is told after each commit which sessions changed (for
 	// live views such as the console).
-	Publish func(tonepay.Event)
+	Publish func(tonepay.SessionChanged)
 	// Hooks are told what happened, after commit, for metrics; nil ones
 	// are skipped.
 	Hooks Hooks
@@ -271,7 +271,7 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, w *txn.Work, s *to
 	if err := tx.UpdateSession(ctx, s); err != nil {
 		return err
 	}
-	w.Touched = append(w.Touched, tonepay.Event{AccountSid: s.AccountSid, SessionSid: s.Sid})
+	w.Touched = append(w.Touched, tonepay.SessionChanged{AccountSid: s.AccountSid, SessionSid: s.Sid})
 	w.SetCapture(s)
 	n := txn.News{Session: s, At: now, Ended: !ended && s.Status == tonepay.SessionEnded, Asks: asks, Action: action}
 	n.Verb = (len(asks) > 0 || action != nil) && verbInputs(s, ins)
@@ -377,14 +377,14 @@ func decodeAnswer(a *tonepay.Answer) (*tonepay.Payment, bool) {
 func (svc *Service) committed(w *txn.Work) {
 	if svc.Publish != nil {
 		seen := map[string]bool{}
-		publish := func(e tonepay.Event) {
+		publish := func(e tonepay.SessionChanged) {
 			if !seen[e.SessionSid] && tonepay.IsSID(e.SessionSid, tonepay.PrefixPayment) { // not a call's progress
 				seen[e.SessionSid] = true
 				svc.Publish(e)
 			}
 		}
 		for _, cb := range w.Callbacks {
-			publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.SessionSid})
+			publish(tonepay.SessionChanged{AccountSid: cb.AccountSid, SessionSid: cb.SessionSid})
 		}
 		for _, e := range w.Touched {
 			publish(e)

@@ -23,7 +23,7 @@ type Options struct {
 	RateBurst int              // bucket size; default max(1, RateLimit)
 	// Subscribe, if set, gives the live session events of an account (for
 	// the Events stream) and a function to end the subscription.
-	Subscribe func(account string) (<-chan tonepay.Event, func())
+	Subscribe func(account string) (<-chan tonepay.SessionChanged, func())
 	// AuthFailLimit is how many failed authentications (wrong token, secret
 	// or SID) a client address may make per minute, and at once; past it
 	// every request from there is 429 before its credentials are checked, so
@@ -63,7 +63,7 @@ type server struct {
 	now       func() time.Time
 	limiter   *limiter // per account
 	authFails *limiter // per client address
-	subscribe func(string) (<-chan tonepay.Event, func())
+	subscribe func(string) (<-chan tonepay.SessionChanged, func())
 	recheck   time.Duration
 	closing   <-chan struct{}
 }
