@@ -54,8 +54,12 @@ func (k *APIKey) Verify(secret string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(k.SecretHash)) == 1
 }
 
-// AccountService writes accounts.
+// AccountService keeps accounts.
 type AccountService interface {
+	// FindAccounts lists what the account sees of accounts, oldest first:
+	// a main account, itself and its subaccounts; a subaccount, itself
+	// alone (Tenant.FindAccounts). f.OwnerSid and f.Main are not used.
+	FindAccounts(ctx context.Context, accountSid string, f AccountFilter) ([]*Account, error)
 	// CreateSubaccount creates a subaccount of owner, which must be a main
 	// account (20003). An empty name gets Twilio's default, with the date.
 	CreateSubaccount(ctx context.Context, owner *Account, friendlyName string) (*Account, error)
@@ -65,6 +69,9 @@ type AccountService interface {
 // ErrNotFound, as a missing one is.
 type APIKeyService interface {
 	FindAPIKey(ctx context.Context, accountSid, sid string) (*APIKey, error)
+	// FindAPIKeys lists the account's keys, oldest first (f.AccountSid is
+	// accountSid's).
+	FindAPIKeys(ctx context.Context, accountSid string, f APIKeyFilter) ([]*APIKey, error)
 	// CreateAPIKey returns the key and its secret, which is stored nowhere.
 	CreateAPIKey(ctx context.Context, accountSid, friendlyName string) (*APIKey, string, error)
 	// UpdateAPIKey renames the key when friendlyName is not nil.

@@ -11,7 +11,7 @@ func (s *server) handleKeyList(w http.ResponseWriter, r *http.Request, acct *ton
 	if err != nil {
 		return err
 	}
-	list, err := s.store.FindAPIKeys(r.Context(), tonepay.APIKeyFilter{AccountSid: acct.Sid, Offset: p.offset(), Limit: p.limit()})
+	list, err := s.svc.FindAPIKeys(r.Context(), acct.Sid, tonepay.APIKeyFilter{Offset: p.offset(), Limit: p.limit()})
 	if err != nil {
 		return err
 	}

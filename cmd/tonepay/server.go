@@ -219,9 +219,10 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	// Closed as shutdown begins: event streams end, so that Shutdown does not
 	// wait its whole grace period for them.
 	closing := make(chan struct{})
-	svcs := tonepay.Services{AccountService: acc, APIKeyService: acc, NumberService: acc, CallService: s.calls, SessionService: s.payments}
-	api := twilioapi.NewServer(log, store, svcs, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: s.hub.Subscribe,
-		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
+	s.payments.Subscribe = s.hub.Subscribe // the console's stream: every process's changes, with a SessionListener
+	svcs := tonepay.Services{Authenticator: acc, AccountService: acc, APIKeyService: acc, NumberService: acc,
+		CallService: s.calls, SessionService: s.payments}
+	api := twilioapi.NewServer(log, svcs, twilioapi.Options{RateLimit: cfg.RateLimit, AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
 	root := http.NewServeMux()
 	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
 	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
