@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"NextCallbackAt", testNextCallbackAt},
 		{"Answers", testAnswers},
 		{"NotFound", testNotFound},
+		{"Tenant", testTenant},
 		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"OrphanLegs", testOrphanLegs}, {"Timeline", testTimeline}, {"CallRunRace", testCallRunRace},
 		{"PruneCalls", testPruneCalls},
 	}
