@@ -31,9 +31,9 @@ func (a *Account) CanActOn(sid, ownerOfSid string) bool {
 	return sid == a.Sid || (a.IsMain() && ownerOfSid == a.Sid)
 }
 
-// Key is an API key: a second credential for an account. Only a hash of its
+// APIKey is an API key: a second credential for an account. Only a hash of its
 // secret is kept; the secret is shown once, when the key is created.
-type Key struct {
+type APIKey struct {
 	Sid          string
 	AccountSid   string
 	FriendlyName string
@@ -50,24 +50,31 @@ func HashSecret(secret string) string {
 }
 
 // Verify reports, in constant time, whether secret is this key's.
-func (k *Key) Verify(secret string) bool {
+func (k *APIKey) Verify(secret string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(k.SecretHash)) == 1
 }
 
-// AccountService writes accounts.
+// AccountService keeps accounts.
 type AccountService interface {
+	// FindAccounts lists what the account sees of accounts, oldest first:
+	// a main account, itself and its subaccounts; a subaccount, itself
+	// alone (Tenant.FindAccounts). f.OwnerSid and f.Main are not used.
+	FindAccounts(ctx context.Context, accountSid string, f AccountFilter) ([]*Account, error)
 	// CreateSubaccount creates a subaccount of owner, which must be a main
 	// account (20003). An empty name gets Twilio's default, with the date.
 	CreateSubaccount(ctx context.Context, owner *Account, friendlyName string) (*Account, error)
 }
 
-// KeyService keeps an account's API keys. A key of another account is
+// APIKeyService keeps an account's API keys. A key of another account is
 // ErrNotFound, as a missing one is.
-type KeyService interface {
-	FindKey(ctx context.Context, accountSid, sid string) (*Key, error)
-	// CreateKey returns the key and its secret, which is stored nowhere.
-	CreateKey(ctx context.Context, accountSid, friendlyName string) (*Key, string, error)
-	// UpdateKey renames the key when friendlyName is not nil.
-	UpdateKey(ctx context.Context, accountSid, sid string, friendlyName *string) (*Key, error)
-	DeleteKey(ctx context.Context, accountSid, sid string) error
+type APIKeyService interface {
+	FindAPIKey(ctx context.Context, accountSid, sid string) (*APIKey, error)
+	// FindAPIKeys lists the account's keys, oldest first (f.AccountSid is
+	// accountSid's).
+	FindAPIKeys(ctx context.Context, accountSid string, f APIKeyFilter) ([]*APIKey, error)
+	// CreateAPIKey returns the key and its secret, which is stored nowhere.
+	CreateAPIKey(ctx context.Context, accountSid, friendlyName string) (*APIKey, string, error)
+	// UpdateAPIKey renames the key when friendlyName is not nil.
+	UpdateAPIKey(ctx context.Context, accountSid, sid string, friendlyName *string) (*APIKey, error)
+	DeleteAPIKey(ctx context.Context, accountSid, sid string) error
 }

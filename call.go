@@ -100,7 +100,12 @@ func (c *Call) Duration() int {
 // CallService keeps calls. A call of another account is ErrNotFound, as a
 // missing one is.
 type CallService interface {
+	// FindCall returns the account's call. Errors: ErrNotFound unknown
+	// call, or another account's.
 	FindCall(ctx context.Context, accountSid, sid string) (*Call, error)
+	// FindCalls lists the account's calls, newest first (f.AccountSid is
+	// accountSid's).
+	FindCalls(ctx context.Context, accountSid string, f CallFilter) ([]*Call, error)
 	// CreateCall starts a simulated call, answered at once.
 	CreateCall(ctx context.Context, req *CreateCallRequest) (*Call, error)
 	// UpdateCall hangs up (Status CallCompleted) and ends the call's open
@@ -112,7 +117,8 @@ type CallService interface {
 	// account (or not E.164), 21212 From is no caller (IsCallerID).
 	CreateInbound(ctx context.Context, req *InboundCallRequest) (*Call, error)
 	// FindTimeline lists what happened on the call, entries with Seq after
-	// afterSeq, at most limit, in order.
+	// afterSeq, at most limit, in order. Errors: ErrNotFound unknown call,
+	// or another account's.
 	FindTimeline(ctx context.Context, accountSid, callSid string, afterSeq int64, limit int) ([]*TimelineEntry, error)
 	// Press is the one door for a caller's keys, whatever their Source: each
 	// goes to whoever listens on the call (a <Gather>, a <Pay>'s session,
@@ -131,12 +137,15 @@ type CallService interface {
 }
 
 // Services are the domain operations behind an API (twilioapi's, and any
-// other): every write, and every rule that needs the store or the
-// connectors. cmd/tonepay fills it with the accounts, calls and payments
-// services; the interfaces' method names are distinct, so that it has them all.
+// other): who is asking, every write, every read of an account's resources,
+// and every rule that needs the store or the connectors; a door decodes
+// and encodes only. cmd/tonepay fills it with the accounts, calls and
+// payments services; the interfaces' method names are distinct, so that it
+// has them all.
 type Services struct {
+	Authenticator
 	AccountService
-	KeyService
+	APIKeyService
 	NumberService
 	CallService
 	SessionService

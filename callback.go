@@ -89,19 +89,21 @@ const AnswerPayment = 1
 // AnswerTTL is how long an idempotent answer is replayed.
 const AnswerTTL = 24 * time.Hour
 
-// Event says that a session changed and queued callbacks. It carries no
-// values: listeners read what they need, with their own authorization.
-// Events feed live views (the console's stream, through events.Hub), a
-// fan-out of their own: delivery of callbacks never depends on them.
-type Event struct {
+// SessionChanged says that a session changed and queued callbacks. It
+// carries no values: listeners read what they need, with their own
+// authorization. It feeds live views (the console's stream and a
+// SessionWatcher's, through events.Hub), a fan-out of their own: delivery
+// of callbacks never depends on it.
+type SessionChanged struct {
 	AccountSid string
 	SessionSid string
 }
 
-// Listener is implemented by stores shared by several processes: Listen
-// calls fn for every event committed by any process, until ctx is done.
-type Listener interface {
-	Listen(ctx context.Context, fn func(Event)) error
+// SessionListener is implemented by stores shared by several processes:
+// Listen calls fn for every SessionChanged committed by any process, until
+// ctx is done.
+type SessionListener interface {
+	Listen(ctx context.Context, fn func(SessionChanged)) error
 }
 
 // ISODate formats t as callbacks and the extension API carry dates: ISO

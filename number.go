@@ -53,7 +53,12 @@ type NumberFilter struct {
 // NumberService keeps IncomingPhoneNumbers. A number of another account is
 // ErrNotFound, as a missing one is.
 type NumberService interface {
+	// FindNumber returns the account's number. Errors: ErrNotFound unknown
+	// number, or another account's.
 	FindNumber(ctx context.Context, accountSid, sid string) (*PhoneNumber, error)
+	// FindNumbers lists the account's numbers, oldest first (f.AccountSid is
+	// accountSid's).
+	FindNumbers(ctx context.Context, accountSid string, f NumberFilter) ([]*PhoneNumber, error)
 	// CreateNumber claims req.PhoneNumber for the account. Errors: 21421 not
 	// E.164, 21422 owned already (by any account).
 	CreateNumber(ctx context.Context, req *CreateNumberRequest) (*PhoneNumber, error)

@@ -230,7 +230,8 @@ func (s *Session) Required() []Field {
 // idempotent requests, the answer to replay. It owns the rules of a Payments
 // request that need the store or the connectors: the call's liveness, the
 // connector's choice, its account limit and capabilities, the charge amount,
-// and StatusCallback's resolution against the call's Url.
+// and StatusCallback's resolution against the call's Url. Its reads are an
+// account's (Tenant) and show sessions masked (SessionView).
 type SessionService interface {
 	// CreateSession starts a session on a call. Errors, in this order:
 	// ErrNotFound unknown call, 64004 unknown connector, 64003 bad amount,
@@ -242,10 +243,20 @@ type SessionService interface {
 	// session, 64021 session ended, 64020 field not collected, 64019
 	// complete too early.
 	UpdateSession(ctx context.Context, req *UpdateRequest) (*Payment, error)
-	// FindSessions lists the call's sessions, ended ones included, newest
+	// FindSession shows the account's session sid on the call, or with sid
+	// CurrentSession the call's open session. Errors: ErrNotFound unknown
+	// session, or another call's or account's.
+	FindSession(ctx context.Context, accountSid, callSid, sid string) (*SessionView, error)
+	// FindSessions shows the call's sessions, ended ones included, newest
 	// first: how a call's payments ended once none is open. f.CallSid names
 	// the call. Errors: ErrNotFound unknown call, or another account's.
-	FindSessions(ctx context.Context, accountSid string, f SessionFilter) ([]*Session, error)
+	FindSessions(ctx context.Context, accountSid string, f SessionFilter) ([]*SessionView, error)
+	// FindCallbacks lists the callbacks of a session (found as FindSession
+	// finds it) in delivery order, each with its attempts. Their forms hold
+	// masked values only; their URLs may hold credentials (RedactURL).
+	// Errors: as FindSession's.
+	FindCallbacks(ctx context.Context, accountSid, callSid, sid string) ([]CallbackHistory, error)
+	SessionWatcher
 }
 
 // Payment is the answer to a Payments create or update: the session as that

@@ -8,7 +8,7 @@ import (
 // SID prefixes, as Twilio uses them.
 const (
 	PrefixAccount = "AC"
-	PrefixKey     = "SK"
+	PrefixAPIKey  = "SK"
 	PrefixCall    = "CA"
 	PrefixPayment = "PK"
 )

@@ -11,9 +11,9 @@ type Reader interface {
 	FindAccount(ctx context.Context, sid string) (*Account, error)
 	// FindAccounts lists a main account and its subaccounts, oldest first.
 	FindAccounts(ctx context.Context, f AccountFilter) ([]*Account, error)
-	FindKey(ctx context.Context, sid string) (*Key, error)
-	// FindKeys lists an account's keys, oldest first.
-	FindKeys(ctx context.Context, f KeyFilter) ([]*Key, error)
+	FindAPIKey(ctx context.Context, sid string) (*APIKey, error)
+	// FindAPIKeys lists an account's keys, oldest first.
+	FindAPIKeys(ctx context.Context, f APIKeyFilter) ([]*APIKey, error)
 	FindCall(ctx context.Context, sid string) (*Call, error)
 	// FindCalls lists an account's calls, newest first.
 	FindCalls(ctx context.Context, f CallFilter) ([]*Call, error)
@@ -59,10 +59,10 @@ type Tx interface {
 	CreateAccount(ctx context.Context, a *Account) error
 	// UpdateAccount saves FriendlyName, Status and AuthToken.
 	UpdateAccount(ctx context.Context, a *Account) error
-	CreateKey(ctx context.Context, k *Key) error
-	// UpdateKey saves FriendlyName.
-	UpdateKey(ctx context.Context, k *Key) error
-	DeleteKey(ctx context.Context, sid string) error
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// UpdateAPIKey saves FriendlyName.
+	UpdateAPIKey(ctx context.Context, k *APIKey) error
+	DeleteAPIKey(ctx context.Context, sid string) error
 	CreateCall(ctx context.Context, c *Call) error
 	// UpdateCall saves Status, EndTime, DateUpdated and what an update may
 	// change: URL, Method, Twiml, StatusCallback, StatusCallbackMethod.
@@ -157,8 +157,8 @@ type SessionFilter struct {
 	Limit   int // 0 means no limit
 }
 
-// KeyFilter selects an account's API keys.
-type KeyFilter struct {
+// APIKeyFilter selects an account's API keys.
+type APIKeyFilter struct {
 	AccountSid string
 	Offset     int
 	Limit      int

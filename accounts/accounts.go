@@ -1,12 +1,12 @@
 // Package accounts keeps accounts, their API keys and their phone numbers
 // (IncomingPhoneNumbers): the tenants of a tonepay server and what they
-// own. Every write of the API to them goes through the Service, so that
-// each rule has one home and the wire layer only parses and encodes.
+// own, and who may act on them (the Authenticator). Every write of the API
+// to them and every read goes through the Service, so that each rule has
+// one home and the wire layer only parses and encodes.
 package accounts
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -14,11 +14,12 @@ import (
 
 var (
 	_ tonepay.AccountService = (*Service)(nil)
-	_ tonepay.KeyService     = (*Service)(nil)
+	_ tonepay.APIKeyService  = (*Service)(nil)
 	_ tonepay.NumberService  = (*Service)(nil)
 )
 
-// Service implements tonepay.AccountService, KeyService and NumberService.
+// Service implements tonepay.Authenticator, AccountService, APIKeyService
+// and NumberService.
 type Service struct {
 	Store  tonepay.Store
 	Now    func() time.Time           // injected clock
@@ -54,65 +55,64 @@ func (svc *Service) CreateSubaccount(ctx context.Context, owner *tonepay.Account
 	return a, nil
 }
 
-// FindKey implements tonepay.KeyService.
-func (svc *Service) FindKey(ctx context.Context, accountSid, sid string) (*tonepay.Key, error) {
-	return findKey(ctx, svc.Store, accountSid, sid)
+// FindAccounts implements tonepay.AccountService.
+func (svc *Service) FindAccounts(ctx context.Context, accountSid string, f tonepay.AccountFilter) ([]*tonepay.Account, error) {
+	return tonepay.NewTenant(svc.Store, accountSid).FindAccounts(ctx, f)
 }
 
-// CreateKey implements tonepay.KeyService. Only the secret's hash is stored.
-func (svc *Service) CreateKey(ctx context.Context, accountSid, friendlyName string) (*tonepay.Key, string, error) {
+// FindAPIKey implements tonepay.APIKeyService.
+func (svc *Service) FindAPIKey(ctx context.Context, accountSid, sid string) (*tonepay.APIKey, error) {
+	return tonepay.NewTenant(svc.Store, accountSid).FindAPIKey(ctx, sid)
+}
+
+// FindAPIKeys implements tonepay.APIKeyService.
+func (svc *Service) FindAPIKeys(ctx context.Context, accountSid string, f tonepay.APIKeyFilter) ([]*tonepay.APIKey, error) {
+	return tonepay.NewTenant(svc.Store, accountSid).FindAPIKeys(ctx, f)
+}
+
+// CreateAPIKey implements tonepay.APIKeyService. Only the secret's hash is stored.
+func (svc *Service) CreateAPIKey(ctx context.Context, accountSid, friendlyName string) (*tonepay.APIKey, string, error) {
 	now := svc.Now().UTC()
 	secret := tonepay.RandomHex(16)
-	k := &tonepay.Key{
-		Sid:          svc.NewSID(tonepay.PrefixKey),
+	k := &tonepay.APIKey{
+		Sid:          svc.NewSID(tonepay.PrefixAPIKey),
 		AccountSid:   accountSid,
 		FriendlyName: friendlyName,
 		SecretHash:   tonepay.HashSecret(secret),
 		DateCreated:  now,
 		DateUpdated:  now,
 	}
-	if err := svc.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.CreateKey(ctx, k) }); err != nil {
+	if err := svc.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.CreateAPIKey(ctx, k) }); err != nil {
 		return nil, "", err
 	}
 	return k, secret, nil
 }
 
-// UpdateKey implements tonepay.KeyService.
-func (svc *Service) UpdateKey(ctx context.Context, accountSid, sid string, friendlyName *string) (*tonepay.Key, error) {
-	var k *tonepay.Key
+// UpdateAPIKey implements tonepay.APIKeyService.
+func (svc *Service) UpdateAPIKey(ctx context.Context, accountSid, sid string, friendlyName *string) (*tonepay.APIKey, error) {
+	var k *tonepay.APIKey
 	err := svc.Store.Update(ctx, func(tx tonepay.Tx) error {
 		var err error
-		if k, err = findKey(ctx, tx, accountSid, sid); err != nil {
+		if k, err = tonepay.NewTenant(tx, accountSid).FindAPIKey(ctx, sid); err != nil {
 			return err
 		}
 		if friendlyName != nil {
 			k.FriendlyName = *friendlyName
 		}
 		k.DateUpdated = svc.Now().UTC()
-		return tx.UpdateKey(ctx, k)
+		return tx.UpdateAPIKey(ctx, k)
 	})
 	return k, err
 }
 
-// DeleteKey implements tonepay.KeyService; requests signed with the key fail
+// DeleteAPIKey implements tonepay.APIKeyService; requests signed with the key fail
 // from then on.
-func (svc *Service) DeleteKey(ctx context.Context, accountSid, sid string) error {
+func (svc *Service) DeleteAPIKey(ctx context.Context, accountSid, sid string) error {
 	return svc.Store.Update(ctx, func(tx tonepay.Tx) error {
-		k, err := findKey(ctx, tx, accountSid, sid)
+		k, err := tonepay.NewTenant(tx, accountSid).FindAPIKey(ctx, sid)
 		if err != nil {
 			return err
 		}
-		return tx.DeleteKey(ctx, k.Sid)
+		return tx.DeleteAPIKey(ctx, k.Sid)
 	})
-}
-
-func findKey(ctx context.Context, rd tonepay.Reader, accountSid, sid string) (*tonepay.Key, error) {
-	k, err := rd.FindKey(ctx, sid)
-	if err == nil && k.AccountSid != accountSid {
-		err = tonepay.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", sid, err)
-	}
-	return k, nil
 }

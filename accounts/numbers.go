@@ -3,14 +3,18 @@ package accounts
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/tonepay/tonepay"
 )
 
 // FindNumber implements tonepay.NumberService.
 func (svc *Service) FindNumber(ctx context.Context, accountSid, sid string) (*tonepay.PhoneNumber, error) {
-	return findNumber(ctx, svc.Store, accountSid, sid)
+	return tonepay.NewTenant(svc.Store, accountSid).FindNumber(ctx, sid)
+}
+
+// FindNumbers implements tonepay.NumberService.
+func (svc *Service) FindNumbers(ctx context.Context, accountSid string, f tonepay.NumberFilter) ([]*tonepay.PhoneNumber, error) {
+	return tonepay.NewTenant(svc.Store, accountSid).FindNumbers(ctx, f)
 }
 
 // CreateNumber implements tonepay.NumberService. There is no carrier behind
@@ -44,7 +48,7 @@ func (svc *Service) UpdateNumber(ctx context.Context, req *tonepay.UpdateNumberR
 	var n *tonepay.PhoneNumber
 	err := svc.Store.Update(ctx, func(tx tonepay.Tx) error {
 		var err error
-		if n, err = findNumber(ctx, tx, req.AccountSid, req.Sid); err != nil {
+		if n, err = tonepay.NewTenant(tx, req.AccountSid).FindNumber(ctx, req.Sid); err != nil {
 			return err
 		}
 		req.Apply(n)
@@ -60,23 +64,10 @@ func (svc *Service) UpdateNumber(ctx context.Context, req *tonepay.UpdateNumberR
 // DeleteNumber implements tonepay.NumberService.
 func (svc *Service) DeleteNumber(ctx context.Context, accountSid, sid string) error {
 	return svc.Store.Update(ctx, func(tx tonepay.Tx) error {
-		n, err := findNumber(ctx, tx, accountSid, sid)
+		n, err := tonepay.NewTenant(tx, accountSid).FindNumber(ctx, sid)
 		if err != nil {
 			return err
 		}
 		return tx.DeleteNumber(ctx, n.Sid)
 	})
-}
-
-// findNumber returns the account's number, or ErrNotFound: to another
-// account the number does not exist.
-func findNumber(ctx context.Context, rd tonepay.Reader, accountSid, sid string) (*tonepay.PhoneNumber, error) {
-	n, err := rd.FindNumber(ctx, sid)
-	if err == nil && n.AccountSid != accountSid {
-		err = tonepay.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("number %s: %w", sid, err)
-	}
-	return n, nil
 }

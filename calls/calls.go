@@ -91,7 +91,7 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 	var call *tonepay.Call
 	w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 		var err error
-		if call, err = findCall(ctx, tx, req.AccountSid, req.Sid); err != nil {
+		if call, err = tonepay.NewTenant(tx, req.AccountSid).FindCall(ctx, req.Sid); err != nil {
 			return err
 		}
 		if call.Status != tonepay.CallInProgress && (req.Status != "" || req.Changes()) {

@@ -9,7 +9,6 @@ package calls
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -149,35 +148,24 @@ func (svc *Service) committed(w *txn.Work) {
 
 // FindCall implements tonepay.CallService.
 func (svc *Service) FindCall(ctx context.Context, accountSid, sid string) (*tonepay.Call, error) {
-	return findCall(ctx, svc.Tx.Store, accountSid, sid)
+	return tonepay.NewTenant(svc.Tx.Store, accountSid).FindCall(ctx, sid)
+}
+
+// FindCalls implements tonepay.CallService.
+func (svc *Service) FindCalls(ctx context.Context, accountSid string, f tonepay.CallFilter) ([]*tonepay.Call, error) {
+	return tonepay.NewTenant(svc.Tx.Store, accountSid).FindCalls(ctx, f)
 }
 
 // FindTimeline implements tonepay.CallService.
 func (svc *Service) FindTimeline(ctx context.Context, accountSid, callSid string, afterSeq int64, limit int) ([]*tonepay.TimelineEntry, error) {
-	if _, err := findCall(ctx, svc.Tx.Store, accountSid, callSid); err != nil {
-		return nil, err
-	}
-	return svc.Tx.Store.FindTimeline(ctx, callSid, afterSeq, limit)
-}
-
-// findCall returns the account's call, or ErrNotFound: to another account
-// the call does not exist.
-func findCall(ctx context.Context, rd tonepay.Reader, accountSid, sid string) (*tonepay.Call, error) {
-	c, err := rd.FindCall(ctx, sid)
-	if err == nil && c.AccountSid != accountSid {
-		err = tonepay.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", sid, err)
-	}
-	return c, nil
+	return tonepay.NewTenant(svc.Tx.Store, accountSid).FindTimeline(ctx, callSid, afterSeq, limit)
 }
 
 // findLiveCall returns the account's call, or 20404, or 21220 naming op if
 // it has ended.
 func findLiveCall(ctx context.Context, rd tonepay.Reader, accountSid, callSid, op string) (*tonepay.Call, error) {
-	c, err := rd.FindCall(ctx, callSid)
-	if errors.Is(err, tonepay.ErrNotFound) || err == nil && c.AccountSid != accountSid {
+	c, err := tonepay.NewTenant(rd, accountSid).FindCall(ctx, callSid)
+	if errors.Is(err, tonepay.ErrNotFound) {
 		return nil, tonepay.Errorf(tonepay.CodeNotFound, "Call %s was not found", callSid)
 	} else if err != nil {
 		return nil, err

@@ -31,7 +31,8 @@ const (
 
 // Input is what the engine is fed: something that happened to a session (a
 // request, a key, a timeout, a connector's answer). It is not a
-// tonepay.Event, which tells listeners after commit that a session changed.
+// tonepay.SessionChanged, which tells listeners after commit that a session
+// changed.
 type Input struct {
 	Kind           Kind
 	Field          tonepay.Field      // RequestCapture: the field asked for

@@ -13,14 +13,14 @@ import (
 // Hub delivers published events to the subscribers of their account.
 type Hub struct {
 	mu   sync.Mutex
-	subs map[string]map[chan tonepay.Event]struct{} // account -> subscribers
+	subs map[string]map[chan tonepay.SessionChanged]struct{} // account -> subscribers
 }
 
 // New returns an empty Hub.
-func New() *Hub { return &Hub{subs: map[string]map[chan tonepay.Event]struct{}{}} }
+func New() *Hub { return &Hub{subs: map[string]map[chan tonepay.SessionChanged]struct{}{}} }
 
 // Publish sends e to the account's subscribers without blocking.
-func (h *Hub) Publish(e tonepay.Event) {
+func (h *Hub) Publish(e tonepay.SessionChanged) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for ch := range h.subs[e.AccountSid] {
@@ -33,11 +33,11 @@ func (h *Hub) Publish(e tonepay.Event) {
 
 // Subscribe returns the account's events and a function that ends the
 // subscription.
-func (h *Hub) Subscribe(account string) (<-chan tonepay.Event, func()) {
-	ch := make(chan tonepay.Event, 64)
+func (h *Hub) Subscribe(account string) (<-chan tonepay.SessionChanged, func()) {
+	ch := make(chan tonepay.SessionChanged, 64)
 	h.mu.Lock()
 	if h.subs[account] == nil {
-		h.subs[account] = map[chan tonepay.Event]struct{}{}
+		h.subs[account] = map[chan tonepay.SessionChanged]struct{}{}
 	}
 	h.subs[account][ch] = struct{}{}
 	h.mu.Unlock()

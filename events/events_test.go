@@ -11,7 +11,7 @@ func TestHub(t *testing.T) {
 	a, stopA := h.Subscribe("AC1")
 	b, stopB := h.Subscribe("AC2")
 	defer stopB()
-	h.Publish(tonepay.Event{AccountSid: "AC1", SessionSid: "PK1"})
+	h.Publish(tonepay.SessionChanged{AccountSid: "AC1", SessionSid: "PK1"})
 	if e := <-a; e.SessionSid != "PK1" {
 		t.Errorf("got %+v", e)
 	}
@@ -21,10 +21,10 @@ func TestHub(t *testing.T) {
 	default:
 	}
 	for range 100 { // more than the buffer: Publish must not block
-		h.Publish(tonepay.Event{AccountSid: "AC1", SessionSid: "PK2"})
+		h.Publish(tonepay.SessionChanged{AccountSid: "AC1", SessionSid: "PK2"})
 	}
 	stopA()
-	h.Publish(tonepay.Event{AccountSid: "AC1"})
+	h.Publish(tonepay.SessionChanged{AccountSid: "AC1"})
 	if len(h.subs) != 1 {
 		t.Errorf("subscriptions left: %v", h.subs)
 	}

@@ -68,7 +68,7 @@ func newEnv(t *testing.T) *env {
 
 	root := http.NewServeMux()
 	root.Handle("GET /metrics", m.Handler())
-	root.Handle("/", twilioapi.NewServer(log, store, svc.Services(), twilioapi.Options{}))
+	root.Handle("/", twilioapi.NewServer(log, svc.Services(), twilioapi.Options{}))
 	srv := httptest.NewServer(m.Wrap(twilioapi.Errors(root)))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: store, m: m, disp: disp, acct: storetest.MustAccount(t, store, "", time.Now())}

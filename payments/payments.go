@@ -43,7 +43,12 @@ type Service struct {
 	Logger     *slog.Logger
 	// Publish, if set, is told after each commit which sessions changed (for
 	// live views such as the console).
-	Publish func(tonepay.Event)
+	Publish func(tonepay.SessionChanged)
+	// Subscribe, if set, gives the sessions of an account that change (in
+	// this process, or in any, with a SessionListener feeding the hub) and
+	// a function that ends the subscription: WatchSessions' source. Without
+	// it, WatchSessions is ErrNotFound.
+	Subscribe func(accountSid string) (<-chan tonepay.SessionChanged, func())
 	// Hooks are told what happened, after commit, for metrics; nil ones
 	// are skipped.
 	Hooks Hooks
@@ -95,7 +100,7 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 		DateUpdated: now,
 	}
 	return svc.answer(ctx, req.IdempotencyKey, now, func(tx tonepay.Tx, w *txn.Work) (*tonepay.Session, error) {
-		call, err := findCall(ctx, tx, req.AccountSid, req.CallSid)
+		call, err := tonepay.NewTenant(tx, req.AccountSid).FindCall(ctx, req.CallSid)
 		if err != nil {
 			return nil, err
 		}
@@ -158,30 +163,21 @@ func (svc *Service) UpdateSession(ctx context.Context, req *tonepay.UpdateReques
 	}
 	now := svc.now()
 	return svc.answer(ctx, key, now, func(tx tonepay.Tx, w *txn.Work) (*tonepay.Session, error) {
-		call, err := findCall(ctx, tx, req.AccountSid, req.CallSid)
+		call, err := tonepay.NewTenant(tx, req.AccountSid).FindCall(ctx, req.CallSid)
 		if err != nil {
 			return nil, err
 		}
 		if in.StatusCallback, err = resolveCallback(call, req.StatusCallback); err != nil {
 			return nil, err
 		}
-		s, err := tx.FindSession(ctx, req.Sid)
-		if errors.Is(err, tonepay.ErrNotFound) || err == nil && (s.AccountSid != req.AccountSid || s.CallSid != req.CallSid) {
+		s, err := tonepay.NewTenant(tx, req.AccountSid).FindSession(ctx, req.CallSid, req.Sid)
+		if errors.Is(err, tonepay.ErrNotFound) {
 			return nil, tonepay.Errorf(tonepay.CodeNotFound, "Payment session %s was not found on call %s", req.Sid, req.CallSid)
 		} else if err != nil {
 			return nil, err
 		}
 		return s, svc.apply(ctx, tx, w, s, now, in)
 	})
-}
-
-// FindSessions implements tonepay.SessionService. The call is read first,
-// so that another account's call is ErrNotFound whatever it holds.
-func (svc *Service) FindSessions(ctx context.Context, accountSid string, f tonepay.SessionFilter) ([]*tonepay.Session, error) {
-	if _, err := findCall(ctx, svc.Tx.Store, accountSid, f.CallSid); err != nil {
-		return nil, err
-	}
-	return svc.Tx.Store.FindSessions(ctx, f)
 }
 
 // Sweep applies the Timeout event to every session whose deadline has
@@ -271,7 +267,7 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, w *txn.Work, s *to
 	if err := tx.UpdateSession(ctx, s); err != nil {
 		return err
 	}
-	w.Touched = append(w.Touched, tonepay.Event{AccountSid: s.AccountSid, SessionSid: s.Sid})
+	w.Touched = append(w.Touched, tonepay.SessionChanged{AccountSid: s.AccountSid, SessionSid: s.Sid})
 	w.SetCapture(s)
 	n := txn.News{Session: s, At: now, Ended: !ended && s.Status == tonepay.SessionEnded, Asks: asks, Action: action}
 	n.Verb = (len(asks) > 0 || action != nil) && verbInputs(s, ins)
@@ -377,14 +373,14 @@ func decodeAnswer(a *tonepay.Answer) (*tonepay.Payment, bool) {
 func (svc *Service) committed(w *txn.Work) {
 	if svc.Publish != nil {
 		seen := map[string]bool{}
-		publish := func(e tonepay.Event) {
+		publish := func(e tonepay.SessionChanged) {
 			if !seen[e.SessionSid] && tonepay.IsSID(e.SessionSid, tonepay.PrefixPayment) { // not a call's progress
 				seen[e.SessionSid] = true
 				svc.Publish(e)
 			}
 		}
 		for _, cb := range w.Callbacks {
-			publish(tonepay.Event{AccountSid: cb.AccountSid, SessionSid: cb.Chain})
+			publish(tonepay.SessionChanged{AccountSid: cb.AccountSid, SessionSid: cb.Chain})
 		}
 		for _, e := range w.Touched {
 			publish(e)
@@ -396,19 +392,6 @@ func (svc *Service) committed(w *txn.Work) {
 	for _, sid := range w.Charge {
 		svc.startPay(sid)
 	}
-}
-
-// findCall returns the account's call, or ErrNotFound: to another account
-// the call does not exist.
-func findCall(ctx context.Context, rd tonepay.Reader, accountSid, sid string) (*tonepay.Call, error) {
-	c, err := rd.FindCall(ctx, sid)
-	if err == nil && c.AccountSid != accountSid {
-		err = tonepay.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("call %s: %w", sid, err)
-	}
-	return c, nil
 }
 
 // opPay names a payment on a call that has ended (21220).

@@ -22,7 +22,7 @@ func TestFindSessions(t *testing.T) {
 	f.clock.Add(1)
 	second := f.capturedSession(t, svc)
 	got, err := svc.FindSessions(context.Background(), f.acct.Sid, tonepay.SessionFilter{CallSid: f.call.Sid})
-	if err != nil || len(got) != 2 || got[0].Sid != second || got[1].Sid != first || got[1].State.Result != "payment-cancelled" {
+	if err != nil || len(got) != 2 || got[0].Sid != second || got[1].Sid != first || got[1].Result != "payment-cancelled" {
 		t.Fatalf("FindSessions = %v, %v; want %s then %s (cancelled)", got, err, second, first)
 	}
 	if got, err := svc.FindSessions(context.Background(), f.acct.Sid, tonepay.SessionFilter{CallSid: f.call.Sid, Offset: 1, Limit: 1}); err != nil || len(got) != 1 || got[0].Sid != first {

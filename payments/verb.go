@@ -119,7 +119,7 @@ func (svc *Service) StartVerb(ctx context.Context, tx tonepay.Tx, w *txn.Work, c
 		return nil, nil, nil, err
 	}
 	w.Callbacks = append(w.Callbacks, withMethod(s, out.Callbacks)...)
-	w.Touched = append(w.Touched, tonepay.Event{AccountSid: s.AccountSid, SessionSid: s.Sid})
+	w.Touched = append(w.Touched, tonepay.SessionChanged{AccountSid: s.AccountSid, SessionSid: s.Sid})
 	w.SetCapture(s)
 	return s, out.Ask, nil, nil
 }

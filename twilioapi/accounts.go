@@ -8,23 +8,19 @@ import (
 
 // handleAccountList lists the caller's account and, for a main account, its
 // subaccounts.
-func (s *server) handleAccountList(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if c.key != nil {
-		return errKeyNotAllowed
+func (s *server) handleAccountList(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) error {
+	acct, err := s.svc.Authorize(r.Context(), c, c.Account.Sid, tonepay.AccessManage)
+	if err != nil {
+		return err
 	}
 	q, p, err := parseList(w, r)
 	if err != nil {
 		return err
 	}
-	f := tonepay.AccountFilter{OwnerSid: c.account.OwnerSid, FriendlyName: q.Get("FriendlyName"), Status: q.Get("Status"),
-		Offset: p.offset(), Limit: p.limit()}
-	var list []*tonepay.Account
-	if c.account.IsMain() {
-		if list, err = s.store.FindAccounts(r.Context(), f); err != nil {
-			return err
-		}
-	} else if p.Page == 0 && matches(c.account, f) {
-		list = []*tonepay.Account{c.account} // a subaccount sees only itself
+	list, err := s.svc.FindAccounts(r.Context(), acct.Sid, tonepay.AccountFilter{FriendlyName: q.Get("FriendlyName"), Status: q.Get("Status"),
+		Offset: p.offset(), Limit: p.limit()})
+	if err != nil {
+		return err
 	}
 	out := make([]accountJSON, len(list))
 	for i, a := range list {
@@ -34,20 +30,17 @@ func (s *server) handleAccountList(w http.ResponseWriter, r *http.Request, c *ca
 	return nil
 }
 
-func matches(a *tonepay.Account, f tonepay.AccountFilter) bool {
-	return (f.FriendlyName == "" || f.FriendlyName == a.FriendlyName) && (f.Status == "" || f.Status == a.Status)
-}
-
 // handleAccountCreate creates a subaccount of the caller's main account.
-func (s *server) handleAccountCreate(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if c.key != nil {
-		return errKeyNotAllowed
+func (s *server) handleAccountCreate(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) error {
+	owner, err := s.svc.Authorize(r.Context(), c, c.Account.Sid, tonepay.AccessManage)
+	if err != nil {
+		return err
 	}
 	form, err := parseForm(w, r)
 	if err != nil {
 		return err
 	}
-	a, err := s.svc.CreateSubaccount(r.Context(), c.account, form.Get("FriendlyName"))
+	a, err := s.svc.CreateSubaccount(r.Context(), owner, form.Get("FriendlyName"))
 	if err != nil {
 		return err
 	}

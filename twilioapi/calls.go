@@ -15,7 +15,7 @@ func (s *server) handleCallList(w http.ResponseWriter, r *http.Request, acct *to
 	if err != nil {
 		return err
 	}
-	list, err := s.store.FindCalls(r.Context(), tonepay.CallFilter{AccountSid: acct.Sid, To: q.Get("To"), From: q.Get("From"),
+	list, err := s.svc.FindCalls(r.Context(), acct.Sid, tonepay.CallFilter{To: q.Get("To"), From: q.Get("From"),
 		Status: q.Get("Status"), Parent: q.Get("ParentCallSid"), Offset: p.offset(), Limit: p.limit()})
 	if err != nil {
 		return err

@@ -81,7 +81,7 @@ type keyJSON struct {
 	Secret       string  `json:"secret,omitempty"` // only when created
 }
 
-func encodeKey(k *tonepay.Key) keyJSON {
+func encodeKey(k *tonepay.APIKey) keyJSON {
 	return keyJSON{Sid: k.Sid, FriendlyName: k.FriendlyName, DateCreated: date(k.DateCreated), DateUpdated: date(k.DateUpdated)}
 }
 

@@ -36,8 +36,8 @@ func TestEventStream(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	conns := tonepay.Connectors{"Default": sandbox.New()}
 	svc := servicetest.New(store, nopNotifier{}, box, conns, log)
-	svc.Payments.Publish = hub.Publish
-	srv := httptest.NewServer(twilioapi.NewServer(log, store, svc.Services(), twilioapi.Options{Subscribe: hub.Subscribe}))
+	svc.Payments.Publish, svc.Payments.Subscribe = hub.Publish, hub.Subscribe
+	srv := httptest.NewServer(twilioapi.NewServer(log, svc.Services(), twilioapi.Options{}))
 	t.Cleanup(srv.Close) // after the streams' own cleanups, which end them
 	acct := storetest.MustAccount(t, store, "", time.Now())
 	other := storetest.MustAccount(t, store, "", time.Now())

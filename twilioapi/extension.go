@@ -1,8 +1,8 @@
 package twilioapi
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,13 +59,13 @@ func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tone
 	return nil
 }
 
+// sessionJSON is a tonepay.SessionView on the wire: the body of a session's
+// fetch, of each item of its list, and of each event of the stream.
 type sessionJSON struct {
-	Sid        string `json:"sid"`
-	AccountSid string `json:"account_sid"`
-	CallSid    string `json:"call_sid"`
-	Status     string `json:"status"`
-	// SelfService marks a <Pay> session: the IVR asks the caller for each
-	// field itself, so an agent's Capture or Status=complete gets 64021.
+	Sid              string            `json:"sid"`
+	AccountSid       string            `json:"account_sid"`
+	CallSid          string            `json:"call_sid"`
+	Status           string            `json:"status"`
 	SelfService      bool              `json:"self_service"`
 	PaymentMethod    string            `json:"payment_method"`
 	PaymentConnector string            `json:"payment_connector"`
@@ -92,33 +92,32 @@ type sessionJSON struct {
 	DateUpdated      string            `json:"date_updated"`
 }
 
-func encodeSession(x *tonepay.Session) sessionJSON {
+func encodeSession(x *tonepay.SessionView) sessionJSON {
 	out := sessionJSON{
-		Sid: x.Sid, AccountSid: x.AccountSid, CallSid: x.CallSid, Status: string(x.Status), SelfService: x.Params.Verb,
-		PaymentMethod: x.Params.PaymentMethod, PaymentConnector: x.Params.PaymentConnector,
-		ChargeAmount: x.Params.ChargeAmount, Currency: x.Params.Currency,
-		Capture: string(x.State.Capture), Typed: x.State.Typed, Confirmation: x.Params.Confirmation, Required: x.Required(), Captured: map[string]string{},
-		CardType: x.State.CardType, ErrorType: x.State.ErrorType, ErrorField: string(x.State.ErrorField), DroppedDigits: x.State.Dropped, Result: x.State.Result,
-		ConfirmationCode: x.State.ConfirmationCode, PaymentToken: x.State.Token, ProfileID: x.State.ProfileID,
-		PaymentError: x.State.PaymentError, PayErrorCode: x.State.PayErrorCode, ConnectorError: x.State.ConnectorError,
+		Sid: x.Sid, AccountSid: x.AccountSid, CallSid: x.CallSid, Status: string(x.Status), SelfService: x.SelfService,
+		PaymentMethod: x.PaymentMethod, PaymentConnector: x.PaymentConnector,
+		ChargeAmount: x.ChargeAmount, Currency: x.Currency, TokenType: x.TokenType,
+		Capture: string(x.Capture), Typed: x.Typed, Confirmation: x.Confirmation, Required: x.Required, Captured: make(map[string]string, len(x.Captured)),
+		CardType: x.CardType, ErrorType: x.ErrorType, ErrorField: string(x.ErrorField), DroppedDigits: x.DroppedDigits, Result: x.Result,
+		ConfirmationCode: x.ConfirmationCode, PaymentToken: x.PaymentToken, ProfileID: x.ProfileID,
+		PaymentError: x.PaymentError, PayErrorCode: x.PayErrorCode, ConnectorError: x.ConnectorError,
 		DateCreated: tonepay.ISODate(x.DateCreated), DateUpdated: tonepay.ISODate(x.DateUpdated),
 	}
-	if !x.Params.Charging() {
-		out.TokenType = x.Params.TokenType
-	}
 	if out.Required == nil {
-		out.Required = []tonepay.Field{}
+		out.Required = []tonepay.Field{} // [], never null
 	}
-	for f, v := range x.State.Captured {
+	for f, v := range x.Captured {
 		out.Captured[string(f)] = v
 	}
 	return out
 }
 
+// handleSessionFetch shows the session in the path, or with PaymentSid
+// "Current" (tonepay.CurrentSession) the call's open one.
 func (s *server) handleSessionFetch(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	x, err := s.findSession(r, acct)
+	x, err := s.svc.FindSession(r.Context(), acct.Sid, pathSid(r, "CallSid"), pathSid(r, "PaymentSid"))
 	if err != nil {
-		return err
+		return inPath(r, err)
 	}
 	writeJSON(w, http.StatusOK, encodeSession(x))
 	return nil
@@ -169,20 +168,18 @@ type callbackJSON struct {
 // handleSessionCallbacks lists a session's callbacks in order, with every
 // delivery attempt and its outcome.
 func (s *server) handleSessionCallbacks(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	x, err := s.findSession(r, acct)
+	call := pathSid(r, "CallSid")
+	x, err := s.svc.FindSession(r.Context(), acct.Sid, call, pathSid(r, "PaymentSid"))
 	if err != nil {
-		return err
+		return inPath(r, err)
 	}
-	cbs, err := s.store.FindCallbacks(r.Context(), x.Sid)
+	cbs, err := s.svc.FindCallbacks(r.Context(), acct.Sid, call, x.Sid)
 	if err != nil {
-		return err
+		return inPath(r, err)
 	}
 	out := make([]callbackJSON, 0, len(cbs))
-	for _, cb := range cbs {
-		atts, err := s.store.FindAttempts(r.Context(), cb.ID)
-		if err != nil {
-			return err
-		}
+	for _, h := range cbs {
+		cb, atts := h.Callback, h.Attempts
 		j := callbackJSON{ID: cb.ID, Token: cb.Token, URL: tonepay.RedactURL(cb.URL), // never the credentials in it
 			Status: string(cb.Status), Params: map[string]string{},
 			DateCreated: tonepay.ISODate(cb.DateCreated), Attempts: make([]attemptJSON, 0, len(atts))}
@@ -201,32 +198,12 @@ func (s *server) handleSessionCallbacks(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-// currentSession in a session's path stands for the call's open session: a
-// <Pay> with no statusCallback queues no callbacks, so no event tells the
-// console its SID.
-const currentSession = "Current"
-
-// findSession returns the session in the path if it is on the call in the
-// path and belongs to acct, else 20404.
-func (s *server) findSession(r *http.Request, acct *tonepay.Account) (*tonepay.Session, error) {
-	sid := pathSid(r, "PaymentSid")
-	var x *tonepay.Session
-	var err error
-	if sid == currentSession {
-		x, err = s.store.FindOpenSession(r.Context(), pathSid(r, "CallSid"))
-	} else {
-		x, err = s.store.FindSession(r.Context(), sid)
-	}
-	if errors.Is(err, tonepay.ErrNotFound) || err == nil && (x.AccountSid != acct.Sid || x.CallSid != pathSid(r, "CallSid")) {
-		return nil, errNotFound(r)
-	}
-	return x, err
-}
-
 // handleEvents streams the account's session changes as server-sent events
 // ("event: session", data: the session as handleSessionFetch shows it, masked
 // values only), for the console. Browsers read it with fetch, which can send
-// the Authorization header that EventSource cannot.
+// the Authorization header that EventSource cannot. The views are the
+// domain's (tonepay.SessionWatcher); the framing, the pings and when to
+// re-check are the stream's, as only a request held open needs them.
 //
 // A stream is authenticated once but lasts for hours, so every s.recheck it
 // checks its credentials again, and ends ("event: end", data: the error
@@ -234,11 +211,12 @@ func (s *server) findSession(r *http.Request, acct *tonepay.Account) (*tonepay.S
 // token or a suspended account must cut off what it was watching. It also
 // ends when the server closes.
 func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	if s.subscribe == nil {
-		return errNotFound(r)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel() // ends the watch
+	views, err := s.svc.WatchSessions(ctx, acct.Sid)
+	if err != nil {
+		return inPath(r, err) // no live changes in this process
 	}
-	events, stop := s.subscribe(acct.Sid)
-	defer stop()
 	rc := http.NewResponseController(w)
 	// The server's read and write timeouts are for requests, not for a
 	// stream that lasts as long as the console is open: it is bounded by
@@ -282,10 +260,9 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tone
 				rc.Flush()
 				return nil
 			}
-		case e := <-events:
-			x, err := s.store.FindSession(r.Context(), e.SessionSid)
-			if err != nil || x.AccountSid != acct.Sid {
-				continue
+		case x, ok := <-views:
+			if !ok { // r's context is done
+				return nil
 			}
 			b, _ := json.Marshal(encodeSession(x))
 			fmt.Fprintf(w, "event: session\ndata: %s\n\n", b)
@@ -294,26 +271,6 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, acct *tone
 			return nil
 		}
 	}
-}
-
-// stillAuthorized checks a long-lived request's credentials again, as at its
-// start: they authenticate, reach the account, and the account is active.
-// It is a few primary-key reads and one SHA-256, cheap enough for every
-// stream every few seconds; it bypasses the failed-authentication limit,
-// since the stream is not a guess.
-func (s *server) stillAuthorized(r *http.Request, account string) error {
-	c, err := s.authenticate(r.Context(), r)
-	if err != nil {
-		return err
-	}
-	a, err := s.authorize(r.Context(), c, account)
-	if err != nil {
-		return err
-	}
-	if a.Status != tonepay.AccountActive {
-		return tonepay.Errorf(tonepay.CodeAuthenticate, "Authenticate: account %s is %s", a.Sid, a.Status)
-	}
-	return nil
 }
 
 // handleSink accepts status callbacks and discards them: a StatusCallback

@@ -285,7 +285,7 @@ func endOf(t *testing.T, lines <-chan string) map[string]any {
 func TestStreamEnds(t *testing.T) {
 	closing := make(chan struct{})
 	hub := events.New()
-	e := newEnv(t, twilioapi.Options{Subscribe: hub.Subscribe, StreamRecheck: 10 * time.Millisecond, Closing: closing})
+	e := newEnvWith(t, twilioapi.Options{StreamRecheck: 10 * time.Millisecond, Closing: closing}, envOptions{hub: hub})
 	acct := "/2010-04-01/Accounts/" + e.main.Sid
 	newKey := func() (string, string) {
 		code, k := e.as(e.main).post(acct+"/Keys.json", url.Values{"FriendlyName": {"stream"}})
@@ -361,7 +361,7 @@ func TestErrorsWrapper(t *testing.T) {
 	root.Handle("GET /slow", http.TimeoutHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }), time.Millisecond, "timeout"))
 	root.Handle("GET /teapot", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(418) }))
 	root.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { api.ServeHTTP(w, r) }))
-	e := newEnvWith(t, twilioapi.Options{Subscribe: hub.Subscribe}, envOptions{wrap: func(h http.Handler) http.Handler {
+	e := newEnvWith(t, twilioapi.Options{}, envOptions{hub: hub, wrap: func(h http.Handler) http.Handler {
 		api = h
 		return twilioapi.Errors(root)
 	}})
@@ -435,7 +435,7 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	hub := events.New()
 	// Timeouts long enough for the ordinary request below (a create, with
 	// its fsync, on a loaded CI machine), short beside the stream's life.
-	e := newEnvWith(t, twilioapi.Options{Subscribe: hub.Subscribe}, envOptions{hub: hub, timeouts: 500 * time.Millisecond})
+	e := newEnvWith(t, twilioapi.Options{}, envOptions{hub: hub, timeouts: 500 * time.Millisecond})
 	lines := streamOf(t, e.srv.URL, e.main.Sid, e.main.Sid, e.main.AuthToken.Reveal())
 	time.Sleep(1500 * time.Millisecond) // well past both timeouts
 	e.createPayment(e.call)

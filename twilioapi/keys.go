@@ -11,7 +11,7 @@ func (s *server) handleKeyList(w http.ResponseWriter, r *http.Request, acct *ton
 	if err != nil {
 		return err
 	}
-	list, err := s.store.FindKeys(r.Context(), tonepay.KeyFilter{AccountSid: acct.Sid, Offset: p.offset(), Limit: p.limit()})
+	list, err := s.svc.FindAPIKeys(r.Context(), acct.Sid, tonepay.APIKeyFilter{Offset: p.offset(), Limit: p.limit()})
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func (s *server) handleKeyCreate(w http.ResponseWriter, r *http.Request, acct *t
 	if err != nil {
 		return err
 	}
-	k, secret, err := s.svc.CreateKey(r.Context(), acct.Sid, form.Get("FriendlyName"))
+	k, secret, err := s.svc.CreateAPIKey(r.Context(), acct.Sid, form.Get("FriendlyName"))
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func (s *server) handleKeyCreate(w http.ResponseWriter, r *http.Request, acct *t
 }
 
 func (s *server) handleKeyFetch(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	k, err := s.svc.FindKey(r.Context(), acct.Sid, pathSid(r, "KeySid"))
+	k, err := s.svc.FindAPIKey(r.Context(), acct.Sid, pathSid(r, "KeySid"))
 	if err != nil {
 		return inPath(r, err)
 	}
@@ -58,7 +58,7 @@ func (s *server) handleKeyUpdate(w http.ResponseWriter, r *http.Request, acct *t
 	if v, ok := form["FriendlyName"]; ok {
 		name = &v[0]
 	}
-	k, err := s.svc.UpdateKey(r.Context(), acct.Sid, pathSid(r, "KeySid"), name)
+	k, err := s.svc.UpdateAPIKey(r.Context(), acct.Sid, pathSid(r, "KeySid"), name)
 	if err != nil {
 		return inPath(r, err)
 	}
@@ -68,7 +68,7 @@ func (s *server) handleKeyUpdate(w http.ResponseWriter, r *http.Request, acct *t
 
 // handleKeyDelete deletes a key; requests signed with it fail from now on.
 func (s *server) handleKeyDelete(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
-	if err := s.svc.DeleteKey(r.Context(), acct.Sid, pathSid(r, "KeySid")); err != nil {
+	if err := s.svc.DeleteAPIKey(r.Context(), acct.Sid, pathSid(r, "KeySid")); err != nil {
 		return inPath(r, err)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -19,7 +19,7 @@ func (s *server) handleNumberList(w http.ResponseWriter, r *http.Request, acct *
 	if err != nil {
 		return err
 	}
-	list, err := s.store.FindNumbers(r.Context(), tonepay.NumberFilter{AccountSid: acct.Sid, PhoneNumber: q.Get("PhoneNumber"),
+	list, err := s.svc.FindNumbers(r.Context(), acct.Sid, tonepay.NumberFilter{PhoneNumber: q.Get("PhoneNumber"),
 		FriendlyName: q.Get("FriendlyName"), Offset: p.offset(), Limit: p.limit()})
 	if err != nil {
 		return err

@@ -1,8 +1,9 @@
-// Package twilioapi is the Twilio wire format: routes, HTTP Basic auth, form
-// decoding, SIDs in paths, RFC 2822 dates, Twilio's error JSON and paging, and
-// idempotent answers' keys. It parses a request, calls a domain service
-// (Services) or reads the Store, and encodes the answer: no rule of the
-// domain and no write lives here.
+// Package twilioapi is the Twilio wire format: routes, HTTP Basic auth's
+// decoding and its failed-authentication limit, form decoding, SIDs in
+// paths, RFC 2822 dates, Twilio's error JSON and paging, idempotent answers'
+// keys, and server-sent events. It parses a request, calls a domain service
+// (Services: who is asking, every read and every write) and encodes the
+// answer: no rule of the domain lives here, and no store is reached.
 package twilioapi
 
 import (
@@ -21,9 +22,6 @@ type Options struct {
 	Now       func() time.Time // injected clock (rate limits); default time.Now
 	RateLimit float64          // requests per second per account; 0 means no limit
 	RateBurst int              // bucket size; default max(1, RateLimit)
-	// Subscribe, if set, gives the live session events of an account (for
-	// the Events stream) and a function to end the subscription.
-	Subscribe func(account string) (<-chan tonepay.Event, func())
 	// AuthFailLimit is how many failed authentications (wrong token, secret
 	// or SID) a client address may make per minute, and at once; past it
 	// every request from there is 429 before its credentials are checked, so
@@ -44,12 +42,14 @@ type Options struct {
 // guess a 128-bit secret.
 const DefaultAuthFailLimit = 20
 
-// Services are the domain operations behind the API: every write, and every
-// rule that needs the store or the connectors. A tonepay.Services holding
-// the accounts, calls and payments services implements them all.
+// Services are the domain operations behind the API: who is asking, every
+// read of an account's resources, every write, and every rule that needs
+// the store or the connectors. A tonepay.Services holding the accounts,
+// calls and payments services implements them all.
 type Services interface {
+	tonepay.Authenticator
 	tonepay.AccountService
-	tonepay.KeyService
+	tonepay.APIKeyService
 	tonepay.CallService
 	tonepay.NumberService
 	tonepay.SessionService
@@ -58,26 +58,22 @@ type Services interface {
 // server holds what the handlers share.
 type server struct {
 	log       *slog.Logger
-	store     tonepay.Reader // credentials, lists and the extension's views
 	svc       Services
 	now       func() time.Time
 	limiter   *limiter // per account
 	authFails *limiter // per client address
-	subscribe func(string) (<-chan tonepay.Event, func())
 	recheck   time.Duration
 	closing   <-chan struct{}
 }
 
 // NewServer returns the HTTP handler of the Twilio-compatible API.
-func NewServer(log *slog.Logger, store tonepay.Reader, svc Services, opt Options) http.Handler {
+func NewServer(log *slog.Logger, svc Services, opt Options) http.Handler {
 	s := &server{
-		log:       log,
-		store:     store,
-		svc:       svc,
-		now:       opt.Now,
-		subscribe: opt.Subscribe,
-		recheck:   opt.StreamRecheck,
-		closing:   opt.Closing,
+		log:     log,
+		svc:     svc,
+		now:     opt.Now,
+		recheck: opt.StreamRecheck,
+		closing: opt.Closing,
 	}
 	if s.recheck <= 0 {
 		s.recheck = 5 * time.Second
@@ -108,27 +104,20 @@ func (s *server) api(f apiFunc) http.Handler {
 	})
 }
 
-// caller is who sent a request: an account, through its own credentials or
-// through one of its API keys.
-type caller struct {
-	account *tonepay.Account
-	key     *tonepay.Key // nil with account credentials
-}
-
 // accountFunc is a handler under /Accounts/{AccountSid}/: it gets the account
 // in the path, already authorized for the caller.
 type accountFunc func(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error
 
 // authed authenticates and rate-limits a request.
-func (s *server) authed(f func(w http.ResponseWriter, r *http.Request, c *caller) error) http.Handler {
+func (s *server) authed(f func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) error) http.Handler {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.limitedAuthenticate(r)
 		if err != nil {
 			return err
 		}
 		if s.limiter != nil {
-			if ok, wait := s.limiter.take(c.account.Sid); !ok {
-				return tooMany(wait, "Too many requests for account %s", c.account.Sid)
+			if ok, wait := s.limiter.take(c.Account.Sid); !ok {
+				return tooMany(wait, "Too many requests for account %s", c.Account.Sid)
 			}
 		}
 		return f(w, r, c)
@@ -141,42 +130,37 @@ func (s *server) authed(f func(w http.ResponseWriter, r *http.Request, c *caller
 // takes a token. Good credentials cost nothing, however many requests an
 // address (a call centre behind one NAT) has under way at once; guesses
 // already running when the bucket empties are bounded by the concurrency.
-func (s *server) limitedAuthenticate(r *http.Request) (*caller, error) {
+func (s *server) limitedAuthenticate(r *http.Request) (*tonepay.Caller, error) {
 	if s.authFails == nil {
-		return s.authenticate(r.Context(), r)
+		return s.authenticate(r)
 	}
 	addr := clientAddr(r.RemoteAddr)
 	if spent, wait := s.authFails.spent(addr); spent {
 		return nil, tooMany(wait, "Too many failed authentications from this address; try again in %s seconds", retryAfter(wait))
 	}
-	c, err := s.authenticate(r.Context(), r)
-	if errors.Is(err, errBadCredentials) {
+	c, err := s.authenticate(r)
+	if errors.Is(err, tonepay.ErrBadCredentials) {
 		s.authFails.take(addr)
 	}
 	return c, err
 }
 
 // inAccount serves a route under /Accounts/{AccountSid}/ for any credentials.
-func (s *server) inAccount(f accountFunc) http.Handler { return s.scoped(false, f) }
+func (s *server) inAccount(f accountFunc) http.Handler { return s.scoped(tonepay.AccessUse, f) }
 
-// accountOnly serves a route that API keys may not use: as with Twilio's
-// standard keys, Accounts and Keys need the account's own credentials.
-func (s *server) accountOnly(f accountFunc) http.Handler { return s.scoped(true, f) }
+// accountOnly serves a route that manages the account (Accounts, Keys):
+// API keys may not (tonepay.AccessManage).
+func (s *server) accountOnly(f accountFunc) http.Handler { return s.scoped(tonepay.AccessManage, f) }
 
-func (s *server) scoped(noKeys bool, f accountFunc) http.Handler {
-	return s.authed(func(w http.ResponseWriter, r *http.Request, c *caller) error {
-		if noKeys && c.key != nil {
-			return errKeyNotAllowed
-		}
-		acct, err := s.authorize(r.Context(), c, pathSid(r, "AccountSid"))
+func (s *server) scoped(access tonepay.Access, f accountFunc) http.Handler {
+	return s.authed(func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) error {
+		acct, err := s.svc.Authorize(r.Context(), c, pathSid(r, "AccountSid"), access)
 		if err != nil {
 			return err
 		}
 		return f(w, r, acct)
 	})
 }
-
-var errKeyNotAllowed = tonepay.Errorf(tonepay.CodeAuthenticate, "Authenticate: API keys cannot manage Accounts or Keys; use the account's auth token")
 
 // pathSid returns a path segment with its optional ".json" suffix removed.
 // ServeMux wildcards must be whole segments, so "{Sid}.json" cannot be a pattern.

@@ -66,7 +66,7 @@ type envOptions struct {
 	log   io.Writer                                  // the server's log, at debug level; default discarded
 	sleep func(context.Context, time.Duration) error // the 'w' key; default real
 	wrap  func(http.Handler) http.Handler            // around the server
-	hub   *events.Hub                                // where the service publishes; Subscribe it in Options
+	hub   *events.Hub                                // where the service publishes and its watchers subscribe
 	// timeouts are the http.Server's read and write timeouts; default none.
 	timeouts time.Duration
 	// fetcher makes calls run their TwiML; default none (calls only wait).
@@ -109,12 +109,13 @@ func newEnvWith(t *testing.T, opt twilioapi.Options, o envOptions) *env {
 	}
 	if o.hub != nil {
 		svc.Payments.Publish = o.hub.Publish
+		svc.Payments.Subscribe = o.hub.Subscribe
 	}
 	if o.fetcher != nil {
 		svc.Fetcher = o.fetcher
 		t.Cleanup(svc.StopCalls)
 	}
-	h := twilioapi.NewServer(log, store, svc.Services(), opt)
+	h := twilioapi.NewServer(log, svc.Services(), opt)
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}

@@ -329,7 +329,8 @@ func (d *Dispatcher) claimEnd(cb *tonepay.Callback) time.Time {
 }
 
 // Notify wakes Run without blocking: for callbacks another process queued
-// (its commits reach this one as tonepay.Events, through a Listener).
+// (its commits reach this one as tonepay.SessionChanged, through a
+// SessionListener).
 func (d *Dispatcher) Notify() {
 	d.init()
 	select {

@@ -89,7 +89,7 @@ type server struct {
 	payments               *payments.Service // payment sessions
 	dispatcher             *webhook.Dispatcher
 	hub                    *events.Hub
-	listener               tonepay.Listener // other processes' changes; nil with one process
+	listener               tonepay.SessionListener // other processes' changes; nil with one process
 	api                    *http.Server
 	side                   []sideServer  // pprof and metrics, each on a listener of its own
 	timelineRetention      time.Duration // calls.RunPruner's: an ended call's run and timeline go this long after its end
@@ -211,7 +211,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	}
 	acc := accounts.New(store)
 	s.hub = events.New()
-	if l, shared := store.(tonepay.Listener); shared {
+	if l, shared := store.(tonepay.SessionListener); shared {
 		s.listener = l
 	} else {
 		s.payments.Publish = s.hub.Publish // one process: its own changes are all there are
@@ -219,9 +219,10 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	// Closed as shutdown begins: event streams end, so that Shutdown does not
 	// wait its whole grace period for them.
 	closing := make(chan struct{})
-	svcs := tonepay.Services{AccountService: acc, KeyService: acc, NumberService: acc, CallService: s.calls, SessionService: s.payments}
-	api := twilioapi.NewServer(log, store, svcs, twilioapi.Options{RateLimit: cfg.RateLimit, Subscribe: s.hub.Subscribe,
-		AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
+	s.payments.Subscribe = s.hub.Subscribe // the console's stream: every process's changes, with a SessionListener
+	svcs := tonepay.Services{Authenticator: acc, AccountService: acc, APIKeyService: acc, NumberService: acc,
+		CallService: s.calls, SessionService: s.payments}
+	api := twilioapi.NewServer(log, svcs, twilioapi.Options{RateLimit: cfg.RateLimit, AuthFailLimit: cfg.AuthFailLimit, Closing: closing})
 	root := http.NewServeMux()
 	root.Handle("/console/", http.StripPrefix("/console", console.Handler()))
 	root.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
@@ -288,7 +289,7 @@ func (s *server) run() <-chan error {
 		// Every process hears every change: callbacks queued by another go out
 		// at once, and consoles connected here see sessions served there.
 		s.delivery.Go(func() {
-			s.listener.Listen(dctx, func(e tonepay.Event) {
+			s.listener.Listen(dctx, func(e tonepay.SessionChanged) {
 				s.dispatcher.Notify()
 				s.hub.Publish(e)
 			})

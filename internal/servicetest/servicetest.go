@@ -35,8 +35,8 @@ func New(store tonepay.Store, courier tonepay.Courier, sealer tonepay.Sealer, co
 
 // Services are the process's services as an API takes them.
 func (p *Process) Services() tonepay.Services {
-	return tonepay.Services{AccountService: p.Accounts, KeyService: p.Accounts, NumberService: p.Accounts,
-		CallService: p.Service, SessionService: p.Payments}
+	return tonepay.Services{Authenticator: p.Accounts, AccountService: p.Accounts, APIKeyService: p.Accounts,
+		NumberService: p.Accounts, CallService: p.Service, SessionService: p.Payments}
 }
 
 // Keypad presses keys on a simulated caller's keypad (Press, source keypad).
@@ -55,7 +55,7 @@ func (p *Process) UpdateSession(ctx context.Context, req *tonepay.UpdateRequest)
 }
 
 // FindSessions is payments'.
-func (p *Process) FindSessions(ctx context.Context, accountSid string, f tonepay.SessionFilter) ([]*tonepay.Session, error) {
+func (p *Process) FindSessions(ctx context.Context, accountSid string, f tonepay.SessionFilter) ([]*tonepay.SessionView, error) {
 	return p.Payments.FindSessions(ctx, accountSid, f)
 }
 

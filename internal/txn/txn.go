@@ -32,7 +32,7 @@ type Work struct {
 	Callbacks []*tonepay.Callback
 	// Touched are the sessions written, for live views (a <Pay> may queue
 	// no callback).
-	Touched []tonepay.Event
+	Touched []tonepay.SessionChanged
 	// Ended are the Results of the sessions that ended (metrics).
 	Ended []string
 	// Charge are the sessions to send to their connector.

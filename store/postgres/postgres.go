@@ -24,11 +24,11 @@ import (
 )
 
 var (
-	_ tonepay.Store    = (*Store)(nil)
-	_ tonepay.Listener = (*Store)(nil)
+	_ tonepay.Store           = (*Store)(nil)
+	_ tonepay.SessionListener = (*Store)(nil)
 )
 
-// eventChannel is the NOTIFY channel of tonepay.Events.
+// eventChannel is the NOTIFY channel of tonepay.SessionChanged.
 const eventChannel = "tonepay_events"
 
 //go:embed migrations/*.sql
@@ -298,10 +298,10 @@ func isUniqueViolation(err error) bool {
 
 func encodeForm(v url.Values) string { return v.Encode() }
 
-// Listen implements tonepay.Listener with LISTEN on a connection of its own.
+// Listen implements tonepay.SessionListener with LISTEN on a connection of its own.
 // A lost connection is opened again; events committed meanwhile are missed,
 // which costs only latency: dispatchers also poll.
-func (s *Store) Listen(ctx context.Context, fn func(tonepay.Event)) error {
+func (s *Store) Listen(ctx context.Context, fn func(tonepay.SessionChanged)) error {
 	for ctx.Err() == nil {
 		err := s.listen(ctx, fn)
 		if ctx.Err() != nil {
@@ -318,7 +318,7 @@ func (s *Store) Listen(ctx context.Context, fn func(tonepay.Event)) error {
 	return nil
 }
 
-func (s *Store) listen(ctx context.Context, fn func(tonepay.Event)) error {
+func (s *Store) listen(ctx context.Context, fn func(tonepay.SessionChanged)) error {
 	pooled, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -335,6 +335,6 @@ func (s *Store) listen(ctx context.Context, fn func(tonepay.Event)) error {
 			return err
 		}
 		account, session, _ := strings.Cut(n.Payload, ":")
-		fn(tonepay.Event{AccountSid: account, SessionSid: session})
+		fn(tonepay.SessionChanged{AccountSid: account, SessionSid: session})
 	}
 }

@@ -59,8 +59,8 @@ func TestListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	events := make(chan tonepay.Event, 10)
-	go b.Listen(ctx, func(e tonepay.Event) { events <- e })
+	events := make(chan tonepay.SessionChanged, 10)
+	go b.Listen(ctx, func(e tonepay.SessionChanged) { events <- e })
 	time.Sleep(200 * time.Millisecond) // LISTEN is in place
 
 	acct := storetest.MustAccount(t, a, "", time.Now())

@@ -43,17 +43,17 @@ func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
 		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), sqlrow.Ts(a.DateUpdated), a.Sid)
 }
 
-func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
-	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+sqlrow.KeyCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+func (t *txn) CreateAPIKey(ctx context.Context, k *tonepay.APIKey) error {
+	return t.exec(ctx, "CreateAPIKey", `INSERT INTO keys (`+sqlrow.APIKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, sqlrow.Ts(k.DateCreated), sqlrow.Ts(k.DateUpdated))
 }
 
-func (t *txn) UpdateKey(ctx context.Context, k *tonepay.Key) error {
-	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = $1, date_updated = $2 WHERE sid = $3`, k.FriendlyName, sqlrow.Ts(k.DateUpdated), k.Sid)
+func (t *txn) UpdateAPIKey(ctx context.Context, k *tonepay.APIKey) error {
+	return t.execOne(ctx, "UpdateAPIKey", `UPDATE keys SET friendly_name = $1, date_updated = $2 WHERE sid = $3`, k.FriendlyName, sqlrow.Ts(k.DateUpdated), k.Sid)
 }
 
-func (t *txn) DeleteKey(ctx context.Context, sid string) error {
-	return t.execOne(ctx, "DeleteKey", `DELETE FROM keys WHERE sid = $1`, sid)
+func (t *txn) DeleteAPIKey(ctx context.Context, sid string) error {
+	return t.execOne(ctx, "DeleteAPIKey", `DELETE FROM keys WHERE sid = $1`, sid)
 }
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {

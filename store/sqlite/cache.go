@@ -74,7 +74,7 @@ func cached[T any](ctx context.Context, c *rowCache[T], sid string, load func(co
 // caches are the Store's row caches.
 type caches struct {
 	accounts rowCache[tonepay.Account]
-	keys     rowCache[tonepay.Key]
+	keys     rowCache[tonepay.APIKey]
 	calls    rowCache[tonepay.Call]
 }
 
@@ -98,9 +98,9 @@ func (s *Store) FindAccount(ctx context.Context, sid string) (*tonepay.Account, 
 	return cached(ctx, &s.cache.accounts, sid, s.reader.FindAccount)
 }
 
-// FindKey implements tonepay.Reader, through the cache.
-func (s *Store) FindKey(ctx context.Context, sid string) (*tonepay.Key, error) {
-	return cached(ctx, &s.cache.keys, sid, s.reader.FindKey)
+// FindAPIKey implements tonepay.Reader, through the cache.
+func (s *Store) FindAPIKey(ctx context.Context, sid string) (*tonepay.APIKey, error) {
+	return cached(ctx, &s.cache.keys, sid, s.reader.FindAPIKey)
 }
 
 // FindCall implements tonepay.Reader, through the cache.

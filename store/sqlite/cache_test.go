@@ -21,8 +21,8 @@ func TestCacheFollowsWrites(t *testing.T) {
 	now := time.Now()
 	a := storetest.MustAccount(t, s, "", now)
 	call := storetest.MustCall(t, s, a.Sid, now)
-	key := &tonepay.Key{Sid: "SK" + a.Sid[2:], AccountSid: a.Sid, FriendlyName: "k", SecretHash: tonepay.HashSecret("x"), DateCreated: now, DateUpdated: now}
-	if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.CreateKey(ctx, key) }); err != nil {
+	key := &tonepay.APIKey{Sid: "SK" + a.Sid[2:], AccountSid: a.Sid, FriendlyName: "k", SecretHash: tonepay.HashSecret("x"), DateCreated: now, DateUpdated: now}
+	if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.CreateAPIKey(ctx, key) }); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // the second read comes from the cache
@@ -31,7 +31,7 @@ func TestCacheFollowsWrites(t *testing.T) {
 			t.Fatalf("FindAccount = %+v, %v", got, err)
 		}
 		got.FriendlyName = "changed by the caller"
-		if _, err := s.FindKey(ctx, key.Sid); err != nil {
+		if _, err := s.FindAPIKey(ctx, key.Sid); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.FindCall(ctx, call.Sid); err != nil {
@@ -45,7 +45,7 @@ func TestCacheFollowsWrites(t *testing.T) {
 	a.AuthToken, a.Status = tonepay.NewSecret("rotated"), "suspended"
 	call.Status = tonepay.CallCompleted
 	err := s.Update(ctx, func(tx tonepay.Tx) error {
-		return errors.Join(tx.UpdateAccount(ctx, a), tx.UpdateCall(ctx, call), tx.DeleteKey(ctx, key.Sid))
+		return errors.Join(tx.UpdateAccount(ctx, a), tx.UpdateCall(ctx, call), tx.DeleteAPIKey(ctx, key.Sid))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -56,8 +56,8 @@ func TestCacheFollowsWrites(t *testing.T) {
 	if got, err := s.FindCall(ctx, call.Sid); err != nil || got.Status != tonepay.CallCompleted {
 		t.Errorf("after UpdateCall: %+v, %v", got, err)
 	}
-	if _, err := s.FindKey(ctx, key.Sid); !errors.Is(err, tonepay.ErrNotFound) {
-		t.Errorf("after DeleteKey: %v, want ErrNotFound", err)
+	if _, err := s.FindAPIKey(ctx, key.Sid); !errors.Is(err, tonepay.ErrNotFound) {
+		t.Errorf("after DeleteAPIKey: %v, want ErrNotFound", err)
 	}
 }
 

@@ -82,12 +82,12 @@ func (r reader) CountAccounts(ctx context.Context) (int, error) {
 	return n, wrap("CountAccounts", err)
 }
 
-func (r reader) FindKey(ctx context.Context, sid string) (*tonepay.Key, error) {
-	return one(ctx, r.q, "FindKey", sqlrow.ScanKey, `SELECT `+sqlrow.KeyCols+` FROM keys WHERE sid = ?`, sid)
+func (r reader) FindAPIKey(ctx context.Context, sid string) (*tonepay.APIKey, error) {
+	return one(ctx, r.q, "FindAPIKey", sqlrow.ScanAPIKey, `SELECT `+sqlrow.APIKeyCols+` FROM keys WHERE sid = ?`, sid)
 }
 
-func (r reader) FindKeys(ctx context.Context, f tonepay.KeyFilter) ([]*tonepay.Key, error) {
-	return many(ctx, r.q, "FindKeys", sqlrow.ScanKey, `SELECT `+sqlrow.KeyCols+` FROM keys WHERE account_sid = ?
+func (r reader) FindAPIKeys(ctx context.Context, f tonepay.APIKeyFilter) ([]*tonepay.APIKey, error) {
+	return many(ctx, r.q, "FindAPIKeys", sqlrow.ScanAPIKey, `SELECT `+sqlrow.APIKeyCols+` FROM keys WHERE account_sid = ?
 		ORDER BY date_created, sid LIMIT ? OFFSET ?`, f.AccountSid, limit(f.Limit), f.Offset)
 }
 

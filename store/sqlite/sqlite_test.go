@@ -74,7 +74,7 @@ func TestPragmas(t *testing.T) {
 func TestForeignKeys(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "f.db"))
 	err := s.Update(ctx, func(tx tonepay.Tx) error {
-		return tx.CreateKey(ctx, &tonepay.Key{Sid: tonepay.NewSID("SK"), AccountSid: tonepay.NewSID("AC")})
+		return tx.CreateAPIKey(ctx, &tonepay.APIKey{Sid: tonepay.NewSID("SK"), AccountSid: tonepay.NewSID("AC")})
 	})
 	if err == nil || !strings.Contains(err.Error(), "FOREIGN KEY") {
 		t.Errorf("key of an unknown account: %v, want a FOREIGN KEY error", err)

@@ -48,20 +48,20 @@ func (t *txn) UpdateAccount(ctx context.Context, a *tonepay.Account) error {
 		a.FriendlyName, a.Status, t.tokens.Seal(a.Sid, a.AuthToken), sqlrow.Ts(a.DateUpdated), a.Sid)
 }
 
-func (t *txn) CreateKey(ctx context.Context, k *tonepay.Key) error {
+func (t *txn) CreateAPIKey(ctx context.Context, k *tonepay.APIKey) error {
 	t.changed.keys = append(t.changed.keys, k.Sid)
-	return t.exec(ctx, "CreateKey", `INSERT INTO keys (`+sqlrow.KeyCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+	return t.exec(ctx, "CreateAPIKey", `INSERT INTO keys (`+sqlrow.APIKeyCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		k.Sid, k.AccountSid, k.FriendlyName, k.SecretHash, sqlrow.Ts(k.DateCreated), sqlrow.Ts(k.DateUpdated))
 }
 
-func (t *txn) UpdateKey(ctx context.Context, k *tonepay.Key) error {
+func (t *txn) UpdateAPIKey(ctx context.Context, k *tonepay.APIKey) error {
 	t.changed.keys = append(t.changed.keys, k.Sid)
-	return t.execOne(ctx, "UpdateKey", `UPDATE keys SET friendly_name = ?, date_updated = ? WHERE sid = ?`, k.FriendlyName, sqlrow.Ts(k.DateUpdated), k.Sid)
+	return t.execOne(ctx, "UpdateAPIKey", `UPDATE keys SET friendly_name = ?, date_updated = ? WHERE sid = ?`, k.FriendlyName, sqlrow.Ts(k.DateUpdated), k.Sid)
 }
 
-func (t *txn) DeleteKey(ctx context.Context, sid string) error {
+func (t *txn) DeleteAPIKey(ctx context.Context, sid string) error {
 	t.changed.keys = append(t.changed.keys, sid)
-	return t.execOne(ctx, "DeleteKey", `DELETE FROM keys WHERE sid = ?`, sid)
+	return t.execOne(ctx, "DeleteAPIKey", `DELETE FROM keys WHERE sid = ?`, sid)
 }
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {

@@ -112,49 +112,49 @@ func testKeys(t *testing.T, s tonepay.Store) {
 	a := MustAccount(t, s, "", t0)
 	k := newKey(a.Sid, t0)
 	k.SecretHash = tonepay.HashSecret("s1")
-	update(t, s, func(tx tonepay.Tx) error { return tx.CreateKey(ctx, k) })
-	got, err := s.FindKey(ctx, k.Sid)
+	update(t, s, func(tx tonepay.Tx) error { return tx.CreateAPIKey(ctx, k) })
+	got, err := s.FindAPIKey(ctx, k.Sid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := diff(k, got); d != "" {
-		t.Errorf("FindKey (-want +got):\n%s", d)
+		t.Errorf("FindAPIKey (-want +got):\n%s", d)
 	}
 	if !got.Verify("s1") || got.Verify("s2") {
 		t.Errorf("Verify after the round trip: s1 %v, s2 %v", got.Verify("s1"), got.Verify("s2"))
 	}
 
-	// UpdateKey saves FriendlyName (and DateUpdated) only.
+	// UpdateAPIKey saves FriendlyName (and DateUpdated) only.
 	changed := *k
 	changed.FriendlyName, changed.DateUpdated = "renamed", t0.Add(time.Minute)
 	sneaky := changed
 	sneaky.SecretHash, sneaky.AccountSid = tonepay.HashSecret("other"), sid("AC")
-	update(t, s, func(tx tonepay.Tx) error { return tx.UpdateKey(ctx, &sneaky) })
-	if got, err := s.FindKey(ctx, k.Sid); err != nil {
+	update(t, s, func(tx tonepay.Tx) error { return tx.UpdateAPIKey(ctx, &sneaky) })
+	if got, err := s.FindAPIKey(ctx, k.Sid); err != nil {
 		t.Fatal(err)
 	} else if d := diff(&changed, got); d != "" {
-		t.Errorf("after UpdateKey (-want +got):\n%s", d)
+		t.Errorf("after UpdateAPIKey (-want +got):\n%s", d)
 	}
 
 	keep := newKey(a.Sid, t0)
-	update(t, s, func(tx tonepay.Tx) error { return tx.CreateKey(ctx, keep) })
-	update(t, s, func(tx tonepay.Tx) error { return tx.DeleteKey(ctx, k.Sid) })
-	if _, err := s.FindKey(ctx, k.Sid); !errors.Is(err, tonepay.ErrNotFound) {
-		t.Errorf("FindKey after DeleteKey: %v, want ErrNotFound", err)
+	update(t, s, func(tx tonepay.Tx) error { return tx.CreateAPIKey(ctx, keep) })
+	update(t, s, func(tx tonepay.Tx) error { return tx.DeleteAPIKey(ctx, k.Sid) })
+	if _, err := s.FindAPIKey(ctx, k.Sid); !errors.Is(err, tonepay.ErrNotFound) {
+		t.Errorf("FindAPIKey after DeleteAPIKey: %v, want ErrNotFound", err)
 	}
-	if _, err := s.FindKey(ctx, keep.Sid); err != nil {
-		t.Errorf("DeleteKey removed another key: %v", err)
+	if _, err := s.FindAPIKey(ctx, keep.Sid); err != nil {
+		t.Errorf("DeleteAPIKey removed another key: %v", err)
 	}
-	if list, err := s.FindKeys(ctx, tonepay.KeyFilter{AccountSid: a.Sid}); err != nil || len(list) != 1 || list[0].Sid != keep.Sid {
-		t.Errorf("FindKeys after DeleteKey = %v, %v; want only %s", list, err, keep.Sid)
+	if list, err := s.FindAPIKeys(ctx, tonepay.APIKeyFilter{AccountSid: a.Sid}); err != nil || len(list) != 1 || list[0].Sid != keep.Sid {
+		t.Errorf("FindAPIKeys after DeleteAPIKey = %v, %v; want only %s", list, err, keep.Sid)
 	}
-	err = s.Update(ctx, func(tx tonepay.Tx) error { return tx.DeleteKey(ctx, k.Sid) })
+	err = s.Update(ctx, func(tx tonepay.Tx) error { return tx.DeleteAPIKey(ctx, k.Sid) })
 	if !errors.Is(err, tonepay.ErrNotFound) {
-		t.Errorf("DeleteKey twice: %v, want ErrNotFound", err)
+		t.Errorf("DeleteAPIKey twice: %v, want ErrNotFound", err)
 	}
 }
 
-func testKeyFilter(t *testing.T, s tonepay.Store) {
+func testAPIKeyFilter(t *testing.T, s tonepay.Store) {
 	a := MustAccount(t, s, "", t0)
 	b := MustAccount(t, s, "", t0)
 	// k2 and k3 share a creation time and are created in the reverse of
@@ -164,29 +164,29 @@ func testKeyFilter(t *testing.T, s tonepay.Store) {
 	k3 := newKey(a.Sid, t0.Add(time.Second))
 	k0 := newKey(a.Sid, t0.Add(-time.Second))
 	update(t, s, func(tx tonepay.Tx) error {
-		for _, k := range []*tonepay.Key{k1, k3, k2, k0, newKey(b.Sid, t0)} {
-			if err := tx.CreateKey(ctx, k); err != nil {
+		for _, k := range []*tonepay.APIKey{k1, k3, k2, k0, newKey(b.Sid, t0)} {
+			if err := tx.CreateAPIKey(ctx, k); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	all := []*tonepay.Key{k0, k1, k2, k3}
+	all := []*tonepay.APIKey{k0, k1, k2, k3}
 	tests := []struct {
 		name string
-		f    tonepay.KeyFilter
-		want []*tonepay.Key
+		f    tonepay.APIKeyFilter
+		want []*tonepay.APIKey
 	}{
-		{"oldest first, ties by sid", tonepay.KeyFilter{AccountSid: a.Sid}, all},
-		{"limit", tonepay.KeyFilter{AccountSid: a.Sid, Limit: 3}, all[:3]},
-		{"offset and limit", tonepay.KeyFilter{AccountSid: a.Sid, Offset: 2, Limit: 1}, all[2:3]},
-		{"offset, no limit", tonepay.KeyFilter{AccountSid: a.Sid, Offset: 1}, all[1:]},
-		{"offset past the end", tonepay.KeyFilter{AccountSid: a.Sid, Offset: 9}, nil},
-		{"no keys", tonepay.KeyFilter{AccountSid: sid("AC")}, nil},
+		{"oldest first, ties by sid", tonepay.APIKeyFilter{AccountSid: a.Sid}, all},
+		{"limit", tonepay.APIKeyFilter{AccountSid: a.Sid, Limit: 3}, all[:3]},
+		{"offset and limit", tonepay.APIKeyFilter{AccountSid: a.Sid, Offset: 2, Limit: 1}, all[2:3]},
+		{"offset, no limit", tonepay.APIKeyFilter{AccountSid: a.Sid, Offset: 1}, all[1:]},
+		{"offset past the end", tonepay.APIKeyFilter{AccountSid: a.Sid, Offset: 9}, nil},
+		{"no keys", tonepay.APIKeyFilter{AccountSid: sid("AC")}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.FindKeys(ctx, tt.f)
+			got, err := s.FindAPIKeys(ctx, tt.f)
 			if err != nil {
 				t.Fatal(err)
 			}

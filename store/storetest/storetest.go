@@ -34,7 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"Accounts", testAccounts},
 		{"AccountFilter", testAccountFilter},
 		{"Keys", testKeys},
-		{"KeyFilter", testKeyFilter},
+		{"APIKeyFilter", testAPIKeyFilter},
 		{"Calls", testCalls},
 		{"CallFilter", testCallFilter},
 		{"Numbers", testNumbers},
@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"NextCallbackAt", testNextCallbackAt},
 		{"Answers", testAnswers},
 		{"NotFound", testNotFound},
+		{"Tenant", testTenant},
 		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"OrphanLegs", testOrphanLegs}, {"Timeline", testTimeline}, {"CallRunRace", testCallRunRace},
 		{"PruneCalls", testPruneCalls},
 	}
@@ -127,8 +128,8 @@ func newCall(account string, at time.Time) *tonepay.Call {
 			StatusCallbackEvents: []string{tonepay.EventInitiated, tonepay.EventAnswered, tonepay.EventCompleted}, Timeout: 25, SendDigits: "1234#w9"}}
 }
 
-func newKey(account string, at time.Time) *tonepay.Key {
-	return &tonepay.Key{Sid: sid("SK"), AccountSid: account, FriendlyName: "key", SecretHash: tonepay.HashSecret("secret"),
+func newKey(account string, at time.Time) *tonepay.APIKey {
+	return &tonepay.APIKey{Sid: sid("SK"), AccountSid: account, FriendlyName: "key", SecretHash: tonepay.HashSecret("secret"),
 		DateCreated: at, DateUpdated: at}
 }
 
@@ -189,7 +190,7 @@ func testNotFound(t *testing.T, s tonepay.Store) {
 		do   func() error
 	}{
 		{"FindAccount", func() error { _, err := s.FindAccount(ctx, sid("AC")); return err }},
-		{"FindKey", func() error { _, err := s.FindKey(ctx, sid("SK")); return err }},
+		{"FindAPIKey", func() error { _, err := s.FindAPIKey(ctx, sid("SK")); return err }},
 		{"FindCall", func() error { _, err := s.FindCall(ctx, sid("CA")); return err }},
 		{"FindSession", func() error { _, err := s.FindSession(ctx, sid("PK")); return err }},
 		{"FindOpenSession", func() error { _, err := s.FindOpenSession(ctx, sid("CA")); return err }},
@@ -198,8 +199,8 @@ func testNotFound(t *testing.T, s tonepay.Store) {
 		{"UpdateAccount", inTx(func(tx tonepay.Tx) error {
 			return tx.UpdateAccount(ctx, &tonepay.Account{Sid: sid("AC"), OwnerSid: a.Sid})
 		})},
-		{"UpdateKey", inTx(func(tx tonepay.Tx) error { return tx.UpdateKey(ctx, &tonepay.Key{Sid: sid("SK")}) })},
-		{"DeleteKey", inTx(func(tx tonepay.Tx) error { return tx.DeleteKey(ctx, sid("SK")) })},
+		{"UpdateAPIKey", inTx(func(tx tonepay.Tx) error { return tx.UpdateAPIKey(ctx, &tonepay.APIKey{Sid: sid("SK")}) })},
+		{"DeleteAPIKey", inTx(func(tx tonepay.Tx) error { return tx.DeleteAPIKey(ctx, sid("SK")) })},
 		{"UpdateCall", inTx(func(tx tonepay.Tx) error { return tx.UpdateCall(ctx, &tonepay.Call{Sid: sid("CA")}) })},
 		{"UpdateSession", inTx(func(tx tonepay.Tx) error { return tx.UpdateSession(ctx, &tonepay.Session{Sid: sid("PK")}) })},
 	}
@@ -248,7 +249,7 @@ func testRollback(t *testing.T, s tonepay.Store) {
 	err := s.Update(ctx, func(tx tonepay.Tx) error {
 		steps := []func() error{
 			func() error { return tx.CreateAccount(ctx, a) },
-			func() error { return tx.CreateKey(ctx, k) },
+			func() error { return tx.CreateAPIKey(ctx, k) },
 			func() error { return tx.CreateCall(ctx, call) },
 			func() error { return tx.CreateSession(ctx, sess) },
 			func() error { return tx.AddCallbacks(ctx, cb) },
@@ -283,7 +284,7 @@ func testRollback(t *testing.T, s tonepay.Store) {
 
 	gone := map[string]func() error{
 		"account": func() error { _, err := s.FindAccount(ctx, a.Sid); return err },
-		"key":     func() error { _, err := s.FindKey(ctx, k.Sid); return err },
+		"key":     func() error { _, err := s.FindAPIKey(ctx, k.Sid); return err },
 		"call":    func() error { _, err := s.FindCall(ctx, call.Sid); return err },
 		"session": func() error { _, err := s.FindSession(ctx, sess.Sid); return err },
 		"answer":  func() error { _, err := s.FindAnswer(ctx, ans.Key, time.Time{}); return err },

@@ -58,12 +58,12 @@ func ScanAccount(s Scanner) (*tonepay.Account, error) {
 	return &a, nil
 }
 
-// KeyCols are the columns ScanKey reads.
-const KeyCols = `sid, account_sid, friendly_name, secret_hash, date_created, date_updated`
+// APIAPIKeyCols are the columns ScanAPIKey reads.
+const APIKeyCols = `sid, account_sid, friendly_name, secret_hash, date_created, date_updated`
 
-// ScanKey reads one row.
-func ScanKey(s Scanner) (*tonepay.Key, error) {
-	var k tonepay.Key
+// ScanAPIKey reads one row.
+func ScanAPIKey(s Scanner) (*tonepay.APIKey, error) {
+	var k tonepay.APIKey
 	var created, updated int64
 	if err := s.Scan(&k.Sid, &k.AccountSid, &k.FriendlyName, &k.SecretHash, &created, &updated); err != nil {
 		return nil, err
