@@ -208,7 +208,7 @@ func printBench(w io.Writer, r benchResult) {
 		fmt.Fprintf(w, "\ncreate / baseline: %.0f / %.0f = %.2f\n", r.CreateRPS, r.BaselineRPS, r.Ratio)
 		fmt.Fprintf(w, "complete payments: %.1f per second\n", r.FlowsPerS)
 		fmt.Fprintf(w, "digit -> partial callback: p50 %.2f ms, p99 %.2f ms (%d presses)\n", r.DigitCallbackP50MS, r.DigitCallbackP99MS, r.DigitPresses)
-		fmt.Fprintf(w, "memory per open session: %.0f bytes (%d sessions)\n", r.BytesPerSession, r.Sessions)
+		fmt.Fprintf(w, "memory per open session: %.0f bytes of Go heap, after a GC (%d sessions)\n", r.BytesPerSession, r.Sessions)
 	}
 	if r.VoiceCalls > 0 {
 		fmt.Fprintf(w, "voice calls (Say, Gather, key, Redirect, Hangup): %.1f per second (%d calls)\n", r.VoiceCallsPerS, r.VoiceCalls)
@@ -243,6 +243,7 @@ type bench struct {
 	base          string // tonepay's URL
 	baselineURL   string
 	sid, token    string
+	pprof         string // the server's pprof listener, for the heap
 	receiver      *http.Server
 	callbackURL   string
 	api           *client.Client // tonepay's API as the account; load() measures with plain HTTP
@@ -293,8 +294,17 @@ var listeningRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 // startServer runs exe as `tonepay serve` on a temporary SQLite file: the
 // real server, with fsync on every commit.
 func (b *bench) startServer(exe string) error {
+	// pprof on a port of its own: the memory measure reads the heap after a GC.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	pprof := ln.Addr().String()
+	ln.Close()
+	b.pprof = "http://" + pprof
 	b.cmd = exec.Command(exe, "serve", "--addr", "127.0.0.1:0") // info: it says where it listens
-	b.cmd.Env = append(os.Environ(), "TONEPAY_DB="+filepath.Join(b.dir, "bench.db"), "TONEPAY_ACCOUNT_SID="+b.sid, "TONEPAY_AUTH_TOKEN="+b.token)
+	b.cmd.Env = append(os.Environ(), "TONEPAY_DB="+filepath.Join(b.dir, "bench.db"), "TONEPAY_ACCOUNT_SID="+b.sid, "TONEPAY_AUTH_TOKEN="+b.token,
+		"TONEPAY_PPROF_ADDR="+pprof)
 	stderr, _ := b.cmd.StderrPipe()
 	if err := b.cmd.Start(); err != nil {
 		return err
@@ -530,10 +540,12 @@ func (b *bench) digitLatency(calls, presses int) ([]time.Duration, error) {
 	return lat, err
 }
 
-// memory opens n sessions on n calls and returns the server's RSS growth per
-// session.
+// memory opens n sessions on n calls and returns the server's Go heap
+// growth per session, each side read after a GC. Not its RSS: SQLite's page
+// caches come and go with the load (they are given back when the store is
+// idle), which made an RSS difference measure the caches, not the sessions.
 func (b *bench) memory(n int) (float64, error) {
-	before, err := rss(b.cmd.Process.Pid)
+	before, err := b.heapInuse()
 	if err != nil {
 		return 0, err
 	}
@@ -548,24 +560,27 @@ func (b *bench) memory(n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	time.Sleep(2 * time.Second) // callbacks delivered, heap settled
-	after, err := rss(b.cmd.Process.Pid)
+	time.Sleep(2 * time.Second) // callbacks delivered
+	after, err := b.heapInuse()
 	return float64(after-before) / float64(n), err
 }
 
-// rss reads a process's resident set size from /proc.
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// heapInuse is the server's HeapInuse right after a GC, from pprof's heap
+// profile (its "# HeapInuse = N" line).
+func (b *bench) heapInuse() (int64, error) {
+	res, err := http.Get(b.pprof + "/debug/pprof/heap?gc=1&debug=1")
 	if err != nil {
 		return 0, err
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			return kb * 1024, err
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapInuse = "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	return 0, errors.New("no HeapInuse in the heap profile")
 }
 
 // parallel runs fn(0..n-1), conc at a time, and returns the first error.
