@@ -12,16 +12,16 @@ import (
 // caller's keypad burst costs end to end, fsync included.
 func BenchmarkKeyRun(b *testing.B) {
 	f := newFixture(b)
-	svc := f.service()
+	svc := f.Service()
 	ctx := context.Background()
 	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", PaymentConnector: "Default",
 		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
-	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
+	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Params: p,
 		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	capture := &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: ans.Sid, Capture: tonepay.FieldCardNumber}
+	capture := &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Sid: ans.Sid, Capture: tonepay.FieldCardNumber}
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
@@ -29,7 +29,7 @@ func BenchmarkKeyRun(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if pr, err := svc.Keypad(ctx, f.acct.Sid, f.call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
+		if pr, err := svc.Keypad(ctx, f.Acct.Sid, f.Call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
 			b.Fatal(pr, err)
 		}
 	}

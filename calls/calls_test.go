@@ -12,9 +12,9 @@ import (
 // redirect on an ended call is 21220; canceled changes nothing.
 func TestUpdateCall(t *testing.T) {
 	f := newFixture(t)
-	svc := f.service()
+	svc := f.Service()
 	ctx := context.Background()
-	sid := f.capturedSession(t, svc)
+	sid := f.CapturedSession(t, svc)
 	tests := []struct {
 		name     string
 		req      tonepay.UpdateCallRequest
@@ -43,9 +43,9 @@ func TestUpdateCall(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := tt.req
-			req.Sid = f.call.Sid
+			req.Sid = f.Call.Sid
 			if req.AccountSid == "" {
-				req.AccountSid = f.acct.Sid
+				req.AccountSid = f.Acct.Sid
 			}
 			c, err := svc.UpdateCall(ctx, &req)
 			switch {
@@ -64,11 +64,11 @@ func TestUpdateCall(t *testing.T) {
 			}
 		})
 	}
-	if s := f.session(t, sid); s.Status != tonepay.SessionEnded || s.State.Result != tonepay.ResultHungUp {
+	if s := f.Session(t, sid); s.Status != tonepay.SessionEnded || s.State.Result != tonepay.ResultHungUp {
 		t.Fatalf("session %s %s after the hang-up", s.Status, s.State.Result)
 	}
 	// The redirects were stored: Url then Twiml, which keeps Url as the base.
-	c, err := svc.FindCall(ctx, f.acct.Sid, f.call.Sid)
+	c, err := svc.FindCall(ctx, f.Acct.Sid, f.Call.Sid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,14 +41,14 @@ func TestWatchCapture(t *testing.T) {
 	card, exp, cvc := "payment-card-number", "expiration-date", "security-code"
 	t.Run("agent", func(t *testing.T) {
 		f := newFixture(t)
-		svc := f.service()
+		svc := f.Service()
 		var s states
-		stop, err := svc.WatchCapture(f.call.Sid, s.tell)
+		stop, err := svc.WatchCapture(f.Call.Sid, s.tell)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pk := f.capturedSession(t, svc)
-		if err := f.complete(svc, pk, "k"); err != nil {
+		pk := f.CapturedSession(t, svc)
+		if err := f.Complete(svc, pk, "k"); err != nil {
 			t.Fatal(err)
 		}
 		svc.Wait()
@@ -58,7 +58,7 @@ func TestWatchCapture(t *testing.T) {
 			t.Errorf("told %q, want %q", got, want)
 		}
 		stop()
-		if _, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, StatusCallback: "https://example.com/cb",
+		if _, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, StatusCallback: "https://example.com/cb",
 			Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", TokenType: tonepay.TokenReusable, Timeout: 5, Input: "dtmf"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -78,10 +78,10 @@ func TestWatchCapture(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer stop()
-		if _, err := svc.Keypad(ctx, f.acct.Sid, call.Sid, "4242424242424242#"); err != nil {
+		if _, err := svc.Keypad(ctx, f.Acct.Sid, call.Sid, "4242424242424242#"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.HangUp(ctx, f.acct.Sid, call.Sid); err != nil {
+		if _, err := svc.HangUp(ctx, f.Acct.Sid, call.Sid); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"true/" + card, "true/" + exp, "false/"}
@@ -105,38 +105,38 @@ func TestStreamLeg(t *testing.T) {
 	svc.Hooks.Keys = func(source string, n int) { mu.Lock(); counted[source] += n; mu.Unlock() }
 	twilioSid := tonepay.NewSID("CA")
 	call, err := svc.StartLeg(ctx, &calls.LegRequest{CallSid: twilioSid, Leg: tonepay.LegStream,
-		CreateCallRequest: tonepay.CreateCallRequest{AccountSid: f.acct.Sid, From: "+15005550001", To: "+15005550006"}})
+		CreateCallRequest: tonepay.CreateCallRequest{AccountSid: f.Acct.Sid, From: "+15005550001", To: "+15005550006"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if call.Sid != twilioSid || call.Leg != tonepay.LegStream || call.Direction != tonepay.DirectionInbound || call.Status != tonepay.CallInProgress {
 		t.Fatalf("registered %+v", call)
 	}
-	if _, err := f.store.FindCallRun(ctx, call.Sid); err == nil || len(a.requests()) != 0 {
+	if _, err := f.Store.FindCallRun(ctx, call.Sid); err == nil || len(a.requests()) != 0 {
 		t.Fatalf("a stream's call runs TwiML: run %v, %d requests", err, len(a.requests()))
 	}
-	f.call = call
+	f.Call = call
 	var s states
 	stop, err := svc.WatchCapture(call.Sid, s.tell)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	pk, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, StatusCallback: "https://example.com/cb",
+	pk, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.Acct.Sid, CallSid: call.Sid, StatusCallback: "https://example.com/cb",
 		Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", TokenType: tonepay.TokenReusable, Timeout: 5, Input: "dtmf", ValidCardTypes: []string{"visa"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, Sid: pk.Sid, Capture: tonepay.FieldCardNumber, StatusCallback: "https://example.com/cb"}); err != nil {
+	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: call.Sid, Sid: pk.Sid, Capture: tonepay.FieldCardNumber, StatusCallback: "https://example.com/cb"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range "4242424242424242#" { // one dtmf frame each
-		if _, err := svc.Press(ctx, tonepay.Keys{AccountSid: f.acct.Sid, CallSid: call.Sid, Source: tonepay.KeySourceStream, Digits: string(k)}); err != nil {
+		if _, err := svc.Press(ctx, tonepay.Keys{AccountSid: f.Acct.Sid, CallSid: call.Sid, Source: tonepay.KeySourceStream, Digits: string(k)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	sess := waitFor(t, func() *tonepay.Session {
-		if x := f.session(t, pk.Sid); x.State.Captured[tonepay.FieldCardNumber] != "" {
+		if x := f.Session(t, pk.Sid); x.State.Captured[tonepay.FieldCardNumber] != "" {
 			return x
 		}
 		return nil

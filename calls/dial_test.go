@@ -20,7 +20,7 @@ func farEnd(n int) string { return fmt.Sprintf("+1555000%04d", n) }
 // legsOf returns the call's Dial legs.
 func (f *fixture) legsOf(t *testing.T, parent string) []*tonepay.Call {
 	t.Helper()
-	legs, err := f.store.FindCalls(context.Background(), tonepay.CallFilter{AccountSid: f.acct.Sid, Parent: parent})
+	legs, err := f.Store.FindCalls(context.Background(), tonepay.CallFilter{AccountSid: f.Acct.Sid, Parent: parent})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func (f *fixture) legsOf(t *testing.T, parent string) []*tonepay.Call {
 
 func (f *fixture) liveCalls(t *testing.T) int {
 	t.Helper()
-	_, _, n, err := f.store.CountLive(context.Background())
+	_, _, n, err := f.Store.CountLive(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestDialLegsEndWithParent(t *testing.T) {
 			level := f.liveCalls(t)
 			call := f.placeCall(t, svc, nil)
 			for _, keys := range tt.keys {
-				if _, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, keys); err != nil {
+				if _, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, keys); err != nil {
 					t.Fatalf("press %q: %v", keys, err)
 				}
 			}
@@ -80,7 +80,7 @@ func TestDialLegsEndWithParent(t *testing.T) {
 				if p := f.callStatus(t, call.Sid); p.Status != tonepay.CallInProgress || !slices.Equal(up, []string{farEnd(tt.dials)}) {
 					t.Fatalf("before the hang-up: parent %s, legs up %q, want in-progress and only %s", p.Status, up, farEnd(tt.dials))
 				}
-				if _, err := svc.HangUp(context.Background(), f.acct.Sid, call.Sid); err != nil {
+				if _, err := svc.HangUp(context.Background(), f.Acct.Sid, call.Sid); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -121,7 +121,7 @@ func TestDialActionNamesItsLeg(t *testing.T) {
 	})
 	svc := f.voiceService(t, a)
 	call := f.placeCall(t, svc, nil)
-	if _, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "**"); err != nil {
+	if _, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, "**"); err != nil {
 		t.Fatal(err)
 	}
 	var second string

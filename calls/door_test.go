@@ -13,11 +13,11 @@ import (
 
 func TestPressWithoutSession(t *testing.T) {
 	f := newFixture(t)
-	p, err := f.service().Keypad(context.Background(), f.acct.Sid, f.call.Sid, "12w3#")
+	p, err := f.Service().Keypad(context.Background(), f.Acct.Sid, f.Call.Sid, "12w3#")
 	if err != nil || p.Dropped != 4 || p.Applied != 0 {
 		t.Fatalf("Press = %+v, %v", p, err)
 	}
-	_, err = f.service().Keypad(context.Background(), f.acct.Sid, f.call.Sid, "12a")
+	_, err = f.Service().Keypad(context.Background(), f.Acct.Sid, f.Call.Sid, "12a")
 	if tonepay.ErrorCode(err) != tonepay.CodeInvalidParameter {
 		t.Errorf("a key not on a keypad: %v", err)
 	}
@@ -25,7 +25,7 @@ func TestPressWithoutSession(t *testing.T) {
 
 // keys are keys from a source, for Press.
 func keys(f *fixture, call, source, digits string) tonepay.Keys {
-	return tonepay.Keys{AccountSid: f.acct.Sid, CallSid: call, Source: source, Digits: digits}
+	return tonepay.Keys{AccountSid: f.Acct.Sid, CallSid: call, Source: source, Digits: digits}
 }
 
 // TestDoorQueue: a real-time source hands its keys over and goes on while

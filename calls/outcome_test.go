@@ -41,8 +41,8 @@ func TestOutcomeOnTimeline(t *testing.T) {
 		order []string // entries around the row, in order ("payment:" is the row)
 	}{
 		{"agent, charged", nil, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
-			pk := f.capturedSession(t, svc)
-			if err := f.complete(svc, pk, "done"); err != nil {
+			pk := f.CapturedSession(t, svc)
+			if err := f.Complete(svc, pk, "done"); err != nil {
 				t.Fatal(err)
 			}
 			svc.Wait()
@@ -50,15 +50,15 @@ func TestOutcomeOnTimeline(t *testing.T) {
 		}, payRow{Text: "success", CardType: "visa", CardNumber: "xxxxxxxxxxxx4242"}, nil},
 		{"agent, declined", nil, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
 			pk := f.capturedSessionWith(t, svc, "4000000000000002#")
-			if err := f.complete(svc, pk, "done"); err != nil {
+			if err := f.Complete(svc, pk, "done"); err != nil {
 				t.Fatal(err)
 			}
 			svc.Wait()
 			return pk
 		}, payRow{Text: "payment-connector-error", Code: 64012, CardType: "visa", CardNumber: "xxxxxxxxxxxx0002"}, nil},
 		{"agent, the caller hung up", nil, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
-			pk := f.capturedSession(t, svc)
-			if _, err := svc.HangUp(context.Background(), f.acct.Sid, f.call.Sid); err != nil {
+			pk := f.CapturedSession(t, svc)
+			if _, err := svc.HangUp(context.Background(), f.Acct.Sid, f.Call.Sid); err != nil {
 				t.Fatal(err)
 			}
 			return pk
@@ -67,11 +67,11 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			"start": `<Response><Pay chargeAmount="1.00" postalCode="false" timeout="30" action="paid"/></Response>`,
 			"paid":  `<Response><Say>Thank you</Say><Pause length="60"/></Response>`,
 		}, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
-			s, err := f.store.FindOpenSession(context.Background(), f.call.Sid)
+			s, err := f.Store.FindOpenSession(context.Background(), f.Call.Sid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.Keypad(context.Background(), f.acct.Sid, f.call.Sid, "4242424242424242#1230123"); err != nil {
+			if _, err := svc.Keypad(context.Background(), f.Acct.Sid, f.Call.Sid, "4242424242424242#1230123"); err != nil {
 				t.Fatal(err)
 			}
 			svc.Wait()
@@ -81,11 +81,11 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			"start": `<Response><Pay chargeAmount="1.00" timeout="30" action="paid"/></Response>`,
 			"paid":  `<Response><Pause length="60"/></Response>`,
 		}, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
-			s, err := f.store.FindOpenSession(context.Background(), f.call.Sid)
+			s, err := f.Store.FindOpenSession(context.Background(), f.Call.Sid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.Keypad(context.Background(), f.acct.Sid, f.call.Sid, "42*"); err != nil {
+			if _, err := svc.Keypad(context.Background(), f.Acct.Sid, f.Call.Sid, "42*"); err != nil {
 				t.Fatal(err)
 			}
 			return s.Sid
@@ -99,14 +99,14 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			if tt.pages != nil {
 				mod = nil
 			}
-			f.call = f.placeCall(t, svc, mod)
+			f.Call = f.placeCall(t, svc, mod)
 			pk := tt.play(t, f, svc)
-			s := f.session(t, pk)
+			s := f.Session(t, pk)
 			if s.Status != tonepay.SessionEnded {
 				t.Fatalf("the session is %s, want ended", s.Status)
 			}
 			var rows []payRow
-			for _, b := range storedEntries(t, f, f.call.Sid) {
+			for _, b := range storedEntries(t, f, f.Call.Sid) {
 				bare := sids.ReplaceAllString(string(b), "") // random hex may hold any digits
 				for _, digits := range []string{"424242", "400000", "1230"} {
 					if strings.Contains(bare, digits) {
@@ -136,7 +136,7 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			if len(rows) != 1 || rows[0] != want {
 				t.Fatalf("payment rows %+v, want one: %+v", rows, want)
 			}
-			if tl := f.timeline(t, f.call.Sid); tt.order != nil && !has(tl, tt.order...) {
+			if tl := f.timeline(t, f.Call.Sid); tt.order != nil && !has(tl, tt.order...) {
 				t.Errorf("timeline %q, want in order %q", tl, tt.order)
 			}
 		})
@@ -149,7 +149,7 @@ func (f *fixture) capturedSessionWith(t *testing.T, svc *servicetest.Process, ca
 	ctx := context.Background()
 	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
 		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
-	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
+	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Params: p,
 		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
 	if err != nil {
 		t.Fatal(err)
@@ -158,10 +158,10 @@ func (f *fixture) capturedSessionWith(t *testing.T, svc *servicetest.Process, ca
 		field tonepay.Field
 		keys  string
 	}{{tonepay.FieldCardNumber, card}, {tonepay.FieldExpiration, "1230"}, {tonepay.FieldSecurityCode, "123"}} {
-		if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: ans.Sid, Capture: fk.field}); err != nil {
+		if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Sid: ans.Sid, Capture: fk.field}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Keypad(ctx, f.acct.Sid, f.call.Sid, fk.keys); err != nil {
+		if _, err := svc.Keypad(ctx, f.Acct.Sid, f.Call.Sid, fk.keys); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -66,7 +66,7 @@ func newApp(pages map[string]string) *app {
 }
 
 func (f *fixture) voiceService(t *testing.T, a *app) *servicetest.Process {
-	svc := f.service()
+	svc := f.Service()
 	svc.Fetcher = a
 	t.Cleanup(svc.StopCalls)
 	return svc
@@ -74,7 +74,7 @@ func (f *fixture) voiceService(t *testing.T, a *app) *servicetest.Process {
 
 func (f *fixture) placeCall(t *testing.T, svc *servicetest.Process, mod func(*tonepay.CreateCallRequest)) *tonepay.Call {
 	t.Helper()
-	req := &tonepay.CreateCallRequest{AccountSid: f.acct.Sid, To: "+15005550006", From: "+15005550001", URL: ivr + "start"}
+	req := &tonepay.CreateCallRequest{AccountSid: f.Acct.Sid, To: "+15005550006", From: "+15005550001", URL: ivr + "start"}
 	req.StatusCallback, req.StatusCallbackEvents = "https://hooks.acme.io/progress", []string{"initiated", "ringing", "answered", "completed"}
 	if mod != nil {
 		mod(req)
@@ -89,7 +89,7 @@ func (f *fixture) placeCall(t *testing.T, svc *servicetest.Process, mod func(*to
 // timeline returns the call's entries as "kind:text" (or kind:url for fetches).
 func (f *fixture) timeline(t *testing.T, callSid string) []string {
 	t.Helper()
-	es, err := f.store.FindTimeline(context.Background(), callSid, 0, 1000)
+	es, err := f.Store.FindTimeline(context.Background(), callSid, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func jsonInt(n int) string {
 
 func (f *fixture) callStatus(t *testing.T, sid string) *tonepay.Call {
 	t.Helper()
-	c, err := f.store.FindCall(context.Background(), sid)
+	c, err := f.Store.FindCall(context.Background(), sid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestCallRunsItsTwiml(t *testing.T) {
 	if tl := f.timeline(t, call.Sid); !has(tl, "fetch:start", "say:Welcome", "verb:", "say:Press 1") || has(tl, "say:Bye") {
 		t.Fatalf("timeline after create: %q", tl)
 	}
-	p, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "1")
+	p, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, "1")
 	if err != nil || p.Applied != 1 {
 		t.Fatalf("press: %+v %v", p, err)
 	}
@@ -164,8 +164,8 @@ func TestCallRunsItsTwiml(t *testing.T) {
 	}
 	menu := reqs[1]
 	if menu.URL != ivr+"menu" || menu.Method != "POST" || menu.Params.Get("Digits") != "1" || menu.Params.Get("FinishedOnKey") != "" ||
-		menu.Params.Get("CallSid") != call.Sid || menu.Params.Get("AccountSid") != f.acct.Sid || menu.Params.Get("CallStatus") != "in-progress" ||
-		menu.Params.Get("Direction") != "outbound-api" || menu.AccountSid != f.acct.Sid {
+		menu.Params.Get("CallSid") != call.Sid || menu.Params.Get("AccountSid") != f.Acct.Sid || menu.Params.Get("CallStatus") != "in-progress" ||
+		menu.Params.Get("Direction") != "outbound-api" || menu.AccountSid != f.Acct.Sid {
 		t.Errorf("action request %+v", menu)
 	}
 	if reqs[2].Method != "GET" || reqs[2].Params.Get("Digits") != "" {
@@ -180,7 +180,7 @@ func TestCallRunsItsTwiml(t *testing.T) {
 	}
 	// Progress: initiated, ringing, answered, completed, numbered from 0,
 	// on the call's own chain in the outbox.
-	cbs, err := f.store.FindCallbacks(context.Background(), call.Sid)
+	cbs, err := f.Store.FindCallbacks(context.Background(), call.Sid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,27 +213,27 @@ func TestKeysOneDoor(t *testing.T) {
 	})
 	svc := f.voiceService(t, a)
 	call := f.placeCall(t, svc, nil)
-	f.call = call
+	f.Call = call
 	// The agent opens a payment while the caller is in the Gather and
 	// captures the card: the Gather gets none of it.
 	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
 		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
-	ans, err := svc.CreateSession(context.Background(), &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, Params: p,
+	ans, err := svc.CreateSession(context.Background(), &tonepay.CreateRequest{AccountSid: f.Acct.Sid, CallSid: call.Sid, Params: p,
 		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: call.Sid, Sid: ans.Sid, Capture: tonepay.FieldCardNumber}); err != nil {
+	if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: call.Sid, Sid: ans.Sid, Capture: tonepay.FieldCardNumber}); err != nil {
 		t.Fatal(err)
 	}
-	if pr, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
+	if pr, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, "4242424242424242#"); err != nil || pr.Applied != 17 {
 		t.Fatalf("card: %+v %v", pr, err)
 	}
 	if n := len(a.requests()); n != 1 {
 		t.Fatalf("the app got %d requests, want only the first", n)
 	}
 	// Not capturing now: the Gather takes the next keys.
-	if pr, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "77#"); err != nil || pr.Applied != 3 {
+	if pr, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, "77#"); err != nil || pr.Applied != 3 {
 		t.Fatalf("pin: %+v %v", pr, err)
 	}
 	reqs := a.requests()
@@ -241,7 +241,7 @@ func TestKeysOneDoor(t *testing.T) {
 		t.Fatalf("pin request %+v", reqs[len(reqs)-1])
 	}
 	// Parked in the Dial: keys go to the session (not capturing: dropped).
-	if pr, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "5"); err != nil || pr.Dropped != 1 {
+	if pr, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, "5"); err != nil || pr.Dropped != 1 {
 		t.Fatalf("in Dial: %+v %v", pr, err)
 	}
 	tl := strings.Join(f.timeline(t, call.Sid), " ")
@@ -256,7 +256,7 @@ func TestKeysOneDoor(t *testing.T) {
 }
 
 func storedEntries(t *testing.T, f *fixture, sid string) [][]byte {
-	es, err := f.store.FindTimeline(context.Background(), sid, 0, 1000)
+	es, err := f.Store.FindTimeline(context.Background(), sid, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,13 +280,13 @@ func TestCallRestart(t *testing.T) {
 	a := newApp(pages)
 	old := f.voiceService(t, a)
 	call := f.placeCall(t, old, nil)
-	if _, err := old.Keypad(context.Background(), f.acct.Sid, call.Sid, "4"); err != nil {
+	if _, err := old.Keypad(context.Background(), f.Acct.Sid, call.Sid, "4"); err != nil {
 		t.Fatal(err)
 	}
 	old.StopCalls() // the process dies with its timers
 	// A new process: the second key completes the Gather the first began.
 	svc := f.voiceService(t, a)
-	if _, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "2"); err != nil {
+	if _, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, "2"); err != nil {
 		t.Fatal(err)
 	}
 	reqs := a.requests()
@@ -296,7 +296,7 @@ func TestCallRestart(t *testing.T) {
 
 	// A second call's Gather times out through the sweeper, not a timer.
 	call2 := f.placeCall(t, svc, nil)
-	f.clock.Add(5*time.Second + time.Second + time.Millisecond)
+	f.Clock.Add(5*time.Second + time.Second + time.Millisecond)
 	if n, err := svc.SweepCalls(context.Background(), false); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
@@ -310,7 +310,7 @@ func TestCallRestart(t *testing.T) {
 	dying := f.voiceService(t, a2)
 	done := make(chan *tonepay.Call)
 	go func() {
-		c, _ := dying.CreateCall(context.Background(), &tonepay.CreateCallRequest{AccountSid: f.acct.Sid, To: "+1", From: "+2", URL: ivr + "start"})
+		c, _ := dying.CreateCall(context.Background(), &tonepay.CreateCallRequest{AccountSid: f.Acct.Sid, To: "+1", From: "+2", URL: ivr + "start"})
 		done <- c
 	}()
 	for len(a2.requests()) == 0 {
@@ -328,7 +328,7 @@ func TestCallRestart(t *testing.T) {
 	if n := len(a2.requests()); n != 2 {
 		t.Fatalf("%d fetches, want the lost one repeated once", n)
 	}
-	es, _ := f.store.FindCalls(context.Background(), tonepay.CallFilter{AccountSid: f.acct.Sid, To: "+1", Limit: 10})
+	es, _ := f.Store.FindCalls(context.Background(), tonepay.CallFilter{AccountSid: f.Acct.Sid, To: "+1", Limit: 10})
 	if len(es) != 1 || !has(f.timeline(t, es[0].Sid), "fetch:start", "fetch:start", "say:Two digits") {
 		t.Fatalf("repeated fetch: %q", f.timeline(t, es[0].Sid))
 	}
@@ -349,16 +349,16 @@ func TestCallHolds(t *testing.T) {
 		if len(a.requests()) != 0 || f.callStatus(t, call.Sid).Status != tonepay.CallInProgress {
 			t.Fatalf("held call: %d requests, status %q", len(a.requests()), f.callStatus(t, call.Sid).Status)
 		}
-		if p, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, "12"); err != nil || p.Dropped != 2 {
+		if p, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, "12"); err != nil || p.Dropped != 2 {
 			t.Fatalf("press %+v %v", p, err)
 		}
-		if _, err := svc.HangUp(context.Background(), f.acct.Sid, call.Sid); err != nil {
+		if _, err := svc.HangUp(context.Background(), f.Acct.Sid, call.Sid); err != nil {
 			t.Fatal(err)
 		}
 		if c := f.callStatus(t, call.Sid); c.Status != tonepay.CallCompleted {
 			t.Fatalf("after hang-up %q", c.Status)
 		}
-		cbs, _ := f.store.FindCallbacks(context.Background(), call.Sid)
+		cbs, _ := f.Store.FindCallbacks(context.Background(), call.Sid)
 		if len(cbs) != 4 || cbs[3].Form.Get("CallStatus") != "completed" {
 			t.Fatalf("progress %d", len(cbs))
 		}
@@ -379,7 +379,7 @@ func TestCallUpdateAndErrors(t *testing.T) {
 	svc := f.voiceService(t, a)
 	call := f.placeCall(t, svc, nil)
 	u := ivr + "next"
-	if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.acct.Sid, Sid: call.Sid, URL: &u}); err != nil {
+	if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.Acct.Sid, Sid: call.Sid, URL: &u}); err != nil {
 		t.Fatal(err)
 	}
 	if tl := f.timeline(t, call.Sid); !has(tl, "say:Waiting", "verb:", "fetch:next", "say:Redirected") {
@@ -421,11 +421,11 @@ func TestPayPromptInRealTime(t *testing.T) {
 	svc := f.voiceService(t, a)
 	svc.Voice = voice.Engine{SpeechRate: voice.RealSpeechRate}
 	call := f.placeCall(t, svc, nil)
-	s, err := f.store.FindOpenSession(context.Background(), call.Sid)
+	s, err := f.Store.FindOpenSession(context.Background(), call.Sid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := f.clock.Now().Add(8*time.Second + 2*time.Second); !s.Params.Verb || s.Deadline.Before(want) {
+	if want := f.Clock.Now().Add(8*time.Second + 2*time.Second); !s.Params.Verb || s.Deadline.Before(want) {
 		t.Fatalf("verb %v, first-digit deadline %v, want at least %v", s.Params.Verb, s.Deadline, want)
 	}
 }
@@ -437,7 +437,7 @@ func TestResumeOnce(t *testing.T) {
 	a := newApp(map[string]string{"start": `<Response><Gather timeout="60"><Say>Hi</Say></Gather></Response>`})
 	a.gate = make(chan struct{})
 	dying := f.voiceService(t, a)
-	go dying.CreateCall(context.Background(), &tonepay.CreateCallRequest{AccountSid: f.acct.Sid, To: "+1", From: "+2", URL: ivr + "start"})
+	go dying.CreateCall(context.Background(), &tonepay.CreateCallRequest{AccountSid: f.Acct.Sid, To: "+1", From: "+2", URL: ivr + "start"})
 	for len(a.requests()) == 0 {
 		time.Sleep(time.Millisecond)
 	}
@@ -445,7 +445,7 @@ func TestResumeOnce(t *testing.T) {
 	a.mu.Lock()
 	a.gate = nil
 	a.mu.Unlock()
-	f.clock.Add(25 * time.Second) // past the fetch's deadline
+	f.Clock.Add(25 * time.Second) // past the fetch's deadline
 	one, two := f.voiceService(t, a), f.voiceService(t, a)
 	var wg sync.WaitGroup
 	for _, svc := range []*servicetest.Process{one, two} {
@@ -469,7 +469,7 @@ func TestPressTimeline(t *testing.T) {
 		t.Helper()
 		p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
 			SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
-		ans, err := svc.CreateSession(context.Background(), &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: call, Params: p,
+		ans, err := svc.CreateSession(context.Background(), &tonepay.CreateRequest{AccountSid: f.Acct.Sid, CallSid: call, Params: p,
 			ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
 		if err != nil {
 			t.Fatal(err)
@@ -478,7 +478,7 @@ func TestPressTimeline(t *testing.T) {
 	}
 	capture := func(t *testing.T, f *fixture, svc *servicetest.Process, call, pk string, field tonepay.Field) {
 		t.Helper()
-		if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: call, Sid: pk, Capture: field}); err != nil {
+		if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: call, Sid: pk, Capture: field}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -522,17 +522,17 @@ func TestPressTimeline(t *testing.T) {
 		}, func(t *testing.T, f *fixture, svc *servicetest.Process, call string, press func(string, int, int)) {
 			press(card+"#", 0, 17) // in the Pause: nobody listens
 			u := ivr + "pay"
-			if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.acct.Sid, Sid: call, URL: &u}); err != nil {
+			if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.Acct.Sid, Sid: call, URL: &u}); err != nil {
 				t.Fatal(err)
 			}
-			f.conn.gate = make(chan struct{})
+			f.Conn.Gate = make(chan struct{})
 			press(card+"#", 17, 0)
 			press("1230604", 7, 0)
-			if s, err := f.store.FindOpenSession(context.Background(), call); err != nil || s.Status != tonepay.SessionProcessing || s.State.Capture != "" {
+			if s, err := f.Store.FindOpenSession(context.Background(), call); err != nil || s.Status != tonepay.SessionProcessing || s.State.Capture != "" {
 				t.Fatalf("the <Pay> session: %+v %v, want processing", s, err)
 			}
 			press(card+"#", 0, 17) // while it processes
-			close(f.conn.gate)
+			close(f.Conn.Gate)
 			svc.Wait()
 		}, []string{"***************** masked", "***************** masked", "******* masked", "***************** masked"}, ""},
 	}
@@ -548,7 +548,7 @@ func TestPressTimeline(t *testing.T) {
 			})
 			press := func(keys string, applied, dropped int) {
 				t.Helper()
-				p, err := svc.Keypad(context.Background(), f.acct.Sid, call.Sid, keys)
+				p, err := svc.Keypad(context.Background(), f.Acct.Sid, call.Sid, keys)
 				if err != nil || p.Applied != applied || p.Dropped != dropped {
 					t.Fatalf("press %d keys: %+v %v, want applied %d dropped %d; timeline %q", len(keys), p, err, applied, dropped, f.timeline(t, call.Sid))
 				}
@@ -654,7 +654,7 @@ func TestCallFetchWarningsAndEnd(t *testing.T) {
 		"start":        `<Response><Say>Hi</Say><Redirect>next#rt=fast</Redirect></Response>`,
 		"next#rt=fast": `<Response><Say>Bye</Say></Response>`,
 	})}
-	svc := f.service()
+	svc := f.Service()
 	svc.Fetcher = w
 	t.Cleanup(svc.StopCalls)
 	call := f.placeCall(t, svc, nil)
@@ -671,7 +671,7 @@ func TestCallFetchWarningsAndEnd(t *testing.T) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if want := f.acct.Sid + "/" + call.Sid; len(w.ended) != 1 || w.ended[0] != want {
+	if want := f.Acct.Sid + "/" + call.Sid; len(w.ended) != 1 || w.ended[0] != want {
 		t.Errorf("ended %q, want [%s]", w.ended, want)
 	}
 }

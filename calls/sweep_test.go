@@ -55,7 +55,7 @@ func TestSweepEndsOrphanLegs(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
 			store := st.open(t)
-			clk := newClock()
+			clk := servicetest.NewClock()
 			box, _ := seal.New(bytes.Repeat([]byte{1}, 32))
 			svc := servicetest.New(store, nop{}, box, tonepay.Connectors{"Default": sandbox.New()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			svc.Tx.Now = clk.Now

@@ -23,14 +23,14 @@ func (o onlyFor) Allows(_, ownerSid string) bool { return ownerSid == o.owner }
 // amount, the capabilities, the StatusCallback, then the call's liveness.
 func TestCreateRules(t *testing.T) {
 	f := newFixture(t)
-	svc := f.service()
-	svc.Payments.Connectors["Mine"] = onlyFor{f.conn, f.acct.Sid}
-	svc.Payments.Connectors["Theirs"] = onlyFor{f.conn, "ACsomeoneelse"}
-	ended := storetest.MustCall(t, f.store, f.acct.Sid, f.clock.Now())
-	if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.acct.Sid, Sid: ended.Sid, Status: tonepay.CallCompleted}); err != nil {
+	svc := f.Service()
+	svc.Payments.Connectors["Mine"] = onlyFor{f.Conn, f.Acct.Sid}
+	svc.Payments.Connectors["Theirs"] = onlyFor{f.Conn, "ACsomeoneelse"}
+	ended := storetest.MustCall(t, f.Store, f.Acct.Sid, f.Clock.Now())
+	if _, err := svc.UpdateCall(context.Background(), &tonepay.UpdateCallRequest{AccountSid: f.Acct.Sid, Sid: ended.Sid, Status: tonepay.CallCompleted}); err != nil {
 		t.Fatal(err)
 	}
-	other := storetest.MustAccount(t, f.store, "", f.clock.Now())
+	other := storetest.MustAccount(t, f.Store, "", f.Clock.Now())
 	tests := []struct {
 		name      string
 		call      string
@@ -40,9 +40,9 @@ func TestCreateRules(t *testing.T) {
 		code      int  // 0: accepted
 		notFound  bool // ErrNotFound: the wire names the path
 	}{
-		{"accepted, relative callback", f.call.Sid, "", "10", "cb", 0, false},
+		{"accepted, relative callback", f.Call.Sid, "", "10", "cb", 0, false},
 		{"unknown call", tonepay.NewSID("CA"), "", "", "https://x.example/", 0, true},
-		{"call of another account", storetest.MustCall(t, f.store, other.Sid, f.clock.Now()).Sid, "Nope", "x", "", 0, true},
+		{"call of another account", storetest.MustCall(t, f.Store, other.Sid, f.Clock.Now()).Sid, "Nope", "x", "", 0, true},
 		{"unknown connector", ended.Sid, "Nope", "x", "", tonepay.CodeUnknownConnector, false},
 		{"connector limited to another account", ended.Sid, "Theirs", "", "", tonepay.CodeUnknownConnector, false},
 		{"bad amount", ended.Sid, "Mine", "-1", "", tonepay.CodeChargeAmount, false},
@@ -51,7 +51,7 @@ func TestCreateRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := svc.CreateSession(context.Background(), &tonepay.CreateRequest{AccountSid: f.acct.Sid, OwnerSid: f.acct.OwnerSid,
+			p, err := svc.CreateSession(context.Background(), &tonepay.CreateRequest{AccountSid: f.Acct.Sid, OwnerSid: f.Acct.OwnerSid,
 				CallSid: tt.call, ChargeAmount: tt.amount, StatusCallback: tt.callback,
 				Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: tt.connector, TokenType: tonepay.TokenReusable, Timeout: 5, Input: "dtmf"}})
 			switch {
@@ -66,7 +66,7 @@ func TestCreateRules(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			default:
-				s := f.session(t, p.Sid)
+				s := f.Session(t, p.Sid)
 				if s.Params.PaymentConnector != tonepay.DefaultConnector || s.Params.ChargeAmount != "10.00" || s.State.StatusCallback != "https://example.com/cb" {
 					t.Fatalf("stored %+v %q", s.Params, s.State.StatusCallback)
 				}
@@ -80,33 +80,33 @@ func TestCreateRules(t *testing.T) {
 // replayed.
 func TestIdempotentAnswer(t *testing.T) {
 	f := newFixture(t)
-	svc := f.service()
+	svc := f.Service()
 	ctx := context.Background()
 	create := func(call, key string) (*tonepay.Payment, error) {
-		return svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, OwnerSid: f.acct.OwnerSid, CallSid: call,
+		return svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.Acct.Sid, OwnerSid: f.Acct.OwnerSid, CallSid: call,
 			StatusCallback: "https://example.com/cb", IdempotencyKey: key,
 			Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", TokenType: tonepay.TokenReusable, Timeout: 5, Input: "dtmf"}})
 	}
-	first, err := create(f.call.Sid, "k1")
+	first, err := create(f.Call.Sid, "k1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Add(time.Minute)
-	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: first.Sid,
+	f.Clock.Add(time.Minute)
+	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Sid: first.Sid,
 		Capture: tonepay.FieldCardNumber, StatusCallback: "https://example.com/cb"}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := create(f.call.Sid, "k1")
+	again, err := create(f.Call.Sid, "k1")
 	if err != nil || *again != *first {
 		t.Fatalf("replay: %+v %v, want %+v", again, err, first)
 	}
-	if s := f.session(t, first.Sid); !s.DateUpdated.After(first.DateUpdated) {
+	if s := f.Session(t, first.Sid); !s.DateUpdated.After(first.DateUpdated) {
 		t.Fatalf("the session did not move on: %v", s.DateUpdated)
 	}
 
-	call := storetest.MustCall(t, f.store, f.acct.Sid, f.clock.Now())
-	legacy := &tonepay.Answer{Key: "k2", Format: 201, Body: []byte(`{"sid":"PK0123456789abcdef0123456789abcdef"}`), DateCreated: f.clock.Now()}
-	if err := f.store.Update(ctx, func(tx tonepay.Tx) error { return tx.AddAnswer(ctx, legacy) }); err != nil {
+	call := storetest.MustCall(t, f.Store, f.Acct.Sid, f.Clock.Now())
+	legacy := &tonepay.Answer{Key: "k2", Format: 201, Body: []byte(`{"sid":"PK0123456789abcdef0123456789abcdef"}`), DateCreated: f.Clock.Now()}
+	if err := f.Store.Update(ctx, func(tx tonepay.Tx) error { return tx.AddAnswer(ctx, legacy) }); err != nil {
 		t.Fatal(err)
 	}
 	p, err := create(call.Sid, "k2")

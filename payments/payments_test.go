@@ -16,9 +16,9 @@ import (
 // processes) reach the connector once.
 func TestConcurrentComplete(t *testing.T) {
 	f := newFixture(t)
-	a, b := f.service(), f.service()
-	sid := f.capturedSession(t, a)
-	f.conn.gate = make(chan struct{})
+	a, b := f.Service(), f.Service()
+	sid := f.CapturedSession(t, a)
+	f.Conn.Gate = make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 10)
 	for i := range 10 {
@@ -26,7 +26,7 @@ func TestConcurrentComplete(t *testing.T) {
 		if i%2 == 1 {
 			svc = b
 		}
-		wg.Go(func() { errs <- f.complete(svc, sid, "k"+string(rune('0'+i))) })
+		wg.Go(func() { errs <- f.Complete(svc, sid, "k"+string(rune('0'+i))) })
 	}
 	wg.Wait()
 	close(errs)
@@ -38,14 +38,14 @@ func TestConcurrentComplete(t *testing.T) {
 			t.Errorf("unexpected error %v", err)
 		}
 	}
-	close(f.conn.gate)
+	close(f.Conn.Gate)
 	s := waitEnded(t, f, sid)
 	a.Wait()
 	b.Wait()
 	if ok != 1 || s.State.Result != tonepay.ResultSuccess {
 		t.Errorf("%d completes accepted, result %q; want 1 and success", ok, s.State.Result)
 	}
-	if calls := f.conn.snapshot(); len(calls) != 1 || calls[s.State.TransactionID] != 1 {
+	if calls := f.Conn.Snapshot(); len(calls) != 1 || calls[s.State.TransactionID] != 1 {
 		t.Errorf("connector calls %v, want one call for %s", calls, s.State.TransactionID)
 	}
 }
@@ -55,27 +55,27 @@ func TestConcurrentComplete(t *testing.T) {
 // the lease ends, with the same transaction id, and the session ends once.
 func TestCrashBetweenChargingAndCharged(t *testing.T) {
 	f := newFixture(t)
-	crashed := f.service()
-	sid := f.capturedSession(t, crashed)
-	f.conn.fail = true // the first attempt's answer is lost
-	if err := f.complete(crashed, sid, "k"); err != nil {
+	crashed := f.Service()
+	sid := f.CapturedSession(t, crashed)
+	f.Conn.Fail = true // the first attempt's answer is lost
+	if err := f.Complete(crashed, sid, "k"); err != nil {
 		t.Fatal(err)
 	}
 	crashed.Wait()
-	s := f.session(t, sid)
+	s := f.Session(t, sid)
 	if s.Status != tonepay.SessionProcessing || len(s.Sealed) == 0 {
 		t.Fatalf("after the lost answer: %s, sealed %d bytes", s.Status, len(s.Sealed))
 	}
 	txid := s.State.TransactionID
 
-	f.conn.mu.Lock()
-	f.conn.fail = false
-	f.conn.mu.Unlock()
-	other := f.service()
+	f.Conn.Mu.Lock()
+	f.Conn.Fail = false
+	f.Conn.Mu.Unlock()
+	other := f.Service()
 	if n, _ := other.Sweep(context.Background()); n != 0 {
 		t.Fatalf("swept %d sessions before the lease ended", n)
 	}
-	f.clock.Add(time.Minute)
+	f.Clock.Add(time.Minute)
 	if n, err := other.Sweep(context.Background()); err != nil || n != 1 {
 		t.Fatalf("sweep after the lease: %d, %v", n, err)
 	}
@@ -84,10 +84,10 @@ func TestCrashBetweenChargingAndCharged(t *testing.T) {
 	if s.State.Result != tonepay.ResultSuccess || s.State.TransactionID != txid || s.Sealed != nil {
 		t.Errorf("after the retry: %+v, sealed %v", s.State, s.Sealed)
 	}
-	if calls := f.conn.snapshot(); len(calls) != 1 || calls[txid] != 2 {
+	if calls := f.Conn.Snapshot(); len(calls) != 1 || calls[txid] != 2 {
 		t.Errorf("connector calls %v, want two attempts of %s only", calls, txid)
 	}
-	cbs, _ := f.store.FindCallbacks(context.Background(), sid)
+	cbs, _ := f.Store.FindCallbacks(context.Background(), sid)
 	results := 0
 	for _, cb := range cbs {
 		if cb.Form.Has("Result") {
@@ -103,15 +103,15 @@ func TestCrashBetweenChargingAndCharged(t *testing.T) {
 // internal-error after Engine.GiveUp, and says the outcome is unknown.
 func TestGiveUp(t *testing.T) {
 	f := newFixture(t)
-	svc := f.service()
-	sid := f.capturedSession(t, svc)
-	f.conn.fail = true
-	if err := f.complete(svc, sid, "k"); err != nil {
+	svc := f.Service()
+	sid := f.CapturedSession(t, svc)
+	f.Conn.Fail = true
+	if err := f.Complete(svc, sid, "k"); err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
 		svc.Wait()
-		f.clock.Add(time.Minute)
+		f.Clock.Add(time.Minute)
 		if _, err := svc.Sweep(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -126,13 +126,13 @@ func TestGiveUp(t *testing.T) {
 // and gone once the session ends.
 func TestSealedAtRest(t *testing.T) {
 	f := newFixture(t)
-	svc := f.service()
-	sid := f.capturedSession(t, svc)
-	s := f.session(t, sid)
+	svc := f.Service()
+	sid := f.CapturedSession(t, svc)
+	s := f.Session(t, sid)
 	if len(s.Sealed) == 0 || bytes.Contains(s.Sealed, []byte("4242424242424242")) {
 		t.Fatalf("sealed data: %q", s.Sealed)
 	}
-	if err := f.complete(svc, sid, "k"); err != nil {
+	if err := f.Complete(svc, sid, "k"); err != nil {
 		t.Fatal(err)
 	}
 	svc.Wait()
@@ -161,22 +161,22 @@ func (c *courier) Committed(cbs []*tonepay.Callback) {
 func TestCommittedCallbacks(t *testing.T) {
 	f := newFixture(t)
 	c := &courier{}
-	svc := servicetest.New(f.store, c, f.box, tonepay.Connectors{"Default": f.conn}, slog.New(slog.DiscardHandler))
-	svc.Tx.Now = f.clock.Now
+	svc := servicetest.New(f.Store, c, f.Box, tonepay.Connectors{"Default": f.Conn}, slog.New(slog.DiscardHandler))
+	svc.Tx.Now = f.Clock.Now
 	ctx := context.Background()
 	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, ChargeAmount: "10.00", Currency: "USD", PaymentConnector: "Default",
 		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
-	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Params: p,
+	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Params: p,
 		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sid := ans.Sid
-	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: sid,
+	if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Sid: sid,
 		Capture: tonepay.FieldCardNumber}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Keypad(ctx, f.acct.Sid, f.call.Sid, "4242424242424242#"); err != nil {
+	if _, err := svc.Keypad(ctx, f.Acct.Sid, f.Call.Sid, "4242424242424242#"); err != nil {
 		t.Fatal(err)
 	}
 	if len(c.commits) != 3 || len(c.commits[0]) != 1 || len(c.commits[1]) != 1 || len(c.commits[2]) != 17 {
@@ -185,7 +185,7 @@ func TestCommittedCallbacks(t *testing.T) {
 	if c.commits[0][0].ClaimedUntil.IsZero() {
 		t.Error("the first callback of a session was not handed over")
 	}
-	stored, err := f.store.FindCallbacks(ctx, sid)
+	stored, err := f.Store.FindCallbacks(ctx, sid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,14 +33,14 @@ func openSession(t *testing.T, svc interface {
 // shown, and nothing to the Payments API.
 func TestFindSessionViews(t *testing.T) {
 	f := newFixture(t)
-	svc := f.service()
+	svc := f.Service()
 	ctx := context.Background()
-	sid := f.capturedSession(t, svc)
-	other := storetest.MustAccount(t, f.store, "", f.clock.Now())
-	otherCall := storetest.MustCall(t, f.store, f.acct.Sid, f.clock.Now())
+	sid := f.CapturedSession(t, svc)
+	other := storetest.MustAccount(t, f.Store, "", f.Clock.Now())
+	otherCall := storetest.MustCall(t, f.Store, f.Acct.Sid, f.Clock.Now())
 
 	for _, name := range []string{sid, tonepay.CurrentSession} {
-		v, err := svc.Payments.FindSession(ctx, f.acct.Sid, f.call.Sid, name)
+		v, err := svc.Payments.FindSession(ctx, f.Acct.Sid, f.Call.Sid, name)
 		if err != nil || v.Sid != sid {
 			t.Fatalf("FindSession(%s) = %+v, %v; want %s", name, v, err, sid)
 		}
@@ -50,7 +50,7 @@ func TestFindSessionViews(t *testing.T) {
 		if v.Captured[tonepay.FieldCardNumber] == "" || len(v.Required) != 0 {
 			t.Errorf("view %+v: want the card captured, masked, nothing required", v)
 		}
-		h, err := svc.Payments.FindCallbacks(ctx, f.acct.Sid, f.call.Sid, name)
+		h, err := svc.Payments.FindCallbacks(ctx, f.Acct.Sid, f.Call.Sid, name)
 		if err != nil || len(h) == 0 || h[0].Callback.URL != "https://example.com/cb" {
 			t.Errorf("FindCallbacks(%s) = %v, %v", name, h, err)
 		}
@@ -59,11 +59,11 @@ func TestFindSessionViews(t *testing.T) {
 		name                string
 		account, call, sess string
 	}{
-		{"another account", other.Sid, f.call.Sid, sid},
-		{"another account, Current", other.Sid, f.call.Sid, tonepay.CurrentSession},
-		{"another call", f.acct.Sid, otherCall.Sid, sid},
-		{"another call, Current", f.acct.Sid, otherCall.Sid, tonepay.CurrentSession},
-		{"no such session", f.acct.Sid, f.call.Sid, tonepay.NewSID(tonepay.PrefixPayment)},
+		{"another account", other.Sid, f.Call.Sid, sid},
+		{"another account, Current", other.Sid, f.Call.Sid, tonepay.CurrentSession},
+		{"another call", f.Acct.Sid, otherCall.Sid, sid},
+		{"another call, Current", f.Acct.Sid, otherCall.Sid, tonepay.CurrentSession},
+		{"no such session", f.Acct.Sid, f.Call.Sid, tonepay.NewSID(tonepay.PrefixPayment)},
 	}
 	for _, tt := range notFound {
 		if v, err := svc.Payments.FindSession(ctx, tt.account, tt.call, tt.sess); !errors.Is(err, tonepay.ErrNotFound) {
@@ -74,15 +74,15 @@ func TestFindSessionViews(t *testing.T) {
 		}
 	}
 	// The Payments API names sessions by SID only.
-	_, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: tonepay.CurrentSession, Status: "cancel", IdempotencyKey: "x"})
+	_, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Sid: tonepay.CurrentSession, Status: "cancel", IdempotencyKey: "x"})
 	if tonepay.ErrorCode(err) != tonepay.CodeNotFound {
 		t.Errorf("update of Current: %v, want 20404", err)
 	}
-	if err := f.complete(svc, sid, "done"); err != nil {
+	if err := f.Complete(svc, sid, "done"); err != nil {
 		t.Fatal(err)
 	}
 	svc.Wait()
-	if v, err := svc.Payments.FindSession(ctx, f.acct.Sid, f.call.Sid, tonepay.CurrentSession); !errors.Is(err, tonepay.ErrNotFound) {
+	if v, err := svc.Payments.FindSession(ctx, f.Acct.Sid, f.Call.Sid, tonepay.CurrentSession); !errors.Is(err, tonepay.ErrNotFound) {
 		t.Errorf("Current once ended: %+v, %v; want ErrNotFound", v, err)
 	}
 }
@@ -92,15 +92,15 @@ func TestFindSessionViews(t *testing.T) {
 // with its context.
 func TestWatchSessions(t *testing.T) {
 	f := newFixture(t)
-	svc := f.service()
-	if _, err := svc.Payments.WatchSessions(context.Background(), f.acct.Sid); !errors.Is(err, tonepay.ErrNotFound) {
+	svc := f.Service()
+	if _, err := svc.Payments.WatchSessions(context.Background(), f.Acct.Sid); !errors.Is(err, tonepay.ErrNotFound) {
 		t.Fatalf("without Subscribe: %v, want ErrNotFound", err)
 	}
 	hub := events.New()
 	svc.Payments.Publish, svc.Payments.Subscribe = hub.Publish, hub.Subscribe
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	views, err := svc.Payments.WatchSessions(ctx, f.acct.Sid)
+	views, err := svc.Payments.WatchSessions(ctx, f.Acct.Sid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,17 +115,17 @@ func TestWatchSessions(t *testing.T) {
 		}
 	}
 
-	sid := openSession(t, svc, f.acct.Sid, f.call.Sid)
+	sid := openSession(t, svc, f.Acct.Sid, f.Call.Sid)
 	if v := next(); v.Sid != sid || v.Status != tonepay.SessionOpen || v.TokenType != tonepay.TokenReusable {
 		t.Errorf("first view %+v, want %s open", v, sid)
 	}
 	// Another account's session, even if its change reached this account's
 	// subscribers, shows nothing; the next change of the account's does.
-	other := storetest.MustAccount(t, f.store, "", f.clock.Now())
-	otherSid := openSession(t, svc, other.Sid, storetest.MustCall(t, f.store, other.Sid, f.clock.Now()).Sid)
-	hub.Publish(tonepay.SessionChanged{AccountSid: f.acct.Sid, SessionSid: otherSid})
-	hub.Publish(tonepay.SessionChanged{AccountSid: f.acct.Sid, SessionSid: tonepay.NewSID(tonepay.PrefixPayment)})
-	if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.acct.Sid, CallSid: f.call.Sid, Sid: sid,
+	other := storetest.MustAccount(t, f.Store, "", f.Clock.Now())
+	otherSid := openSession(t, svc, other.Sid, storetest.MustCall(t, f.Store, other.Sid, f.Clock.Now()).Sid)
+	hub.Publish(tonepay.SessionChanged{AccountSid: f.Acct.Sid, SessionSid: otherSid})
+	hub.Publish(tonepay.SessionChanged{AccountSid: f.Acct.Sid, SessionSid: tonepay.NewSID(tonepay.PrefixPayment)})
+	if _, err := svc.UpdateSession(context.Background(), &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Sid: sid,
 		Capture: tonepay.FieldCardNumber}); err != nil {
 		t.Fatal(err)
 	}
