@@ -49,7 +49,7 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			return pk
 		}, payRow{Text: "success", CardType: "visa", CardNumber: "xxxxxxxxxxxx4242"}, nil},
 		{"agent, declined", nil, func(t *testing.T, f *fixture, svc *servicetest.Process) string {
-			pk := f.capturedSessionWith(t, svc, "4000000000000002#")
+			pk := f.CapturedSessionWith(t, svc, "4000000000000002#")
 			if err := f.Complete(svc, pk, "done"); err != nil {
 				t.Fatal(err)
 			}
@@ -141,29 +141,4 @@ func TestOutcomeOnTimeline(t *testing.T) {
 			}
 		})
 	}
-}
-
-// capturedSessionWith is capturedSession with another card.
-func (f *fixture) capturedSessionWith(t *testing.T, svc *servicetest.Process, card string) string {
-	t.Helper()
-	ctx := context.Background()
-	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
-		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
-	ans, err := svc.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Params: p,
-		ChargeAmount: "10.00", StatusCallback: "https://example.com/cb"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fk := range []struct {
-		field tonepay.Field
-		keys  string
-	}{{tonepay.FieldCardNumber, card}, {tonepay.FieldExpiration, "1230"}, {tonepay.FieldSecurityCode, "123"}} {
-		if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Sid: ans.Sid, Capture: fk.field}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.Keypad(ctx, f.Acct.Sid, f.Call.Sid, fk.keys); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ans.Sid
 }

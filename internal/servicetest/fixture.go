@@ -113,6 +113,12 @@ func (f *Fixture) Service() *Process {
 // CapturedSession creates a charging session and types a whole card into it.
 func (f *Fixture) CapturedSession(t *testing.T, svc *Process) string {
 	t.Helper()
+	return f.CapturedSessionWith(t, svc, "4242424242424242#")
+}
+
+// CapturedSessionWith is CapturedSession with another card (its keys).
+func (f *Fixture) CapturedSessionWith(t *testing.T, svc *Process, card string) string {
+	t.Helper()
 	ctx := context.Background()
 	p := tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", PaymentConnector: "Default",
 		SecurityCode: true, Timeout: 5, ValidCardTypes: []string{"visa"}, Input: "dtmf"}
@@ -125,7 +131,7 @@ func (f *Fixture) CapturedSession(t *testing.T, svc *Process) string {
 	for _, fk := range []struct {
 		field tonepay.Field
 		keys  string
-	}{{tonepay.FieldCardNumber, "4242424242424242#"}, {tonepay.FieldExpiration, "1230"}, {tonepay.FieldSecurityCode, "123"}} {
+	}{{tonepay.FieldCardNumber, card}, {tonepay.FieldExpiration, "1230"}, {tonepay.FieldSecurityCode, "123"}} {
 		field, keys := fk.field, fk.keys
 		if _, err := svc.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: f.Acct.Sid, CallSid: f.Call.Sid, Sid: sid, Capture: field}); err != nil {
 			t.Fatal(err)
