@@ -103,3 +103,12 @@ func AlawEncode(s int16) byte {
 	}
 	return a ^ mask
 }
+
+// MulawEncodeAll encodes samples to G.711 mu-law bytes.
+func MulawEncodeAll(s []int16) []byte {
+	b := make([]byte, len(s))
+	for i, v := range s {
+		b[i] = MulawEncode(v)
+	}
+	return b
+}

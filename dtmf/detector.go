@@ -1,0 +1,300 @@
+package dtmf
+
+import "math"
+
+// Design.
+//
+// Frames: a Hann window of frameLen = 160 samples (20 ms) every hop = 40
+// samples (5 ms). Q.24 asks the receiver to reject a component 3.5% off
+// nominal, i.e. 24 Hz at 697 Hz. The classic 102–106-sample rectangular block
+// has 78 Hz bins and cannot tell 24 Hz apart by magnitude, so the detector
+// measures each component's frequency instead: the phase advance of the
+// complex Goertzel output between two frames one hop apart is 2π·f·hop/fs,
+// which pins f to a Hz or two and is unambiguous within ±fs/(2·hop) = ±100 Hz
+// of nominal (more than 3.5% of 1633 Hz). The Hann window's 100 Hz main lobe
+// keeps the other group's tone (≥268 Hz away) out of each bin; its known
+// response then corrects each component's power for the measured offset, so
+// twist and level are judged on true levels.
+//
+// A frame is valid for a key when all hold:
+//   - level: each component at or above minLevel dBm0;
+//   - frequency: each component within ±maxDeviation of nominal (between
+//     Q.24's must-accept 1.5% and must-reject 3.5%);
+//   - dominance: each group's peak is ≥ groupDominance above the other three
+//     of its group;
+//   - twist: low minus high between -maxReverseTwist and maxNormalTwist dB;
+//   - signal to noise: the two components hold ≥ minInBand of the frame's
+//     power (white noise 15 dB below the tone leaves ~97%);
+//   - talk-off: each component's second harmonic ≤ maxHarmonic below it
+//     (skipped for a low component whose harmonic falls in the other
+//     component's main lobe, e.g. 2×697 = 1394 Hz next to 1336 Hz);
+//   - steadiness: each quarter of the frame holds ≥ minQuarter of the
+//     strongest quarter's energy, so a frame that only partly covers a tone
+//     (at its edges, or across a dropout) is not valid. This is what makes
+//     durations measurable with 20 ms frames.
+//
+// Debounce: a key is reported once minFrames valid frames for it have been
+// seen with no run of endFrames invalid frames between them. A 40 ms tone
+// gives 5–6 valid frames (window starts over ~200 samples), a 23 ms tone at
+// most 2, so minFrames = 4 sits between Q.24's must-detect and must-reject
+// durations. A 10 ms dropout invalidates at most 6 frames, a 40 ms pause at
+// least 10, so endFrames = 8 bridges dropouts and ends a key at a pause; a key
+// is reported once however long it is held.
+const (
+	frameLen        = 160
+	hop             = 40
+	minLevel        = -30.0 // dBm0 per component; Q.24 must accept -25
+	maxDeviation    = 0.025
+	groupDominance  = 6.0 // dB
+	maxNormalTwist  = 9.0 // dB; Q.24 accepts 8, rejects beyond 10
+	maxReverseTwist = 6.0 // dB; Q.24 accepts 4, rejects beyond 10
+	minInBand       = 0.9
+	maxHarmonic     = 10.0 // dB
+	minQuarter      = 0.5
+	minFrames       = 4
+	endFrames       = 8
+)
+
+// Key is one detected key press.
+type Key struct {
+	// Digit is '0'–'9', '*', '#' or 'A'–'D'.
+	Digit byte
+	// Offset is where the tone started, in samples from the first sample
+	// written to the detector (accurate to about 20 samples).
+	Offset int64
+}
+
+// Detector finds DTMF keys in a stream of 8 kHz audio. It keeps state between
+// writes, so audio may come in chunks of any size. A Detector is not safe for
+// concurrent use; use one per call leg.
+type Detector struct {
+	buf []float64 // samples not yet consumed by a frame
+	pos int64     // stream offset of buf[0]
+
+	prev  [8]complex128 // previous frame's Goertzel outputs, for phase
+	frame [frameLen]float64
+
+	cand      byte // key being debounced (0: none)
+	candStart int64
+	count     int  // valid frames for cand
+	miss      int  // consecutive invalid frames
+	reported  bool // cand already reported
+}
+
+var (
+	window     [frameLen]float64
+	windowSum  float64 // Σw
+	windowSum2 float64 // Σw²
+	freqs      [8]float64
+	coef       [8]float64 // 2cos(ω)
+	cosw, sinw [8]float64
+	minPower   float64 // mean-square power of a sine at minLevel
+)
+
+func init() {
+	for n := range window {
+		window[n] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(n)/frameLen)
+		windowSum += window[n]
+		windowSum2 += window[n] * window[n]
+	}
+	copy(freqs[:4], LowFreqs[:])
+	copy(freqs[4:], HighFreqs[:])
+	for i, f := range freqs {
+		w := 2 * math.Pi * f / SampleRate
+		coef[i], cosw[i], sinw[i] = 2*math.Cos(w), math.Cos(w), math.Sin(w)
+	}
+	a := Amplitude(minLevel)
+	minPower = a * a / 2
+}
+
+// NewDetector returns a detector at stream offset 0.
+func NewDetector() *Detector {
+	return &Detector{buf: make([]float64, 0, 2*frameLen)}
+}
+
+// WriteMulaw decodes G.711 mu-law bytes (a Twilio media payload) and writes
+// them.
+func (d *Detector) WriteMulaw(b []byte) []Key {
+	s := make([]int16, len(b))
+	for i, c := range b {
+		s[i] = MulawDecode(c)
+	}
+	return d.Write(s)
+}
+
+// Write feeds samples and returns the keys whose detection completed in them,
+// in order. A key is returned once, about 35 ms after its tone starts.
+func (d *Detector) Write(samples []int16) []Key {
+	var keys []Key
+	for len(samples) > 0 {
+		n := min(cap(d.buf)-len(d.buf), len(samples))
+		for _, s := range samples[:n] {
+			d.buf = append(d.buf, float64(s))
+		}
+		samples = samples[n:]
+		start := 0
+		for len(d.buf)-start >= frameLen {
+			if k, ok := d.step(d.buf[start:start+frameLen], d.pos); ok {
+				keys = append(keys, k)
+			}
+			start += hop
+			d.pos += hop
+		}
+		d.buf = d.buf[:copy(d.buf, d.buf[start:])]
+	}
+	return keys
+}
+
+// step analyses one frame at stream offset off and runs the debouncer.
+func (d *Detector) step(x []float64, off int64) (Key, bool) {
+	key := d.analyse(x)
+	if key == 0 {
+		d.miss++
+		if d.miss >= endFrames {
+			d.cand, d.reported = 0, false
+		}
+		return Key{}, false
+	}
+	if key != d.cand {
+		d.cand, d.candStart, d.count, d.reported = key, off, 0, false
+	}
+	d.miss = 0
+	d.count++
+	if !d.reported && d.count >= minFrames {
+		d.reported = true
+		return Key{Digit: key, Offset: d.candStart}, true
+	}
+	return Key{}, false
+}
+
+// analyse returns the key a frame is valid for, or 0.
+func (d *Detector) analyse(x []float64) byte {
+	// Steadiness and total power, on the raw samples.
+	var q [4]float64
+	for i, v := range x {
+		q[i/(frameLen/4)] += v * v
+	}
+	total := q[0] + q[1] + q[2] + q[3]
+	if total/frameLen < 2*minPower { // too quiet for two components
+		d.prev = [8]complex128{}
+		return 0
+	}
+	qmin, qmax := q[0], q[0]
+	for _, e := range q[1:] {
+		qmin, qmax = min(qmin, e), max(qmax, e)
+	}
+
+	y := &d.frame
+	var wtotal float64
+	for n, v := range x {
+		y[n] = v * window[n]
+		wtotal += y[n] * y[n]
+	}
+	// Mean-square power of the windowed frame, on the same scale as p below.
+	ptot := wtotal / windowSum2
+
+	var z [8]complex128
+	var p [8]float64
+	for i := range freqs {
+		var s1, s2 float64
+		c := coef[i]
+		for _, v := range y {
+			s1, s2 = v+c*s1-s2, s1
+		}
+		z[i] = complex(s1-cosw[i]*s2, sinw[i]*s2)
+		p[i] = 2 * (s1*s1 + s2*s2 - c*s1*s2) / (windowSum * windowSum)
+	}
+	prev := d.prev
+	d.prev = z
+	if qmin < minQuarter*qmax {
+		return 0
+	}
+
+	lo, hi := peak(p[:4]), 4+peak(p[4:])
+	if !dominates(p[:4], lo) || !dominates(p[4:], hi-4) {
+		return 0
+	}
+	pl, okl := corrected(lo, z[lo], prev[lo], p[lo])
+	ph, okh := corrected(hi, z[hi], prev[hi], p[hi])
+	if !okl || !okh || pl < minPower || ph < minPower {
+		return 0
+	}
+	twist := 10 * math.Log10(pl/ph)
+	if twist > maxNormalTwist || twist < -maxReverseTwist {
+		return 0
+	}
+	if pl+ph < minInBand*ptot {
+		return 0
+	}
+	h := math.Pow(10, -maxHarmonic/10)
+	if fl, fh := freqs[lo], freqs[hi]; math.Abs(2*fl-fh) > 2*SampleRate/frameLen {
+		if goertzelPower(y[:], 2*fl) > h*p[lo] {
+			return 0
+		}
+	}
+	if goertzelPower(y[:], 2*freqs[hi]) > h*p[hi] {
+		return 0
+	}
+	return Keys[lo*4+hi-4]
+}
+
+// corrected measures component i's frequency from the phase advance between
+// the previous frame's Goertzel output and this one's, rejects it beyond
+// maxDeviation, and returns its power corrected for the Hann window's loss at
+// that offset.
+func corrected(i int, cur, prev complex128, p float64) (float64, bool) {
+	if prev == 0 {
+		return 0, false
+	}
+	w := 2 * math.Pi * freqs[i] / SampleRate
+	dphi := phase(cur*complex(real(prev), -imag(prev))) - w*hop
+	dphi = math.Remainder(dphi, 2*math.Pi)
+	df := dphi * SampleRate / (2 * math.Pi * hop)
+	if math.Abs(df) > maxDeviation*freqs[i] {
+		return 0, false
+	}
+	g := hannGain(df * frameLen / SampleRate)
+	return p / (g * g), true
+}
+
+func phase(c complex128) float64 { return math.Atan2(imag(c), real(c)) }
+
+// hannGain is the Hann window's amplitude response, relative to its peak,
+// delta bins off centre.
+func hannGain(delta float64) float64 {
+	if math.Abs(delta) < 1e-9 {
+		return 1
+	}
+	x := math.Pi * delta
+	return math.Sin(x) / x / (1 - delta*delta)
+}
+
+func peak(p []float64) int {
+	best := 0
+	for i, v := range p {
+		if v > p[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func dominates(p []float64, k int) bool {
+	r := math.Pow(10, groupDominance/10)
+	for i, v := range p {
+		if i != k && v*r > p[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// goertzelPower returns the mean-square power of the windowed frame y at f.
+func goertzelPower(y []float64, f float64) float64 {
+	c := 2 * math.Cos(2*math.Pi*f/SampleRate)
+	var s1, s2 float64
+	for _, v := range y {
+		s1, s2 = v+c*s1-s2, s1
+	}
+	return 2 * (s1*s1 + s2*s2 - c*s1*s2) / (windowSum * windowSum)
+}
