@@ -23,8 +23,12 @@ import "math"
 //   - dominance: each group's peak is ≥ groupDominance above the other three
 //     of its group;
 //   - twist: low minus high between -maxReverseTwist and maxNormalTwist dB;
-//   - signal to noise: the two components hold ≥ minInBand of the frame's
-//     power (white noise 15 dB below the tone leaves ~97%);
+//   - signal to noise: the two components hold ≥ minInBand (93%) of the
+//     frame's power. White noise 15 dB below the tone leaves ~97%, so keys
+//     are still found at 14 dB; synthetic voiced speech that otherwise
+//     passes every check sits at 90–95%, so this is the main talk-off guard;
+//   - not an octave: the high component is not 2× the low one within
+//     minOctave (a voice's fundamental and 2nd harmonic);
 //   - talk-off: each component's second harmonic ≤ maxHarmonic below it
 //     (skipped for a low component whose harmonic falls in the other
 //     component's main lobe, e.g. 2×697 = 1394 Hz next to 1336 Hz);
@@ -39,7 +43,9 @@ import "math"
 // most 2, so minFrames = 4 sits between Q.24's must-detect and must-reject
 // durations. A 10 ms dropout invalidates at most 6 frames, a 40 ms pause at
 // least 10, so endFrames = 8 bridges dropouts and ends a key at a pause; a key
-// is reported once however long it is held.
+// is reported once however long it is held. While a key is debounced, each
+// component's measured frequency must stay within maxDrift: a key's tones
+// are steady, a voice's harmonics glide.
 const (
 	frameLen        = 160
 	hop             = 40
@@ -48,11 +54,13 @@ const (
 	groupDominance  = 6.0 // dB
 	maxNormalTwist  = 9.0 // dB; Q.24 accepts 8, rejects beyond 10
 	maxReverseTwist = 6.0 // dB; Q.24 accepts 4, rejects beyond 10
-	minInBand       = 0.9
+	minInBand       = 0.93
 	maxHarmonic     = 10.0 // dB
 	minQuarter      = 0.5
 	minFrames       = 4
 	endFrames       = 8
+	maxDrift        = 6.0  // Hz, spread of a component's frequency over a key
+	minOctave       = 10.0 // Hz, how far the high component must be from 2× the low
 )
 
 // Key is one detected key press.
@@ -74,11 +82,12 @@ type Detector struct {
 	prev  [8]complex128 // previous frame's Goertzel outputs, for phase
 	frame [frameLen]float64
 
-	cand      byte // key being debounced (0: none)
-	candStart int64
-	count     int  // valid frames for cand
-	miss      int  // consecutive invalid frames
-	reported  bool // cand already reported
+	cand       byte // key being debounced (0: none)
+	candStart  int64
+	count      int        // valid frames for cand
+	miss       int        // consecutive invalid frames
+	reported   bool       // cand already reported
+	dmin, dmax [2]float64 // range of cand's measured offsets (Hz), low and high
 }
 
 var (
@@ -147,7 +156,7 @@ func (d *Detector) Write(samples []int16) []Key {
 
 // step analyses one frame at stream offset off and runs the debouncer.
 func (d *Detector) step(x []float64, off int64) (Key, bool) {
-	key := d.analyse(x)
+	key, df := d.analyse(x)
 	if key == 0 {
 		d.miss++
 		if d.miss >= endFrames {
@@ -155,8 +164,17 @@ func (d *Detector) step(x []float64, off int64) (Key, bool) {
 		}
 		return Key{}, false
 	}
+	if key == d.cand && !d.reported {
+		for i := range df {
+			d.dmin[i], d.dmax[i] = min(d.dmin[i], df[i]), max(d.dmax[i], df[i])
+			if d.dmax[i]-d.dmin[i] > maxDrift {
+				d.cand = 0 // a gliding harmonic, not a key: start over here
+			}
+		}
+	}
 	if key != d.cand {
 		d.cand, d.candStart, d.count, d.reported = key, off, 0, false
+		d.dmin, d.dmax = df, df
 	}
 	d.miss = 0
 	d.count++
@@ -167,8 +185,9 @@ func (d *Detector) step(x []float64, off int64) (Key, bool) {
 	return Key{}, false
 }
 
-// analyse returns the key a frame is valid for, or 0.
-func (d *Detector) analyse(x []float64) byte {
+// analyse returns the key a frame is valid for, or 0, and the measured
+// offsets from nominal (Hz) of its low and high components.
+func (d *Detector) analyse(x []float64) (byte, [2]float64) {
 	// Steadiness and total power, on the raw samples.
 	var q [4]float64
 	for i, v := range x {
@@ -177,7 +196,7 @@ func (d *Detector) analyse(x []float64) byte {
 	total := q[0] + q[1] + q[2] + q[3]
 	if total/frameLen < 2*minPower { // too quiet for two components
 		d.prev = [8]complex128{}
-		return 0
+		return 0, none
 	}
 	qmin, qmax := q[0], q[0]
 	for _, e := range q[1:] {
@@ -207,54 +226,62 @@ func (d *Detector) analyse(x []float64) byte {
 	prev := d.prev
 	d.prev = z
 	if qmin < minQuarter*qmax {
-		return 0
+		return 0, none
 	}
 
 	lo, hi := peak(p[:4]), 4+peak(p[4:])
 	if !dominates(p[:4], lo) || !dominates(p[4:], hi-4) {
-		return 0
+		return 0, none
 	}
-	pl, okl := corrected(lo, z[lo], prev[lo], p[lo])
-	ph, okh := corrected(hi, z[hi], prev[hi], p[hi])
+	pl, dfl, okl := corrected(lo, z[lo], prev[lo], p[lo])
+	ph, dfh, okh := corrected(hi, z[hi], prev[hi], p[hi])
 	if !okl || !okh || pl < minPower || ph < minPower {
-		return 0
+		return 0, none
+	}
+	// A voice's 2nd harmonic can sit on a high column when its fundamental
+	// is on a row (683 and 1366 Hz read as 697 and 1336); real keys within
+	// ±1.5% stay ≥17 Hz off an exact octave.
+	if math.Abs(freqs[hi]+dfh-2*(freqs[lo]+dfl)) < minOctave {
+		return 0, none
 	}
 	twist := 10 * math.Log10(pl/ph)
 	if twist > maxNormalTwist || twist < -maxReverseTwist {
-		return 0
+		return 0, none
 	}
 	if pl+ph < minInBand*ptot {
-		return 0
+		return 0, none
 	}
 	h := math.Pow(10, -maxHarmonic/10)
 	if fl, fh := freqs[lo], freqs[hi]; math.Abs(2*fl-fh) > 2*SampleRate/frameLen {
 		if goertzelPower(y[:], 2*fl) > h*p[lo] {
-			return 0
+			return 0, none
 		}
 	}
 	if goertzelPower(y[:], 2*freqs[hi]) > h*p[hi] {
-		return 0
+		return 0, none
 	}
-	return Keys[lo*4+hi-4]
+	return Keys[lo*4+hi-4], [2]float64{dfl, dfh}
 }
+
+var none [2]float64
 
 // corrected measures component i's frequency from the phase advance between
 // the previous frame's Goertzel output and this one's, rejects it beyond
 // maxDeviation, and returns its power corrected for the Hann window's loss at
 // that offset.
-func corrected(i int, cur, prev complex128, p float64) (float64, bool) {
+func corrected(i int, cur, prev complex128, p float64) (float64, float64, bool) {
 	if prev == 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	w := 2 * math.Pi * freqs[i] / SampleRate
 	dphi := phase(cur*complex(real(prev), -imag(prev))) - w*hop
 	dphi = math.Remainder(dphi, 2*math.Pi)
 	df := dphi * SampleRate / (2 * math.Pi * hop)
 	if math.Abs(df) > maxDeviation*freqs[i] {
-		return 0, false
+		return 0, 0, false
 	}
 	g := hannGain(df * frameLen / SampleRate)
-	return p / (g * g), true
+	return p / (g * g), df, true
 }
 
 func phase(c complex128) float64 { return math.Atan2(imag(c), real(c)) }
