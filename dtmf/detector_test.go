@@ -284,3 +284,22 @@ func TestRandomSequence(t *testing.T) {
 		}
 	}
 }
+
+func TestToneAndFreqs(t *testing.T) {
+	if Tone('x', 100, -6) != nil || Tone('1', 0, -6) != nil {
+		t.Error("Tone of a non-key or 0 ms: want nil")
+	}
+	if got := len(Tone('#', 65, -6)); got != 520 {
+		t.Errorf("65 ms: %d samples, want 520", got)
+	}
+	if lo, hi, ok := Freqs('#'); !ok || lo != 941 || hi != 1477 {
+		t.Errorf("Freqs('#') = %v, %v, %v", lo, hi, ok)
+	}
+	// 0 dBm0 per component: peak of the pair is twice the 0 dBm0 sine, within
+	// 16-bit range; a -3 dBm0 pair must not clip.
+	for _, v := range Tone('D', 100, -3) {
+		if v == math.MaxInt16 || v == math.MinInt16 {
+			t.Fatal("-3 dBm0 pair clipped")
+		}
+	}
+}
