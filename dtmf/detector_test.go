@@ -61,10 +61,7 @@ func TestEveryKeyThroughMulaw(t *testing.T) {
 	for _, level := range []float64{-6, -25} {
 		for i := 0; i < len(Keys); i++ {
 			k := Keys[i]
-			b := make([]byte, 0)
-			for _, v := range MulawEncodeAll(pad(Tone(k, 60, level))) {
-				b = append(b, v)
-			}
+			b := MulawEncodeAll(pad(Tone(k, 60, level)))
 			d := NewDetector()
 			var got []Key
 			for len(b) > 0 {
