@@ -89,6 +89,15 @@ type Call struct {
 	ForwardedFrom  string
 }
 
+// InProgress is nil while the call is in progress, else 21220 naming op,
+// what was tried on a call that has ended (CallNotInProgress).
+func (c *Call) InProgress(op string) error {
+	if c.Status != CallInProgress {
+		return CallNotInProgress(op)
+	}
+	return nil
+}
+
 // Duration is the length of an ended call in whole seconds, as Twilio reports it.
 func (c *Call) Duration() int {
 	if c.EndTime.IsZero() || c.StartTime.IsZero() {

@@ -94,8 +94,10 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 		if call, err = tonepay.NewTenant(tx, req.AccountSid).FindCall(ctx, req.Sid); err != nil {
 			return err
 		}
-		if call.Status != tonepay.CallInProgress && (req.Status != "" || req.Changes()) {
-			return tonepay.CallNotInProgress(updateOp(req))
+		if req.Status != "" || req.Changes() {
+			if err := call.InProgress(updateOp(req)); err != nil {
+				return err
+			}
 		}
 		if req.Status == tonepay.CallCompleted {
 			// Hanging up wins: what else the request says is for a live call.

@@ -170,10 +170,7 @@ func findLiveCall(ctx context.Context, rd tonepay.Reader, accountSid, callSid, o
 	} else if err != nil {
 		return nil, err
 	}
-	if c.Status != tonepay.CallInProgress {
-		return c, tonepay.CallNotInProgress(op)
-	}
-	return c, nil
+	return c, c.InProgress(op)
 }
 
 // Operations a call that has ended refuses (21220 names the one tried).

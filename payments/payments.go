@@ -110,7 +110,7 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 		if s.State.StatusCallback, err = resolveCallback(call, req.StatusCallback); err != nil {
 			return nil, err
 		}
-		if err := checkLive(call, opPay); err != nil {
+		if err := call.InProgress(opPay); err != nil {
 			return nil, err
 		}
 		// The store refuses a second open session on the call (ErrConflict):
@@ -396,14 +396,6 @@ func (svc *Service) committed(w *txn.Work) {
 
 // opPay names a payment on a call that has ended (21220).
 const opPay = "process a payment"
-
-// checkLive returns 21220 naming op unless the call is in progress.
-func checkLive(c *tonepay.Call, op string) error {
-	if c.Status != tonepay.CallInProgress {
-		return tonepay.CallNotInProgress(op)
-	}
-	return nil
-}
 
 // resolveCallback makes StatusCallback absolute: Twilio accepts a relative
 // URL, which we resolve against the call's Url.

@@ -178,7 +178,7 @@ func (p *parser) payWarn(a map[string]string, errs tonepay.ParamErrors, param st
 				instead = "no card type <Pay> knows; " + e.Default + " are used"
 			} else {
 				// Left out: a card of a type not named is refused, never taken.
-				instead = "unknown card type " + clip(e.Value) + " is left out"
+				instead = "unknown card type " + tonepay.Clip(e.Value, clipAt) + " is left out"
 			}
 		}
 		p.tolerate(CodeSchema, "Pay", attr, a[attr], instead)
@@ -317,7 +317,7 @@ func (p *parser) payPrompt(n *node) (pr PayPrompt, ok bool, _ *Error) {
 	pr.CardTypes = strings.Fields(strings.ToLower(a["cardType"]))
 	for _, b := range pr.CardTypes {
 		if !slices.Contains(card.Brands, b) {
-			unknown("cardType", a["cardType"], "unknown card type "+clip(b))
+			unknown("cardType", a["cardType"], "unknown card type "+tonepay.Clip(b, clipAt))
 		}
 	}
 	for _, s := range strings.Fields(a["attempt"]) {
@@ -331,7 +331,7 @@ func (p *parser) payPrompt(n *node) (pr PayPrompt, ok bool, _ *Error) {
 	pr.ErrorTypes = strings.Fields(a["errorType"])
 	for _, e := range pr.ErrorTypes {
 		if !slices.Contains(promptErrorTypes, e) {
-			unknown("errorType", a["errorType"], "unknown error type "+clip(e))
+			unknown("errorType", a["errorType"], "unknown error type "+tonepay.Clip(e, clipAt))
 		}
 	}
 	pr.RequireMatchingInputs = p.payBool("Prompt", a, "requireMatchingInputs", false)

@@ -9,7 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/tonepay/tonepay"
 )
 
 // Twilio's error codes for documents (twilio-voice.md §6).
@@ -101,6 +102,10 @@ const maxDepth = 8
 // maxNamed is how many unknown attributes the one 12200 warning names.
 const maxNamed = 3
 
+// clipAt is how much of a name or value from the document a warning or
+// error quotes (tonepay.Clip).
+const clipAt = 32
+
 // node is one element, read by a walk over the decoder's tokens: each
 // byte of the document is copied once, whatever the depth (decoding into
 // a struct with innerxml copied each level's subtree at every level).
@@ -172,7 +177,7 @@ func decode(body []byte) (*node, *Error) {
 				return nil, errorf(CodeRoot, "The root element must be Response")
 			}
 			if root != nil && len(open) == 0 {
-				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", clip(root.Name))
+				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", tonepay.Clip(root.Name, clipAt))
 			}
 			if len(open) == maxDepth {
 				return nil, errorf(CodeParse, "Document parse failure: elements nested more than %d deep", maxDepth)
@@ -198,11 +203,11 @@ func decode(body []byte) (*node, *Error) {
 			case root == nil:
 				return nil, errorf(CodeParse, "Document parse failure: text before the root element")
 			default:
-				return nil, errorf(CodeParse, "Document parse failure: text after </%s>", clip(root.Name))
+				return nil, errorf(CodeParse, "Document parse failure: text after </%s>", tonepay.Clip(root.Name, clipAt))
 			}
 		case xml.Directive:
 			if root != nil && len(open) == 0 {
-				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", clip(root.Name))
+				return nil, errorf(CodeParse, "Document parse failure: content after </%s>", tonepay.Clip(root.Name, clipAt))
 			}
 		}
 	}
@@ -285,7 +290,7 @@ func (p *parser) unknownAttr(attr, elem string) {
 // failure the check stays an error (a <Pay>'s validation-error, 13338).
 // what says which value and what runs instead.
 func (p *parser) tolerate(code int, elem, attr, value, instead string) {
-	what := fmt.Sprintf("<%s %s=%q>: %s", clip(elem), clip(attr), clip(value), instead)
+	what := fmt.Sprintf("<%s %s=%q>: %s", tonepay.Clip(elem, clipAt), tonepay.Clip(attr, clipAt), tonepay.Clip(value, clipAt), instead)
 	for _, t := range p.tolerated {
 		if t.code == code {
 			t.n++
@@ -313,7 +318,7 @@ func (p *parser) warn() {
 	}
 	named := make([]string, len(p.named))
 	for i, a := range p.named {
-		named[i] = fmt.Sprintf("%q on <%s>", clip(a[0]), clip(a[1]))
+		named[i] = fmt.Sprintf("%q on <%s>", tonepay.Clip(a[0], clipAt), tonepay.Clip(a[1], clipAt))
 	}
 	if p.unknown == 1 {
 		p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: attribute %s is not allowed", named[0]))
@@ -321,19 +326,6 @@ func (p *parser) warn() {
 	}
 	p.doc.Warnings = append(p.doc.Warnings, errorf(CodeSchema, "Schema validation warning: %d attributes are not allowed where they are, such as %s",
 		p.unknown, strings.Join(named, ", ")))
-}
-
-// clip shortens a name for a message: a name may be most of a document.
-func clip(s string) string {
-	const max = 32
-	if len(s) <= max {
-		return s
-	}
-	i := max
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "..."
 }
 
 func (p *parser) verb(n *node, nested bool) (Verb, *Error) {

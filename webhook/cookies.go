@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tonepay/tonepay"
 )
 
 // A call's cookies. Twilio's client keeps the cookies an application sets
@@ -143,7 +145,7 @@ func (c *callJar) set(u *url.URL, cs []*http.Cookie, now time.Time) []string {
 	for _, ck := range cs {
 		domain, ok := cookieDomain(host, ck.Domain)
 		if !ok {
-			warns = append(warns, fmt.Sprintf("cookie %q not kept: its Domain is not the host's", clip(ck.Name, 40)))
+			warns = append(warns, fmt.Sprintf("cookie %q not kept: its Domain is not the host's", tonepay.Clip(ck.Name, 40)))
 			continue
 		}
 		id := domain + ";" + cookiePath(u, ck.Path) + ";" + ck.Name
@@ -160,13 +162,13 @@ func (c *callJar) set(u *url.URL, cs []*http.Cookie, now time.Time) []string {
 		size := len(ck.Name) + len(ck.Value)
 		switch {
 		case size > MaxCookieSize:
-			warns = append(warns, fmt.Sprintf("cookie %q not kept: over %d bytes", clip(ck.Name, 40), MaxCookieSize))
+			warns = append(warns, fmt.Sprintf("cookie %q not kept: over %d bytes", tonepay.Clip(ck.Name, 40), MaxCookieSize))
 			continue
 		case !had && len(c.kept) >= MaxCallCookies:
-			warns = append(warns, fmt.Sprintf("cookie %q not kept: the call holds %d cookies already", clip(ck.Name, 40), MaxCallCookies))
+			warns = append(warns, fmt.Sprintf("cookie %q not kept: the call holds %d cookies already", tonepay.Clip(ck.Name, 40), MaxCallCookies))
 			continue
 		case c.size-old.size+size > MaxCallCookieBytes:
-			warns = append(warns, fmt.Sprintf("cookie %q not kept: the call's cookies would pass %d bytes", clip(ck.Name, 40), MaxCallCookieBytes))
+			warns = append(warns, fmt.Sprintf("cookie %q not kept: the call's cookies would pass %d bytes", tonepay.Clip(ck.Name, 40), MaxCallCookieBytes))
 			continue
 		}
 		k := keptCookie{size: size}

@@ -14,7 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/tonepay/tonepay"
 )
 
 // Overrides are Twilio's webhook connection overrides: a URL's fragment
@@ -92,7 +93,7 @@ func ParseOverrides(rawURL string) (Overrides, []string) {
 			val = raw
 		}
 		if err := o.set(key, val); err != nil {
-			warns = append(warns, fmt.Sprintf("connection override %q ignored: %v", clip(pair, 40), err))
+			warns = append(warns, fmt.Sprintf("connection override %q ignored: %v", tonepay.Clip(pair, 40), err))
 		}
 	}
 	return o, warns
@@ -166,18 +167,6 @@ func (o Overrides) Within(limit time.Duration) Overrides {
 
 // retries reports whether an attempt that failed with f may be repeated.
 func (o Overrides) retries(f RetryOn) bool { return f != 0 && o.RetryOn&f != 0 }
-
-// clip shortens s for a warning: the fragment is the tenant's own text, and
-// a timeline row need not hold all of it.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n-- // not inside a character
-	}
-	return s[:n] + "…"
-}
 
 // connectKey carries an attempt's connect timeout to the dialer (see
 // newTransport). A context value survives where its deadline would not:
