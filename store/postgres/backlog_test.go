@@ -69,18 +69,8 @@ func TestBacklogClaims(t *testing.T) {
 	}
 
 	d := storetest.DrainBacklog(t, s, b, batch)
-	// Delivery resumes at once: the first claim is a full batch, well
-	// within a second (a loose bound, for a loaded machine).
-	if d.First != batch || d.FirstTook > time.Second {
-		t.Errorf("the first claim over the backlog returned %d callbacks in %v, want %d within a second", d.First, d.FirstTook, batch)
-	}
-	if d.Delivered != b.N {
-		t.Errorf("drained %d of %d callbacks", d.Delivered, b.N)
-	}
-	fig.Report(t, "fault-pg-backlog", b.N, d.InOrder, fmt.Sprintf("chains=%d delivered_before=%d batch=%d first_claim=%d/%s claims=%d claim_p50=%s claim_p99=%s next_p50=%s next_p99=%s plan_rows_claim/next=%s",
-		chains, delivered, batch, d.First, storetest.Quantile([]time.Duration{d.FirstTook}, 1), len(d.Claims),
-		storetest.Quantile(d.Claims, 0.5), storetest.Quantile(d.Claims, 0.99),
-		storetest.Quantile(d.Nexts, 0.5), storetest.Quantile(d.Nexts, 0.99), strings.Join(reads, ",")))
+	d.Check(t, b, batch)
+	fig.Report(t, "fault-pg-backlog", b.N, d.InOrder, d.Figures(chains, delivered, batch)+" plan_rows_claim/next="+strings.Join(reads, ","))
 }
 
 // planReads runs query under EXPLAIN ANALYZE with plan_cache_mode mode, in a

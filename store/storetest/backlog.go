@@ -66,6 +66,26 @@ type Drain struct {
 	Delivered, InOrder int
 }
 
+// Check fails t unless delivery resumed at once over the backlog (the first
+// claim a full batch, well within a second: a loose bound, for a loaded
+// machine) and every callback of b was delivered.
+func (d Drain) Check(t testing.TB, b *Backlog, batch int) {
+	t.Helper()
+	if d.First != batch || d.FirstTook > time.Second {
+		t.Errorf("the first claim over the backlog returned %d callbacks in %v, want %d within a second", d.First, d.FirstTook, batch)
+	}
+	if d.Delivered != b.N {
+		t.Errorf("drained %d of %d callbacks", d.Delivered, b.N)
+	}
+}
+
+// Figures is the extra text of a backlog test's FIGURES line.
+func (d Drain) Figures(chains, delivered, batch int) string {
+	return fmt.Sprintf("chains=%d delivered_before=%d batch=%d first_claim=%d/%s claims=%d claim_p50=%s claim_p99=%s next_p50=%s next_p99=%s",
+		chains, delivered, batch, d.First, Quantile([]time.Duration{d.FirstTook}, 1), len(d.Claims),
+		Quantile(d.Claims, 0.5), Quantile(d.Claims, 0.99), Quantile(d.Nexts, 0.5), Quantile(d.Nexts, 0.99))
+}
+
 // DrainBacklog claims b's callbacks batch at a time at b.At, as a dispatcher
 // does, and records each delivered (several at once, as a dispatcher's
 // workers do) before the next claim. It stops when a claim finds nothing;
