@@ -72,6 +72,7 @@ func TestResample(t *testing.T) {
 		y = y[200 : len(y)-200] // away from the edges' half filters
 		level := db(rms(y) / (amp / math.Sqrt2))
 		if !tt.passes {
+			t.Logf("%d Hz in, %g Hz tone: %.1f dB", tt.in, tt.f, level)
 			if level > -60 {
 				t.Errorf("%d Hz in, %g Hz tone: %.1f dB out, want under -60 dB", tt.in, tt.f, level)
 			}
