@@ -1,5 +1,5 @@
 // Package suites lets a test that needs an outside program (PostgreSQL,
-// Chromium, stripe-mock) skip on a developer's machine and say so, while CI
+// Chromium, stripe-mock, espeak-ng) skip on a developer's machine and say so, while CI
 // runs everything: under CI=true a missing program fails the test.
 //
 // Each check lives here once, used both by the suites (PostgresURL, Browser,
@@ -26,6 +26,7 @@ const (
 	PostgresSuite = "PostgreSQL suites (store conformance, cluster, both-store wire and fault tests)"
 	ConsoleSuite  = "console browser test"
 	StripeSuite   = "Stripe connector tests against stripe-mock"
+	SpeechSuite   = "speech tests (tts, talk-off on espeak-ng speech)"
 )
 
 // StripeMockVersion is the stripe-mock the Stripe tests are written
@@ -99,6 +100,15 @@ func FindStripeMock() (bin, how string) {
 	return "", "go install github.com/stripe/stripe-mock@" + StripeMockVersion + " and put it on PATH (README, Testing)"
 }
 
+// FindEspeak finds espeak-ng on PATH. It returns its path, or "" and how to
+// install it.
+func FindEspeak() (bin, how string) {
+	if p, err := exec.LookPath("espeak-ng"); err == nil {
+		return p, ""
+	}
+	return "", "apt-get install espeak-ng (README, Testing)"
+}
+
 // Missing lists the suites that cannot run here, with the checks the
 // suites make; e2e is the console/e2e directory.
 func Missing(e2e string) []Note {
@@ -111,6 +121,9 @@ func Missing(e2e string) []Note {
 	}
 	if _, how := FindStripeMock(); how != "" {
 		out = append(out, Note{StripeSuite, how})
+	}
+	if _, how := FindEspeak(); how != "" {
+		out = append(out, Note{SpeechSuite, how})
 	}
 	return out
 }

@@ -51,16 +51,17 @@ func TestMissing(t *testing.T) {
 		{PostgresSuite, "TONEPAY_TEST_POSTGRES_URL"},
 		{ConsoleSuite, "needs node"},
 		{StripeSuite, "stripe-mock@" + StripeMockVersion},
+		{SpeechSuite, "espeak-ng"},
 	}
 	if len(got) != len(want) {
-		t.Fatalf("Missing = %q, want the three suites", got)
+		t.Fatalf("Missing = %q, want the four suites", got)
 	}
 	for i := range want {
 		if got[i].Suite != want[i].Suite || !strings.Contains(got[i].How, want[i].How) {
 			t.Errorf("Missing[%d] = %q, want %s saying %q", i, got[i], want[i].Suite, want[i].How)
 		}
 	}
-	if lines := Lines(got); strings.Count(lines, "\n") != 3 || !strings.HasPrefix(lines, "not run: "+PostgresSuite+": ") {
+	if lines := Lines(got); strings.Count(lines, "\n") != 4 || !strings.HasPrefix(lines, "not run: "+PostgresSuite+": ") {
 		t.Errorf("Lines:\n%s", lines)
 	}
 
@@ -81,6 +82,7 @@ func TestMissing(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Join(e2e, "node_modules", "playwright-core"), 0o755)
 	exe(filepath.Join(home, "gopath", "bin", "stripe-mock"))
+	exe(filepath.Join(empty, "espeak-ng"))
 	t.Setenv("TONEPAY_TEST_POSTGRES_URL", "postgres://x@127.0.0.1/postgres")
 	if got := Missing(e2e); len(got) != 0 {
 		t.Errorf("everything there: Missing = %q", got)
@@ -90,6 +92,9 @@ func TestMissing(t *testing.T) {
 	}
 	if bin, _ := FindStripeMock(); bin != filepath.Join(home, "gopath", "bin", "stripe-mock") {
 		t.Errorf("FindStripeMock = %q, want the one in $GOPATH/bin", bin)
+	}
+	if bin, _ := FindEspeak(); bin != filepath.Join(empty, "espeak-ng") {
+		t.Errorf("FindEspeak = %q, want the one on PATH", bin)
 	}
 }
 
