@@ -74,7 +74,9 @@ func newStreamApp(t *testing.T, token tonepay.Secret) *streamApp {
 	return a
 }
 
-func (a *streamApp) url(path string) string { return "ws" + strings.TrimPrefix(a.srv.URL, "http") + path }
+func (a *streamApp) url(path string) string {
+	return "ws" + strings.TrimPrefix(a.srv.URL, "http") + path
+}
 
 // sock waits for the socket of path.
 func (a *streamApp) sock(t *testing.T, path string) *sock {
@@ -176,7 +178,9 @@ func TestStreamsOfACall(t *testing.T) {
 	svc := f.streamService(t, a, "")
 	call := f.placeCall(t, svc, nil)
 	uni, bidi := ws.sock(t, "/uni"), ws.sock(t, "/bidi")
-	waitUntil(t, "both starts", func() bool { return len(events(uni.snapshot(), "start")) == 1 && len(events(bidi.snapshot(), "start")) == 1 })
+	waitUntil(t, "both starts", func() bool {
+		return len(events(uni.snapshot(), "start")) == 1 && len(events(bidi.snapshot(), "start")) == 1
+	})
 	start := events(bidi.snapshot(), "start")[0]["start"].(map[string]any)
 	if start["callSid"] != call.Sid || start["customParameters"].(map[string]any)["Plan"] != "gold" {
 		t.Errorf("start %v", start)
@@ -260,7 +264,9 @@ func TestStreamMarksOnTheTimeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the stop frame", func() bool { return len(events(s.snapshot(), "stop")) == 1 })
-	waitUntil(t, "the end's row", func() bool { return f.hasRow(t, call.Sid, "stream:ended "+sid+": stopped; 0.5 s of audio from the app") })
+	waitUntil(t, "the end's row", func() bool {
+		return f.hasRow(t, call.Sid, "stream:ended "+sid+": stopped; 0.5 s of audio from the app")
+	})
 }
 
 // TestStreamRefused: a stream the policy refuses is a timeline error
