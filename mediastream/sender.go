@@ -293,10 +293,14 @@ func (st *stream) close(w *writer, conn *websocket.Conn, p *player) tonepay.Stre
 	if err := w.send(&Frame{Event: EventStop, StreamSid: st.req.StreamSid, Stop: &Stop{AccountSid: st.req.AccountSid, CallSid: st.req.CallSid}}); err != nil {
 		return end // the app is gone or stalled: the stream is over anyway
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	go func() { <-ctx.Done(); conn.CloseNow() }() // a close handshake the app never answers
-	conn.Close(websocket.StatusNormalClosure, "")
+	// The close handshake, waited for at most writeTimeout: an app that
+	// never answers it is left to the library's own limit, off this path.
+	done := make(chan struct{})
+	go func() { conn.Close(websocket.StatusNormalClosure, ""); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(writeTimeout):
+	}
 	return end
 }
 
