@@ -154,6 +154,9 @@ func (svc *Service) pressKeys(ctx context.Context, k tonepay.Keys) (*tonepay.Pre
 			}
 			continue
 		}
+		if k.Source == tonepay.KeySourceKeypad {
+			svc.streamKeys(k.CallSid, burst) // the simulated caller's tones, on the call's streams
+		}
 		now := svc.now()
 		w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 			return svc.pressBurst(ctx, tx, w, &p, k.AccountSid, k.CallSid, burst, now)
@@ -256,7 +259,7 @@ func (svc *Service) keysToSession(ctx context.Context, tx tonepay.Tx, w *txn.Wor
 }
 
 // merge folds the output of one more step into o: the latest fetch, wait
-// and <Pay>, every notify, the end. Never a Dial's leg (Bridged): legs takes
+// and <Pay>, every notify and stream opened or stopped, the end. Never a Dial's leg (Bridged): legs takes
 // it from each step before the merge, since a later step may end it.
 func merge(o, n voice.Output) voice.Output {
 	if n.Fetch != nil {
@@ -272,6 +275,8 @@ func merge(o, n voice.Output) voice.Output {
 		o.Pay = n.Pay
 	}
 	o.Notify = append(o.Notify, n.Notify...)
+	o.StartStreams = append(o.StartStreams, n.StartStreams...)
+	o.StopStreams = append(o.StopStreams, n.StopStreams...)
 	return o
 }
 

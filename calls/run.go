@@ -114,6 +114,7 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, cal
 			return err
 		}
 	}
+	svc.nameStreams(out) // in st too: the same *voice.Stream
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -533,6 +534,7 @@ func (svc *Service) StopCalls() {
 		delete(svc.timers, sid)
 	}
 	svc.mu.Unlock()
+	svc.stopAllStreams() // each sends its stop frame; the waits below include their ends
 	svc.runs.Wait()
 }
 
@@ -544,6 +546,8 @@ func (svc *Service) StopCalls() {
 func (svc *Service) CallbackAnswered(cb *tonepay.Callback, a *tonepay.Attempt) {
 	callSid, what := "", ""
 	switch {
+	case cb.Form.Has("StreamEvent"): // a media stream's statusCallback, on its call's chain
+		callSid, what = cb.Form.Get("CallSid"), "stream statusCallback: StreamEvent="+cb.Form.Get("StreamEvent")
 	case tonepay.IsSID(cb.Chain, tonepay.PrefixCall):
 		callSid, what = cb.Chain, "call progress: "+cb.Form.Get("CallStatus")
 	case cb.Form.Has("For"): // a <Pay>'s statusCallback

@@ -71,6 +71,10 @@ type Service struct {
 	// none) and the URL as the call asked for it ("" for inline Twiml); serve
 	// logs them. It runs on the runner's goroutine and must be quick.
 	AppError func(callSid string, code int, url string)
+	// Streamer opens the media streams of calls' <Start><Stream> and
+	// <Connect><Stream> (stream.go); with none, no stream opens and a
+	// <Connect><Stream> holds the call as a <Dial> does.
+	Streamer tonepay.Streamer
 
 	mu       sync.Mutex
 	timers   map[string]*time.Timer // the calls waiting in this process (run.go)
@@ -82,6 +86,9 @@ type Service struct {
 
 	doors    map[string]*queue     // the calls whose keys are being applied (door.go)
 	watchers map[string][]*watcher // legs watching calls' capture state (capture.go)
+
+	smu     sync.Mutex
+	streams map[string]map[string]*liveStream // open media streams, by call and stream SID (stream.go)
 }
 
 // Hooks observe the runtime for metrics. Each is called after the commit
@@ -98,7 +105,8 @@ type Hooks struct {
 // it drains and whose commits it is told of.
 func New(r *txn.Runner, pay Payments, log *slog.Logger) *Service {
 	svc := &Service{Tx: r, Pay: pay, NewSID: tonepay.NewSID, Sleep: wait.Sleep, Logger: log, Voice: voice.Engine{Instant: true},
-		timers: map[string]*time.Timer{}, doors: map[string]*queue{}, watchers: map[string][]*watcher{}}
+		timers: map[string]*time.Timer{}, doors: map[string]*queue{}, watchers: map[string][]*watcher{},
+		streams: map[string]map[string]*liveStream{}}
 	svc.runCtx, svc.stopRuns = context.WithCancel(context.Background())
 	r.SetDrain(svc.drain)
 	r.OnCommit(svc.committed)
@@ -130,6 +138,9 @@ func (svc *Service) commit(ctx context.Context, fn func(tonepay.Tx, *txn.Work) e
 func (svc *Service) committed(w *txn.Work) {
 	if len(w.Steps) > 0 {
 		svc.armTimers(w.Steps)
+	}
+	for _, e := range w.Steps {
+		svc.streamEffects(e)
 	}
 	if svc.AppError != nil {
 		for _, e := range w.Steps {

@@ -52,7 +52,7 @@ type Document struct {
 // Verb is one TwiML verb with its attributes, defaults applied and URLs
 // resolved. One flat struct, so that State stays plain JSON.
 type Verb struct {
-	Name string `json:"name"` // Say, Play, Pause, Gather, Redirect, Hangup, Reject, Dial, Connect, Pay
+	Name string `json:"name"` // Say, Play, Pause, Gather, Redirect, Hangup, Reject, Dial, Connect, Pay, Start, Stop
 	// Text is Say's words, Play's and Redirect's URL (resolved), or Dial's bare number.
 	Text     string `json:"text,omitempty"`
 	Voice    string `json:"voice,omitempty"`
@@ -71,7 +71,7 @@ type Verb struct {
 	Prompts             []Verb `json:"prompts,omitempty"` // Gather's nested Say/Play/Pause
 
 	CallerID     string `json:"callerId,omitempty"`
-	Nouns        []Noun `json:"nouns,omitempty"`     // Dial
+	Nouns        []Noun `json:"nouns,omitempty"`     // Dial; Connect's nouns other than <Stream> (Kind only)
 	TimeLimit    int    `json:"timeLimit,omitempty"` // Dial: seconds the bridge may last
 	HangupOnStar bool   `json:"hangupOnStar,omitempty"`
 
@@ -79,12 +79,9 @@ type Verb struct {
 
 	Pay *PayVerb `json:"pay,omitempty"` // Pay
 
-	// Attrs and Inner keep Connect's markup, for the issue that runs it
-	// (media streams): its attributes and its nouns' markup, with only the
-	// attributes tonepay knows (connectNouns), so that the saved state does
-	// not carry what a document adds.
-	Attrs map[string]string `json:"attrs,omitempty"`
-	Inner string            `json:"inner,omitempty"`
+	// Streams are the <Stream> nouns of <Start>, <Stop> and <Connect>
+	// (DESIGN §11): for <Stop>, only their names.
+	Streams []Stream `json:"streams,omitempty"`
 }
 
 // Noun is whom a Dial calls.
@@ -378,55 +375,13 @@ func (p *parser) verb(n *node, nested bool) (Verb, *Error) {
 	case "Pay":
 		err = p.pay(n, &v)
 	case "Connect":
-		v.Attrs = p.attrs(n, "action", "method")
-		var b strings.Builder
-		p.markup(&b, n)
-		v.Inner = strings.TrimSpace(b.String())
-		if v.Method, err = method(v.Attrs, 12200, name); err == nil && v.Attrs["action"] != "" {
-			v.Action, err = p.resolve(v.Attrs["action"], CodeRelativeAction, name)
-		}
+		err = p.connect(n, &v)
+	case "Start", "Stop":
+		p.streams(n, &v)
 	default:
 		return v, errorf(CodeSchema, "Schema validation: <%s> is not a TwiML verb tonepay runs", name)
 	}
 	return v, err
-}
-
-// connectNouns are the attributes kept on <Connect>'s nouns: those of
-// <Stream> and its <Parameter>, the noun tonepay runs (DESIGN §11; twilio-go
-// also writes connectorName). Other nouns are kept without attributes.
-var connectNouns = map[string][]string{
-	"Stream":    {"url", "name", "connectorName", "track", "statusCallback", "statusCallbackMethod"},
-	"Parameter": {"name", "value"},
-}
-
-var escapeText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// markup writes n's content as XML: its text and elements in order, each
-// element with its known attributes only (the others are counted).
-func (p *parser) markup(b *strings.Builder, n *node) {
-	prev := 0
-	for i, c := range n.Nodes {
-		escapeText.WriteString(b, n.Text[prev:n.at[i]])
-		prev = n.at[i]
-		b.WriteString("<" + c.Name)
-		for _, a := range c.Attrs {
-			if !slices.Contains(connectNouns[c.Name], a.Name.Local) {
-				p.unknownAttr(a.Name.Local, c.Name)
-				continue
-			}
-			b.WriteString(" " + a.Name.Local + `="`)
-			xml.EscapeText(b, []byte(a.Value))
-			b.WriteByte('"')
-		}
-		if len(c.Nodes) == 0 && c.Text == "" {
-			b.WriteString("/>")
-			continue
-		}
-		b.WriteByte('>')
-		p.markup(b, c)
-		b.WriteString("</" + c.Name + ">")
-	}
-	escapeText.WriteString(b, n.Text[prev:])
 }
 
 func (p *parser) gather(n *node, v *Verb) *Error {

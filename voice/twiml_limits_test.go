@@ -3,6 +3,7 @@ package voice
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -126,7 +127,7 @@ func TestParseUnknownAttributes(t *testing.T) {
 		strings.Contains(w.Message, `"a9"`) || len(w.Message) > 300 {
 		t.Errorf("warning %+v", w)
 	}
-	if v := doc.Verbs[0]; v.Text != "Hello" || v.Attrs != nil {
+	if v := doc.Verbs[0]; v.Text != "Hello" || v.Streams != nil {
 		t.Errorf("verb %+v", v)
 	}
 
@@ -166,8 +167,8 @@ func TestParseUnknownAttributes(t *testing.T) {
 	}
 }
 
-// TestParseConnectKept: <Connect>'s attributes and markup are kept for the
-// runner of media streams, without the attributes tonepay does not know.
+// TestParseConnectKept: <Connect>'s <Stream> is parsed into the verb, with
+// only the attributes tonepay knows (the others are one warning).
 func TestParseConnectKept(t *testing.T) {
 	doc, err := Parse([]byte(`<Response><Connect action="/after" method="GET" colour="red">
 		<Stream url="wss://x.example/s?a=1&amp;b=2" track="inbound_track" size="9"><Parameter name="k" value="&lt;v&gt;"/></Stream>
@@ -176,9 +177,9 @@ func TestParseConnectKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := doc.Verbs[0]
-	want := `<Stream url="wss://x.example/s?a=1&amp;b=2" track="inbound_track"><Parameter name="k" value="&lt;v&gt;"/></Stream>`
-	if v.Inner != want || len(v.Attrs) != 2 || v.Attrs["action"] != "/after" || v.Attrs["method"] != "GET" || v.Method != "GET" {
-		t.Errorf("connect %+v\nwant inner %s", v, want)
+	want := Stream{URL: "wss://x.example/s?a=1&b=2", Track: "inbound_track", Bidirectional: true, Parameters: map[string]string{"k": "<v>"}}
+	if len(v.Streams) != 1 || !reflect.DeepEqual(v.Streams[0], want) || v.Action != "https://ivr.acme.io/after" || v.Method != "GET" {
+		t.Errorf("connect %+v\nwant stream %+v", v, want)
 	}
 	if len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0].Message, "2 ") {
 		t.Errorf("warnings %v", doc.Warnings)

@@ -76,7 +76,7 @@ func TestParse(t *testing.T) {
 		{"dial nothing", `<Response><Dial/></Response>`, 13223, nil, 0},
 		{"dial bad timeout", `<Response><Dial timeout="-1">+1555</Dial></Response>`, 0, []Verb{dialDefaults}, 1},
 		{"connect raw", `<Response><Connect action="/after"><Stream url="wss://x.example/s"/></Connect></Response>`, 0,
-			[]Verb{{Name: "Connect", Action: "https://ivr.acme.io/after", Method: "POST", Attrs: map[string]string{"action": "/after"}, Inner: `<Stream url="wss://x.example/s"/>`}}, 0},
+			[]Verb{{Name: "Connect", Action: "https://ivr.acme.io/after", Method: "POST", Streams: []Stream{{URL: "wss://x.example/s", Track: "inbound_track", Bidirectional: true}}}}, 0},
 		{"pay kept", `<Response><Pay chargeAmount="10.00"><Prompt for="payment-card-number"><Say>Card</Say></Prompt></Pay></Response>`, 0,
 			nil, 0},
 		{"comments ignored", `<Response><!-- hi --><Hangup/></Response><!-- end -->`, 0, []Verb{{Name: "Hangup"}}, 0},

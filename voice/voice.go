@@ -39,6 +39,7 @@ const (
 	CallerHangUp                 // the caller hung up
 	PayAsk                       // the <Pay> session asks for Ask now: play its prompt
 	PayEnded                     // the <Pay> session ended: Params are the action's fields (Result, ...)
+	StreamEnded                  // the stream Stream (its SID) ended: the app closed it, it failed, or it was stopped
 )
 
 // Input is something that happened to the call.
@@ -62,6 +63,8 @@ type Input struct {
 
 	Ask    *tonepay.PayAsk // PayAsk
 	Params url.Values      // PayEnded: Result, PaymentToken, masked fields, PayConnector_*, ...
+
+	Stream string // StreamEnded: the stream's SID
 }
 
 // Fetch is a request the runner makes for the call: Params go in the body of
@@ -83,7 +86,7 @@ type Wait struct {
 // Entry is one line of the call's timeline.
 type Entry struct {
 	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"` // fetch, fetched, verb, say, play, key, error, warning, hangup; webhook (the runner's: a status callback's answer)
+	Kind   string    `json:"kind"` // fetch, fetched, verb, say, play, key, error, warning, hangup, stream; webhook (the runner's: a status callback's answer)
 	Verb   string    `json:"verb,omitempty"`
 	Text   string    `json:"text,omitempty"` // words heard, a URL played, a key, a Dial target
 	URL    string    `json:"url,omitempty"`
@@ -152,6 +155,11 @@ type Output struct {
 	// from Pay.Pay.Params(), gives it the call's keys, and feeds back
 	// PayAsk and PayEnded inputs.
 	Pay *Verb
+	// StartStreams are the streams to open after commit, StopStreams those
+	// to stop (the runner sets each new one's Sid before it saves State,
+	// which holds the same *Stream).
+	StartStreams []*Stream
+	StopStreams  []*Stream
 	// Ended is the final status when the call ends in this step.
 	Ended    string
 	Timeline []Entry
@@ -202,6 +210,9 @@ type State struct {
 	// Progress counts the call-progress callbacks queued so far: the next
 	// one's SequenceNumber. The runner's, kept here to be saved with the rest.
 	Progress int `json:"progress,omitempty"`
+	// Streams are the call's open media streams: <Start>'s and the
+	// <Connect>'s (see stream.go).
+	Streams []*Stream `json:"streams,omitempty"`
 
 	// CallToken (inbound calls) is the opaque token Twilio sends so that
 	// the app may forward the call (Calls create CallToken); ForwardedFrom,
@@ -355,6 +366,8 @@ func (r *run) step(in Input) {
 			break
 		}
 		r.payEnd(in.Params)
+	case StreamEnded:
+		r.streamEnded(in.Stream)
 	case CallerHangUp:
 		if c := s.Current; c != nil && c.Action != "" && (c.Name == "Dial" || c.Name == "Connect" || c.Name == "Pay") {
 			// The action is still requested; what it answers cannot run.
@@ -451,6 +464,9 @@ func (r *run) bridgeEnd() {
 	s := r.s
 	v := *s.Current
 	s.Current, s.Wait = nil, nil
+	if v.Name == "Connect" {
+		r.stopBidirectional() // its far end left: the stream ends with it, if it has not already
+	}
 	r.log(Entry{Kind: "verb", Verb: v.Name, Text: "ended"})
 	if v.Action == "" {
 		r.continueDoc()
@@ -624,6 +640,13 @@ func (r *run) verb(v Verb) {
 	case "Hangup", "Reject":
 		r.log(Entry{Kind: "verb", Verb: v.Name, Text: v.Reason})
 		r.end(tonepay.CallCompleted, 0)
+	case "Start":
+		r.log(Entry{Kind: "verb", Verb: v.Name})
+		for _, st := range v.Streams {
+			r.startStream(v, st)
+		}
+	case "Stop":
+		r.stop(v)
 	case "Dial", "Connect":
 		// The simulated far end answers at once; the call stays here until
 		// one side hangs up or the call is redirected.
@@ -640,6 +663,9 @@ func (r *run) verb(v Verb) {
 			}
 			r.out.Bridged = &n
 			s.Wait = &Wait{For: "dial", Until: r.now.Add(time.Duration(v.TimeLimit) * time.Second)}
+		}
+		if v.Name == "Connect" && len(v.Streams) > 0 && !r.startStream(v, v.Streams[0]) {
+			r.bridgeEnd() // its stream cannot open: the TwiML goes on at once
 		}
 	case "Pay":
 		r.pay(v)
@@ -768,6 +794,7 @@ func (r *run) update(in Input) {
 		r.notify(*s.Current) // Twilio requests the Dial action, ignores it, then runs the update
 	}
 	r.log(Entry{Kind: "verb", Verb: "Update", URL: in.URL, Method: in.Method})
+	r.stopBidirectional() // the call leaves a <Connect>; <Start>'s streams go on
 	s.Current, s.Wait, s.Fetch, s.Doc, s.Digits, s.DigitsMasked, s.Prompt, s.Hops, s.Held, s.Playing = nil, nil, nil, nil, "", false, 0, 0, false, nil
 	if held := reserved(in.URL); in.URL != "" && held != "" {
 		s.Held = true
@@ -785,6 +812,7 @@ func (r *run) end(status string, code int) {
 	s := r.s
 	s.Status, s.ErrorCode = status, code
 	s.Current, s.Wait, s.Fetch, s.Playing = nil, nil, nil, nil
+	r.stopStreams(func(*Stream) bool { return true }) // every stream gets its stop frame
 	r.out.Ended = status
 	r.log(Entry{Kind: "hangup", Text: status, Code: code})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tonepay/tonepay/console"
 	"github.com/tonepay/tonepay/events"
 	"github.com/tonepay/tonepay/internal/txn"
+	"github.com/tonepay/tonepay/mediastream"
 	"github.com/tonepay/tonepay/metrics"
 	"github.com/tonepay/tonepay/payments"
 	"github.com/tonepay/tonepay/seal"
@@ -203,6 +204,8 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	s.dispatcher.Answered = s.calls.CallbackAnswered // webhooks and their answers on calls' timelines
 	// Calls run their TwiML: requests to the apps under the callbacks' policy.
 	s.calls.Fetcher = webhook.NewFetcher(store, policy, 0)
+	// Their media streams dial the apps under the same policy.
+	s.calls.Streamer = &mediastream.Sender{Client: webhook.NewClient(policy, 0), Accounts: store, Logger: log}
 	// A broken app (404, no answer, a document that does not run) is a WARN
 	// per host, rate-limited as failing callbacks are.
 	s.calls.AppError = (&webhook.AppErrorLog{Logger: log}).Report
