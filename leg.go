@@ -34,6 +34,9 @@ type LegService interface {
 	// call of req.AccountSid. Errors: the store's (a call with that SID
 	// exists: a leg reopens nothing).
 	StartLeg(ctx context.Context, req *LegRequest) (*Call, error)
+	// FindCall is CallService.FindCall: whether a stream's call exists,
+	// and whether it has ended (a leg reopens nothing).
+	FindCall(ctx context.Context, accountSid, sid string) (*Call, error)
 	// Press is CallService.Press: a real-time source's keys are handed
 	// over and it returns at once.
 	Press(ctx context.Context, k Keys) (*Pressed, error)
