@@ -204,11 +204,10 @@ func (s *stream) read() (websocket.StatusCode, string) {
 	})
 	defer silent.Stop()
 	var (
-		det    = dtmf.NewDetector()
-		dd     dedup
-		flood  flood
-		opened = time.Now() // the dtmf frames' clock: arrival since the socket opened
-		audio  int64        // the tones' clock: samples of inbound audio so far
+		det   = dtmf.NewDetector()
+		dd    dedup
+		flood flood
+		audio int64 // the stream's clock: samples of inbound audio so far
 	)
 	for {
 		typ, b, err := s.conn.Read(s.ctx)
@@ -230,7 +229,7 @@ func (s *stream) read() (websocket.StatusCode, string) {
 			case err != nil:
 				c = violation("%v", err)
 			default:
-				c = s.frame(f, pcm, det, &dd, now.Sub(opened), &audio)
+				c = s.frame(f, pcm, det, &dd, &audio)
 			}
 		}
 		if c != nil {
@@ -263,9 +262,9 @@ func (s *stream) callSid() string {
 	return s.leg.call
 }
 
-// frame acts on one parsed frame. at is its arrival since the socket
-// opened; *audio counts the inbound samples.
-func (s *stream) frame(f *Frame, pcm []byte, det *dtmf.Detector, dd *dedup, at time.Duration, audio *int64) *closed {
+// frame acts on one parsed frame. *audio counts the inbound samples so
+// far: the stream's audio clock (receiver_dedup.go).
+func (s *stream) frame(f *Frame, pcm []byte, det *dtmf.Detector, dd *dedup, audio *int64) *closed {
 	if s.leg == nil {
 		switch f.Event {
 		case EventConnected:
@@ -285,14 +284,14 @@ func (s *stream) frame(f *Frame, pcm []byte, det *dtmf.Detector, dd *dedup, at t
 			return nil // what the caller hears (both_tracks): no keys in it
 		}
 		for _, k := range det.WriteMulaw(pcm) {
-			if dd.add(k.Digit, true, time.Duration(k.Offset)*time.Second/8000) {
+			if dd.add(k.Digit, true, samples(k.Offset)) {
 				s.press(k.Digit)
 			}
 		}
 		*audio += int64(len(pcm))
 	case EventDTMF:
 		d := f.DTMF.Digit[0]
-		if dd.add(d, false, at) {
+		if dd.add(d, false, samples(*audio)) {
 			s.press(d)
 		}
 	case EventStop:

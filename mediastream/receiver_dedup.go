@@ -3,14 +3,19 @@ package mediastream
 import "time"
 
 // A press reported twice (Twilio's dtmf frame, and the tone this side
-// detects in the same call's audio) counts once. Two clocks meet here, both
-// measured from the start of the stream: a tone's time is where it starts
-// in the inbound audio (the detector's sample offset, at 8,000 samples a
-// second: the audio's own clock, unaffected by network jitter), and a dtmf
-// frame's is its arrival since the socket opened (the frame carries no
-// timestamp). Twilio sends media in real time from the start, so the two
-// stay within a few tens of milliseconds of each other; a frame comes some
-// 100 ms after its tone began (once Twilio has recognized the key).
+// detects in the same call's audio) counts once. Both reports are placed
+// on one clock, the stream's audio: 8,000 inbound samples a second, counted
+// from the first media frame. A tone is at the sample where it starts (the
+// detector's offset); a dtmf frame, which carries no timestamp, is at the
+// audio received before it arrived: Twilio interleaves its frames in real
+// time, so a frame's place among the media frames is its time. Unlike
+// arrival times, this clock cannot be skewed by the network or by this
+// reader being late (a busy machine reads a burst of queued frames at
+// once), and needs no anchoring between two clocks. The frame for a press
+// comes once Twilio has recognised the tone, some 40-100 ms after it began.
+
+// samples is a position on the audio clock.
+func samples(n int64) time.Duration { return time.Duration(n) * time.Second / 8000 }
 
 // dedupWindow: one press reported by both within it counts once (DESIGN §11).
 const dedupWindow = 200 * time.Millisecond
