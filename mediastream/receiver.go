@@ -383,7 +383,16 @@ func (s *stream) start(f *Frame) *closed {
 	r.live[st.CallSid] = l
 	s.leg = l
 	r.mu.Unlock()
-	l.stopListen = r.Legs.Listen(l.account, l.call, func(heard []tonepay.Heard, ended bool) { r.heard(l, heard, ended) })
+	stop := r.Legs.Listen(l.account, l.call, func(heard []tonepay.Heard, ended bool) { r.heard(l, heard, ended) })
+	r.mu.Lock()
+	ended := r.live[l.call] != l // the leg ended meanwhile (a shutdown)
+	if !ended {
+		l.stopListen = stop
+	}
+	r.mu.Unlock()
+	if ended {
+		stop()
+	}
 	return nil
 }
 
@@ -423,9 +432,10 @@ func (s *stream) endLeg(why string) {
 		}
 		l.cur = nil
 		delete(r.live, l.call)
+		stop := l.stopListen
 		r.mu.Unlock()
-		if l.stopListen != nil {
-			l.stopListen()
+		if stop != nil {
+			stop()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
