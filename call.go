@@ -46,8 +46,9 @@ const (
 	LegSIP Leg = "sip"
 )
 
-// RunsTwiML reports whether tonepay runs the call's TwiML: every leg but a
-// stream's, whose TwiML Twilio runs.
+// RunsTwiML reports whether tonepay runs the TwiML of every call on the
+// leg: every leg but a stream's. Twilio runs a streamed call's own TwiML;
+// tonepay runs only what it is given for it (Call.RunsTwiML).
 func (l Leg) RunsTwiML() bool { return l != LegStream }
 
 // Simulated reports whether the call has no real caller: keys may be
@@ -97,6 +98,13 @@ func (c *Call) InProgress(op string) error {
 	}
 	return nil
 }
+
+// RunsTwiML reports whether tonepay runs the call's TwiML: a leg's that
+// runs every call's (Leg.RunsTwiML), or a streamed call's that was given a
+// document: its number's VoiceUrl when the stream started, or a Calls
+// update's Url or Twiml. A streamed call given none only holds, for
+// agent-assisted Payments.
+func (c *Call) RunsTwiML() bool { return c.Leg.RunsTwiML() || c.URL != "" || c.Twiml != "" }
 
 // Duration is the length of an ended call in whole seconds, as Twilio reports it.
 func (c *Call) Duration() int {

@@ -126,8 +126,16 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 			return nil
 		}
 		run, st, err := loadRun(ctx, tx, call.Sid)
-		if err != nil || run == nil {
+		if err != nil {
 			return err
+		}
+		if run == nil {
+			if call.Leg != tonepay.LegStream || call.ParentCallSid != "" || !svc.twiml(call) {
+				return nil // a Dial's far end holds, whatever it is told
+			}
+			// A streamed call given its first document: it runs now, as an
+			// inbound call's first document does.
+			return svc.startRun(ctx, tx, w, call, now)
 		}
 		in := voice.Input{Kind: voice.Update, Method: call.Method}
 		if req.URL != nil {

@@ -28,8 +28,18 @@ func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallR
 		return nil, tonepay.Errorf(tonepay.CodeInvalidTo, "Invalid 'To' Phone Number %s: not one of the account's IncomingPhoneNumbers", req.To)
 	}
 	n := nums[0]
-	cr := &tonepay.CreateCallRequest{AccountSid: req.AccountSid, To: req.To, From: req.From, URL: n.VoiceURL}
-	cr.Method = n.VoiceMethod
+	cr := &tonepay.CreateCallRequest{AccountSid: req.AccountSid, To: req.To, From: req.From}
+	numberSettings(cr, n)
+	return svc.createCall(ctx, cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
+		c.PhoneNumberSid, c.ForwardedFrom = n.Sid, req.ForwardedFrom
+	})
+}
+
+// numberSettings makes the number's VoiceUrl (and its methods, fallback
+// and StatusCallback) the call's, as when Twilio routes a caller to it: an
+// inbound call's, and a stream's whose To is the number.
+func numberSettings(cr *tonepay.CreateCallRequest, n *tonepay.PhoneNumber) {
+	cr.URL, cr.Method = n.VoiceURL, n.VoiceMethod
 	cr.FallbackURL, cr.FallbackMethod = n.VoiceFallbackURL, n.VoiceFallbackMethod
 	cr.StatusCallback, cr.StatusCallbackMethod = n.StatusCallback, n.StatusCallbackMethod
 	if n.StatusCallback != "" {
@@ -37,9 +47,6 @@ func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallR
 		cr.StatusCallbackEvents = []string{tonepay.EventCompleted}
 	}
 	cr.Timeout = tonepay.DefaultCallTimeout
-	return svc.createCall(ctx, cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
-		c.PhoneNumberSid, c.ForwardedFrom = n.Sid, req.ForwardedFrom
-	})
 }
 
 // clipText keeps an error message short whatever a client sent.

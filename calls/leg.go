@@ -6,32 +6,43 @@ import (
 	"github.com/tonepay/tonepay"
 )
 
-// LegRequest is a real call that a leg (a media stream, a SIP trunk) has
-// answered, to register with the runtime.
-type LegRequest struct {
-	// AccountSid, From, To; for a leg whose TwiML tonepay runs (SIP), the
-	// Url or Twiml to run and their settings.
-	tonepay.CreateCallRequest
-	// CallSid is the call's SID: Twilio's own on a stream, so that the
-	// agent's app uses the Payments API with it; "" makes one.
-	CallSid string
-	Leg     tonepay.Leg // LegStream or LegSIP
-}
+var _ tonepay.LegService = (*Service)(nil)
 
-// StartLeg registers a real caller's call: an inbound call of the account,
-// in progress (ringing until its first document answers, when tonepay runs
-// its TwiML: Leg.RunsTwiML). Its keys then come through Press with the
-// leg's source. It returns once the call's TwiML, if any, waits for the
-// caller. Errors: 64020 a simulated leg; the store's (a call with that SID
-// exists: a leg reopens nothing).
+// LegRequest is tonepay.LegRequest: a real call a leg has answered.
+type LegRequest = tonepay.LegRequest
+
+// StartLeg implements tonepay.LegService: a real caller's call, an inbound
+// call of the account, in progress (ringing until its first document
+// answers, when tonepay runs its TwiML: Call.RunsTwiML). A stream's call
+// runs TwiML only when it is given some: its To is an IncomingPhoneNumber of
+// the account with a VoiceUrl (the number's settings become the call's, as
+// for CreateInbound), or later a Calls update's Url or Twiml. Its keys then
+// come through Press with the leg's source. It returns once the call's
+// TwiML, if any, waits for the caller. Errors: 64020 a simulated leg; the
+// store's (a call with that SID exists: a leg reopens nothing).
 func (svc *Service) StartLeg(ctx context.Context, req *LegRequest) (*tonepay.Call, error) {
 	if req.Leg.Simulated() {
 		return nil, tonepay.Errorf(tonepay.CodeInvalidParameter, "StartLeg: a simulated call is created with CreateCall")
 	}
-	return svc.createCall(ctx, &req.CreateCallRequest, tonepay.DirectionInbound, func(c *tonepay.Call) {
+	cr := req.CreateCallRequest
+	var n *tonepay.PhoneNumber
+	if req.Leg == tonepay.LegStream && cr.URL == "" && cr.Twiml == "" && tonepay.IsE164(cr.To) {
+		nums, err := svc.Tx.Store.FindNumbers(ctx, tonepay.NumberFilter{AccountSid: cr.AccountSid, PhoneNumber: cr.To, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(nums) > 0 && nums[0].VoiceURL != "" {
+			n = nums[0]
+			numberSettings(&cr, n)
+		}
+	}
+	return svc.createCall(ctx, &cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
 		if req.CallSid != "" {
 			c.Sid = req.CallSid
 		}
 		c.Leg = req.Leg
+		if n != nil {
+			c.PhoneNumberSid = n.Sid
+		}
 	})
 }

@@ -62,7 +62,7 @@ type Service struct {
 	// Voice runs calls' TwiML; Fetcher makes its requests. With no
 	// Fetcher the runtime runs no TwiML and keeps no timelines: every call
 	// holds until hung up (an API-only runtime, for tests). With one, the
-	// call's Leg decides (tonepay.Leg.RunsTwiML).
+	// call decides (tonepay.Call.RunsTwiML).
 	Voice   voice.Engine
 	Fetcher tonepay.Fetcher
 	// AppError, if set, is told each error a call's app caused (the
@@ -86,6 +86,7 @@ type Service struct {
 
 	doors    map[string]*queue     // the calls whose keys are being applied (door.go)
 	watchers map[string][]*watcher // legs watching calls' capture state (capture.go)
+	hearers  map[string][]*hearer  // legs listening to what calls say (listen.go)
 
 	smu     sync.Mutex
 	streams map[string]map[string]*liveStream // open media streams, by call and stream SID (stream.go)
@@ -106,7 +107,7 @@ type Hooks struct {
 func New(r *txn.Runner, pay Payments, log *slog.Logger) *Service {
 	svc := &Service{Tx: r, Pay: pay, NewSID: tonepay.NewSID, Sleep: wait.Sleep, Logger: log, Voice: voice.Engine{Instant: true},
 		timers: map[string]*time.Timer{}, doors: map[string]*queue{}, watchers: map[string][]*watcher{},
-		streams: map[string]map[string]*liveStream{}}
+		hearers: map[string][]*hearer{}, streams: map[string]map[string]*liveStream{}}
 	svc.runCtx, svc.stopRuns = context.WithCancel(context.Background())
 	r.SetDrain(svc.drain)
 	r.OnCommit(svc.committed)
@@ -115,9 +116,9 @@ func New(r *txn.Runner, pay Payments, log *slog.Logger) *Service {
 
 func (svc *Service) now() time.Time { return svc.Tx.Now().UTC() }
 
-// twiml reports whether this runtime runs call's TwiML: its leg's rule, in
+// twiml reports whether this runtime runs call's TwiML: the call's rule, in
 // a runtime that can fetch documents.
-func (svc *Service) twiml(call *tonepay.Call) bool { return svc.Fetcher != nil && call.Leg.RunsTwiML() }
+func (svc *Service) twiml(call *tonepay.Call) bool { return svc.Fetcher != nil && call.RunsTwiML() }
 
 // timelines reports whether the runtime keeps calls' timelines: one that
 // runs TwiML keeps every call's, whatever its leg.
@@ -151,6 +152,9 @@ func (svc *Service) committed(w *txn.Work) {
 	}
 	if len(w.Capture) > 0 {
 		svc.notifyCapture(w.Capture)
+	}
+	if len(w.Steps) > 0 {
+		svc.wakeListeners(w.Steps)
 	}
 	if !w.Settled {
 		svc.settle(w.Steps)

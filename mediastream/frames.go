@@ -9,8 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-
-	"github.com/coder/websocket"
+	"time"
 )
 
 // Events of Twilio's frames.
@@ -57,6 +56,14 @@ type MediaFormat struct {
 	SampleRate int    `json:"sampleRate"`
 	Channels   int    `json:"channels"`
 }
+
+// A media frame carries 20 ms of audio: 160 bytes of 8 kHz mu-law, whose
+// silence is 0xFF (mu-law's zero).
+const (
+	frameBytes   = 160
+	frameEvery   = 20 * time.Millisecond
+	mulawSilence = 0xFF
+)
 
 // Mulaw8k is the only format Twilio streams.
 var Mulaw8k = MediaFormat{Encoding: "audio/x-mulaw", SampleRate: 8000, Channels: 1}
@@ -135,7 +142,3 @@ func MediaFrame(streamSid string, m Media, audio []byte) *Frame {
 	m.Payload = base64.StdEncoding.EncodeToString(audio)
 	return &Frame{Event: EventMedia, StreamSid: streamSid, Media: &m}
 }
-
-// The WebSocket library both sides use (ISC licence), named here so the
-// module requires it from the start.
-var _ = websocket.StatusPolicyViolation

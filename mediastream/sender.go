@@ -41,8 +41,6 @@ type Sender struct {
 }
 
 const (
-	frameEvery   = 20 * time.Millisecond
-	frameBytes   = 160 // 20 ms of 8 kHz mu-law
 	bytesPerSec  = 8000
 	dialTimeout  = 10 * time.Second
 	writeTimeout = 2 * time.Second // a write slower than this closes the stream (31924)
@@ -53,23 +51,20 @@ const (
 	// per component (Q.23 senders send -6 to -10).
 	toneMs, gapMs = 100, 100
 	toneLevel     = -8.0
-	// maxAppMessage bounds one frame from the app, as the receiver does.
-	maxAppMessage = 64 << 10
-	// maxQueued bounds the app's audio waiting to play: ten minutes.
-	maxQueued = 10 * 60 * bytesPerSec
-	silence   = 0xFF // mu-law zero
+	// maxAppAudio bounds the app's audio waiting to play: ten minutes.
+	maxAppAudio = 10 * 60 * bytesPerSec
 	// userAgent is what Twilio's stream client sends.
 	userAgent = "Twilio.TmeWs/1.0"
 )
 
 // OpenStream implements tonepay.Streamer.
 func (s *Sender) OpenStream(ctx context.Context, req tonepay.StreamRequest, ev tonepay.StreamEvents) tonepay.Stream {
-	st := &stream{s: s, req: req, ev: ev, keys: make(chan byte, 256), stop: make(chan struct{})}
+	st := &sentStream{s: s, req: req, ev: ev, keys: make(chan byte, 256), stop: make(chan struct{})}
 	go st.run(ctx)
 	return st
 }
 
-type stream struct {
+type sentStream struct {
 	s    *Sender
 	req  tonepay.StreamRequest
 	ev   tonepay.StreamEvents
@@ -80,7 +75,7 @@ type stream struct {
 
 // Press implements tonepay.Stream. A key beyond 256 waiting is dropped:
 // nobody presses that fast.
-func (st *stream) Press(key byte) {
+func (st *sentStream) Press(key byte) {
 	select {
 	case st.keys <- key:
 	default:
@@ -88,9 +83,9 @@ func (st *stream) Press(key byte) {
 }
 
 // Stop implements tonepay.Stream.
-func (st *stream) Stop() { st.once.Do(func() { close(st.stop) }) }
+func (st *sentStream) Stop() { st.once.Do(func() { close(st.stop) }) }
 
-func (st *stream) run(ctx context.Context) {
+func (st *sentStream) run(ctx context.Context) {
 	end := st.serve(ctx)
 	if end.Why != tonepay.StreamStopped {
 		st.log().Info("media stream ended", "why", end.Why, "code", end.Code, "error", end.Error)
@@ -100,7 +95,7 @@ func (st *stream) run(ctx context.Context) {
 	}
 }
 
-func (st *stream) log() *slog.Logger {
+func (st *sentStream) log() *slog.Logger {
 	l := st.s.Logger
 	if l == nil {
 		l = slog.Default()
@@ -115,7 +110,7 @@ func failed(code int, msg string) tonepay.StreamEnd {
 // dial opens the socket, signed as Twilio signs a WebSocket upgrade: the
 // URL alone (its query included, its credentials not), with the account's
 // auth token. Stop or ctx abandon the dial.
-func (st *stream) dial(ctx context.Context) (*websocket.Conn, *tonepay.StreamEnd) {
+func (st *sentStream) dial(ctx context.Context) (*websocket.Conn, *tonepay.StreamEnd) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	go func() {
@@ -148,7 +143,7 @@ func (st *stream) dial(ctx context.Context) (*websocket.Conn, *tonepay.StreamEnd
 		e := failed(tonepay.CodeStreamHandshake, "handshake failed: "+describe(err, res))
 		return nil, &e
 	}
-	conn.SetReadLimit(maxAppMessage)
+	conn.SetReadLimit(MaxMessage)
 	return conn, nil
 }
 
@@ -178,7 +173,7 @@ type appFrame struct {
 }
 
 // serve runs the stream until it ends, and says how.
-func (st *stream) serve(ctx context.Context) tonepay.StreamEnd {
+func (st *sentStream) serve(ctx context.Context) tonepay.StreamEnd {
 	conn, fail := st.dial(ctx)
 	if fail != nil {
 		return *fail
@@ -204,7 +199,7 @@ func (st *stream) serve(ctx context.Context) tonepay.StreamEnd {
 	frames := make(chan appFrame, 16)
 	go st.read(rctx, conn, frames)
 
-	p := &player{}
+	p := &appPlayer{}
 	var in, out track
 	for _, t := range st.req.Tracks {
 		switch t {
@@ -288,7 +283,7 @@ func (st *stream) serve(ctx context.Context) tonepay.StreamEnd {
 }
 
 // close ends a stopped stream: the stop frame, then the close handshake.
-func (st *stream) close(w *writer, conn *websocket.Conn, p *player) tonepay.StreamEnd {
+func (st *sentStream) close(w *writer, conn *websocket.Conn, p *appPlayer) tonepay.StreamEnd {
 	end := tonepay.StreamEnd{Why: tonepay.StreamStopped, Audio: p.audio()}
 	if err := w.send(&Frame{Event: EventStop, StreamSid: st.req.StreamSid, Stop: &Stop{AccountSid: st.req.AccountSid, CallSid: st.req.CallSid}}); err != nil {
 		return end // the app is gone or stalled: the stream is over anyway
@@ -304,7 +299,7 @@ func (st *stream) close(w *writer, conn *websocket.Conn, p *player) tonepay.Stre
 	return end
 }
 
-func (st *stream) echo(w *writer, name string) error {
+func (st *sentStream) echo(w *writer, name string) error {
 	if err := w.send(&Frame{Event: EventMark, StreamSid: st.req.StreamSid, Mark: &Mark{Name: name}}); err != nil {
 		return err
 	}
@@ -316,7 +311,7 @@ func (st *stream) echo(w *writer, name string) error {
 
 // read passes the app's frames on until the socket ends or a frame breaks
 // the protocol; Twilio's apps send only media, mark and clear.
-func (st *stream) read(ctx context.Context, conn *websocket.Conn, frames chan<- appFrame) {
+func (st *sentStream) read(ctx context.Context, conn *websocket.Conn, frames chan<- appFrame) {
 	give := func(af appFrame) bool {
 		select {
 		case frames <- af:
@@ -426,7 +421,7 @@ func (t *track) next() ([]byte, []byte) {
 	out := make([]byte, frameBytes)
 	n := copy(out, t.tone)
 	for i := n; i < frameBytes; i++ {
-		out[i] = silence
+		out[i] = mulawSilence
 	}
 	t.tone = t.tone[n:]
 	t.sent += int64(n)
@@ -444,7 +439,7 @@ func (t *track) next() ([]byte, []byte) {
 // player plays the app's audio in real time: 8,000 bytes a second from
 // when it is queued. Marks wait in the queue behind the audio sent before
 // them.
-type player struct {
+type appPlayer struct {
 	queue    []item
 	queued   int // bytes of audio in queue
 	received int64
@@ -457,12 +452,12 @@ type item struct {
 	isMk bool
 }
 
-func (p *player) audio() time.Duration {
+func (p *appPlayer) audio() time.Duration {
 	return time.Duration(p.received) * time.Second / bytesPerSec
 }
 
 // play advances the queue to now and returns the marks reached.
-func (p *player) play(now time.Time) []string {
+func (p *appPlayer) play(now time.Time) []string {
 	adv := int(now.Sub(p.last) * bytesPerSec / time.Second)
 	if adv > 0 || len(p.queue) == 0 {
 		// Keep the fraction of a byte: count from where the bytes ended.
@@ -494,7 +489,7 @@ func (p *player) play(now time.Time) []string {
 }
 
 // take applies one of the app's frames and returns the marks to echo now.
-func (p *player) take(f *Frame, audio []byte, now time.Time) ([]string, error) {
+func (p *appPlayer) take(f *Frame, audio []byte, now time.Time) ([]string, error) {
 	switch f.Event {
 	case EventMedia:
 		p.play(now) // an empty queue starts playing now
@@ -502,8 +497,8 @@ func (p *player) take(f *Frame, audio []byte, now time.Time) ([]string, error) {
 		if len(audio) == 0 {
 			return nil, nil
 		}
-		if p.queued+len(audio) > maxQueued {
-			return nil, fmt.Errorf("the app queued over %d minutes of audio", maxQueued/bytesPerSec/60)
+		if p.queued+len(audio) > maxAppAudio {
+			return nil, fmt.Errorf("the app queued over %d minutes of audio", maxAppAudio/bytesPerSec/60)
 		}
 		p.queue = append(p.queue, item{n: len(audio)})
 		p.queued += len(audio)

@@ -45,7 +45,7 @@ func newSandbox(cfg tonepay.ConnectorConfig) (tonepay.Connector, error) {
 // and committed.
 var secretSettings = []string{"password", "secret_key", "api_key", "token"}
 
-// connectorFile is the shape of the config file:
+// configFile is the shape of the config file:
 //
 //	[[connector]]
 //	name = "Acme"
@@ -56,7 +56,12 @@ var secretSettings = []string{"password", "secret_key", "api_key", "token"}
 //	url = "https://pay.example.com/twilio"
 //	username = "twilio"
 //	password_env = "ACME_PASSWORD"
-type connectorFile struct {
+//
+//	[[twilio]]                           # a Twilio account whose calls stream here (DESIGN §11)
+//	account_sid = "AC…"
+//	auth_token_env = "TWILIO_AUTH_TOKEN" # the variable holding its auth token
+//	account = "AC…"                      # the tonepay account of its calls; default the main account
+type configFile struct {
 	Connector []struct {
 		Name     string         `toml:"name"`
 		Type     string         `toml:"type"`
@@ -64,16 +69,46 @@ type connectorFile struct {
 		Accounts []string       `toml:"accounts"`
 		Settings map[string]any `toml:"settings"`
 	} `toml:"connector"`
+	Twilio []struct {
+		AccountSid   string `toml:"account_sid"`
+		AuthTokenEnv string `toml:"auth_token_env"`
+		Account      string `toml:"account"`
+	} `toml:"twilio"`
 }
 
-// loadConnectors reads the connector config file and makes each connector.
-// Errors name the file and the line or the key at fault, never a secret.
+// twilioLink is a [[twilio]] entry read: Account "" is the main account,
+// and is checked against the store once it is open (linkAccounts).
+type twilioLink struct {
+	AccountSid string
+	AuthToken  tonepay.Secret
+	Account    string
+	where      string // for start-up errors: the file and the entry
+}
+
+// fileConfig is what the config file declares.
+type fileConfig struct {
+	Connectors tonepay.Connectors // with no [[connector]]: the sandbox as Default
+	Twilio     []twilioLink
+}
+
+// loadConnectors reads the config file's connectors (loadConfig).
 func loadConnectors(path string, getenv func(string) string) (tonepay.Connectors, error) {
+	fc, err := loadConfig(path, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return fc.Connectors, nil
+}
+
+// loadConfig reads the config file, makes each connector and reads each
+// Twilio link. Errors name the file and the line or the key at fault, never
+// a secret.
+func loadConfig(path string, getenv func(string) string) (*fileConfig, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var f connectorFile
+	var f configFile
 	md, err := toml.Decode(string(b), &f)
 	var perr toml.ParseError
 	if errors.As(err, &perr) {
@@ -82,10 +117,38 @@ func loadConnectors(path string, getenv func(string) string) (tonepay.Connectors
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	if keys := md.Undecoded(); len(keys) > 0 {
+		if len(keys[0]) > 0 && keys[0][0] == "twilio" {
+			return nil, fmt.Errorf("%s: unknown key %s (a [[twilio]] link has account_sid, auth_token_env and account)", path, keys[0])
+		}
 		return nil, fmt.Errorf("%s: unknown key %s (a connector has name, type, mode, accounts and settings)", path, keys[0])
 	}
+	if len(f.Connector) == 0 && len(f.Twilio) == 0 {
+		return nil, fmt.Errorf("%s: no [[connector]] or [[twilio]] declared", path)
+	}
+	fc := &fileConfig{}
+	seen := map[string]bool{}
+	for i, tw := range f.Twilio {
+		where := fmt.Sprintf("%s: [[twilio]] %d", path, i+1)
+		switch {
+		case !tonepay.IsSID(tw.AccountSid, tonepay.PrefixAccount):
+			return nil, fmt.Errorf("%s: account_sid %q is not a Twilio Account SID (AC and 32 hex digits)", where, tw.AccountSid)
+		case seen[tw.AccountSid]:
+			return nil, fmt.Errorf("%s: account_sid %s is linked twice", where, tw.AccountSid)
+		case tw.AuthTokenEnv == "":
+			return nil, fmt.Errorf("%s: auth_token_env is required: the environment variable holding the Twilio account's auth token", where)
+		case tw.Account != "" && !tonepay.IsSID(tw.Account, tonepay.PrefixAccount):
+			return nil, fmt.Errorf("%s: account %q is not an Account SID", where, tw.Account)
+		}
+		tok := getenv(tw.AuthTokenEnv)
+		if tok == "" {
+			return nil, fmt.Errorf("%s: auth_token_env names the environment variable %s, which is not set", where, tw.AuthTokenEnv)
+		}
+		seen[tw.AccountSid] = true
+		fc.Twilio = append(fc.Twilio, twilioLink{AccountSid: tw.AccountSid, AuthToken: tonepay.NewSecret(tok), Account: tw.Account, where: where})
+	}
 	if len(f.Connector) == 0 {
-		return nil, fmt.Errorf("%s: no [[connector]] declared", path)
+		fc.Connectors = tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
+		return fc, nil
 	}
 	out := tonepay.Connectors{}
 	for i, c := range f.Connector {
@@ -145,7 +208,8 @@ func loadConnectors(path string, getenv func(string) string) (tonepay.Connectors
 		}
 		out[c.Name] = conn
 	}
-	return out, nil
+	fc.Connectors = out
+	return fc, nil
 }
 
 // unknownSetting names the file's line of the key, the keys the type knows

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +86,89 @@ type = "sandbox"
 				t.Fatal(err)
 			}
 			tt.check(t, c)
+		})
+	}
+}
+
+// TestLoadTwilioLinks: [[twilio]] links beside or instead of connectors; a
+// file with links only keeps the Default sandbox. Mistakes stop start-up
+// with one line naming the entry, never the token.
+func TestLoadTwilioLinks(t *testing.T) {
+	const tw = "AC0123456789abcdef0123456789abcdef"
+	env := func(k string) string { return map[string]string{"TW_TOKEN": "sekrit-token"}[k] }
+	link := "[[twilio]]\naccount_sid = \"" + tw + "\"\nauth_token_env = \"TW_TOKEN\"\n"
+	tests := []struct {
+		name, file, wantErr string
+	}{
+		{"links only keep the sandbox", link, ""},
+		{"beside a connector", "[[connector]]\nname = \"Default\"\ntype = \"sandbox\"\n" + link, ""},
+		{"unknown key", link + "acount = \"" + tw + "\"\n", "unknown key twilio.acount (a [[twilio]] link has account_sid, auth_token_env and account)"},
+		{"variable not set", strings.Replace(link, "TW_TOKEN", "NOPE", 1), "[[twilio]] 1: auth_token_env names the environment variable NOPE, which is not set"},
+		{"no variable", "[[twilio]]\naccount_sid = \"" + tw + "\"\n", "[[twilio]] 1: auth_token_env is required"},
+		{"bad account_sid", strings.Replace(link, tw, "AC1", 1), `account_sid "AC1" is not a Twilio Account SID`},
+		{"bad account", link + "account = \"bob\"\n", `account "bob" is not an Account SID`},
+		{"linked twice", link + link, "[[twilio]] 2: account_sid " + tw + " is linked twice"},
+		{"empty file", "# nothing\n", "no [[connector]] or [[twilio]] declared"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.toml")
+			os.WriteFile(path, []byte(tt.file), 0o600)
+			fc, err := loadConfig(path, env)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "sekrit") {
+					t.Errorf("the error shows the token: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fc.Twilio) != 1 || fc.Twilio[0].AccountSid != tw || fc.Twilio[0].AuthToken.Reveal() != "sekrit-token" || fc.Connectors[tonepay.DefaultConnector] == nil {
+				t.Errorf("links %+v, connectors %v", fc.Twilio, fc.Connectors)
+			}
+		})
+	}
+}
+
+// TestTwilioLinkAccountMustExist: a link to a tonepay account the store
+// does not have stops start-up with one line; with none named, the main
+// account owns the calls.
+func TestTwilioLinkAccountMustExist(t *testing.T) {
+	const tw = "AC0123456789abcdef0123456789abcdef"
+	missing := tonepay.NewSID("AC")
+	for _, tt := range []struct{ name, account, wantErr string }{
+		{"missing account", missing, "[[twilio]] 1: account " + missing + " does not exist in the store"},
+		{"the main account by default", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			conf := filepath.Join(dir, "c.toml")
+			text := "[[twilio]]\naccount_sid = \"" + tw + "\"\nauth_token_env = \"TW\"\n"
+			if tt.account != "" {
+				text += "account = \"" + tt.account + "\"\n"
+			}
+			os.WriteFile(conf, []byte(text), 0o600)
+			cfg := defaultServeConfig()
+			cfg.Addr, cfg.DB, cfg.Config = "127.0.0.1:0", filepath.Join(dir, "s.db"), conf
+			cfg.AccountSid, cfg.AuthToken = tonepay.NewSID("AC"), "maintoken1"
+			s, err := buildServer(t.Context(), cfg, func(k string) string { return map[string]string{"TW": "tok"}[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.close(false)
+			if len(s.streams.Links) != 1 || s.streams.Links[0].Account != cfg.AccountSid {
+				t.Errorf("links %+v, want the main account %s", s.streams.Links, cfg.AccountSid)
+			}
 		})
 	}
 }

@@ -62,6 +62,35 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 	return nil
 }
 
+// linkAccounts resolves the [[twilio]] links' tonepay accounts (the main
+// account when none is named), each of which must exist.
+func linkAccounts(ctx context.Context, acc *accounts.Service, cfg serveConfig, links []twilioLink) ([]mediastream.Link, error) {
+	var out []mediastream.Link
+	for _, l := range links {
+		account := l.Account
+		if account == "" {
+			account = cfg.AccountSid
+		}
+		if account == "" {
+			mains, err := acc.MainAccounts(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if len(mains) != 1 {
+				return nil, fmt.Errorf("%s: account is required: the store has %d main accounts", l.where, len(mains))
+			}
+			account = mains[0].Sid
+		}
+		if _, err := acc.Store.FindAccount(ctx, account); errors.Is(err, tonepay.ErrNotFound) {
+			return nil, fmt.Errorf("%s: account %s does not exist in the store", l.where, account)
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, mediastream.Link{TwilioAccount: l.AccountSid, AuthToken: l.AuthToken, Account: account})
+	}
+	return out, nil
+}
+
 // warnOpenPolicy says once, at start, what the default --callback-networks
 // lets a tenant reach when others can reach the API (addr is not loopback):
 // it refuses only link-local addresses and this process's own listeners,
@@ -86,8 +115,9 @@ type server struct {
 	log                    *slog.Logger
 	ln, pprofLn, metricsLn net.Listener // pprofLn, metricsLn: nil when not asked for
 	store                  tonepay.Store
-	calls                  *calls.Service    // the call runtime
-	payments               *payments.Service // payment sessions
+	calls                  *calls.Service        // the call runtime
+	streams                *mediastream.Receiver // real calls Twilio streams here
+	payments               *payments.Service     // payment sessions
 	dispatcher             *webhook.Dispatcher
 	hub                    *events.Hub
 	listener               tonepay.SessionListener // other processes' changes; nil with one process
@@ -123,10 +153,13 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 		return nil, err
 	}
 	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
+	var links []twilioLink
 	if cfg.Config != "" {
-		if connectors, err = loadConnectors(cfg.Config, getenv); err != nil {
+		fc, err := loadConfig(cfg.Config, getenv)
+		if err != nil {
 			return nil, err
 		}
+		connectors, links = fc.Connectors, fc.Twilio
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("--addr: %w", err)
@@ -213,6 +246,16 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 		s.calls.Voice = voice.Engine{SpeechRate: voice.RealSpeechRate}
 	}
 	acc := accounts.New(store)
+	// Real calls Twilio streams here (DESIGN §11): every upgrade is checked
+	// against the links; with none, each is refused (403).
+	streamLinks, err := linkAccounts(ctx, acc, cfg, links)
+	if err != nil {
+		return nil, err
+	}
+	s.streams = mediastream.NewReceiver(s.calls, streamLinks, log)
+	for _, l := range streamLinks {
+		log.Info("media streams: Twilio account linked", "twilio_account", l.TwilioAccount, "account", l.Account)
+	}
 	s.hub = events.New()
 	if l, shared := store.(tonepay.SessionListener); shared {
 		s.listener = l
@@ -233,6 +276,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	// under / is the API, with its Twilio JSON errors.
 	root.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	root.Handle("/", api)
+	root.Handle("GET /_tonepay/streams", s.streams)
 	if s.metricsLn == nil {
 		root.Handle("GET /metrics", meter.Handler())
 	}
@@ -338,6 +382,9 @@ func (s *server) run() <-chan error {
 // error is the graceful shutdown's.
 func (s *server) close(graceful bool) error {
 	var err error
+	if s.streams != nil {
+		s.streams.Close() // their calls end (completed), while the runtime still runs
+	}
 	if s.calls != nil {
 		s.calls.StopCalls()
 	}
@@ -347,6 +394,9 @@ func (s *server) close(graceful bool) error {
 		if e := s.api.Shutdown(sctx); e != nil {
 			err = fmt.Errorf("shutdown: %w", e)
 		}
+	}
+	if s.streams != nil {
+		s.streams.Close() // what the last upgrades began
 	}
 	if s.stopSweeper != nil {
 		s.stopSweeper()

@@ -270,6 +270,22 @@ func testCalls(t *testing.T, s tonepay.Store) {
 		if got.Leg.Simulated() != (leg == "") || got.Leg.RunsTwiML() != (leg != tonepay.LegStream) {
 			t.Errorf("leg %q: Simulated %v, RunsTwiML %v", leg, got.Leg.Simulated(), got.Leg.RunsTwiML())
 		}
+		// A call given a document runs it, a stream's too (its number's
+		// VoiceUrl, a Calls update's Url or Twiml).
+		if !got.RunsTwiML() {
+			t.Errorf("leg %q with a Url: Call.RunsTwiML false", leg)
+		}
+	}
+	// A streamed call given no document: Twilio runs its TwiML, tonepay
+	// none (it holds, for agent-assisted Payments).
+	c = newCall(a.Sid, t0)
+	c.Leg, c.URL = tonepay.LegStream, ""
+	update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, c) })
+	if got, err = s.FindCall(ctx, c.Sid); err != nil {
+		t.Fatal(err)
+	}
+	if got.RunsTwiML() {
+		t.Error("a streamed call with no Url or Twiml: Call.RunsTwiML true")
 	}
 }
 

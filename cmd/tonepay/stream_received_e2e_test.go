@@ -1,0 +1,447 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/client"
+	"github.com/tonepay/tonepay/dtmf"
+	api "github.com/twilio/twilio-go/rest/api/v2010"
+)
+
+// Twilio Media Streams, received (DESIGN §11), driven by a Twilio peer
+// (twilioPeer: the frames of twilio-voice.md §7, a signed upgrade) over real
+// WebSockets to a served tonepay with the real SQLite store.
+
+// TestStreamRefusesUnsignedUpgrades: no valid signature of a linked account
+// is a 403 with Twilio's error JSON before any upgrade, and registers
+// nothing; the refusals are one log line.
+func TestStreamRefusesUnsignedUpgrades(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	for _, tt := range []struct{ name, token string }{
+		{"no signature", ""},
+		{"another token", "someoneelsestoken"},
+		{"the tonepay account's token, which is not linked", ss.token},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, res, err := dialTwilio(t, ss, ss.twSid, tt.token)
+			if err == nil {
+				p.conn.CloseNow()
+				t.Fatal("the upgrade was accepted")
+			}
+			if res == nil || res.StatusCode != http.StatusForbidden {
+				t.Fatalf("answer %v, want 403 (%v)", res, err)
+			}
+			var body struct {
+				Code   int `json:"code"`
+				Status int `json:"status"`
+			}
+			b, _ := io.ReadAll(res.Body)
+			if json.Unmarshal(b, &body) != nil || body.Code != 20403 || body.Status != 403 {
+				t.Errorf("body %s, want Twilio's error JSON with code 20403", b)
+			}
+		})
+	}
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	if calls, err := tw.ListCall(nil); err != nil || len(calls) != 0 {
+		t.Errorf("calls after refused upgrades: %d %v", len(calls), err)
+	}
+	if n := strings.Count(ss.logs.String(), "media stream refused"); n != 1 {
+		t.Errorf("%d log lines for 3 refusals, want 1 (rate-limited)", n)
+	}
+}
+
+// TestStreamRegistersCall: start makes Twilio's CallSid an in-progress
+// inbound call of the linked account (twilio-go sees it), which another
+// account's credentials do not see; a start from another Twilio account
+// than the signer is refused (1008).
+func TestStreamRegistersCall(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	p := mustDial(t, ss)
+	if err := p.start(map[string]string{"From": "+15005550001", "To": "+15005550006"}); err != nil {
+		t.Fatal(err)
+	}
+	ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	c, err := tw.FetchCall(p.call, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.Sid != p.call || *c.Status != "in-progress" || *c.Direction != "inbound" || *c.From != "+15005550001" || *c.To != "+15005550006" {
+		t.Errorf("call %s %s %s from %s to %s", *c.Sid, *c.Status, *c.Direction, *c.From, *c.To)
+	}
+	list, err := tw.ListCall((&api.ListCallParams{}).SetStatus("in-progress"))
+	if err != nil || len(list) != 1 || *list[0].Sid != p.call {
+		t.Errorf("list: %d calls, %v", len(list), err)
+	}
+	// A subaccount of the main account is another tenant: not found.
+	sub, err := tw.CreateAccount((&api.CreateAccountParams{}).SetFriendlyName("other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := newTwilio(t, ss.URL, *sub.Sid, *sub.AuthToken, *sub.Sid, nil)
+	if _, err := other.FetchCall(p.call, nil); err == nil {
+		t.Error("another account fetched the streamed call")
+	} else if code, status := twilioCode(t, err); code != 20404 || status != 404 {
+		t.Errorf("another account: %d %d, want 20404", code, status)
+	}
+
+	// A start whose accountSid is not the signer's Twilio account.
+	q := mustDial(t, ss)
+	q.connected()
+	q.startOnly(tonepay.NewSID("AC"), nil)
+	if got := q.closedWith(10 * time.Second); got != websocket.StatusPolicyViolation {
+		t.Errorf("start of another Twilio account: closed with %v, want 1008", got)
+	}
+	if st := ss.callStatus(q.call); st != "" {
+		t.Errorf("the refused start registered its call (%s)", st)
+	}
+}
+
+// TestStreamTakeoverAndNoReopen: a second socket's start for a live call
+// takes it over (the first is closed, the call goes on); a call that has
+// ended is never reopened.
+func TestStreamTakeoverAndNoReopen(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	first := mustDial(t, ss)
+	first.start(nil)
+	ss.waitStatus(first.call, tonepay.CallInProgress, 10*time.Second)
+	second := mustDial(t, ss)
+	second.call = first.call
+	second.start(nil)
+	first.closedWith(10 * time.Second)
+	if st := ss.callStatus(first.call); st != tonepay.CallInProgress {
+		t.Fatalf("after a takeover the call is %q", st)
+	}
+	second.stop()
+	ss.waitStatus(first.call, tonepay.CallCompleted, time.Second+500*time.Millisecond)
+
+	third := mustDial(t, ss)
+	third.call = first.call
+	third.start(nil)
+	if got := third.closedWith(10 * time.Second); got != websocket.StatusPolicyViolation {
+		t.Errorf("a start for an ended call: closed with %v, want 1008", got)
+	}
+	if st := ss.callStatus(first.call); st != tonepay.CallCompleted {
+		t.Errorf("the ended call is %q", st)
+	}
+}
+
+// TestStreamEndsLeg: stop, a close, or silence end the call within a
+// second, and an open payment session ends as caller-hung-up.
+func TestStreamEndsLeg(t *testing.T) {
+	ss := startStreamServer(t, func(s *server) { s.streams.Silence = 700 * time.Millisecond })
+	rc := newReceiver(t, ss.token)
+	for _, tt := range []struct {
+		name string
+		end  func(p *twilioPeer)
+		// keep sends frames until the end
+		keep bool
+	}{
+		{"stop", func(p *twilioPeer) { p.stop() }, true},
+		{"close", func(p *twilioPeer) { p.conn.Close(websocket.StatusNormalClosure, "bye") }, true},
+		{"silence", func(p *twilioPeer) {}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustDial(t, ss)
+			p.start(nil)
+			ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+			c := ss.client()
+			ctx := context.Background()
+			pay, err := c.CreatePayment(ctx, p.call, client.PaymentParams{IdempotencyKey: "k", StatusCallback: rc.srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.UpdatePayment(ctx, p.call, pay.Sid, client.PaymentUpdate{IdempotencyKey: "c", StatusCallback: rc.srv.URL, Capture: "payment-card-number"}); err != nil {
+				t.Fatal(err)
+			}
+			p.silence(100) // frames keep it alive meanwhile
+			ended := time.Now()
+			tt.end(p)
+			ss.waitStatus(p.call, tonepay.CallCompleted, 5*time.Second)
+			if tt.keep {
+				if d := time.Since(ended); d > 2*time.Second { // 1 s by the contract, slack for a loaded machine
+					t.Errorf("the call ended %v after the %s", d, tt.name)
+				}
+			}
+			v, err := c.PaymentView(ctx, p.call, pay.Sid)
+			if err != nil || v.Status != "ended" || v.Result != tonepay.ResultHungUp {
+				t.Errorf("session after the %s: %+v %v", tt.name, v, err)
+			}
+		})
+	}
+}
+
+// TestStreamLimits: each limit closes its stream with its code and one log
+// line, while another stream's call goes on and takes keys.
+func TestStreamLimits(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	bystander := mustDial(t, ss)
+	bystander.start(nil)
+	ss.waitStatus(bystander.call, tonepay.CallInProgress, 10*time.Second)
+	big := `{"event":"media","media":{"payload":"` + strings.Repeat("A", 70<<10) + `"}}`
+	for _, tt := range []struct {
+		name  string
+		start bool
+		send  func(p *twilioPeer)
+		code  websocket.StatusCode
+		log   string
+	}{
+		{"over 64 KiB", true, func(p *twilioPeer) { p.send(big) }, websocket.StatusMessageTooBig, "over 64 KiB"},
+		{"media before start", false, func(p *twilioPeer) { p.connected(); p.silence(20) }, websocket.StatusPolicyViolation, "media frame before start"},
+		{"second start", true, func(p *twilioPeer) { p.startOnly(p.account, nil) }, websocket.StatusPolicyViolation, "second start"},
+		{"bad base64", true, func(p *twilioPeer) {
+			p.send(`{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"0","payload":"not base64!"},"streamSid":"` + p.stream + `"}`)
+		}, websocket.StatusPolicyViolation, "not base64"},
+		{"garbled JSON", true, func(p *twilioPeer) { p.send(`{"event":"media",`) }, websocket.StatusPolicyViolation, "not a JSON frame"},
+		{"unknown event", true, func(p *twilioPeer) { p.send(`{"event":"hello"}`) }, websocket.StatusPolicyViolation, "unknown event"},
+		{"flood", true, func(p *twilioPeer) {
+			frame := `{"event":"mark","sequenceNumber":"9","streamSid":"` + p.stream + `","mark":{"name":"x"}}`
+			for sec := 0; sec < 5; sec++ {
+				next := time.Now().Add(time.Second)
+				for range 150 {
+					if p.send(frame) != nil {
+						return
+					}
+				}
+				time.Sleep(time.Until(next))
+			}
+		}, websocket.StatusPolicyViolation, "frames a second"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustDial(t, ss)
+			if tt.start {
+				p.start(nil)
+				ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+			}
+			go tt.send(p)
+			if got := p.closedWith(15 * time.Second); got != tt.code {
+				t.Errorf("closed with %v, want %v", got, tt.code)
+			}
+			// The library closes a 1009 before the read returns: the
+			// line may come just after the close.
+			waitFor(t, 5*time.Second, "the log line", func() bool { return strings.Contains(ss.logs.String(), tt.log) })
+			if n := strings.Count(ss.logs.String(), tt.log); n != 1 {
+				t.Errorf("%d log lines with %q, want 1", n, tt.log)
+			}
+			if st := ss.callStatus(bystander.call); st != tonepay.CallInProgress {
+				t.Errorf("the other stream's call is %q", st)
+			}
+		})
+	}
+	// The bystander still takes keys: an agent's session captures them.
+	agentPayment(t, ss, bystander, func(keys string) error { return bystander.dtmf(keys) })
+}
+
+// agentPayment runs an agent-assisted payment on p's call (the agent's app
+// uses tonepay's Payments API with Twilio's CallSid) whose caller types
+// with press, and checks it succeeds.
+func agentPayment(t *testing.T, ss *streamServer, p *twilioPeer, press func(keys string) error) {
+	t.Helper()
+	rc := newReceiver(t, ss.token)
+	c := ss.client()
+	ctx := context.Background()
+	pay, err := c.CreatePayment(ctx, p.call, client.PaymentParams{IdempotencyKey: "create", StatusCallback: rc.srv.URL, ChargeAmount: "10.00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range []struct{ field, keys string }{
+		{"payment-card-number", "4242424242424242#"},
+		{"expiration-date", "1230"},
+		{"security-code", "123"},
+		{"postal-code", "94105#"},
+	} {
+		if _, err := c.UpdatePayment(ctx, p.call, pay.Sid, client.PaymentUpdate{IdempotencyKey: "capture" + f.field, StatusCallback: rc.srv.URL, Capture: f.field}); err != nil {
+			t.Fatal(err)
+		}
+		if err := press(f.keys); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, f.field+" captured", func() bool {
+			v, err := c.PaymentView(ctx, p.call, pay.Sid)
+			return err == nil && v.Captured[f.field] != "" && v.Capture == ""
+		})
+		_ = i
+	}
+	if _, err := c.UpdatePayment(ctx, p.call, pay.Sid, client.PaymentUpdate{IdempotencyKey: "complete", StatusCallback: rc.srv.URL, Status: "complete"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "payment success", func() bool {
+		v, err := c.PaymentView(ctx, p.call, pay.Sid)
+		return err == nil && v.Result == "success"
+	})
+	v, _ := c.PaymentView(ctx, p.call, pay.Sid)
+	if v.Captured["payment-card-number"] != "xxxxxxxxxxxx4242" || v.DroppedDigits != 0 {
+		t.Errorf("captured %v, dropped %d: each key counted once", v.Captured, v.DroppedDigits)
+	}
+}
+
+// TestStreamAgentPayment: the caller's keys as dtmf frames (with Twilio's
+// audio of silence), and as in-band tones only.
+func TestStreamAgentPayment(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	for _, tt := range []struct {
+		name  string
+		press func(p *twilioPeer) func(string) error
+	}{
+		{"dtmf frames", func(p *twilioPeer) func(string) error { return p.dtmf }},
+		{"tones", func(p *twilioPeer) func(string) error { return p.tones }},
+		{"both for each press", func(p *twilioPeer) func(string) error {
+			return func(keys string) error {
+				for i := range len(keys) {
+					// The tone, Twilio's frame for it as the tone ends, then
+					// the gap before the next key.
+					if err := p.media(dtmf.MulawEncodeAll(dtmf.Tone(keys[i], 80, -8))); err != nil {
+						return err
+					}
+					if err := p.dtmf(keys[i : i+1]); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustDial(t, ss)
+			p.start(map[string]string{"From": "+15005550001"})
+			ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+			agentPayment(t, ss, p, tt.press(p))
+			p.stop()
+		})
+	}
+}
+
+// TestStreamPayIVR: To is a number of the account with a VoiceUrl: its
+// TwiML (a <Pay>) runs on the streamed call, signed, with the call's
+// parameters; the caller pays with dtmf frames.
+func TestStreamPayIVR(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	app := payApp(t, ss.token, `<Pay chargeAmount="10.00" postalCode="false" action="/paid" statusCallback="/pay-status"/>`)
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/pay"))); err != nil {
+		t.Fatal(err)
+	}
+	p := mustDial(t, ss)
+	p.start(map[string]string{"From": "+15005550001", "To": "+15005550007"})
+	waitFor(t, 10*time.Second, "the number's TwiML fetched", func() bool { return len(app.requests()) > 0 })
+	first := app.requests()[0]
+	if first.Params.Get("CallSid") != p.call || first.Params.Get("Direction") != "inbound" || first.Params.Get("From") != "+15005550001" {
+		t.Errorf("first request %v", first.Params)
+	}
+	p.dtmf("4242424242424242#1230123")
+	waitFor(t, 15*time.Second, "the <Pay> action", func() bool {
+		for _, r := range app.requests() {
+			if r.Path == "/paid" {
+				return true
+			}
+		}
+		return false
+	})
+	if r := actionOf(t, app, p.call); r.Params.Get("Result") != "success" {
+		t.Errorf("action %v", r.Params)
+	}
+	app.checkSigned()
+	ss.waitStatus(p.call, tonepay.CallCompleted, 10*time.Second) // /paid hangs up
+	p.closedWith(5 * time.Second)                                // the call ended: its stream closes
+}
+
+// fakeAudio renders every <Say> as the same known audio.
+type fakeAudio struct{ b []byte }
+
+func (f fakeAudio) Speak(ctx context.Context, text, voice, language string) ([]byte, error) {
+	return f.b, nil
+}
+func (f fakeAudio) Play(ctx context.Context, url string) ([]byte, error) { return f.b, nil }
+
+// TestStreamAudioOut: what the call's TwiML says (here a Calls update's
+// Twiml on a streamed call) goes back to the caller as media frames of 160
+// bytes, the whole rendering, not silence; with no Audio, nothing is sent
+// and the timeline says why.
+func TestStreamAudioOut(t *testing.T) {
+	said := make([]byte, 1000) // 6.25 frames
+	for i := range said {
+		said[i] = byte(i % 100) // loud mu-law values
+	}
+	for _, tt := range []struct {
+		name  string
+		audio tonepay.Audio
+	}{{"audio", fakeAudio{said}}, {"none", nil}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ss := startStreamServer(t, func(s *server) { s.streams.Audio = tt.audio })
+			p := mustDial(t, ss)
+			p.start(nil)
+			ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+			twiml := `<Response><Say>Hello caller</Say><Pause length="30"/></Response>`
+			if _, err := ss.client().UpdateCall(context.Background(), p.call, client.CallUpdate{Twiml: twiml}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.audio == nil {
+				waitFor(t, 10*time.Second, "a warning on the timeline", func() bool {
+					var warned bool
+					ss.client().EachEntry(context.Background(), p.call, func(e client.Entry) {
+						warned = warned || e.Kind == "warning" && strings.Contains(e.Text, "hears nothing")
+					})
+					return warned
+				})
+				if n := len(mediaFrames(t, p)); n != 0 {
+					t.Errorf("%d media frames with no audio", n)
+				}
+				return
+			}
+			want := 7 * 160
+			waitFor(t, 10*time.Second, "the rendering as media frames", func() bool { return len(mediaFrames(t, p))*160 >= want })
+			var total int
+			for _, m := range mediaFrames(t, p) {
+				if len(m) != 160 {
+					t.Errorf("a frame of %d bytes", len(m))
+				}
+				total += len(m)
+				loud := false
+				for _, b := range m {
+					loud = loud || b != 0xFF && b != 0x7F
+				}
+				if !loud {
+					t.Error("a silent frame")
+				}
+			}
+			if total != want {
+				t.Errorf("%d bytes of audio, want %d", total, want)
+			}
+		})
+	}
+}
+
+// mediaFrames decodes the media frames tonepay sent to the peer.
+func mediaFrames(t *testing.T, p *twilioPeer) [][]byte {
+	var out [][]byte
+	for _, b := range p.frames() {
+		var f struct {
+			Event     string `json:"event"`
+			StreamSid string `json:"streamSid"`
+			Media     struct {
+				Payload string `json:"payload"`
+			} `json:"media"`
+		}
+		if err := json.Unmarshal(b, &f); err != nil || f.Event != "media" {
+			continue
+		}
+		if f.StreamSid != p.stream {
+			t.Errorf("a media frame for stream %q", f.StreamSid)
+		}
+		a, err := base64.StdEncoding.DecodeString(f.Media.Payload)
+		if err != nil {
+			t.Errorf("payload: %v", err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
