@@ -236,7 +236,8 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	s.calls.Hooks = calls.Hooks{Keys: meter.Keys}
 	s.dispatcher.Answered = s.calls.CallbackAnswered // webhooks and their answers on calls' timelines
 	// Calls run their TwiML: requests to the apps under the callbacks' policy.
-	s.calls.Fetcher = webhook.NewFetcher(store, policy, 0)
+	fetcher := webhook.NewFetcher(store, policy, 0)
+	s.calls.Fetcher = fetcher
 	// Their media streams dial the apps under the same policy.
 	s.calls.Streamer = &mediastream.Sender{Client: webhook.NewClient(policy, 0), Accounts: store, Logger: log}
 	// A broken app (404, no answer, a document that does not run) is a WARN
@@ -253,6 +254,9 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 		return nil, err
 	}
 	s.streams = mediastream.NewReceiver(s.calls, streamLinks, log)
+	if len(streamLinks) > 0 { // real legs: what their callers hear (no warning about espeak-ng without them)
+		s.streams.Audio = newAudio(fetcher, log)
+	}
 	for _, l := range streamLinks {
 		log.Info("media streams: Twilio account linked", "twilio_account", l.TwilioAccount, "account", l.Account)
 	}
