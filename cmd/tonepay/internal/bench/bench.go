@@ -37,29 +37,37 @@ import (
 
 // benchResult is what `tonepay bench --json` prints.
 type benchResult struct {
-	BaselineRPS        float64            `json:"baseline_rps"`
-	CreateRPS          float64            `json:"create_rps"` // the best of the concurrency levels
-	Ratio              float64            `json:"ratio"`      // create_rps / baseline_rps
-	Create             []levelResult      `json:"create"`
-	Baseline           []levelResult      `json:"baseline"`
-	FlowsPerS          float64            `json:"flows_per_s"`
-	DigitCallbackP50MS float64            `json:"digit_callback_p50_ms"`
-	DigitCallbackP99MS float64            `json:"digit_callback_p99_ms"`
-	DigitPresses       int                `json:"digit_presses"`
-	VoiceCallsPerS     float64            `json:"voice_calls_per_s"` // Say, Gather, key, Redirect, Hangup
-	VoiceCalls         int                `json:"voice_calls"`
-	GatherActionP50MS  float64            `json:"gather_action_p50_ms"` // key -> the Gather's action request
-	GatherActionP99MS  float64            `json:"gather_action_p99_ms"`
-	GatherCalls        int                `json:"gather_calls"`    // calls parked in the Gather at once
-	PayFlowsPerS       float64            `json:"pay_flows_per_s"` // <Pay>: create, four fields' keys, charge, action
-	PayFlows           int                `json:"pay_flows"`
-	PayStatusP50MS     float64            `json:"pay_status_p50_ms"` // card number keys -> For=expiration-date statusCallback
-	PayStatusP99MS     float64            `json:"pay_status_p99_ms"`
-	PayStatusCalls     int                `json:"pay_status_calls"` // calls parked at <Pay> at once
-	BytesPerSession    float64            `json:"bytes_per_session"`
-	Sessions           int                `json:"sessions_open"`
-	Machine            map[string]string  `json:"machine"`
-	Errors             map[string]float64 `json:"errors,omitempty"`
+	BaselineRPS          float64            `json:"baseline_rps"`
+	CreateRPS            float64            `json:"create_rps"` // the best of the concurrency levels
+	Ratio                float64            `json:"ratio"`      // create_rps / baseline_rps
+	Create               []levelResult      `json:"create"`
+	Baseline             []levelResult      `json:"baseline"`
+	FlowsPerS            float64            `json:"flows_per_s"`
+	DigitCallbackP50MS   float64            `json:"digit_callback_p50_ms"`
+	DigitCallbackP99MS   float64            `json:"digit_callback_p99_ms"`
+	DigitPresses         int                `json:"digit_presses"`
+	VoiceCallsPerS       float64            `json:"voice_calls_per_s"` // Say, Gather, key, Redirect, Hangup
+	VoiceCalls           int                `json:"voice_calls"`
+	GatherActionP50MS    float64            `json:"gather_action_p50_ms"` // key -> the Gather's action request
+	GatherActionP99MS    float64            `json:"gather_action_p99_ms"`
+	GatherCalls          int                `json:"gather_calls"`    // calls parked in the Gather at once
+	PayFlowsPerS         float64            `json:"pay_flows_per_s"` // <Pay>: create, four fields' keys, charge, action
+	PayFlows             int                `json:"pay_flows"`
+	PayStatusP50MS       float64            `json:"pay_status_p50_ms"` // card number keys -> For=expiration-date statusCallback
+	PayStatusP99MS       float64            `json:"pay_status_p99_ms"`
+	PayStatusCalls       int                `json:"pay_status_calls"`           // calls parked at <Pay> at once
+	Streams              int                `json:"streams"`                    // Media Streams held at once (issue 22)
+	StreamFramesPerS     float64            `json:"stream_frames_per_s"`        // media frames the server read per second
+	StreamLateRatio      float64            `json:"stream_late_ratio"`          // frames the bench could not write on time
+	StreamCPUPercent     float64            `json:"stream_cpu_percent"`         // the server's CPU with every stream sending, of one core
+	StreamCPUPerStreamMS float64            `json:"stream_cpu_ms_per_s"`        // CPU ms per stream per second of audio
+	StreamKeyP50MS       float64            `json:"stream_key_callback_p50_ms"` // a key's first tone frame -> its partial-result callback
+	StreamKeyP99MS       float64            `json:"stream_key_callback_p99_ms"`
+	StreamKeys           int                `json:"stream_keys"`
+	BytesPerSession      float64            `json:"bytes_per_session"`
+	Sessions             int                `json:"sessions_open"`
+	Machine              map[string]string  `json:"machine"`
+	Errors               map[string]float64 `json:"errors,omitempty"`
 }
 
 type levelResult struct {
@@ -82,12 +90,13 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	sessions := fs.Int("sessions", 10000, "open sessions for the memory measure")
 	voiceCalls := fs.Int("voice-calls", 5000, "simulated calls through a Say, Gather, Redirect, Hangup app")
 	payFlows := fs.Int("pay-flows", 500, "card payments taken by <Pay> from a TwiML app")
-	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures) or pay (the <Pay> measures)")
+	streams := fs.Int("streams", 1000, "concurrent Twilio Media Streams, detector on")
+	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures), pay (the <Pay> measures) or streams (Media Streams)")
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	if *only != "" && *only != "voice" && *only != "pay" {
-		return fmt.Errorf("--only %q: the groups are voice and pay", *only)
+	if *only != "" && *only != "voice" && *only != "pay" && *only != "streams" {
+		return fmt.Errorf("--only %q: the groups are voice, pay and streams", *only)
 	}
 	say := func(format string, a ...any) {
 		if !*asJSON {
@@ -112,6 +121,11 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	}
 	if *only == "" || *only == "pay" {
 		if err := b.pay(&res, say, *payFlows, *calls); err != nil {
+			return err
+		}
+	}
+	if *only == "" || *only == "streams" {
+		if err := b.streams(&res, say, *streams); err != nil {
 			return err
 		}
 	}
@@ -214,6 +228,11 @@ func printBench(w io.Writer, r benchResult) {
 		fmt.Fprintf(w, "voice calls (Say, Gather, key, Redirect, Hangup): %.1f per second (%d calls)\n", r.VoiceCallsPerS, r.VoiceCalls)
 		fmt.Fprintf(w, "key -> Gather action request: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.GatherActionP50MS, r.GatherActionP99MS, r.GatherCalls)
 	}
+	if r.Streams > 0 {
+		fmt.Fprintf(w, "Media Streams held at once, detector on: %d (%.0f frames/s read, %.2f%% written late)\n", r.Streams, r.StreamFramesPerS, 100*r.StreamLateRatio)
+		fmt.Fprintf(w, "server CPU with every stream sending: %.0f%% of one core, %.2f ms per stream per second\n", r.StreamCPUPercent, r.StreamCPUPerStreamMS)
+		fmt.Fprintf(w, "key as tones -> partial-result callback: p50 %.2f ms, p99 %.2f ms (%d keys)\n", r.StreamKeyP50MS, r.StreamKeyP99MS, r.StreamKeys)
+	}
 	if r.PayFlows > 0 {
 		fmt.Fprintf(w, "<Pay> card payments (create, four fields, charge, action): %.1f per second (%d payments)\n", r.PayFlowsPerS, r.PayFlows)
 		fmt.Fprintf(w, "card number keys -> next <Pay> statusCallback: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.PayStatusP50MS, r.PayStatusP99MS, r.PayStatusCalls)
@@ -237,18 +256,21 @@ func machine() map[string]string {
 // bench is a tonepay serve child process, a callback receiver and a baseline
 // server, all on loopback.
 type bench struct {
-	ctx           context.Context
-	dir           string
-	cmd           *exec.Cmd
-	base          string // tonepay's URL
-	baselineURL   string
-	sid, token    string
-	pprof         string // the server's pprof listener, for the heap
-	receiver      *http.Server
-	callbackURL   string
-	api           *client.Client // tonepay's API as the account; load() measures with plain HTTP
-	badSignatures atomic.Int64
-	lastCallback  atomic.Int64 // UnixNano of the latest callback's arrival
+	ctx         context.Context
+	dir         string
+	cmd         *exec.Cmd
+	base        string // tonepay's URL
+	baselineURL string
+	sid, token  string
+	// twilioSid and twilioToken are the "Twilio" account the streams measure
+	// plays, linked to sid by the child's config file.
+	twilioSid, twilioToken string
+	pprof                  string // the server's pprof listener, for the heap
+	receiver               *http.Server
+	callbackURL            string
+	api                    *client.Client // tonepay's API as the account; load() measures with plain HTTP
+	badSignatures          atomic.Int64
+	lastCallback           atomic.Int64 // UnixNano of the latest callback's arrival
 
 	mu      sync.Mutex
 	results map[string]chan struct{}  // session -> closed at its Result callback
@@ -257,6 +279,7 @@ type bench struct {
 
 func newBench(ctx context.Context, exe string) (*bench, error) {
 	b := &bench{ctx: ctx, sid: tonepay.NewSID(tonepay.PrefixAccount), token: tonepay.RandomHex(16),
+		twilioSid: tonepay.NewSID(tonepay.PrefixAccount), twilioToken: tonepay.RandomHex(16),
 		results: map[string]chan struct{}{}, partial: map[string]chan time.Time{}}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "tonepay-bench"); err != nil {
@@ -302,9 +325,13 @@ func (b *bench) startServer(exe string) error {
 	pprof := ln.Addr().String()
 	ln.Close()
 	b.pprof = "http://" + pprof
-	b.cmd = exec.Command(exe, "serve", "--addr", "127.0.0.1:0") // info: it says where it listens
+	config := filepath.Join(b.dir, "tonepay.toml")
+	if err := os.WriteFile(config, []byte(b.streamsConfig()), 0o600); err != nil {
+		return err
+	}
+	b.cmd = exec.Command(exe, "serve", "--addr", "127.0.0.1:0", "--config", config) // info: it says where it listens
 	b.cmd.Env = append(os.Environ(), "TONEPAY_DB="+filepath.Join(b.dir, "bench.db"), "TONEPAY_ACCOUNT_SID="+b.sid, "TONEPAY_AUTH_TOKEN="+b.token,
-		"TONEPAY_PPROF_ADDR="+pprof)
+		"TONEPAY_PPROF_ADDR="+pprof, twilioTokenEnv+"="+b.twilioToken)
 	stderr, _ := b.cmd.StderrPipe()
 	if err := b.cmd.Start(); err != nil {
 		return err

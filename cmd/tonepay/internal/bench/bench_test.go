@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { e2e.Main(m) }
 func TestBench(t *testing.T) {
 	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
-	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4"}
+	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4", "--streams", "10"}
 	if err := Main(context.Background(), args, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
 	}
@@ -27,7 +27,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench --json printed %q: %v", out.String(), err)
 	}
 	for _, k := range []string{"create_rps", "baseline_rps", "ratio", "flows_per_s", "digit_callback_p99_ms", "bytes_per_session",
-		"voice_calls_per_s", "gather_action_p50_ms", "gather_action_p99_ms", "pay_flows_per_s", "pay_status_p50_ms", "pay_status_p99_ms"} {
+		"voice_calls_per_s", "streams", "stream_frames_per_s", "stream_cpu_percent", "stream_key_callback_p99_ms", "gather_action_p50_ms", "gather_action_p99_ms", "pay_flows_per_s", "pay_status_p50_ms", "pay_status_p99_ms"} {
 		if v, ok := r[k].(float64); !ok || k != "bytes_per_session" && v <= 0 {
 			t.Errorf("%s = %v", k, r[k])
 		}
@@ -73,5 +73,24 @@ func TestBenchOnlyPay(t *testing.T) {
 		if bytes.Contains(out.Bytes(), []byte(not)) {
 			t.Errorf("--only pay ran other measures (%q):\n%s", not, out.String())
 		}
+	}
+}
+
+// TestBenchOnlyStreams runs just the Media Streams measure: the bench plays
+// Twilio (signed upgrades, Twilio's frames) and every key, sent as in-band
+// tones only, must reach its partial-result callback (Main fails otherwise).
+func TestBenchOnlyStreams(t *testing.T) {
+	exe := e2e.Binary()
+	var out, errOut bytes.Buffer
+	if err := Main(context.Background(), []string{"--only", "streams", "--streams", "20"}, exe, &out, &errOut); err != nil {
+		t.Fatalf("bench --only streams: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{"Media Streams held at once, detector on: 20", "key as tones -> partial-result callback", "(60 keys)"} {
+		if !bytes.Contains(out.Bytes(), []byte(want)) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if bytes.Contains(out.Bytes(), []byte("Payments create")) || bytes.Contains(out.Bytes(), []byte("<Pay>")) {
+		t.Errorf("--only streams ran other measures:\n%s", out.String())
 	}
 }
