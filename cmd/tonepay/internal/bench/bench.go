@@ -275,12 +275,13 @@ type bench struct {
 	mu      sync.Mutex
 	results map[string]chan struct{}  // session -> closed at its Result callback
 	partial map[string]chan time.Time // session+":"+length -> arrival of that partial callback
+	seen    map[string]int            // session -> the card number's length in its latest partial callback
 }
 
 func newBench(ctx context.Context, exe string) (*bench, error) {
 	b := &bench{ctx: ctx, sid: tonepay.NewSID(tonepay.PrefixAccount), token: tonepay.RandomHex(16),
 		twilioSid: tonepay.NewSID(tonepay.PrefixAccount), twilioToken: tonepay.RandomHex(16),
-		results: map[string]chan struct{}{}, partial: map[string]chan time.Time{}}
+		results: map[string]chan struct{}{}, partial: map[string]chan time.Time{}, seen: map[string]int{}}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "tonepay-bench"); err != nil {
 		return nil, err
@@ -340,7 +341,7 @@ func (b *bench) startServer(exe string) error {
 	for sc.Scan() {
 		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
 			b.base = m[1]
-			go io.Copy(io.Discard, stderr)
+			go io.Copy(benchLog(), stderr)
 			return nil
 		}
 	}
@@ -411,6 +412,7 @@ func (b *bench) startReceiver() error {
 				delete(b.results, pk)
 			}
 		} else if f.Get("PartialResult") == "true" {
+			b.seen[pk] = len(f.Get("PaymentCardNumber"))
 			if ch := b.partial[pk+":"+strconv.Itoa(len(f.Get("PaymentCardNumber")))]; ch != nil {
 				select {
 				case ch <- now: // the first delivery counts; a redelivery does not block
@@ -672,4 +674,15 @@ func Percentile(ds []time.Duration, p int) float64 {
 	slices.Sort(s)
 	i := min(len(s)-1, len(s)*p/100)
 	return float64(s[i]) / float64(time.Millisecond)
+}
+
+// benchLog is where the server's log goes after start-up: the file
+// TONEPAY_BENCH_LOG names, else nowhere.
+func benchLog() io.Writer {
+	if p := os.Getenv("TONEPAY_BENCH_LOG"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			return f
+		}
+	}
+	return io.Discard
 }

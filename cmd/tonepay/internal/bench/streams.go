@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -48,6 +49,8 @@ type benchStream struct {
 	sid   string // MZ…
 	seq   int64
 	chunk int64
+
+	err atomic.Pointer[error] // why run stopped early
 
 	mu    sync.Mutex
 	tones [][]byte // mu-law frames of a key being pressed
@@ -105,7 +108,6 @@ func (s *benchStream) write(ctx context.Context, f *mediastream.Frame) error {
 // run sends a media frame every 20 ms until ctx ends, then stop; it counts
 // frames written more than one frame late.
 func (s *benchStream) run(ctx context.Context, frames, late *atomic.Int64) {
-	t0 := time.Now()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -134,10 +136,13 @@ func (s *benchStream) run(ctx context.Context, frames, late *atomic.Int64) {
 			f := mediastream.MediaFrame(s.sid, m, audio)
 			f.SequenceNumber = mediastream.Seq(s.seq)
 			if err := s.write(ctx, f); err != nil {
+				if ctx.Err() == nil {
+					s.err.Store(&err)
+				}
 				return
 			}
 			frames.Add(1)
-			if time.Since(now) > 20*time.Millisecond || now.Sub(t0) > time.Duration(s.chunk+1)*20*time.Millisecond {
+			if time.Since(now) > 20*time.Millisecond { // written a frame's time after its tick
 				late.Add(1)
 			}
 		}
@@ -215,7 +220,7 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n int) error
 		return err
 	}
 	t0 := time.Now()
-	time.Sleep(5 * time.Second)
+	b.profile(5 * time.Second) // or sleeps as long
 	c1, _ := cpuTicks(b.cmd.Process.Pid)
 	el := time.Since(t0)
 	res.Streams = n
@@ -225,6 +230,7 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n int) error
 	if d := frames.Load() - f0; d > 0 {
 		res.StreamLateRatio = float64(late.Load()-l0) / float64(d)
 	}
+	say("  server CPU %.0f%% of one core (%.2f ms per stream per second), %.0f frames/s, %.2f%% late", res.StreamCPUPercent, res.StreamCPUPerStreamMS, res.StreamFramesPerS, 100*res.StreamLateRatio)
 	say("key (in-band tones) to partial-result callback over the %d streams…", n)
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -250,7 +256,20 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n int) error
 				lat = append(lat, at.Sub(t))
 				mu.Unlock()
 			case <-time.After(30 * time.Second):
-				return errors.New("a key sent as tones never reached its partial callback")
+				b.mu.Lock()
+				seen := b.seen[pks[i]]
+				b.mu.Unlock()
+				if e := ss[i].err.Load(); e != nil {
+					return fmt.Errorf("stream %d stopped sending: %w", i, *e)
+				}
+				v, verr := b.api.PaymentView(b.ctx, ss[i].call, pks[i])
+				c, cerr := b.api.FetchCall(b.ctx, ss[i].call)
+				cbs, _ := b.api.Callbacks(b.ctx, ss[i].call, pks[i])
+				var st []string
+				for _, cb := range cbs {
+					st = append(st, cb.Status+":"+cb.Params["PaymentCardNumber"]+":"+strconv.Itoa(len(cb.Attempts)))
+				}
+				return fmt.Errorf("key %d sent as tones never reached its partial callback (the latest had %d digits); view %+v %v; call %+v %v; callbacks %v", k, seen, v, verr, c, cerr, st)
 			}
 			b.mu.Lock()
 			delete(b.partial, key)
@@ -265,4 +284,24 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n int) error
 	res.StreamKeys = len(lat)
 	res.StreamKeyP50MS, res.StreamKeyP99MS = Percentile(lat, 50), Percentile(lat, 99)
 	return nil
+}
+
+// profile waits d; with TONEPAY_BENCH_PROFILE set, it takes the server's CPU
+// profile over that time into the file it names (go tool pprof reads it).
+func (b *bench) profile(d time.Duration) {
+	p := os.Getenv("TONEPAY_BENCH_PROFILE")
+	if p == "" {
+		time.Sleep(d)
+		return
+	}
+	res, err := http.Get(b.pprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(d/time.Second)))
+	if err != nil {
+		time.Sleep(d)
+		return
+	}
+	defer res.Body.Close()
+	if f, err := os.Create(p); err == nil {
+		io.Copy(f, res.Body)
+		f.Close()
+	}
 }
