@@ -61,8 +61,10 @@ func (svc *Service) Listen(accountSid, callSid string, fn func(heard []tonepay.H
 	}
 }
 
-// wakeListeners wakes the legs listening to the calls a commit stepped;
-// it never blocks the committing goroutine.
+// wakeListeners wakes the legs listening to the calls a commit stepped
+// with something to hear (words, a file) or an end: a key's step, the
+// commonest on a live leg, reads nothing. It never blocks the committing
+// goroutine.
 func (svc *Service) wakeListeners(steps []txn.Step) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
@@ -70,6 +72,9 @@ func (svc *Service) wakeListeners(steps []txn.Step) {
 		return
 	}
 	for _, st := range steps {
+		if !audible(st.Out) {
+			continue
+		}
 		for _, h := range svc.hearers[st.CallSid] {
 			select {
 			case h.wake <- struct{}{}:
@@ -168,4 +173,17 @@ func (svc *Service) Warn(ctx context.Context, accountSid, callSid, text string) 
 		return tx.AddTimeline(ctx, callSid, now, rows...)
 	})
 	return err
+}
+
+// audible reports whether a step gives a listening leg something to do.
+func audible(o voice.Output) bool {
+	if o.Ended != "" {
+		return true
+	}
+	for _, e := range o.Timeline {
+		if e.Kind == "say" || e.Kind == "play" || e.Kind == "hangup" {
+			return true
+		}
+	}
+	return false
 }

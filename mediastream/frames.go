@@ -99,6 +99,9 @@ type Stop struct {
 // each event (the body an event needs is present, media decodes as base64)
 // and returns the audio of a media frame decoded.
 func Parse(b []byte) (*Frame, []byte, error) {
+	if f, audio, ok := parseMedia(b); ok {
+		return f, audio, nil
+	}
 	var f Frame
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, nil, fmt.Errorf("not a JSON frame: %w", err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -195,27 +196,44 @@ func violation(format string, args ...any) *closed {
 // read reads frames until the stream ends, and returns its close code and
 // reason.
 func (s *stream) read() (websocket.StatusCode, string) {
-	silent := time.AfterFunc(s.r.silence(), func() {
-		// Twilio sends 50 frames a second while a call is up: its silence
-		// is a dead peer. The leg ends now, not after a close handshake
-		// with a peer that does not answer.
+	// Twilio sends 50 frames a second while a call is up: its silence is a
+	// dead peer. The leg ends then, not after a close handshake with a peer
+	// that does not answer. The timer is not reset for each frame (50 a
+	// second on every stream): it looks at the last frame's time when it
+	// fires, and waits again for what remains.
+	var last atomic.Int64 // UnixNano of the latest frame
+	last.Store(time.Now().UnixNano())
+	var silent *time.Timer
+	silent = time.AfterFunc(s.r.silence(), func() {
+		if left := s.r.silence() - time.Since(time.Unix(0, last.Load())); left > 0 {
+			silent.Reset(left)
+			return
+		}
 		s.endLeg("no frame for " + s.r.silence().String())
 		s.conn.CloseNow()
 	})
 	defer silent.Stop()
+	// Reads wait on no context (the library would arm and disarm one for
+	// each frame): the stream's end closes the socket instead, once.
+	defer context.AfterFunc(s.ctx, func() { s.conn.CloseNow() })()
 	var (
 		det   = dtmf.NewDetector()
 		dd    dedup
 		flood flood
-		audio int64 // the stream's clock: samples of inbound audio so far
+		audio int64  // the stream's clock: samples of inbound audio so far
+		buf   []byte // the message being read, reused: frames keep copies of what they hold
 	)
 	for {
-		typ, b, err := s.conn.Read(s.ctx)
+		typ, r, err := s.conn.Reader(context.Background())
+		if err == nil {
+			buf, err = readAll(buf[:0], r)
+		}
 		if err != nil {
 			return s.readErr(err)
 		}
+		b := buf
 		now := time.Now()
-		silent.Reset(s.r.silence())
+		last.Store(now.UnixNano())
 		var c *closed
 		switch {
 		case typ != websocket.MessageText:
@@ -502,4 +520,21 @@ func (l *logLimit) allow(now time.Time) (missed int, ok bool) {
 	}
 	missed, l.missed, l.last = l.missed, 0, now
 	return missed, true
+}
+
+// readAll is io.ReadAll into buf's storage.
+func readAll(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

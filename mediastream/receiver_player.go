@@ -2,7 +2,6 @@ package mediastream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -26,6 +25,7 @@ const (
 // player sends a stream's queued audio.
 type player struct {
 	s    *stream
+	out  []byte // the frame being written, reused
 	mu   sync.Mutex
 	buf  []byte
 	wake chan struct{}
@@ -119,13 +119,13 @@ func (p *player) run() {
 // write sends a frame within the write timeout; a peer that does not read
 // it is closed (its reader then ends the leg), and blocks nobody else.
 func (p *player) write(f *Frame) bool {
-	b, err := json.Marshal(f)
-	if err != nil {
+	var err error
+	if p.out, err = f.Append(p.out[:0]); err != nil {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(p.s.ctx, p.s.r.writeTimeout())
 	defer cancel()
-	if err := p.s.conn.Write(ctx, websocket.MessageText, b); err != nil {
+	if err := p.s.conn.Write(ctx, websocket.MessageText, p.out); err != nil {
 		if p.s.ctx.Err() == nil {
 			p.s.r.log().Warn("media stream closed: the peer does not read what is sent", "call", p.s.callSid())
 			p.s.conn.CloseNow()

@@ -360,6 +360,7 @@ type writer struct {
 	conn *websocket.Conn
 	sid  string
 	seq  int64
+	buf  []byte // reused: 50 frames a second
 }
 
 func (w *writer) send(f *Frame) error {
@@ -367,15 +368,15 @@ func (w *writer) send(f *Frame) error {
 		w.seq++
 		f.SequenceNumber = Seq(w.seq)
 	}
-	b, err := json.Marshal(f)
-	if err != nil {
+	var err error
+	if w.buf, err = f.Append(w.buf[:0]); err != nil {
 		return err
 	}
 	// The deadline: a write that cannot finish in time closes the socket
 	// (the library's rule for a write whose context ends).
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	return w.conn.Write(ctx, websocket.MessageText, b)
+	return w.conn.Write(ctx, websocket.MessageText, w.buf)
 }
 
 func (w *writer) failure(err error) tonepay.StreamEnd {

@@ -64,6 +64,7 @@ type benchResult struct {
 	StreamKeyP50MS       float64            `json:"stream_key_callback_p50_ms"` // a key's first tone frame -> its partial-result callback
 	StreamKeyP99MS       float64            `json:"stream_key_callback_p99_ms"`
 	StreamKeys           int                `json:"stream_keys"`
+	StreamTyping         int                `json:"stream_typing"` // callers pressing keys at once, among the streams
 	BytesPerSession      float64            `json:"bytes_per_session"`
 	Sessions             int                `json:"sessions_open"`
 	Machine              map[string]string  `json:"machine"`
@@ -91,6 +92,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	voiceCalls := fs.Int("voice-calls", 5000, "simulated calls through a Say, Gather, Redirect, Hangup app")
 	payFlows := fs.Int("pay-flows", 500, "card payments taken by <Pay> from a TwiML app")
 	streams := fs.Int("streams", 1000, "concurrent Twilio Media Streams, detector on")
+	typing := fs.Int("stream-typing", 100, "of the streams, callers typing keys at once (five each, 300 ms apart)")
 	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures), pay (the <Pay> measures) or streams (Media Streams)")
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
@@ -125,7 +127,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 		}
 	}
 	if *only == "" || *only == "streams" {
-		if err := b.streams(&res, say, *streams); err != nil {
+		if err := b.streams(&res, say, *streams, *typing); err != nil {
 			return err
 		}
 	}
@@ -231,7 +233,7 @@ func printBench(w io.Writer, r benchResult) {
 	if r.Streams > 0 {
 		fmt.Fprintf(w, "Media Streams held at once, detector on: %d (%.0f frames/s read, %.2f%% written late)\n", r.Streams, r.StreamFramesPerS, 100*r.StreamLateRatio)
 		fmt.Fprintf(w, "server CPU with every stream sending: %.0f%% of one core, %.2f ms per stream per second\n", r.StreamCPUPercent, r.StreamCPUPerStreamMS)
-		fmt.Fprintf(w, "key as tones -> partial-result callback: p50 %.2f ms, p99 %.2f ms (%d keys)\n", r.StreamKeyP50MS, r.StreamKeyP99MS, r.StreamKeys)
+		fmt.Fprintf(w, "key as tones -> partial-result callback: p50 %.2f ms, p99 %.2f ms (%d keys, %d callers typing)\n", r.StreamKeyP50MS, r.StreamKeyP99MS, r.StreamKeys, r.StreamTyping)
 	}
 	if r.PayFlows > 0 {
 		fmt.Fprintf(w, "<Pay> card payments (create, four fields, charge, action): %.1f per second (%d payments)\n", r.PayFlowsPerS, r.PayFlows)

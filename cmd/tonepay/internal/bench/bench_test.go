@@ -82,10 +82,10 @@ func TestBenchOnlyPay(t *testing.T) {
 func TestBenchOnlyStreams(t *testing.T) {
 	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
-	if err := Main(context.Background(), []string{"--only", "streams", "--streams", "20"}, exe, &out, &errOut); err != nil {
+	if err := Main(context.Background(), []string{"--only", "streams", "--streams", "20", "--stream-typing", "20"}, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench --only streams: %v\n%s", err, errOut.String())
 	}
-	for _, want := range []string{"Media Streams held at once, detector on: 20", "key as tones -> partial-result callback", "(60 keys)"} {
+	for _, want := range []string{"Media Streams held at once, detector on: 20", "key as tones -> partial-result callback", "(100 keys, 20 callers typing)"} {
 		if !bytes.Contains(out.Bytes(), []byte(want)) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

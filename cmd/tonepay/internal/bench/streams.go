@@ -105,45 +105,56 @@ func (s *benchStream) write(ctx context.Context, f *mediastream.Frame) error {
 	return s.conn.Write(ctx, websocket.MessageText, b)
 }
 
-// run sends a media frame every 20 ms until ctx ends, then stop; it counts
-// frames written more than one frame late.
-func (s *benchStream) run(ctx context.Context, frames, late *atomic.Int64) {
+// runShard sends a media frame on each of its streams every 20 ms until
+// ctx ends, then stop: one goroutine and one ticker for many streams, as a
+// media server writes, so that the bench's own cost stays small beside the
+// server's on a shared machine. It counts frames written more than a
+// frame's time after their tick.
+func runShard(ctx context.Context, ss []*benchStream, frames, late *atomic.Int64) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	var buf []byte
 	for {
 		select {
 		case <-ctx.Done():
-			s.seq++
-			s.write(context.Background(), &mediastream.Frame{Event: mediastream.EventStop, SequenceNumber: mediastream.Seq(s.seq), StreamSid: s.sid})
-			s.conn.Close(websocket.StatusNormalClosure, "")
+			for _, s := range ss {
+				s.seq++
+				s.write(context.Background(), &mediastream.Frame{Event: mediastream.EventStop, SequenceNumber: mediastream.Seq(s.seq), StreamSid: s.sid})
+				s.conn.Close(websocket.StatusNormalClosure, "")
+			}
 			return
 		case now := <-tick.C:
-			audio := silenceFrame
-			var first bool
-			s.mu.Lock()
-			if len(s.tones) > 0 {
-				audio, s.tones = s.tones[0], s.tones[1:]
-				first = s.sent != nil
-			}
-			s.mu.Unlock()
-			if first {
-				s.sent <- time.Now()
-				s.sent = nil
-			}
-			s.seq++
-			s.chunk++
-			m := mediastream.Media{Track: "inbound", Chunk: mediastream.Seq(s.chunk), Timestamp: mediastream.Seq(s.chunk * 20)}
-			f := mediastream.MediaFrame(s.sid, m, audio)
-			f.SequenceNumber = mediastream.Seq(s.seq)
-			if err := s.write(ctx, f); err != nil {
-				if ctx.Err() == nil {
-					s.err.Store(&err)
+			for _, s := range ss {
+				if s.err.Load() != nil {
+					continue
 				}
-				return
-			}
-			frames.Add(1)
-			if time.Since(now) > 20*time.Millisecond { // written a frame's time after its tick
-				late.Add(1)
+				audio := silenceFrame
+				var sent chan time.Time
+				s.mu.Lock()
+				if len(s.tones) > 0 {
+					audio, s.tones = s.tones[0], s.tones[1:]
+					sent, s.sent = s.sent, nil
+				}
+				s.mu.Unlock()
+				s.seq++
+				s.chunk++
+				m := mediastream.Media{Track: "inbound", Chunk: mediastream.Seq(s.chunk), Timestamp: mediastream.Seq(s.chunk * 20)}
+				f := mediastream.MediaFrame(s.sid, m, audio)
+				f.SequenceNumber = mediastream.Seq(s.seq)
+				buf, _ = f.Append(buf[:0])
+				if err := s.conn.Write(context.Background(), websocket.MessageText, buf); err != nil {
+					if ctx.Err() == nil {
+						s.err.Store(&err)
+					}
+					continue
+				}
+				if sent != nil {
+					sent <- time.Now()
+				}
+				frames.Add(1)
+				if time.Since(now) > 20*time.Millisecond {
+					late.Add(1)
+				}
 			}
 		}
 	}
@@ -171,8 +182,13 @@ func cpuTicks(pid int) (int64, error) {
 	return u + st, nil
 }
 
-// streams runs the streams measure into res: n streams at once.
-func (b *bench) streams(res *benchResult, say func(string, ...any), n int) error {
+// streamsPerShard is how many streams one of the bench's goroutines writes.
+const streamsPerShard = 50
+
+// streams runs the streams measure into res: n streams at once, typing of
+// them pressing five keys each, 300 ms apart.
+func (b *bench) streams(res *benchResult, say func(string, ...any), n, typing int) error {
+	typing = max(1, min(typing, n))
 	say("%d concurrent Twilio Media Streams, a 20 ms frame every 20 ms each, detector on…", n)
 	ctx, stop := context.WithCancel(b.ctx)
 	defer stop()
@@ -185,8 +201,9 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n int) error
 	}
 	var frames, late atomic.Int64
 	var wg sync.WaitGroup
-	for _, s := range ss {
-		wg.Go(func() { s.run(ctx, &frames, &late) })
+	for i := 0; i < n; i += streamsPerShard {
+		shard := ss[i:min(i+streamsPerShard, n)]
+		wg.Go(func() { runShard(ctx, shard, &frames, &late) })
 	}
 	defer wg.Wait()
 	defer stop()
@@ -231,12 +248,25 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n int) error
 		res.StreamLateRatio = float64(late.Load()-l0) / float64(d)
 	}
 	say("  server CPU %.0f%% of one core (%.2f ms per stream per second), %.0f frames/s, %.2f%% late", res.StreamCPUPercent, res.StreamCPUPerStreamMS, res.StreamFramesPerS, 100*res.StreamLateRatio)
-	say("key (in-band tones) to partial-result callback over the %d streams…", n)
+	say("key (in-band tones) to partial-result callback, %d of the %d callers typing…", typing, n)
+	if p := os.Getenv("TONEPAY_BENCH_PROFILE"); p != "" {
+		go func() {
+			res, err := http.Get(b.pprof + "/debug/pprof/profile?seconds=3")
+			if err == nil {
+				defer res.Body.Close()
+				if f, err := os.Create(p + ".keys"); err == nil {
+					io.Copy(f, res.Body)
+					f.Close()
+				}
+			}
+		}()
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
-	err = parallel(n, n, func(i int) error {
-		time.Sleep(time.Duration(i%300) * time.Millisecond)
-		for k := 1; k <= 3; k++ {
+	err = parallel(typing, typing, func(j int) error {
+		i := j * n / typing // spread over the streams (and so over the bench's writers)
+		time.Sleep(time.Duration(j%300) * time.Millisecond)
+		for k := 1; k <= 5; k++ {
 			ch := make(chan time.Time, 1)
 			key := pks[i] + ":" + strconv.Itoa(k)
 			b.mu.Lock()
@@ -281,7 +311,7 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n int) error
 	if err != nil {
 		return err
 	}
-	res.StreamKeys = len(lat)
+	res.StreamKeys, res.StreamTyping = len(lat), typing
 	res.StreamKeyP50MS, res.StreamKeyP99MS = Percentile(lat, 50), Percentile(lat, 99)
 	return nil
 }
