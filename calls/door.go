@@ -159,7 +159,7 @@ func (svc *Service) pressKeys(ctx context.Context, k tonepay.Keys) (*tonepay.Pre
 		}
 		now := svc.now()
 		w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
-			return svc.pressBurst(ctx, tx, w, &p, k.AccountSid, k.CallSid, burst, now)
+			return svc.pressBurst(ctx, tx, w, &p, k, burst, now)
 		})
 		if err != nil {
 			return nil, err
@@ -173,10 +173,16 @@ func (svc *Service) pressKeys(ctx context.Context, k tonepay.Keys) (*tonepay.Pre
 }
 
 // pressBurst routes one burst of keys (see Press).
-func (svc *Service) pressBurst(ctx context.Context, tx tonepay.Tx, w *txn.Work, p *tonepay.Pressed, accountSid, callSid, burst string, now time.Time) error {
+func (svc *Service) pressBurst(ctx context.Context, tx tonepay.Tx, w *txn.Work, p *tonepay.Pressed, k tonepay.Keys, burst string, now time.Time) error {
+	accountSid, callSid := k.AccountSid, k.CallSid
 	call, err := findLiveCall(ctx, tx, accountSid, callSid, opKeys)
 	if err != nil {
 		return err
+	}
+	if call.Leg.Real() && !k.Realtime() {
+		// A real caller's keys come from their phone only: nobody types
+		// into a real call's payment through the API.
+		return tonepay.Errorf(tonepay.CodeInvalidParameter, "Call %s is a real call (%s): its keys come from the caller's phone, not from the Digits API", callSid, call.Leg)
 	}
 	s, err := svc.Pay.Open(ctx, tx, callSid)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -81,6 +82,12 @@ func TestStreamRegistersCall(t *testing.T) {
 	list, err := tw.ListCall((&api.ListCallParams{}).SetStatus("in-progress"))
 	if err != nil || len(list) != 1 || *list[0].Sid != p.call {
 		t.Errorf("list: %d calls, %v", len(list), err)
+	}
+	// The Digits API types for simulated callers only: a real caller's keys
+	// come from their phone.
+	var ce *client.Error
+	if _, err := ss.client().Press(context.Background(), p.call, "4"); !errors.As(err, &ce) || ce.Code != tonepay.CodeInvalidParameter || !strings.Contains(ce.Message, "real call") {
+		t.Errorf("Digits on a streamed call: %v, want 64020 naming a real call", err)
 	}
 	// A subaccount of the main account is another tenant: not found.
 	sub, err := tw.CreateAccount((&api.CreateAccountParams{}).SetFriendlyName("other"))
