@@ -415,6 +415,23 @@ await step("the timeline is in time order, whatever order the entries were writt
   await page.unrouteAll();
 });
 
+// TestConsole streams a call in as Twilio would (a signed Media Stream
+// whose start names From and To) and passes its SID: a real caller's call.
+await step("a call streamed from Twilio is listed like any other and takes a payment; its keys come from the phone", async () => {
+  const call = process.env.STREAMED_CALL;
+  must(call, "STREAMED_CALL is not set");
+  const b = page.locator("#call-list button", { hasText: call.slice(0, 10) });
+  await b.click({ timeout: 8000 });
+  await expectText(b, /\+15005550077 → \+15005550088/);
+  await expectText(page.locator("#call-info"), /● Call in progress/);
+  await startPayment();
+  await tile("payment-card-number").getByRole("button").click();
+  await expectText(tile("payment-card-number"), /Listening/);
+  await page.locator("#keypad").getByRole("button", { name: "4", exact: true }).click();
+  await expectText(page.locator("#phone-error"), /real call/);
+  await page.screenshot({ path: join(out, "console-streamed-call.png") });
+});
+
 await browser.close();
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
