@@ -209,6 +209,9 @@ func (s *stream) read() (websocket.StatusCode, string) {
 			silent.Reset(left)
 			return
 		}
+		// A dead or stalled peer (one that began a frame and stopped is one):
+		// worth a line, unlike a stop or a close.
+		s.r.log().Warn("media stream closed: no frame for "+s.r.silence().String()+" (a dead or stalled peer)", "call", s.callSid())
 		s.endLeg("no frame for " + s.r.silence().String())
 		s.conn.CloseNow()
 	})

@@ -194,6 +194,7 @@ func TestStreamLimits(t *testing.T) {
 	bystander := mustDial(t, ss)
 	bystander.start(nil)
 	ss.waitStatus(bystander.call, tonepay.CallInProgress, 10*time.Second)
+	keepAlive(t, bystander)
 	big := `{"event":"media","media":{"payload":"` + strings.Repeat("A", 70<<10) + `"}}`
 	for _, tt := range []struct {
 		name  string
@@ -451,4 +452,58 @@ func mediaFrames(t *testing.T, p *twilioPeer) [][]byte {
 		out = append(out, a)
 	}
 	return out
+}
+
+// keepAlive sends p's audio as Twilio does, until the test ends: 10 s
+// without a frame would end its call.
+func keepAlive(t *testing.T, p *twilioPeer) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if p.silence(100) != nil {
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
+}
+
+// TestStreamSlowPeer: a peer that begins a frame and never finishes it (a
+// stalled Twilio, or a slowloris) is closed once the silence bound passes,
+// with one log line; its call ends, and a stream beside it goes on.
+func TestStreamSlowPeer(t *testing.T) {
+	ss := startStreamServer(t, func(s *server) { s.streams.Silence = 700 * time.Millisecond })
+	bystander := mustDial(t, ss)
+	bystander.start(nil)
+	ss.waitStatus(bystander.call, tonepay.CallInProgress, 10*time.Second)
+	keepAlive(t, bystander)
+
+	p := mustDial(t, ss)
+	p.start(nil)
+	ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+	w, err := p.conn.Writer(context.Background(), websocket.MessageText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(`{"event":"media","sequenceNumber":"3","media":{"track":"inbound","payload":"`)); err != nil {
+		t.Fatal(err)
+	}
+	// The rest never comes (w is never closed).
+	ss.waitStatus(p.call, tonepay.CallCompleted, 10*time.Second)
+	waitFor(t, 5*time.Second, "the log line", func() bool { return strings.Contains(ss.logs.String(), "a dead or stalled peer") })
+	if n := strings.Count(ss.logs.String(), "a dead or stalled peer"); n != 1 {
+		t.Errorf("%d log lines, want 1", n)
+	}
+	if st := ss.callStatus(bystander.call); st != tonepay.CallInProgress {
+		t.Errorf("the other stream's call is %q", st)
+	}
 }
