@@ -214,6 +214,22 @@ func TestTwoProcAgentPayment(t *testing.T) {
 // <Pay>'s prompts (espeak-ng) back to A as media, which A's stream counts.
 func TestTwoProcPayIVR(t *testing.T) {
 	tp := startTwoProcs(t)
+	// The caller listens to the first prompt for a second (two waits of
+	// half a second), then types every field; each key cuts the prompt
+	// playing (barge-in).
+	sid := tp.payIVR("ww")
+	secs := streamAudio(t, tp.aC, sid)
+	if _, speaks := tts.New(tts.Config{}).Available(); speaks && secs <= 0 {
+		t.Errorf("A's stream got %.1f s of audio from B: B's <Pay> prompts should have come back as media", secs)
+	}
+}
+
+// payIVR runs a <Pay> IVR of B on A's streamed call, whose caller waits
+// (lead: w for each half second) and then types every field, and checks
+// that it succeeds and that both calls end; it returns the CallSid.
+func (tp *twoProcs) payIVR(lead string) string {
+	t := tp.t
+	t.Helper()
 	ctx := context.Background()
 	app := e2e.NewApp(t, tp.bToken, map[string]string{
 		"/pay":  `<Response><Pay chargeAmount="10.00" action="/paid"/></Response>`,
@@ -227,15 +243,12 @@ func TestTwoProcPayIVR(t *testing.T) {
 	if r := app.Requests()[0]; r.Params.Get("CallSid") != sid || r.Params.Get("To") != "+15005550007" || r.Params.Get("From") != "+15005550001" {
 		t.Errorf("B's first request %v", r.Params)
 	}
-	// The caller listens to the first prompt for a second (two waits of
-	// half a second), then types every field; each key cuts the prompt
-	// playing (barge-in).
-	keys := "ww"
+	keys := lead
 	for _, f := range twoProcFields {
 		keys += f.keys
 	}
 	if _, err := tp.aC.Press(ctx, sid, keys); err != nil {
-		t.Fatal(err)
+		t.Errorf("the caller's keys: %v", err) // the call may have ended: the action says why
 	}
 	var paid e2e.AppRequest
 	e2e.WaitFor(t, 30*time.Second, "B's <Pay> action", func() bool {
@@ -257,10 +270,33 @@ func TestTwoProcPayIVR(t *testing.T) {
 	e2e.WaitFor(t, 10*time.Second, "B's call completed", func() bool { return callStatusOf(tp.bC, sid) == tonepay.CallCompleted })
 	e2e.WaitFor(t, 10*time.Second, "A's call completed", func() bool { return callStatusOf(tp.aC, sid) == tonepay.CallCompleted })
 	tp.lap("both calls completed")
-	secs := streamAudio(t, tp.aC, sid)
-	if _, speaks := tts.New(tts.Config{}).Available(); speaks && secs <= 0 {
-		t.Errorf("A's stream got %.1f s of audio from B: B's <Pay> prompts should have come back as media", secs)
+	return sid
+}
+
+// TestTwoProcPayAfterPrompt: a caller who hears <Pay>'s whole first prompt
+// and starts typing 3 s later (within <Pay>'s 5 s timeout, which on
+// Twilio starts when the prompt ends) pays.
+//
+// Known bug (issue 22): with the default --voice-time simulated, a real
+// leg's <Say> and prompts take no time in the TwiML engine, so <Pay>'s
+// timeout starts with the prompt: the caller here times out 5 s after the
+// prompt began, and B's <Pay> ends before the first key. Passes with
+// TONEPAY_VOICE_TIME=real on B. Skipped unless TONEPAY_TEST_KNOWN_BUGS=1.
+func TestTwoProcPayAfterPrompt(t *testing.T) {
+	if os.Getenv("TONEPAY_TEST_KNOWN_BUGS") == "" {
+		t.Skip("known bug: a real leg's <Pay> timeout runs during its prompt (TONEPAY_TEST_KNOWN_BUGS=1 runs it)")
 	}
+	speech := tts.New(tts.Config{})
+	if _, ok := speech.Available(); !ok {
+		t.Skip("espeak-ng is not installed")
+	}
+	prompt, err := speech.Speak(context.Background(), "Please enter your card number, followed by the pound key.", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waits := int((float64(len(prompt))/8000+3)*2) + 1 // half seconds: the prompt, then 3 s
+	tp := startTwoProcs(t)
+	tp.payIVR(strings.Repeat("w", waits))
 }
 
 // streamEnd matches the timeline row of a sent stream's end (calls/stream.go).
