@@ -55,7 +55,7 @@ func loadRun(ctx context.Context, rd tonepay.Reader, callSid string) (*tonepay.C
 func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, now time.Time) error {
 	st := &voice.State{AccountSid: call.AccountSid, CallSid: call.Sid, From: call.From, To: call.To, Direction: call.Direction,
 		URL: call.URL, Method: call.Method, Twiml: call.Twiml, FallbackURL: call.FallbackURL, FallbackMethod: call.FallbackMethod,
-		ForwardedFrom: call.ForwardedFrom}
+		ForwardedFrom: call.ForwardedFrom, Live: call.Leg.Real()}
 	if call.Direction == tonepay.DirectionInbound {
 		// Opaque to the app, as Twilio's is; kept in the run, so that every
 		// request of the call carries the same one.

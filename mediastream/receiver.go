@@ -430,6 +430,11 @@ func (r *Receiver) heard(l *leg, heard []tonepay.Heard, ended bool) {
 		s.play(heard)
 	}
 	if ended {
+		// The caller hears the call's last words before the line closes,
+		// as a Twilio caller hears a <Say> before <Hangup/>.
+		ctx, cancel := context.WithTimeout(s.ctx, maxDrain)
+		s.player.drain(ctx)
+		cancel()
 		s.conn.Close(websocket.StatusNormalClosure, "the call has ended")
 	}
 }

@@ -20,6 +20,9 @@ const (
 	maxQueued = 5 * 60 * 8000
 	// maxLoop bounds a <Say loop> or <Play loop>.
 	maxLoop = 10
+	// maxDrain bounds how long a call that ended keeps its socket open
+	// for the last words queued (a <Say> before <Hangup/>).
+	maxDrain = 30 * time.Second
 )
 
 // player sends a stream's queued audio.
@@ -28,6 +31,7 @@ type player struct {
 	out  []byte // the frame being written, reused
 	mu   sync.Mutex
 	buf  []byte
+	busy bool // a chunk taken by next is being sent or paced
 	wake chan struct{}
 	done chan struct{}
 }
@@ -64,6 +68,26 @@ func (p *player) clear() {
 	}
 }
 
+// drain returns once the queued audio has been sent and paced (the
+// caller heard it), or ctx is done.
+func (p *player) drain(ctx context.Context) {
+	t := time.NewTicker(frameEvery)
+	defer t.Stop()
+	for {
+		p.mu.Lock()
+		idle := len(p.buf) == 0 && !p.busy
+		p.mu.Unlock()
+		if idle {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // wait returns once the player has stopped (the stream's context is done).
 func (p *player) wait() { <-p.done }
 
@@ -72,8 +96,10 @@ func (p *player) next() []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.buf) == 0 {
+		p.busy = false
 		return nil
 	}
+	p.busy = true
 	n := min(frameBytes, len(p.buf))
 	chunk := make([]byte, frameBytes)
 	copy(chunk, p.buf[:n])

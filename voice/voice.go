@@ -182,6 +182,9 @@ type State struct {
 
 	Status    string `json:"status"`
 	ErrorCode int    `json:"errorCode,omitempty"` // the error that ended the call
+	// Live: a real caller (a media stream, SIP) hears the call: speech and
+	// pauses take real time on it, as the engine's Instant cannot apply.
+	Live bool `json:"live,omitempty"`
 
 	Doc  *Document `json:"doc,omitempty"`
 	Next int       `json:"next"` // index in Doc.Verbs of the verb after the current one
@@ -289,6 +292,14 @@ var audioTypes = map[string]bool{"audio/mpeg": true, "audio/wav": true, "audio/w
 
 // Step applies in to s at now.
 func (e Engine) Step(s *State, in Input, now time.Time) Output {
+	if s.Live {
+		// A real caller hears each prompt to its end before a <Gather>'s or
+		// a <Pay>'s timeout starts, whatever the server's simulated time.
+		e.Instant = false
+		if e.SpeechRate == 0 {
+			e.SpeechRate = RealSpeechRate
+		}
+	}
 	r := &run{e: e, s: s, now: now}
 	w, f := s.Wait, s.Fetch
 	r.step(in)

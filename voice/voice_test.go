@@ -407,6 +407,17 @@ func TestClock(t *testing.T) {
 	}
 }
 
+// TestLiveCallerTime: on a real leg (State.Live) the prompt is spoken in
+// real time even on a server with simulated time, so a <Gather>'s timeout
+// starts when the caller has heard it, as on Twilio.
+func TestLiveCallerTime(t *testing.T) {
+	app := map[string]page{base + "start": xmlPage(`<Response><Gather timeout="5"><Say>one two three four five</Say></Gather></Response>`)}
+	live := newCall(func(s *State) { s.Live = true })
+	play(t, Engine{Instant: true}, live, app, []step{{in: answer, fetch: base + "start"},
+		{serve: true, wait: 2 * sec, heard: []string{"one two three four five"}}, // five words at 150 a minute
+		{at: 2 * sec, in: Input{Kind: Timeout}, wait: 7 * sec}})                   // then the 5 s timeout
+}
+
 // TestHolds: a start on a reserved example domain or with an empty document
 // holds the call (nothing fetched, keys unrouted) until it is hung up or
 // redirected; a redirect to a reserved domain holds it too.

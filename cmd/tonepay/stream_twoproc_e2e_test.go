@@ -14,6 +14,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/internal/e2e"
+	"github.com/tonepay/tonepay/internal/suites"
 	"github.com/tonepay/tonepay/tts"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
@@ -276,19 +277,12 @@ func (tp *twoProcs) payIVR(lead string) string {
 // TestTwoProcPayAfterPrompt: a caller who hears <Pay>'s whole first prompt
 // and starts typing 3 s later (within <Pay>'s 5 s timeout, which on
 // Twilio starts when the prompt ends) pays.
-//
-// Known bug (issue 22): with the default --voice-time simulated, a real
-// leg's <Say> and prompts take no time in the TwiML engine, so <Pay>'s
-// timeout starts with the prompt: the caller here times out 5 s after the
-// prompt began, and B's <Pay> ends before the first key. Passes with
-// TONEPAY_VOICE_TIME=real on B. Skipped unless TONEPAY_TEST_KNOWN_BUGS=1.
+// B runs with the default --voice-time simulated: a real caller's prompts
+// take real time all the same (voice.State.Live).
 func TestTwoProcPayAfterPrompt(t *testing.T) {
-	if os.Getenv("TONEPAY_TEST_KNOWN_BUGS") == "" {
-		t.Skip("known bug: a real leg's <Pay> timeout runs during its prompt (TONEPAY_TEST_KNOWN_BUGS=1 runs it)")
-	}
 	speech := tts.New(tts.Config{})
 	if _, ok := speech.Available(); !ok {
-		t.Skip("espeak-ng is not installed")
+		suites.Need(t, suites.SpeechSuite, "apt-get install espeak-ng")
 	}
 	prompt, err := speech.Speak(context.Background(), "Please enter your card number, followed by the pound key.", "", "")
 	if err != nil {
@@ -323,19 +317,10 @@ func streamAudio(t *testing.T, a *client.Client, callSid string) float64 {
 // TestTwoProcGoodbyeHeard: B's TwiML says goodbye and hangs up
 // (<Say>…</Say><Hangup/>): the caller on A hears the whole goodbye before
 // B closes the stream, as a Twilio caller hears a <Say> before <Hangup>.
-//
-// Known bug (issue 22): mediastream's Receiver.heard queues the audio and
-// closes the socket at once when the call has ended, so the goodbye is
-// dropped (0.0 s reach A with the default --voice-time simulated). Skipped
-// unless TONEPAY_TEST_KNOWN_BUGS=1 until the receiver drains its player
-// before closing.
 func TestTwoProcGoodbyeHeard(t *testing.T) {
-	if os.Getenv("TONEPAY_TEST_KNOWN_BUGS") == "" {
-		t.Skip("known bug: a streamed call's last <Say> is cut off by its hang-up (TONEPAY_TEST_KNOWN_BUGS=1 runs it)")
-	}
 	speech := tts.New(tts.Config{})
 	if _, ok := speech.Available(); !ok {
-		t.Skip("espeak-ng is not installed: B would send no audio")
+		suites.Need(t, suites.SpeechSuite, "apt-get install espeak-ng (B would send no audio)")
 	}
 	tp := startTwoProcs(t)
 	ctx := context.Background()
