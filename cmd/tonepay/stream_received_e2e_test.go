@@ -345,6 +345,9 @@ func TestStreamPayIVR(t *testing.T) {
 	if first.Params.Get("CallSid") != p.call || first.Params.Get("Direction") != "inbound" || first.Params.Get("From") != "+15005550001" {
 		t.Errorf("first request %v", first.Params)
 	}
+	// A real caller hears "Welcome to Acme billing" in real time, and keys
+	// before <Pay> begins reach no one, as on Twilio: type once it asks.
+	waitFor(t, 15*time.Second, "<Pay> asking for the card", func() bool { return len(statusFor(app, p.call)) > 0 })
 	p.dtmf("4242424242424242#1230123")
 	waitFor(t, 15*time.Second, "the <Pay> action", func() bool {
 		for _, r := range app.requests() {
