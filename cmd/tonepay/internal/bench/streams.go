@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
@@ -18,6 +20,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/dtmf"
+	"github.com/tonepay/tonepay/g711"
 	"github.com/tonepay/tonepay/mediastream"
 )
 
@@ -57,17 +60,28 @@ type benchStream struct {
 	sent  chan time.Time
 }
 
-var silenceFrame = func() []byte {
-	b := make([]byte, 160)
-	for i := range b {
-		b[i] = 0xFF // mu-law silence
+// lineNoise is what every stream sends when its caller is not pressing a
+// key: a second of white noise at -20 dBm0, looped. Digital silence would
+// flatter the detector (it skips quiet frames at once); a loud, noisy line
+// makes it analyse every frame, as speech does: the worst case.
+var lineNoise = func() [][]byte {
+	rng := rand.New(rand.NewPCG(22, 22))
+	a := dtmf.Amplitude(-20)
+	s := make([]int16, dtmf.SampleRate)
+	for i := range s {
+		s[i] = int16(rng.NormFloat64() * a / math.Sqrt2)
 	}
-	return b
+	b := g711.MulawEncodeAll(s)
+	out := make([][]byte, 0, len(b)/160)
+	for i := 0; i+160 <= len(b); i += 160 {
+		out = append(out, b[i:i+160])
+	}
+	return out
 }()
 
 // toneFrames is key pressed for 100 ms then released, as 20 ms frames.
 func toneFrames(key byte) [][]byte {
-	s := dtmf.MulawEncodeAll(dtmf.Tone(key, 100, -10))
+	s := g711.MulawEncodeAll(dtmf.Tone(key, 100, -10))
 	var out [][]byte
 	for i := 0; i+160 <= len(s); i += 160 {
 		out = append(out, s[i:i+160])
@@ -128,7 +142,7 @@ func runShard(ctx context.Context, ss []*benchStream, frames, late *atomic.Int64
 				if s.err.Load() != nil {
 					continue
 				}
-				audio := silenceFrame
+				audio := lineNoise[s.chunk%int64(len(lineNoise))]
 				var sent chan time.Time
 				s.mu.Lock()
 				if len(s.tones) > 0 {
