@@ -415,7 +415,7 @@ func TestLiveCallerTime(t *testing.T) {
 	live := newCall(func(s *State) { s.Live = true })
 	play(t, Engine{Instant: true}, live, app, []step{{in: answer, fetch: base + "start"},
 		{serve: true, wait: 2 * sec, heard: []string{"one two three four five"}}, // five words at 150 a minute
-		{at: 2 * sec, in: Input{Kind: Timeout}, wait: 7 * sec}})                   // then the 5 s timeout
+		{at: 2 * sec, in: Input{Kind: Timeout}, wait: 7 * sec}})                  // then the 5 s timeout
 }
 
 // TestHolds: a start on a reserved example domain or with an empty document

@@ -31,8 +31,6 @@ type streamServer struct {
 	sid, token     string // the main tonepay account
 	twSid, twToken string // the linked Twilio account
 	logs           *lockedBuffer
-	closeOnce      sync.Once
-	extraConfig    string
 }
 
 type lockedBuffer struct {
