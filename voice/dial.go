@@ -73,11 +73,15 @@ func (r *run) leaveDial() {
 }
 
 // dialParams are the Dial action's fields for a Dial that ended with
-// status: DialCallDuration is how long it was bridged (0 if it never was).
-func (r *run) dialParams(status string) url.Values {
+// status at end: DialCallDuration is how long it was bridged (0 if it
+// never was).
+func (r *run) dialParams(status string, end time.Time) url.Values {
 	d, up := 0, status == tonepay.CallCompleted
 	if up {
-		d = int(r.now.Sub(r.s.Since) / time.Second)
+		if end.After(r.now) {
+			end = r.now
+		}
+		d = int(end.Sub(r.s.Since) / time.Second)
 	}
 	p := url.Values{"DialCallStatus": {status}, "DialCallDuration": {strconv.Itoa(d)}, "DialBridged": {strconv.FormatBool(up)}}
 	if r.s.Child != "" {

@@ -368,10 +368,10 @@ func (r *run) step(in Input) {
 		case w.For == "pay-prompt":
 			r.payPrompts()
 		case w.For == "dial":
-			r.bridgeEnd(tonepay.CallCompleted) // timeLimit
+			r.bridgeEndAt(tonepay.CallCompleted, w.Until) // timeLimit
 		case w.For == "far-end":
 			r.log(Entry{Kind: "verb", Verb: "Dial", Text: "the far end hung up"})
-			r.bridgeEnd(tonepay.CallCompleted)
+			r.bridgeEndAt(tonepay.CallCompleted, w.Until)
 		case w.For == "dial-ring":
 			r.bridgeEnd(tonepay.CallNoAnswer) // nobody answered within its timeout
 		default:
@@ -480,7 +480,7 @@ func (r *run) fetch(reason, u, method string, extra url.Values) {
 func (r *run) notify(v Verb) {
 	p := r.s.Params()
 	if v.Name == "Dial" {
-		for k, x := range r.dialParams(r.s.LegEnd) {
+		for k, x := range r.dialParams(r.s.LegEnd, r.now) {
 			p[k] = x
 		}
 	}
@@ -495,14 +495,19 @@ func (r *run) notify(v Verb) {
 // bridgeEnd ends a Dial or Connect the far end left (or its timeLimit, or
 // the caller's *), or a Dial its far end never answered: its action, else
 // the next verb. status is the Dial's DialCallStatus.
-func (r *run) bridgeEnd(status string) {
+func (r *run) bridgeEnd(status string) { r.bridgeEndAt(status, r.now) }
+
+// bridgeEndAt is bridgeEnd for a bridge that ended at end, a timer's time:
+// a late timer (a sweep after a restart) does not lengthen the Dial's
+// DialCallDuration.
+func (r *run) bridgeEndAt(status string, end time.Time) {
 	s := r.s
 	v := *s.Current
 	var p url.Values
 	text := "ended"
 	if v.Name == "Dial" {
 		s.LegEnd = status
-		p = r.dialParams(status)
+		p = r.dialParams(status, end)
 		text = "ended: DialCallStatus=" + status
 	}
 	s.Current, s.Wait, s.Dialed = nil, nil, ""
