@@ -86,7 +86,7 @@ func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, cal
 		return err
 	}
 	tl = append(tl, out.Timeline[n:]...) // a Dial that ended at once (busy, failed)
-	for out.Pay != nil { // a <Pay> began: its session starts, or it ends at once (and the next may begin)
+	for out.Pay != nil {                 // a <Pay> began: its session starts, or it ends at once (and the next may begin)
 		v := out.Pay
 		out.Pay = nil
 		more, err := svc.startPay(ctx, tx, w, call, st, v, now)

@@ -72,7 +72,9 @@ func TestDialFarEnd(t *testing.T) {
 // TestDialCanceledNotify: the action requested when the caller leaves a
 // Dial whose far end rings says DialCallStatus=canceled, never bridged.
 func TestDialCanceledNotify(t *testing.T) {
-	s := newCall(func(s *State) { s.URL, s.Twiml, s.FarEnd = "", `<Response><Dial action="https://ivr.acme.io/d">+1555</Dial></Response>`, "no-answer" })
+	s := newCall(func(s *State) {
+		s.URL, s.Twiml, s.FarEnd = "", `<Response><Dial action="https://ivr.acme.io/d">+1555</Dial></Response>`, "no-answer"
+	})
 	e := Engine{Instant: true}
 	e.Step(s, Input{Kind: Answered}, t0)
 	o := e.Step(s, Input{Kind: CallerHangUp}, t0.Add(4*sec))
