@@ -2,6 +2,8 @@ package tonepay
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -175,6 +177,7 @@ type InboundCallRequest struct {
 	AccountSid    string
 	From, To      string
 	ForwardedFrom string
+	FarEnd        FarEnd // as CreateCallRequest's
 }
 
 // Twilio's error codes for a call create or update.
@@ -229,6 +232,60 @@ type CreateCallRequest struct {
 	To, From   string
 	URL        string // the TwiML URL; relative StatusCallbacks resolve against it
 	CallParams
+	// FarEnd is how the simulated far end of the call's <Dial>s behaves
+	// (tonepay's TonepayDial; Twilio's SDKs never send it). It is kept in
+	// the call's run, not with the call: only the TwiML runtime reads it.
+	FarEnd FarEnd
+}
+
+// FarEnd is how the simulated far end of a call's <Dial>s behaves, so that
+// a test can reach each DialCallStatus branch of an app (DESIGN §13). The
+// zero value answers at once and stays until the caller, the app or the
+// Dial's timeLimit ends the bridge. It applies to every <Dial> of the call,
+// and to the first party of a <Dial> with several.
+type FarEnd struct {
+	// Status is what the far end does when dialed: CallInProgress (or "")
+	// answers; CallBusy, CallNoAnswer (it rings until the Dial's timeout)
+	// and CallFailed never answer.
+	Status string
+	// HangUpAfter, for a far end that answers, is how many seconds of the
+	// call's clock it stays before it hangs up; 0 stays.
+	HangUpAfter int
+}
+
+// MaxHangUpAfter bounds FarEnd.HangUpAfter: a Dial's longest timeLimit.
+const MaxHangUpAfter = 14400
+
+// ParseFarEnd reads a FarEnd as the extension parameter writes it: answer,
+// busy, no-answer, failed, or answer:N (it answers and hangs up after N
+// seconds, 1 to MaxHangUpAfter). "" is answer.
+func ParseFarEnd(s string) (FarEnd, bool) {
+	switch s {
+	case "", "answer":
+		return FarEnd{}, true
+	case CallBusy, CallNoAnswer, CallFailed:
+		return FarEnd{Status: s}, true
+	}
+	n, ok := strings.CutPrefix(s, "answer:")
+	if !ok || n == "" || len(n) > 5 || strings.Trim(n, "0123456789") != "" {
+		return FarEnd{}, false
+	}
+	after, err := strconv.Atoi(n)
+	if err != nil || after < 1 || after > MaxHangUpAfter {
+		return FarEnd{}, false
+	}
+	return FarEnd{HangUpAfter: after}, true
+}
+
+// String is f as ParseFarEnd reads it.
+func (f FarEnd) String() string {
+	switch {
+	case f.Status != "" && f.Status != CallInProgress:
+		return f.Status
+	case f.HangUpAfter > 0:
+		return "answer:" + strconv.Itoa(f.HangUpAfter)
+	}
+	return "answer"
 }
 
 // UpdateCallRequest is a well-formed call update. A nil field is unchanged.

@@ -52,7 +52,7 @@ func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallReque
 		if !runs {
 			return nil
 		}
-		return svc.startRun(ctx, tx, w, call, now)
+		return svc.startRun(ctx, tx, w, call, req.FarEnd, now)
 	})
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func (svc *Service) UpdateCall(ctx context.Context, req *tonepay.UpdateCallReque
 			}
 			// A streamed call given its first document: it runs now, as an
 			// inbound call's first document does.
-			return svc.startRun(ctx, tx, w, call, now)
+			return svc.startRun(ctx, tx, w, call, tonepay.FarEnd{}, now)
 		}
 		in := voice.Input{Kind: voice.Update, Method: call.Method}
 		if req.URL != nil {

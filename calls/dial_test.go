@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tonepay/tonepay"
 )
@@ -137,4 +138,117 @@ func TestDialActionNamesItsLeg(t *testing.T) {
 	if p := f.callStatus(t, call.Sid); p.Status != tonepay.CallCompleted {
 		t.Errorf("parent %s", p.Status)
 	}
+}
+
+// TestDialFarEnd: the far end scripted at create (tonepay.FarEnd) decides
+// each Dial's leg and its action's DialCallStatus, on a real store; timed
+// outcomes (no-answer, answer:N) come from the call's clock, through the
+// sweeper as after a restart.
+func TestDialFarEnd(t *testing.T) {
+	tests := []struct {
+		farEnd   tonepay.FarEnd
+		wait     time.Duration // the clock moves this much, then the sweeper runs
+		legs     []string      // each leg's status at the end, in order
+		duration string        // the action's DialCallDuration
+		status   string        // its DialCallStatus
+	}{
+		{tonepay.FarEnd{Status: tonepay.CallBusy}, 0, []string{"busy"}, "0", "busy"},
+		{tonepay.FarEnd{Status: tonepay.CallFailed}, 0, []string{"failed"}, "0", "failed"},
+		{tonepay.FarEnd{Status: tonepay.CallNoAnswer}, 10 * time.Second, []string{"no-answer"}, "0", "no-answer"},
+		{tonepay.FarEnd{HangUpAfter: 5}, 5 * time.Second, []string{"completed"}, "5", "completed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.farEnd.String(), func(t *testing.T) {
+			f := newFixture(t)
+			a := newApp(map[string]string{
+				"start": `<Response><Dial action="after" timeout="10">` + farEnd(1) + `</Dial></Response>`,
+				"after": `<Response><Say>after</Say></Response>`,
+			})
+			svc := f.voiceService(t, a)
+			level := f.liveCalls(t)
+			call := f.placeCall(t, svc, func(r *tonepay.CreateCallRequest) { r.FarEnd = tt.farEnd })
+			if tt.wait > 0 {
+				legs := f.legsOf(t, call.Sid)
+				if p := f.callStatus(t, call.Sid); p.Status != tonepay.CallInProgress || len(legs) != 1 || !live(legs[0].Status) {
+					t.Fatalf("before %v: parent %s, legs %d; want in-progress, one live leg", tt.wait, p.Status, len(legs))
+				}
+				f.Clock.Add(tt.wait + time.Second + time.Millisecond) // past sweepGrace
+				if _, err := svc.SweepCalls(context.Background(), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			legs := f.legsOf(t, call.Sid)
+			var got []string
+			for _, l := range legs {
+				got = append(got, l.Status)
+				if l.EndTime.IsZero() || l.Direction != tonepay.DirectionOutboundDial || l.To != farEnd(1) {
+					t.Errorf("leg %+v: want an ended outbound-dial leg to %s", l, farEnd(1))
+				}
+			}
+			if !slices.Equal(got, tt.legs) {
+				t.Errorf("legs %q, want %q", got, tt.legs)
+			}
+			reqs := a.requests()
+			last := reqs[len(reqs)-1]
+			if last.URL != ivr+"after" || last.Params.Get("DialCallStatus") != tt.status || last.Params.Get("DialCallDuration") != tt.duration ||
+				len(legs) != 1 || last.Params.Get("DialCallSid") != legs[0].Sid {
+				t.Errorf("last request %s %v; want the action with DialCallStatus=%s DialCallDuration=%s and the leg", last.URL, last.Params, tt.status, tt.duration)
+			}
+			if p := f.callStatus(t, call.Sid); p.Status != tonepay.CallCompleted {
+				t.Errorf("parent %s, want completed", p.Status)
+			}
+			if n := f.liveCalls(t); n != level {
+				t.Errorf("%d calls in progress, want %d", n, level)
+			}
+		})
+	}
+}
+
+// TestDialBusyChain: Dials to busy far ends without action run one after
+// the other in one step, each with its own leg, then the next verb.
+func TestDialBusyChain(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(map[string]string{"start": `<Response><Dial>` + farEnd(1) + `</Dial><Dial>` + farEnd(2) + `</Dial><Say>nobody</Say></Response>`})
+	svc := f.voiceService(t, a)
+	call := f.placeCall(t, svc, func(r *tonepay.CreateCallRequest) { r.FarEnd = tonepay.FarEnd{Status: tonepay.CallBusy} })
+	var to []string
+	for _, l := range f.legsOf(t, call.Sid) {
+		to = append(to, l.To)
+		if l.Status != tonepay.CallBusy {
+			t.Errorf("leg to %s: %s, want busy", l.To, l.Status)
+		}
+	}
+	slices.Sort(to)
+	if !slices.Equal(to, []string{farEnd(1), farEnd(2)}) {
+		t.Errorf("legs to %q", to)
+	}
+	tl := strings.Join(f.timeline(t, call.Sid), " ")
+	if p := f.callStatus(t, call.Sid); p.Status != tonepay.CallCompleted || !strings.Contains(tl, "say:nobody") ||
+		strings.Count(tl, "DialCallStatus=busy") != 2 {
+		t.Errorf("parent %s, timeline %s", p.Status, tl)
+	}
+}
+
+// TestDialRingingCanceled: a caller who hangs up while the far end rings
+// cancels its leg.
+func TestDialRingingCanceled(t *testing.T) {
+	f := newFixture(t)
+	a := newApp(map[string]string{"start": `<Response><Dial action="after">` + farEnd(1) + `</Dial></Response>`})
+	svc := f.voiceService(t, a)
+	call := f.placeCall(t, svc, func(r *tonepay.CreateCallRequest) { r.FarEnd = tonepay.FarEnd{Status: tonepay.CallNoAnswer} })
+	if _, err := svc.HangUp(context.Background(), f.Acct.Sid, call.Sid); err != nil {
+		t.Fatal(err)
+	}
+	legs := f.legsOf(t, call.Sid)
+	if len(legs) != 1 || legs[0].Status != tonepay.CallCanceled || legs[0].EndTime.IsZero() {
+		t.Fatalf("legs %+v, want one canceled", legs)
+	}
+	reqs := a.requests()
+	if last := reqs[len(reqs)-1]; last.URL != ivr+"after" || last.Params.Get("DialCallStatus") != "canceled" {
+		t.Errorf("last request %s %v", last.URL, last.Params)
+	}
+}
+
+func live(status string) bool {
+	return status == tonepay.CallRinging || status == tonepay.CallInProgress
 }

@@ -28,7 +28,7 @@ func (svc *Service) CreateInbound(ctx context.Context, req *tonepay.InboundCallR
 		return nil, tonepay.Errorf(tonepay.CodeInvalidTo, "Invalid 'To' Phone Number %s: not one of the account's IncomingPhoneNumbers", req.To)
 	}
 	n := nums[0]
-	cr := &tonepay.CreateCallRequest{AccountSid: req.AccountSid, To: req.To, From: req.From}
+	cr := &tonepay.CreateCallRequest{AccountSid: req.AccountSid, To: req.To, From: req.From, FarEnd: req.FarEnd}
 	numberSettings(cr, n)
 	return svc.createCall(ctx, cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
 		c.PhoneNumberSid, c.ForwardedFrom = n.Sid, req.ForwardedFrom

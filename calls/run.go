@@ -51,11 +51,16 @@ func loadRun(ctx context.Context, rd tonepay.Reader, callSid string) (*tonepay.C
 	return run, &st, nil
 }
 
-// startRun answers a new call inside the transaction that created it.
-func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, now time.Time) error {
+// startRun answers a new call inside the transaction that created it; fe
+// is how the far end of its <Dial>s behaves, kept in the run (the one
+// place that reads it) for the call's life.
+func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, fe tonepay.FarEnd, now time.Time) error {
 	st := &voice.State{AccountSid: call.AccountSid, CallSid: call.Sid, From: call.From, To: call.To, Direction: call.Direction,
 		URL: call.URL, Method: call.Method, Twiml: call.Twiml, FallbackURL: call.FallbackURL, FallbackMethod: call.FallbackMethod,
 		ForwardedFrom: call.ForwardedFrom, Live: call.Leg.Real()}
+	if fe != (tonepay.FarEnd{}) {
+		st.FarEnd = fe.String()
+	}
 	if call.Direction == tonepay.DirectionInbound {
 		// Opaque to the app, as Twilio's is; kept in the run, so that every
 		// request of the call carries the same one.
@@ -76,10 +81,12 @@ func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, ca
 // effect for after commit.
 func (svc *Service) saveRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, run *tonepay.CallRun,
 	st *voice.State, out voice.Output, tl []voice.Entry, now time.Time) error {
+	n := len(out.Timeline)
 	if err := svc.legs(ctx, tx, w, call, st, &out, now); err != nil {
 		return err
 	}
-	for out.Pay != nil { // a <Pay> began: its session starts, or it ends at once (and the next may begin)
+	tl = append(tl, out.Timeline[n:]...) // a Dial that ended at once (busy, failed)
+	for out.Pay != nil {                 // a <Pay> began: its session starts, or it ends at once (and the next may begin)
 		v := out.Pay
 		out.Pay = nil
 		more, err := svc.startPay(ctx, tx, w, call, st, v, now)
@@ -159,8 +166,12 @@ func timelineRows(tl ...voice.Entry) ([][]byte, error) {
 // legs keeps a <Dial>'s far-end leg, a call of its own as on Twilio
 // (outbound-dial, with ParentCallSid): made when the Dial begins, and ended
 // when the Dial is no longer what the call does (the caller hung up, the
-// call was redirected, timeLimit, *). The leg runs no TwiML: it holds, and
-// hanging it up (Calls update Status=completed) ends the parent's Dial.
+// call was redirected, timeLimit, *, the Dial's timeout), with the status
+// the engine gives it (State.LegEnd). The leg runs no TwiML: it holds, and
+// hanging it up (Calls update Status=completed) ends the parent's Dial. A
+// far end scripted busy or failed (tonepay.FarEnd) is a leg made ended, and
+// its Dial ends in a step of its own (voice.Dialed), added to out, whose
+// action names the leg.
 //
 // It must follow every engine step, before the next one: st.Child is the
 // one leg the call has, a later step may end the Dial (or the call) that
@@ -177,9 +188,16 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *
 		if err != nil {
 			return err
 		}
-		st.Child = ""
-		if leg.Status == tonepay.CallInProgress {
-			if err := svc.endCall(ctx, tx, w, leg, nil, tonepay.CallCompleted, now); err != nil {
+		end := st.LegEnd
+		st.Child, st.LegEnd = "", ""
+		if live(leg.Status) {
+			if end == "" { // as the engine would: runs saved before it said
+				end = tonepay.CallCompleted
+				if leg.Status != tonepay.CallInProgress {
+					end = tonepay.CallCanceled
+				}
+			}
+			if err := svc.endCall(ctx, tx, w, leg, nil, end, now); err != nil {
 				return err
 			}
 		}
@@ -195,13 +213,29 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *
 	if bridged.Kind == "Client" && !strings.HasPrefix(to, "client:") {
 		to = "client:" + to // the API form of a client
 	}
+	status := st.Dialed
+	if status == "" {
+		status = tonepay.CallInProgress
+	}
 	leg := &tonepay.Call{Sid: svc.NewSID(tonepay.PrefixCall), AccountSid: call.AccountSid, To: to, From: from,
-		ParentCallSid: call.Sid, Status: tonepay.CallInProgress, Direction: tonepay.DirectionOutboundDial, Leg: call.Leg, StartTime: now, DateCreated: now, DateUpdated: now}
+		ParentCallSid: call.Sid, Status: status, Direction: tonepay.DirectionOutboundDial, Leg: call.Leg, StartTime: now, DateCreated: now, DateUpdated: now}
 	leg.Method, leg.FallbackMethod, leg.StatusCallbackMethod = "POST", "POST", "POST"
+	if !live(status) {
+		leg.EndTime = now // busy, failed: it never answered
+	}
 	if err := tx.CreateCall(ctx, leg); err != nil {
 		return err
 	}
 	st.Child = leg.Sid
+	if live(status) {
+		return nil
+	}
+	more := svc.Voice.Step(st, voice.Input{Kind: voice.Dialed}, now)
+	if err := svc.legs(ctx, tx, w, call, st, &more, now); err != nil { // what follows may Dial again
+		return err
+	}
+	out.Timeline = append(out.Timeline, more.Timeline...)
+	*out = merge(*out, more)
 	return nil
 }
 

@@ -34,6 +34,10 @@ type CallParams struct {
 	// StatusCallback receives the call's progress (StatusCallbackEvent
 	// chooses which, in Other).
 	StatusCallback string
+	// Dial is how the simulated far end of the call's <Dial>s behaves:
+	// answer (""), busy, no-answer, failed, or answer:N (it hangs up after
+	// N seconds). Sent as tonepay's TonepayDial.
+	Dial string
 	// Other holds any other parameter of Twilio's Calls create, by its
 	// Twilio name (StatusCallbackEvent, FallbackUrl, Timeout, ...).
 	Other url.Values
@@ -51,6 +55,7 @@ func (c *Client) CreateCall(ctx context.Context, p CallParams) (*Call, error) {
 	set(f, "Method", p.Method)
 	set(f, "Twiml", p.Twiml)
 	set(f, "StatusCallback", p.StatusCallback)
+	set(f, "TonepayDial", p.Dial)
 	merge(f, p.Other)
 	var out Call
 	return &out, c.do(ctx, c.twilio("/Calls.json"), f, &out)
@@ -93,6 +98,7 @@ func (c *Client) Hangup(ctx context.Context, sid string) (*Call, error) {
 type InboundParams struct {
 	To, From      string
 	ForwardedFrom string // what a carrier says forwarded the call
+	Dial          string // the far end of its <Dial>s, as CallParams.Dial
 }
 
 // Inbound places an inbound call to one of the account's numbers
@@ -103,6 +109,7 @@ func (c *Client) Inbound(ctx context.Context, p InboundParams) (*Call, error) {
 	set(f, "To", p.To)
 	set(f, "From", p.From)
 	set(f, "ForwardedFrom", p.ForwardedFrom)
+	set(f, "Dial", p.Dial)
 	var out Call
 	return &out, c.do(ctx, c.ext("/Calls/Inbound"), f, &out)
 }

@@ -56,6 +56,7 @@ func (s *server) handleCallCreate(w http.ResponseWriter, r *http.Request, acct *
 	req.StatusCallbackEvents = callbackEvents(&p)
 	req.Timeout = callTimeout(&p)
 	req.SendDigits = sendDigits(&p)
+	req.FarEnd = farEnd(&p, "TonepayDial")
 	if p.err != nil {
 		return p.err
 	}
@@ -231,6 +232,18 @@ func callTimeout(p *params) int {
 		return tonepay.DefaultCallTimeout
 	}
 	return n
+}
+
+// farEnd reads tonepay's parameter name (TonepayDial on Calls create, Dial
+// on the extension's Inbound): how the simulated far end of the call's
+// <Dial>s behaves (tonepay.ParseFarEnd); answer when absent.
+func farEnd(p *params, name string) tonepay.FarEnd {
+	v := p.str(name)
+	fe, ok := tonepay.ParseFarEnd(v)
+	if !ok {
+		p.invalid(name, clip(v, 32), "must be answer, busy, no-answer, failed or answer:N (it answers and hangs up after N seconds, 1 to "+strconv.Itoa(tonepay.MaxHangUpAfter)+")")
+	}
+	return fe
 }
 
 // sendDigits reads SendDigits: at most 32 of 0-9 A-D * # and the waits w

@@ -22,9 +22,15 @@ func (s *server) handleInbound(w http.ResponseWriter, r *http.Request, acct *ton
 		return err
 	}
 	// From and To are the service's to judge: 21212 and 21211, as Twilio.
-	// ForwardedFrom, optional, is what a carrier says forwarded the call.
+	// ForwardedFrom, optional, is what a carrier says forwarded the call;
+	// Dial, how the far end of its <Dial>s behaves.
+	p := params{v: form, bad: codeMalformed}
+	fe := farEnd(&p, "Dial")
+	if p.err != nil {
+		return p.err
+	}
 	c, err := s.svc.CreateInbound(r.Context(), &tonepay.InboundCallRequest{AccountSid: acct.Sid, From: form.Get("From"), To: form.Get("To"),
-		ForwardedFrom: form.Get("ForwardedFrom")})
+		ForwardedFrom: form.Get("ForwardedFrom"), FarEnd: fe})
 	if err != nil {
 		return err
 	}

@@ -264,7 +264,7 @@ func (r *run) streamEnded(sid string) {
 		st.Streams = nil
 	}
 	if s.Bidirectional && st.Current != nil && st.Current.Name == "Connect" {
-		r.bridgeEnd()
+		r.bridgeEnd("")
 	}
 }
 

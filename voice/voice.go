@@ -9,8 +9,9 @@
 // flight; keys already applied are in State and are not applied again).
 //
 // Simulated speech takes no time: a Say is heard at once. Only waits that
-// belong to the caller (Pause, Gather's timeout) are on the clock, as Waits
-// the runner turns into a Timeout input.
+// belong to the caller (Pause, Gather's timeout, a <Dial>'s ringing until
+// its timeout, a far end that hangs up after N seconds) are on the clock, as
+// Waits the runner turns into a Timeout input.
 package voice
 
 import (
@@ -40,6 +41,7 @@ const (
 	PayAsk                       // the <Pay> session asks for Ask now: play its prompt
 	PayEnded                     // the <Pay> session ended: Params are the action's fields (Result, ...)
 	StreamEnded                  // the stream Stream (its SID) ended: the app closed it, it failed, or it was stopped
+	Dialed                       // the runner made the leg (State.Child) of the <Dial> the last step began (see Output.Bridged)
 )
 
 // Input is something that happened to the call.
@@ -79,7 +81,7 @@ type Fetch struct {
 
 // Wait is a time after which the runner feeds a Timeout.
 type Wait struct {
-	For   string    `json:"for"` // pause; prompt (a Pause in a Gather); gather (its timeout)
+	For   string    `json:"for"` // pause; prompt (a Pause in a Gather); gather (its timeout); dial (timeLimit), dial-ring (timeout), far-end (it hangs up)
 	Until time.Time `json:"until"`
 }
 
@@ -146,10 +148,11 @@ type Output struct {
 	// Unrouted is a key no TwiML verb listens for: the runner offers it to an
 	// agent-assisted Payments session on the call, or drops and counts it.
 	Unrouted byte
-	// Bridged is whom a <Dial> the step began calls: the simulated far end
-	// answers at once, and the runner makes its leg (State.Child) before
-	// the next step, which may end that Dial and name the leg as
-	// DialCallSid.
+	// Bridged is whom a <Dial> the step began calls. The runner makes its
+	// leg (State.Child) before the next step, which may end that Dial and
+	// name the leg as DialCallSid, with State.Dialed's status: in-progress
+	// (it answered), ringing, or busy or failed, a leg that has ended,
+	// after which the runner feeds Dialed at once to end the Dial.
 	Bridged *Noun
 	// Pay is the <Pay> the step began: the runner starts a payment session
 	// from Pay.Pay.Params(), gives it the call's keys, and feeds back
@@ -198,7 +201,7 @@ type State struct {
 	// DigitsMasked (Gather): a key of Digits was pressed while a payment
 	// session was open, so the Gather's end shows Digits masked.
 	DigitsMasked bool      `json:"digitsMasked,omitempty"`
-	Since        time.Time `json:"since,omitempty"` // Dial, Connect: when the far end answered
+	Since        time.Time `json:"since,omitempty"` // Dial, Connect: when the far end answered (a Dial's: was dialed)
 	Wait         *Wait     `json:"wait,omitempty"`
 	Fetch        *Fetch    `json:"fetch,omitempty"`
 	Seq          int       `json:"seq"`
@@ -210,6 +213,16 @@ type State struct {
 	// Child is the SID of a <Dial>'s far-end leg, the runner's: sent as
 	// DialCallSid when the Dial ends.
 	Child string `json:"child,omitempty"`
+	// FarEnd is how the far end of the call's <Dial>s behaves, as
+	// tonepay.ParseFarEnd reads it ("" answers); see dial.go.
+	FarEnd string `json:"farEnd,omitempty"`
+	// Dialed is the far end's status in the current Dial: in-progress
+	// ("" too, as runs saved before it had one), ringing, busy or failed.
+	Dialed string `json:"dialed,omitempty"`
+	// LegEnd is the status the leg of a Dial that ended is to end with
+	// (completed, no-answer, canceled...): the runner's to read and clear
+	// when it ends Child.
+	LegEnd string `json:"legEnd,omitempty"`
 	// Progress counts the call-progress callbacks queued so far: the next
 	// one's SequenceNumber. The runner's, kept here to be saved with the rest.
 	Progress int `json:"progress,omitempty"`
@@ -355,7 +368,12 @@ func (r *run) step(in Input) {
 		case w.For == "pay-prompt":
 			r.payPrompts()
 		case w.For == "dial":
-			r.bridgeEnd() // timeLimit
+			r.bridgeEndAt(tonepay.CallCompleted, w.Until) // timeLimit
+		case w.For == "far-end":
+			r.log(Entry{Kind: "verb", Verb: "Dial", Text: "the far end hung up"})
+			r.bridgeEndAt(tonepay.CallCompleted, w.Until)
+		case w.For == "dial-ring":
+			r.bridgeEnd(tonepay.CallNoAnswer) // nobody answered within its timeout
 		default:
 			s.Current = nil
 			r.continueDoc()
@@ -366,7 +384,9 @@ func (r *run) step(in Input) {
 		if s.Current == nil || (s.Current.Name != "Dial" && s.Current.Name != "Connect") {
 			break
 		}
-		r.bridgeEnd()
+		r.bridgeEnd(tonepay.CallCompleted)
+	case Dialed:
+		r.dialed()
 	case PayAsk:
 		if s.Current == nil || s.Current.Name != "Pay" || in.Ask == nil {
 			break
@@ -380,6 +400,7 @@ func (r *run) step(in Input) {
 	case StreamEnded:
 		r.streamEnded(in.Stream)
 	case CallerHangUp:
+		r.leaveDial()
 		if c := s.Current; c != nil && c.Action != "" && (c.Name == "Dial" || c.Name == "Connect" || c.Name == "Pay") {
 			// The action is still requested; what it answers cannot run.
 			s.Status = tonepay.CallCompleted
@@ -458,8 +479,10 @@ func (r *run) fetch(reason, u, method string, extra url.Values) {
 
 func (r *run) notify(v Verb) {
 	p := r.s.Params()
-	for k, x := range r.dialParams(v) {
-		p[k] = x
+	if v.Name == "Dial" {
+		for k, x := range r.dialParams(r.s.LegEnd, r.now) {
+			p[k] = x
+		}
 	}
 	if v.Name == "Pay" {
 		p.Set("Result", tonepay.ResultHungUp)
@@ -470,32 +493,33 @@ func (r *run) notify(v Verb) {
 }
 
 // bridgeEnd ends a Dial or Connect the far end left (or its timeLimit, or
-// the caller's *): its action, else the next verb.
-func (r *run) bridgeEnd() {
+// the caller's *), or a Dial its far end never answered: its action, else
+// the next verb. status is the Dial's DialCallStatus.
+func (r *run) bridgeEnd(status string) { r.bridgeEndAt(status, r.now) }
+
+// bridgeEndAt is bridgeEnd for a bridge that ended at end, a timer's time:
+// a late timer (a sweep after a restart) does not lengthen the Dial's
+// DialCallDuration.
+func (r *run) bridgeEndAt(status string, end time.Time) {
 	s := r.s
 	v := *s.Current
-	s.Current, s.Wait = nil, nil
+	var p url.Values
+	text := "ended"
+	if v.Name == "Dial" {
+		s.LegEnd = status
+		p = r.dialParams(status, end)
+		text = "ended: DialCallStatus=" + status
+	}
+	s.Current, s.Wait, s.Dialed = nil, nil, ""
 	if v.Name == "Connect" {
 		r.stopBidirectional() // its far end left: the stream ends with it, if it has not already
 	}
-	r.log(Entry{Kind: "verb", Verb: v.Name, Text: "ended"})
+	r.log(Entry{Kind: "verb", Verb: v.Name, Text: text})
 	if v.Action == "" {
 		r.continueDoc()
 	} else {
-		r.fetch(strings.ToLower(v.Name)+"-action", v.Action, v.Method, r.dialParams(v))
+		r.fetch(strings.ToLower(v.Name)+"-action", v.Action, v.Method, p)
 	}
-}
-
-func (r *run) dialParams(v Verb) url.Values {
-	if v.Name != "Dial" {
-		return nil
-	}
-	p := url.Values{"DialCallStatus": {tonepay.CallCompleted}, "DialCallDuration": {strconv.Itoa(int(r.now.Sub(r.s.Since) / time.Second))},
-		"DialBridged": {"true"}}
-	if r.s.Child != "" {
-		p.Set("DialCallSid", r.s.Child)
-	}
-	return p
 }
 
 func (e Engine) maxHops() int {
@@ -659,8 +683,8 @@ func (r *run) verb(v Verb) {
 	case "Stop":
 		r.stop(v)
 	case "Dial", "Connect":
-		// The simulated far end answers at once; the call stays here until
-		// one side hangs up or the call is redirected.
+		// The call stays here until one side hangs up or the call is
+		// redirected; a Dial's far end may also never answer (dial.go).
 		en := Entry{Kind: "verb", Verb: v.Name, Text: v.Text}
 		for _, n := range v.Nouns {
 			en.Text = strings.TrimSpace(en.Text + " " + n.Kind + ":" + n.Target)
@@ -668,15 +692,10 @@ func (r *run) verb(v Verb) {
 		r.log(en)
 		s.Current, s.Since, s.Hops = &v, r.now, 0
 		if v.Name == "Dial" {
-			n := Noun{Kind: "Number", Target: v.Text}
-			if len(v.Nouns) > 0 {
-				n = v.Nouns[0] // the first to answer is bridged
-			}
-			r.out.Bridged = &n
-			s.Wait = &Wait{For: "dial", Until: r.now.Add(time.Duration(v.TimeLimit) * time.Second)}
+			r.dial(v)
 		}
 		if v.Name == "Connect" && len(v.Streams) > 0 && !r.startStream(v, v.Streams[0]) {
-			r.bridgeEnd() // its stream cannot open: the TwiML goes on at once
+			r.bridgeEnd("") // its stream cannot open: the TwiML goes on at once
 		}
 	case "Pay":
 		r.pay(v)
@@ -750,8 +769,8 @@ func (r *run) key(k byte, paying bool) {
 	s := r.s
 	g := s.Current
 	r.log(keyEntry(r.now, k, g != nil && g.Name == "Gather", paying))
-	if g != nil && g.Name == "Dial" && g.HangupOnStar && k == '*' {
-		r.bridgeEnd() // the caller drops the far end
+	if g != nil && g.Name == "Dial" && g.HangupOnStar && k == '*' && bridged(s.Dialed) {
+		r.bridgeEnd(tonepay.CallCompleted) // the caller drops the far end
 		return
 	}
 	if g != nil && g.Name == "Pay" {
@@ -801,6 +820,7 @@ func (r *run) gatherEnd(finishedOn string) {
 
 func (r *run) update(in Input) {
 	s := r.s
+	r.leaveDial()
 	if s.Current != nil && s.Current.Action != "" && (s.Current.Name == "Dial" || s.Current.Name == "Connect") {
 		r.notify(*s.Current) // Twilio requests the Dial action, ignores it, then runs the update
 	}

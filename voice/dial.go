@@ -1,0 +1,91 @@
+package voice
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/tonepay/tonepay"
+)
+
+// A <Dial>'s far end is simulated, and scripted per call (State.FarEnd,
+// tonepay.FarEnd): it answers at once and stays (the default), answers and
+// hangs up after N seconds, is busy, fails, or rings until the Dial's
+// timeout. Its leg is a call of its own, the runner's (Output.Bridged);
+// the Dial's action gets DialCallStatus and the leg as DialCallSid, as
+// Twilio sends them. With several nouns the script applies to the first,
+// the one dialed.
+
+// dial begins the Dial v: whom it calls, and what its far end does.
+func (r *run) dial(v Verb) {
+	s := r.s
+	n := Noun{Kind: "Number", Target: v.Text}
+	if len(v.Nouns) > 0 {
+		n = v.Nouns[0] // the first to answer is bridged
+	}
+	r.out.Bridged = &n
+	fe, _ := tonepay.ParseFarEnd(s.FarEnd) // checked when the call was created
+	switch fe.Status {
+	case tonepay.CallBusy, tonepay.CallFailed:
+		// Ended once its leg is made (Dialed): the action names the leg.
+		s.Dialed = fe.Status
+	case tonepay.CallNoAnswer:
+		// Ringing is a wait for the caller, on the call's clock whatever
+		// the server's simulated time, as a Gather's timeout is.
+		s.Dialed = tonepay.CallRinging
+		s.Wait = &Wait{For: "dial-ring", Until: r.now.Add(time.Duration(v.Timeout) * time.Second)}
+	default:
+		s.Dialed = tonepay.CallInProgress
+		s.Wait = &Wait{For: "dial", Until: r.now.Add(time.Duration(v.TimeLimit) * time.Second)}
+		if fe.HangUpAfter > 0 && fe.HangUpAfter < v.TimeLimit {
+			s.Wait = &Wait{For: "far-end", Until: r.now.Add(time.Duration(fe.HangUpAfter) * time.Second)}
+		}
+	}
+}
+
+// dialed: the runner made the leg of the Dial begun; a far end that is
+// busy or failed ends the Dial now.
+func (r *run) dialed() {
+	s := r.s
+	if s.Current == nil || s.Current.Name != "Dial" || (s.Dialed != tonepay.CallBusy && s.Dialed != tonepay.CallFailed) {
+		return
+	}
+	r.bridgeEnd(s.Dialed)
+}
+
+// bridged reports a Dial's far end that answered ("": a run saved before
+// Dialed was kept, whose far end always answered).
+func bridged(dialed string) bool { return dialed == "" || dialed == tonepay.CallInProgress }
+
+// leaveDial is the caller leaving the current Dial (a hang-up, a redirect):
+// its leg ends completed if it answered, else canceled, and so does the
+// DialCallStatus of an action requested then.
+func (r *run) leaveDial() {
+	s := r.s
+	if s.Current == nil || s.Current.Name != "Dial" {
+		return
+	}
+	s.LegEnd = tonepay.CallCompleted
+	if !bridged(s.Dialed) {
+		s.LegEnd = tonepay.CallCanceled
+	}
+	s.Dialed = ""
+}
+
+// dialParams are the Dial action's fields for a Dial that ended with
+// status at end: DialCallDuration is how long it was bridged (0 if it
+// never was).
+func (r *run) dialParams(status string, end time.Time) url.Values {
+	d, up := 0, status == tonepay.CallCompleted
+	if up {
+		if end.After(r.now) {
+			end = r.now
+		}
+		d = int(end.Sub(r.s.Since) / time.Second)
+	}
+	p := url.Values{"DialCallStatus": {status}, "DialCallDuration": {strconv.Itoa(d)}, "DialBridged": {strconv.FormatBool(up)}}
+	if r.s.Child != "" {
+		p.Set("DialCallSid", r.s.Child)
+	}
+	return p
+}
