@@ -172,7 +172,7 @@ func Parse(path string, data []byte, getenv func(string) string) (*File, error) 
 	return p.file, nil
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var yamlLine = regexp.MustCompile(`line (\d+): `)
 
 func yamlErrorLine(err error) int {
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
