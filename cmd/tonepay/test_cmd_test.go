@@ -43,9 +43,13 @@ func runTest(t *testing.T, getenv func(string) string, args ...string) (int, str
 // startApp serves an example app on loopback; newApp gets the token and
 // the app's URL.
 func startApp(t *testing.T, newApp func(url string) http.Handler) string {
+	return newLoopbackApp(t, newApp)
+}
+
+func newLoopbackApp(tb testing.TB, newApp func(url string) http.Handler) string {
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
+	tb.Cleanup(srv.Close)
 	h = newApp(srv.URL)
 	return srv.URL
 }
