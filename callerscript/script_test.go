@@ -142,7 +142,7 @@ func TestTranscript(t *testing.T) {
 		{"welcome to ACME", true},
 		{"welcome", false}, // already past it
 		{"/press (1|one)/", true},
-		{"press 1", false},             // the rest of the utterance: only "press 2" is left
+		{"press 1", false},               // the rest of the utterance: only "press 2" is left
 		{"/to talk.*press 2\\./i", true}, // the rest of an utterance counts
 		{"Acme", false},
 	}
@@ -169,8 +169,8 @@ func TestParsePattern(t *testing.T) {
 		{"hello", "Oh, HELLO there", true},
 		{"a.b", "axb", false}, // a substring, not an expression
 		{"/a.b/", "axb", true},
-		{"/Hello/", "hello", false}, // an expression is case-sensitive...
-		{"/Hello/i", "hello", true}, // ...unless it says i
+		{"/Hello/", "hello", false},           // an expression is case-sensitive...
+		{"/Hello/i", "hello", true},           // ...unless it says i
 		{"/path/to", "the /path/to it", true}, // not /re/flags: a substring
 	} {
 		p, err := ParsePattern(tt.pattern)
