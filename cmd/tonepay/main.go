@@ -4,6 +4,7 @@
 //	tonepay demo     a scripted payment, end to end, on a temporary server
 //	                 (--ivr: a <Pay> IVR from the caller's side)
 //	tonepay call     play the caller against a running server
+//	tonepay test     run caller scripts: YAML tests of a voice app (DESIGN §13)
 //	tonepay account  print the main account's credentials from the store
 //	tonepay processor  a reference Generic Pay Connector processor
 //	tonepay version  the binary's module version and VCS revision
@@ -60,6 +61,7 @@ Usage:
   tonepay demo [--ivr]      watch a payment go through, end to end, in ten seconds
                             (--ivr: a caller pays a <Pay> IVR by keypad)
   tonepay call ...          play the caller against a running server ("tonepay call -h")
+  tonepay test FILES...     run caller scripts (YAML tests of a voice app) as CI tests ("tonepay test -h")
   tonepay account show      print the main account's credentials from the store ("tonepay account -h")
   tonepay processor         a reference Generic Pay Connector processor to try connectors with
   tonepay bench [--json]    measure this machine: tonepay against a bare net/http server
@@ -123,6 +125,8 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 		return demo(ctx, stdout)
 	case "call":
 		return callCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "test":
+		return testCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "account":
 		return accountCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":

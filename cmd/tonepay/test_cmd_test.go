@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/callerscript"
+	"github.com/tonepay/tonepay/examples/ivr/ivrapp"
+	"github.com/tonepay/tonepay/examples/pay/payapp"
+)
+
+// scriptEnv is what `tonepay test` reads from the environment in these
+// tests: the account the embedded server makes (the apps check signatures
+// with its token) and the app's URL.
+func scriptEnv(appURL string) (func(string) string, string) {
+	token := tonepay.RandomHex(16)
+	env := map[string]string{"TONEPAY_ACCOUNT_SID": tonepay.NewSID(tonepay.PrefixAccount), "TONEPAY_AUTH_TOKEN": token, "APP_URL": appURL}
+	return func(k string) string { return env[k] }, token
+}
+
+// runTest runs `tonepay test args...` in this process and returns its exit
+// status and outputs.
+func runTest(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"test"}, args...), getenv, &stdout, &stderr)
+	code := 0
+	if err != nil {
+		code = exitCode(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// startApp serves an example app on loopback; newApp gets the token and
+// the app's URL.
+func startApp(t *testing.T, newApp func(url string) http.Handler) string {
+	return newLoopbackApp(t, newApp)
+}
+
+func newLoopbackApp(tb testing.TB, newApp func(url string) http.Handler) string {
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	tb.Cleanup(srv.Close)
+	h = newApp(srv.URL)
+	return srv.URL
+}
+
+// TestExampleScripts runs the caller scripts of examples/ivr and
+// examples/pay against their apps, as README "Test your IVR in CI" does:
+// every test passes, with the embedded server.
+func TestExampleScripts(t *testing.T) {
+	for _, ex := range []struct {
+		script string
+		app    func(token, url string) http.Handler
+	}{
+		{"../../examples/ivr/ivr.yaml", func(token, url string) http.Handler { return ivrapp.New(token, url) }},
+		{"../../examples/pay/pay.yaml", func(token, url string) http.Handler { return payapp.New(token, url) }},
+	} {
+		t.Run(filepath.Base(ex.script), func(t *testing.T) {
+			var getenv func(string) string
+			var token string
+			appURL := startApp(t, func(url string) http.Handler {
+				getenv, token = scriptEnv(url)
+				return ex.app(token, url)
+			})
+			_ = appURL
+			junit := filepath.Join(t.TempDir(), "junit.xml")
+			code, out, errOut := runTest(t, getenv, "--parallel", "3", "--junit", junit, ex.script)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			if !strings.Contains(out, "✓") || !strings.Contains(out, "PASS:") {
+				t.Errorf("output:\n%s", out)
+			}
+			b, err := os.ReadFile(junit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var suites callerscript.JUnitSuites
+			if err := xml.Unmarshal(b, &suites); err != nil {
+				t.Fatalf("JUnit: %v\n%s", err, b)
+			}
+			if suites.Failures != 0 || suites.Tests != 3 || len(suites.Suites) != 1 || len(suites.Suites[0].Cases) != 3 {
+				t.Errorf("JUnit: %+v", suites)
+			}
+		})
+	}
+}
+
+// TestScriptFailure: a wrong expectation fails the run with exit 1, and the
+// output names the test, the step (number, line, text), what was expected,
+// what the caller heard instead, and the call's timeline; no card number
+// shows anywhere (the test pays with one first), in text, JSON or JUnit.
+func TestScriptFailure(t *testing.T) {
+	var getenv func(string) string
+	startApp(t, func(url string) http.Handler {
+		var token string
+		getenv, token = scriptEnv(url)
+		return payapp.New(token, url)
+	})
+	script := filepath.Join(t.TempDir(), "wrong.yaml")
+	os.WriteFile(script, []byte(`app: ${APP_URL}
+timeout: 2
+tests:
+  - name: pays, then hears the wrong thing
+    call: {url: /voice}
+    steps:
+      - pay: {number: "4242 4242 4242 4242", expiry: "1230", cvv: "123"}
+      - expect: Thank you for calling Acme Pizza
+  - name: passes
+    call: {url: /voice}
+    steps:
+      - expect: balance
+`), 0o600)
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	code, out, errOut := runTest(t, getenv, "--junit", junit, script)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"✗ " + script + ": pays, then hears the wrong thing",
+		"step 2 (" + script + ":8): expect: Thank you for calling Acme Pizza",
+		"expected: Thank you for calling Acme Pizza",
+		"the call ended (completed) before the caller heard it",
+		"Thank you, your payment of 42 dollars and 50 cents was received.",
+		"timeline of CA",
+		"hangup",
+		"✓ " + script + ": passes",
+		"FAIL: 1 of 2 tests failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b, _ := os.ReadFile(junit)
+	code, jsonOut, _ := runTest(t, getenv, "--json", script)
+	if code != 1 {
+		t.Errorf("--json: exit %d", code)
+	}
+	var res callerscript.JSON
+	if err := json.Unmarshal([]byte(jsonOut), &res); err != nil || res.Failed != 1 || res.Passed != 1 || res.Tests[0].Failure.Step != 2 {
+		t.Errorf("--json: %v %+v", err, res)
+	}
+	for name, s := range map[string]string{"text": out, "junit": string(b), "json": jsonOut} {
+		if strings.Contains(s, "4242424242424242") || strings.Contains(s, "42424242") {
+			t.Errorf("%s output shows the card number:\n%s", name, s)
+		}
+	}
+}
+
+// TestScriptInvalid: an invalid file exits 2 before any call, each problem
+// as FILE:LINE: what is wrong.
+func TestScriptInvalid(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(script, []byte(`app: http://127.0.0.1:1
+tests:
+  - name: bad
+    call: {url: /voice}
+    steps:
+      - expect: hello
+      - press: "12x"
+      - pay: discover
+`), 0o600)
+	code, out, errOut := runTest(t, func(string) string { return "" }, script)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{script + ":7: press takes keys", script + ":8: pay takes a test card"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code, out, _ := runTest(t, func(string) string { return "" }, "-h"); code != 0 || !strings.Contains(out, "Usage: tonepay test") {
+		t.Errorf("-h: exit %d\n%s", code, out)
+	}
+}
