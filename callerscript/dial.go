@@ -1,21 +1,17 @@
 package callerscript
 
-import (
-	"errors"
-
-	"github.com/tonepay/tonepay/client"
-)
-
-// errNoDial is applyDial's answer until the server's scriptable far end of
-// a <Dial> is wired (client.CallParams.Dial, client.InboundParams.Dial).
-var errNoDial = errors.New("call.dial: this build cannot script the far end of a <Dial> yet")
+import "github.com/tonepay/tonepay/client"
 
 // applyDial puts a test's call.dial (answer, busy, no-answer, failed,
 // answer:N; "" for the server's default) on the call it places: exactly one
-// of out and in is not nil. It is the one place that knows how.
+// of out and in is not nil. It is the one place that knows how; the server
+// checks the value (tonepay.ParseFarEnd).
 func applyDial(dial string, out *client.CallParams, in *client.InboundParams) error {
-	if dial == "" {
-		return nil
+	if out != nil {
+		out.Dial = dial
 	}
-	return errNoDial
+	if in != nil {
+		in.Dial = dial
+	}
+	return nil
 }
