@@ -3,6 +3,7 @@ package calls
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tonepay/tonepay"
@@ -12,6 +13,15 @@ import (
 
 // opSpeak is what 21220 names for speech on a call that has ended.
 const opSpeak = "say words"
+
+// PartialChain is the outbox chain of a call's partialResultCallbacks: one
+// of their own, so that they are never held behind the call's progress
+// callbacks (a StatusCallback that fails is retried for a day).
+func PartialChain(callSid string) string { return callSid + ":partial" }
+
+// partialWaitMax bounds how long a Gather's action waits for its partial
+// results to be delivered: a request's time limit (Twilio's 15 s).
+const partialWaitMax = 15 * time.Second
 
 // Speak implements tonepay.CallService: what a simulated caller says goes
 // through the call's one queue, after any keys pressed before it, so that a
@@ -49,6 +59,8 @@ func (svc *Service) speak(ctx context.Context, sp tonepay.Speech) (bool, error) 
 	}
 	now := svc.now()
 	var heard bool
+	pw, unwatch := svc.watchPartials(sp.CallSid) // before commit: delivery starts with it
+	defer unwatch()
 	w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 		heard = false // commit may run this again
 		call, err := findLiveCall(ctx, tx, sp.AccountSid, sp.CallSid, opSpeak)
@@ -87,7 +99,7 @@ func (svc *Service) speak(ctx context.Context, sp tonepay.Speech) (bool, error) 
 			// Queued with the step, before its action is requested: the
 			// outbox sends them signed, retried, in order on the call's chain.
 			for _, p := range out.Speech.Partials {
-				w.Callbacks = append(w.Callbacks, &tonepay.Callback{AccountSid: call.AccountSid, Chain: call.Sid,
+				w.Callbacks = append(w.Callbacks, &tonepay.Callback{AccountSid: call.AccountSid, Chain: PartialChain(call.Sid),
 					URL: p.URL, Method: p.Method, Form: p.Params})
 			}
 		}
@@ -96,6 +108,81 @@ func (svc *Service) speak(ctx context.Context, sp tonepay.Speech) (bool, error) 
 	if err != nil {
 		return false, err
 	}
+	// Twilio's partial results come while the caller speaks, so before the
+	// action: the action waits for the first attempt of each partial this
+	// process was handed to deliver at once. Those the store kept for later
+	// (a partial of this call still pending) or another process delivers
+	// are not waited for.
+	n := 0
+	for _, cb := range w.Callbacks {
+		if cb.Chain == PartialChain(sp.CallSid) && !cb.ClaimedUntil.IsZero() {
+			n++
+		}
+	}
+	svc.awaitPartials(ctx, pw, n)
 	svc.settle(w.Steps)
 	return heard, nil
+}
+
+// partialWait counts the attempts of a call's partial results on record.
+type partialWait struct {
+	answered int
+	wake     chan struct{} // a new answer; capacity 1
+}
+
+// watchPartials starts counting callSid's partial results answered (one
+// Speak at a time per call: the call's queue).
+func (svc *Service) watchPartials(callSid string) (*partialWait, func()) {
+	pw := &partialWait{wake: make(chan struct{}, 1)}
+	svc.mu.Lock()
+	if svc.partials == nil {
+		svc.partials = map[string]*partialWait{}
+	}
+	svc.partials[callSid] = pw
+	svc.mu.Unlock()
+	return pw, func() {
+		svc.mu.Lock()
+		if svc.partials[callSid] == pw {
+			delete(svc.partials, callSid)
+		}
+		svc.mu.Unlock()
+	}
+}
+
+// partialAnswered counts one attempt of callSid's partial results
+// (CallbackAnswered, on the delivering goroutine: it never blocks).
+func (svc *Service) partialAnswered(callSid string) {
+	svc.mu.Lock()
+	if pw := svc.partials[callSid]; pw != nil {
+		pw.answered++
+		select {
+		case pw.wake <- struct{}{}:
+		default:
+		}
+	}
+	svc.mu.Unlock()
+}
+
+// awaitPartials waits until n attempts are on record, partialWaitMax at most.
+func (svc *Service) awaitPartials(ctx context.Context, pw *partialWait, n int) {
+	if n == 0 {
+		return
+	}
+	t := time.NewTimer(partialWaitMax)
+	defer t.Stop()
+	for {
+		svc.mu.Lock()
+		done := pw.answered >= n
+		svc.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-pw.wake:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/calls"
 	"github.com/tonepay/tonepay/voice"
 )
 
@@ -37,7 +38,7 @@ func TestSpeak(t *testing.T) {
 	if !has(tl, "speech:I want an agent", "verb:ended: SpeechResult=I want an agent Confidence=0.9", "fetch:heard", "say:Connecting you") {
 		t.Fatalf("timeline %q", tl)
 	}
-	cbs, err := f.Store.FindCallbacks(ctx, call.Sid)
+	cbs, err := f.Store.FindCallbacks(ctx, calls.PartialChain(call.Sid))
 	if err != nil {
 		t.Fatal(err)
 	}
