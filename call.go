@@ -150,6 +150,15 @@ type CallService interface {
 	// (the keypad's; a real-time source's are logged); 20429 too many keys
 	// queued on the call.
 	Press(ctx context.Context, k Keys) (*Pressed, error)
+	// Speak has the caller of a simulated call say s.Text, through the same
+	// per-call order as keys (Press): a listening <Gather input="speech">
+	// ends with it (its action gets SpeechResult and Confidence); anything
+	// else drops it. It returns once the TwiML it caused has run to its next
+	// wait, reporting whether a <Gather> took it. Errors: 64020 no words,
+	// more than MaxSpeechText, a Confidence not in [0, 1] (0 is the
+	// default), or a real call (its caller speaks for themself); 20404
+	// unknown call; 21220 call not in progress; 20429 too much queued.
+	Speak(ctx context.Context, s Speech) (heard bool, err error)
 	// HangUp ends a call, and its open session with Result=caller-hung-up.
 	// Errors: 20404 unknown call, 21220 call not in progress.
 	HangUp(ctx context.Context, accountSid, callSid string) (*Call, error)

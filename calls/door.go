@@ -27,13 +27,17 @@ type queue struct {
 	keys    int // in entries
 }
 
-// entry is one Press's keys on their way.
+// entry is one Press's keys on their way, or one Speak's words.
 type entry struct {
 	ctx  context.Context
 	keys tonepay.Keys
-	done chan struct{} // closed once applied (or refused): p and err are set
-	p    *tonepay.Pressed
-	err  error
+	// speech, when set, is what the caller said instead of keys (speech.go);
+	// heard is its answer.
+	speech *tonepay.Speech
+	heard  bool
+	done   chan struct{} // closed once applied (or refused): p and err are set
+	p      *tonepay.Pressed
+	err    error
 }
 
 // Press implements tonepay.CallService: the one door for the caller's keys.
@@ -77,32 +81,8 @@ func (svc *Service) door(ctx context.Context, k tonepay.Keys) (*tonepay.Pressed,
 		// them, and end with the runtime.
 		e.ctx = svc.runCtx
 	}
-	svc.mu.Lock()
-	if k.Realtime() && svc.runCtx.Err() != nil {
-		svc.mu.Unlock()
-		return nil, svc.runCtx.Err() // shutting down: nobody would apply them
-	}
-	q := svc.doors[k.CallSid]
-	if q != nil && q.keys+len(k.Digits) > maxQueued {
-		svc.mu.Unlock()
-		return nil, tonepay.Errorf(tonepay.CodeTooManyRequests, "Too many keys waiting on call %s", k.CallSid)
-	}
-	start, counted := q == nil, false
-	if start {
-		q = &queue{}
-		svc.doors[k.CallSid] = q
-		// Under mu, StopCalls cannot be waiting yet. Once it has stopped the
-		// runtime, only a keypad's keys still come (a request finishing
-		// during a shutdown), whose request waits for them.
-		if counted = svc.runCtx.Err() == nil; counted {
-			svc.runs.Add(1)
-		}
-	}
-	q.entries = append(q.entries, e)
-	q.keys += len(k.Digits)
-	svc.mu.Unlock()
-	if start {
-		go svc.work(k.CallSid, q, counted)
+	if err := svc.enqueue(k.CallSid, e, len(k.Digits), k.Realtime()); err != nil {
+		return nil, err
 	}
 	if k.Realtime() {
 		return nil, nil
@@ -113,6 +93,39 @@ func (svc *Service) door(ctx context.Context, k tonepay.Keys) (*tonepay.Pressed,
 	case <-ctx.Done():
 		return nil, ctx.Err() // the worker finds the entry's context done, and skips it
 	}
+}
+
+// enqueue adds e (n keys) to its call's queue, starting the call's worker
+// if the queue was empty.
+func (svc *Service) enqueue(callSid string, e *entry, n int, realtime bool) error {
+	svc.mu.Lock()
+	if realtime && svc.runCtx.Err() != nil {
+		svc.mu.Unlock()
+		return svc.runCtx.Err() // shutting down: nobody would apply them
+	}
+	q := svc.doors[callSid]
+	if q != nil && q.keys+n > maxQueued {
+		svc.mu.Unlock()
+		return tonepay.Errorf(tonepay.CodeTooManyRequests, "Too many keys waiting on call %s", callSid)
+	}
+	start, counted := q == nil, false
+	if start {
+		q = &queue{}
+		svc.doors[callSid] = q
+		// Under mu, StopCalls cannot be waiting yet. Once it has stopped the
+		// runtime, only a keypad's keys still come (a request finishing
+		// during a shutdown), whose request waits for them.
+		if counted = svc.runCtx.Err() == nil; counted {
+			svc.runs.Add(1)
+		}
+	}
+	q.entries = append(q.entries, e)
+	q.keys += n
+	svc.mu.Unlock()
+	if start {
+		go svc.work(callSid, q, counted)
+	}
+	return nil
 }
 
 // work applies a call's queue, entry by entry, until it is empty.
@@ -132,6 +145,11 @@ func (svc *Service) work(callSid string, q *queue, counted bool) {
 		q.entries = q.entries[1:]
 		q.keys -= len(e.keys.Digits)
 		svc.mu.Unlock()
+		if e.speech != nil {
+			e.heard, e.err = svc.speak(e.ctx, *e.speech)
+			close(e.done)
+			continue
+		}
 		e.p, e.err = svc.pressKeys(e.ctx, e.keys)
 		if e.err != nil && e.keys.Realtime() && e.ctx.Err() == nil {
 			svc.Logger.Debug("keys from a call leg were not applied", "call", callSid, "source", e.keys.Source, "err", e.err)

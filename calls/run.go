@@ -582,6 +582,9 @@ func (svc *Service) CallbackAnswered(cb *tonepay.Callback, a *tonepay.Attempt) {
 	switch {
 	case cb.Form.Has("StreamEvent"): // a media stream's statusCallback, on its call's chain
 		callSid, what = cb.Form.Get("CallSid"), "stream statusCallback: StreamEvent="+cb.Form.Get("StreamEvent")
+	case cb.Form.Has("UnstableSpeechResult"): // a <Gather>'s partialResultCallback (speech.go)
+		callSid, what = cb.Form.Get("CallSid"), "partialResultCallback: SequenceNumber="+cb.Form.Get("SequenceNumber")
+		svc.partialAnswered(callSid)
 	case tonepay.IsSID(cb.Chain, tonepay.PrefixCall):
 		callSid, what = cb.Chain, "call progress: "+cb.Form.Get("CallStatus")
 	case cb.Form.Has("For"): // a <Pay>'s statusCallback

@@ -84,9 +84,10 @@ type Service struct {
 	// orphansAt is when SweepCalls next looks for orphan legs (run.go).
 	orphansAt time.Time
 
-	doors    map[string]*queue     // the calls whose keys are being applied (door.go)
-	watchers map[string][]*watcher // legs watching calls' capture state (capture.go)
-	hearers  map[string][]*hearer  // legs listening to what calls say (listen.go)
+	doors    map[string]*queue       // the calls whose keys are being applied (door.go)
+	watchers map[string][]*watcher   // legs watching calls' capture state (capture.go)
+	hearers  map[string][]*hearer    // legs listening to what calls say (listen.go)
+	partials map[string]*partialWait // Speak's waits for partial results, by call (speech.go)
 
 	smu     sync.Mutex
 	streams map[string]map[string]*liveStream // open media streams, by call and stream SID (stream.go)

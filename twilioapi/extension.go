@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,40 @@ func (s *server) handleDigits(w http.ResponseWriter, r *http.Request, acct *tone
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"call_sid": callSid, "applied": p.Applied, "dropped": p.Dropped})
+	return nil
+}
+
+// handleSpeech has a simulated caller say Text (the call runtime's door for
+// speech, tonepay.CallService.Speak) and answers once it was applied:
+// heard says whether a <Gather> took it. Confidence is optional (0.9).
+func (s *server) handleSpeech(w http.ResponseWriter, r *http.Request, acct *tonepay.Account) error {
+	form, err := readForm(w, r, tonepay.CodeInvalidParameter)
+	if err != nil {
+		return s.pathFirst(r, acct, err)
+	}
+	text, conf := strings.TrimSpace(form.Get("Text")), 0.0
+	if text == "" {
+		err = errMissing("Text")
+	} else if c := strings.TrimSpace(form.Get("Confidence")); c != "" {
+		if conf, err = strconv.ParseFloat(c, 64); err != nil || conf <= 0 || conf > 1 {
+			err = tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value for parameter Confidence: a number above 0 and at most 1")
+		}
+	}
+	if err != nil {
+		return s.pathFirst(r, acct, err)
+	}
+	callSid := pathSid(r, "CallSid")
+	heard, err := s.svc.Speak(r.Context(), tonepay.Speech{AccountSid: acct.Sid, CallSid: callSid, Text: text, Confidence: conf})
+	switch tonepay.ErrorCode(err) {
+	case 0:
+	case tonepay.CodeNotFound:
+		return errNotFound(r)
+	case tonepay.CodeInvalidParameter:
+		return s.pathFirst(r, acct, err)
+	default:
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"call_sid": callSid, "heard": heard})
 	return nil
 }
 

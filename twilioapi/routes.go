@@ -36,6 +36,7 @@ func (s *server) routes(m *http.ServeMux) {
 
 	const ext = "/_tonepay/Accounts/{AccountSid}/Calls/{CallSid}"
 	mux.Handle("POST "+ext+"/Digits", s.inAccount(s.handleDigits))
+	mux.Handle("POST "+ext+"/Speech", s.inAccount(s.handleSpeech))
 	mux.Handle("GET "+ext+"/Timeline", s.inAccount(s.handleTimeline))
 	mux.Handle("POST /_tonepay/Accounts/{AccountSid}/Calls/Inbound", s.inAccount(s.handleInbound))
 	mux.Handle("GET "+ext+"/Payments", s.inAccount(s.handleSessionList))

@@ -69,6 +69,12 @@ type Verb struct {
 	Timeout             int    `json:"timeout,omitempty"` // Gather, Dial: seconds
 	ActionOnEmptyResult bool   `json:"actionOnEmptyResult,omitempty"`
 	Prompts             []Verb `json:"prompts,omitempty"` // Gather's nested Say/Play/Pause
+	// Gather's speech (speech.go): Input is "" (keys only), "speech" or
+	// "dtmf speech"; Partial is its partialResultCallback (resolved).
+	Input         string `json:"input,omitempty"`
+	SpeechTimeout string `json:"speechTimeout,omitempty"` // "auto" or seconds; kept, see said
+	Partial       string `json:"partial,omitempty"`
+	PartialMethod string `json:"partialMethod,omitempty"`
 
 	CallerID     string `json:"callerId,omitempty"`
 	Nouns        []Noun `json:"nouns,omitempty"`     // Dial; Connect's nouns other than <Stream> (Kind only)
@@ -390,9 +396,8 @@ func (p *parser) gather(n *node, v *Verb) *Error {
 		"partialResultCallback", "partialResultCallbackMethod", "maxSpeechTime", "bargeIn", "debug")
 	// Twilio's Gather codes are warnings but 13325 and 13338 (twilio-voice.md
 	// §2.4): a bad value runs as the default.
-	if in := a["input"]; in != "" && strings.Join(strings.Fields(in), " ") != "dtmf" {
-		// "dtmf speech" and "speech" are Twilio's; tonepay hears keys only.
-		p.tolerate(13326, "Gather", "input", in, "tonepay takes keys only (dtmf)")
+	if err := p.gatherSpeech(n, a, v); err != nil {
+		return err
 	}
 	v.NumDigits = p.intOr(n, a, "numDigits", 0, 1, 13314)
 	if a["timeout"] == "auto" { // one of Twilio's tables allows it (speech)

@@ -42,6 +42,7 @@ const (
 	PayEnded                     // the <Pay> session ended: Params are the action's fields (Result, ...)
 	StreamEnded                  // the stream Stream (its SID) ended: the app closed it, it failed, or it was stopped
 	Dialed                       // the runner made the leg (State.Child) of the <Dial> the last step began (see Output.Bridged)
+	Said                         // the caller said Utterance (speech.go)
 )
 
 // Input is something that happened to the call.
@@ -67,6 +68,8 @@ type Input struct {
 	Params url.Values      // PayEnded: Result, PaymentToken, masked fields, PayConnector_*, ...
 
 	Stream string // StreamEnded: the stream's SID
+
+	Utterance *Utterance // Said (Paying as for Key)
 }
 
 // Fetch is a request the runner makes for the call: Params go in the body of
@@ -88,7 +91,7 @@ type Wait struct {
 // Entry is one line of the call's timeline.
 type Entry struct {
 	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"` // fetch, fetched, verb, say, play, key, error, warning, hangup, stream; webhook (the runner's: a status callback's answer)
+	Kind   string    `json:"kind"` // fetch, fetched, verb, say, play, key, speech, error, warning, hangup, stream; webhook (the runner's: a status callback's answer)
 	Verb   string    `json:"verb,omitempty"`
 	Text   string    `json:"text,omitempty"` // words heard, a URL played, a key, a Dial target
 	URL    string    `json:"url,omitempty"`
@@ -163,6 +166,8 @@ type Output struct {
 	// which holds the same *Stream).
 	StartStreams []*Stream
 	StopStreams  []*Stream
+	// Speech is set when a <Gather> took what the caller said (speech.go).
+	Speech *Heard
 	// Ended is the final status when the call ends in this step.
 	Ended    string
 	Timeline []Entry
@@ -399,6 +404,10 @@ func (r *run) step(in Input) {
 		r.payEnd(in.Params)
 	case StreamEnded:
 		r.streamEnded(in.Stream)
+	case Said:
+		if in.Utterance != nil {
+			r.said(*in.Utterance, in.Paying)
+		}
 	case CallerHangUp:
 		r.leaveDial()
 		if c := s.Current; c != nil && c.Action != "" && (c.Name == "Dial" || c.Name == "Connect" || c.Name == "Pay") {
@@ -768,7 +777,7 @@ func keyEntry(at time.Time, k byte, gather, paying bool) Entry {
 func (r *run) key(k byte, paying bool) {
 	s := r.s
 	g := s.Current
-	r.log(keyEntry(r.now, k, g != nil && g.Name == "Gather", paying))
+	r.log(keyEntry(r.now, k, g != nil && g.Name == "Gather" && g.hearsKeys(), paying))
 	if g != nil && g.Name == "Dial" && g.HangupOnStar && k == '*' && bridged(s.Dialed) {
 		r.bridgeEnd(tonepay.CallCompleted) // the caller drops the far end
 		return
@@ -781,7 +790,7 @@ func (r *run) key(k byte, paying bool) {
 		}
 		return
 	}
-	if g == nil || g.Name != "Gather" {
+	if g == nil || g.Name != "Gather" || !g.hearsKeys() {
 		r.out.Unrouted = k
 		return
 	}

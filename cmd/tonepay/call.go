@@ -41,6 +41,9 @@ const callUsage = `Usage:
                                               With --url it runs that app's TwiML; without,
                                               it holds for an hour (for agent payments)
   tonepay call press CALLSID KEYS             the caller presses KEYS (0-9 * #, w waits 0.5 s)
+  tonepay call say CALLSID WORDS [--confidence C]
+                                              the caller says WORDS, for a <Gather input="speech">
+                                              (SpeechResult; Confidence C, default 0.9)
   tonepay call hangup CALLSID                 end the call
   tonepay call inbound --to N [--from N]      a caller dials N, one of the account's
                                               IncomingPhoneNumbers: its VoiceUrl runs;
@@ -54,14 +57,15 @@ print the call's SID, then the error and its Twilio code, and exit 1.
 
 Keys go to whoever listens: a payment capturing a field (an agent's
 Capture=..., or a <Pay>), else the call's <Gather>; otherwise they are
-dropped. press answers once the TwiML the keys caused has run.
+dropped. press answers once the TwiML the keys caused has run; say too,
+once a listening <Gather> took the words (or nobody listened: dropped).
 
 The server and credentials come from --server (TONEPAY_SERVER, default
 http://127.0.0.1:8080), TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN.
 `
 
 // callVerbs are the commands of `tonepay call`.
-var callVerbs = []string{"create", "press", "hangup", "inbound", "timeline"}
+var callVerbs = []string{"create", "press", "say", "hangup", "inbound", "timeline"}
 
 // callCmd is `tonepay call …`: a person plays the caller against a running server.
 func callCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -73,6 +77,7 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	to := fs.String("to", "+15005550006", "the number called")
 	from := fs.String("from", "+15005550001", "the caller ID")
 	twimlURL := fs.String("url", "", "create: the app's TwiML URL (default: a call that holds for an hour)")
+	confidence := fs.Float64("confidence", 0, "say: the recogniser's Confidence, above 0 and at most 1 (default 0.9)")
 	if len(args) == 0 || args[0] == "help" || strings.HasPrefix(args[0], "-") {
 		if err := cliflag.Parse(fs, args); err != nil {
 			return err // -h, --help, or a flag before the verb
@@ -115,6 +120,18 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return hint(err)
 		}
 		fmt.Fprintf(stdout, "%d keys applied, %d dropped\n", p.Applied, p.Dropped)
+		return nil
+	case verb == "say" && len(rest) >= 2:
+		// The words may come as one quoted argument or as several.
+		sp, err := c.Speak(ctx, rest[0], strings.Join(rest[1:], " "), *confidence)
+		if err != nil {
+			return hint(err)
+		}
+		if sp.Heard {
+			fmt.Fprintln(stdout, "heard by the <Gather>")
+		} else {
+			fmt.Fprintln(stdout, "dropped: no <Gather> listens for speech")
+		}
 		return nil
 	case verb == "hangup" && len(rest) == 1:
 		_, err := c.Hangup(ctx, rest[0])

@@ -341,6 +341,22 @@ await step("the app's words are shown as text, never as HTML; a call that hangs 
   await expectText(page.locator("#call-info"), /■ Call ended/);
 });
 
+await step("the caller says words: a <Gather input=\"speech\"> takes them, the timeline shows them", async () => {
+  await createCall('<Response><Gather input="speech" timeout="30"><Say>Say agent</Say></Gather><Say>You spoke</Say><Pause length="30"/></Response>');
+  await page.getByLabel("Say something").fill("I want an agent");
+  await page.getByRole("button", { name: "Say", exact: true }).click();
+  await expectText(entry("speech").locator(".line"), /^Said: I want an agent$/);
+  await expectText(entry("verb"), /<Gather> ended: SpeechResult=I want an agent Confidence=0\.9/);
+  await expectText(entry("say").last(), /“You spoke”/);
+  // Nobody listens now (a <Pause>): dropped, and the phone says so.
+  await page.getByLabel("Say something").fill("hello?");
+  await page.getByRole("button", { name: "Say", exact: true }).click();
+  await expectText(page.locator("#phone-error"), /dropped/);
+  await expectText(entry("speech").last().locator(".line"), /^Said: hello\? \(dropped: /);
+  await page.getByRole("button", { name: "Hang up" }).click();
+  await expectText(timeline.locator("li").last(), /Hung up/);
+});
+
 await step("a fetch that fails: method, URL, the error with its Twilio code, the hang-up", async () => {
   await createCall("http://127.0.0.1:1/voice", false);
   await expectText(entry("fetch"), /POST http:\/\/127\.0\.0\.1:1\/voice/);

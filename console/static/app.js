@@ -522,7 +522,7 @@ function tile(s, f, open, next) {
 function renderPhone() {
   const ended = !!selected && callEnded(selected);
   const off = !selected || ended;
-  for (const b of document.querySelectorAll("#keypad button, #type-form button, #type-form input")) b.disabled = off;
+  for (const b of document.querySelectorAll("#keypad button, #type-form button, #type-form input, #say-form button, #say-form input")) b.disabled = off;
   $("#hangup").disabled = off;
   $("#phone-hint").textContent = !selected ? "Choose a call first."
     : ended ? "The call has ended: the keypad is off."
@@ -550,6 +550,20 @@ $("#type-form").addEventListener("submit", (e) => {
   if (!input.checkValidity()) { say($("#phone-error"), "Keys are 0–9, * and #, and w for a half-second pause."); return; }
   press(keys);
   input.value = "";
+});
+// The caller speaks: words for a <Gather input="speech">, as one utterance.
+$("#say-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const input = e.target.words;
+  const words = input.value.trim();
+  if (!words) return;
+  const err = $("#phone-error");
+  try {
+    const r = await api("POST", ours(`/Calls/${selected}/Speech`), { Text: words });
+    say(err, r && r.heard === false ? "Nobody listened for speech: the words were dropped." : "");
+    input.value = "";
+    pollTimeline(); // the TwiML the words caused has run: show it now
+  } catch (x) { say(err, x.message); }
 });
 $("#hangup").addEventListener("click", async () => {
   const call = selected;
@@ -659,6 +673,8 @@ function describe(e) {
         : { cls: "bad", sym: "←", what: `No answer${e.text ? ": " + e.text : ""}`, detail: e.url || "", code: e.code };
     case "verb":
       return { cls: "verb", sym: "▸", what: `<${e.verb || "?"}>${e.text ? " " + e.text : ""}`, detail: e.url ? `${e.method || ""} ${e.url}`.trim() : "" };
+    case "speech": // the caller's words; "(speech)" while a payment is open
+      return { cls: "key", sym: "“", what: `Said: ${e.text || ""}`, detail: e.masked ? "masked while a payment is open" : "" };
     case "say":
       return { cls: "say", sym: "»", what: `“${e.text || ""}”`, detail: [e.voice, e.language, e.loop > 1 ? `${e.loop} times` : ""].filter(Boolean).join(" · ") };
     case "play":
