@@ -185,3 +185,52 @@ tests:
 		t.Errorf("-h: exit %d\n%s", code, out)
 	}
 }
+
+// TestScriptSpeechAndDial: a script's say step answers a speech <Gather>
+// (the app gets SpeechResult and Confidence), and call.dial makes each
+// DialCallStatus branch of the app's <Dial> reachable, through the embedded
+// server, against an app that checks every signature.
+func TestScriptSpeechAndDial(t *testing.T) {
+	var getenv func(string) string
+	startApp(t, func(url string) http.Handler {
+		var token string
+		getenv, token = scriptEnv(url)
+		app := map[string]string{
+			"/voice":  `<Response><Gather input="speech" action="/heard" timeout="5"><Say>How can I help you today</Say></Gather></Response>`,
+			"/heard":  `<Response><Say>Connecting you</Say><Dial action="/dialed" timeout="1"><Number>+15005550009</Number></Dial></Response>`,
+			"/dialed": `<Response><Say>Goodbye</Say><Hangup/></Response>`,
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			if !tonepay.ValidSignature(tonepay.NewSecret(token), url+r.URL.RequestURI(), r.PostForm, r.Header.Get("X-Twilio-Signature")) {
+				http.Error(w, "bad signature", http.StatusForbidden)
+				return
+			}
+			w.Header().Set("Content-Type", "text/xml")
+			w.Write([]byte(app[r.URL.Path]))
+		})
+	})
+	script := filepath.Join(t.TempDir(), "speech.yaml")
+	var tests strings.Builder
+	for _, dial := range []struct{ dial, status string }{{"busy", "busy"}, {"no-answer", "no-answer"}, {"failed", "failed"}, {"{status: answer, hangup_after: 1}", "completed"}} {
+		tests.WriteString(`  - name: an agent, ` + dial.status + `
+    call: {url: /voice, dial: ` + dial.dial + `}
+    steps:
+      - expect: how can I help
+      - say: I want an agent
+      - expect_request: {path: /heard, params: {SpeechResult: I want an agent, Confidence: "0.9"}}
+      - expect: Connecting you
+      - expect_request: {path: /dialed, params: {DialCallStatus: ` + dial.status + `}}
+      - expect: Goodbye
+      - expect_status: completed
+`)
+	}
+	os.WriteFile(script, []byte("app: ${APP_URL}\ntests:\n"+tests.String()), 0o600)
+	code, out, errOut := runTest(t, getenv, "--parallel", "4", script)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if n := strings.Count(out, "✓"); n != 4 {
+		t.Errorf("%d tests passed, want 4:\n%s", n, out)
+	}
+}
