@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/callerscript"
+	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/examples/ivr/ivrapp"
 	"github.com/tonepay/tonepay/examples/pay/payapp"
 )
@@ -232,5 +235,85 @@ func TestScriptSpeechAndDial(t *testing.T) {
 	}
 	if n := strings.Count(out, "✓"); n != 4 {
 		t.Errorf("%d tests passed, want 4:\n%s", n, out)
+	}
+}
+
+// TestScriptAgentServer: `tonepay test --server` plays the caller on a
+// running tonepay (its account from the environment, as `tonepay call`
+// does) while an agent takes a payment on the call: the pay step types
+// each field the agent's Capture asks for, and wait holds the line.
+func TestScriptAgentServer(t *testing.T) {
+	sid, token := tonepay.NewSID(tonepay.PrefixAccount), tonepay.RandomHex(16)
+	srv := startServer(t, "TONEPAY_DB="+filepath.Join(t.TempDir(), "agent.db"), "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token)
+	calls := make(chan string, 1)
+	appURL := startApp(t, func(url string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			if !tonepay.ValidSignature(tonepay.NewSecret(token), url+r.URL.RequestURI(), r.PostForm, r.Header.Get("X-Twilio-Signature")) {
+				http.Error(w, "bad signature", http.StatusForbidden)
+				return
+			}
+			select {
+			case calls <- r.PostForm.Get("CallSid"):
+			default:
+			}
+			w.Header().Set("Content-Type", "text/xml")
+			w.Write([]byte(`<Response><Say>Please hold for an agent</Say><Pause length="600"/></Response>`))
+		})
+	})
+	rc := newReceiver(t, token)
+	agentDone := make(chan error, 1)
+	go func() { // the agent: a payment on the call, each field asked for in turn, then complete
+		call := <-calls
+		c := srv.Client(t, sid, token)
+		ctx := context.Background()
+		p, err := c.CreatePayment(ctx, call, client.PaymentParams{IdempotencyKey: "a", StatusCallback: rc.srv.URL, ChargeAmount: "12.00"})
+		if err != nil {
+			agentDone <- err
+			return
+		}
+		for i, f := range []string{"payment-card-number", "expiration-date", "security-code", "postal-code"} {
+			if _, err := c.UpdatePayment(ctx, call, p.Sid, client.PaymentUpdate{IdempotencyKey: f, StatusCallback: rc.srv.URL, Capture: f}); err != nil {
+				agentDone <- err
+				return
+			}
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				v, err := c.PaymentView(ctx, call, p.Sid)
+				if err == nil && v.Captured[f] != "" && v.Capture == "" {
+					break
+				}
+				if time.Now().After(deadline) {
+					agentDone <- fmt.Errorf("field %d (%s) never captured: %+v %v", i, f, v, err)
+					return
+				}
+			}
+		}
+		_, err = c.UpdatePayment(ctx, call, p.Sid, client.PaymentUpdate{IdempotencyKey: "done", StatusCallback: rc.srv.URL, Status: "complete"})
+		agentDone <- err
+	}()
+	script := filepath.Join(t.TempDir(), "agent.yaml")
+	os.WriteFile(script, []byte(`app: ${APP_URL}
+timeout: 20
+tests:
+  - name: pays an agent by card
+    call: {url: /hold}
+    steps:
+      - expect: hold for an agent
+      - pay: visa
+      - wait: 0.5
+      - expect_status: in-progress
+      - hangup
+      - expect_status: completed
+`), 0o600)
+	env := map[string]string{"TONEPAY_ACCOUNT_SID": sid, "TONEPAY_AUTH_TOKEN": token, "APP_URL": appURL}
+	code, out, errOut := runTest(t, func(k string) string { return env[k] }, "--server", srv.URL, script)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if err := <-agentDone; err != nil {
+		t.Fatalf("the agent: %v", err)
+	}
+	if strings.Contains(out, "4242424242424242") {
+		t.Errorf("the card number is in the output:\n%s", out)
 	}
 }
