@@ -354,7 +354,7 @@ func (s *server) run() <-chan error {
 		if s.single {
 			// Calls' fetches in flight are a dead process's: repeat them now
 			// rather than after their deadline.
-			if _, err := s.calls.SweepCalls(sweepCtx, true); err != nil {
+			if _, err := s.calls.SweepCalls(sweepCtx, true); err != nil && sweepCtx.Err() == nil { // not a stop right after start
 				s.log.Error("resuming calls", "err", err)
 			}
 		}
