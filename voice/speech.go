@@ -122,7 +122,13 @@ func (r *run) said(u Utterance, paying bool) {
 	}
 	c := strconv.FormatFloat(conf, 'f', -1, 64)
 	heard := &Heard{}
-	if g.Partial != "" {
+	switch {
+	case g.Partial != "" && paying:
+		// Partial results are callbacks, kept in the outbox until retention:
+		// while a payment is open the words (a card number, said) go only
+		// to the action, which is not stored.
+		r.log(Entry{Kind: "warning", Text: "partialResultCallback not sent while a payment session is open"})
+	case g.Partial != "":
 		heard.Partials = r.partials(*g, u.Text)
 	}
 	r.out.Speech = heard

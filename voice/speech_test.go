@@ -249,3 +249,28 @@ func TestSpeechPartials(t *testing.T) {
 		})
 	}
 }
+
+// TestSpeechPartialsWhilePaying: while a payment session is open, the words
+// go to the action only: no partialResultCallback (kept in the outbox), a
+// warning instead, and the timeline shows "(speech)".
+func TestSpeechPartialsWhilePaying(t *testing.T) {
+	s := newCall(func(s *State) {
+		s.URL, s.Twiml = "", `<Response><Gather input="speech" action="https://app.test/a" partialResultCallback="https://app.test/partial"/></Response>`
+	})
+	e := Engine{Instant: true}
+	e.Step(s, answer, t0)
+	o := e.Step(s, Input{Kind: Said, Utterance: &Utterance{Text: "4242 4242 4242 4242"}, Paying: true}, t0)
+	if o.Speech == nil || len(o.Speech.Partials) != 0 || o.Fetch == nil || o.Fetch.Params.Get("SpeechResult") != "4242 4242 4242 4242" {
+		t.Fatalf("output %+v", o)
+	}
+	var warned bool
+	for _, en := range o.Timeline {
+		if strings.Contains(en.Text, "4242") {
+			t.Errorf("timeline shows the words: %+v", en)
+		}
+		warned = warned || en.Kind == "warning" && strings.Contains(en.Text, "partialResultCallback")
+	}
+	if !warned {
+		t.Errorf("no warning: %+v", o.Timeline)
+	}
+}
