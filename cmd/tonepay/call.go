@@ -77,6 +77,7 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	to := fs.String("to", "+15005550006", "the number called")
 	from := fs.String("from", "+15005550001", "the caller ID")
 	twimlURL := fs.String("url", "", "create: the app's TwiML URL (default: a call that holds for an hour)")
+	dial := fs.String("dial", "", "create, inbound: the far end of the call's <Dial>s: answer (default), busy, no-answer, failed or answer:N")
 	confidence := fs.Float64("confidence", 0, "say: the recogniser's Confidence, above 0 and at most 1 (default 0.9)")
 	if len(args) == 0 || args[0] == "help" || strings.HasPrefix(args[0], "-") {
 		if err := cliflag.Parse(fs, args); err != nil {
@@ -104,7 +105,7 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 	rest := fs.Args()
 	switch {
 	case verb == "create" && len(rest) == 0:
-		p := client.CallParams{To: *to, From: *from, URL: *twimlURL}
+		p := client.CallParams{To: *to, From: *from, URL: *twimlURL, Dial: *dial}
 		if *twimlURL == "" {
 			p.Twiml = `<Response><Pause length="3600"/></Response>`
 		}
@@ -140,7 +141,7 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 		if !given(fs, "to") {
 			return cliflag.Mistake("call", errors.New("call inbound needs --to, one of the account's IncomingPhoneNumbers"))
 		}
-		call, err := c.Inbound(ctx, client.InboundParams{To: *to, From: *from})
+		call, err := c.Inbound(ctx, client.InboundParams{To: *to, From: *from, Dial: *dial})
 		if err != nil {
 			return hint(err)
 		}

@@ -270,6 +270,13 @@ func TestCallCreateBrokenApp(t *testing.T) {
 	if r := runCLI(t, env, "call", "create", "--url", app.URL+"/ok"); r.code != 0 || !tonepay.IsSID(strings.TrimSpace(r.stdout), "CA") || r.stderr != "" {
 		t.Errorf("a working app: %+v", r)
 	}
+	// --dial scripts the far end of the app's <Dial>; a bad value is the server's 20001.
+	if r := runCLI(t, env, "call", "create", "--url", app.URL+"/ok", "--dial", "busy"); r.code != 0 {
+		t.Errorf("--dial busy: %+v", r)
+	}
+	if r := runCLI(t, env, "call", "create", "--url", app.URL+"/ok", "--dial", "engaged"); r.code == 0 || !strings.Contains(r.stderr, "TonepayDial") {
+		t.Errorf("--dial engaged: %+v", r)
+	}
 	// An inbound call to a number whose VoiceUrl is broken.
 	tw, _ := newTwilio(t, srv.URL, sid, token, sid, nil)
 	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+14155550123").SetVoiceUrl(app.URL + "/missing")); err != nil {
