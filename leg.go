@@ -13,6 +13,10 @@ type LegRequest struct {
 	// agent's app uses the Payments API with it; "" makes one.
 	CallSid string
 	Leg     Leg // LegStream or LegSIP
+	// Number is the number dialled when it is not To (a SIP INVITE's
+	// Request-URI user): the IncomingPhoneNumber whose VoiceUrl runs. ""
+	// is To.
+	Number string
 }
 
 // Heard is what the caller of a real leg is to hear, from the call's

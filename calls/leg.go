@@ -13,8 +13,8 @@ type LegRequest = tonepay.LegRequest
 
 // StartLeg implements tonepay.LegService: a real caller's call, an inbound
 // call of the account, in progress (ringing until its first document
-// answers, when tonepay runs its TwiML: Call.RunsTwiML). A stream's call
-// runs TwiML only when it is given some: its To is an IncomingPhoneNumber of
+// answers, when tonepay runs its TwiML: Call.RunsTwiML). A real leg's call
+// runs TwiML only when it is given some: its To (or req.Number) is an IncomingPhoneNumber of
 // the account with a VoiceUrl (the number's settings become the call's, as
 // for CreateInbound), or later a Calls update's Url or Twiml. Its keys then
 // come through Press with the leg's source. It returns once the call's
@@ -26,8 +26,12 @@ func (svc *Service) StartLeg(ctx context.Context, req *LegRequest) (*tonepay.Cal
 	}
 	cr := req.CreateCallRequest
 	var n *tonepay.PhoneNumber
-	if req.Leg == tonepay.LegStream && cr.URL == "" && cr.Twiml == "" && tonepay.IsE164(cr.To) {
-		nums, err := svc.Tx.Store.FindNumbers(ctx, tonepay.NumberFilter{AccountSid: cr.AccountSid, PhoneNumber: cr.To, Limit: 1})
+	dialled := cr.To
+	if req.Number != "" {
+		dialled = req.Number
+	}
+	if cr.URL == "" && cr.Twiml == "" && tonepay.IsE164(dialled) {
+		nums, err := svc.Tx.Store.FindNumbers(ctx, tonepay.NumberFilter{AccountSid: cr.AccountSid, PhoneNumber: dialled, Limit: 1})
 		if err != nil {
 			return nil, err
 		}

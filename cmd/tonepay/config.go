@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/tonepay/tonepay/sip"
 	"maps"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -61,6 +63,13 @@ var secretSettings = []string{"password", "secret_key", "api_key", "token"}
 //	account_sid = "AC…"
 //	auth_token_env = "TWILIO_AUTH_TOKEN" # the variable holding its auth token
 //	account = "AC…"                      # the tonepay account of its calls; default the main account
+//
+//	[[sip.trunk]]                        # a SIP trunk whose calls tonepay answers (DESIGN §11)
+//	name = "pbx"
+//	networks = ["127.0.0.0/8"]           # source addresses whose INVITEs are accepted
+//	account = "AC…"                      # default the main account
+//	agent = "sip:agents@127.0.0.1:5070"  # where a call without an app is bridged
+//	codecs = ["PCMU", "PCMA"]            # the default
 type configFile struct {
 	Connector []struct {
 		Name     string         `toml:"name"`
@@ -74,6 +83,15 @@ type configFile struct {
 		AuthTokenEnv string `toml:"auth_token_env"`
 		Account      string `toml:"account"`
 	} `toml:"twilio"`
+	SIP struct {
+		Trunk []struct {
+			Name     string   `toml:"name"`
+			Networks []string `toml:"networks"`
+			Account  string   `toml:"account"`
+			Agent    string   `toml:"agent"`
+			Codecs   []string `toml:"codecs"`
+		} `toml:"trunk"`
+	} `toml:"sip"`
 }
 
 // twilioLink is a [[twilio]] entry read: Account "" is the main account,
@@ -89,6 +107,14 @@ type twilioLink struct {
 type fileConfig struct {
 	Connectors tonepay.Connectors // with no [[connector]]: the sandbox as Default
 	Twilio     []twilioLink
+	Trunks     []sipTrunk
+}
+
+// sipTrunk is a [[sip.trunk]] read; its Account "" is the main account,
+// resolved once the store is open (trunkAccounts).
+type sipTrunk struct {
+	sip.Trunk
+	where string
 }
 
 // loadConnectors reads the config file's connectors (loadConfig).
@@ -117,15 +143,53 @@ func loadConfig(path string, getenv func(string) string) (*fileConfig, error) {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	if keys := md.Undecoded(); len(keys) > 0 {
+		if len(keys[0]) > 0 && keys[0][0] == "sip" {
+			return nil, fmt.Errorf("%s: unknown key %s (a [[sip.trunk]] has name, networks, account, agent and codecs)", path, keys[0])
+		}
 		if len(keys[0]) > 0 && keys[0][0] == "twilio" {
 			return nil, fmt.Errorf("%s: unknown key %s (a [[twilio]] link has account_sid, auth_token_env and account)", path, keys[0])
 		}
 		return nil, fmt.Errorf("%s: unknown key %s (a connector has name, type, mode, accounts and settings)", path, keys[0])
 	}
-	if len(f.Connector) == 0 && len(f.Twilio) == 0 {
-		return nil, fmt.Errorf("%s: no [[connector]] or [[twilio]] declared", path)
+	if len(f.Connector) == 0 && len(f.Twilio) == 0 && len(f.SIP.Trunk) == 0 {
+		return nil, fmt.Errorf("%s: no [[connector]], [[twilio]] or [[sip.trunk]] declared", path)
 	}
 	fc := &fileConfig{}
+	names := map[string]bool{}
+	for i, tr := range f.SIP.Trunk {
+		where := fmt.Sprintf("%s: [[sip.trunk]] %d", path, i+1)
+		t := sipTrunk{Trunk: sip.Trunk{Name: tr.Name, Account: tr.Account, Agent: tr.Agent, Codecs: tr.Codecs}, where: where}
+		switch {
+		case tr.Name == "":
+			return nil, fmt.Errorf("%s: name is required", where)
+		case names[tr.Name]:
+			return nil, fmt.Errorf("%s: name %q is declared twice", where, tr.Name)
+		case len(tr.Networks) == 0:
+			return nil, fmt.Errorf("%s: networks is required: the CIDRs whose INVITEs are accepted", where)
+		case tr.Account != "" && !tonepay.IsSID(tr.Account, tonepay.PrefixAccount):
+			return nil, fmt.Errorf("%s: account %q is not an Account SID", where, tr.Account)
+		case tr.Agent != "" && !strings.HasPrefix(tr.Agent, "sip:"):
+			return nil, fmt.Errorf("%s: agent %q is not a sip: URI", where, tr.Agent)
+		}
+		names[tr.Name] = true
+		for _, n := range tr.Networks {
+			p, err := netip.ParsePrefix(n)
+			if err != nil {
+				return nil, fmt.Errorf("%s: networks: %q is not a CIDR (like 10.0.0.0/8)", where, n)
+			}
+			t.Networks = append(t.Networks, p.Masked())
+		}
+		if len(t.Codecs) == 0 {
+			t.Codecs = []string{"PCMU", "PCMA"}
+		}
+		for j, c := range t.Codecs {
+			t.Codecs[j] = strings.ToUpper(c)
+			if t.Codecs[j] != "PCMU" && t.Codecs[j] != "PCMA" {
+				return nil, fmt.Errorf("%s: codecs: %q is not PCMU or PCMA", where, c)
+			}
+		}
+		fc.Trunks = append(fc.Trunks, t)
+	}
 	seen := map[string]bool{}
 	for i, tw := range f.Twilio {
 		where := fmt.Sprintf("%s: [[twilio]] %d", path, i+1)

@@ -108,7 +108,7 @@ func TestLoadTwilioLinks(t *testing.T) {
 		{"bad account_sid", strings.Replace(link, tw, "AC1", 1), `account_sid "AC1" is not a Twilio Account SID`},
 		{"bad account", link + "account = \"bob\"\n", `account "bob" is not an Account SID`},
 		{"linked twice", link + link, "[[twilio]] 2: account_sid " + tw + " is linked twice"},
-		{"empty file", "# nothing\n", "no [[connector]] or [[twilio]] declared"},
+		{"empty file", "# nothing\n", "no [[connector]], [[twilio]] or [[sip.trunk]] declared"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +129,42 @@ func TestLoadTwilioLinks(t *testing.T) {
 			}
 			if len(fc.Twilio) != 1 || fc.Twilio[0].AccountSid != tw || fc.Twilio[0].AuthToken.Reveal() != "sekrit-token" || fc.Connectors[tonepay.DefaultConnector] == nil {
 				t.Errorf("links %+v, connectors %v", fc.Twilio, fc.Connectors)
+			}
+		})
+	}
+}
+
+// TestLoadSIPTrunks: [[sip.trunk]] entries, their defaults, and each bad
+// value stopping start-up with one line.
+func TestLoadSIPTrunks(t *testing.T) {
+	trunk := "[[sip.trunk]]\nname = \"pbx\"\nnetworks = [\"127.0.0.1/8\"]\n"
+	for _, tt := range []struct{ name, file, wantErr string }{
+		{"defaults", trunk, ""},
+		{"unknown key", trunk + "codec = [\"PCMU\"]\n", "unknown key sip.trunk.codec (a [[sip.trunk]] has name, networks, account, agent and codecs)"},
+		{"no name", "[[sip.trunk]]\nnetworks = [\"10.0.0.0/8\"]\n", "[[sip.trunk]] 1: name is required"},
+		{"no networks", "[[sip.trunk]]\nname = \"pbx\"\n", "networks is required"},
+		{"bad network", strings.Replace(trunk, "127.0.0.1/8", "10.0.0.300/8", 1), `networks: "10.0.0.300/8" is not a CIDR`},
+		{"bad codec", trunk + "codecs = [\"G722\"]\n", `codecs: "G722" is not PCMU or PCMA`},
+		{"bad agent", trunk + "agent = \"agents@pbx\"\n", `agent "agents@pbx" is not a sip: URI`},
+		{"bad account", trunk + "account = \"bob\"\n", `account "bob" is not an Account SID`},
+		{"twice", trunk + trunk, `[[sip.trunk]] 2: name "pbx" is declared twice`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.toml")
+			os.WriteFile(path, []byte(tt.file), 0o600)
+			fc, err := loadConfig(path, func(string) string { return "" })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := fc.Trunks[0]
+			if len(fc.Trunks) != 1 || tr.Name != "pbx" || tr.Networks[0].String() != "127.0.0.0/8" || strings.Join(tr.Codecs, ",") != "PCMU,PCMA" || tr.Account != "" {
+				t.Errorf("trunks %+v", fc.Trunks)
 			}
 		})
 	}

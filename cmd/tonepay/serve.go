@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tonepay/tonepay/sip"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,8 @@ type serveConfig struct {
 	SessionIdle      time.Duration // an open session with nothing captured ends after this
 	EraseWithin      time.Duration // ended sessions' sealed values leave every store file within this
 	CallbackNetworks string        // where callbacks may go; "" is the default policy
+	SIPAddr          string        // SIP trunks' address (UDP and TCP); "" is no SIP (DESIGN §11)
+	RTPPorts         string        // the SIP calls' local RTP ports, "lo-hi"
 	MetricsAddr      string        // a listener of its own for /metrics; "" serves it on Addr
 	AuthFailLimit    int           // failed authentications per minute per client address
 	ReadTimeout      time.Duration // a whole request, body included
@@ -66,7 +69,7 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit,
 		ConnectorLease: capture.DefaultEngine.Lease, SessionIdle: capture.DefaultEngine.Idle, EraseWithin: 30 * time.Second,
 		AuthFailLimit: twilioapi.DefaultAuthFailLimit, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
-		TimelineRetention: 24 * time.Hour, VoiceTime: "simulated"}
+		TimelineRetention: 24 * time.Hour, VoiceTime: "simulated", RTPPorts: sip.DefaultRTPPorts}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -95,6 +98,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 
 	env("TONEPAY_CALLBACK_NETWORKS", &c.CallbackNetworks)
+	env("TONEPAY_SIP_ADDR", &c.SIPAddr)
+	env("TONEPAY_RTP_PORTS", &c.RTPPorts)
 	env("TONEPAY_METRICS_ADDR", &c.MetricsAddr)
 	env("TONEPAY_VOICE_TIME", &c.VoiceTime)
 	if v := getenv("TONEPAY_REQUIRE_HTTPS_WEBHOOKS"); v != "" {
@@ -136,6 +141,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.FirstDigit, "first-digit-timeout", c.FirstDigit, "how long a capture waits for the caller's first digit (TONEPAY_FIRST_DIGIT_TIMEOUT)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "an open payment session with nothing being captured ends after this (TONEPAY_SESSION_IDLE)")
 	fs.DurationVar(&c.EraseWithin, "erase-within", c.EraseWithin, "an ended session's sealed card data leaves every store file within this, at most 60s (TONEPAY_ERASE_WITHIN)")
+	fs.StringVar(&c.SIPAddr, "sip-addr", c.SIPAddr, "answer SIP trunks' calls ([[sip.trunk]] in --config) on this address, UDP and TCP; default none: SIP is off (TONEPAY_SIP_ADDR)")
+	fs.StringVar(&c.RTPPorts, "rtp-ports", c.RTPPorts, "local UDP ports of SIP calls' audio, lo-hi (TONEPAY_RTP_PORTS)")
 	fs.StringVar(&c.CallbackNetworks, "callback-networks", c.CallbackNetworks, "where callbacks may go: CIDRs or public, private, loopback, comma-separated; default everything but link-local and this process's own listeners, so loopback and private networks (for testing; set public in production) (TONEPAY_CALLBACK_NETWORKS)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on a listener of its own instead of --addr (TONEPAY_METRICS_ADDR)")
 	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", c.AuthFailLimit, "failed authentications per minute per client address before 429 (TONEPAY_AUTH_FAIL_LIMIT)")
@@ -228,6 +235,9 @@ func (c serveConfig) validate() error {
 	}
 	if _, err := webhook.ParsePolicy(c.CallbackNetworks); err != nil {
 		return err
+	}
+	if _, _, err := sip.ParsePorts(c.RTPPorts); err != nil {
+		return fmt.Errorf("--rtp-ports: %v", err)
 	}
 	return nil
 }

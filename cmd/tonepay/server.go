@@ -23,6 +23,7 @@ import (
 	"github.com/tonepay/tonepay/metrics"
 	"github.com/tonepay/tonepay/payments"
 	"github.com/tonepay/tonepay/seal"
+	"github.com/tonepay/tonepay/sip"
 	"github.com/tonepay/tonepay/store/postgres"
 	"github.com/tonepay/tonepay/store/sqlite"
 	"github.com/tonepay/tonepay/twilioapi"
@@ -67,28 +68,52 @@ func runServer(ctx context.Context, cfg serveConfig, getenv func(string) string,
 func linkAccounts(ctx context.Context, acc *accounts.Service, cfg serveConfig, links []twilioLink) ([]mediastream.Link, error) {
 	var out []mediastream.Link
 	for _, l := range links {
-		account := l.Account
-		if account == "" {
-			account = cfg.AccountSid
-		}
-		if account == "" {
-			mains, err := acc.MainAccounts(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if len(mains) != 1 {
-				return nil, fmt.Errorf("%s: account is required: the store has %d main accounts", l.where, len(mains))
-			}
-			account = mains[0].Sid
-		}
-		if _, err := acc.Store.FindAccount(ctx, account); errors.Is(err, tonepay.ErrNotFound) {
-			return nil, fmt.Errorf("%s: account %s does not exist in the store", l.where, account)
-		} else if err != nil {
+		account, err := fileAccount(ctx, acc, cfg, l.Account, l.where)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, mediastream.Link{TwilioAccount: l.AccountSid, AuthToken: l.AuthToken, Account: account})
 	}
 	return out, nil
+}
+
+// trunkAccounts resolves the [[sip.trunk]] entries' accounts as
+// linkAccounts does.
+func trunkAccounts(ctx context.Context, acc *accounts.Service, cfg serveConfig, trunks []sipTrunk) ([]sip.Trunk, error) {
+	var out []sip.Trunk
+	for _, t := range trunks {
+		account, err := fileAccount(ctx, acc, cfg, t.Account, t.where)
+		if err != nil {
+			return nil, err
+		}
+		t.Trunk.Account = account
+		out = append(out, t.Trunk)
+	}
+	return out, nil
+}
+
+// fileAccount is a config file entry's account: the one named, or the
+// main account, which must exist.
+func fileAccount(ctx context.Context, acc *accounts.Service, cfg serveConfig, account, where string) (string, error) {
+	if account == "" {
+		account = cfg.AccountSid
+	}
+	if account == "" {
+		mains, err := acc.MainAccounts(ctx)
+		if err != nil {
+			return "", err
+		}
+		if len(mains) != 1 {
+			return "", fmt.Errorf("%s: account is required: the store has %d main accounts", where, len(mains))
+		}
+		account = mains[0].Sid
+	}
+	if _, err := acc.Store.FindAccount(ctx, account); errors.Is(err, tonepay.ErrNotFound) {
+		return "", fmt.Errorf("%s: account %s does not exist in the store", where, account)
+	} else if err != nil {
+		return "", err
+	}
+	return account, nil
 }
 
 // warnOpenPolicy says once, at start, what the default --callback-networks
@@ -117,6 +142,7 @@ type server struct {
 	store                  tonepay.Store
 	calls                  *calls.Service        // the call runtime
 	streams                *mediastream.Receiver // real calls Twilio streams here
+	sip                    *sip.Server           // SIP trunks' calls; nil with no --sip-addr
 	payments               *payments.Service     // payment sessions
 	dispatcher             *webhook.Dispatcher
 	hub                    *events.Hub
@@ -154,12 +180,13 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	}
 	connectors := tonepay.Connectors{tonepay.DefaultConnector: sandbox.New()}
 	var links []twilioLink
+	var trunks []sipTrunk
 	if cfg.Config != "" {
 		fc, err := loadConfig(cfg.Config, getenv)
 		if err != nil {
 			return nil, err
 		}
-		connectors, links = fc.Connectors, fc.Twilio
+		connectors, links, trunks = fc.Connectors, fc.Twilio, fc.Trunks
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("--addr: %w", err)
@@ -259,6 +286,20 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	}
 	for _, l := range streamLinks {
 		log.Info("media streams: Twilio account linked", "twilio_account", l.TwilioAccount, "account", l.Account)
+	}
+	// SIP trunks' calls (DESIGN §11): off unless --sip-addr is set.
+	sipTrunks, err := trunkAccounts(ctx, acc, cfg, trunks)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SIPAddr != "" {
+		s.sip = &sip.Server{Legs: s.calls, Trunks: sipTrunks, Audio: newAudio(fetcher, log), Logger: log, RTPPorts: cfg.RTPPorts}
+		if err := s.sip.Listen(cfg.SIPAddr); err != nil {
+			return nil, fmt.Errorf("--sip-addr: %w", err)
+		}
+		log.Info("SIP: listening", "addr", s.sip.Addr().String(), "trunks", len(sipTrunks), "rtp_ports", cfg.RTPPorts)
+	} else if len(sipTrunks) > 0 {
+		log.Warn("[[sip.trunk]] declared but SIP is off: set --sip-addr (TONEPAY_SIP_ADDR)")
 	}
 	s.hub = events.New()
 	if l, shared := store.(tonepay.SessionListener); shared {
@@ -388,6 +429,9 @@ func (s *server) close(graceful bool) error {
 	var err error
 	if s.streams != nil {
 		s.streams.Close() // their calls end (completed), while the runtime still runs
+	}
+	if s.sip != nil {
+		s.sip.Close() // SIP calls end (BYE, completed), while the runtime still runs
 	}
 	if s.calls != nil {
 		s.calls.StopCalls()

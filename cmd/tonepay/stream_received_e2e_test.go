@@ -254,10 +254,16 @@ func TestStreamLimits(t *testing.T) {
 // with press, and checks it succeeds.
 func agentPayment(t *testing.T, ss *streamServer, p *twilioPeer, press func(keys string) error) {
 	t.Helper()
+	agentPaymentOn(t, ss, p.call, press)
+}
+
+// agentPaymentOn is agentPayment on any real call (a SIP one too).
+func agentPaymentOn(t *testing.T, ss *streamServer, call string, press func(keys string) error) {
+	t.Helper()
 	rc := newReceiver(t, ss.token)
 	c := ss.client()
 	ctx := context.Background()
-	pay, err := c.CreatePayment(ctx, p.call, client.PaymentParams{IdempotencyKey: "create", StatusCallback: rc.srv.URL, ChargeAmount: "10.00"})
+	pay, err := c.CreatePayment(ctx, call, client.PaymentParams{IdempotencyKey: "create", StatusCallback: rc.srv.URL, ChargeAmount: "10.00"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,26 +273,26 @@ func agentPayment(t *testing.T, ss *streamServer, p *twilioPeer, press func(keys
 		{"security-code", "123"},
 		{"postal-code", "94105#"},
 	} {
-		if _, err := c.UpdatePayment(ctx, p.call, pay.Sid, client.PaymentUpdate{IdempotencyKey: "capture" + f.field, StatusCallback: rc.srv.URL, Capture: f.field}); err != nil {
+		if _, err := c.UpdatePayment(ctx, call, pay.Sid, client.PaymentUpdate{IdempotencyKey: "capture" + f.field, StatusCallback: rc.srv.URL, Capture: f.field}); err != nil {
 			t.Fatal(err)
 		}
 		if err := press(f.keys); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, 10*time.Second, f.field+" captured", func() bool {
-			v, err := c.PaymentView(ctx, p.call, pay.Sid)
+			v, err := c.PaymentView(ctx, call, pay.Sid)
 			return err == nil && v.Captured[f.field] != "" && v.Capture == ""
 		})
 		_ = i
 	}
-	if _, err := c.UpdatePayment(ctx, p.call, pay.Sid, client.PaymentUpdate{IdempotencyKey: "complete", StatusCallback: rc.srv.URL, Status: "complete"}); err != nil {
+	if _, err := c.UpdatePayment(ctx, call, pay.Sid, client.PaymentUpdate{IdempotencyKey: "complete", StatusCallback: rc.srv.URL, Status: "complete"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "payment success", func() bool {
-		v, err := c.PaymentView(ctx, p.call, pay.Sid)
+		v, err := c.PaymentView(ctx, call, pay.Sid)
 		return err == nil && v.Result == "success"
 	})
-	v, _ := c.PaymentView(ctx, p.call, pay.Sid)
+	v, _ := c.PaymentView(ctx, call, pay.Sid)
 	if v.Captured["payment-card-number"] != "xxxxxxxxxxxx4242" || v.DroppedDigits != 0 {
 		t.Errorf("captured %v, dropped %d: each key counted once", v.Captured, v.DroppedDigits)
 	}

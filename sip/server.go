@@ -1,0 +1,380 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	siplib "github.com/emiago/sipgo/sip"
+	"github.com/tonepay/tonepay"
+)
+
+// The SIP leg (DESIGN §11, "SIP trunks and the agent bridge"), the media
+// stream receiver's sibling: a trunk's INVITE becomes an in-progress
+// inbound tonepay call; the caller's keys (RFC 4733 events and in-band
+// tones) go through the call runtime's one door; what the call's TwiML says
+// goes back as RTP. Signalling is sipgo's; no SIP is parsed here.
+
+// Defaults of a call's life.
+const (
+	// DefaultRTPTimeout ends a call whose caller sent no RTP for this long.
+	DefaultRTPTimeout = 30 * time.Second
+	// DefaultRTPPorts is --rtp-ports' default.
+	DefaultRTPPorts = "10000-20000"
+)
+
+// Trunk is a [[sip.trunk]] of the config file.
+type Trunk struct {
+	Name     string
+	Networks []netip.Prefix // source addresses whose INVITEs are accepted
+	Account  string         // the tonepay account of its calls
+	Agent    string         // where a call without an app is bridged (the next part)
+	Codecs   []string       // PCMU, PCMA, in order of preference
+}
+
+// Server answers trunk calls on one address, UDP and TCP. Set the fields,
+// then Listen; they are not changed afterwards.
+type Server struct {
+	Legs   tonepay.LegService
+	Trunks []Trunk
+	Audio  tonepay.Audio // renders what the caller hears; nil: silence and a warning
+	Logger *slog.Logger
+	// RTPPorts is the range of local RTP ports ("10000-20000"; "" the
+	// default); RTPTimeout ends a call with no RTP (DefaultRTPTimeout).
+	RTPPorts   string
+	RTPTimeout time.Duration
+
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	dialogs *sipgo.DialogServerCache
+	udp     net.PacketConn
+	tcp     net.Listener
+	ip      netip.Addr // of the listener, for SDP
+
+	portLo, portHi int
+
+	mu       sync.Mutex
+	calls    map[string]*call // by SIP Call-ID
+	nextPort int
+	closed   bool
+	refused  logLimit
+}
+
+// ParsePorts reads an RTP port range "lo-hi".
+func ParsePorts(s string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("RTP ports %q: want a range like 10000-20000", s)
+	}
+	return lo, hi, nil
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return s.Logger
+}
+
+func (s *Server) rtpTimeout() time.Duration {
+	if s.RTPTimeout > 0 {
+		return s.RTPTimeout
+	}
+	return DefaultRTPTimeout
+}
+
+// Listen opens addr (host:port) for UDP and TCP on the same port (port 0:
+// one free for both) and serves INVITEs until Close.
+func (s *Server) Listen(addr string) error {
+	ports := s.RTPPorts
+	if ports == "" {
+		ports = DefaultRTPPorts
+	}
+	var err error
+	if s.portLo, s.portHi, err = ParsePorts(ports); err != nil {
+		return err
+	}
+	s.nextPort = s.portLo + rand.IntN(s.portHi-s.portLo+1)
+	for try := 0; ; try++ {
+		if s.udp, err = net.ListenPacket("udp", addr); err != nil {
+			return err
+		}
+		ua := s.udp.LocalAddr().(*net.UDPAddr)
+		s.tcp, err = net.Listen("tcp", ua.String())
+		if err == nil {
+			break
+		}
+		s.udp.Close()
+		if _, p, _ := net.SplitHostPort(addr); p != "0" || try == 10 {
+			return err
+		}
+	}
+	ap := s.udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	s.ip = ap.Addr().Unmap()
+	if s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("tonepay")); err != nil {
+		return err
+	}
+	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(s.log())); err != nil {
+		return err
+	}
+	host := s.ip.String()
+	if s.ip.IsUnspecified() {
+		host = "127.0.0.1" // replaced per call by the address the INVITE reached
+	}
+	cli, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(host))
+	if err != nil {
+		return err
+	}
+	s.dialogs = sipgo.NewDialogServerCache(cli, siplib.ContactHeader{Address: siplib.Uri{Host: host, Port: int(ap.Port())}})
+	s.calls = map[string]*call{}
+	s.srv.OnInvite(s.onInvite)
+	s.srv.OnAck(func(req *siplib.Request, tx siplib.ServerTransaction) { _ = s.dialogs.ReadAck(req, tx) })
+	s.srv.OnBye(s.onBye)
+	s.srv.OnOptions(func(req *siplib.Request, tx siplib.ServerTransaction) {
+		_ = tx.Respond(siplib.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	go s.srv.ServeUDP(s.udp)
+	go s.srv.ServeTCP(s.tcp)
+	return nil
+}
+
+// Addr is the address listened on (UDP and TCP).
+func (s *Server) Addr() net.Addr { return s.udp.LocalAddr() }
+
+// Close ends every call (with a BYE) and stops listening.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	var cs []*call
+	for _, c := range s.calls {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.end("shutdown", true) }()
+	}
+	wg.Wait()
+	if s.srv != nil {
+		s.srv.Close()
+		s.ua.Close()
+	}
+	if s.udp != nil {
+		s.udp.Close()
+		s.tcp.Close()
+	}
+}
+
+// trunk is the trunk whose networks hold src, or nil.
+func (s *Server) trunk(src string) *Trunk {
+	ap, err := netip.ParseAddrPort(src)
+	if err != nil {
+		return nil
+	}
+	ip := ap.Addr().Unmap()
+	for i := range s.Trunks {
+		for _, n := range s.Trunks[i].Networks {
+			if n.Contains(ip) {
+				return &s.Trunks[i]
+			}
+		}
+	}
+	return nil
+}
+
+func respond(req *siplib.Request, tx siplib.ServerTransaction, code int, reason string) {
+	_ = tx.Respond(siplib.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			// A re-INVITE (hold): answered in the next part; refused cleanly now.
+			respond(req, tx, 488, "Not Acceptable Here")
+			return
+		}
+	}
+	tr := s.trunk(req.Source())
+	if tr == nil {
+		if n, ok := s.refused.allow(time.Now()); ok {
+			s.log().Warn("SIP INVITE refused (403): its source is in no [[sip.trunk]]'s networks", "source", req.Source(), "refused_since_last_line", n)
+		}
+		respond(req, tx, 403, "Forbidden")
+		return
+	}
+	o, err := parseOffer(req.Body())
+	if err != nil {
+		s.log().Warn("SIP INVITE refused (488): "+err.Error(), "trunk", tr.Name, "source", req.Source())
+		respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
+	codec, pt := "", uint8(0)
+	for _, c := range tr.Codecs {
+		if p, ok := o.codecs[c]; ok {
+			codec, pt = c, p
+			break
+		}
+	}
+	if codec == "" {
+		s.log().Warn("SIP INVITE refused (488): no audio codec in common", "trunk", tr.Name, "source", req.Source(), "codecs", strings.Join(tr.Codecs, ","))
+		respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
+	conn, err := s.rtpSocket()
+	if err != nil {
+		s.log().Error("SIP INVITE refused (503): no free RTP port", "err", err)
+		respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	dlg, err := s.dialogs.ReadInvite(req, tx)
+	if err != nil {
+		conn.Close()
+		respond(req, tx, 400, "Bad Request")
+		return
+	}
+	_ = dlg.Respond(100, "Trying", nil)
+	c := newCall(s, dlg, conn, o, codec, pt)
+	c.account = tr.Account
+	lr := &tonepay.LegRequest{Leg: tonepay.LegSIP, Number: number(req.Recipient.User)}
+	lr.AccountSid, lr.From, lr.To = tr.Account, party(req.From()), party(req.To())
+	if lr.From == "" {
+		lr.From = "anonymous"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	tc, err := s.Legs.StartLeg(ctx, lr)
+	cancel()
+	if err != nil {
+		conn.Close()
+		s.log().Error("SIP call could not be registered", "trunk", tr.Name, "err", tonepay.ErrorMessage(err))
+		_ = dlg.Respond(500, "Server Internal Error", nil)
+		return
+	}
+	c.sid = tc.Sid
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.end("shutdown", false)
+		_ = dlg.Respond(503, "Service Unavailable", nil)
+		return
+	}
+	s.calls[req.CallID().Value()] = c
+	s.mu.Unlock()
+	// Answered at once: a call to an app, and (until the agent bridge) a
+	// call without one, held in silence for the agent's app to use the
+	// Payments API on.
+	local := s.ip
+	if local.IsUnspecified() {
+		if a, err := netip.ParseAddr(req.Recipient.Host); err == nil {
+			local = a
+		} else {
+			local = o.rtp.Addr()
+		}
+	}
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	c.start()
+	if err := dlg.RespondSDP(answer(local, port, codec, pt, o.te, rand.Uint64()>>2)); err != nil {
+		// A CANCEL before the answer, or no ACK.
+		c.end("not answered: "+err.Error(), false)
+		return
+	}
+	s.log().Debug("SIP call answered", "call", c.sid, "trunk", tr.Name, "codec", codec)
+}
+
+func (s *Server) onBye(req *siplib.Request, tx siplib.ServerTransaction) {
+	if err := s.dialogs.ReadBye(req, tx); err != nil {
+		if errors.Is(err, sipgo.ErrDialogDoesNotExists) || errors.Is(err, sipgo.ErrDialogOutsideDialog) {
+			respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+	}
+	s.mu.Lock()
+	c := s.calls[req.CallID().Value()]
+	s.mu.Unlock()
+	if c != nil {
+		c.end("bye", false)
+	}
+}
+
+// rtpSocket binds a free even port of the range on the listener's address.
+func (s *Server) rtpSocket() (*net.UDPConn, error) {
+	n := s.portHi - s.portLo + 1
+	var last error
+	for range n {
+		s.mu.Lock()
+		p := s.nextPort
+		s.nextPort++
+		if s.nextPort > s.portHi {
+			s.nextPort = s.portLo
+		}
+		s.mu.Unlock()
+		if p%2 == 1 {
+			continue
+		}
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.ip, uint16(p))))
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("every port of %d-%d is taken: %v", s.portLo, s.portHi, last)
+}
+
+// party is a From or To header's user, in E.164 where it is a number.
+func party(h interface{ Value() string }) string {
+	switch v := h.(type) {
+	case *siplib.FromHeader:
+		if v == nil {
+			return ""
+		}
+		return number(v.Address.User)
+	case *siplib.ToHeader:
+		if v == nil {
+			return ""
+		}
+		return number(v.Address.User)
+	}
+	return ""
+}
+
+// number is a SIP user part in E.164 where it is one ("+15551234567", or
+// its digits alone), else as it is.
+func number(user string) string {
+	switch {
+	case tonepay.IsE164(user):
+		return user
+	case user != "" && tonepay.IsE164("+"+user):
+		return "+" + user
+	}
+	return user
+}
+
+// logLimit lets one log line through a minute and counts the rest.
+type logLimit struct {
+	mu     sync.Mutex
+	last   time.Time
+	missed int
+}
+
+func (l *logLimit) allow(now time.Time) (missed int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < time.Minute {
+		l.missed++
+		return 0, false
+	}
+	missed, l.missed, l.last = l.missed, 0, now
+	return missed, true
+}
