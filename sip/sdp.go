@@ -10,9 +10,6 @@ import (
 	"github.com/pion/sdp/v3"
 )
 
-// Static payload types of the G.711 codecs (RFC 3551).
-var staticPT = map[string]uint8{"PCMU": 0, "PCMA": 8}
-
 // offer is what tonepay needs of a caller's SDP offer.
 type offer struct {
 	rtp    netip.AddrPort   // where the caller receives RTP

@@ -144,8 +144,7 @@ func dialSIP(t *testing.T, ss *streamServer, user, formats string) (*sipCaller, 
 	var codecPT, tePT int = -1, -1
 	for _, l := range strings.Split(c.answer, "\r\n") {
 		if strings.HasPrefix(l, "m=audio ") {
-			var fs []string
-			fs = strings.Fields(l)
+			fs := strings.Fields(l)
 			fmt.Sscan(fs[1], &rport)
 			fmt.Sscan(fs[3], &codecPT)
 		}
