@@ -221,7 +221,7 @@ func (s *stream) read() (websocket.StatusCode, string) {
 	defer context.AfterFunc(s.ctx, func() { s.conn.CloseNow() })()
 	var (
 		det   = dtmf.NewDetector()
-		dd    dedup
+		dd    dtmf.Dedup
 		flood flood
 		audio int64  // the stream's clock: samples of inbound audio so far
 		buf   []byte // the message being read, reused: frames keep copies of what they hold
@@ -284,8 +284,8 @@ func (s *stream) callSid() string {
 }
 
 // frame acts on one parsed frame. *audio counts the inbound samples so
-// far: the stream's audio clock (receiver_dedup.go).
-func (s *stream) frame(f *Frame, pcm []byte, det *dtmf.Detector, dd *dedup, audio *int64) *closed {
+// far: the stream's audio clock (dtmf.Dedup).
+func (s *stream) frame(f *Frame, pcm []byte, det *dtmf.Detector, dd *dtmf.Dedup, audio *int64) *closed {
 	if s.leg == nil {
 		switch f.Event {
 		case EventConnected:
@@ -305,14 +305,14 @@ func (s *stream) frame(f *Frame, pcm []byte, det *dtmf.Detector, dd *dedup, audi
 			return nil // what the caller hears (both_tracks): no keys in it
 		}
 		for _, k := range det.WriteMulaw(pcm) {
-			if dd.add(k.Digit, true, samples(k.Offset)) {
+			if dd.Add(k.Digit, true, dtmf.At(k.Offset)) {
 				s.press(k.Digit)
 			}
 		}
 		*audio += int64(len(pcm))
 	case EventDTMF:
 		d := f.DTMF.Digit[0]
-		if dd.add(d, false, samples(*audio)) {
+		if dd.Add(d, false, dtmf.At(*audio)) {
 			s.press(d)
 		}
 	case EventStop:

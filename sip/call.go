@@ -114,7 +114,7 @@ func (c *call) read() {
 	var (
 		det   = dtmf.NewDetector()
 		ev    events
-		dd    dedup
+		dd    dtmf.Dedup
 		audio int64 // samples of inbound audio so far: the call's clock
 		pkt   rtp.Packet
 		pcm   []int16
@@ -140,7 +140,7 @@ func (c *call) read() {
 		c.mu.Unlock()
 		switch {
 		case c.te >= 0 && int(pkt.PayloadType) == c.te:
-			if k := ev.packet(pkt.Marker, pkt.Timestamp, pkt.Payload); k != 0 && dd.add(k, false, samples(audio)) {
+			if k := ev.packet(pkt.Marker, pkt.Timestamp, pkt.Payload); k != 0 && dd.Add(k, false, dtmf.At(audio)) {
 				c.press(k)
 			}
 		case pkt.PayloadType == c.pt:
@@ -155,7 +155,7 @@ func (c *call) read() {
 				keys = det.WriteMulaw(pkt.Payload)
 			}
 			for _, k := range keys {
-				if dd.add(k.Digit, true, samples(k.Offset)) {
+				if dd.Add(k.Digit, true, dtmf.At(k.Offset)) {
 					c.press(k.Digit)
 				}
 			}
