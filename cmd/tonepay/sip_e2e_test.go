@@ -21,6 +21,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/dtmf"
+	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // SIP trunks (DESIGN §11), driven by a Go SIP user agent (sipgo as UAC)
@@ -344,4 +345,38 @@ func TestSIPByeHangsUp(t *testing.T) {
 	if err != nil || v.Status != "ended" || v.Result != tonepay.ResultHungUp {
 		t.Errorf("session after the BYE: %+v %v", v, err)
 	}
+}
+
+// TestSIPPayIVR: a trunk call to a number of the account with a VoiceUrl
+// runs its <Pay> on the real call; the caller pays with RFC 4733 events,
+// typing once <Pay> asks (it hears the welcome first, in real time).
+func TestSIPPayIVR(t *testing.T) {
+	ss := startSIPServer(t, []string{"127.0.0.0/8"}, nil)
+	app := payApp(t, ss.token, `<Pay chargeAmount="10.00" postalCode="false" action="/paid" statusCallback="/pay-status"/>`)
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/pay"))); err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialSIP(t, ss, "+15005550007", "0 101")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := ss.sipCall(t)
+	waitFor(t, 15*time.Second, "<Pay> asking for the card", func() bool { return len(statusFor(app, call)) > 0 })
+	if err := c.events("4242424242424242#1230123"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the <Pay> action", func() bool {
+		for _, r := range app.requests() {
+			if r.Path == "/paid" && r.Params.Get("CallSid") == call {
+				return true
+			}
+		}
+		return false
+	})
+	if r := actionOf(t, app, call); r.Params.Get("Result") != "success" || r.Params.Get("Direction") != "inbound" {
+		t.Errorf("action %v", r.Params)
+	}
+	app.checkSigned()
+	ss.waitStatus(call, tonepay.CallCompleted, 10*time.Second) // /paid hangs up: tonepay sends BYE
 }
