@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/dtmf"
+	"github.com/tonepay/tonepay/internal/legaudio"
 )
 
 // The receiver (DESIGN §11, "Twilio Media Streams, received"): Twilio
@@ -63,8 +64,8 @@ type Receiver struct {
 	Silence, WriteTimeout time.Duration
 
 	mu      sync.Mutex
-	live    map[string]*leg // by CallSid: the call's stream in this process
-	refused logLimit        // upgrades no link signed
+	live    map[string]*leg   // by CallSid: the call's stream in this process
+	refused legaudio.LogLimit // upgrades no link signed
 }
 
 // leg is a call streamed here, across the sockets that carried it (a new
@@ -142,7 +143,7 @@ func (r *Receiver) signer(req *http.Request) *Link {
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	link := r.signer(req)
 	if link == nil {
-		if n, ok := r.refused.allow(time.Now()); ok {
+		if n, ok := r.refused.Allow(time.Now()); ok {
 			r.log().Warn("media stream refused: no linked Twilio account signed the upgrade (X-Twilio-Signature); check [[twilio]] and the URL in <Stream>",
 				"remote", req.RemoteAddr, "host", req.Host, "refused_since_last_line", n)
 		}
@@ -432,8 +433,8 @@ func (r *Receiver) heard(l *leg, heard []tonepay.Heard, ended bool) {
 	if ended {
 		// The caller hears the call's last words before the line closes,
 		// as a Twilio caller hears a <Say> before <Hangup/>.
-		ctx, cancel := context.WithTimeout(s.ctx, maxDrain)
-		s.player.drain(ctx)
+		ctx, cancel := context.WithTimeout(s.ctx, legaudio.MaxDrain)
+		s.player.Drain(ctx)
 		cancel()
 		s.conn.Close(websocket.StatusNormalClosure, "the call has ended")
 	}
@@ -510,24 +511,6 @@ func (f *flood) frame(now time.Time) bool {
 	}
 	f.count++
 	return f.count > maxFramesPerSecond && f.over >= floodSeconds-1
-}
-
-// logLimit lets one log line through a minute and counts the rest.
-type logLimit struct {
-	mu     sync.Mutex
-	last   time.Time
-	missed int
-}
-
-func (l *logLimit) allow(now time.Time) (missed int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < time.Minute {
-		l.missed++
-		return 0, false
-	}
-	missed, l.missed, l.last = l.missed, 0, now
-	return missed, true
 }
 
 // readAll is io.ReadAll into buf's storage.

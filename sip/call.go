@@ -14,6 +14,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/dtmf"
 	"github.com/tonepay/tonepay/g711"
+	"github.com/tonepay/tonepay/internal/legaudio"
 )
 
 // call is one answered SIP call: its dialog, its RTP socket, and the
@@ -28,7 +29,7 @@ type call struct {
 	te            int
 	ctx           context.Context // canceled when the call ends
 	cancel        context.CancelFunc
-	player        *player
+	player        *legaudio.Queue
 	stopListen    func()
 	warned        map[string]bool // timeline warnings, once per call
 	mu            sync.Mutex
@@ -41,22 +42,22 @@ func newCall(s *Server, dlg *sipgo.DialogServerSession, conn *net.UDPConn, o *of
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &call{s: s, dlg: dlg, conn: conn, codec: codec, pt: pt, te: o.te, ctx: ctx, cancel: cancel,
 		remote: o.rtp, warned: map[string]bool{}, listenStarted: make(chan struct{})}
-	c.player = newPlayer(c)
+	c.player = legaudio.NewQueue()
 	return c
 }
 
 // start reads the caller's RTP and plays what the call's TwiML says.
 func (c *call) start() {
 	go c.read()
-	go c.player.run()
+	go c.sendAudio()
 	stop := c.s.Legs.Listen(c.account, c.sid, func(heard []tonepay.Heard, ended bool) {
 		if len(heard) > 0 {
 			c.play(heard)
 		}
 		if ended {
 			// The caller hears the call's last words before the BYE.
-			ctx, cancel := context.WithTimeout(c.ctx, maxDrain)
-			c.player.drain(ctx)
+			ctx, cancel := context.WithTimeout(c.ctx, legaudio.MaxDrain)
+			c.player.Drain(ctx)
 			cancel()
 			c.end("the call has ended", true)
 		}
@@ -170,7 +171,7 @@ func (c *call) press(d byte) {
 	if !('0' <= d && d <= '9' || d == '*' || d == '#') {
 		return
 	}
-	c.player.clear()
+	c.player.Clear()
 	if _, err := c.s.Legs.Press(c.ctx, tonepay.Keys{AccountSid: c.account, CallSid: c.sid, Source: tonepay.KeySourceSIP, Digits: string(d)}); err != nil {
 		c.s.log().Warn("SIP: a key was not handed to the call", "call", c.sid, "err", err) // the error names no key
 	}
@@ -184,34 +185,7 @@ func (c *call) dest() netip.AddrPort {
 
 // play renders what the caller is to hear and queues it.
 func (c *call) play(heard []tonepay.Heard) {
-	if c.s.Audio == nil {
-		c.warn("no-audio", "the caller of this SIP call hears nothing: tonepay has no audio (text-to-speech) configured")
-		return
-	}
-	for _, h := range heard {
-		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-		var b []byte
-		var err error
-		if h.Play {
-			b, err = c.s.Audio.Play(ctx, h.URL)
-		} else {
-			b, err = c.s.Audio.Speak(ctx, h.Text, h.Voice, h.Language)
-		}
-		cancel()
-		switch {
-		case errors.Is(err, tonepay.ErrNoSpeech):
-			c.warn("no-speech", "the caller of this SIP call hears nothing: no speech engine (install espeak-ng)")
-			continue
-		case err != nil && c.ctx.Err() == nil:
-			c.warn("audio:"+tonepay.RedactURL(h.URL), "the caller could not hear a <"+map[bool]string{true: "Play", false: "Say"}[h.Play]+">: "+tonepay.ErrorMessage(err))
-			continue
-		case err != nil:
-			return
-		}
-		for range min(max(h.Loop, 1), maxLoop) {
-			c.player.add(b)
-		}
-	}
+	legaudio.Render(c.ctx, c.s.Audio, heard, c.player, "SIP call", c.warn)
 }
 
 func (c *call) warn(kind, text string) {
@@ -224,122 +198,28 @@ func (c *call) warn(kind, text string) {
 	_ = c.s.Legs.Warn(ctx, c.account, c.sid, tonepay.RedactURLs(text))
 }
 
-// What the caller hears: 8 kHz mu-law from tonepay.Audio, sent as RTP in
-// 20 ms packets (A-law when that is the call's codec), paced in real time
-// so that a key (barge-in) stops the speech at once.
-const (
-	frameBytes = 160
-	frameEvery = 20 * time.Millisecond
-	maxQueued  = 5 * 60 * 8000
-	maxLoop    = 10
-	maxDrain   = 30 * time.Second
-)
-
-type player struct {
-	c    *call
-	mu   sync.Mutex
-	buf  []byte
-	busy bool
-	wake chan struct{}
-}
-
-func newPlayer(c *call) *player { return &player{c: c, wake: make(chan struct{}, 1)} }
-
-func (p *player) add(b []byte) {
-	p.mu.Lock()
-	if room := maxQueued - len(p.buf); len(b) > room {
-		b = b[:max(room, 0)]
-	}
-	p.buf = append(p.buf, b...)
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (p *player) clear() {
-	p.mu.Lock()
-	p.buf = nil
-	p.mu.Unlock()
-}
-
-func (p *player) drain(ctx context.Context) {
-	t := time.NewTicker(frameEvery)
-	defer t.Stop()
-	for {
-		p.mu.Lock()
-		idle := len(p.buf) == 0 && !p.busy
-		p.mu.Unlock()
-		if idle {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// next takes the next packet's audio in the call's codec, or nil.
-func (p *player) next() []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.buf) == 0 {
-		p.busy = false
-		return nil
-	}
-	p.busy = true
-	n := min(frameBytes, len(p.buf))
-	out := make([]byte, frameBytes)
-	for i := range out {
-		u := byte(0xFF) // mu-law silence
-		if i < n {
-			u = p.buf[i]
-		}
-		if p.c.codec == "PCMA" {
-			u = g711.AlawEncode(g711.MulawDecode(u))
-		}
-		out[i] = u
-	}
-	p.buf = p.buf[n:]
-	return out
-}
-
-func (p *player) run() {
-	ctx := p.c.ctx
-	hdr := rtp.Header{Version: 2, PayloadType: p.c.pt, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}
+// What the caller hears: 8 kHz mu-law from tonepay.Audio (legaudio, shared
+// with the media-stream leg), sent as RTP in 20 ms packets (A-law when that
+// is the call's codec), paced in real time so that a key (barge-in) stops
+// the speech at once.
+func (c *call) sendAudio() {
+	hdr := rtp.Header{Version: 2, PayloadType: c.pt, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}
 	start := time.Now()
 	base := hdr.Timestamp
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-p.wake:
-		}
-		at := time.Now()
-		hdr.Marker = true // a talkspurt begins
-		for chunk := p.next(); chunk != nil; chunk = p.next() {
-			// The timestamp follows real time, so silences between
-			// talkspurts are gaps of the right length.
-			hdr.Timestamp = base + uint32(time.Since(start)/(time.Second/8000))
-			pkt := rtp.Packet{Header: hdr, Payload: chunk}
-			b, _ := pkt.Marshal()
-			_, _ = p.c.conn.WriteToUDPAddrPort(b, p.c.dest())
-			hdr.Marker = false
-			hdr.SequenceNumber++
-			at = at.Add(frameEvery)
-			if time.Since(at) > 5*frameEvery {
-				at = time.Now()
-			}
-			t := time.NewTimer(time.Until(at))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
+	c.player.Play(c.ctx, func(frame []byte, first bool) bool {
+		if c.codec == "PCMA" {
+			for i, u := range frame {
+				frame[i] = g711.AlawEncode(g711.MulawDecode(u))
 			}
 		}
-	}
+		hdr.Marker = first // a talkspurt begins
+		// The timestamp follows real time, so silences between talkspurts
+		// are gaps of the right length.
+		hdr.Timestamp = base + uint32(time.Since(start)/(time.Second/8000))
+		pkt := rtp.Packet{Header: hdr, Payload: frame}
+		b, _ := pkt.Marshal()
+		_, _ = c.conn.WriteToUDPAddrPort(b, c.dest())
+		hdr.SequenceNumber++
+		return true
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo"
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/internal/legaudio"
 )
 
 // The SIP leg (DESIGN §11, "SIP trunks and the agent bridge"), the media
@@ -67,7 +68,7 @@ type Server struct {
 	calls    map[string]*call // by SIP Call-ID
 	nextPort int
 	closed   bool
-	refused  logLimit
+	refused  legaudio.LogLimit
 }
 
 // ParsePorts reads an RTP port range "lo-hi".
@@ -209,7 +210,7 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 	}
 	tr := s.trunk(req.Source())
 	if tr == nil {
-		if n, ok := s.refused.allow(time.Now()); ok {
+		if n, ok := s.refused.Allow(time.Now()); ok {
 			s.log().Warn("SIP INVITE refused (403): its source is in no [[sip.trunk]]'s networks", "source", req.Source(), "refused_since_last_line", n)
 		}
 		respond(req, tx, 403, "Forbidden")
@@ -359,22 +360,4 @@ func number(user string) string {
 		return "+" + user
 	}
 	return user
-}
-
-// logLimit lets one log line through a minute and counts the rest.
-type logLimit struct {
-	mu     sync.Mutex
-	last   time.Time
-	missed int
-}
-
-func (l *logLimit) allow(now time.Time) (missed int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < time.Minute {
-		l.missed++
-		return 0, false
-	}
-	missed, l.missed, l.last = l.missed, 0, now
-	return missed, true
 }
