@@ -28,39 +28,26 @@ func (f *Fetcher) FetchAudio(ctx context.Context, rawURL string) (body []byte, c
 	o = o.Within(f.timeout)
 	ctx, cancel := context.WithTimeout(ctx, o.Total)
 	defer cancel()
-	target := rawURL
-	for hops := 0; ; hops++ {
-		if i := strings.IndexByte(target, '#'); i >= 0 {
-			target = target[:i] // the overrides, never sent
-		}
+	if i := strings.IndexByte(rawURL, '#'); i >= 0 {
+		rawURL = rawURL[:i] // the overrides, never sent
+	}
+	res, err := follow(rawURL, func(target string, _ int) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil || req.URL.Scheme != "http" && req.URL.Scheme != "https" || req.URL.Host == "" {
-			return nil, "", &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "bad URL"}
+			return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "bad URL"}
 		}
 		req.Header.Set("User-Agent", userAgent)
 		req.Header.Set("Accept", "audio/*, */*;q=0.5")
 		res, err := f.client.Do(req)
 		if err != nil {
-			return nil, "", fetchError(ctx, nil, err)
+			return nil, fetchError(ctx, nil, err)
 		}
-		loc := res.Header.Get("Location")
-		if redirect(res.StatusCode) && loc != "" {
-			io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
-			res.Body.Close()
-			if hops == maxRedirects {
-				return nil, "", &tonepay.FetchError{Code: tonepay.CodeHTTPTooManyRedirs, Message: "too many redirects"}
-			}
-			// Resolved against the URL as written: a relative Location keeps
-			// its credentials (the same host), as the call's fetches do.
-			next, err := req.URL.Parse(loc)
-			if err != nil {
-				return nil, "", &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "bad redirect location"}
-			}
-			target = next.String()
-			continue
-		}
-		return readAudio(ctx, res)
+		return res, nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
+	return readAudio(ctx, res)
 }
 
 func readAudio(ctx context.Context, res *http.Response) ([]byte, string, error) {

@@ -94,22 +94,38 @@ func (f *Fetcher) fetch(ctx context.Context, fr *tonepay.FetchRequest, o Overrid
 	if method == "" {
 		method = http.MethodPost
 	}
-	for hops := 0; ; hops++ {
-		res, err := f.once(ctx, o, jar, warns, method, target, params, acct.AuthToken)
+	res, err := follow(target, func(target string, hop int) (*http.Response, error) {
+		if hop > 0 { // a redirect is a GET, without the call's parameters
+			method, params = http.MethodGet, nil
+		}
+		return f.once(ctx, o, jar, warns, method, target, params, acct.AuthToken)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return read(res)
+}
+
+// follow requests target through do, and each Location a 3xx answer names,
+// up to maxRedirects (11215 beyond), and returns the first answer that is
+// not a redirect. A Location is resolved against the URL as written: a
+// relative one keeps its credentials (the same host), an absolute one has
+// its own; a fragment (connection overrides) is never sent on.
+func follow(target string, do func(target string, hop int) (*http.Response, error)) (*http.Response, error) {
+	for hop := 0; ; hop++ {
+		res, err := do(target, hop)
 		if err != nil {
 			return nil, err
 		}
 		loc := res.Header.Get("Location")
 		if !redirect(res.StatusCode) || loc == "" {
-			return read(res)
+			return res, nil
 		}
 		io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain))
 		res.Body.Close()
-		if hops == maxRedirects {
+		if hop == maxRedirects {
 			return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPTooManyRedirs, Message: "too many redirects"}
 		}
-		// Resolved against the URL as written: a relative Location keeps
-		// its credentials (the same host), an absolute one has its own.
 		base, err := url.Parse(target)
 		if err != nil {
 			return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "bad URL"}
@@ -119,7 +135,7 @@ func (f *Fetcher) fetch(ctx context.Context, fr *tonepay.FetchRequest, o Overrid
 			return nil, &tonepay.FetchError{Code: tonepay.CodeHTTPRetrieval, Message: "bad redirect location"}
 		}
 		next.Fragment, next.RawFragment = "", ""
-		method, target, params = http.MethodGet, next.String(), nil
+		target = next.String()
 	}
 }
 
