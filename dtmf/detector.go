@@ -100,7 +100,24 @@ var (
 	coef       [8]float64 // 2cos(ω)
 	cosw, sinw [8]float64
 	minPower   float64 // mean-square power of a sine at minLevel
+
+	// strict is the Detector's frame test, from the constants above.
+	strict criteria
 )
+
+// criteria are the thresholds of analyse's frame test, in the units of the
+// constants above. Detector uses strict; Suppressor a looser set (see
+// suppress.go) that accepts every frame strict does.
+type criteria struct {
+	minPower                        float64 // mean-square, per component
+	maxDeviation                    float64
+	dominance                       float64 // dB
+	maxNormalTwist, maxReverseTwist float64 // dB
+	minInBand                       float64
+	maxHarmonic                     float64 // dB
+	minQuarter                      float64
+	minOctave                       float64 // Hz
+}
 
 func init() {
 	for n := range window {
@@ -116,6 +133,17 @@ func init() {
 	}
 	a := Amplitude(minLevel)
 	minPower = a * a / 2
+	strict = criteria{
+		minPower:        minPower,
+		maxDeviation:    maxDeviation,
+		dominance:       groupDominance,
+		maxNormalTwist:  maxNormalTwist,
+		maxReverseTwist: maxReverseTwist,
+		minInBand:       minInBand,
+		maxHarmonic:     maxHarmonic,
+		minQuarter:      minQuarter,
+		minOctave:       minOctave,
+	}
 }
 
 // NewDetector returns a detector at stream offset 0.
@@ -158,7 +186,7 @@ func (d *Detector) Write(samples []int16) []Key {
 
 // step analyses one frame at stream offset off and runs the debouncer.
 func (d *Detector) step(x []float64, off int64) (Key, bool) {
-	key, df := d.analyse(x)
+	key, df, _ := d.analyse(x, &strict)
 	if key == 0 {
 		d.miss++
 		if d.miss >= endFrames {
@@ -187,9 +215,10 @@ func (d *Detector) step(x []float64, off int64) (Key, bool) {
 	return Key{}, false
 }
 
-// analyse returns the key a frame is valid for, or 0, and the measured
-// offsets from nominal (Hz) of its low and high components.
-func (d *Detector) analyse(x []float64) (byte, [2]float64) {
+// analyse returns the key a frame is valid for under c, or 0, the measured
+// offsets from nominal (Hz) of its low and high components, and the sum of
+// their corrected mean-square powers (the pair's level, for a valid frame).
+func (d *Detector) analyse(x []float64, c *criteria) (byte, [2]float64, float64) {
 	// Steadiness and total power, on the raw samples. The quarters are the
 	// hop-sized blocks, so three of them are the previous frame's.
 	q := &d.quarters
@@ -202,9 +231,9 @@ func (d *Detector) analyse(x []float64) (byte, [2]float64) {
 	}
 	d.frames++
 	total := q[0] + q[1] + q[2] + q[3]
-	if total/frameLen < 2*minPower { // too quiet for two components
+	if total/frameLen < 2*c.minPower { // too quiet for two components
 		d.prev = [8]complex128{}
-		return 0, none
+		return 0, none, 0
 	}
 	qmin, qmax := q[0], q[0]
 	for _, e := range q[1:] {
@@ -243,51 +272,51 @@ func (d *Detector) analyse(x []float64) (byte, [2]float64) {
 	}
 	prev := d.prev
 	d.prev = z
-	if qmin < minQuarter*qmax {
-		return 0, none
+	if qmin < c.minQuarter*qmax {
+		return 0, none, 0
 	}
 
 	lo, hi := peak(p[:4]), 4+peak(p[4:])
-	if !dominates(p[:4], lo) || !dominates(p[4:], hi-4) {
-		return 0, none
+	if !dominates(p[:4], lo, c.dominance) || !dominates(p[4:], hi-4, c.dominance) {
+		return 0, none, 0
 	}
-	pl, dfl, okl := corrected(lo, z[lo], prev[lo], p[lo])
-	ph, dfh, okh := corrected(hi, z[hi], prev[hi], p[hi])
-	if !okl || !okh || pl < minPower || ph < minPower {
-		return 0, none
+	pl, dfl, okl := corrected(lo, z[lo], prev[lo], p[lo], c.maxDeviation)
+	ph, dfh, okh := corrected(hi, z[hi], prev[hi], p[hi], c.maxDeviation)
+	if !okl || !okh || pl < c.minPower || ph < c.minPower {
+		return 0, none, 0
 	}
 	// A voice's 2nd harmonic can sit on a high column when its fundamental
 	// is on a row (683 and 1366 Hz read as 697 and 1336); real keys within
 	// ±1.5% stay ≥17 Hz off an exact octave.
-	if math.Abs(freqs[hi]+dfh-2*(freqs[lo]+dfl)) < minOctave {
-		return 0, none
+	if math.Abs(freqs[hi]+dfh-2*(freqs[lo]+dfl)) < c.minOctave {
+		return 0, none, 0
 	}
 	twist := 10 * math.Log10(pl/ph)
-	if twist > maxNormalTwist || twist < -maxReverseTwist {
-		return 0, none
+	if twist > c.maxNormalTwist || twist < -c.maxReverseTwist {
+		return 0, none, 0
 	}
-	if pl+ph < minInBand*ptot {
-		return 0, none
+	if pl+ph < c.minInBand*ptot {
+		return 0, none, 0
 	}
-	h := math.Pow(10, -maxHarmonic/10)
+	h := math.Pow(10, -c.maxHarmonic/10)
 	if fl, fh := freqs[lo], freqs[hi]; math.Abs(2*fl-fh) > 2*SampleRate/frameLen {
 		if goertzelPower(y[:], 2*fl) > h*p[lo] {
-			return 0, none
+			return 0, none, 0
 		}
 	}
 	if goertzelPower(y[:], 2*freqs[hi]) > h*p[hi] {
-		return 0, none
+		return 0, none, 0
 	}
-	return Keys[lo*4+hi-4], [2]float64{dfl, dfh}
+	return Keys[lo*4+hi-4], [2]float64{dfl, dfh}, pl + ph
 }
 
 var none [2]float64
 
 // corrected measures component i's frequency from the phase advance between
 // the previous frame's Goertzel output and this one's, rejects it beyond
-// maxDeviation, and returns its power corrected for the Hann window's loss at
-// that offset.
-func corrected(i int, cur, prev complex128, p float64) (float64, float64, bool) {
+// maxDev (a fraction of nominal), and returns its power corrected for the
+// Hann window's loss at that offset.
+func corrected(i int, cur, prev complex128, p, maxDev float64) (float64, float64, bool) {
 	if prev == 0 {
 		return 0, 0, false
 	}
@@ -295,7 +324,7 @@ func corrected(i int, cur, prev complex128, p float64) (float64, float64, bool) 
 	dphi := phase(cur*complex(real(prev), -imag(prev))) - w*hop
 	dphi = math.Remainder(dphi, 2*math.Pi)
 	df := dphi * SampleRate / (2 * math.Pi * hop)
-	if math.Abs(df) > maxDeviation*freqs[i] {
+	if math.Abs(df) > maxDev*freqs[i] {
 		return 0, 0, false
 	}
 	g := hannGain(df * frameLen / SampleRate)
@@ -332,8 +361,9 @@ func peak(p []float64) int {
 	return best
 }
 
-func dominates(p []float64, k int) bool {
-	r := math.Pow(10, groupDominance/10)
+// dominates reports whether p[k] is at least db above every other p[i].
+func dominates(p []float64, k int, db float64) bool {
+	r := math.Pow(10, db/10)
 	for i, v := range p {
 		if i != k && v*r > p[k] {
 			return false
