@@ -17,6 +17,9 @@ type LegRequest struct {
 	// Request-URI user): the IncomingPhoneNumber whose VoiceUrl runs. ""
 	// is To.
 	Number string
+	// NoApp is the TwiML a call runs when the number has no VoiceUrl (a
+	// trunk's bridge to its agent); "" holds such a call.
+	NoApp string
 }
 
 // Heard is what the caller of a real leg is to hear, from the call's
@@ -56,4 +59,32 @@ type LegService interface {
 	// Warn adds a warning to the call's timeline (no audio could be played
 	// to a real caller, ...). Errors: the store's.
 	Warn(ctx context.Context, accountSid, callSid, text string) error
+	// DialStatus reports what the far end of a LegDial did: in-progress
+	// (it answered), or busy, no-answer or failed (it never will); its
+	// call's <Dial> goes on from there. A far end that hangs up after
+	// answering is HangUp of the LegSid. Errors: 21220 the leg has ended
+	// (the Dial moved on first).
+	DialStatus(ctx context.Context, accountSid, legSid, status string) error
+	// WatchCapture is calls.Service.WatchCapture: the call's capture
+	// state, told at once and after each change, for every packet a leg
+	// relays.
+	WatchCapture(callSid string, fn func(CaptureState)) (stop func(), err error)
+}
+
+// LegDial is a <Dial> whose far end a real leg calls itself: a SIP call's
+// <Dial><Sip>, and a trunk call bridged to its agent. LegSid is the far
+// end's call (outbound-dial, ringing), CallSid the caller's.
+type LegDial struct {
+	AccountSid, CallSid, LegSid string
+	To                          string // the <Sip> URI
+	From                        string // the caller's number, or the Dial's callerId
+}
+
+// Dialer is the leg that places LegDials (the SIP server). Both return at
+// once: what becomes of a dial comes back through LegService.DialStatus
+// and HangUp. Drop ends a dial the call has left (the Dial's timeout or
+// timeLimit, a redirect, the caller's hang-up): a CANCEL or a BYE.
+type Dialer interface {
+	Dial(d LegDial)
+	Drop(accountSid, legSid string)
 }

@@ -40,6 +40,9 @@ func (svc *Service) StartLeg(ctx context.Context, req *LegRequest) (*tonepay.Cal
 			numberSettings(&cr, n)
 		}
 	}
+	if n == nil && cr.URL == "" && cr.Twiml == "" {
+		cr.Twiml = req.NoApp
+	}
 	return svc.createCall(ctx, &cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
 		if req.CallSid != "" {
 			c.Sid = req.CallSid

@@ -57,7 +57,7 @@ func loadRun(ctx context.Context, rd tonepay.Reader, callSid string) (*tonepay.C
 func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, fe tonepay.FarEnd, now time.Time) error {
 	st := &voice.State{AccountSid: call.AccountSid, CallSid: call.Sid, From: call.From, To: call.To, Direction: call.Direction,
 		URL: call.URL, Method: call.Method, Twiml: call.Twiml, FallbackURL: call.FallbackURL, FallbackMethod: call.FallbackMethod,
-		ForwardedFrom: call.ForwardedFrom, Live: call.Leg.Real()}
+		ForwardedFrom: call.ForwardedFrom, Live: call.Leg.Real(), SIPDial: call.Leg == tonepay.LegSIP && svc.Dialer != nil}
 	if fe != (tonepay.FarEnd{}) {
 		st.FarEnd = fe.String()
 	}
@@ -227,6 +227,9 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *
 		return err
 	}
 	st.Child = leg.Sid
+	if st.SIPDial && bridged.Kind == "Sip" {
+		w.Dials = append(w.Dials, tonepay.LegDial{AccountSid: call.AccountSid, CallSid: call.Sid, LegSid: leg.Sid, To: bridged.Target, From: from})
+	}
 	if live(status) {
 		return nil
 	}
@@ -243,6 +246,9 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *
 // caller hung up), and the completed progress callback. st is nil for a call
 // that runs no TwiML.
 func (svc *Service) endCall(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *tonepay.Call, st *voice.State, status string, now time.Time) error {
+	if call.Leg == tonepay.LegSIP && call.ParentCallSid != "" {
+		w.Drops = append(w.Drops, tonepay.LegDial{AccountSid: call.AccountSid, CallSid: call.ParentCallSid, LegSid: call.Sid})
+	}
 	call.Status, call.EndTime, call.DateUpdated = status, now, now
 	if err := tx.UpdateCall(ctx, call); err != nil {
 		return err

@@ -75,6 +75,9 @@ type Service struct {
 	// <Connect><Stream> (stream.go); with none, no stream opens and a
 	// <Connect><Stream> holds the call as a <Dial> does.
 	Streamer tonepay.Streamer
+	// Dialer places SIP calls' <Dial><Sip>s (sip.Server; dial.go); with
+	// none, their far ends are simulated as on any call.
+	Dialer tonepay.Dialer
 
 	mu       sync.Mutex
 	timers   map[string]*time.Timer // the calls waiting in this process (run.go)
@@ -144,6 +147,7 @@ func (svc *Service) committed(w *txn.Work) {
 	for _, e := range w.Steps {
 		svc.streamEffects(e)
 	}
+	svc.dialEffects(w)
 	if svc.AppError != nil {
 		for _, e := range w.Steps {
 			for _, en := range e.Errs {

@@ -3,47 +3,118 @@ package sip
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/pion/rtp"
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/dtmf"
-	"github.com/tonepay/tonepay/g711"
 	"github.com/tonepay/tonepay/internal/legaudio"
 )
 
-// call is one answered SIP call: its dialog, its RTP socket, and the
-// tonepay call it became.
+// call is one SIP call from a trunk: its dialog, its RTP socket, the
+// tonepay call it became, and the far end of its <Dial><Sip>, if any.
 type call struct {
-	s             *Server
-	dlg           *sipgo.DialogServerSession
-	conn          *net.UDPConn
-	account, sid  string
-	codec         string
-	pt            uint8
-	te            int
-	ctx           context.Context // canceled when the call ends
-	cancel        context.CancelFunc
-	player        *legaudio.Queue
-	stopListen    func()
-	warned        map[string]bool // timeline warnings, once per call
-	mu            sync.Mutex
-	remote        netip.AddrPort // where its RTP goes: the offer's, then where the caller's comes from
-	endOnce       sync.Once
-	listenStarted chan struct{}
+	s            *Server
+	dlg          *sipgo.DialogServerSession
+	conn         *net.UDPConn
+	out          *rtpOut // what the caller hears: the TwiML's audio, the far end's
+	account, sid string
+	from         string // the tonepay call's From
+	fromUser     string // the INVITE's From user, passed on to the agent
+	local        netip.Addr
+	trunk        *Trunk
+	codec        string
+	pt           uint8
+	te           int
+	answerSDP    []byte
+	ctx          context.Context // canceled when the call ends
+	cancel       context.CancelFunc
+	player       *legaudio.Queue
+	warned       map[string]bool // timeline warnings, once per call
+	paying       atomic.Bool     // a payment session is open (WatchCapture)
+	held         atomic.Bool     // a leg is on hold: no RTP timeout
+	failCode     atomic.Int32    // the far end's final answer, for a caller not answered
+	unregistered bool            // StartLeg failed: there is no tonepay call
+	// pickup is closed by a far end that answers a caller not yet
+	// answered (a trunk call bridged to its agent, answered in its INVITE's
+	// handler, which says how in picked); nil for a call to an app.
+	pickup   chan struct{}
+	picked   chan error
+	pickOnce sync.Once
+	endOnce  sync.Once
+
+	mu         sync.Mutex
+	remote     netip.AddrPort // where its RTP goes: the offer's, then where the caller's comes from
+	agent      *agent
+	answered   bool
+	rang       bool
+	stopListen func()
+	stopWatch  func()
 }
 
 func newCall(s *Server, dlg *sipgo.DialogServerSession, conn *net.UDPConn, o *offer, codec string, pt uint8) *call {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &call{s: s, dlg: dlg, conn: conn, codec: codec, pt: pt, te: o.te, ctx: ctx, cancel: cancel,
-		remote: o.rtp, warned: map[string]bool{}, listenStarted: make(chan struct{})}
+		remote: o.rtp, warned: map[string]bool{}}
+	c.out = newRTPOut(conn, c.dest)
 	c.player = legaudio.NewQueue()
 	return c
+}
+
+// codecs are the codecs offered to a far end: the caller's first, so that
+// no transcoding is needed when the far end has it.
+func (c *call) codecs() []string {
+	l := []string{c.codec}
+	for _, n := range c.trunk.Codecs {
+		if n != c.codec {
+			l = append(l, n)
+		}
+	}
+	return l
+}
+
+// answer answers the caller (once); a call to an app is answered at once,
+// a trunk call bridged to its agent when the agent answers.
+func (c *call) answer() error {
+	c.mu.Lock()
+	if c.answered {
+		c.mu.Unlock()
+		return nil
+	}
+	c.answered = true
+	c.mu.Unlock()
+	return c.dlg.RespondSDP(c.answerSDP)
+}
+
+// pickUp answers the caller of a bridge when its far end answers; a call
+// to an app was answered already.
+func (c *call) pickUp() error {
+	if c.pickup == nil {
+		return nil
+	}
+	c.pickOnce.Do(func() { close(c.pickup) })
+	select {
+	case err := <-c.picked:
+		return err
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
+}
+
+// ringing passes a far end's ringing on to a caller not yet answered.
+func (c *call) ringing() {
+	c.mu.Lock()
+	pass := !c.answered && !c.rang
+	c.rang = true
+	c.mu.Unlock()
+	if pass {
+		_ = c.dlg.Respond(180, "Ringing", nil)
+	}
 }
 
 // start reads the caller's RTP and plays what the call's TwiML says.
@@ -62,25 +133,37 @@ func (c *call) start() {
 			c.end("the call has ended", true)
 		}
 	})
+	watch, err := c.s.Legs.WatchCapture(c.sid, func(st tonepay.CaptureState) { c.paying.Store(st.Paying) })
+	if err != nil {
+		c.s.log().Error("SIP: watching a call's payment sessions", "call", c.sid, "err", err)
+		watch = func() {}
+	}
 	c.mu.Lock()
-	c.stopListen = stop
+	c.stopListen, c.stopWatch = stop, watch
 	c.mu.Unlock()
 	if c.ctx.Err() != nil {
 		stop()
+		watch()
 	}
 }
 
-// end ends the call once: the tonepay call is completed (an open session
-// ends as caller-hung-up), the caller gets a BYE when bye (the end is
-// ours), and the RTP socket closes.
+// end ends the call once: its far end (a CANCEL or a BYE), the tonepay
+// call (completed; an open session ends as caller-hung-up), the caller's
+// side (a BYE when bye, the end being ours; a final answer to a caller not
+// yet answered), and the RTP socket.
 func (c *call) end(why string, bye bool) {
 	c.endOnce.Do(func() {
 		c.cancel()
 		c.mu.Lock()
-		stop := c.stopListen
+		stop, watch, a, answered := c.stopListen, c.stopWatch, c.agent, c.answered
+		c.answered = true // no answer from now on
 		c.mu.Unlock()
 		if stop != nil {
 			stop()
+			watch()
+		}
+		if a != nil {
+			a.end("the caller's call ended", true)
 		}
 		s := c.s
 		s.mu.Lock()
@@ -89,15 +172,24 @@ func (c *call) end(why string, bye bool) {
 				delete(s.calls, id)
 			}
 		}
+		if s.bySid[c.sid] == c {
+			delete(s.bySid, c.sid)
+		}
 		s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if c.sid != "" {
+		if !c.unregistered {
 			if _, err := s.Legs.HangUp(ctx, c.account, c.sid); err != nil && tonepay.ErrorCode(err) != tonepay.CodeCallNotInProgress {
 				s.log().Error("SIP: ending its call", "call", c.sid, "err", err)
 			}
 		}
-		if bye {
+		if !answered && c.pickup == nil {
+			code := int(c.failCode.Load())
+			if code < 400 {
+				code = 480
+			}
+			_ = c.dlg.Respond(code, reasons[code], nil) // refused by sipgo after a CANCEL (487 sent)
+		} else if bye {
 			if err := c.dlg.Bye(ctx); err != nil {
 				s.log().Debug("SIP: BYE", "call", c.sid, "err", err)
 			}
@@ -110,7 +202,8 @@ func (c *call) end(why string, bye bool) {
 
 // read reads the caller's RTP until the call ends: keys from RFC 4733
 // events and from tones in the audio, deduplicated as the media stream
-// receiver does; no RTP for RTPTimeout ends the call.
+// receiver does, and, while bridged, the audio and events relayed to the
+// far end; no RTP for RTPTimeout (not on hold) ends the call.
 func (c *call) read() {
 	var (
 		det   = dtmf.NewDetector()
@@ -128,6 +221,9 @@ func (c *call) read() {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && c.ctx.Err() == nil {
+				if c.held.Load() {
+					continue
+				}
 				c.s.log().Warn("SIP call ended: no RTP for "+timeout.String(), "call", c.sid)
 				c.end("no RTP", true)
 			}
@@ -139,28 +235,26 @@ func (c *call) read() {
 		c.mu.Lock()
 		c.remote = netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) // symmetric RTP
 		c.mu.Unlock()
+		a := c.bridged()
 		switch {
 		case c.te >= 0 && int(pkt.PayloadType) == c.te:
 			if k := ev.packet(pkt.Marker, pkt.Timestamp, pkt.Payload); k != 0 && dd.Add(k, false, dtmf.At(audio)) {
 				c.press(k)
 			}
-		case pkt.PayloadType == c.pt:
-			var keys []dtmf.Key
-			if c.codec == "PCMA" {
-				pcm = pcm[:0]
-				for _, b := range pkt.Payload {
-					pcm = append(pcm, g711.AlawDecode(b))
-				}
-				keys = det.Write(pcm)
-			} else {
-				keys = det.WriteMulaw(pkt.Payload)
+			if a != nil {
+				a.event(&pkt, c.paying.Load())
 			}
-			for _, k := range keys {
+		case pkt.PayloadType == c.pt:
+			pcm = decode(c.codec, pkt.Payload, pcm[:0])
+			for _, k := range det.Write(pcm) {
 				if dd.Add(k.Digit, true, dtmf.At(k.Offset)) {
 					c.press(k.Digit)
 				}
 			}
 			audio += int64(len(pkt.Payload))
+			if a != nil {
+				a.audio(pcm, pkt.SSRC, pkt.Timestamp, pkt.Marker, c.paying.Load())
+			}
 		}
 	}
 }
@@ -198,28 +292,19 @@ func (c *call) warn(kind, text string) {
 	_ = c.s.Legs.Warn(ctx, c.account, c.sid, tonepay.RedactURLs(text))
 }
 
-// What the caller hears: 8 kHz mu-law from tonepay.Audio (legaudio, shared
-// with the media-stream leg), sent as RTP in 20 ms packets (A-law when that
-// is the call's codec), paced in real time so that a key (barge-in) stops
-// the speech at once.
+// What the caller hears of the TwiML: 8 kHz mu-law from tonepay.Audio
+// (legaudio, shared with the media-stream leg), sent as RTP in 20 ms
+// packets (A-law when that is the call's codec), paced in real time so
+// that a key (barge-in) stops the speech at once; timestamps follow real
+// time, so silences between talkspurts are gaps of the right length.
 func (c *call) sendAudio() {
-	hdr := rtp.Header{Version: 2, PayloadType: c.pt, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}
-	start := time.Now()
-	base := hdr.Timestamp
 	c.player.Play(c.ctx, func(frame []byte, first bool) bool {
-		if c.codec == "PCMA" {
-			for i, u := range frame {
-				frame[i] = g711.AlawEncode(g711.MulawDecode(u))
-			}
-		}
-		hdr.Marker = first // a talkspurt begins
-		// The timestamp follows real time, so silences between talkspurts
-		// are gaps of the right length.
-		hdr.Timestamp = base + uint32(time.Since(start)/(time.Second/8000))
-		pkt := rtp.Packet{Header: hdr, Payload: frame}
-		b, _ := pkt.Marshal()
-		_, _ = c.conn.WriteToUDPAddrPort(b, c.dest())
-		hdr.SequenceNumber++
+		transcode("PCMU", c.codec, frame)
+		c.out.write(c.pt, frame, first, c.out.now())
 		return true
 	})
 }
+
+// reasons are the phrases of the final answers tonepay gives a caller.
+var reasons = map[int]string{480: "Temporarily Unavailable", 486: "Busy Here", 487: "Request Terminated",
+	408: "Request Timeout", 500: "Server Internal Error", 502: "Bad Gateway", 503: "Service Unavailable", 600: "Busy Everywhere", 603: "Decline"}

@@ -15,6 +15,7 @@ type offer struct {
 	rtp    netip.AddrPort   // where the caller receives RTP
 	codecs map[string]uint8 // audio codecs offered (PCMU, PCMA), by name
 	te     int              // telephone-event/8000 payload type; -1 none
+	dir    string           // sendrecv, sendonly, recvonly or inactive
 }
 
 var errNoAudio = errors.New("no audio stream in the SDP offer")
@@ -29,7 +30,13 @@ func parseOffer(body []byte) (*offer, error) {
 		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
 			continue
 		}
-		o := &offer{codecs: map[string]uint8{}, te: -1}
+		o := &offer{codecs: map[string]uint8{}, te: -1, dir: "sendrecv"}
+		for _, a := range append(sd.Attributes, m.Attributes...) {
+			switch a.Key {
+			case "sendrecv", "sendonly", "recvonly", "inactive":
+				o.dir = a.Key
+			}
+		}
 		conn := sd.ConnectionInformation
 		if m.ConnectionInformation != nil {
 			conn = m.ConnectionInformation

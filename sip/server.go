@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,7 @@ type Trunk struct {
 	Name     string
 	Networks []netip.Prefix // source addresses whose INVITEs are accepted
 	Account  string         // the tonepay account of its calls
-	Agent    string         // where a call without an app is bridged (the next part)
+	Agent    string         // where a call without an app is bridged ("" holds it)
 	Codecs   []string       // PCMU, PCMA, in order of preference
 }
 
@@ -57,18 +58,23 @@ type Server struct {
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
-	dialogs *sipgo.DialogServerCache
+	dialogs *sipgo.DialogServerCache // the callers'
+	clients *sipgo.DialogClientCache // the far ends'
+	port    int
 	udp     net.PacketConn
 	tcp     net.Listener
 	ip      netip.Addr // of the listener, for SDP
 
 	portLo, portHi int
 
-	mu       sync.Mutex
-	calls    map[string]*call // by SIP Call-ID
-	nextPort int
-	closed   bool
-	refused  legaudio.LogLimit
+	mu         sync.Mutex
+	calls      map[string]*call  // by SIP Call-ID
+	bySid      map[string]*call  // by CallSid
+	agentByID  map[string]*agent // far ends, by SIP Call-ID
+	agentBySid map[string]*agent // far ends, by their leg's CallSid
+	nextPort   int
+	closed     bool
+	refused    legaudio.LogLimit
 }
 
 // ParsePorts reads an RTP port range "lo-hi".
@@ -134,12 +140,16 @@ func (s *Server) Listen(addr string) error {
 	if s.ip.IsUnspecified() {
 		host = "127.0.0.1" // replaced per call by the address the INVITE reached
 	}
-	cli, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(host))
+	s.port = int(ap.Port())
+	cli, err := sipgo.NewClient(s.ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(s.port))
 	if err != nil {
 		return err
 	}
-	s.dialogs = sipgo.NewDialogServerCache(cli, siplib.ContactHeader{Address: siplib.Uri{Host: host, Port: int(ap.Port())}})
-	s.calls = map[string]*call{}
+	contact := siplib.ContactHeader{Address: siplib.Uri{Host: host, Port: s.port}}
+	s.dialogs = sipgo.NewDialogServerCache(cli, contact)
+	s.clients = sipgo.NewDialogClientCache(cli, contact)
+	s.calls, s.bySid = map[string]*call{}, map[string]*call{}
+	s.agentByID, s.agentBySid = map[string]*agent{}, map[string]*agent{}
 	s.srv.OnInvite(s.onInvite)
 	s.srv.OnAck(func(req *siplib.Request, tx siplib.ServerTransaction) { _ = s.dialogs.ReadAck(req, tx) })
 	s.srv.OnBye(s.onBye)
@@ -203,8 +213,7 @@ func respond(req *siplib.Request, tx siplib.ServerTransaction, code int, reason 
 func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params != nil {
 		if _, ok := to.Params.Get("tag"); ok {
-			// A re-INVITE (hold): answered in the next part; refused cleanly now.
-			respond(req, tx, 488, "Not Acceptable Here")
+			s.reinvite(req, tx)
 			return
 		}
 	}
@@ -248,45 +257,75 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 	}
 	_ = dlg.Respond(100, "Trying", nil)
 	c := newCall(s, dlg, conn, o, codec, pt)
-	c.account = tr.Account
-	lr := &tonepay.LegRequest{Leg: tonepay.LegSIP, Number: number(req.Recipient.User)}
+	c.account, c.trunk, c.sid = tr.Account, tr, tonepay.NewSID(tonepay.PrefixCall)
+	if f := req.From(); f != nil {
+		c.fromUser = f.Address.User
+	}
+	c.local = s.ip
+	if c.local.IsUnspecified() {
+		if a, err := netip.ParseAddr(req.Recipient.Host); err == nil {
+			c.local = a
+		} else {
+			c.local = o.rtp.Addr()
+		}
+	}
+	c.answerSDP = answer(c.local, conn.LocalAddr().(*net.UDPAddr).Port, codec, pt, o.te, rand.Uint64()>>2)
+	lr := &tonepay.LegRequest{Leg: tonepay.LegSIP, CallSid: c.sid, Number: number(req.Recipient.User)}
 	lr.AccountSid, lr.From, lr.To = tr.Account, party(req.From()), party(req.To())
 	if lr.From == "" {
 		lr.From = "anonymous"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	tc, err := s.Legs.StartLeg(ctx, lr)
-	cancel()
-	if err != nil {
-		conn.Close()
-		s.log().Error("SIP call could not be registered", "trunk", tr.Name, "err", tonepay.ErrorMessage(err))
-		_ = dlg.Respond(500, "Server Internal Error", nil)
-		return
+	c.from = lr.From
+	if tr.Agent != "" {
+		lr.NoApp = bridgeTwiml(tr.Agent)
+		c.pickup, c.picked = make(chan struct{}), make(chan error, 1)
 	}
-	c.sid = tc.Sid
+	// Registered before the call is: its TwiML may dial at once.
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		c.end("shutdown", false)
+		conn.Close()
 		_ = dlg.Respond(503, "Service Unavailable", nil)
 		return
 	}
 	s.calls[req.CallID().Value()] = c
+	s.bySid[c.sid] = c
 	s.mu.Unlock()
-	// Answered at once: a call to an app, and (until the agent bridge) a
-	// call without one, held in silence for the agent's app to use the
-	// Payments API on.
-	local := s.ip
-	if local.IsUnspecified() {
-		if a, err := netip.ParseAddr(req.Recipient.Host); err == nil {
-			local = a
-		} else {
-			local = o.rtp.Addr()
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	tc, err := s.Legs.StartLeg(ctx, lr)
+	cancel()
+	if err != nil {
+		s.log().Error("SIP call could not be registered", "trunk", tr.Name, "err", tonepay.ErrorMessage(err))
+		c.unregistered = true // nothing to hang up
+		c.failCode.Store(500)
+		c.end("not registered", false)
+		return
 	}
-	port := conn.LocalAddr().(*net.UDPAddr).Port
 	c.start()
-	if err := dlg.RespondSDP(answer(local, port, codec, pt, o.te, rand.Uint64()>>2)); err != nil {
+	if c.pickup != nil && tc.Twiml == lr.NoApp {
+		// Bridged to the agent: answered when the agent answers (agent.go),
+		// here, since sipgo ends the INVITE's transaction when this
+		// handler returns; a CANCEL from the caller ends the call.
+		select {
+		case <-c.pickup:
+			err := c.answer()
+			c.picked <- err
+			if err != nil {
+				c.end("not answered: "+err.Error(), false)
+			}
+		case <-tx.Done():
+			c.end("canceled", false)
+		case <-c.ctx.Done():
+			code := int(c.failCode.Load())
+			if code < 400 {
+				code = 480 // nobody answered, or the dial failed on our side
+			}
+			_ = c.dlg.Respond(code, reasons[code], nil)
+		}
+		return
+	}
+	c.pickup = nil
+	if err := c.answer(); err != nil {
 		// A CANCEL before the answer, or no ACK.
 		c.end("not answered: "+err.Error(), false)
 		return
@@ -294,7 +333,75 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 	s.log().Debug("SIP call answered", "call", c.sid, "trunk", tr.Name, "codec", codec)
 }
 
+// bridgeTwiml is what a trunk call with no app runs: a <Dial> of the
+// trunk's agent.
+func bridgeTwiml(agent string) string {
+	var b strings.Builder
+	b.WriteString("<Response><Dial><Sip>")
+	_ = xml.EscapeText(&b, []byte(agent))
+	b.WriteString("</Sip></Dial></Response>")
+	return b.String()
+}
+
+// reinvite answers a re-INVITE of a call (a hold, a resume, a new address)
+// with the same media: the direction it asks for mirrored, RTP sent where
+// it now says. A leg on hold sends no RTP, so it has no RTP timeout.
+func (s *Server) reinvite(req *siplib.Request, tx siplib.ServerTransaction) {
+	id := req.CallID().Value()
+	s.mu.Lock()
+	c, a := s.calls[id], s.agentByID[id]
+	s.mu.Unlock()
+	if c == nil && a == nil {
+		respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	o, err := parseOffer(req.Body())
+	if err != nil {
+		respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
+	// An old-style hold is a connection address of 0.0.0.0.
+	hold := o.dir != "sendrecv" || o.rtp.Addr().IsUnspecified()
+	var body []byte
+	if c != nil {
+		c.mu.Lock()
+		if !o.rtp.Addr().IsUnspecified() {
+			c.remote = o.rtp
+		}
+		c.mu.Unlock()
+		c.held.Store(hold)
+		body = answer(c.local, c.conn.LocalAddr().(*net.UDPAddr).Port, c.codec, c.pt, c.te, rand.Uint64()>>2)
+	} else {
+		a.mu.Lock()
+		if !o.rtp.Addr().IsUnspecified() {
+			a.remote = o.rtp
+		}
+		codec, pt, te := a.codec, a.pt, a.te
+		a.mu.Unlock()
+		a.c.held.Store(hold)
+		body = answer(a.c.local, a.conn.LocalAddr().(*net.UDPAddr).Port, codec, pt, te, rand.Uint64()>>2)
+	}
+	body = []byte(strings.Replace(string(body), "a=sendrecv", "a="+mirror[o.dir], 1))
+	res := siplib.NewSDPResponseFromRequest(req, body)
+	_ = tx.Respond(res)
+	s.log().Debug("SIP re-INVITE answered", "direction", o.dir)
+}
+
+// mirror is the direction that answers an offer's.
+var mirror = map[string]string{"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+
 func (s *Server) onBye(req *siplib.Request, tx siplib.ServerTransaction) {
+	s.mu.Lock()
+	a := s.agentByID[req.CallID().Value()]
+	s.mu.Unlock()
+	if a != nil {
+		if err := s.clients.ReadBye(req, tx); err != nil {
+			respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+		a.hungUp("bye")
+		return
+	}
 	if err := s.dialogs.ReadBye(req, tx); err != nil {
 		if errors.Is(err, sipgo.ErrDialogDoesNotExists) || errors.Is(err, sipgo.ErrDialogOutsideDialog) {
 			respond(req, tx, 481, "Call/Transaction Does Not Exist")

@@ -15,6 +15,11 @@ import (
 // the Dial's action gets DialCallStatus and the leg as DialCallSid, as
 // Twilio sends them. With several nouns the script applies to the first,
 // the one dialed.
+//
+// On a SIP call (State.SIPDial) a <Sip> far end is real: it rings until
+// the leg reports it answered, or busy, no-answer or failed
+// (FarEndStatus), or until the Dial's timeout; its hang-up is FarEndHangUp
+// as for any far end.
 
 // dial begins the Dial v: whom it calls, and what its far end does.
 func (r *run) dial(v Verb) {
@@ -24,6 +29,11 @@ func (r *run) dial(v Verb) {
 		n = v.Nouns[0] // the first to answer is bridged
 	}
 	r.out.Bridged = &n
+	if s.SIPDial && n.Kind == "Sip" {
+		s.Dialed = tonepay.CallRinging
+		s.Wait = &Wait{For: "dial-ring", Until: r.now.Add(time.Duration(v.Timeout) * time.Second)}
+		return
+	}
 	fe, _ := tonepay.ParseFarEnd(s.FarEnd) // checked when the call was created
 	switch fe.Status {
 	case tonepay.CallBusy, tonepay.CallFailed:
@@ -51,6 +61,23 @@ func (r *run) dialed() {
 		return
 	}
 	r.bridgeEnd(s.Dialed)
+}
+
+// farEnd: a real far end that was ringing answered (the bridge, and its
+// timeLimit, begin now) or never will.
+func (r *run) farEnd(status string) {
+	s := r.s
+	if s.Current == nil || s.Current.Name != "Dial" || s.Dialed != tonepay.CallRinging {
+		return // the Dial moved on first (its timeout, a redirect)
+	}
+	switch status {
+	case tonepay.CallInProgress:
+		s.Dialed, s.Since = tonepay.CallInProgress, r.now
+		s.Wait = &Wait{For: "dial", Until: r.now.Add(time.Duration(s.Current.TimeLimit) * time.Second)}
+		r.log(Entry{Kind: "verb", Verb: "Dial", Text: "the far end answered"})
+	case tonepay.CallBusy, tonepay.CallNoAnswer, tonepay.CallFailed:
+		r.bridgeEnd(status)
+	}
 }
 
 // bridged reports a Dial's far end that answered ("": a run saved before

@@ -43,6 +43,7 @@ const (
 	StreamEnded                  // the stream Stream (its SID) ended: the app closed it, it failed, or it was stopped
 	Dialed                       // the runner made the leg (State.Child) of the <Dial> the last step began (see Output.Bridged)
 	Said                         // the caller said Utterance (speech.go)
+	FarEndStatus                 // a real far end (State.SIPDial) answered, or never will: DialStatus
 )
 
 // Input is something that happened to the call.
@@ -70,6 +71,8 @@ type Input struct {
 	Stream string // StreamEnded: the stream's SID
 
 	Utterance *Utterance // Said (Paying as for Key)
+
+	DialStatus string // FarEndStatus: in-progress, busy, no-answer, failed
 }
 
 // Fetch is a request the runner makes for the call: Params go in the body of
@@ -221,6 +224,9 @@ type State struct {
 	// FarEnd is how the far end of the call's <Dial>s behaves, as
 	// tonepay.ParseFarEnd reads it ("" answers); see dial.go.
 	FarEnd string `json:"farEnd,omitempty"`
+	// SIPDial: the call's SIP leg places its <Dial><Sip>s for real; their
+	// far ends ring until FarEndStatus says what they did (dial.go).
+	SIPDial bool `json:"sipDial,omitempty"`
 	// Dialed is the far end's status in the current Dial: in-progress
 	// ("" too, as runs saved before it had one), ringing, busy or failed.
 	Dialed string `json:"dialed,omitempty"`
@@ -392,6 +398,8 @@ func (r *run) step(in Input) {
 		r.bridgeEnd(tonepay.CallCompleted)
 	case Dialed:
 		r.dialed()
+	case FarEndStatus:
+		r.farEnd(in.DialStatus)
 	case PayAsk:
 		if s.Current == nil || s.Current.Name != "Pay" || in.Ask == nil {
 			break

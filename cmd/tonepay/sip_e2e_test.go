@@ -28,14 +28,18 @@ import (
 // and RTP over loopback, to a served tonepay with the real SQLite store.
 
 // startSIPServer serves tonepay with one [[sip.trunk]] of networks and
-// codecs (nil: the defaults) on a free loopback port.
-func startSIPServer(t *testing.T, networks []string, codecs []string) *streamServer {
+// codecs (nil: the defaults), and the trunk's extra lines, on a free
+// loopback port.
+func startSIPServer(t *testing.T, networks []string, codecs []string, extra ...string) *streamServer {
 	t.Helper()
 	ss := &streamServer{t: t, sid: tonepay.NewSID("AC"), token: "sipmaintoken0001"}
 	dir := t.TempDir()
 	conf := fmt.Sprintf("[[sip.trunk]]\nname = \"pbx\"\nnetworks = [%s]\n", quoteList(networks))
 	if codecs != nil {
 		conf += fmt.Sprintf("codecs = [%s]\n", quoteList(codecs))
+	}
+	for _, l := range extra {
+		conf += l + "\n"
 	}
 	os.WriteFile(filepath.Join(dir, "tonepay.toml"), []byte(conf), 0o600)
 	cfg := defaultServeConfig()
@@ -45,7 +49,11 @@ func startSIPServer(t *testing.T, networks []string, codecs []string) *streamSer
 	lo := 30000 + 2*rand.IntN(5000)
 	cfg.RTPPorts = fmt.Sprintf("%d-%d", lo, lo+999)
 	ss.logs = &lockedBuffer{}
-	log := slog.New(slog.NewTextHandler(ss.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if os.Getenv("TONEPAY_TEST_SIP_DEBUG") != "" {
+		level = slog.LevelDebug // sipgo's and the leg's
+	}
+	log := slog.New(slog.NewTextHandler(ss.logs, &slog.HandlerOptions{Level: level}))
 	s, err := buildServer(context.Background(), cfg, func(string) string { return "" }, io.Discard, log)
 	if err != nil {
 		t.Fatal(err)
@@ -88,12 +96,26 @@ type sipCaller struct {
 // or the final response's error.
 func dialSIP(t *testing.T, ss *streamServer, user, formats string) (*sipCaller, error) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return dialSIPCtx(ctx, t, ss, user, formats)
+}
+
+// dialSIPCtx is dialSIP until ctx is done (a CANCEL before the answer).
+func dialSIPCtx(ctx context.Context, t *testing.T, ss *streamServer, user, formats string) (*sipCaller, error) {
+	t.Helper()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-caller"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ua.Close() })
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	// The caller's phone listens too: tonepay's BYE comes to its Contact.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sport := pc.LocalAddr().(*net.UDPAddr).Port
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(sport))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +139,15 @@ func dialSIP(t *testing.T, ss *streamServer, user, formats string) (*sipCaller, 
 		}
 	}
 	sdp += "a=sendrecv\r\n"
-	dc := sipgo.NewDialogClientCache(cli, siplib.ContactHeader{Address: siplib.Uri{User: "caller", Host: "127.0.0.1", Port: 5099}})
+	dc := sipgo.NewDialogClientCache(cli, siplib.ContactHeader{Address: siplib.Uri{User: "caller", Host: "127.0.0.1", Port: sport}})
+	srv, err := sipgo.NewServer(ua)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.OnBye(func(req *siplib.Request, tx siplib.ServerTransaction) { _ = dc.ReadBye(req, tx) })
+	go srv.ServeUDP(pc)
+	t.Cleanup(func() { pc.Close() })
 	addr := ss.srv.sip.Addr().(*net.UDPAddr)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	from := &siplib.FromHeader{Address: siplib.Uri{User: "+15005550001", Host: "127.0.0.1"}, Params: siplib.NewParams()}
 	from.Params.Add("tag", siplib.GenerateTagN(8))
 	to := &siplib.ToHeader{Address: siplib.Uri{User: user, Host: "127.0.0.1"}}
@@ -230,7 +257,7 @@ func (c *sipCaller) events(keys string) error {
 }
 
 // callSid finds the tonepay call of the caller's SIP call: the account's
-// only call from its number.
+// only call from its number (not a leg its <Dial> made).
 func (ss *streamServer) sipCall(t *testing.T) string {
 	t.Helper()
 	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
@@ -241,7 +268,7 @@ func (ss *streamServer) sipCall(t *testing.T) string {
 			return false
 		}
 		for _, cl := range calls {
-			if cl.Status != nil && *cl.Status == tonepay.CallInProgress && cl.From != nil && *cl.From == "+15005550001" && cl.Sid != nil {
+			if cl.Status != nil && *cl.Status == tonepay.CallInProgress && cl.From != nil && *cl.From == "+15005550001" && cl.Sid != nil && cl.ParentCallSid == nil {
 				sid = *cl.Sid
 				return true
 			}

@@ -46,6 +46,9 @@ type Work struct {
 	// Steps are what the call runtime's committed steps left to do: the
 	// requests to the calls' apps, the waits to time.
 	Steps []Step
+	// Dials are the real far ends to call after commit (a SIP call's
+	// <Dial><Sip>), Drops those to hang up: the call runtime's Dialer.
+	Dials, Drops []tonepay.LegDial
 	// Settled: the transaction's opener makes the Steps' requests itself;
 	// otherwise the call runtime makes them after commit.
 	Settled bool

@@ -1,0 +1,383 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	siplib "github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/dtmf"
+)
+
+// The far end of a SIP call's <Dial><Sip> (a trunk call bridged to its
+// agent is one too): tonepay calls it as a user agent client, with
+// X-Tonepay-CallSid naming the caller's call, passes its ringing on to a
+// caller not yet answered, and once it answers relays audio both ways.
+// Toward the agent the caller's DTMF is suppressed while a payment session
+// is open on the call (dtmf.Suppressor for tones, RFC 4733 events
+// dropped), and passes through otherwise.
+
+// HeaderCallSid names the caller's call on the INVITE to the agent.
+const HeaderCallSid = "X-Tonepay-CallSid"
+
+// agent is one far end: its dialog and its RTP.
+type agent struct {
+	c      *call
+	d      tonepay.LegDial
+	ctx    context.Context // canceled when the leg ends: a CANCEL before the answer
+	cancel context.CancelFunc
+	conn   *net.UDPConn
+	out    *rtpOut // what the agent hears
+
+	mu     sync.Mutex
+	dlg    *sipgo.DialogClientSession
+	remote netip.AddrPort
+	codec  string
+	pt     uint8
+	te     int // the agent's telephone-event payload type; -1 none
+	up     bool
+	ended  bool
+
+	// Agent-bound state, the caller's reader's alone.
+	sup     *dtmf.Suppressor
+	pcm     []int16
+	payload []byte
+	audioTS tsMap
+	evTS    uint32 // the caller's current event, by timestamp
+	evSeen  bool
+	evDrop  bool // the current event began while paying: dropped to its end
+}
+
+// Dial implements tonepay.Dialer: it calls d's far end for d's call, a
+// SIP call of this server. It returns at once.
+func (s *Server) Dial(d tonepay.LegDial) {
+	s.mu.Lock()
+	c := s.bySid[d.CallSid]
+	s.mu.Unlock()
+	if c == nil {
+		// The call is not this process's (or has just ended): nobody can
+		// place its dial.
+		go s.report(d, tonepay.CallFailed)
+		return
+	}
+	go c.dial(d)
+}
+
+// Drop implements tonepay.Dialer: the call has left the dial; its far end
+// gets a CANCEL or a BYE.
+func (s *Server) Drop(accountSid, legSid string) {
+	s.mu.Lock()
+	a := s.agentBySid[legSid]
+	s.mu.Unlock()
+	if a != nil && a.d.AccountSid == accountSid {
+		go a.end("the call left the dial", false)
+	}
+}
+
+// report tells the runtime what d's far end did.
+func (s *Server) report(d tonepay.LegDial, status string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Legs.DialStatus(ctx, d.AccountSid, d.LegSid, status); err != nil && tonepay.ErrorCode(err) != tonepay.CodeCallNotInProgress {
+		s.log().Error("SIP: reporting a dial's far end", "call", d.CallSid, "leg", d.LegSid, "err", err)
+	}
+}
+
+// dialStatus is what a final SIP answer to the INVITE makes of the dial.
+func dialStatus(code int) string {
+	switch code {
+	case 486, 600:
+		return tonepay.CallBusy
+	case 408, 480, 487, 603:
+		return tonepay.CallNoAnswer
+	}
+	return tonepay.CallFailed
+}
+
+// dial calls d's far end and bridges it to the caller once it answers.
+func (c *call) dial(d tonepay.LegDial) {
+	s := c.s
+	var to siplib.Uri
+	if err := siplib.ParseUri(d.To, &to); err != nil || to.Host == "" {
+		s.log().Warn("SIP: a <Dial><Sip> URI that cannot be called", "call", c.sid, "err", err)
+		s.report(d, tonepay.CallFailed)
+		return
+	}
+	conn, err := s.rtpSocket()
+	if err != nil {
+		s.log().Error("SIP: no free RTP port to dial", "call", c.sid, "err", err)
+		s.report(d, tonepay.CallFailed)
+		return
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	a := &agent{c: c, d: d, ctx: ctx, cancel: cancel, conn: conn, te: -1, sup: dtmf.NewSuppressor()}
+	a.out = newRTPOut(conn, a.dest)
+	s.mu.Lock()
+	if c.ctx.Err() != nil || s.closed {
+		s.mu.Unlock()
+		cancel()
+		conn.Close()
+		return
+	}
+	s.agentBySid[d.LegSid] = a
+	s.mu.Unlock()
+	c.mu.Lock()
+	old := c.agent
+	c.agent = a
+	c.mu.Unlock()
+	if old != nil {
+		old.end("a new dial", false)
+	}
+
+	from := c.fromUser
+	if d.From != "" && d.From != c.from {
+		from = strings.TrimPrefix(d.From, "+") // the Dial's callerId
+	}
+	fh := &siplib.FromHeader{Address: siplib.Uri{User: from, Host: c.local.String(), Port: s.port}, Params: siplib.NewParams()}
+	fh.Params.Add("tag", siplib.GenerateTagN(16))
+	offer := offerSDP(c.local, conn.LocalAddr().(*net.UDPAddr).Port, c.codecs(), rand.Uint64()>>2)
+	dlg, err := s.clients.Invite(ctx, to, offer, fh, siplib.NewHeader("Content-Type", "application/sdp"),
+		siplib.NewHeader(HeaderCallSid, c.sid))
+	if err != nil {
+		s.log().Warn("SIP: the INVITE to a dial's far end could not be sent", "call", c.sid, "to", to.Host, "err", err)
+		a.fail(tonepay.CallFailed)
+		return
+	}
+	a.mu.Lock()
+	a.dlg = dlg
+	a.mu.Unlock()
+	s.mu.Lock()
+	s.agentByID[dlg.InviteRequest.CallID().Value()] = a
+	s.mu.Unlock()
+	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *siplib.Response) error {
+		if res.StatusCode == 180 || res.StatusCode == 183 {
+			c.ringing()
+		}
+		return nil
+	}})
+	if err != nil {
+		if ctx.Err() != nil {
+			a.end("canceled", false) // dropped, or the caller left
+			return
+		}
+		var re *sipgo.ErrDialogResponse
+		status := tonepay.CallFailed
+		if errors.As(err, &re) {
+			status = dialStatus(re.Res.StatusCode)
+			c.failCode.Store(int32(re.Res.StatusCode))
+		}
+		s.log().Debug("SIP: a dial's far end did not answer", "call", c.sid, "err", err)
+		a.fail(status)
+		return
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		s.log().Warn("SIP: ACK to a dial's far end", "call", c.sid, "err", err)
+	}
+	o, err := parseOffer(dlg.InviteResponse.Body())
+	codec, pt := "", uint8(0)
+	if err == nil {
+		for _, n := range []string{c.codec, "PCMU", "PCMA"} {
+			if p, ok := o.codecs[n]; ok {
+				codec, pt = n, p
+				break
+			}
+		}
+	}
+	if codec == "" {
+		s.log().Warn("SIP: a dial's far end answered with no audio codec of ours", "call", c.sid)
+		a.end("no codec", true)
+		s.report(d, tonepay.CallFailed)
+		return
+	}
+	a.mu.Lock()
+	a.codec, a.pt, a.te, a.remote = codec, pt, o.te, o.rtp
+	a.mu.Unlock()
+	// A caller not yet answered (a trunk call bridged to its agent) is
+	// answered now, before the bridge is reported up.
+	if err := c.pickUp(); err != nil {
+		a.end("the caller could not be answered", true)
+		return
+	}
+	go a.read()
+	a.mu.Lock()
+	a.up = true
+	a.mu.Unlock()
+	s.report(d, tonepay.CallInProgress)
+	s.log().Debug("SIP: bridged", "call", c.sid, "leg", d.LegSid, "codec", codec)
+}
+
+// fail ends a far end that never answered, and says so.
+func (a *agent) fail(status string) {
+	a.end("not answered", false)
+	a.c.s.report(a.d, status)
+}
+
+func (a *agent) dest() netip.AddrPort {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.remote
+}
+
+// bridged is the far end while it is answered and the audio flows.
+func (c *call) bridged() *agent {
+	c.mu.Lock()
+	a := c.agent
+	c.mu.Unlock()
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.up || a.ended {
+		return nil
+	}
+	return a
+}
+
+// end ends the far end once: a CANCEL if it has not answered (ctx), a BYE
+// if bye and it has; its RTP closes. The runtime is told by the caller of
+// end where it needs to be (a hang-up of the leg, a failure).
+func (a *agent) end(why string, bye bool) {
+	a.mu.Lock()
+	if a.ended {
+		a.mu.Unlock()
+		return
+	}
+	a.ended = true
+	up, dlg := a.up, a.dlg
+	a.mu.Unlock()
+	a.cancel() // a pending WaitAnswer sends its CANCEL
+	s := a.c.s
+	if dlg != nil && (up || bye) && dlg.LoadState() == siplib.DialogStateConfirmed {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := dlg.Bye(ctx); err != nil {
+			s.log().Debug("SIP: BYE to a dial's far end", "leg", a.d.LegSid, "err", err)
+		}
+		cancel()
+	}
+	if dlg != nil {
+		dlg.Close()
+	}
+	a.conn.Close()
+	s.mu.Lock()
+	if s.agentBySid[a.d.LegSid] == a {
+		delete(s.agentBySid, a.d.LegSid)
+	}
+	if dlg != nil {
+		delete(s.agentByID, dlg.InviteRequest.CallID().Value())
+	}
+	s.mu.Unlock()
+	a.c.mu.Lock()
+	if a.c.agent == a {
+		a.c.agent = nil
+	}
+	a.c.mu.Unlock()
+	s.log().Debug("SIP: a dial's far end ended", "leg", a.d.LegSid, "why", why)
+}
+
+// hungUp: the far end sent a BYE, or went silent; the call's Dial ends.
+func (a *agent) hungUp(why string) {
+	a.end(why, why != "bye")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.c.s.Legs.HangUp(ctx, a.d.AccountSid, a.d.LegSid); err != nil && tonepay.ErrorCode(err) != tonepay.CodeCallNotInProgress {
+		a.c.s.log().Error("SIP: ending a dial's leg", "leg", a.d.LegSid, "err", err)
+	}
+}
+
+// read relays the far end's RTP to the caller until the leg ends: audio in
+// the caller's codec, events as events when the caller negotiated them.
+func (a *agent) read() {
+	var (
+		pkt rtp.Packet
+		buf = make([]byte, 1500)
+		tsm tsMap
+		c   = a.c
+	)
+	timeout := c.s.rtpTimeout()
+	for {
+		_ = a.conn.SetReadDeadline(time.Now().Add(timeout))
+		n, from, err := a.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && a.ctx.Err() == nil && !c.held.Load() {
+				c.s.log().Warn("SIP: a dial's far end ended: no RTP for "+timeout.String(), "call", c.sid, "leg", a.d.LegSid)
+				a.hungUp("no RTP")
+				return
+			}
+			if errors.As(err, &ne) && ne.Timeout() && a.ctx.Err() == nil {
+				continue // on hold
+			}
+			return
+		}
+		if pkt.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		a.mu.Lock()
+		a.remote = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		codec, pt, te := a.codec, a.pt, a.te
+		a.mu.Unlock()
+		switch {
+		case te >= 0 && int(pkt.PayloadType) == te:
+			if c.te >= 0 {
+				c.out.write(uint8(c.te), pkt.Payload, pkt.Marker, tsm.stamp(c.out, pkt.SSRC, pkt.Timestamp, pkt.Marker))
+			}
+		case pkt.PayloadType == pt:
+			transcode(codec, c.codec, pkt.Payload)
+			c.out.write(c.pt, pkt.Payload, pkt.Marker, tsm.stamp(c.out, pkt.SSRC, pkt.Timestamp, pkt.Marker))
+		}
+	}
+}
+
+// audio relays 20 ms of the caller's audio (pcm) to the agent, held back
+// by dtmf.HoldBack, with tones masked while paying. The caller's reader's.
+func (a *agent) audio(pcm []int16, ssrc, ts uint32, marker, paying bool) {
+	out := a.sup.Process(pcm, paying)
+	a.payload = encode(a.codec, out, a.payload[:0])
+	a.out.write(a.pt, a.payload, marker, a.audioTS.stamp(a.out, ssrc, ts, marker))
+}
+
+// event relays one of the caller's RFC 4733 packets to the agent, unless
+// its event began while paying (it is dropped to its end: nothing of a key
+// pressed during a session leaks, even if the session ends mid-key), or
+// the agent has no telephone-event. The caller's reader's.
+func (a *agent) event(pkt *rtp.Packet, paying bool) {
+	if !a.evSeen || pkt.Marker || pkt.Timestamp != a.evTS {
+		a.evSeen, a.evTS, a.evDrop = true, pkt.Timestamp, paying
+	}
+	if a.evDrop || a.te < 0 {
+		return
+	}
+	a.out.write(uint8(a.te), pkt.Payload, pkt.Marker, a.audioTS.stamp(a.out, pkt.SSRC, pkt.Timestamp, false))
+}
+
+// offerSDP is the offer to a far end: audio on ip:port in codecs (with
+// their static payload types) and telephone-event 101.
+func offerSDP(ip netip.Addr, port int, codecs []string, session uint64) []byte {
+	ipv := "IP4"
+	if ip.Is6() {
+		ipv = "IP6"
+	}
+	static := map[string]int{"PCMU": 0, "PCMA": 8}
+	var fmts []string
+	var maps strings.Builder
+	for _, c := range codecs {
+		fmts = append(fmts, strconv.Itoa(static[c]))
+		fmt.Fprintf(&maps, "a=rtpmap:%d %s/8000\r\n", static[c], c)
+	}
+	fmts = append(fmts, "101")
+	var b strings.Builder
+	fmt.Fprintf(&b, "v=0\r\no=tonepay %d %d IN %s %s\r\ns=tonepay\r\nc=IN %s %s\r\nt=0 0\r\n", session, session, ipv, ip, ipv, ip)
+	fmt.Fprintf(&b, "m=audio %d RTP/AVP %s\r\n%sa=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n", port, strings.Join(fmts, " "), maps.String())
+	return []byte(b.String())
+}
