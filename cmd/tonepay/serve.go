@@ -51,6 +51,7 @@ type serveConfig struct {
 	CallbackNetworks string        // where callbacks may go; "" is the default policy
 	SIPAddr          string        // SIP trunks' address (UDP and TCP); "" is no SIP (DESIGN §11)
 	RTPPorts         string        // the SIP calls' local RTP ports, "lo-hi"
+	RTPTimeout       time.Duration // no RTP for this long ends a SIP call (tests shorten it; 0 is sip.DefaultRTPTimeout)
 	MetricsAddr      string        // a listener of its own for /metrics; "" serves it on Addr
 	AuthFailLimit    int           // failed authentications per minute per client address
 	ReadTimeout      time.Duration // a whole request, body included

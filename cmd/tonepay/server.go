@@ -293,7 +293,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 		return nil, err
 	}
 	if cfg.SIPAddr != "" {
-		s.sip = &sip.Server{Legs: s.calls, Trunks: sipTrunks, Audio: newAudio(fetcher, log), Logger: log, RTPPorts: cfg.RTPPorts}
+		s.sip = &sip.Server{Legs: s.calls, Trunks: sipTrunks, Audio: newAudio(fetcher, log), Logger: log, RTPPorts: cfg.RTPPorts, RTPTimeout: cfg.RTPTimeout}
 		s.calls.Dialer = s.sip // a SIP call's <Dial><Sip> is a real INVITE
 		if err := s.sip.Listen(cfg.SIPAddr); err != nil {
 			return nil, fmt.Errorf("--sip-addr: %w", err)

@@ -32,6 +32,13 @@ import (
 // loopback port.
 func startSIPServer(t *testing.T, networks []string, codecs []string, extra ...string) *streamServer {
 	t.Helper()
+	return startSIPServerWith(t, networks, codecs, nil, extra...)
+}
+
+// startSIPServerWith is startSIPServer with the serve configuration
+// changed by set.
+func startSIPServerWith(t *testing.T, networks []string, codecs []string, set func(*serveConfig), extra ...string) *streamServer {
+	t.Helper()
 	ss := &streamServer{t: t, sid: tonepay.NewSID("AC"), token: "sipmaintoken0001"}
 	dir := t.TempDir()
 	conf := fmt.Sprintf("[[sip.trunk]]\nname = \"pbx\"\nnetworks = [%s]\n", quoteList(networks))
@@ -48,6 +55,9 @@ func startSIPServer(t *testing.T, networks []string, codecs []string, extra ...s
 	cfg.SIPAddr = "127.0.0.1:0"
 	lo := 30000 + 2*rand.IntN(5000)
 	cfg.RTPPorts = fmt.Sprintf("%d-%d", lo, lo+999)
+	if set != nil {
+		set(&cfg)
+	}
 	ss.logs = &lockedBuffer{}
 	level := slog.LevelInfo
 	if os.Getenv("TONEPAY_TEST_SIP_DEBUG") != "" {
@@ -101,6 +111,9 @@ func dialSIP(t *testing.T, ss *streamServer, user, formats string) (*sipCaller, 
 	return dialSIPCtx(ctx, t, ss, user, formats)
 }
 
+// transportKey in dialSIPCtx's ctx names the INVITE's transport ("tcp").
+type transportKey struct{}
+
 // dialSIPCtx is dialSIP until ctx is done (a CANCEL before the answer).
 func dialSIPCtx(ctx context.Context, t *testing.T, ss *streamServer, user, formats string) (*sipCaller, error) {
 	t.Helper()
@@ -151,7 +164,12 @@ func dialSIPCtx(ctx context.Context, t *testing.T, ss *streamServer, user, forma
 	from := &siplib.FromHeader{Address: siplib.Uri{User: "+15005550001", Host: "127.0.0.1"}, Params: siplib.NewParams()}
 	from.Params.Add("tag", siplib.GenerateTagN(8))
 	to := &siplib.ToHeader{Address: siplib.Uri{User: user, Host: "127.0.0.1"}}
-	dlg, err := dc.Invite(ctx, siplib.Uri{User: user, Host: addr.IP.String(), Port: addr.Port}, []byte(sdp),
+	to_ := siplib.Uri{User: user, Host: addr.IP.String(), Port: addr.Port}
+	if tr, ok := ctx.Value(transportKey{}).(string); ok {
+		to_.UriParams = siplib.NewParams()
+		to_.UriParams.Add("transport", tr)
+	}
+	dlg, err := dc.Invite(ctx, to_, []byte(sdp),
 		siplib.NewHeader("Content-Type", "application/sdp"), from, to)
 	if err != nil {
 		t.Fatal(err)
