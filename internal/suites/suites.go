@@ -1,10 +1,11 @@
 // Package suites lets a test that needs an outside program (PostgreSQL,
-// Chromium, stripe-mock, espeak-ng) skip on a developer's machine and say so, while CI
-// runs everything: under CI=true a missing program fails the test.
+// Chromium, stripe-mock, espeak-ng, SIPp) skip on a developer's machine and
+// say so, while CI runs everything: under CI=true a missing program fails
+// the test.
 //
 // Each check lives here once, used both by the suites (PostgresURL, Browser,
-// FindStripeMock) and by Missing, which internal/suites/notrun runs on every
-// `go test ./...` to tell the person who ran it which suites did not run
+// FindStripeMock, SIPp) and by Missing, which internal/suites/notrun runs on
+// every `go test ./...` to tell the person who ran it which suites did not run
 // and how to run them (Say). go test hides what a passing package prints
 // and replays nothing from its cache, so the packages that skip cannot say
 // it themselves. For tests only.
@@ -13,6 +14,7 @@ package suites
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +29,7 @@ const (
 	ConsoleSuite  = "console browser test"
 	StripeSuite   = "Stripe connector tests against stripe-mock"
 	SpeechSuite   = "speech tests (tts, talk-off on espeak-ng speech)"
+	SIPSuite      = "SIP interop tests against SIPp"
 )
 
 // StripeMockVersion is the stripe-mock the Stripe tests are written
@@ -109,6 +112,41 @@ func FindEspeak() (bin, how string) {
 	return "", "apt-get install espeak-ng (README, Testing)"
 }
 
+// SIPp finds what the SIP interop tests need: sipp on PATH, the RTP
+// captures SIPp ships (dtmf_2833_*.pcap, g711a.pcap) in $SIPP_PCAPS, else
+// where Debian's sip-tester puts them, and a raw socket (SIPp replays
+// captures through one: root or CAP_NET_RAW). It returns that directory,
+// or "" and what is missing.
+func SIPp() (pcaps, how string) {
+	pcaps = os.Getenv("SIPP_PCAPS")
+	if pcaps == "" {
+		pcaps = "/usr/share/sip-tester"
+	}
+	missing := ""
+	if _, err := exec.LookPath("sipp"); err != nil {
+		missing = "sipp (apt-get install sip-tester)"
+	} else if _, err := os.Stat(filepath.Join(pcaps, "dtmf_2833_pound.pcap")); err != nil {
+		missing = "SIPp's pcaps in " + pcaps + " (apt-get install sip-tester, or set SIPP_PCAPS)"
+	} else if !rawSocket() {
+		missing = "a raw socket, which SIPp replays its pcaps through (run as root, or with CAP_NET_RAW)"
+	}
+	if missing != "" {
+		return "", "needs " + missing + " (README, Testing)"
+	}
+	return pcaps, ""
+}
+
+// rawSocket reports whether this process may open a raw IP socket, as SIPp
+// (run by it) must. A variable, so that TestMissing runs unprivileged too.
+var rawSocket = func() bool {
+	c, err := net.ListenPacket("ip4:udp", "127.0.0.1")
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // Missing lists the suites that cannot run here, with the checks the
 // suites make; e2e is the console/e2e directory.
 func Missing(e2e string) []Note {
@@ -124,6 +162,9 @@ func Missing(e2e string) []Note {
 	}
 	if _, how := FindEspeak(); how != "" {
 		out = append(out, Note{SpeechSuite, how})
+	}
+	if _, how := SIPp(); how != "" {
+		out = append(out, Note{SIPSuite, how})
 	}
 	return out
 }

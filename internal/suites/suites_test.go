@@ -44,6 +44,7 @@ func TestMissing(t *testing.T) {
 	t.Setenv("GOPATH", filepath.Join(home, "gopath"))
 	t.Setenv("CHROMIUM", filepath.Join(empty, "chromium"))
 	t.Setenv("TONEPAY_TEST_POSTGRES_URL", "")
+	t.Setenv("SIPP_PCAPS", filepath.Join(home, "pcaps"))
 	e2e := t.TempDir()
 
 	got := Missing(e2e)
@@ -52,16 +53,17 @@ func TestMissing(t *testing.T) {
 		{ConsoleSuite, "needs node"},
 		{StripeSuite, "stripe-mock@" + StripeMockVersion},
 		{SpeechSuite, "espeak-ng"},
+		{SIPSuite, "needs sipp"},
 	}
 	if len(got) != len(want) {
-		t.Fatalf("Missing = %q, want the four suites", got)
+		t.Fatalf("Missing = %q, want the five suites", got)
 	}
 	for i := range want {
 		if got[i].Suite != want[i].Suite || !strings.Contains(got[i].How, want[i].How) {
 			t.Errorf("Missing[%d] = %q, want %s saying %q", i, got[i], want[i].Suite, want[i].How)
 		}
 	}
-	if lines := Lines(got); strings.Count(lines, "\n") != 4 || !strings.HasPrefix(lines, "not run: "+PostgresSuite+": ") {
+	if lines := Lines(got); strings.Count(lines, "\n") != len(want) || !strings.HasPrefix(lines, "not run: "+PostgresSuite+": ") {
 		t.Errorf("Lines:\n%s", lines)
 	}
 
@@ -83,6 +85,19 @@ func TestMissing(t *testing.T) {
 	os.MkdirAll(filepath.Join(e2e, "node_modules", "playwright-core"), 0o755)
 	exe(filepath.Join(home, "gopath", "bin", "stripe-mock"))
 	exe(filepath.Join(empty, "espeak-ng"))
+	exe(filepath.Join(empty, "sipp"))
+	if _, how := SIPp(); !strings.Contains(how, "pcaps") {
+		t.Errorf("sipp alone: %q, want its pcaps missing", how)
+	}
+	os.MkdirAll(filepath.Join(home, "pcaps"), 0o755)
+	os.WriteFile(filepath.Join(home, "pcaps", "dtmf_2833_pound.pcap"), nil, 0o644)
+	raw := rawSocket
+	t.Cleanup(func() { rawSocket = raw })
+	rawSocket = func() bool { return false }
+	if _, how := SIPp(); !strings.Contains(how, "raw socket") {
+		t.Errorf("sipp and its pcaps, unprivileged: %q, want the raw socket missing", how)
+	}
+	rawSocket = func() bool { return true }
 	t.Setenv("TONEPAY_TEST_POSTGRES_URL", "postgres://x@127.0.0.1/postgres")
 	if got := Missing(e2e); len(got) != 0 {
 		t.Errorf("everything there: Missing = %q", got)
@@ -95,6 +110,9 @@ func TestMissing(t *testing.T) {
 	}
 	if bin, _ := FindEspeak(); bin != filepath.Join(empty, "espeak-ng") {
 		t.Errorf("FindEspeak = %q, want the one on PATH", bin)
+	}
+	if dir, _ := SIPp(); dir != filepath.Join(home, "pcaps") {
+		t.Errorf("SIPp = %q, want $SIPP_PCAPS", dir)
 	}
 }
 
