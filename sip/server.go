@@ -74,7 +74,8 @@ type Server struct {
 	agentBySid map[string]*agent // far ends, by their leg's CallSid
 	nextPort   int
 	closed     bool
-	refused    legaudio.LogLimit
+	refused    legaudio.LogLimit // 403s
+	unknown    legaudio.LogLimit // 481s
 }
 
 // ParsePorts reads an RTP port range "lo-hi".
@@ -225,6 +226,11 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 		respond(req, tx, 403, "Forbidden")
 		return
 	}
+	if len(req.Body()) == 0 {
+		s.log().Warn("SIP INVITE refused (488): it has no SDP offer (a delayed offer); set the trunk to send its offer in the INVITE", "trunk", tr.Name, "source", req.Source())
+		respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
 	o, err := parseOffer(req.Body())
 	if err != nil {
 		s.log().Warn("SIP INVITE refused (488): "+err.Error(), "trunk", tr.Name, "source", req.Source())
@@ -314,6 +320,7 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 				c.end("not answered: "+err.Error(), false)
 			}
 		case <-tx.Done():
+			s.log().Info("SIP call canceled by the caller before the agent answered (487)", "call", c.sid)
 			c.end("canceled", false)
 		case <-c.ctx.Done():
 			code := int(c.failCode.Load())
@@ -352,7 +359,7 @@ func (s *Server) reinvite(req *siplib.Request, tx siplib.ServerTransaction) {
 	c, a := s.calls[id], s.agentByID[id]
 	s.mu.Unlock()
 	if c == nil && a == nil {
-		respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		s.noDialog(req, tx)
 		return
 	}
 	o, err := parseOffer(req.Body())
@@ -396,7 +403,7 @@ func (s *Server) onBye(req *siplib.Request, tx siplib.ServerTransaction) {
 	s.mu.Unlock()
 	if a != nil {
 		if err := s.clients.ReadBye(req, tx); err != nil {
-			respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			s.noDialog(req, tx)
 			return
 		}
 		a.hungUp("bye")
@@ -404,7 +411,7 @@ func (s *Server) onBye(req *siplib.Request, tx siplib.ServerTransaction) {
 	}
 	if err := s.dialogs.ReadBye(req, tx); err != nil {
 		if errors.Is(err, sipgo.ErrDialogDoesNotExists) || errors.Is(err, sipgo.ErrDialogOutsideDialog) {
-			respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			s.noDialog(req, tx)
 			return
 		}
 	}
@@ -414,6 +421,16 @@ func (s *Server) onBye(req *siplib.Request, tx siplib.ServerTransaction) {
 	if c != nil {
 		c.end("bye", false)
 	}
+}
+
+// noDialog refuses a request for a call tonepay does not have (481), with
+// a log line a minute at most: a peer retrying for a call lost in a
+// restart is one line, not a flood.
+func (s *Server) noDialog(req *siplib.Request, tx siplib.ServerTransaction) {
+	if n, ok := s.unknown.Allow(time.Now()); ok {
+		s.log().Warn("SIP "+string(req.Method)+" refused (481): no such call", "source", req.Source(), "refused_since_last_line", n)
+	}
+	respond(req, tx, 481, "Call/Transaction Does Not Exist")
 }
 
 // rtpSocket binds a free even port of the range on the listener's address.

@@ -86,7 +86,7 @@ func TestSIPRTPTimeoutAndHold(t *testing.T) {
 		}
 		ss.waitStatus(call, tonepay.CallCompleted, 10*time.Second) // silent again after the resume
 	})
-	t.Run("a re-INVITE outside any call is 481", func(t *testing.T) {
+	t.Run("a re-INVITE outside any call is 481, an INVITE without SDP 488", func(t *testing.T) {
 		ss := startSIPServer(t, []string{"127.0.0.0/8"}, nil)
 		ua, _ := sipgo.NewUA()
 		defer ua.Close()
@@ -105,6 +105,15 @@ func TestSIPRTPTimeoutAndHold(t *testing.T) {
 		res, err := cli.Do(ctx, req)
 		if err != nil || res.StatusCode != 481 {
 			t.Fatalf("re-INVITE of no call: %v %v, want 481", res, err)
+		}
+		if !strings.Contains(ss.logs.String(), "INVITE refused (481)") {
+			t.Error("no log line for the 481")
+		}
+		// An INVITE with no SDP (a delayed offer) is refused clearly.
+		req = siplib.NewRequest(siplib.INVITE, siplib.Uri{User: "+15005550006", Host: host, Port: p})
+		res, err = cli.Do(ctx, req)
+		if err != nil || res.StatusCode != 488 || !strings.Contains(ss.logs.String(), "no SDP offer (a delayed offer)") {
+			t.Fatalf("INVITE without SDP: %v %v, want 488 and a log line", res, err)
 		}
 	})
 }
