@@ -90,6 +90,15 @@ type Call struct {
 	// were created.
 	PhoneNumberSid string
 	ForwardedFrom  string
+
+	// LegLease is how long the process carrying a real leg's call (its
+	// socket, its SIP dialog) vouches for it: that process renews it
+	// (Store.RenewLeases) while the call is up, and once it has lapsed any
+	// process takes the call for its leg's process having died and hangs
+	// it up (Reader.FindLapsedLegs). Zero is no lease: a simulated call, a
+	// <Dial>'s leg (it ends with its parent), or a call an older tonepay
+	// started. The runtime's own bookkeeping: no API shows it.
+	LegLease time.Time `json:"-"`
 }
 
 // InProgress is nil while the call is in progress, else 21220 naming op,

@@ -45,6 +45,13 @@ type Reader interface {
 	// (ties by SID); limit 0 means no limit. It costs what is in progress,
 	// not every call ever made.
 	FindOrphanLegs(ctx context.Context, limit int) ([]*Call, error)
+	// FindLapsedLegs returns the calls of real legs (Leg not simulated)
+	// that have no parent, have not ended (queued, ringing, in-progress)
+	// and whose LegLease is set and before before: calls whose leg's
+	// process stopped renewing them. Earliest lease first (ties by SID);
+	// limit 0 means no limit. It costs the live real calls, not every call
+	// ever made.
+	FindLapsedLegs(ctx context.Context, before time.Time, limit int) ([]*Call, error)
 	// FindTimeline lists a call's timeline entries with Seq after afterSeq,
 	// in order; limit 0 means no limit.
 	FindTimeline(ctx context.Context, callSid string, afterSeq int64, limit int) ([]*TimelineEntry, error)
@@ -65,7 +72,8 @@ type Tx interface {
 	DeleteAPIKey(ctx context.Context, sid string) error
 	CreateCall(ctx context.Context, c *Call) error
 	// UpdateCall saves Status, EndTime, DateUpdated and what an update may
-	// change: URL, Method, Twiml, StatusCallback, StatusCallbackMethod.
+	// change: URL, Method, Twiml, StatusCallback, StatusCallbackMethod. Not
+	// LegLease: its process renews it (Store.RenewLeases).
 	UpdateCall(ctx context.Context, c *Call) error
 	// CreateNumber returns ErrConflict when any account owns the number.
 	CreateNumber(ctx context.Context, n *PhoneNumber) error
@@ -135,6 +143,12 @@ type Store interface {
 	// so a caller repeats until a batch prunes fewer than limit; a batch is
 	// one short transaction, so pruning never holds the writer long.
 	PruneCalls(ctx context.Context, endedBefore time.Time, limit int) (int, error)
+	// RenewLeases sets the LegLease of each of the calls sids that has not
+	// ended (queued, ringing, in-progress) to until, in one statement, and
+	// returns the SIDs it renewed, in no particular order: a SID missing
+	// from them is an ended or unknown call, which its process may forget.
+	// Nothing else of the calls changes.
+	RenewLeases(ctx context.Context, sids []string, until time.Time) ([]string, error)
 
 	Close() error
 }

@@ -16,3 +16,9 @@ func (svc *Service) PruneEvery(ctx context.Context, every, retention time.Durati
 func PruneEnded(ctx context.Context, store tonepay.Store, cut time.Time, batch int) (int, error) {
 	return pruneEnded(ctx, store, cut, batch)
 }
+
+// RenewLeases is one pass of the renewer, for the tests of calls_test.
+func (svc *Service) RenewLeases(ctx context.Context) error { return svc.renewLeases(ctx) }
+
+// Carried is what the renewer renews.
+func (svc *Service) Carried() []string { return svc.carried() }

@@ -18,8 +18,10 @@ type LegRequest = tonepay.LegRequest
 // the account with a VoiceUrl (the number's settings become the call's, as
 // for CreateInbound), or later a Calls update's Url or Twiml. Its keys then
 // come through Press with the leg's source. It returns once the call's
-// TwiML, if any, waits for the caller. Errors: 64020 a simulated leg; the
-// store's (a call with that SID exists: a leg reopens nothing).
+// TwiML, if any, waits for the caller. The call's lease (lease.go) is
+// this process's to renew from then on, until the call ends. Errors: 64020
+// a simulated leg; the store's (a call with that SID exists: a leg reopens
+// nothing).
 func (svc *Service) StartLeg(ctx context.Context, req *LegRequest) (*tonepay.Call, error) {
 	if req.Leg.Simulated() {
 		return nil, tonepay.Errorf(tonepay.CodeInvalidParameter, "StartLeg: a simulated call is created with CreateCall")
@@ -43,7 +45,7 @@ func (svc *Service) StartLeg(ctx context.Context, req *LegRequest) (*tonepay.Cal
 	if n == nil && cr.URL == "" && cr.Twiml == "" {
 		cr.Twiml = req.NoApp
 	}
-	return svc.createCall(ctx, &cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
+	call, err := svc.createCall(ctx, &cr, tonepay.DirectionInbound, func(c *tonepay.Call) {
 		if req.CallSid != "" {
 			c.Sid = req.CallSid
 		}
@@ -51,5 +53,13 @@ func (svc *Service) StartLeg(ctx context.Context, req *LegRequest) (*tonepay.Cal
 		if n != nil {
 			c.PhoneNumberSid = n.Sid
 		}
+		c.LegLease = c.DateCreated.Add(svc.leaseTTL()) // lease.go
 	})
+	if err != nil {
+		// A call committed all the same is renewed by no one: once its
+		// lease lapses, a sweeper ends it.
+		return nil, err
+	}
+	svc.holdLeg(call.Sid)
+	return call, nil
 }

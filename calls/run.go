@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -457,17 +458,26 @@ func (svc *Service) timeout(sid string) {
 	svc.settle(effs)
 }
 
-// SweepCalls runs what is due on calls whose own timer is not in this
-// process (a restart, another process's call): waits overdue by sweepGrace,
-// and fetches whose deadline passed (their process died), which are
-// repeated. all: take every fetch in flight now, as a starting process does.
-// Then, at most every orphanEvery (and always with all), it ends orphan Dial
-// legs (endOrphans). It returns how many calls it took.
+// SweepCalls hangs up, at most every few seconds (and always with all),
+// the real calls whose process stopped (their lease lapsed: endLapsed). It
+// runs what is due on calls whose own timer is not in this process (a
+// restart, another process's call): waits overdue by sweepGrace, and
+// fetches whose deadline passed (their process died), which are repeated.
+// all: take every fetch in flight now, as a starting process does. Then, at
+// most every orphanEvery (and always with all), it ends orphan Dial legs
+// (endOrphans). It returns how many calls it took.
 func (svc *Service) SweepCalls(ctx context.Context, all bool) (int, error) {
-	if svc.Fetcher == nil {
-		return 0, nil // no call runs TwiML here
-	}
 	now := svc.now()
+	ended, err := svc.endLapsed(ctx, now, all)
+	if err != nil || svc.Fetcher == nil {
+		return ended, err // with no Fetcher, no call runs TwiML here
+	}
+	n, err := svc.sweepRuns(ctx, now, all)
+	return ended + n, err
+}
+
+// sweepRuns is SweepCalls' part for calls' runs and Dial legs.
+func (svc *Service) sweepRuns(ctx context.Context, now time.Time, all bool) (int, error) {
 	at := now.Add(-sweepGrace)
 	if all {
 		at = now.Add(fetchDeadline)
@@ -626,8 +636,13 @@ func (svc *Service) CallbackAnswered(cb *tonepay.Callback, a *tonepay.Attempt) {
 	}
 }
 
-// RunSweeper sweeps calls (SweepCalls) every interval until ctx is done.
+// RunSweeper sweeps calls (SweepCalls) every interval until ctx is done,
+// and renews the leases of the real calls this process carries (lease.go)
+// on a goroutine of its own meanwhile.
 func (svc *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	var renewer sync.WaitGroup
+	renewer.Go(func() { svc.runRenewer(ctx) })
+	defer renewer.Wait()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

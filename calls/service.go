@@ -78,14 +78,21 @@ type Service struct {
 	// Dialer places SIP calls' <Dial><Sip>s (sip.Server; dial.go); with
 	// none, their far ends are simulated as on any call.
 	Dialer tonepay.Dialer
+	// LeaseTTL is how long a real leg's call stays vouched for by this
+	// process without a renewal (tonepay.Call.LegLease; lease.go): the
+	// process renews every third of it, and a call whose lease lapsed is
+	// hung up by any process's sweeper. 0 is DefaultLeaseTTL.
+	LeaseTTL time.Duration
 
 	mu       sync.Mutex
 	timers   map[string]*time.Timer // the calls waiting in this process (run.go)
 	runCtx   context.Context        // the runner's requests; canceled by StopCalls
 	stopRuns context.CancelFunc
 	runs     sync.WaitGroup // timers firing, keys' workers
-	// orphansAt is when SweepCalls next looks for orphan legs (run.go).
-	orphansAt time.Time
+	// orphansAt is when SweepCalls next looks for orphan legs (run.go),
+	// lapsedAt for lapsed leases (lease.go).
+	orphansAt, lapsedAt time.Time
+	leased              map[string]bool // the real legs' calls StartLeg made, until a renewal finds them ended (lease.go)
 
 	doors    map[string]*queue       // the calls whose keys are being applied (door.go)
 	watchers map[string][]*watcher   // legs watching calls' capture state (capture.go)
@@ -111,7 +118,7 @@ type Hooks struct {
 func New(r *txn.Runner, pay Payments, log *slog.Logger) *Service {
 	svc := &Service{Tx: r, Pay: pay, NewSID: tonepay.NewSID, Sleep: wait.Sleep, Logger: log, Voice: voice.Engine{Instant: true},
 		timers: map[string]*time.Timer{}, doors: map[string]*queue{}, watchers: map[string][]*watcher{},
-		hearers: map[string][]*hearer{}, streams: map[string]map[string]*liveStream{}}
+		hearers: map[string][]*hearer{}, streams: map[string]map[string]*liveStream{}, leased: map[string]bool{}}
 	svc.runCtx, svc.stopRuns = context.WithCancel(context.Background())
 	r.SetDrain(svc.drain)
 	r.OnCommit(svc.committed)

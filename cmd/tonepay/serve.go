@@ -19,6 +19,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/accounts"
+	"github.com/tonepay/tonepay/calls"
 	"github.com/tonepay/tonepay/capture"
 	"github.com/tonepay/tonepay/cmd/tonepay/internal/cliflag"
 	"github.com/tonepay/tonepay/seal"
@@ -60,6 +61,10 @@ type serveConfig struct {
 	// TimelineRetention: an ended call's run and timeline are deleted this
 	// long after its end (the call itself stays).
 	TimelineRetention time.Duration
+	// LegLease: a real call (stream, SIP) whose process stopped renewing
+	// it for this long is hung up by the sweeper of any process on the
+	// store (calls.Service.LeaseTTL). Environment only: a crash test's knob.
+	LegLease time.Duration
 
 	// DESIGN §9: simulated (Say, Play and Pause take no time) or real.
 	VoiceTime    string
@@ -70,7 +75,7 @@ func defaultServeConfig() serveConfig {
 	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit,
 		ConnectorLease: capture.DefaultEngine.Lease, SessionIdle: capture.DefaultEngine.Idle, EraseWithin: 30 * time.Second,
 		AuthFailLimit: twilioapi.DefaultAuthFailLimit, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
-		TimelineRetention: 24 * time.Hour, VoiceTime: "simulated", RTPPorts: sip.DefaultRTPPorts}
+		TimelineRetention: 24 * time.Hour, VoiceTime: "simulated", RTPPorts: sip.DefaultRTPPorts, LegLease: calls.DefaultLeaseTTL}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -122,6 +127,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"TONEPAY_WRITE_TIMEOUT":       &c.WriteTimeout,
 		"TONEPAY_IDLE_TIMEOUT":        &c.IdleTimeout,
 		"TONEPAY_TIMELINE_RETENTION":  &c.TimelineRetention,
+		"TONEPAY_LEG_LEASE":           &c.LegLease,
 	} {
 		if v := getenv(name); v != "" {
 			if *dst, err = time.ParseDuration(v); err != nil {
@@ -218,6 +224,9 @@ func (c serveConfig) validate() error {
 		return errors.New("--idle-timeout must be from 1s to 120s")
 	case c.TimelineRetention < time.Minute:
 		return errors.New("--timeline-retention must be at least 1m (ended calls are pruned every minute)")
+	case c.LegLease < time.Second:
+		// Renewed every third of it: shorter would make the renewals the store's load.
+		return errors.New("TONEPAY_LEG_LEASE must be at least 1s")
 	case (c.AccountSid == "") != (c.AuthToken == ""):
 		return errors.New("TONEPAY_ACCOUNT_SID and TONEPAY_AUTH_TOKEN go together: set both or neither")
 	case c.AccountSid != "" && !tonepay.IsSID(c.AccountSid, tonepay.PrefixAccount):

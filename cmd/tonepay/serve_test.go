@@ -71,6 +71,10 @@ func TestParseServe(t *testing.T) {
 		{"read timeout at most 60s", []string{"--read-timeout", "61s"}, env(), nil, "1s to 60s"},
 		{"session idle too short", []string{"--session-idle", "10ms"}, env(), nil, "at least 1s"},
 		{"auth fail limit", nil, env("TONEPAY_AUTH_FAIL_LIMIT", "many"), nil, "whole number"},
+		{"leg lease default", nil, env(), func(c serveConfig) bool { return c.LegLease == 30*time.Second }, ""},
+		{"leg lease from env", nil, env("TONEPAY_LEG_LEASE", "2s"), func(c serveConfig) bool { return c.LegLease == 2*time.Second }, ""},
+		{"leg lease too short", nil, env("TONEPAY_LEG_LEASE", "500ms"), nil, "TONEPAY_LEG_LEASE must be at least 1s"},
+		{"leg lease not a duration", nil, env("TONEPAY_LEG_LEASE", "soon"), nil, "TONEPAY_LEG_LEASE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

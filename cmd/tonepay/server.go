@@ -261,6 +261,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	s.payments.RequireHTTPS = cfg.RequireHTTPS
 	s.calls = calls.New(runner, s.payments, log)
 	s.calls.Hooks = calls.Hooks{Keys: meter.Keys}
+	s.calls.LeaseTTL = cfg.LegLease
 	s.dispatcher.Answered = s.calls.CallbackAnswered // webhooks and their answers on calls' timelines
 	// Calls run their TwiML: requests to the apps under the callbacks' policy.
 	fetcher := webhook.NewFetcher(store, policy, 0)

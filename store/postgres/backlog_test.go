@@ -211,3 +211,56 @@ func TestOlderWriters(t *testing.T) {
 		t.Fatalf("claim after a2 = %v, want %v", got, []int64{a3})
 	}
 }
+
+// TestLapsedLegsPlan: among 20,000 ended calls and 200 live simulated ones,
+// the sweeper's look for lapsed leases (every few seconds, in every
+// process) reads the partial index of live real calls, with a custom plan
+// and with the generic one pgx's prepared statement may settle on.
+func TestLapsedLegsPlan(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.FreshDB(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	at := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+	a := storetest.MustAccount(t, s, "", at)
+	if _, err := conn.Exec(ctx, `INSERT INTO calls (`+sqlrow.CallCols+`)
+		SELECT 'CA' || lpad(g::text, 32, '0'), $1, '+1', '+2', '', CASE WHEN g <= 200 THEN 'in-progress' ELSE 'completed' END, 'inbound',
+			$2::bigint, CASE WHEN g <= 200 THEN 0 ELSE $2::bigint END, $2::bigint, $2::bigint, 'POST', '', '', 'POST', '', 'POST', '', 60, '', '', '', '',
+			CASE WHEN g <= 200 THEN 'simulated' ELSE 'sip' END, $2::bigint
+		FROM generate_series(1, 20200) g`, a.Sid, sqlrow.Ts(at)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `ANALYZE calls`); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = `+mode); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := tx.Query(ctx, `EXPLAIN `+postgres.LapsedQuery, sqlrow.Ts(at.Add(time.Hour)), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		tx.Rollback(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(lines, "\n")
+		if !strings.Contains(plan, "calls_leg_leases") || strings.Contains(plan, "Seq Scan") {
+			t.Errorf("%s: want calls_leg_leases, no sequential scan:\n%s", mode, plan)
+		}
+	}
+}

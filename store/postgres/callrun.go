@@ -44,6 +44,21 @@ func (r reader) FindOrphanLegs(ctx context.Context, n int) ([]*tonepay.Call, err
 		ORDER BY l.date_created, l.sid LIMIT $4`, tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n))
 }
 
+// lapsedQuery finds calls whose lease lapsed. Its first three terms are
+// calls_leg_leases's WHERE (migration 014), as literals: a generic plan
+// can use a partial index only if the query states its predicate itself.
+const lapsedQuery = `SELECT ` + sqlrow.CallCols + ` FROM calls
+	WHERE status IN ('queued', 'ringing', 'in-progress') AND parent_call_sid = '' AND leg <> 'simulated'
+	AND leg_lease > 0 AND leg_lease < $1
+	ORDER BY leg_lease, sid LIMIT $2`
+
+// FindLapsedLegs reads calls_leg_leases: the live real calls only. It
+// locks nothing: the caller checks again, under lock, in the transaction
+// that ends a call.
+func (r reader) FindLapsedLegs(ctx context.Context, before time.Time, n int) ([]*tonepay.Call, error) {
+	return many(ctx, r.q, "FindLapsedLegs", sqlrow.ScanCall, lapsedQuery, sqlrow.Ts(before), limit(n))
+}
+
 func (r reader) FindTimeline(ctx context.Context, callSid string, afterSeq int64, n int) ([]*tonepay.TimelineEntry, error) {
 	return many(ctx, r.q, "FindTimeline", sqlrow.ScanTimeline, `SELECT `+sqlrow.TimelineCols+` FROM call_timeline
 		WHERE call_sid = $1 AND seq > $2 ORDER BY seq LIMIT $3`, callSid, afterSeq, limit(n))
@@ -142,4 +157,31 @@ func (s *Store) PruneCalls(ctx context.Context, endedBefore time.Time, n int) (i
 		return 0, wrap(op, err)
 	}
 	return pruned, nil
+}
+
+// renewBatch bounds the SIDs of one renewing statement.
+const renewBatch = 500
+
+// RenewLeases implements tonepay.Store: one UPDATE per batch, each call
+// found by its key. Processes renew only their own calls, so renewers do
+// not wait for each other; the lock one waits for is a step of one of its
+// calls, a few milliseconds.
+func (s *Store) RenewLeases(ctx context.Context, sids []string, until time.Time) ([]string, error) {
+	var renewed []string
+	for len(sids) > 0 {
+		batch := sids[:min(len(sids), renewBatch)]
+		sids = sids[len(batch):]
+		rows, err := s.pool.Query(ctx, `UPDATE calls SET leg_lease = $1
+			WHERE sid = ANY($2) AND status IN ('queued', 'ringing', 'in-progress')
+			RETURNING sid`, sqlrow.Ts(until), batch)
+		if err != nil {
+			return renewed, wrap("RenewLeases", err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return renewed, wrap("RenewLeases", err)
+		}
+		renewed = append(renewed, got...)
+	}
+	return renewed, nil
 }

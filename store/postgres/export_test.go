@@ -6,3 +6,6 @@ const (
 	ClaimCallbacksQuery = claimCallbacks
 	NextCallbackAtQuery = nextCallbackAt
 )
+
+// LapsedQuery is the query FindLapsedLegs runs every few seconds.
+const LapsedQuery = lapsedQuery

@@ -58,7 +58,7 @@ func (t *txn) DeleteAPIKey(ctx context.Context, sid string) error {
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
 	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-		$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`, sqlrow.CallArgs(c)...)
+		$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`, sqlrow.CallArgs(c)...)
 }
 
 func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/tonepay/tonepay"
@@ -42,6 +43,19 @@ func (r reader) FindOrphanLegs(ctx context.Context, n int) ([]*tonepay.Call, err
 		WHERE l.status = 'in-progress' AND l.parent_call_sid != ''
 		AND EXISTS (SELECT 1 FROM calls p WHERE p.sid = l.parent_call_sid AND p.status NOT IN (?, ?, ?))
 		ORDER BY l.date_created, l.sid LIMIT ?`, tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n))
+}
+
+// lapsedQuery finds calls whose lease lapsed; its first three terms are
+// calls_leg_leases's WHERE, word for word, which is what lets SQLite use
+// that partial index (migration 016).
+const lapsedQuery = `SELECT ` + sqlrow.CallCols + ` FROM calls
+	WHERE status IN ('queued', 'ringing', 'in-progress') AND parent_call_sid = '' AND leg != 'simulated'
+	AND leg_lease > 0 AND leg_lease < ?
+	ORDER BY leg_lease, sid LIMIT ?`
+
+// FindLapsedLegs reads calls_leg_leases: the live real calls only.
+func (r reader) FindLapsedLegs(ctx context.Context, before time.Time, n int) ([]*tonepay.Call, error) {
+	return many(ctx, r.q, "FindLapsedLegs", sqlrow.ScanCall, lapsedQuery, sqlrow.Ts(before), limit(n))
 }
 
 func (r reader) FindTimeline(ctx context.Context, callSid string, afterSeq int64, n int) ([]*tonepay.TimelineEntry, error) {
@@ -148,4 +162,50 @@ func (s *Store) PruneCalls(ctx context.Context, endedBefore time.Time, n int) (i
 		return 0, err
 	}
 	return pruned, nil
+}
+
+// renewBatch bounds the SIDs of one renewing statement (SQLite's limit on
+// a statement's parameters is far above it).
+const renewBatch = 500
+
+// RenewLeases implements tonepay.Store: one UPDATE per batch of SIDs, each
+// found by its key. The renewed calls leave the cache, so that FindCall
+// reads their new lease.
+func (s *Store) RenewLeases(ctx context.Context, sids []string, until time.Time) ([]string, error) {
+	const op = "RenewLeases"
+	var renewed []string
+	for len(sids) > 0 {
+		batch := sids[:min(len(sids), renewBatch)]
+		sids = sids[len(batch):]
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, sqlrow.Ts(until))
+		for _, sid := range batch {
+			args = append(args, sid)
+		}
+		var got []string
+		err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+			got = got[:0] // the committer may run fn again
+			rows, err := tx.QueryContext(ctx, `UPDATE calls SET leg_lease = ?
+				WHERE sid IN (?`+strings.Repeat(", ?", len(batch)-1)+`) AND status IN ('queued', 'ringing', 'in-progress')
+				RETURNING sid`, args...)
+			if err != nil {
+				return wrap(op, err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var sid string
+				if err := rows.Scan(&sid); err != nil {
+					return wrap(op, err)
+				}
+				got = append(got, sid)
+			}
+			return wrap(op, rows.Err())
+		})
+		s.cache.calls.drop(batch) // even after an error: the commit may have happened
+		if err != nil {
+			return renewed, err
+		}
+		renewed = append(renewed, got...)
+	}
+	return renewed, nil
 }

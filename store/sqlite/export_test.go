@@ -68,3 +68,6 @@ func (s *Store) QueryPlan(query string, args ...any) (string, error) {
 	}
 	return strings.Join(out, "\n"), rows.Err()
 }
+
+// LapsedQuery is the query FindLapsedLegs runs every few seconds.
+const LapsedQuery = lapsedQuery

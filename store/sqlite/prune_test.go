@@ -23,3 +23,16 @@ func TestPruneUsesIndex(t *testing.T) {
 		t.Errorf("plan %q does not use calls_prunable", detail)
 	}
 }
+
+// TestLapsedLegsUseIndex: the sweeper's look for lapsed leases reads the
+// partial index of live real calls, not the calls table.
+func TestLapsedLegsUseIndex(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "l.db"))
+	plan, err := s.QueryPlan(sqlite.LapsedQuery, 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "calls_leg_leases") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("plan %q: want calls_leg_leases, in its order", plan)
+	}
+}

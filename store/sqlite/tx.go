@@ -66,7 +66,7 @@ func (t *txn) DeleteAPIKey(ctx context.Context, sid string) error {
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
 	t.changed.calls = append(t.changed.calls, c.Sid)
-	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sqlrow.CallArgs(c)...)
 }
 

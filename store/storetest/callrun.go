@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tonepay/tonepay"
 )
 
@@ -363,4 +364,166 @@ func testOrphanLegs(t *testing.T, s tonepay.Store) {
 	if d := diff([]string{tie.Sid, late.Sid}, ids(got)); d != "" {
 		t.Errorf("after one ended (-want +got):\n%s", d)
 	}
+}
+
+// testLapsedLegs: the calls of real legs with no parent, not ended (queued,
+// ringing, in-progress), whose lease is set and before the time asked,
+// earliest lease first (ties by SID), at most limit. A simulated call, a
+// Dial's leg, an ended call, a call with no lease (an older tonepay's) and
+// one whose lease is not yet over are not; a renewed call no longer is.
+func testLapsedLegs(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	call := func(leg tonepay.Leg, status, parent string, lease time.Time) *tonepay.Call {
+		t.Helper()
+		c := newCall(a.Sid, t0)
+		c.Leg, c.Status, c.ParentCallSid, c.LegLease = leg, status, parent, lease
+		if !live(status) {
+			c.EndTime = t0.Add(time.Minute)
+		}
+		update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, c) })
+		return c
+	}
+	stream := call(tonepay.LegStream, tonepay.CallInProgress, "", t0)
+	tie := call(tonepay.LegSIP, tonepay.CallQueued, "", t0) // the same lease, a larger SID
+	later := call(tonepay.LegSIP, tonepay.CallRinging, "", t0.Add(2*time.Second))
+	call(tonepay.LegSimulated, tonepay.CallInProgress, "", t0)             // no real leg
+	call(tonepay.LegSIP, tonepay.CallInProgress, stream.Sid, t0)           // a Dial's leg: it ends with its parent
+	call(tonepay.LegStream, tonepay.CallCompleted, "", t0)                 // ended
+	call(tonepay.LegStream, tonepay.CallInProgress, "", time.Time{})       // no lease: an older tonepay's
+	call(tonepay.LegStream, tonepay.CallInProgress, "", t0.Add(time.Hour)) // renewed, not over
+	tests := []struct {
+		name   string
+		before time.Time
+		limit  int
+		want   []string
+	}{
+		{"earliest lease first, ties by SID", t0.Add(3 * time.Second), 10, []string{stream.Sid, tie.Sid, later.Sid}},
+		{"no limit", t0.Add(3 * time.Second), 0, []string{stream.Sid, tie.Sid, later.Sid}},
+		{"limit", t0.Add(3 * time.Second), 2, []string{stream.Sid, tie.Sid}},
+		{"before, not at", t0.Add(2 * time.Second), 0, []string{stream.Sid, tie.Sid}},
+		{"none lapsed yet", t0, 0, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.FindLapsedLegs(ctx, tt.before, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diff(tt.want, callSids(got)); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+	got, err := s.FindLapsedLegs(ctx, t0.Add(time.Second), 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("one lapsed call: %v %v", got, err)
+	}
+	if d := diff(stream, got[0]); d != "" {
+		t.Errorf("the lapsed call as stored (-want +got):\n%s", d)
+	}
+	// Inside a transaction too (the Reader's).
+	update(t, s, func(tx tonepay.Tx) error {
+		got, err := tx.FindLapsedLegs(ctx, t0.Add(time.Second), 0)
+		if d := diff([]string{stream.Sid, tie.Sid}, callSids(got)); err == nil && d != "" {
+			t.Errorf("in a transaction (-want +got):\n%s", d)
+		}
+		return err
+	})
+
+	if _, err := s.RenewLeases(ctx, []string{stream.Sid}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	tie.Status, tie.EndTime = tonepay.CallCanceled, t0.Add(time.Second)
+	update(t, s, func(tx tonepay.Tx) error { return tx.UpdateCall(ctx, tie) })
+	got, err = s.FindLapsedLegs(ctx, t0.Add(3*time.Second), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]string{later.Sid}, callSids(got)); d != "" {
+		t.Errorf("after one was renewed and one ended (-want +got):\n%s", d)
+	}
+}
+
+// testRenewLeases: RenewLeases sets the lease of the calls given that have
+// not ended, any leg, and returns those; an ended or unknown call is left
+// out, and nothing else of a call changes. Reads after it see the new
+// lease (a store's cache included). Many SIDs at once are all renewed.
+func testRenewLeases(t *testing.T, s tonepay.Store) {
+	a := MustAccount(t, s, "", t0)
+	call := func(leg tonepay.Leg, status string) *tonepay.Call {
+		t.Helper()
+		c := newCall(a.Sid, t0)
+		c.Leg, c.Status, c.LegLease = leg, status, t0.Add(30*time.Second)
+		update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, c) })
+		return c
+	}
+	up := call(tonepay.LegStream, tonepay.CallInProgress)
+	ringing := call(tonepay.LegSIP, tonepay.CallRinging)
+	queued := call(tonepay.LegSIP, tonepay.CallQueued)
+	ended := call(tonepay.LegStream, tonepay.CallCompleted)
+	sim := call(tonepay.LegSimulated, tonepay.CallInProgress)
+	if _, err := s.FindCall(ctx, up.Sid); err != nil { // read once: a store may cache it
+		t.Fatal(err)
+	}
+	until := t0.Add(40 * time.Second)
+	got, err := s.RenewLeases(ctx, []string{up.Sid, ringing.Sid, queued.Sid, ended.Sid, sid("CA"), sim.Sid}, until)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]string{up.Sid, ringing.Sid, queued.Sid, sim.Sid}, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); d != "" {
+		t.Errorf("renewed (-want +got):\n%s", d)
+	}
+	for _, c := range []*tonepay.Call{up, ringing, queued, sim} {
+		want := *c
+		want.LegLease = until
+		got, err := s.FindCall(ctx, c.Sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(&want, got); d != "" {
+			t.Errorf("%s call after RenewLeases (-want +got):\n%s", c.Status, d)
+		}
+	}
+	if got, err := s.FindCall(ctx, ended.Sid); err != nil || !got.LegLease.Equal(ended.LegLease) {
+		t.Errorf("the ended call's lease: %v %v, want %v", got, err, ended.LegLease)
+	}
+	if got, err := s.RenewLeases(ctx, nil, until); err != nil || len(got) != 0 {
+		t.Errorf("RenewLeases of none = %v, %v", got, err)
+	}
+
+	// More SIDs than a statement may take at once.
+	var many []string
+	update(t, s, func(tx tonepay.Tx) error {
+		for range 1200 {
+			c := newCall(a.Sid, t0)
+			c.Leg = tonepay.LegSIP
+			if err := tx.CreateCall(ctx, c); err != nil {
+				return err
+			}
+			many = append(many, c.Sid)
+		}
+		return nil
+	})
+	if got, err := s.RenewLeases(ctx, many, until); err != nil || len(got) != len(many) {
+		t.Fatalf("RenewLeases of %d calls renewed %d, %v", len(many), len(got), err)
+	}
+	lapsed, err := s.FindLapsedLegs(ctx, until.Add(time.Nanosecond), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lapsed) != len(many)+3 { // and up, ringing, queued (sim is simulated)
+		t.Errorf("%d calls with the new lease, want %d", len(lapsed), len(many)+3)
+	}
+}
+
+func live(status string) bool {
+	return status == tonepay.CallQueued || status == tonepay.CallRinging || status == tonepay.CallInProgress
+}
+
+func callSids(cs []*tonepay.Call) []string {
+	out := []string{}
+	for _, c := range cs {
+		out = append(out, c.Sid)
+	}
+	return out
 }

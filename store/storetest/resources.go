@@ -222,6 +222,7 @@ func testCalls(t *testing.T, s tonepay.Store) {
 	sneaky.FallbackURL, sneaky.FallbackMethod, sneaky.Timeout, sneaky.SendDigits = "https://elsewhere/", "POST", 5, "9"
 	sneaky.StatusCallbackEvents = []string{tonepay.EventRinging}
 	sneaky.PhoneNumberSid, sneaky.ForwardedFrom = sid("PN"), "+15550009999"
+	sneaky.LegLease = t0.Add(time.Hour) // RenewLeases', not UpdateCall's
 	update(t, s, func(tx tonepay.Tx) error { return tx.UpdateCall(ctx, &sneaky) })
 	got, err = s.FindCall(ctx, c.Sid)
 	if err != nil {
@@ -260,6 +261,9 @@ func testCalls(t *testing.T, s tonepay.Store) {
 	for _, leg := range []tonepay.Leg{tonepay.LegStream, tonepay.LegSIP, ""} {
 		c := newCall(a.Sid, t0)
 		c.Leg = leg
+		if leg.Real() {
+			c.LegLease = t0.Add(30 * time.Second) // to the nanosecond, as every time
+		}
 		update(t, s, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, c) })
 		if got, err = s.FindCall(ctx, c.Sid); err != nil {
 			t.Fatal(err)

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"NotFound", testNotFound},
 		{"Tenant", testTenant},
 		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"OrphanLegs", testOrphanLegs}, {"Timeline", testTimeline}, {"CallRunRace", testCallRunRace},
+		{"LapsedLegs", testLapsedLegs}, {"RenewLeases", testRenewLeases},
 		{"PruneCalls", testPruneCalls},
 	}
 	for _, tt := range tests {

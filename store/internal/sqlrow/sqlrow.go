@@ -75,20 +75,20 @@ func ScanAPIKey(s Scanner) (*tonepay.APIKey, error) {
 // CallCols are the columns ScanCall reads.
 const CallCols = `sid, account_sid, to_number, from_number, url, status, direction, start_time, end_time, date_created, date_updated,
 	method, twiml, fallback_url, fallback_method, status_callback, status_callback_method, status_callback_events, timeout, send_digits, parent_call_sid,
-	phone_number_sid, forwarded_from, leg`
+	phone_number_sid, forwarded_from, leg, leg_lease`
 
 // ScanCall reads one row.
 func ScanCall(s Scanner) (*tonepay.Call, error) {
 	var c tonepay.Call
-	var start, end, created, updated int64
+	var start, end, created, updated, lease int64
 	var events, leg string
 	if err := s.Scan(&c.Sid, &c.AccountSid, &c.To, &c.From, &c.URL, &c.Status, &c.Direction, &start, &end, &created, &updated,
 		&c.Method, &c.Twiml, &c.FallbackURL, &c.FallbackMethod, &c.StatusCallback, &c.StatusCallbackMethod, &events, &c.Timeout, &c.SendDigits, &c.ParentCallSid,
-		&c.PhoneNumberSid, &c.ForwardedFrom, &leg); err != nil {
+		&c.PhoneNumberSid, &c.ForwardedFrom, &leg, &lease); err != nil {
 		return nil, err
 	}
 	c.Leg = tonepay.Leg(leg)
-	c.StartTime, c.EndTime, c.DateCreated, c.DateUpdated = Tm(start), Tm(end), Tm(created), Tm(updated)
+	c.StartTime, c.EndTime, c.DateCreated, c.DateUpdated, c.LegLease = Tm(start), Tm(end), Tm(created), Tm(updated), Tm(lease)
 	if events != "" { // none asked for reads back as nil, as it was written
 		c.StatusCallbackEvents = strings.Fields(events)
 	}
@@ -99,7 +99,7 @@ func ScanCall(s Scanner) (*tonepay.Call, error) {
 func CallArgs(c *tonepay.Call) []any {
 	return []any{c.Sid, c.AccountSid, c.To, c.From, c.URL, c.Status, c.Direction, Ts(c.StartTime), Ts(c.EndTime), Ts(c.DateCreated), Ts(c.DateUpdated),
 		c.Method, c.Twiml, c.FallbackURL, c.FallbackMethod, c.StatusCallback, c.StatusCallbackMethod, strings.Join(c.StatusCallbackEvents, " "), c.Timeout, c.SendDigits, c.ParentCallSid,
-		c.PhoneNumberSid, c.ForwardedFrom, string(c.Leg)}
+		c.PhoneNumberSid, c.ForwardedFrom, string(c.Leg), Ts(c.LegLease)}
 }
 
 // CallUpdateArgs are the values an UpdateCall saves, then the sid.
