@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,14 +40,15 @@ type agent struct {
 	conn   *net.UDPConn
 	out    *rtpOut // what the agent hears
 
-	mu     sync.Mutex
-	dlg    *sipgo.DialogClientSession
-	remote netip.AddrPort
-	codec  string
-	pt     uint8
-	te     int // the agent's telephone-event payload type; -1 none
-	up     bool
-	ended  bool
+	mu      sync.Mutex
+	dlg     *sipgo.DialogClientSession
+	remote  netip.AddrPort
+	codec   string
+	pt      uint8
+	te      int // the agent's telephone-event payload type; -1 none
+	up      bool
+	ended   bool
+	waiting bool // its INVITE awaits a final answer (WaitAnswer)
 
 	// Agent-bound state, the caller's reader's alone.
 	sup     *dtmf.Suppressor
@@ -113,6 +115,12 @@ func (c *call) dial(d tonepay.LegDial) {
 		s.report(d, tonepay.CallFailed)
 		return
 	}
+	if !c.mayDial(to) {
+		s.log().Warn("SIP: a <Dial><Sip> refused: its host is neither the trunk's agent's nor in the trunk's networks", "call", c.sid, "host", to.Host)
+		c.warn("sip-dial", "<Dial><Sip> to "+to.Host+" refused: tonepay calls only the trunk's agent's host and addresses in the trunk's networks")
+		s.report(d, tonepay.CallFailed)
+		return
+	}
 	conn, err := s.rtpSocket()
 	if err != nil {
 		s.log().Error("SIP: no free RTP port to dial", "call", c.sid, "err", err)
@@ -154,7 +162,7 @@ func (c *call) dial(d tonepay.LegDial) {
 		return
 	}
 	a.mu.Lock()
-	a.dlg = dlg
+	a.dlg, a.waiting = dlg, true
 	a.mu.Unlock()
 	s.mu.Lock()
 	s.agentByID[dlg.InviteRequest.CallID().Value()] = a
@@ -165,6 +173,17 @@ func (c *call) dial(d tonepay.LegDial) {
 		}
 		return nil
 	}})
+	a.mu.Lock()
+	a.waiting = false
+	a.mu.Unlock()
+	if err == nil && ctx.Err() != nil {
+		// It answered as it was dropped: acknowledged, then hung up.
+		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = dlg.Ack(actx)
+		cancel()
+		a.end("dropped as it answered", true)
+		return
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			a.end("canceled", false) // dropped, or the caller left
@@ -216,6 +235,29 @@ func (c *call) dial(d tonepay.LegDial) {
 	s.log().Debug("SIP: bridged", "call", c.sid, "leg", d.LegSid, "codec", codec)
 }
 
+// mayDial reports whether a <Dial><Sip> may call to: its host is the
+// trunk's agent's, or each of its addresses is in the trunk's networks
+// (the PBX's side). An app's TwiML cannot make tonepay's SIP reach any
+// other host, as the callback policy keeps its HTTP from other networks.
+func (c *call) mayDial(to siplib.Uri) bool {
+	var agent siplib.Uri
+	if c.trunk.Agent != "" && siplib.ParseUri(c.trunk.Agent, &agent) == nil && strings.EqualFold(agent.Host, to.Host) {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", strings.Trim(to.Host, "[]"))
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		if !slices.ContainsFunc(c.trunk.Networks, func(n netip.Prefix) bool { return n.Contains(ip.Unmap()) }) {
+			return false
+		}
+	}
+	return true
+}
+
 // fail ends a far end that never answered, and says so.
 func (a *agent) fail(status string) {
 	a.end("not answered", false)
@@ -253,10 +295,17 @@ func (a *agent) end(why string, bye bool) {
 		a.mu.Unlock()
 		return
 	}
+	if a.waiting {
+		// Its INVITE is pending: WaitAnswer sends the CANCEL, and the dial
+		// ends the leg once that is through.
+		a.mu.Unlock()
+		a.cancel()
+		return
+	}
 	a.ended = true
 	up, dlg := a.up, a.dlg
 	a.mu.Unlock()
-	a.cancel() // a pending WaitAnswer sends its CANCEL
+	a.cancel()
 	s := a.c.s
 	if dlg != nil && (up || bye) && dlg.LoadState() == siplib.DialogStateConfirmed {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

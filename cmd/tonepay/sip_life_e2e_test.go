@@ -229,3 +229,33 @@ func TestSIPOverTCP(t *testing.T) {
 	}
 	agentPaymentOn(t, ss, ss.sipCall(t), c.events)
 }
+
+// TestSIPDialSipElsewhereRefused: an app's <Dial><Sip> to a host that is
+// neither the trunk's agent's nor in the trunk's networks is not called:
+// the Dial fails and the timeline says why.
+func TestSIPDialSipElsewhereRefused(t *testing.T) {
+	ss := startSIPServer(t, []string{"127.0.0.0/8"}, nil)
+	app := newVoiceApp(t, ss.token, map[string]string{
+		"/voice":  `<Response><Dial action="/dialed"><Sip>sip:agent@192.0.2.10:5060</Sip></Dial></Response>`,
+		"/dialed": `<Response><Hangup/></Response>`,
+	})
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/voice"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dialSIP(t, ss, "+15005550007", "0 101"); err != nil {
+		t.Fatal(err)
+	}
+	call := ss.sipCall(t)
+	waitFor(t, 10*time.Second, "the Dial's action with failed", func() bool {
+		for _, r := range app.requests() {
+			if r.Path == "/dialed" && r.Params.Get("CallSid") == call {
+				return r.Params.Get("DialCallStatus") == "failed"
+			}
+		}
+		return false
+	})
+	if !strings.Contains(ss.logs.String(), "a <Dial><Sip> refused") {
+		t.Error("no log line for the refused dial")
+	}
+}
