@@ -221,16 +221,17 @@ func (c *call) dial(d tonepay.LegDial) {
 	a.mu.Lock()
 	a.codec, a.pt, a.te, a.remote = codec, pt, o.te, o.rtp
 	a.mu.Unlock()
-	// A caller not yet answered (a trunk call bridged to its agent) is
-	// answered now, before the bridge is reported up.
+	// The relay runs before a caller not yet answered (a trunk call bridged
+	// to its agent) is answered, so that its first packet is relayed; the
+	// bridge is reported up once the caller is.
+	a.mu.Lock()
+	a.up = true
+	a.mu.Unlock()
+	go a.read()
 	if err := c.pickUp(); err != nil {
 		a.end("the caller could not be answered", true)
 		return
 	}
-	go a.read()
-	a.mu.Lock()
-	a.up = true
-	a.mu.Unlock()
 	s.report(d, tonepay.CallInProgress)
 	s.log().Debug("SIP: bridged", "call", c.sid, "leg", d.LegSid, "codec", codec)
 }

@@ -183,13 +183,17 @@ func (c *call) end(why string, bye bool) {
 				s.log().Error("SIP: ending its call", "call", c.sid, "err", err)
 			}
 		}
-		if !answered && c.pickup == nil {
+		switch {
+		case !answered && c.pickup != nil:
+			// A bridge's caller gets its final answer in its INVITE's
+			// handler, which is waiting for this end.
+		case !answered:
 			code := int(c.failCode.Load())
 			if code < 400 {
 				code = 480
 			}
 			_ = c.dlg.Respond(code, reasons[code], nil) // refused by sipgo after a CANCEL (487 sent)
-		} else if bye {
+		case bye:
 			if err := c.dlg.Bye(ctx); err != nil {
 				s.log().Debug("SIP: BYE", "call", c.sid, "err", err)
 			}

@@ -312,7 +312,17 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 		// Bridged to the agent: answered when the agent answers (agent.go),
 		// here, since sipgo ends the INVITE's transaction when this
 		// handler returns; a CANCEL from the caller ends the call.
+		// tx.Done comes only once the 487 is acknowledged and timer I has
+		// run (5 s on UDP): OnCancel tells the CANCEL itself.
+		canceled := make(chan struct{})
+		var once sync.Once
+		if !tx.OnCancel(func(*siplib.Request) { once.Do(func() { close(canceled) }) }) {
+			once.Do(func() { close(canceled) })
+		}
 		select {
+		case <-canceled:
+			s.log().Info("SIP call canceled by the caller before the agent answered (487)", "call", c.sid)
+			c.end("canceled", false)
 		case <-c.pickup:
 			err := c.answer()
 			c.picked <- err
@@ -320,8 +330,7 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 				c.end("not answered: "+err.Error(), false)
 			}
 		case <-tx.Done():
-			s.log().Info("SIP call canceled by the caller before the agent answered (487)", "call", c.sid)
-			c.end("canceled", false)
+			c.end("its INVITE's transaction ended", false)
 		case <-c.ctx.Done():
 			code := int(c.failCode.Load())
 			if code < 400 {

@@ -85,9 +85,14 @@ func startSIPAgent(t *testing.T) *sipAgent {
 			return
 		}
 		if a.ring != nil {
+			canceled := make(chan struct{})
+			var once sync.Once
+			if !tx.OnCancel(func(*siplib.Request) { once.Do(func() { close(canceled) }) }) {
+				once.Do(func() { close(canceled) })
+			}
 			select {
 			case <-a.ring:
-			case <-tx.Done():
+			case <-canceled:
 				a.mu.Lock()
 				a.cancels++
 				a.mu.Unlock()
