@@ -274,6 +274,9 @@ func TestSIPBridge(t *testing.T) {
 			// Outside a session: DTMF passes through.
 			press("12")
 			want("before the session", "12")
+			// The call has them too before the session opens (a key handled
+			// late would be one the session drops).
+			waitFor(t, 10*time.Second, "the call's 2 keys", func() bool { return timelineKeys(t, ss, call) == 2 })
 			// During one: nothing reaches the agent.
 			agentPaymentOn(t, ss, call, press)
 			ev, k := ag.heard()
