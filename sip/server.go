@@ -78,6 +78,31 @@ type Server struct {
 	unknown    legaudio.LogLimit // 481s
 }
 
+// sipgoLog is what tonepay's log shows of sipgo's: its errors as they are,
+// the rest at debug (its warnings are its own bookkeeping: a connection's
+// reference count, a retransmission). sipgoDefault sets it, once per
+// process, for the lines sipgo logs outside any user agent.
+type sipgoLog struct{ h slog.Handler }
+
+var sipgoDefault sync.Once
+
+func (l sipgoLog) Enabled(ctx context.Context, v slog.Level) bool {
+	if v >= slog.LevelError {
+		return l.h.Enabled(ctx, v)
+	}
+	return l.h.Enabled(ctx, slog.LevelDebug)
+}
+
+func (l sipgoLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelError {
+		r.Level = slog.LevelDebug
+	}
+	return l.h.Handle(ctx, r)
+}
+
+func (l sipgoLog) WithAttrs(as []slog.Attr) slog.Handler { return sipgoLog{l.h.WithAttrs(as)} }
+func (l sipgoLog) WithGroup(g string) slog.Handler       { return sipgoLog{l.h.WithGroup(g)} }
+
 // ParsePorts reads an RTP port range "lo-hi".
 func ParsePorts(s string) (lo, hi int, err error) {
 	a, b, ok := strings.Cut(s, "-")
@@ -131,10 +156,14 @@ func (s *Server) Listen(addr string) error {
 	}
 	ap := s.udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	s.ip = ap.Addr().Unmap()
-	if s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("tonepay")); err != nil {
+	quiet := slog.New(sipgoLog{s.log().Handler()})
+	sipgoDefault.Do(func() { siplib.SetDefaultLogger(quiet) })
+	if s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("tonepay"),
+		sipgo.WithUserAgentTransportLayerOptions(siplib.WithTransportLayerLogger(quiet)),
+		sipgo.WithUserAgentTransactionLayerOptions(siplib.WithTransactionLayerLogger(quiet))); err != nil {
 		return err
 	}
-	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(s.log())); err != nil {
+	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(quiet)); err != nil {
 		return err
 	}
 	host := s.ip.String()
