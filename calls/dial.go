@@ -57,16 +57,7 @@ func (svc *Service) DialStatus(ctx context.Context, accountSid, legSid, status s
 		} else if err := svc.endCall(ctx, tx, w, leg, nil, status, now); err != nil {
 			return err
 		}
-		parent, err := tx.FindCall(ctx, leg.ParentCallSid)
-		if err != nil {
-			return err
-		}
-		run, st, err := loadRun(ctx, tx, parent.Sid)
-		if err != nil || run == nil || st.Child != leg.Sid {
-			return err // the parent has moved on already
-		}
-		out := svc.Voice.Step(st, voice.Input{Kind: voice.FarEndStatus, DialStatus: status}, now)
-		return svc.saveRun(ctx, tx, w, parent, run, st, out, out.Timeline, now)
+		return svc.tellParent(ctx, tx, w, leg, voice.Input{Kind: voice.FarEndStatus, DialStatus: status}, now)
 	})
 	svc.settle(w.Steps)
 	return err

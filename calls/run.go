@@ -262,6 +262,12 @@ func (svc *Service) endCall(ctx context.Context, tx tonepay.Tx, w *txn.Work, cal
 
 // farEndLeft tells leg's parent that its Dial's far end hung up.
 func (svc *Service) farEndLeft(ctx context.Context, tx tonepay.Tx, w *txn.Work, leg *tonepay.Call, now time.Time) error {
+	return svc.tellParent(ctx, tx, w, leg, voice.Input{Kind: voice.FarEndHangUp}, now)
+}
+
+// tellParent steps leg's parent with in, what its Dial's far end did,
+// unless the parent has moved on from that Dial.
+func (svc *Service) tellParent(ctx context.Context, tx tonepay.Tx, w *txn.Work, leg *tonepay.Call, in voice.Input, now time.Time) error {
 	parent, err := tx.FindCall(ctx, leg.ParentCallSid)
 	if err != nil {
 		return err
@@ -270,7 +276,7 @@ func (svc *Service) farEndLeft(ctx context.Context, tx tonepay.Tx, w *txn.Work, 
 	if err != nil || run == nil || st.Child != leg.Sid {
 		return err // the parent has moved on already
 	}
-	out := svc.Voice.Step(st, voice.Input{Kind: voice.FarEndHangUp}, now)
+	out := svc.Voice.Step(st, in, now)
 	return svc.saveRun(ctx, tx, w, parent, run, st, out, out.Timeline, now)
 }
 

@@ -391,10 +391,7 @@ func TestSIPDialSipFromApp(t *testing.T) {
 		"/voice":  fmt.Sprintf(`<Response><Dial action="/dialed" timeout="10"><Sip>%s</Sip></Dial></Response>`, ag.uri),
 		"/dialed": `<Response><Hangup/></Response>`,
 	})
-	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
-	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/voice"))); err != nil {
-		t.Fatal(err)
-	}
+	ss.number(t, "+15005550007", app.url("/voice"))
 	if _, err := dialSIP(t, ss, "+15005550007", "0 101"); err != nil {
 		t.Fatal(err)
 	}
@@ -417,18 +414,8 @@ func TestSIPDialSipFromApp(t *testing.T) {
 	if err := dlg.Bye(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the Dial's action", func() bool {
-		for _, r := range app.requests() {
-			if r.Path == "/dialed" && r.Params.Get("CallSid") == call {
-				return true
-			}
-		}
-		return false
-	})
-	for _, r := range app.requests() {
-		if r.Path == "/dialed" && (r.Params.Get("DialCallStatus") != "completed" || r.Params.Get("DialCallSid") != *legs[0].Sid) {
-			t.Errorf("Dial action %v", r.Params)
-		}
+	if r := waitRequest(t, app, "/dialed", call, 10*time.Second); r.Params.Get("DialCallStatus") != "completed" || r.Params.Get("DialCallSid") != *legs[0].Sid {
+		t.Errorf("Dial action %v", r.Params)
 	}
 	app.checkSigned()
 }

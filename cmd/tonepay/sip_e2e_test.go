@@ -398,10 +398,7 @@ func TestSIPByeHangsUp(t *testing.T) {
 func TestSIPPayIVR(t *testing.T) {
 	ss := startSIPServer(t, []string{"127.0.0.0/8"}, nil)
 	app := payApp(t, ss.token, `<Pay chargeAmount="10.00" postalCode="false" action="/paid" statusCallback="/pay-status"/>`)
-	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
-	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/pay"))); err != nil {
-		t.Fatal(err)
-	}
+	ss.number(t, "+15005550007", app.url("/pay"))
 	c, err := dialSIP(t, ss, "+15005550007", "0 101")
 	if err != nil {
 		t.Fatal(err)
@@ -411,17 +408,37 @@ func TestSIPPayIVR(t *testing.T) {
 	if err := c.events("4242424242424242#1230123"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the <Pay> action", func() bool {
-		for _, r := range app.requests() {
-			if r.Path == "/paid" && r.Params.Get("CallSid") == call {
-				return true
-			}
-		}
-		return false
-	})
+	waitRequest(t, app, "/paid", call, 20*time.Second)
 	if r := actionOf(t, app, call); r.Params.Get("Result") != "success" || r.Params.Get("Direction") != "inbound" {
 		t.Errorf("action %v", r.Params)
 	}
 	app.checkSigned()
 	ss.waitStatus(call, tonepay.CallCompleted, 10*time.Second) // /paid hangs up: tonepay sends BYE
+}
+
+// number gives the account the IncomingPhoneNumber phone, whose VoiceUrl
+// runs on the calls a trunk sends it.
+func (ss *streamServer) number(t *testing.T, phone, voiceURL string) {
+	t.Helper()
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber(phone).SetVoiceUrl(voiceURL)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitRequest waits up to d for the app's first request on path about
+// call, and returns it.
+func waitRequest(t *testing.T, app *voiceApp, path, call string, d time.Duration) appRequest {
+	t.Helper()
+	var got appRequest
+	waitFor(t, d, "the app's "+path, func() bool {
+		for _, r := range app.requests() {
+			if r.Path == path && r.Params.Get("CallSid") == call {
+				got = r
+				return true
+			}
+		}
+		return false
+	})
+	return got
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/dtmf"
-	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // A SIP call's life (DESIGN §11): no RTP for the timeout ends it, unless
@@ -124,10 +123,7 @@ func TestSIPCallerHearsTheTwiML(t *testing.T) {
 	ss := startSIPServer(t, []string{"127.0.0.0/8"}, []string{"PCMA"})
 	wav := serveWAV(t, 8000) // one second of a 440 Hz tone
 	app := newVoiceApp(t, ss.token, map[string]string{"/voice": `<Response><Play>` + wav + `</Play><Pause length="5"/></Response>`})
-	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
-	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/voice"))); err != nil {
-		t.Fatal(err)
-	}
+	ss.number(t, "+15005550007", app.url("/voice"))
 	c, err := dialSIP(t, ss, "+15005550007", "8")
 	if err != nil {
 		t.Fatal(err)
@@ -162,23 +158,15 @@ func TestSIPDialNoAnswer(t *testing.T) {
 		"/voice":  fmt.Sprintf(`<Response><Dial action="/dialed" timeout="1"><Sip>%s</Sip></Dial></Response>`, ag.uri),
 		"/dialed": `<Response><Hangup/></Response>`,
 	})
-	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
-	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/voice"))); err != nil {
-		t.Fatal(err)
-	}
+	ss.number(t, "+15005550007", app.url("/voice"))
 	if _, err := dialSIP(t, ss, "+15005550007", "0 101"); err != nil {
 		t.Fatal(err)
 	}
 	call := ss.sipCall(t)
 	waitFor(t, 10*time.Second, "the agent's CANCEL", func() bool { _, _, c := ag.counts(); return c == 1 })
-	waitFor(t, 10*time.Second, "the Dial's action", func() bool {
-		for _, r := range app.requests() {
-			if r.Path == "/dialed" && r.Params.Get("CallSid") == call {
-				return r.Params.Get("DialCallStatus") == "no-answer"
-			}
-		}
-		return false
-	})
+	if r := waitRequest(t, app, "/dialed", call, 10*time.Second); r.Params.Get("DialCallStatus") != "no-answer" {
+		t.Errorf("Dial action %v, want DialCallStatus=no-answer", r.Params)
+	}
 	ss.waitStatus(call, tonepay.CallCompleted, 10*time.Second)
 	if legs := ss.children(t, call); len(legs) != 1 || *legs[0].Status != tonepay.CallNoAnswer {
 		t.Errorf("the Dial's leg: %+v", legs)
@@ -239,22 +227,14 @@ func TestSIPDialSipElsewhereRefused(t *testing.T) {
 		"/voice":  `<Response><Dial action="/dialed"><Sip>sip:agent@192.0.2.10:5060</Sip></Dial></Response>`,
 		"/dialed": `<Response><Hangup/></Response>`,
 	})
-	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
-	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/voice"))); err != nil {
-		t.Fatal(err)
-	}
+	ss.number(t, "+15005550007", app.url("/voice"))
 	if _, err := dialSIP(t, ss, "+15005550007", "0 101"); err != nil {
 		t.Fatal(err)
 	}
 	call := ss.sipCall(t)
-	waitFor(t, 10*time.Second, "the Dial's action with failed", func() bool {
-		for _, r := range app.requests() {
-			if r.Path == "/dialed" && r.Params.Get("CallSid") == call {
-				return r.Params.Get("DialCallStatus") == "failed"
-			}
-		}
-		return false
-	})
+	if r := waitRequest(t, app, "/dialed", call, 10*time.Second); r.Params.Get("DialCallStatus") != "failed" {
+		t.Errorf("Dial action %v, want DialCallStatus=failed", r.Params)
+	}
 	if !strings.Contains(ss.logs.String(), "a <Dial><Sip> refused") {
 		t.Error("no log line for the refused dial")
 	}

@@ -304,24 +304,14 @@ func TestSIPpAgentPayment(t *testing.T) {
 func TestSIPpPayIVR(t *testing.T) {
 	ss := startSIPServer(t, []string{"127.0.0.0/8"}, nil)
 	app := payApp(t, ss.token, `<Pay chargeAmount="10.00" postalCode="false" action="/paid" statusCallback="/pay-status"/>`)
-	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
-	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/pay"))); err != nil {
-		t.Fatal(err)
-	}
+	ss.number(t, "+15005550007", app.url("/pay"))
 	sp := startSIPp(t, ss, "pay.xml", "+15005550007", nil)
 	sp.step("answered", 20*time.Second)
 	call := ss.sipCall(t)
 	waitFor(t, 15*time.Second, "<Pay> asking for the card", func() bool { return len(statusFor(app, call)) > 0 })
 	sp.next()
 	sp.step("typed", 30*time.Second)
-	waitFor(t, 20*time.Second, "the <Pay> action", func() bool {
-		for _, r := range app.requests() {
-			if r.Path == "/paid" && r.Params.Get("CallSid") == call {
-				return true
-			}
-		}
-		return false
-	})
+	waitRequest(t, app, "/paid", call, 20*time.Second)
 	a := actionOf(t, app, call)
 	if a.Params.Get("Result") != "success" || a.Params.Get("PaymentCardNumber") != "xxxxxxxxxxxx4242" ||
 		a.Params.Get("PaymentCardType") != "visa" || a.Params.Get("Direction") != "inbound" {
