@@ -52,7 +52,6 @@ type agent struct {
 
 	// Agent-bound state, the caller's reader's alone.
 	sup     *dtmf.Suppressor
-	pcm     []int16
 	payload []byte
 	audioTS tsMap
 	evTS    uint32 // the caller's current event, by timestamp
