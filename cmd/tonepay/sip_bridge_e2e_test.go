@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/dtmf"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
@@ -436,4 +438,36 @@ func (ss *streamServer) children(t *testing.T, call string) []api.ApiV2010Call {
 		t.Fatal(err)
 	}
 	return page.Calls
+}
+
+// TestSIPBridgeOtherAccount: another account (a subaccount is a tenant of
+// its own) cannot see the bridged call or open a payment on it, and the
+// Digits API does not type for a real caller.
+func TestSIPBridgeOtherAccount(t *testing.T) {
+	ag := startSIPAgent(t)
+	ss := bridgeServer(t, ag)
+	if _, err := dialSIP(t, ss, "+15005550006", "0 101"); err != nil {
+		t.Fatal(err)
+	}
+	call := ss.sipCall(t)
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	sub, err := tw.CreateAccount((&api.CreateAccountParams{}).SetFriendlyName("other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := newTwilio(t, ss.URL, *sub.Sid, *sub.AuthToken, *sub.Sid, nil)
+	if _, err := other.FetchCall(call, nil); err == nil {
+		t.Error("another account fetched the SIP call")
+	} else if code, status := twilioCode(t, err); code != 20404 || status != 404 {
+		t.Errorf("another account's fetch: %d %d, want 20404", code, status)
+	}
+	if _, err := other.CreatePayments(call, (&api.CreatePaymentsParams{}).SetIdempotencyKey("k").SetStatusCallback("https://example.com/cb")); err == nil {
+		t.Error("another account opened a payment on the SIP call")
+	} else if code, _ := twilioCode(t, err); code != 20404 {
+		t.Errorf("another account's payment: %d, want 20404", code)
+	}
+	var ce *client.Error
+	if _, err := ss.client().Press(context.Background(), call, "4"); !errors.As(err, &ce) || ce.Code != tonepay.CodeInvalidParameter {
+		t.Errorf("Digits on a SIP call: %v, want 64020", err)
+	}
 }
