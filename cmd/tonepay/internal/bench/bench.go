@@ -64,7 +64,34 @@ type benchResult struct {
 	StreamKeyP50MS       float64            `json:"stream_key_callback_p50_ms"` // a key's first tone frame -> its partial-result callback
 	StreamKeyP99MS       float64            `json:"stream_key_callback_p99_ms"`
 	StreamKeys           int                `json:"stream_keys"`
-	StreamTyping         int                `json:"stream_typing"` // callers pressing keys at once, among the streams
+	StreamTyping         int                `json:"stream_typing"`         // callers pressing keys at once, among the streams
+	SIPCalls             int                `json:"sip_calls"`             // SIP calls bridged to the agent at once
+	SIPSetupPerS         float64            `json:"sip_setup_calls_per_s"` // caller INVITE -> agent answered -> caller answered
+	SIPSeconds           float64            `json:"sip_cpu_window_s"`      // the window of every call relaying, nobody typing
+	SIPCPUPercent        float64            `json:"sip_cpu_percent"`       // the server's CPU in that window, of one core
+	SIPCPUPerCallMS      float64            `json:"sip_cpu_ms_per_s"`      // CPU ms per bridged call per second of audio
+	SIPBenchCPUPercent   float64            `json:"sip_bench_cpu_percent"` // the bench's own (callers, agent) in that window
+	SIPToAgentP50MS      float64            `json:"sip_to_agent_p50_ms"`   // packet written by the caller -> its relay at the agent
+	SIPToAgentP99MS      float64            `json:"sip_to_agent_p99_ms"`
+	SIPToAgentMaxMS      float64            `json:"sip_to_agent_max_ms"`
+	SIPToAgentSent       int                `json:"sip_to_agent_sent"`
+	SIPToAgentLost       int                `json:"sip_to_agent_lost"`
+	SIPToCallerP50MS     float64            `json:"sip_to_caller_p50_ms"` // packet written by the agent -> its relay at the caller
+	SIPToCallerP99MS     float64            `json:"sip_to_caller_p99_ms"`
+	SIPToCallerMaxMS     float64            `json:"sip_to_caller_max_ms"`
+	SIPToCallerSent      int                `json:"sip_to_caller_sent"`
+	SIPToCallerLost      int                `json:"sip_to_caller_lost"`
+	SIPUnplaced          int                `json:"sip_unplaced"`            // relays not matched to a packet (duplicates, off the timestamp grid)
+	SIPWriteErrors       int                `json:"sip_write_errors"`        // the bench's own sends that failed
+	SIPKernelStamps      bool               `json:"sip_kernel_stamps"`       // arrivals stamped by the kernel (else by the bench's reader)
+	SIPKeyP50MS          float64            `json:"sip_key_callback_p50_ms"` // a key's first RFC 4733 end packet -> its partial-result callback
+	SIPKeyP99MS          float64            `json:"sip_key_callback_p99_ms"`
+	SIPKeys              int                `json:"sip_keys"`
+	SIPKeysMissed        int                `json:"sip_keys_missed"` // keys with no partial-result callback within 10 s
+	SIPUDPDrops          int                `json:"sip_udp_drops"`   // the machine's UDP receive-buffer drops during the measure (-1: unknown)
+	SIPTyping            int                `json:"sip_typing"`
+	SIPAgentEvents       int                `json:"sip_agent_events"` // RFC 4733 packets that reached the agent (callers type only in sessions): must be 0
+	SIPAgentTones        int                `json:"sip_agent_tones"`  // keys a detector found in the typing calls' audio at the agent: must be 0
 	BytesPerSession      float64            `json:"bytes_per_session"`
 	Sessions             int                `json:"sessions_open"`
 	Machine              map[string]string  `json:"machine"`
@@ -79,29 +106,65 @@ type levelResult struct {
 	P99MS       float64 `json:"p99_ms"`
 }
 
+// options are `tonepay bench`'s flags.
+type options struct {
+	asJSON                                                 bool
+	requests, flows, calls, sessions, voiceCalls, payFlows int
+	streams, typing                                        int
+	sipCalls, sipTyping                                    int
+	duration                                               time.Duration // how long the SIP calls relay before their callers type
+	only                                                   string
+}
+
+// groups are --only's values: the measures run alone.
+var groups = []string{"voice", "pay", "streams", "sip"}
+
+// parseOptions reads the words after "bench"; flag errors are written to
+// stderr by cliflag.
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object instead of a table")
+	fs.IntVar(&o.requests, "requests", 4000, "Payments creates per concurrency level")
+	fs.IntVar(&o.flows, "flows", 200, "complete agent-assisted payments")
+	fs.IntVar(&o.calls, "calls", 1000, "concurrent calls for the digit latency")
+	fs.IntVar(&o.sessions, "sessions", 10000, "open sessions for the memory measure")
+	fs.IntVar(&o.voiceCalls, "voice-calls", 5000, "simulated calls through a Say, Gather, Redirect, Hangup app")
+	fs.IntVar(&o.payFlows, "pay-flows", 500, "card payments taken by <Pay> from a TwiML app")
+	fs.IntVar(&o.streams, "streams", 1000, "concurrent Twilio Media Streams, detector on")
+	fs.IntVar(&o.typing, "stream-typing", 100, "of the streams, callers typing keys at once (five each, 300 ms apart)")
+	fs.IntVar(&o.sipCalls, "sip-calls", 500, "concurrent SIP trunk calls bridged to an agent, 20 ms PCMU both ways")
+	fs.IntVar(&o.sipTyping, "sip-typing", 50, "of the SIP calls, callers typing keys as RFC 4733 events in an agent-assisted payment (five each, 300 ms apart)")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long the SIP calls relay audio (the CPU window) before their callers type")
+	fs.StringVar(&o.only, "only", "", "run only one group of measures: voice (the TwiML app measures), pay (the <Pay> measures), streams (Media Streams) or sip (SIP calls bridged to an agent)")
+	if err := cliflag.Parse(fs, args); err != nil {
+		return o, err
+	}
+	if o.only != "" && !slices.Contains(groups, o.only) {
+		return o, cliflag.Mistake("bench", fmt.Errorf("--only %q: the groups are %s", o.only, strings.Join(groups, ", ")))
+	}
+	if o.sipCalls < 1 || o.sipTyping < 0 || o.sipTyping > o.sipCalls {
+		return o, cliflag.Mistake("bench", fmt.Errorf("--sip-calls %d, --sip-typing %d: want at least one call, and no more callers typing than calls", o.sipCalls, o.sipTyping))
+	}
+	if o.duration < time.Second {
+		return o, cliflag.Mistake("bench", fmt.Errorf("--duration %v: want at least 1s", o.duration))
+	}
+	return o, nil
+}
+
+// runs says whether group's measures run.
+func (o options) runs(group string) bool { return o.only == "" || o.only == group }
+
 // Main runs `tonepay bench` with args (the words after "bench"). exe is the
 // tonepay binary it starts as `exe serve` (the running one, from main).
 func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	requests := fs.Int("requests", 4000, "Payments creates per concurrency level")
-	flows := fs.Int("flows", 200, "complete agent-assisted payments")
-	calls := fs.Int("calls", 1000, "concurrent calls for the digit latency")
-	sessions := fs.Int("sessions", 10000, "open sessions for the memory measure")
-	voiceCalls := fs.Int("voice-calls", 5000, "simulated calls through a Say, Gather, Redirect, Hangup app")
-	payFlows := fs.Int("pay-flows", 500, "card payments taken by <Pay> from a TwiML app")
-	streams := fs.Int("streams", 1000, "concurrent Twilio Media Streams, detector on")
-	typing := fs.Int("stream-typing", 100, "of the streams, callers typing keys at once (five each, 300 ms apart)")
-	only := fs.String("only", "", "run only one group of measures: voice (the TwiML app measures), pay (the <Pay> measures) or streams (Media Streams)")
-	if err := cliflag.Parse(fs, args); err != nil {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
 		return err
 	}
-	if *only != "" && *only != "voice" && *only != "pay" && *only != "streams" {
-		return fmt.Errorf("--only %q: the groups are voice, pay and streams", *only)
-	}
 	say := func(format string, a ...any) {
-		if !*asJSON {
+		if !o.asJSON {
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
@@ -111,30 +174,35 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	}
 	defer b.close()
 	res := benchResult{Errors: map[string]float64{}, Machine: machine()}
-	if *only == "" {
-		if err := b.payments(&res, say, *requests, *flows, *calls, *sessions); err != nil {
+	if o.only == "" {
+		if err := b.payments(&res, say, o.requests, o.flows, o.calls, o.sessions); err != nil {
 			return err
 		}
 	}
-	if *only == "" || *only == "voice" {
-		if err := b.voice(&res, say, *voiceCalls, *calls); err != nil {
+	if o.runs("voice") {
+		if err := b.voice(&res, say, o.voiceCalls, o.calls); err != nil {
 			return err
 		}
 	}
-	if *only == "" || *only == "pay" {
-		if err := b.pay(&res, say, *payFlows, *calls); err != nil {
+	if o.runs("pay") {
+		if err := b.pay(&res, say, o.payFlows, o.calls); err != nil {
 			return err
 		}
 	}
-	if *only == "" || *only == "streams" {
-		if err := b.streams(&res, say, *streams, *typing); err != nil {
+	if o.runs("streams") {
+		if err := b.streams(&res, say, o.streams, o.typing); err != nil {
+			return err
+		}
+	}
+	if o.runs("sip") {
+		if err := b.sip(&res, say, o.sipCalls, o.sipTyping, o.duration); err != nil {
 			return err
 		}
 	}
 	if bad := b.badSignatures.Load(); bad > 0 {
 		return fmt.Errorf("%d callbacks had a bad signature", bad)
 	}
-	if *asJSON {
+	if o.asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	printBench(stdout, res)
@@ -235,6 +303,22 @@ func printBench(w io.Writer, r benchResult) {
 		fmt.Fprintf(w, "server CPU with every stream sending: %.0f%% of one core, %.2f ms per stream per second\n", r.StreamCPUPercent, r.StreamCPUPerStreamMS)
 		fmt.Fprintf(w, "key as tones -> partial-result callback: p50 %.2f ms, p99 %.2f ms (%d keys, %d callers typing)\n", r.StreamKeyP50MS, r.StreamKeyP99MS, r.StreamKeys, r.StreamTyping)
 	}
+	if r.SIPCalls > 0 {
+		fmt.Fprintf(w, "SIP calls bridged to an agent at once: %d (set up at %.0f/s), 20 ms PCMU both ways; arrivals stamped by %s\n", r.SIPCalls, r.SIPSetupPerS, map[bool]string{true: "the kernel", false: "the bench's readers"}[r.SIPKernelStamps])
+		fmt.Fprintf(w, "relay caller -> agent: p50 %.2f ms, p99 %.2f ms, max %.2f ms; lost %d of %d\n", r.SIPToAgentP50MS, r.SIPToAgentP99MS, r.SIPToAgentMaxMS, r.SIPToAgentLost, r.SIPToAgentSent)
+		fmt.Fprintf(w, "relay agent -> caller: p50 %.2f ms, p99 %.2f ms, max %.2f ms; lost %d of %d\n", r.SIPToCallerP50MS, r.SIPToCallerP99MS, r.SIPToCallerMaxMS, r.SIPToCallerLost, r.SIPToCallerSent)
+		if r.SIPUnplaced > 0 || r.SIPWriteErrors > 0 {
+			fmt.Fprintf(w, "  relays not matched to a packet: %d; the bench's failed sends: %d\n", r.SIPUnplaced, r.SIPWriteErrors)
+		}
+		if r.SIPUDPDrops != 0 {
+			fmt.Fprintf(w, "  UDP datagrams dropped by full receive buffers on this machine meanwhile: %d\n", r.SIPUDPDrops)
+		}
+		fmt.Fprintf(w, "server CPU with every call relaying: %.0f%% of one core, %.2f ms per call per second (the bench's own: %.0f%%)\n", r.SIPCPUPercent, r.SIPCPUPerCallMS, r.SIPBenchCPUPercent)
+		if r.SIPTyping > 0 {
+			fmt.Fprintf(w, "key as RFC 4733 events -> partial-result callback: p50 %.2f ms, p99 %.2f ms (%d keys, %d callers typing; %d keys missed)\n", r.SIPKeyP50MS, r.SIPKeyP99MS, r.SIPKeys, r.SIPTyping, r.SIPKeysMissed)
+			fmt.Fprintf(w, "DTMF at the agent during the sessions: %d RFC 4733 packets, %d keys detected in its audio (must be 0)\n", r.SIPAgentEvents, r.SIPAgentTones)
+		}
+	}
 	if r.PayFlows > 0 {
 		fmt.Fprintf(w, "<Pay> card payments (create, four fields, charge, action): %.1f per second (%d payments)\n", r.PayFlowsPerS, r.PayFlows)
 		fmt.Fprintf(w, "card number keys -> next <Pay> statusCallback: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.PayStatusP50MS, r.PayStatusP99MS, r.PayStatusCalls)
@@ -268,6 +352,8 @@ type bench struct {
 	// plays, linked to sid by the child's config file.
 	twilioSid, twilioToken string
 	pprof                  string // the server's pprof listener, for the heap
+	sipAddr                string // the server's SIP listener (UDP)
+	agent                  *benchAgent
 	receiver               *http.Server
 	callbackURL            string
 	api                    *client.Client // tonepay's API as the account; load() measures with plain HTTP
@@ -294,6 +380,9 @@ func newBench(ctx context.Context, exe string) (*bench, error) {
 	if err := b.startBaseline(); err != nil {
 		return nil, err
 	}
+	if err := b.startAgent(); err != nil {
+		return b, err
+	}
 	if err := b.startServer(exe); err != nil {
 		return b, err
 	}
@@ -312,10 +401,16 @@ func (b *bench) close() {
 	if b.receiver != nil {
 		b.receiver.Close()
 	}
+	if b.agent != nil {
+		b.agent.close()
+	}
 	os.RemoveAll(b.dir)
 }
 
-var listeningRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+var (
+	listeningRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	sipRE       = regexp.MustCompile(`SIP: listening" addr=([0-9.:]+)`)
+)
 
 // startServer runs exe as `tonepay serve` on a temporary SQLite file: the
 // real server, with fsync on every commit.
@@ -329,10 +424,11 @@ func (b *bench) startServer(exe string) error {
 	ln.Close()
 	b.pprof = "http://" + pprof
 	config := filepath.Join(b.dir, "tonepay.toml")
-	if err := os.WriteFile(config, []byte(b.streamsConfig()), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(b.streamsConfig()+b.sipConfig()), 0o600); err != nil {
 		return err
 	}
-	b.cmd = exec.Command(exe, "serve", "--addr", "127.0.0.1:0", "--config", config) // info: it says where it listens
+	// info: it says where it listens, HTTP and SIP
+	b.cmd = exec.Command(exe, "serve", "--addr", "127.0.0.1:0", "--config", config, "--sip-addr", "127.0.0.1:0")
 	b.cmd.Env = append(os.Environ(), "TONEPAY_DB="+filepath.Join(b.dir, "bench.db"), "TONEPAY_ACCOUNT_SID="+b.sid, "TONEPAY_AUTH_TOKEN="+b.token,
 		"TONEPAY_PPROF_ADDR="+pprof, twilioTokenEnv+"="+b.twilioToken)
 	stderr, _ := b.cmd.StderrPipe()
@@ -341,6 +437,9 @@ func (b *bench) startServer(exe string) error {
 	}
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
+		if m := sipRE.FindStringSubmatch(sc.Text()); m != nil {
+			b.sipAddr = m[1] // before the HTTP line: SIP listens while the server is built
+		}
 		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
 			b.base = m[1]
 			go io.Copy(benchLog(), stderr)

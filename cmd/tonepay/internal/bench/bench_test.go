@@ -18,7 +18,8 @@ func TestMain(m *testing.M) { e2e.Main(m) }
 func TestBench(t *testing.T) {
 	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
-	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4", "--streams", "10"}
+	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4", "--streams", "10",
+		"--sip-calls", "6", "--sip-typing", "2", "--duration", "1s"}
 	if err := Main(context.Background(), args, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
 	}
@@ -27,7 +28,8 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench --json printed %q: %v", out.String(), err)
 	}
 	for _, k := range []string{"create_rps", "baseline_rps", "ratio", "flows_per_s", "digit_callback_p99_ms", "bytes_per_session",
-		"voice_calls_per_s", "streams", "stream_frames_per_s", "stream_cpu_percent", "stream_key_callback_p99_ms", "gather_action_p50_ms", "gather_action_p99_ms", "pay_flows_per_s", "pay_status_p50_ms", "pay_status_p99_ms"} {
+		"voice_calls_per_s", "streams", "stream_frames_per_s", "stream_cpu_percent", "stream_key_callback_p99_ms", "gather_action_p50_ms", "gather_action_p99_ms", "pay_flows_per_s", "pay_status_p50_ms", "pay_status_p99_ms",
+		"sip_calls", "sip_to_agent_sent", "sip_to_caller_sent", "sip_to_agent_p99_ms", "sip_to_caller_p99_ms", "sip_cpu_percent", "sip_key_callback_p99_ms"} {
 		if v, ok := r[k].(float64); !ok || k != "bytes_per_session" && v <= 0 {
 			t.Errorf("%s = %v", k, r[k])
 		}
@@ -92,5 +94,40 @@ func TestBenchOnlyStreams(t *testing.T) {
 	}
 	if bytes.Contains(out.Bytes(), []byte("Payments create")) || bytes.Contains(out.Bytes(), []byte("<Pay>")) {
 		t.Errorf("--only streams ran other measures:\n%s", out.String())
+	}
+}
+
+// TestBenchOnlySIP runs just the SIP bridge measure: the bench's trunk
+// calls tonepay, tonepay bridges each call to the bench's agent, audio
+// flows both ways, and every key typed as RFC 4733 events during a
+// payment session reaches its partial-result callback (Main fails
+// otherwise) and none reaches the agent.
+func TestBenchOnlySIP(t *testing.T) {
+	exe := e2e.Binary()
+	var out, errOut bytes.Buffer
+	args := []string{"--only", "sip", "--json", "--sip-calls", "20", "--sip-typing", "4", "--duration", "2s"}
+	if err := Main(context.Background(), args, exe, &out, &errOut); err != nil {
+		t.Fatalf("bench --only sip: %v\n%s", err, errOut.String())
+	}
+	var r benchResult
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("bench --json printed %q: %v", out.String(), err)
+	}
+	// 2 s of 20 calls at 50 packets a second each way, at least.
+	if r.SIPCalls != 20 || r.SIPToAgentSent < 1500 || r.SIPToCallerSent < 2000 {
+		t.Errorf("calls %d, packets sent to the agent %d, to the caller %d", r.SIPCalls, r.SIPToAgentSent, r.SIPToCallerSent)
+	}
+	// Loopback at 20 calls loses nothing; every relay is placed.
+	if r.SIPToAgentLost != 0 || r.SIPToCallerLost != 0 || r.SIPUnplaced != 0 || r.SIPWriteErrors != 0 {
+		t.Errorf("lost %d and %d, unplaced %d, write errors %d", r.SIPToAgentLost, r.SIPToCallerLost, r.SIPUnplaced, r.SIPWriteErrors)
+	}
+	if r.SIPKeys != 20 || r.SIPKeysMissed != 0 || r.SIPTyping != 4 || r.SIPKeyP99MS <= 0 {
+		t.Errorf("keys %d (missed %d) of %d callers typing, p99 %v ms", r.SIPKeys, r.SIPKeysMissed, r.SIPTyping, r.SIPKeyP99MS)
+	}
+	if r.SIPAgentEvents != 0 || r.SIPAgentTones != 0 {
+		t.Errorf("DTMF reached the agent during the sessions: %d RFC 4733 packets, %d keys detected", r.SIPAgentEvents, r.SIPAgentTones)
+	}
+	if r.SIPCPUPercent <= 0 || r.SIPToAgentP99MS <= 0 || r.SIPToCallerP99MS <= 0 || r.Streams != 0 || len(r.Create) != 0 {
+		t.Errorf("result %+v", r)
 	}
 }
