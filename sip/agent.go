@@ -39,10 +39,10 @@ type agent struct {
 	cancel context.CancelFunc
 	conn   *net.UDPConn
 	out    *rtpOut // what the agent hears
+	remote peer
 
 	mu      sync.Mutex
 	dlg     *sipgo.DialogClientSession
-	remote  netip.AddrPort
 	codec   string
 	pt      uint8
 	te      int // the agent's telephone-event payload type; -1 none
@@ -128,7 +128,7 @@ func (c *call) dial(d tonepay.LegDial) {
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	a := &agent{c: c, d: d, ctx: ctx, cancel: cancel, conn: conn, te: -1, sup: dtmf.NewSuppressor()}
-	a.out = newRTPOut(conn, a.dest)
+	a.out = newRTPOut(conn, &a.remote)
 	s.mu.Lock()
 	if c.ctx.Err() != nil || s.closed {
 		s.mu.Unlock()
@@ -218,14 +218,16 @@ func (c *call) dial(d tonepay.LegDial) {
 		return
 	}
 	a.mu.Lock()
-	a.codec, a.pt, a.te, a.remote = codec, pt, o.te, o.rtp
+	a.codec, a.pt, a.te = codec, pt, o.te
 	a.mu.Unlock()
+	a.remote.set(o.rtp)
 	// The relay runs before a caller not yet answered (a trunk call bridged
 	// to its agent) is answered, so that its first packet is relayed; the
 	// bridge is reported up once the caller is.
 	a.mu.Lock()
 	a.up = true
 	a.mu.Unlock()
+	c.relay.Store(a)
 	go a.read()
 	if err := c.pickUp(); err != nil {
 		a.end("the caller could not be answered", true)
@@ -264,28 +266,6 @@ func (a *agent) fail(status string) {
 	a.c.s.report(a.d, status)
 }
 
-func (a *agent) dest() netip.AddrPort {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.remote
-}
-
-// bridged is the far end while it is answered and the audio flows.
-func (c *call) bridged() *agent {
-	c.mu.Lock()
-	a := c.agent
-	c.mu.Unlock()
-	if a == nil {
-		return nil
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.up || a.ended {
-		return nil
-	}
-	return a
-}
-
 // end ends the far end once: a CANCEL if it has not answered (ctx), a BYE
 // if bye and it has; its RTP closes. The runtime is told by the caller of
 // end where it needs to be (a hang-up of the leg, a failure).
@@ -305,6 +285,7 @@ func (a *agent) end(why string, bye bool) {
 	a.ended = true
 	up, dlg := a.up, a.dlg
 	a.mu.Unlock()
+	a.c.relay.CompareAndSwap(a, nil)
 	a.cancel()
 	s := a.c.s
 	if dlg != nil && (up || bye) && dlg.LoadState() == siplib.DialogStateConfirmed {
@@ -354,8 +335,12 @@ func (a *agent) read() {
 		c   = a.c
 	)
 	timeout := c.s.rtpTimeout()
+	a.mu.Lock()
+	codec, pt, te := a.codec, a.pt, a.te // set before the read began
+	a.mu.Unlock()
+	var dl readDeadline
 	for {
-		_ = a.conn.SetReadDeadline(time.Now().Add(timeout))
+		dl.extend(a.conn, timeout)
 		n, from, err := a.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			var ne net.Error
@@ -372,10 +357,7 @@ func (a *agent) read() {
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		a.mu.Lock()
-		a.remote = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		codec, pt, te := a.codec, a.pt, a.te
-		a.mu.Unlock()
+		a.remote.set(from)
 		switch {
 		case te >= 0 && int(pkt.PayloadType) == te:
 			if c.te >= 0 {

@@ -47,9 +47,10 @@ type call struct {
 	picked   chan error
 	pickOnce sync.Once
 	endOnce  sync.Once
+	remote   peer                  // where its RTP goes
+	relay    atomic.Pointer[agent] // the far end while bridged (up): read for every packet
 
 	mu         sync.Mutex
-	remote     netip.AddrPort // where its RTP goes: the offer's, then where the caller's comes from
 	agent      *agent
 	answered   bool
 	rang       bool
@@ -59,9 +60,9 @@ type call struct {
 
 func newCall(s *Server, dlg *sipgo.DialogServerSession, conn *net.UDPConn, o *offer, codec string, pt uint8) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &call{s: s, dlg: dlg, conn: conn, codec: codec, pt: pt, te: o.te, ctx: ctx, cancel: cancel,
-		remote: o.rtp, warned: map[string]bool{}}
-	c.out = newRTPOut(conn, c.dest)
+	c := &call{s: s, dlg: dlg, conn: conn, codec: codec, pt: pt, te: o.te, ctx: ctx, cancel: cancel, warned: map[string]bool{}}
+	c.remote.set(o.rtp)
+	c.out = newRTPOut(conn, &c.remote)
 	c.player = legaudio.NewQueue()
 	return c
 }
@@ -219,8 +220,9 @@ func (c *call) read() {
 		buf   = make([]byte, 1500)
 	)
 	timeout := c.s.rtpTimeout()
+	var dl readDeadline
 	for {
-		_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
+		dl.extend(c.conn, timeout)
 		n, from, err := c.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			var ne net.Error
@@ -236,10 +238,8 @@ func (c *call) read() {
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		c.mu.Lock()
-		c.remote = netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) // symmetric RTP
-		c.mu.Unlock()
-		a := c.bridged()
+		c.remote.set(from) // symmetric RTP
+		a := c.relay.Load()
 		switch {
 		case c.te >= 0 && int(pkt.PayloadType) == c.te:
 			if k := ev.packet(pkt.Marker, pkt.Timestamp, pkt.Payload); k != 0 && dd.Add(k, false, dtmf.At(audio)) {
@@ -273,12 +273,6 @@ func (c *call) press(d byte) {
 	if _, err := c.s.Legs.Press(c.ctx, tonepay.Keys{AccountSid: c.account, CallSid: c.sid, Source: tonepay.KeySourceSIP, Digits: string(d)}); err != nil {
 		c.s.log().Warn("SIP: a key was not handed to the call", "call", c.sid, "err", err) // the error names no key
 	}
-}
-
-func (c *call) dest() netip.AddrPort {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.remote
 }
 
 // play renders what the caller is to hear and queues it.

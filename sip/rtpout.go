@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -16,7 +17,7 @@ import (
 // audio, the far end relayed). Safe for concurrent use.
 type rtpOut struct {
 	conn *net.UDPConn
-	dest func() netip.AddrPort
+	dest *peer
 
 	mu    sync.Mutex
 	hdr   rtp.Header
@@ -25,7 +26,7 @@ type rtpOut struct {
 	buf   [1500]byte
 }
 
-func newRTPOut(conn *net.UDPConn, dest func() netip.AddrPort) *rtpOut {
+func newRTPOut(conn *net.UDPConn, dest *peer) *rtpOut {
 	o := &rtpOut{conn: conn, dest: dest, start: time.Now()}
 	o.hdr = rtp.Header{Version: 2, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32())}
 	o.base = rand.Uint32()
@@ -49,7 +50,45 @@ func (o *rtpOut) write(pt uint8, payload []byte, marker bool, ts uint32) {
 	if err != nil {
 		return
 	}
-	_, _ = o.conn.WriteToUDPAddrPort(o.buf[:n], o.dest())
+	_, _ = o.conn.WriteToUDPAddrPort(o.buf[:n], o.dest.get())
+}
+
+// peer is where a leg's RTP goes: the SDP's address, then where its RTP
+// comes from (symmetric RTP). Read for every packet sent, written when it
+// changes, so without a lock.
+type peer struct {
+	p atomic.Pointer[netip.AddrPort]
+}
+
+func (p *peer) get() netip.AddrPort {
+	if a := p.p.Load(); a != nil {
+		return *a
+	}
+	return netip.AddrPort{}
+}
+
+// set makes a the destination; from an RTP source, an IPv4-mapped address
+// is unmapped.
+func (p *peer) set(a netip.AddrPort) {
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	if old := p.p.Load(); old == nil || *old != a {
+		p.p.Store(&a)
+	}
+}
+
+// readDeadline pushes a socket's read deadline (the RTP timeout) forward at
+// most every tenth of the timeout (a second at most): setting it costs a
+// timer update, too much for every packet. The timeout fires between 90%
+// and 100% of it after the last packet.
+type readDeadline struct{ set time.Time }
+
+func (d *readDeadline) extend(conn *net.UDPConn, timeout time.Duration) {
+	now := time.Now()
+	if now.Sub(d.set) < min(time.Second, timeout/10) {
+		return
+	}
+	d.set = now
+	_ = conn.SetReadDeadline(now.Add(timeout))
 }
 
 // tsMap maps a relayed source's timestamps onto an rtpOut's: the offset is

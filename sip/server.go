@@ -409,18 +409,16 @@ func (s *Server) reinvite(req *siplib.Request, tx siplib.ServerTransaction) {
 	hold := o.dir != "sendrecv" || o.rtp.Addr().IsUnspecified()
 	var body []byte
 	if c != nil {
-		c.mu.Lock()
 		if !o.rtp.Addr().IsUnspecified() {
-			c.remote = o.rtp
+			c.remote.set(o.rtp)
 		}
-		c.mu.Unlock()
 		c.held.Store(hold)
 		body = answer(c.local, c.conn.LocalAddr().(*net.UDPAddr).Port, c.codec, c.pt, c.te, rand.Uint64()>>2)
 	} else {
-		a.mu.Lock()
 		if !o.rtp.Addr().IsUnspecified() {
-			a.remote = o.rtp
+			a.remote.set(o.rtp)
 		}
+		a.mu.Lock()
 		codec, pt, te := a.codec, a.pt, a.te
 		a.mu.Unlock()
 		a.c.held.Store(hold)
