@@ -50,6 +50,13 @@ type agent struct {
 	ended   bool
 	waiting bool // its INVITE awaits a final answer (WaitAnswer)
 
+	// Caller-bound state, packet's alone; codec, pt and te are set before
+	// the far end's RTP is read.
+	rx       rtp.Packet
+	rxTS     tsMap
+	rtp      *watch // (mu)
+	stopRead func() // (mu)
+
 	// Agent-bound state, the caller's reader's alone.
 	sup     *dtmf.Suppressor
 	payload []byte
@@ -228,7 +235,11 @@ func (c *call) dial(d tonepay.LegDial) {
 	a.up = true
 	a.mu.Unlock()
 	c.relay.Store(a)
-	go a.read()
+	a.mu.Lock() // end closes the socket after it stops its reader, or before one starts
+	if !a.ended {
+		a.rtp, a.stopRead = readRTP(a.conn, a.packet)
+	}
+	a.mu.Unlock()
 	if err := c.pickUp(); err != nil {
 		a.end("the caller could not be answered", true)
 		return
@@ -283,7 +294,7 @@ func (a *agent) end(why string, bye bool) {
 		return
 	}
 	a.ended = true
-	up, dlg := a.up, a.dlg
+	up, dlg, stopRead := a.up, a.dlg, a.stopRead
 	a.mu.Unlock()
 	a.c.relay.CompareAndSwap(a, nil)
 	a.cancel()
@@ -297,6 +308,9 @@ func (a *agent) end(why string, bye bool) {
 	}
 	if dlg != nil {
 		dlg.Close()
+	}
+	if stopRead != nil {
+		stopRead()
 	}
 	a.conn.Close()
 	s.mu.Lock()
@@ -325,48 +339,22 @@ func (a *agent) hungUp(why string) {
 	}
 }
 
-// read relays the far end's RTP to the caller until the leg ends: audio in
+// packet relays one of the far end's RTP packets to the caller: audio in
 // the caller's codec, events as events when the caller negotiated them.
-func (a *agent) read() {
-	var (
-		pkt rtp.Packet
-		buf = make([]byte, 1500)
-		tsm tsMap
-		c   = a.c
-	)
-	timeout := c.s.rtpTimeout()
-	a.mu.Lock()
-	codec, pt, te := a.codec, a.pt, a.te // set before the read began
-	a.mu.Unlock()
-	var dl readDeadline
-	for {
-		dl.extend(a.conn, timeout)
-		n, from, err := a.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && a.ctx.Err() == nil && !c.held.Load() {
-				c.s.log().Warn("SIP: a dial's far end ended: no RTP for "+timeout.String(), "call", c.sid, "leg", a.d.LegSid)
-				a.hungUp("no RTP")
-				return
-			}
-			if errors.As(err, &ne) && ne.Timeout() && a.ctx.Err() == nil {
-				continue // on hold
-			}
-			return
+func (a *agent) packet(b []byte, from netip.AddrPort) {
+	pkt, c := &a.rx, a.c
+	if pkt.Unmarshal(b) != nil {
+		return
+	}
+	a.remote.set(from)
+	switch {
+	case a.te >= 0 && int(pkt.PayloadType) == a.te:
+		if c.te >= 0 {
+			c.out.write(uint8(c.te), pkt.Payload, pkt.Marker, a.rxTS.stamp(c.out, pkt.SSRC, pkt.Timestamp, pkt.Marker))
 		}
-		if pkt.Unmarshal(buf[:n]) != nil {
-			continue
-		}
-		a.remote.set(from)
-		switch {
-		case te >= 0 && int(pkt.PayloadType) == te:
-			if c.te >= 0 {
-				c.out.write(uint8(c.te), pkt.Payload, pkt.Marker, tsm.stamp(c.out, pkt.SSRC, pkt.Timestamp, pkt.Marker))
-			}
-		case pkt.PayloadType == pt:
-			transcode(codec, c.codec, pkt.Payload)
-			c.out.write(c.pt, pkt.Payload, pkt.Marker, tsm.stamp(c.out, pkt.SSRC, pkt.Timestamp, pkt.Marker))
-		}
+	case pkt.PayloadType == a.pt:
+		transcode(a.codec, c.codec, pkt.Payload)
+		c.out.write(c.pt, pkt.Payload, pkt.Marker, a.rxTS.stamp(c.out, pkt.SSRC, pkt.Timestamp, pkt.Marker))
 	}
 }
 

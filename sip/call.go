@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -48,6 +47,9 @@ type call struct {
 	pickOnce sync.Once
 	endOnce  sync.Once
 	remote   peer                  // where its RTP goes
+	rx       callerRx              // packet's
+	rtp      *watch                // its socket, read by readRTP (mu)
+	stopRead func()                // (mu)
 	relay    atomic.Pointer[agent] // the far end while bridged (up): read for every packet
 
 	mu         sync.Mutex
@@ -120,7 +122,12 @@ func (c *call) ringing() {
 
 // start reads the caller's RTP and plays what the call's TwiML says.
 func (c *call) start() {
-	go c.read()
+	c.rx.det = dtmf.NewDetector()
+	c.mu.Lock() // end closes the socket after it stops its reader, or before one starts
+	if c.ctx.Err() == nil {
+		c.rtp, c.stopRead = readRTP(c.conn, c.packet)
+	}
+	c.mu.Unlock()
 	go c.sendAudio()
 	stop := c.s.Legs.Listen(c.account, c.sid, func(heard []tonepay.Heard, ended bool) {
 		if len(heard) > 0 {
@@ -156,7 +163,7 @@ func (c *call) end(why string, bye bool) {
 	c.endOnce.Do(func() {
 		c.cancel()
 		c.mu.Lock()
-		stop, watch, a, answered := c.stopListen, c.stopWatch, c.agent, c.answered
+		stop, watch, a, answered, stopRead := c.stopListen, c.stopWatch, c.agent, c.answered, c.stopRead
 		c.answered = true // no answer from now on
 		c.mu.Unlock()
 		if stop != nil {
@@ -200,65 +207,54 @@ func (c *call) end(why string, bye bool) {
 			}
 		}
 		c.dlg.Close()
+		if stopRead != nil {
+			stopRead()
+		}
 		c.conn.Close()
 		s.log().Debug("SIP call ended", "call", c.sid, "why", why)
 	})
 }
 
-// read reads the caller's RTP until the call ends: keys from RFC 4733
-// events and from tones in the audio, deduplicated as the media stream
-// receiver does, and, while bridged, the audio and events relayed to the
-// far end; no RTP for RTPTimeout (not on hold) ends the call.
-func (c *call) read() {
-	var (
-		det   = dtmf.NewDetector()
-		ev    events
-		dd    dtmf.Dedup
-		audio int64 // samples of inbound audio so far: the call's clock
-		pkt   rtp.Packet
-		pcm   []int16
-		buf   = make([]byte, 1500)
-	)
-	timeout := c.s.rtpTimeout()
-	var dl readDeadline
-	for {
-		dl.extend(c.conn, timeout)
-		n, from, err := c.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && c.ctx.Err() == nil {
-				if c.held.Load() {
-					continue
-				}
-				c.s.log().Warn("SIP call ended: no RTP for "+timeout.String(), "call", c.sid)
-				c.end("no RTP", true)
-			}
-			return
+// callerRx is what reading the caller's RTP keeps between packets; only
+// packet touches it (one socket's packets are handed over one at a time).
+type callerRx struct {
+	det   *dtmf.Detector
+	ev    events
+	dd    dtmf.Dedup
+	audio int64 // samples of inbound audio so far: the call's clock
+	pkt   rtp.Packet
+	pcm   []int16
+}
+
+// packet takes one of the caller's RTP packets: keys from RFC 4733 events
+// and from tones in the audio, deduplicated as the media stream receiver
+// does, and, while bridged, the audio and events relayed to the far end.
+func (c *call) packet(b []byte, from netip.AddrPort) {
+	x := &c.rx
+	pkt := &x.pkt
+	if pkt.Unmarshal(b) != nil {
+		return
+	}
+	c.remote.set(from) // symmetric RTP
+	a := c.relay.Load()
+	switch {
+	case c.te >= 0 && int(pkt.PayloadType) == c.te:
+		if k := x.ev.packet(pkt.Marker, pkt.Timestamp, pkt.Payload); k != 0 && x.dd.Add(k, false, dtmf.At(x.audio)) {
+			c.press(k)
 		}
-		if pkt.Unmarshal(buf[:n]) != nil {
-			continue
+		if a != nil {
+			a.event(pkt, c.paying.Load())
 		}
-		c.remote.set(from) // symmetric RTP
-		a := c.relay.Load()
-		switch {
-		case c.te >= 0 && int(pkt.PayloadType) == c.te:
-			if k := ev.packet(pkt.Marker, pkt.Timestamp, pkt.Payload); k != 0 && dd.Add(k, false, dtmf.At(audio)) {
-				c.press(k)
+	case pkt.PayloadType == c.pt:
+		x.pcm = decode(c.codec, pkt.Payload, x.pcm[:0])
+		for _, k := range x.det.Write(x.pcm) {
+			if x.dd.Add(k.Digit, true, dtmf.At(k.Offset)) {
+				c.press(k.Digit)
 			}
-			if a != nil {
-				a.event(&pkt, c.paying.Load())
-			}
-		case pkt.PayloadType == c.pt:
-			pcm = decode(c.codec, pkt.Payload, pcm[:0])
-			for _, k := range det.Write(pcm) {
-				if dd.Add(k.Digit, true, dtmf.At(k.Offset)) {
-					c.press(k.Digit)
-				}
-			}
-			audio += int64(len(pkt.Payload))
-			if a != nil {
-				a.audio(pcm, pkt.SSRC, pkt.Timestamp, pkt.Marker, c.paying.Load())
-			}
+		}
+		x.audio += int64(len(pkt.Payload))
+		if a != nil {
+			a.audio(x.pcm, pkt.SSRC, pkt.Timestamp, pkt.Marker, c.paying.Load())
 		}
 	}
 }

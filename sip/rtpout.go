@@ -76,21 +76,6 @@ func (p *peer) set(a netip.AddrPort) {
 	}
 }
 
-// readDeadline pushes a socket's read deadline (the RTP timeout) forward at
-// most every tenth of the timeout (a second at most): setting it costs a
-// timer update, too much for every packet. The timeout fires between 90%
-// and 100% of it after the last packet.
-type readDeadline struct{ set time.Time }
-
-func (d *readDeadline) extend(conn *net.UDPConn, timeout time.Duration) {
-	now := time.Now()
-	if now.Sub(d.set) < min(time.Second, timeout/10) {
-		return
-	}
-	d.set = now
-	_ = conn.SetReadDeadline(now.Add(timeout))
-}
-
 // tsMap maps a relayed source's timestamps onto an rtpOut's: the offset is
 // taken anew at the source's first packet, a new SSRC and each talkspurt,
 // so the spacing within a talkspurt is the source's own.

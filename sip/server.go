@@ -67,6 +67,7 @@ type Server struct {
 
 	portLo, portHi int
 
+	done       chan struct{} // closed by Close
 	mu         sync.Mutex
 	calls      map[string]*call  // by SIP Call-ID
 	bySid      map[string]*call  // by CallSid
@@ -186,9 +187,55 @@ func (s *Server) Listen(addr string) error {
 	s.srv.OnOptions(func(req *siplib.Request, tx siplib.ServerTransaction) {
 		_ = tx.Respond(siplib.NewResponseFromRequest(req, 200, "OK", nil))
 	})
+	s.done = make(chan struct{})
 	go s.srv.ServeUDP(s.udp)
 	go s.srv.ServeTCP(s.tcp)
+	go s.idle()
 	return nil
+}
+
+// idle ends the calls, and the far ends, whose RTP stopped for RTPTimeout
+// (not while a leg is on hold), looking every tenth of it (a second at
+// most): the sockets are read by epoll loops, with no read deadline.
+func (s *Server) idle() {
+	timeout := s.rtpTimeout()
+	t := time.NewTicker(min(time.Second, timeout/10))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			var calls []*call
+			var agents []*agent
+			s.mu.Lock()
+			for _, c := range s.bySid {
+				calls = append(calls, c)
+			}
+			for _, a := range s.agentBySid {
+				agents = append(agents, a)
+			}
+			s.mu.Unlock()
+			for _, c := range calls {
+				c.mu.Lock()
+				w := c.rtp
+				c.mu.Unlock()
+				if w != nil && c.ctx.Err() == nil && !c.held.Load() && w.idle(now) > timeout {
+					s.log().Warn("SIP call ended: no RTP for "+timeout.String(), "call", c.sid)
+					go c.end("no RTP", true)
+				}
+			}
+			for _, a := range agents {
+				a.mu.Lock()
+				w, ended := a.rtp, a.ended
+				a.mu.Unlock()
+				if w != nil && !ended && !a.c.held.Load() && w.idle(now) > timeout {
+					s.log().Warn("SIP: a dial's far end ended: no RTP for "+timeout.String(), "call", a.c.sid, "leg", a.d.LegSid)
+					go a.hungUp("no RTP")
+				}
+			}
+		}
+	}
 }
 
 // Addr is the address listened on (UDP and TCP).
@@ -197,6 +244,9 @@ func (s *Server) Addr() net.Addr { return s.udp.LocalAddr() }
 // Close ends every call (with a BYE) and stops listening.
 func (s *Server) Close() {
 	s.mu.Lock()
+	if !s.closed && s.done != nil {
+		close(s.done)
+	}
 	s.closed = true
 	var cs []*call
 	for _, c := range s.calls {
