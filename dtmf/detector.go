@@ -79,17 +79,37 @@ type Detector struct {
 	buf []float64 // samples not yet consumed by a frame
 	pos int64     // stream offset of buf[0]
 
-	prev     [8]complex128 // previous frame's Goertzel outputs, for phase
-	frame    [frameLen]float64
-	quarters [4]float64 // energy of each hop-sized quarter of the frame
-	frames   int64      // frames analysed
+	an   analysis
+	prev [8]complex128 // previous frame's Goertzel outputs under strict, for phase
+	deb  debouncer
+}
 
+// debouncer turns frame verdicts into key presses (see Debounce above).
+type debouncer struct {
 	cand       byte // key being debounced (0: none)
 	candStart  int64
 	count      int        // valid frames for cand
 	miss       int        // consecutive invalid frames
 	reported   bool       // cand already reported
 	dmin, dmax [2]float64 // range of cand's measured offsets (Hz), low and high
+}
+
+// analysis measures frames, one hop apart, for any number of criteria sets
+// to judge: the Suppressor judges each frame twice (relaxed for masking,
+// strict for keys) on one set of Goertzel outputs.
+type analysis struct {
+	quarters [4]float64 // energy of each hop-sized quarter of the frame
+	frames   int64      // frames measured
+
+	// This frame's measurements. Only total is valid when measure gated
+	// the frame.
+	y                 [frameLen]float64 // the windowed frame
+	total, qmin, qmax float64           // quarter energies
+	ptot              float64           // mean-square power of y
+	z                 [8]complex128     // Goertzel outputs
+	p                 [8]float64        // their mean-square powers
+	harm              [8]float64        // power at 2×freqs[i], once harmDone has bit i
+	harmDone          uint8
 }
 
 var (
@@ -117,6 +137,17 @@ type criteria struct {
 	maxHarmonic                     float64 // dB
 	minQuarter                      float64
 	minOctave                       float64 // Hz
+
+	// Power ratios of dominance and -maxHarmonic, set by withRatios so
+	// that judge computes no powers of ten.
+	dominanceRatio, harmonicRatio float64
+}
+
+// withRatios returns c with its ratios set from its dB fields.
+func withRatios(c criteria) criteria {
+	c.dominanceRatio = math.Pow(10, c.dominance/10)
+	c.harmonicRatio = math.Pow(10, -c.maxHarmonic/10)
+	return c
 }
 
 func init() {
@@ -133,7 +164,7 @@ func init() {
 	}
 	a := Amplitude(minLevel)
 	minPower = a * a / 2
-	strict = criteria{
+	strict = withRatios(criteria{
 		minPower:        minPower,
 		maxDeviation:    maxDeviation,
 		dominance:       groupDominance,
@@ -143,7 +174,7 @@ func init() {
 		maxHarmonic:     maxHarmonic,
 		minQuarter:      minQuarter,
 		minOctave:       minOctave,
-	}
+	})
 }
 
 // NewDetector returns a detector at stream offset 0.
@@ -184,16 +215,39 @@ func (d *Detector) Write(samples []int16) []Key {
 	return keys
 }
 
-// step analyses one frame at stream offset off and runs the debouncer.
+// step analyses one frame at stream offset off and runs the debouncer. It
+// is analyse with strict, written out so that a quiet frame (most of a
+// call) costs one call.
 func (d *Detector) step(x []float64, off int64) (Key, bool) {
-	key, df, _ := d.analyse(x, &strict)
-	if key == 0 {
-		d.miss++
-		if d.miss >= endFrames {
-			d.cand, d.reported = 0, false
-		}
+	if !d.an.measure(x, strict.minPower) {
+		d.prev = [8]complex128{}
+		d.deb.missed()
 		return Key{}, false
 	}
+	key, df, _ := d.an.judge(&strict, &d.prev)
+	return d.deb.next(key, df, off)
+}
+
+// next takes the verdict on the frame at stream offset off: the key it is
+// valid for (0: none) and its components' measured offsets.
+func (d *debouncer) next(key byte, df [2]float64, off int64) (Key, bool) {
+	if key == 0 {
+		d.missed()
+		return Key{}, false
+	}
+	return d.hit(key, df, off)
+}
+
+// missed is next for an invalid frame.
+func (d *debouncer) missed() {
+	d.miss++
+	if d.miss >= endFrames {
+		d.cand, d.reported = 0, false
+	}
+}
+
+// hit is next for a valid frame.
+func (d *debouncer) hit(key byte, df [2]float64, off int64) (Key, bool) {
 	if key == d.cand && !d.reported {
 		for i := range df {
 			d.dmin[i], d.dmax[i] = min(d.dmin[i], df[i]), max(d.dmax[i], df[i])
@@ -219,38 +273,48 @@ func (d *Detector) step(x []float64, off int64) (Key, bool) {
 // offsets from nominal (Hz) of its low and high components, and the sum of
 // their corrected mean-square powers (the pair's level, for a valid frame).
 func (d *Detector) analyse(x []float64, c *criteria) (byte, [2]float64, float64) {
+	if !d.an.measure(x, c.minPower) {
+		d.prev = [8]complex128{} // as judge would
+		return 0, none, 0
+	}
+	return d.an.judge(c, &d.prev)
+}
+
+// measure takes the next frame, one hop after the last. A frame too quiet
+// for two components of gate (mean-square) each skips the Goertzel work
+// (measure returns false): judge must then be given criteria whose
+// minPower is at least gate.
+func (a *analysis) measure(x []float64, gate float64) bool {
 	// Steadiness and total power, on the raw samples. The quarters are the
 	// hop-sized blocks, so three of them are the previous frame's.
-	q := &d.quarters
-	if d.frames == 0 {
+	q := &a.quarters
+	if a.frames == 0 {
 		for i := range q {
 			q[i] = energy(x[i*hop : (i+1)*hop])
 		}
 	} else {
 		q[0], q[1], q[2], q[3] = q[1], q[2], q[3], energy(x[3*hop:])
 	}
-	d.frames++
-	total := q[0] + q[1] + q[2] + q[3]
-	if total/frameLen < 2*c.minPower { // too quiet for two components
-		d.prev = [8]complex128{}
-		return 0, none, 0
+	a.frames++
+	a.total = q[0] + q[1] + q[2] + q[3]
+	if a.total/frameLen < 2*gate {
+		return false
 	}
-	qmin, qmax := q[0], q[0]
+	a.qmin, a.qmax = q[0], q[0]
 	for _, e := range q[1:] {
-		qmin, qmax = min(qmin, e), max(qmax, e)
+		a.qmin, a.qmax = min(a.qmin, e), max(a.qmax, e)
 	}
+	a.harmDone = 0
 
-	y := &d.frame
+	y := &a.y
 	var wtotal float64
 	for n, v := range x {
 		y[n] = v * window[n]
 		wtotal += y[n] * y[n]
 	}
 	// Mean-square power of the windowed frame, on the same scale as p below.
-	ptot := wtotal / windowSum2
+	a.ptot = wtotal / windowSum2
 
-	var z [8]complex128
-	var p [8]float64
 	// Four Goertzel recurrences at a time: each is a serial chain, so
 	// running them side by side lets the CPU overlap them (about 3× faster
 	// than one after another).
@@ -266,22 +330,34 @@ func (d *Detector) analyse(x []float64, c *criteria) (byte, [2]float64, float64)
 		s := [4][2]float64{{a1, a2}, {b1, b2}, {e1, e2}, {f1, f2}}
 		for j, st := range s {
 			i, s1, s2 := g+j, st[0], st[1]
-			z[i] = complex(s1-cosw[i]*s2, sinw[i]*s2)
-			p[i] = 2 * (s1*s1 + s2*s2 - coef[i]*s1*s2) / (windowSum * windowSum)
+			a.z[i] = complex(s1-cosw[i]*s2, sinw[i]*s2)
+			a.p[i] = 2 * (s1*s1 + s2*s2 - coef[i]*s1*s2) / (windowSum * windowSum)
 		}
 	}
-	prev := d.prev
-	d.prev = z
-	if qmin < c.minQuarter*qmax {
+	return true
+}
+
+// judge returns analyse's verdict on the measured frame under c. prev holds
+// the Goertzel outputs of c's previous frame (zero after a frame c found
+// too quiet); judge moves it on to this frame's.
+func (a *analysis) judge(c *criteria, prev *[8]complex128) (byte, [2]float64, float64) {
+	if a.total/frameLen < 2*c.minPower { // too quiet for two components
+		*prev = [8]complex128{}
+		return 0, none, 0
+	}
+	last := *prev
+	*prev = a.z
+	if a.qmin < c.minQuarter*a.qmax {
 		return 0, none, 0
 	}
 
+	p := &a.p
 	lo, hi := peak(p[:4]), 4+peak(p[4:])
-	if !dominates(p[:4], lo, c.dominance) || !dominates(p[4:], hi-4, c.dominance) {
+	if !dominatesBy(p[:4], lo, c.dominanceRatio) || !dominatesBy(p[4:], hi-4, c.dominanceRatio) {
 		return 0, none, 0
 	}
-	pl, dfl, okl := corrected(lo, z[lo], prev[lo], p[lo], c.maxDeviation)
-	ph, dfh, okh := corrected(hi, z[hi], prev[hi], p[hi], c.maxDeviation)
+	pl, dfl, okl := corrected(lo, a.z[lo], last[lo], p[lo], c.maxDeviation)
+	ph, dfh, okh := corrected(hi, a.z[hi], last[hi], p[hi], c.maxDeviation)
 	if !okl || !okh || pl < c.minPower || ph < c.minPower {
 		return 0, none, 0
 	}
@@ -295,19 +371,29 @@ func (d *Detector) analyse(x []float64, c *criteria) (byte, [2]float64, float64)
 	if twist > c.maxNormalTwist || twist < -c.maxReverseTwist {
 		return 0, none, 0
 	}
-	if pl+ph < c.minInBand*ptot {
+	if pl+ph < c.minInBand*a.ptot {
 		return 0, none, 0
 	}
-	h := math.Pow(10, -c.maxHarmonic/10)
+	h := c.harmonicRatio
 	if fl, fh := freqs[lo], freqs[hi]; math.Abs(2*fl-fh) > 2*SampleRate/frameLen {
-		if goertzelPower(y[:], 2*fl) > h*p[lo] {
+		if a.harmonic(lo) > h*p[lo] {
 			return 0, none, 0
 		}
 	}
-	if goertzelPower(y[:], 2*freqs[hi]) > h*p[hi] {
+	if a.harmonic(hi) > h*p[hi] {
 		return 0, none, 0
 	}
 	return Keys[lo*4+hi-4], [2]float64{dfl, dfh}, pl + ph
+}
+
+// harmonic returns the frame's power at component i's second harmonic,
+// computed once however many criteria sets ask.
+func (a *analysis) harmonic(i int) float64 {
+	if a.harmDone&(1<<i) == 0 {
+		a.harm[i] = goertzelPower(a.y[:], 2*freqs[i])
+		a.harmDone |= 1 << i
+	}
+	return a.harm[i]
 }
 
 var none [2]float64
@@ -363,7 +449,11 @@ func peak(p []float64) int {
 
 // dominates reports whether p[k] is at least db above every other p[i].
 func dominates(p []float64, k int, db float64) bool {
-	r := math.Pow(10, db/10)
+	return dominatesBy(p, k, math.Pow(10, db/10))
+}
+
+// dominatesBy reports whether p[k] is at least r times every other p[i].
+func dominatesBy(p []float64, k int, r float64) bool {
 	for i, v := range p {
 		if i != k && v*r > p[k] {
 			return false

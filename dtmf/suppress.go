@@ -27,6 +27,13 @@ import (
 // inside a key is bridged, Q.24's 40 ms pause between two keys is not) are
 // one.
 //
+// Keys. The same Goertzel outputs are judged a second time with the
+// Detector's own criteria and debouncer, so ProcessKeys returns exactly
+// the keys a Detector fed the same audio would: a SIP leg needs both, and
+// the analysis is most of the cost of either. Frames too quiet for the
+// looser (relaxed) level skip the Goertzel work for both, as a Detector
+// skips frames too quiet for its own.
+//
 // Timing: a frame is analysed when its last sample arrives, and a region
 // can start 20 ms before the frame (extend) plus a margin; bridge is what is
 // left of the hold-back, so every decision about a sample is final before
@@ -65,7 +72,7 @@ const (
 // strict's, so a frame strict accepts, relaxed accepts.
 var relaxed = func() criteria {
 	a := Amplitude(minLevel - 6)
-	return criteria{
+	return withRatios(criteria{
 		minPower:        a * a / 2,
 		maxDeviation:    0.04, // Q.24 must reject beyond 3.5%
 		dominance:       3,
@@ -75,7 +82,7 @@ var relaxed = func() criteria {
 		maxHarmonic:     6,
 		minQuarter:      0,
 		minOctave:       5,
-	}
+	})
 }()
 
 // region is a stretch of audio holding a tone; it is masked over
@@ -94,8 +101,15 @@ func (r *region) end() int64 { return r.toneEnd + margin }
 // agent. It keeps state between calls, so audio may come in chunks of any
 // size. A Suppressor is not safe for concurrent use; use one per call leg.
 type Suppressor struct {
-	det    Detector // its analysis state only (phase, quarters)
-	x      [frameLen]float64
+	// One analysis judged twice per frame: relaxed for regions, strict
+	// (with a Detector's debouncer) for keys, so a leg that needs both
+	// pays for the Goertzel work once.
+	an                    analysis
+	prevLoose, prevStrict [8]complex128 // each criteria set's previous Goertzel outputs
+	deb                   debouncer
+	keys                  []Key // found in the current call
+
+	x      [frameLen]float64 // the last frame's samples, its last hop filling
 	ring   [ringLen]int16
 	energy [blockLen]float64 // per block, indexed by block number
 	e      float64           // energy of the block being filled
@@ -115,7 +129,7 @@ var maskCos, maskSin = math.Cos(2 * math.Pi * maskFreq / SampleRate), math.Sin(2
 
 // NewSuppressor returns a suppressor at stream offset 0.
 func NewSuppressor() *Suppressor {
-	return &Suppressor{outPos: -holdBack, maskUntil: math.MinInt64, out: make([]int16, 0, 160)}
+	return &Suppressor{outPos: -holdBack, maskUntil: math.MinInt64, out: make([]int16, 0, 160), keys: make([]Key, 0, 4)}
 }
 
 // Process takes the next 8 kHz samples and returns as many, HoldBack late:
@@ -123,10 +137,21 @@ func NewSuppressor() *Suppressor {
 // HoldBack of the stream is silence. The returned slice is the suppressor's
 // own, valid until the next call.
 func (s *Suppressor) Process(in []int16, masking bool) []int16 {
+	out, _ := s.ProcessKeys(in, masking)
+	return out
+}
+
+// ProcessKeys is Process that also returns the keys whose detection
+// completed in in: exactly what a Detector fed the same stream in the same
+// chunks returns from each Write (same digits, Offsets counted from the
+// suppressor's first sample), whatever masking is. keys is nil if there
+// are none, else the suppressor's own, valid until the next call.
+func (s *Suppressor) ProcessKeys(in []int16, masking bool) (out []int16, keys []Key) {
+	s.keys = s.keys[:0]
 	if cap(s.out) < len(in) {
 		s.out = make([]int16, len(in))
 	}
-	out := s.out[:len(in)]
+	out = s.out[:len(in)]
 	if masking {
 		s.maskUntil = s.n + int64(len(in))
 	}
@@ -136,22 +161,38 @@ func (s *Suppressor) Process(in []int16, masking bool) []int16 {
 		s.emit(out[done : done+m])
 		done += m
 	}
-	return out
+	if len(s.keys) > 0 {
+		keys = s.keys
+	}
+	return out, keys
 }
 
 // take stores samples and analyses every block and frame they complete.
 func (s *Suppressor) take(in []int16) {
-	for _, v := range in {
-		s.ring[s.n&(ringLen-1)] = v
-		f := float64(v)
-		s.e += f * f
-		s.n++
-		if s.n%block == 0 {
-			s.blockDone(s.n/block-1, s.e)
-			s.e = 0
+	for len(in) > 0 {
+		// Up to the end of the block being filled (hops end on blocks).
+		m := min(len(in), block-int(s.n%block))
+		x := s.x[frameLen-hop+int(s.n%hop):]
+		e := s.e
+		for i, v := range in[:m] {
+			s.ring[(s.n+int64(i))&(ringLen-1)] = v
+			f := float64(v)
+			x[i] = f
+			e += f * f
 		}
-		if s.n%hop == 0 && s.n >= frameLen {
-			s.frameDone(s.n - frameLen)
+		s.n += int64(m)
+		s.e = e
+		in = in[m:]
+		if s.n%block != 0 {
+			continue // in is used up
+		}
+		s.blockDone(s.n/block-1, s.e)
+		s.e = 0
+		if s.n%hop == 0 {
+			if s.n >= frameLen {
+				s.frameDone(s.n - frameLen)
+			}
+			copy(s.x[:], s.x[hop:])
 		}
 	}
 }
@@ -169,13 +210,22 @@ func (s *Suppressor) blockDone(b int64, e float64) {
 	}
 }
 
-// frameDone analyses the frame starting at sample f and, if it holds a
-// tone, opens a region or extends the newest.
+// frameDone analyses the frame starting at sample f: a key a Detector
+// would report there is kept for ProcessKeys, and if the frame holds a
+// tone, it opens a region or extends the newest.
 func (s *Suppressor) frameDone(f int64) {
-	for i := range s.x {
-		s.x[i] = float64(s.ring[(f+int64(i))&(ringLen-1)])
+	// The Goertzel work is skipped only below both sets' level gates; such
+	// a frame is what judge calls too quiet under either.
+	if !s.an.measure(s.x[:], min(relaxed.minPower, strict.minPower)) {
+		s.prevStrict, s.prevLoose = [8]complex128{}, [8]complex128{}
+		s.deb.missed()
+		return
 	}
-	key, _, power := s.det.analyse(s.x[:], &relaxed)
+	sk, df, _ := s.an.judge(&strict, &s.prevStrict)
+	if k, ok := s.deb.next(sk, df, f); ok {
+		s.keys = append(s.keys, k)
+	}
+	key, _, power := s.an.judge(&relaxed, &s.prevLoose)
 	if key == 0 {
 		return
 	}
@@ -226,29 +276,41 @@ func (s *Suppressor) last() *region { return &s.regs[(s.head+s.nreg-1)%maxRegs] 
 
 // emit writes the next len(out) delayed samples, masking tone regions.
 func (s *Suppressor) emit(out []int16) {
-	for k := range out {
-		o := s.outPos
-		s.outPos++
-		if o < 0 {
-			out[k] = 0
+	for len(out) > 0 {
+		if s.nreg == 0 && s.outPos >= 0 {
+			// No region (nearly always): a copy, up to the ring's wrap.
+			n := copy(out, s.ring[s.outPos&(ringLen-1):])
+			s.outPos += int64(n)
+			out = out[n:]
 			continue
 		}
-		for s.nreg > 0 && s.regs[s.head].end() <= o {
-			s.head = (s.head + 1) % maxRegs
-			s.nreg--
-		}
-		if s.nreg > 0 {
-			r := &s.regs[s.head]
-			if o >= r.start && (r.masked || r.start < s.maskUntil) {
-				if !r.masked { // masking begins: the region's level, the sine from 0
-					r.masked = true
-					s.amp, s.cos, s.sin = math.Sqrt(2*r.power), 1, 0
-				}
-				out[k] = clip16(s.amp * s.sin)
-				s.cos, s.sin = s.cos*maskCos-s.sin*maskSin, s.sin*maskCos+s.cos*maskSin
-				continue
-			}
-		}
-		out[k] = s.ring[o&(ringLen-1)]
+		out[0] = s.next()
+		out = out[1:]
 	}
+}
+
+// next returns the next delayed sample, masked if in a masked region.
+func (s *Suppressor) next() int16 {
+	o := s.outPos
+	s.outPos++
+	if o < 0 {
+		return 0
+	}
+	for s.nreg > 0 && s.regs[s.head].end() <= o {
+		s.head = (s.head + 1) % maxRegs
+		s.nreg--
+	}
+	if s.nreg > 0 {
+		r := &s.regs[s.head]
+		if o >= r.start && (r.masked || r.start < s.maskUntil) {
+			if !r.masked { // masking begins: the region's level, the sine from 0
+				r.masked = true
+				s.amp, s.cos, s.sin = math.Sqrt(2*r.power), 1, 0
+			}
+			v := clip16(s.amp * s.sin)
+			s.cos, s.sin = s.cos*maskCos-s.sin*maskSin, s.sin*maskCos+s.cos*maskSin
+			return v
+		}
+	}
+	return s.ring[o&(ringLen-1)]
 }
