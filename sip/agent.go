@@ -17,7 +17,6 @@ import (
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 	"github.com/tonepay/tonepay"
-	"github.com/tonepay/tonepay/dtmf"
 )
 
 // The far end of a SIP call's <Dial><Sip> (a trunk call bridged to its
@@ -58,7 +57,6 @@ type agent struct {
 	stopRead func() // (mu)
 
 	// Agent-bound state, the caller's reader's alone.
-	sup     *dtmf.Suppressor
 	payload []byte
 	audioTS tsMap
 	evTS    uint32 // the caller's current event, by timestamp
@@ -134,7 +132,7 @@ func (c *call) dial(d tonepay.LegDial) {
 		return
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
-	a := &agent{c: c, d: d, ctx: ctx, cancel: cancel, conn: conn, te: -1, sup: dtmf.NewSuppressor()}
+	a := &agent{c: c, d: d, ctx: ctx, cancel: cancel, conn: conn, te: -1}
 	a.out = newRTPOut(conn, &a.remote)
 	s.mu.Lock()
 	if c.ctx.Err() != nil || s.closed {
@@ -358,11 +356,11 @@ func (a *agent) packet(b []byte, from netip.AddrPort) {
 	}
 }
 
-// audio relays 20 ms of the caller's audio (pcm) to the agent, held back
-// by dtmf.HoldBack, with tones masked while paying. The caller's reader's.
-func (a *agent) audio(pcm []int16, ssrc, ts uint32, marker, paying bool) {
-	out := a.sup.Process(pcm, paying)
-	a.payload = encode(a.codec, out, a.payload[:0])
+// audio relays 20 ms of the caller's audio to the agent, as the call's
+// suppressor left it: held back by dtmf.HoldBack, tones masked while
+// paying. The caller's reader's.
+func (a *agent) audio(pcm []int16, ssrc, ts uint32, marker bool) {
+	a.payload = encode(a.codec, pcm, a.payload[:0])
 	a.out.write(a.pt, a.payload, marker, a.audioTS.stamp(a.out, ssrc, ts, marker))
 }
 

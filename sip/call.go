@@ -122,7 +122,7 @@ func (c *call) ringing() {
 
 // start reads the caller's RTP and plays what the call's TwiML says.
 func (c *call) start() {
-	c.rx.det = dtmf.NewDetector()
+	c.rx.sup = dtmf.NewSuppressor()
 	c.mu.Lock() // end closes the socket after it stops its reader, or before one starts
 	if c.ctx.Err() == nil {
 		c.rtp, c.stopRead = readRTP(c.conn, c.packet)
@@ -218,7 +218,9 @@ func (c *call) end(why string, bye bool) {
 // callerRx is what reading the caller's RTP keeps between packets; only
 // packet touches it (one socket's packets are handed over one at a time).
 type callerRx struct {
-	det   *dtmf.Detector
+	// sup finds the caller's keys and, from the same analysis, masks them
+	// in what a bridged far end hears (its output is sent only then).
+	sup   *dtmf.Suppressor
 	ev    events
 	dd    dtmf.Dedup
 	audio int64 // samples of inbound audio so far: the call's clock
@@ -247,14 +249,15 @@ func (c *call) packet(b []byte, from netip.AddrPort) {
 		}
 	case pkt.PayloadType == c.pt:
 		x.pcm = decode(c.codec, pkt.Payload, x.pcm[:0])
-		for _, k := range x.det.Write(x.pcm) {
+		out, keys := x.sup.ProcessKeys(x.pcm, c.paying.Load())
+		for _, k := range keys {
 			if x.dd.Add(k.Digit, true, dtmf.At(k.Offset)) {
 				c.press(k.Digit)
 			}
 		}
 		x.audio += int64(len(pkt.Payload))
 		if a != nil {
-			a.audio(x.pcm, pkt.SSRC, pkt.Timestamp, pkt.Marker, c.paying.Load())
+			a.audio(out, pkt.SSRC, pkt.Timestamp, pkt.Marker)
 		}
 	}
 }
