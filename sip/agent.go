@@ -36,7 +36,7 @@ type agent struct {
 	d      tonepay.LegDial
 	ctx    context.Context // canceled when the leg ends: a CANCEL before the answer
 	cancel context.CancelFunc
-	conn   *net.UDPConn
+	conn   rtpConn
 	out    *rtpOut // what the agent hears
 	remote peer
 
@@ -157,7 +157,7 @@ func (c *call) dial(d tonepay.LegDial) {
 	}
 	fh := &siplib.FromHeader{Address: siplib.Uri{User: from, Host: c.local.String(), Port: s.port}, Params: siplib.NewParams()}
 	fh.Params.Add("tag", siplib.GenerateTagN(16))
-	offer := offerSDP(c.local, conn.LocalAddr().(*net.UDPAddr).Port, c.codecs(), rand.Uint64()>>2)
+	offer := offerSDP(c.local, conn.Port(), c.codecs(), rand.Uint64()>>2)
 	dlg, err := s.clients.Invite(ctx, to, offer, fh, siplib.NewHeader("Content-Type", "application/sdp"),
 		siplib.NewHeader(HeaderCallSid, c.sid))
 	if err != nil {

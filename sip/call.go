@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -20,7 +19,7 @@ import (
 type call struct {
 	s            *Server
 	dlg          *sipgo.DialogServerSession
-	conn         *net.UDPConn
+	conn         rtpConn
 	out          *rtpOut // what the caller hears: the TwiML's audio, the far end's
 	account, sid string
 	from         string // the tonepay call's From
@@ -60,7 +59,7 @@ type call struct {
 	stopWatch  func()
 }
 
-func newCall(s *Server, dlg *sipgo.DialogServerSession, conn *net.UDPConn, o *offer, codec string, pt uint8) *call {
+func newCall(s *Server, dlg *sipgo.DialogServerSession, conn rtpConn, o *offer, codec string, pt uint8) *call {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &call{s: s, dlg: dlg, conn: conn, codec: codec, pt: pt, te: o.te, ctx: ctx, cancel: cancel, warned: map[string]bool{}}
 	c.remote.set(o.rtp)

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -16,7 +15,7 @@ import (
 // and timestamps stay continuous whoever writes to it (the call's TwiML
 // audio, the far end relayed). Safe for concurrent use.
 type rtpOut struct {
-	conn *net.UDPConn
+	conn rtpConn
 	dest *peer
 
 	mu    sync.Mutex
@@ -26,7 +25,7 @@ type rtpOut struct {
 	buf   [1500]byte
 }
 
-func newRTPOut(conn *net.UDPConn, dest *peer) *rtpOut {
+func newRTPOut(conn rtpConn, dest *peer) *rtpOut {
 	o := &rtpOut{conn: conn, dest: dest, start: time.Now()}
 	o.hdr = rtp.Header{Version: 2, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32())}
 	o.base = rand.Uint32()
@@ -50,7 +49,7 @@ func (o *rtpOut) write(pt uint8, payload []byte, marker bool, ts uint32) {
 	if err != nil {
 		return
 	}
-	_, _ = o.conn.WriteToUDPAddrPort(o.buf[:n], o.dest.get())
+	o.conn.WriteTo(o.buf[:n], o.dest.get())
 }
 
 // peer is where a leg's RTP goes: the SDP's address, then where its RTP

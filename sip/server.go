@@ -354,7 +354,7 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 			c.local = o.rtp.Addr()
 		}
 	}
-	c.answerSDP = answer(c.local, conn.LocalAddr().(*net.UDPAddr).Port, codec, pt, o.te, rand.Uint64()>>2)
+	c.answerSDP = answer(c.local, conn.Port(), codec, pt, o.te, rand.Uint64()>>2)
 	lr := &tonepay.LegRequest{Leg: tonepay.LegSIP, CallSid: c.sid, Number: number(req.Recipient.User)}
 	lr.AccountSid, lr.From, lr.To = tr.Account, party(req.From()), party(req.To())
 	if lr.From == "" {
@@ -463,7 +463,7 @@ func (s *Server) reinvite(req *siplib.Request, tx siplib.ServerTransaction) {
 			c.remote.set(o.rtp)
 		}
 		c.held.Store(hold)
-		body = answer(c.local, c.conn.LocalAddr().(*net.UDPAddr).Port, c.codec, c.pt, c.te, rand.Uint64()>>2)
+		body = answer(c.local, c.conn.Port(), c.codec, c.pt, c.te, rand.Uint64()>>2)
 	} else {
 		if !o.rtp.Addr().IsUnspecified() {
 			a.remote.set(o.rtp)
@@ -472,7 +472,7 @@ func (s *Server) reinvite(req *siplib.Request, tx siplib.ServerTransaction) {
 		codec, pt, te := a.codec, a.pt, a.te
 		a.mu.Unlock()
 		a.c.held.Store(hold)
-		body = answer(a.c.local, a.conn.LocalAddr().(*net.UDPAddr).Port, codec, pt, te, rand.Uint64()>>2)
+		body = answer(a.c.local, a.conn.Port(), codec, pt, te, rand.Uint64()>>2)
 	}
 	body = []byte(strings.Replace(string(body), "a=sendrecv", "a="+mirror[o.dir], 1))
 	res := siplib.NewSDPResponseFromRequest(req, body)
@@ -520,7 +520,7 @@ func (s *Server) noDialog(req *siplib.Request, tx siplib.ServerTransaction) {
 }
 
 // rtpSocket binds a free even port of the range on the listener's address.
-func (s *Server) rtpSocket() (*net.UDPConn, error) {
+func (s *Server) rtpSocket() (rtpConn, error) {
 	n := s.portHi - s.portLo + 1
 	var last error
 	for range n {
@@ -534,7 +534,7 @@ func (s *Server) rtpSocket() (*net.UDPConn, error) {
 		if p%2 == 1 {
 			continue
 		}
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(s.ip, uint16(p))))
+		c, err := listenRTP(netip.AddrPortFrom(s.ip, uint16(p)))
 		if err == nil {
 			return c, nil
 		}
