@@ -344,6 +344,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace) // the scheduler's view: a stalled relay
 		s.side = append(s.side, sideServer{"pprof", &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, s.pprofLn})
 		log.Info("pprof on http://" + s.pprofLn.Addr().String() + "/debug/pprof/")
 	}
