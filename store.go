@@ -138,11 +138,21 @@ type Store interface {
 	// Status no longer queued, ringing or in-progress), oldest end first,
 	// and returns how many calls it pruned. An ended call's run is never
 	// read again, and its timeline only by people for a while; the call
-	// row, its sessions and callbacks stay (the Calls API still lists the
-	// call; its timeline is then empty). A pruned call is not counted again,
+	// row and its callbacks stay (the Calls API still lists the call; its
+	// timeline is then empty), and its sessions are PruneSessions' to delete. A pruned call is not counted again,
 	// so a caller repeats until a batch prunes fewer than limit; a batch is
 	// one short transaction, so pruning never holds the writer long.
 	PruneCalls(ctx context.Context, endedBefore time.Time, limit int) (int, error)
+	// PruneSessions deletes up to limit payment sessions (0: no limit) that
+	// ended before endedBefore (Status ended, DateUpdated earlier: an ended
+	// session changes no more), oldest first, with their callbacks and those
+	// callbacks' attempts, and returns how many sessions it deleted. A
+	// session with a callback still pending (waiting, or being delivered)
+	// is kept until that callback is delivered or given up, so that a retry
+	// never finds its session gone. Callbacks chained on a call (CA…) are
+	// not a session's and stay. A batch is one short transaction; a caller
+	// repeats until a batch deletes fewer than limit.
+	PruneSessions(ctx context.Context, endedBefore time.Time, limit int) (int, error)
 	// RenewLeases sets the LegLease of each of the calls sids that has not
 	// ended (queued, ringing, in-progress) to until, in one statement, and
 	// returns the SIDs it renewed, in no particular order: a SID missing

@@ -12,8 +12,8 @@ import (
 const pruneBatch = 500
 
 // RunPruner deletes, every minute until ctx is done, the runs and timelines
-// of the calls that ended more than retention ago (the call rows, their
-// sessions and callbacks stay).
+// of the calls that ended more than retention ago (the call rows and their
+// callbacks stay; sessions go by payments.RunPruner's own retention).
 func (svc *Service) RunPruner(ctx context.Context, retention time.Duration) {
 	svc.pruneEvery(ctx, time.Minute, retention, pruneBatch)
 }

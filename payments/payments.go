@@ -55,6 +55,9 @@ type Service struct {
 	// RequireHTTPS refuses a <Pay> whose action or statusCallback is not
 	// https (Twilio's 64016); off, http works too (tests on loopback).
 	RequireHTTPS bool
+	// PruneEvery is how often RunPruner looks for sessions past their
+	// retention; 0 is every minute.
+	PruneEvery time.Duration
 
 	mu      sync.Mutex
 	paying  map[string]bool // sessions whose connector call runs in this process
@@ -420,21 +423,4 @@ func resolveCallback(call *tonepay.Call, cb string) (string, error) {
 		return "", tonepay.Errorf(tonepay.CodeInvalidParameter, "Invalid value %q for parameter StatusCallback: must be an absolute http or https URL, or relative to the call's Url", tonepay.RedactURL(cb))
 	}
 	return u.String(), nil
-}
-
-// RunPruner deletes idempotent answers past their 24 hours, hourly, until
-// ctx is done.
-func (svc *Service) RunPruner(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if err := svc.Tx.Store.PruneAnswers(ctx, svc.Tx.Now().Add(-tonepay.AnswerTTL)); err != nil && ctx.Err() == nil {
-			svc.Logger.Error("pruning idempotent answers", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

@@ -61,6 +61,10 @@ type serveConfig struct {
 	// TimelineRetention: an ended call's run and timeline are deleted this
 	// long after its end (the call itself stays).
 	TimelineRetention time.Duration
+	// Retention: an ended payment session, its callbacks and their
+	// attempts are deleted this long after it ended (payments.RunPruner);
+	// until then the session is fetchable, as Twilio's resources are.
+	Retention time.Duration
 	// LegLease: a real call (stream, SIP) whose process stopped renewing
 	// it for this long is hung up by the sweeper of any process on the
 	// store (calls.Service.LeaseTTL). Environment only: a crash test's knob.
@@ -71,11 +75,16 @@ type serveConfig struct {
 	RequireHTTPS bool // DESIGN §10: <Pay> action and statusCallback must be https
 }
 
+// defaultRetention keeps an ended session 30 days: an app that looks a
+// payment up after the call (reconciling, a dispute, a support ticket) finds
+// it for a month, while the store holds a month of sessions, not all of them.
+const defaultRetention = 30 * 24 * time.Hour
+
 func defaultServeConfig() serveConfig {
 	return serveConfig{Addr: "127.0.0.1:8080", DB: "tonepay.db", LogLevel: "info", FirstDigit: capture.DefaultEngine.FirstDigit,
 		ConnectorLease: capture.DefaultEngine.Lease, SessionIdle: capture.DefaultEngine.Idle, EraseWithin: 30 * time.Second,
 		AuthFailLimit: twilioapi.DefaultAuthFailLimit, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
-		TimelineRetention: 24 * time.Hour, VoiceTime: "simulated", RTPPorts: sip.DefaultRTPPorts, LegLease: calls.DefaultLeaseTTL}
+		TimelineRetention: 24 * time.Hour, Retention: defaultRetention, VoiceTime: "simulated", RTPPorts: sip.DefaultRTPPorts, LegLease: calls.DefaultLeaseTTL}
 }
 
 // parseServe reads flags over environment over defaults.
@@ -127,6 +136,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"TONEPAY_WRITE_TIMEOUT":       &c.WriteTimeout,
 		"TONEPAY_IDLE_TIMEOUT":        &c.IdleTimeout,
 		"TONEPAY_TIMELINE_RETENTION":  &c.TimelineRetention,
+		"TONEPAY_RETENTION":           &c.Retention,
 		"TONEPAY_LEG_LEASE":           &c.LegLease,
 	} {
 		if v := getenv(name); v != "" {
@@ -157,6 +167,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "an answer must be written within this; event streams excepted (TONEPAY_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a keep-alive connection is closed after this long without a request, at most 120s (TONEPAY_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.TimelineRetention, "timeline-retention", c.TimelineRetention, "an ended call's timeline (and saved TwiML state) is deleted this long after the call ended, at least 1m; the call itself stays listed (TONEPAY_TIMELINE_RETENTION)")
+	fs.DurationVar(&c.Retention, "retention", c.Retention, "an ended payment session, its callbacks and their attempts are deleted this long after it ended (one still retrying a callback waits for it), at least 1h; until then the API still shows it (TONEPAY_RETENTION)")
 	fs.StringVar(&c.VoiceTime, "voice-time", c.VoiceTime, "simulated: a call's speech and pauses take no time (a closing Pause still holds the call); real: they take as long as a caller would hear them (TONEPAY_VOICE_TIME)")
 	fs.BoolVar(&c.RequireHTTPS, "require-https-webhooks", c.RequireHTTPS, "refuse a <Pay> whose action or statusCallback is not https, as Twilio does (64016) (TONEPAY_REQUIRE_HTTPS_WEBHOOKS)")
 	fs.Usage = func() {
@@ -224,6 +235,9 @@ func (c serveConfig) validate() error {
 		return errors.New("--idle-timeout must be from 1s to 120s")
 	case c.TimelineRetention < time.Minute:
 		return errors.New("--timeline-retention must be at least 1m (ended calls are pruned every minute)")
+	case c.Retention < time.Hour:
+		// Shorter would pull a payment from under an app still asking about it.
+		return errors.New("--retention must be at least 1h")
 	case c.LegLease < time.Second:
 		// Renewed every third of it: shorter would make the renewals the store's load.
 		return errors.New("TONEPAY_LEG_LEASE must be at least 1s")

@@ -150,6 +150,7 @@ type server struct {
 	api                    *http.Server
 	side                   []sideServer  // pprof and metrics, each on a listener of its own
 	timelineRetention      time.Duration // calls.RunPruner's: an ended call's run and timeline go this long after its end
+	retention              time.Duration // payments.RunPruner's: an ended session, its callbacks and attempts go this long after its end
 
 	// Set by run.
 	stopSweeper, stopDelivery context.CancelFunc
@@ -168,7 +169,7 @@ type sideServer struct {
 // store would spend the credentials it prints once (the connectors, the
 // listeners, the database's place). On an error, what it opened is closed.
 func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) string, stdout io.Writer, log *slog.Logger) (_ *server, err error) {
-	s := &server{log: log, timelineRetention: cfg.TimelineRetention}
+	s := &server{log: log, timelineRetention: cfg.TimelineRetention, retention: cfg.Retention}
 	defer func() {
 		if err != nil {
 			s.close(false)
@@ -378,7 +379,7 @@ func (s *server) run() <-chan error {
 			s.log.Error("callback dispatcher stopped", "err", err)
 		}
 	})
-	s.delivery.Go(func() { s.payments.RunPruner(dctx) })
+	s.delivery.Go(func() { s.payments.RunPruner(dctx, s.retention) })
 	s.delivery.Go(func() { s.calls.RunPruner(dctx, s.timelineRetention) })
 	if s.listener != nil {
 		// Every process hears every change: callbacks queued by another go out

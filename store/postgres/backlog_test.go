@@ -79,6 +79,12 @@ func TestBacklogClaims(t *testing.T) {
 // callbacks fails the test.
 func planReads(t *testing.T, conn *pgx.Conn, mode, query string, args ...any) int {
 	t.Helper()
+	return planReadsOf(t, conn, mode, "callbacks", query, args...)
+}
+
+// planReadsOf is planReads for the table relation.
+func planReadsOf(t *testing.T, conn *pgx.Conn, mode, relation, query string, args ...any) int {
+	t.Helper()
 	ctx := context.Background()
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -99,9 +105,9 @@ func planReads(t *testing.T, conn *pgx.Conn, mode, query string, args ...any) in
 	var walk func(n node) int
 	walk = func(n node) int {
 		rows := 0
-		if n.Relation == "callbacks" && strings.HasSuffix(n.Type, "Scan") {
+		if n.Relation == relation && strings.HasSuffix(n.Type, "Scan") {
 			if n.Type == "Seq Scan" {
-				t.Errorf("%s: a sequential scan of callbacks in\n%s", mode, out)
+				t.Errorf("%s: a sequential scan of %s in\n%s", mode, relation, out)
 			}
 			rows = int((n.Rows + n.Removed + n.Rechecked) * n.Loops)
 		}

@@ -159,6 +159,51 @@ func (s *Store) PruneCalls(ctx context.Context, endedBefore time.Time, n int) (i
 	return pruned, nil
 }
 
+// pruneSessionsQuery finds a batch of ended sessions with no callback
+// pending, through sessions_ended (the pending check reads
+// callbacks_session). SKIP LOCKED: two processes pruning at once take
+// different sessions rather than wait for each other.
+const pruneSessionsQuery = `SELECT sid FROM sessions
+	WHERE status = 'ended' AND date_updated < $1
+	AND NOT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = sessions.sid AND status = 'pending')
+	ORDER BY date_updated, sid LIMIT $2 FOR UPDATE SKIP LOCKED`
+
+// PruneSessions implements tonepay.Store. The session rows stay locked
+// until the deletes commit; an ended session gets no new callbacks, so the
+// pending check holds until then.
+func (s *Store) PruneSessions(ctx context.Context, endedBefore time.Time, n int) (int, error) {
+	const op = "PruneSessions"
+	var pruned int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		pruned = 0
+		rows, err := tx.Query(ctx, pruneSessionsQuery, sqlrow.Ts(endedBefore), limit(n))
+		if err != nil {
+			return err
+		}
+		sids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(sids) == 0 {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM callback_attempts WHERE callback_id IN (SELECT id FROM callbacks WHERE session_sid = ANY($1))`,
+			`DELETE FROM callbacks WHERE session_sid = ANY($1)`,
+			// Deleted when the session ended; a leftover must not outlive it.
+			`DELETE FROM session_secrets WHERE sid = ANY($1)`,
+			`DELETE FROM sessions WHERE sid = ANY($1)`,
+		} {
+			if _, err := tx.Exec(ctx, q, sids); err != nil {
+				return err
+			}
+		}
+		pruned = len(sids)
+		return nil
+	})
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	return pruned, nil
+}
+
 // renewBatch bounds the SIDs of one renewing statement.
 const renewBatch = 500
 

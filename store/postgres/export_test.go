@@ -9,3 +9,6 @@ const (
 
 // LapsedQuery is the query FindLapsedLegs runs every few seconds.
 const LapsedQuery = lapsedQuery
+
+// PruneSessionsQuery is the query PruneSessions finds a batch with.
+const PruneSessionsQuery = pruneSessionsQuery

@@ -164,6 +164,59 @@ func (s *Store) PruneCalls(ctx context.Context, endedBefore time.Time, n int) (i
 	return pruned, nil
 }
 
+// pruneSessionsQuery finds a batch of ended sessions with no callback
+// pending. 'ended' is written out, as in sessions_ended's WHERE, which is
+// what lets SQLite use that partial index; the pending check reads
+// callbacks_pending.
+const pruneSessionsQuery = `SELECT sid FROM sessions
+	WHERE status = 'ended' AND date_updated < ?
+	AND NOT EXISTS (SELECT 1 FROM callbacks WHERE session_sid = sessions.sid AND status = 'pending')
+	ORDER BY date_updated, sid LIMIT ?`
+
+// PruneSessions implements tonepay.Store. One transaction per batch: the
+// check for pending callbacks and the deletes see the same rows.
+func (s *Store) PruneSessions(ctx context.Context, endedBefore time.Time, n int) (int, error) {
+	const op = "PruneSessions"
+	var pruned int
+	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
+		pruned = 0 // the committer may run fn again
+		rows, err := tx.QueryContext(ctx, pruneSessionsQuery, sqlrow.Ts(endedBefore), limit(n))
+		if err != nil {
+			return wrap(op, err)
+		}
+		var sids []string
+		for rows.Next() {
+			var sid string
+			if err := rows.Scan(&sid); err != nil {
+				rows.Close()
+				return wrap(op, err)
+			}
+			sids = append(sids, sid)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return wrap(op, err)
+		}
+		for _, sid := range sids {
+			for _, q := range []string{
+				`DELETE FROM callback_attempts WHERE callback_id IN (SELECT id FROM callbacks WHERE session_sid = ?)`,
+				`DELETE FROM callbacks WHERE session_sid = ?`,
+				`DELETE FROM sessions WHERE sid = ?`,
+			} {
+				if _, err := tx.ExecContext(ctx, q, sid); err != nil {
+					return wrap(op, err)
+				}
+			}
+		}
+		pruned = len(sids)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return pruned, nil
+}
+
 // renewBatch bounds the SIDs of one renewing statement (SQLite's limit on
 // a statement's parameters is far above it).
 const renewBatch = 500

@@ -71,3 +71,6 @@ func (s *Store) QueryPlan(query string, args ...any) (string, error) {
 
 // LapsedQuery is the query FindLapsedLegs runs every few seconds.
 const LapsedQuery = lapsedQuery
+
+// PruneSessionsQuery is the query PruneSessions finds a batch with.
+const PruneSessionsQuery = pruneSessionsQuery

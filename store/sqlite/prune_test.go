@@ -36,3 +36,19 @@ func TestLapsedLegsUseIndex(t *testing.T) {
 		t.Errorf("plan %q: want calls_leg_leases, in its order", plan)
 	}
 }
+
+// TestPruneSessionsUseIndex: finding ended sessions to delete reads the
+// partial index of ended sessions in its order (no sort of the table, which
+// holds the retention window), and asks the pending callbacks' index
+// whether each still has one waiting.
+func TestPruneSessionsUseIndex(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "ps.db"))
+	plan, err := s.QueryPlan(sqlite.PruneSessionsQuery, 1, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "SEARCH sessions USING COVERING INDEX sessions_ended") ||
+		!strings.Contains(plan, "SEARCH callbacks USING COVERING INDEX callbacks_pending") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("plan %q: want sessions_ended, in its order, and callbacks_pending", plan)
+	}
+}

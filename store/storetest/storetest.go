@@ -62,7 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) tonepay.Store) {
 		{"Tenant", testTenant},
 		{"CallRuns", testCallRuns}, {"DueCallRuns", testDueCallRuns}, {"OrphanLegs", testOrphanLegs}, {"Timeline", testTimeline}, {"CallRunRace", testCallRunRace},
 		{"LapsedLegs", testLapsedLegs}, {"RenewLeases", testRenewLeases},
-		{"PruneCalls", testPruneCalls},
+		{"PruneCalls", testPruneCalls}, {"PruneSessions", testPruneSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
