@@ -126,37 +126,13 @@ func (t *txn) AddTimeline(ctx context.Context, callSid string, at time.Time, ent
 // once take different calls rather than wait for each other. The
 // calls_prunable index holds only the ended calls not yet pruned.
 func (s *Store) PruneCalls(ctx context.Context, endedBefore time.Time, n int) (int, error) {
-	const op = "PruneCalls"
-	var pruned int
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		pruned = 0
-		rows, err := tx.Query(ctx, `SELECT sid FROM calls
+	return s.pruneBatch(ctx, "PruneCalls", `SELECT sid FROM calls
 			WHERE end_time <> 0 AND NOT pruned AND end_time < $1 AND status NOT IN ($2, $3, $4)
 			ORDER BY end_time, sid LIMIT $5 FOR UPDATE SKIP LOCKED`,
-			sqlrow.Ts(endedBefore), tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n))
-		if err != nil {
-			return err
-		}
-		sids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil || len(sids) == 0 {
-			return err
-		}
-		for _, q := range []string{
-			`DELETE FROM call_runs WHERE call_sid = ANY($1)`,
-			`DELETE FROM call_timeline WHERE call_sid = ANY($1)`,
-			`UPDATE calls SET pruned = true WHERE sid = ANY($1)`,
-		} {
-			if _, err := tx.Exec(ctx, q, sids); err != nil {
-				return err
-			}
-		}
-		pruned = len(sids)
-		return nil
-	})
-	if err != nil {
-		return 0, wrap(op, err)
-	}
-	return pruned, nil
+		[]any{sqlrow.Ts(endedBefore), tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n)},
+		`DELETE FROM call_runs WHERE call_sid = ANY($1)`,
+		`DELETE FROM call_timeline WHERE call_sid = ANY($1)`,
+		`UPDATE calls SET pruned = true WHERE sid = ANY($1)`)
 }
 
 // pruneSessionsQuery finds a batch of ended sessions with no callback
@@ -172,11 +148,22 @@ const pruneSessionsQuery = `SELECT sid FROM sessions
 // until the deletes commit; an ended session gets no new callbacks, so the
 // pending check holds until then.
 func (s *Store) PruneSessions(ctx context.Context, endedBefore time.Time, n int) (int, error) {
-	const op = "PruneSessions"
+	return s.pruneBatch(ctx, "PruneSessions", pruneSessionsQuery, []any{sqlrow.Ts(endedBefore), limit(n)},
+		`DELETE FROM callback_attempts WHERE callback_id IN (SELECT id FROM callbacks WHERE session_sid = ANY($1))`,
+		`DELETE FROM callbacks WHERE session_sid = ANY($1)`,
+		// Deleted when the session ended; a leftover must not outlive it.
+		`DELETE FROM session_secrets WHERE sid = ANY($1)`,
+		`DELETE FROM sessions WHERE sid = ANY($1)`)
+}
+
+// pruneBatch runs, in one transaction, find (which selects and locks a
+// batch of SIDs) and then each of deletes with the SIDs as $1; it returns
+// how many.
+func (s *Store) pruneBatch(ctx context.Context, op, find string, args []any, deletes ...string) (int, error) {
 	var pruned int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		pruned = 0
-		rows, err := tx.Query(ctx, pruneSessionsQuery, sqlrow.Ts(endedBefore), limit(n))
+		rows, err := tx.Query(ctx, find, args...)
 		if err != nil {
 			return err
 		}
@@ -184,13 +171,7 @@ func (s *Store) PruneSessions(ctx context.Context, endedBefore time.Time, n int)
 		if err != nil || len(sids) == 0 {
 			return err
 		}
-		for _, q := range []string{
-			`DELETE FROM callback_attempts WHERE callback_id IN (SELECT id FROM callbacks WHERE session_sid = ANY($1))`,
-			`DELETE FROM callbacks WHERE session_sid = ANY($1)`,
-			// Deleted when the session ended; a leftover must not outlive it.
-			`DELETE FROM session_secrets WHERE sid = ANY($1)`,
-			`DELETE FROM sessions WHERE sid = ANY($1)`,
-		} {
+		for _, q := range deletes {
 			if _, err := tx.Exec(ctx, q, sids); err != nil {
 				return err
 			}

@@ -123,45 +123,10 @@ const pruneQuery = `SELECT sid FROM calls
 // PruneCalls implements tonepay.Store. The calls_prunable index holds only
 // the ended calls not yet pruned, so finding a batch reads no other call.
 func (s *Store) PruneCalls(ctx context.Context, endedBefore time.Time, n int) (int, error) {
-	const op = "PruneCalls"
-	var pruned int
-	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
-		pruned = 0 // the committer may run fn again
-		rows, err := tx.QueryContext(ctx, pruneQuery, sqlrow.Ts(endedBefore), tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n))
-		if err != nil {
-			return wrap(op, err)
-		}
-		var sids []string
-		for rows.Next() {
-			var sid string
-			if err := rows.Scan(&sid); err != nil {
-				rows.Close()
-				return wrap(op, err)
-			}
-			sids = append(sids, sid)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return wrap(op, err)
-		}
-		for _, sid := range sids {
-			for _, q := range []string{
-				`DELETE FROM call_runs WHERE call_sid = ?`,
-				`DELETE FROM call_timeline WHERE call_sid = ?`,
-				`UPDATE calls SET pruned = 1 WHERE sid = ?`,
-			} {
-				if _, err := tx.ExecContext(ctx, q, sid); err != nil {
-					return wrap(op, err)
-				}
-			}
-		}
-		pruned = len(sids)
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return pruned, nil
+	return s.pruneBatch(ctx, "PruneCalls", pruneQuery, []any{sqlrow.Ts(endedBefore), tonepay.CallQueued, tonepay.CallRinging, tonepay.CallInProgress, limit(n)},
+		`DELETE FROM call_runs WHERE call_sid = ?`,
+		`DELETE FROM call_timeline WHERE call_sid = ?`,
+		`UPDATE calls SET pruned = 1 WHERE sid = ?`)
 }
 
 // pruneSessionsQuery finds a batch of ended sessions with no callback
@@ -176,11 +141,19 @@ const pruneSessionsQuery = `SELECT sid FROM sessions
 // PruneSessions implements tonepay.Store. One transaction per batch: the
 // check for pending callbacks and the deletes see the same rows.
 func (s *Store) PruneSessions(ctx context.Context, endedBefore time.Time, n int) (int, error) {
-	const op = "PruneSessions"
+	return s.pruneBatch(ctx, "PruneSessions", pruneSessionsQuery, []any{sqlrow.Ts(endedBefore), limit(n)},
+		`DELETE FROM callback_attempts WHERE callback_id IN (SELECT id FROM callbacks WHERE session_sid = ?)`,
+		`DELETE FROM callbacks WHERE session_sid = ?`,
+		`DELETE FROM sessions WHERE sid = ?`)
+}
+
+// pruneBatch runs, in one transaction, find (which selects a batch of
+// SIDs) and then each of deletes for every SID found; it returns how many.
+func (s *Store) pruneBatch(ctx context.Context, op, find string, args []any, deletes ...string) (int, error) {
 	var pruned int
 	err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 		pruned = 0 // the committer may run fn again
-		rows, err := tx.QueryContext(ctx, pruneSessionsQuery, sqlrow.Ts(endedBefore), limit(n))
+		rows, err := tx.QueryContext(ctx, find, args...)
 		if err != nil {
 			return wrap(op, err)
 		}
@@ -198,11 +171,7 @@ func (s *Store) PruneSessions(ctx context.Context, endedBefore time.Time, n int)
 			return wrap(op, err)
 		}
 		for _, sid := range sids {
-			for _, q := range []string{
-				`DELETE FROM callback_attempts WHERE callback_id IN (SELECT id FROM callbacks WHERE session_sid = ?)`,
-				`DELETE FROM callbacks WHERE session_sid = ?`,
-				`DELETE FROM sessions WHERE sid = ?`,
-			} {
+			for _, q := range deletes {
 				if _, err := tx.ExecContext(ctx, q, sid); err != nil {
 					return wrap(op, err)
 				}
