@@ -198,3 +198,18 @@ type CallFilter struct {
 	Offset     int
 	Limit      int
 }
+
+// PruneBatches runs prune (a Store's PruneCalls or PruneSessions) batch by
+// batch until one deletes fewer than batch, and returns how many in all: a
+// backlog (a server that was down, a first start) goes in one round, while
+// rows ending meanwhile (after cut) cannot keep it going.
+func PruneBatches(ctx context.Context, prune func(context.Context, time.Time, int) (int, error), cut time.Time, batch int) (int, error) {
+	total := 0
+	for {
+		n, err := prune(ctx, cut, batch)
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
+}

@@ -38,17 +38,7 @@ func (svc *Service) pruneEvery(ctx context.Context, every, retention time.Durati
 	}
 }
 
-// pruneEnded prunes the calls that ended before cut, batch by batch, until
-// a batch prunes fewer than batch: a backlog (a server that was down, a
-// burst of calls) is cleared in one round, while calls ending meanwhile
-// (after cut) cannot keep it going.
+// pruneEnded prunes the calls that ended before cut, batch by batch.
 func pruneEnded(ctx context.Context, store tonepay.Store, cut time.Time, batch int) (int, error) {
-	total := 0
-	for {
-		n, err := store.PruneCalls(ctx, cut, batch)
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-	}
+	return tonepay.PruneBatches(ctx, store.PruneCalls, cut, batch)
 }

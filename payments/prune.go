@@ -53,17 +53,7 @@ func (svc *Service) pruneEvery(ctx context.Context, retention time.Duration, bat
 	}
 }
 
-// pruneSessions deletes the sessions that ended before cut, batch by batch,
-// until a batch deletes fewer than batch: a backlog (a server that was down,
-// a first start with --retention) goes in one round, while sessions ending
-// meanwhile (after cut) cannot keep it going.
+// pruneSessions deletes the sessions that ended before cut, batch by batch.
 func pruneSessions(ctx context.Context, store tonepay.Store, cut time.Time, batch int) (int, error) {
-	total := 0
-	for {
-		n, err := store.PruneSessions(ctx, cut, batch)
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-	}
+	return tonepay.PruneBatches(ctx, store.PruneSessions, cut, batch)
 }

@@ -59,8 +59,7 @@ type agent struct {
 	// Agent-bound state, the caller's reader's alone.
 	payload []byte
 	audioTS tsMap
-	evTS    uint32 // the caller's current event, by timestamp
-	evSeen  bool
+	evSeen  bool // an event has been relayed, or dropped
 	evDrop  bool // the current event began while paying: dropped to its end
 }
 
@@ -368,9 +367,9 @@ func (a *agent) audio(pcm []int16, ssrc, ts uint32, marker bool) {
 // its event began while paying (it is dropped to its end: nothing of a key
 // pressed during a session leaks, even if the session ends mid-key), or
 // the agent has no telephone-event. The caller's reader's.
-func (a *agent) event(pkt *rtp.Packet, paying bool) {
-	if !a.evSeen || pkt.Marker || pkt.Timestamp != a.evTS {
-		a.evSeen, a.evTS, a.evDrop = true, pkt.Timestamp, paying
+func (a *agent) event(pkt *rtp.Packet, began, paying bool) {
+	if began || !a.evSeen { // events.packet decides where an event begins
+		a.evSeen, a.evDrop = true, paying
 	}
 	if a.evDrop || a.te < 0 {
 		return

@@ -22,6 +22,7 @@ type call struct {
 	conn         rtpConn
 	out          *rtpOut // what the caller hears: the TwiML's audio, the far end's
 	account, sid string
+	callID       string // its SIP Call-ID: its key in Server.calls
 	from         string // the tonepay call's From
 	fromUser     string // the INVITE's From user, passed on to the agent
 	local        netip.Addr
@@ -174,10 +175,8 @@ func (c *call) end(why string, bye bool) {
 		}
 		s := c.s
 		s.mu.Lock()
-		for id, o := range s.calls {
-			if o == c {
-				delete(s.calls, id)
-			}
+		if s.calls[c.callID] == c {
+			delete(s.calls, c.callID)
 		}
 		if s.bySid[c.sid] == c {
 			delete(s.bySid, c.sid)
@@ -240,11 +239,12 @@ func (c *call) packet(b []byte, from netip.AddrPort) {
 	a := c.relay.Load()
 	switch {
 	case c.te >= 0 && int(pkt.PayloadType) == c.te:
-		if k := x.ev.packet(pkt.Marker, pkt.Timestamp, pkt.Payload); k != 0 && x.dd.Add(k, false, dtmf.At(x.audio)) {
+		k, began := x.ev.packet(pkt.Marker, pkt.Timestamp, pkt.Payload)
+		if k != 0 && x.dd.Add(k, false, dtmf.At(x.audio)) {
 			c.press(k)
 		}
 		if a != nil {
-			a.event(pkt, c.paying.Load())
+			a.event(pkt, began, c.paying.Load())
 		}
 	case pkt.PayloadType == c.pt:
 		x.pcm = decode(c.codec, pkt.Payload, x.pcm[:0])

@@ -20,18 +20,19 @@ type events struct {
 }
 
 // packet reads one telephone-event payload and returns the key it ends,
-// or 0.
-func (e *events) packet(marker bool, ts uint32, payload []byte) byte {
+// or 0, and whether it began a new event (the relay to an agent decides
+// per event whether to drop it).
+func (e *events) packet(marker bool, ts uint32, payload []byte) (key byte, began bool) {
 	if len(payload) < 4 || payload[0] > 15 {
-		return 0
+		return 0, false
 	}
 	end := payload[1]&0x80 != 0
 	if !e.started || marker || ts != e.ts || (e.ended && !end) {
-		e.started, e.ts, e.ended = true, ts, false
+		e.started, e.ts, e.ended, began = true, ts, false, true
 	}
 	if !end || e.ended {
-		return 0
+		return 0, began
 	}
 	e.ended = true
-	return eventDigits[payload[0]]
+	return eventDigits[payload[0]], began
 }

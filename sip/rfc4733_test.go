@@ -39,7 +39,7 @@ func TestEvents(t *testing.T) {
 				if p.end {
 					b[1] |= 0x80
 				}
-				if k := e.packet(p.marker, p.ts, b); k != 0 {
+				if k, _ := e.packet(p.marker, p.ts, b); k != 0 {
 					got += string(k)
 				}
 			}

@@ -373,7 +373,8 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 		_ = dlg.Respond(503, "Service Unavailable", nil)
 		return
 	}
-	s.calls[req.CallID().Value()] = c
+	c.callID = req.CallID().Value()
+	s.calls[c.callID] = c
 	s.bySid[c.sid] = c
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -16,6 +16,8 @@ import (
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
+// TestParseServePruneFlag: --timeline-retention and --retention, their
+// variables, defaults and minimums.
 func TestParseServePruneFlag(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		return func(k string) string {
@@ -27,21 +29,32 @@ func TestParseServePruneFlag(t *testing.T) {
 			return ""
 		}
 	}
+	timeline := func(c *serveConfig) time.Duration { return c.TimelineRetention }
+	sessions := func(c *serveConfig) time.Duration { return c.Retention }
 	tests := []struct {
 		name    string
+		get     func(*serveConfig) time.Duration
 		args    []string
 		env     func(string) string
 		want    time.Duration
 		wantErr string
 	}{
-		{"default a day", nil, env(), 24 * time.Hour, ""},
-		{"flag", []string{"--timeline-retention", "90m"}, env(), 90 * time.Minute, ""},
-		{"environment", nil, env("TONEPAY_TIMELINE_RETENTION", "168h"), 168 * time.Hour, ""},
-		{"flag beats environment", []string{"--timeline-retention", "2h"}, env("TONEPAY_TIMELINE_RETENTION", "3h"), 2 * time.Hour, ""},
-		{"the minimum", []string{"--timeline-retention", "1m"}, env(), time.Minute, ""},
-		{"below the minimum", []string{"--timeline-retention", "59s"}, env(), 0, "--timeline-retention must be at least 1m"},
-		{"zero", nil, env("TONEPAY_TIMELINE_RETENTION", "0s"), 0, "--timeline-retention must be at least 1m"},
-		{"not a duration", nil, env("TONEPAY_TIMELINE_RETENTION", "a day"), 0, "TONEPAY_TIMELINE_RETENTION"},
+		{"timeline: default a day", timeline, nil, env(), 24 * time.Hour, ""},
+		{"timeline: flag", timeline, []string{"--timeline-retention", "90m"}, env(), 90 * time.Minute, ""},
+		{"timeline: environment", timeline, nil, env("TONEPAY_TIMELINE_RETENTION", "168h"), 168 * time.Hour, ""},
+		{"timeline: flag beats environment", timeline, []string{"--timeline-retention", "2h"}, env("TONEPAY_TIMELINE_RETENTION", "3h"), 2 * time.Hour, ""},
+		{"timeline: the minimum", timeline, []string{"--timeline-retention", "1m"}, env(), time.Minute, ""},
+		{"timeline: below the minimum", timeline, []string{"--timeline-retention", "59s"}, env(), 0, "--timeline-retention must be at least 1m"},
+		{"timeline: zero", timeline, nil, env("TONEPAY_TIMELINE_RETENTION", "0s"), 0, "--timeline-retention must be at least 1m"},
+		{"timeline: not a duration", timeline, nil, env("TONEPAY_TIMELINE_RETENTION", "a day"), 0, "TONEPAY_TIMELINE_RETENTION"},
+		{"sessions: default 30 days", sessions, nil, env(), 30 * 24 * time.Hour, ""},
+		{"sessions: flag", sessions, []string{"--retention", "2160h"}, env(), 90 * 24 * time.Hour, ""},
+		{"sessions: environment", sessions, nil, env("TONEPAY_RETENTION", "168h"), 168 * time.Hour, ""},
+		{"sessions: flag beats environment", sessions, []string{"--retention", "2h"}, env("TONEPAY_RETENTION", "3h"), 2 * time.Hour, ""},
+		{"sessions: the minimum", sessions, []string{"--retention", "1h"}, env(), time.Hour, ""},
+		{"sessions: below the minimum", sessions, []string{"--retention", "59m"}, env(), 0, "--retention must be at least 1h"},
+		{"sessions: zero", sessions, nil, env("TONEPAY_RETENTION", "0s"), 0, "--retention must be at least 1h"},
+		{"sessions: not a duration", sessions, nil, env("TONEPAY_RETENTION", "a month"), 0, "TONEPAY_RETENTION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,54 +68,8 @@ func TestParseServePruneFlag(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.TimelineRetention != tt.want {
-				t.Errorf("TimelineRetention = %v, want %v", c.TimelineRetention, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseServeRetention(t *testing.T) {
-	env := func(kv ...string) func(string) string {
-		return func(k string) string {
-			for i := 0; i+1 < len(kv); i += 2 {
-				if kv[i] == k {
-					return kv[i+1]
-				}
-			}
-			return ""
-		}
-	}
-	tests := []struct {
-		name    string
-		args    []string
-		env     func(string) string
-		want    time.Duration
-		wantErr string
-	}{
-		{"default 30 days", nil, env(), 30 * 24 * time.Hour, ""},
-		{"flag", []string{"--retention", "2160h"}, env(), 90 * 24 * time.Hour, ""},
-		{"environment", nil, env("TONEPAY_RETENTION", "168h"), 168 * time.Hour, ""},
-		{"flag beats environment", []string{"--retention", "2h"}, env("TONEPAY_RETENTION", "3h"), 2 * time.Hour, ""},
-		{"the minimum", []string{"--retention", "1h"}, env(), time.Hour, ""},
-		{"below the minimum", []string{"--retention", "59m"}, env(), 0, "--retention must be at least 1h"},
-		{"zero", nil, env("TONEPAY_RETENTION", "0s"), 0, "--retention must be at least 1h"},
-		{"not a duration", nil, env("TONEPAY_RETENTION", "a month"), 0, "TONEPAY_RETENTION"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseServe(tt.args, tt.env, io.Discard)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.Retention != tt.want {
-				t.Errorf("Retention = %v, want %v", c.Retention, tt.want)
+			if got := tt.get(&c); got != tt.want {
+				t.Errorf("retention = %v, want %v", got, tt.want)
 			}
 		})
 	}
