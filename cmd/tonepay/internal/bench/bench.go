@@ -117,7 +117,7 @@ type options struct {
 }
 
 // groups are --only's values: the measures run alone.
-var groups = []string{"voice", "pay", "streams", "sip"}
+var groups = []string{"payments", "voice", "pay", "streams", "sip"}
 
 // parseOptions reads the words after "bench"; flag errors are written to
 // stderr by cliflag.
@@ -137,7 +137,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.sipCalls, "sip-calls", 500, "concurrent SIP trunk calls bridged to an agent, 20 ms PCMU both ways")
 	fs.IntVar(&o.sipTyping, "sip-typing", 50, "of the SIP calls, callers typing keys as RFC 4733 events in an agent-assisted payment (five each, 300 ms apart)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long the SIP calls relay audio (the CPU window) before their callers type")
-	fs.StringVar(&o.only, "only", "", "run only one group of measures: voice (the TwiML app measures), pay (the <Pay> measures), streams (Media Streams) or sip (SIP calls bridged to an agent)")
+	fs.StringVar(&o.only, "only", "", "run only one group of measures: payments (the Payments API measures), voice (the TwiML app measures), pay (the <Pay> measures), streams (Media Streams) or sip (SIP calls bridged to an agent)")
 	if err := cliflag.Parse(fs, args); err != nil {
 		return o, err
 	}
@@ -174,7 +174,7 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	}
 	defer b.close()
 	res := benchResult{Errors: map[string]float64{}, Machine: machine()}
-	if o.only == "" {
+	if o.runs("payments") {
 		if err := b.payments(&res, say, o.requests, o.flows, o.calls, o.sessions); err != nil {
 			return err
 		}
@@ -243,6 +243,7 @@ func (b *bench) payments(res *benchResult, say func(string, ...any), requests, f
 		return err
 	}
 	say("digit to partial-result callback, %d concurrent calls…", calls)
+	b.profileBehind("digits", 5*time.Second)
 	lat, err := b.digitLatency(calls, 5)
 	if err != nil {
 		return err

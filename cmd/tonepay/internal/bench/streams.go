@@ -263,18 +263,7 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n, typing in
 	}
 	say("  server CPU %.0f%% of one core (%.2f ms per stream per second), %.0f frames/s, %.2f%% late", res.StreamCPUPercent, res.StreamCPUPerStreamMS, res.StreamFramesPerS, 100*res.StreamLateRatio)
 	say("key (in-band tones) to partial-result callback, %d of the %d callers typing…", typing, n)
-	if p := os.Getenv("TONEPAY_BENCH_PROFILE"); p != "" {
-		go func() {
-			res, err := http.Get(b.pprof + "/debug/pprof/profile?seconds=3")
-			if err == nil {
-				defer res.Body.Close()
-				if f, err := os.Create(p + ".keys"); err == nil {
-					io.Copy(f, res.Body)
-					f.Close()
-				}
-			}
-		}()
-	}
+	b.profileBehind("keys", 3*time.Second)
 	var mu sync.Mutex
 	var lat []time.Duration
 	err = parallel(typing, typing, func(j int) error {
@@ -328,6 +317,26 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n, typing in
 	res.StreamKeys, res.StreamTyping = len(lat), typing
 	res.StreamKeyP50MS, res.StreamKeyP99MS = Percentile(lat, 50), Percentile(lat, 99)
 	return nil
+}
+
+// profileBehind, with TONEPAY_BENCH_PROFILE set, takes the server's CPU
+// profile over the next d in the background, into that name + "." + name.
+func (b *bench) profileBehind(name string, d time.Duration) {
+	p := os.Getenv("TONEPAY_BENCH_PROFILE")
+	if p == "" {
+		return
+	}
+	go func() {
+		res, err := http.Get(b.pprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(d/time.Second)))
+		if err != nil {
+			return
+		}
+		defer res.Body.Close()
+		if f, err := os.Create(p + "." + name); err == nil {
+			io.Copy(f, res.Body)
+			f.Close()
+		}
+	}()
 }
 
 // profile waits d; with TONEPAY_BENCH_PROFILE set, it takes the server's CPU
