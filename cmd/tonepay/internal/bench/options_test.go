@@ -25,7 +25,7 @@ func TestParseOptions(t *testing.T) {
 			return o.sipCalls == 20 && o.sipTyping == 5 && o.duration == 3*time.Second && o.runs("sip") && !o.runs("streams")
 		}, ""},
 		{"nobody typing", []string{"--sip-typing", "0"}, func(o options) bool { return o.sipTyping == 0 }, ""},
-		{"unknown group", []string{"--only", "payments"}, nil, `--only "payments": the groups are voice, pay, streams, sip`},
+		{"unknown group", []string{"--only", "digits"}, nil, `--only "digits": the groups are payments, voice, pay, streams, sip`},
 		{"more typing than calls", []string{"--sip-calls", "10", "--sip-typing", "11"}, nil, "no more callers typing than calls"},
 		{"no calls", []string{"--sip-calls", "0"}, nil, "want at least one call"},
 		{"short duration", []string{"--duration", "500ms"}, nil, "--duration 500ms: want at least 1s"},
