@@ -46,7 +46,10 @@ type benchResult struct {
 	DigitCallbackP50MS   float64            `json:"digit_callback_p50_ms"`
 	DigitCallbackP99MS   float64            `json:"digit_callback_p99_ms"`
 	DigitPresses         int                `json:"digit_presses"`
-	VoiceCallsPerS       float64            `json:"voice_calls_per_s"` // Say, Gather, key, Redirect, Hangup
+	DigitCallbackP99MS3K float64            `json:"digit_callback_p99_ms_3000"` // the same at 3,000 calls (from latency_by_load)
+	Latency              []loadPoint        `json:"latency_by_load"`            // every key-latency measure at every --loads
+	BytesPerCall         float64            `json:"bytes_per_call"`             // Go heap per call waiting in a Gather
+	VoiceCallsPerS       float64            `json:"voice_calls_per_s"`          // Say, Gather, key, Redirect, Hangup
 	VoiceCalls           int                `json:"voice_calls"`
 	GatherActionP50MS    float64            `json:"gather_action_p50_ms"` // key -> the Gather's action request
 	GatherActionP99MS    float64            `json:"gather_action_p99_ms"`
@@ -113,6 +116,8 @@ type options struct {
 	streams, typing                                        int
 	sipCalls, sipTyping                                    int
 	duration                                               time.Duration // how long the SIP calls relay before their callers type
+	loads                                                  []int         // the key-latency measures' loads, in calls
+	svg                                                    string        // where the latency chart goes
 	only                                                   string
 }
 
@@ -123,6 +128,7 @@ var groups = []string{"payments", "voice", "pay", "streams", "sip"}
 // stderr by cliflag.
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
+	var err error
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object instead of a table")
@@ -137,9 +143,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.sipCalls, "sip-calls", 500, "concurrent SIP trunk calls bridged to an agent, 20 ms PCMU both ways")
 	fs.IntVar(&o.sipTyping, "sip-typing", 50, "of the SIP calls, callers typing keys as RFC 4733 events in an agent-assisted payment (five each, 300 ms apart)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long the SIP calls relay audio (the CPU window) before their callers type")
+	loads := fs.String("loads", "100,300,1000,3000", "concurrent calls at which each key-latency measure runs (the chart's points; --calls is the headline figure)")
+	fs.StringVar(&o.svg, "svg", "", "write a chart of key latency against load to this SVG file")
 	fs.StringVar(&o.only, "only", "", "run only one group of measures: payments (the Payments API measures), voice (the TwiML app measures), pay (the <Pay> measures), streams (Media Streams) or sip (SIP calls bridged to an agent)")
-	if err := cliflag.Parse(fs, args); err != nil {
+	if err = cliflag.Parse(fs, args); err != nil {
 		return o, err
+	}
+	if o.loads, err = parseLoads(*loads); err != nil {
+		return o, cliflag.Mistake("bench", err)
 	}
 	if o.only != "" && !slices.Contains(groups, o.only) {
 		return o, cliflag.Mistake("bench", fmt.Errorf("--only %q: the groups are %s", o.only, strings.Join(groups, ", ")))
@@ -175,17 +186,17 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	defer b.close()
 	res := benchResult{Errors: map[string]float64{}, Machine: machine()}
 	if o.runs("payments") {
-		if err := b.payments(&res, say, o.requests, o.flows, o.calls, o.sessions); err != nil {
+		if err := b.payments(&res, say, o); err != nil {
 			return err
 		}
 	}
 	if o.runs("voice") {
-		if err := b.voice(&res, say, o.voiceCalls, o.calls); err != nil {
+		if err := b.voice(&res, say, o); err != nil {
 			return err
 		}
 	}
 	if o.runs("pay") {
-		if err := b.pay(&res, say, o.payFlows, o.calls); err != nil {
+		if err := b.pay(&res, say, o); err != nil {
 			return err
 		}
 	}
@@ -202,15 +213,23 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	if bad := b.badSignatures.Load(); bad > 0 {
 		return fmt.Errorf("%d callbacks had a bad signature", bad)
 	}
+	res.DigitCallbackP99MS3K = res.p99At(measureDigit, 3000)
+	if o.svg != "" {
+		if err := writeChart(o.svg, res); err != nil {
+			return err
+		}
+	}
 	if o.asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	printBench(stdout, res)
+	printTargets(stdout, res)
 	return nil
 }
 
 // payments runs the Payments API measures (issue 7) into res.
-func (b *bench) payments(res *benchResult, say func(string, ...any), requests, flows, calls, sessions int) error {
+func (b *bench) payments(res *benchResult, say func(string, ...any), o options) error {
+	requests, flows, sessions := o.requests, o.flows, o.sessions
 	say("baseline: bare net/http (Basic auth, form parse, fixed 201 JSON)…")
 	for _, c := range []int{1, 16, 64} {
 		lr, errs := load(c, requests, func(int) string { return b.baselineURL }, b.createForm, http.StatusCreated, b.sid, b.token)
@@ -242,14 +261,16 @@ func (b *bench) payments(res *benchResult, say func(string, ...any), requests, f
 	if res.FlowsPerS, err = b.flows(flows, 16); err != nil {
 		return err
 	}
-	say("digit to partial-result callback, %d concurrent calls…", calls)
-	b.profileBehind("digits", 5*time.Second)
-	lat, err := b.digitLatency(calls, 5)
+	say("digit to partial-result callback…")
+	head, err := sweep(res, say, measureDigit, o.loads, o.calls, func(n int) ([]time.Duration, error) {
+		b.quiet()
+		return b.digitLatency(n, 5, n == o.calls)
+	})
 	if err != nil {
 		return err
 	}
-	res.DigitPresses = len(lat)
-	res.DigitCallbackP50MS, res.DigitCallbackP99MS = Percentile(lat, 50), Percentile(lat, 99)
+	res.DigitPresses = head.Keys
+	res.DigitCallbackP50MS, res.DigitCallbackP99MS = head.P50MS, head.P99MS
 	say("memory: %d open sessions on %d calls…", sessions, sessions)
 	res.Sessions = sessions
 	res.BytesPerSession, err = b.memory(sessions)
@@ -258,7 +279,8 @@ func (b *bench) payments(res *benchResult, say func(string, ...any), requests, f
 
 // voice runs the TwiML measures (issue 14) into res against an app on
 // loopback that checks every request's signature.
-func (b *bench) voice(res *benchResult, say func(string, ...any), calls, parked int) error {
+func (b *bench) voice(res *benchResult, say func(string, ...any), o options) error {
+	calls := o.voiceCalls
 	a, err := b.startVoiceApp()
 	if err != nil {
 		return err
@@ -270,17 +292,34 @@ func (b *bench) voice(res *benchResult, say func(string, ...any), calls, parked 
 	if res.VoiceCallsPerS, err = b.voiceCalls(a, calls, 16); err != nil {
 		return err
 	}
-	say("key to Gather action request, %d calls parked in a Gather…", parked)
-	lat, err := b.gatherLatency(a, parked)
+	say("key to Gather action request, calls parked in a Gather…")
+	parked := 0
+	head, err := sweep(res, say, measureGather, o.loads, o.calls, func(n int) ([]time.Duration, error) {
+		b.quiet()
+		parked += n
+		var heap *float64
+		if n == o.calls {
+			heap = &res.BytesPerCall
+		}
+		return b.gatherLatency(a, n, heap)
+	})
 	if err != nil {
 		return err
 	}
-	res.GatherCalls = len(lat)
-	res.GatherActionP50MS, res.GatherActionP99MS = Percentile(lat, 50), Percentile(lat, 99)
+	res.GatherCalls = head.Keys
+	res.GatherActionP50MS, res.GatherActionP99MS = head.P50MS, head.P99MS
 	return a.check(calls + parked)
 }
 
 func printBench(w io.Writer, r benchResult) {
+	if len(r.Latency) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "\nkey latency\tcalls\tkeys\tp50 ms\tp99 ms\n")
+		for _, p := range r.Latency {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\n", p.Measure, p.Calls, p.Keys, p.P50MS, p.P99MS)
+		}
+		tw.Flush()
+	}
 	if len(r.Create) > 0 { // not with --only voice
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "\nmeasure\tconcurrency\trequests/s\tp50 ms\tp99 ms\n")
@@ -298,6 +337,9 @@ func printBench(w io.Writer, r benchResult) {
 	if r.VoiceCalls > 0 {
 		fmt.Fprintf(w, "voice calls (Say, Gather, key, Redirect, Hangup): %.1f per second (%d calls)\n", r.VoiceCallsPerS, r.VoiceCalls)
 		fmt.Fprintf(w, "key -> Gather action request: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.GatherActionP50MS, r.GatherActionP99MS, r.GatherCalls)
+		if r.BytesPerCall != 0 {
+			fmt.Fprintf(w, "memory per call waiting in a Gather: %.0f bytes of Go heap, after a GC\n", r.BytesPerCall)
+		}
 	}
 	if r.Streams > 0 {
 		fmt.Fprintf(w, "Media Streams held at once, detector on: %d (%.0f frames/s read, %.2f%% written late)\n", r.Streams, r.StreamFramesPerS, 100*r.StreamLateRatio)
@@ -619,7 +661,7 @@ func (b *bench) flows(n, conc int) (float64, error) {
 // digitLatency puts calls sessions in capture, then has every caller press
 // presses digits, one about every 300 ms, and measures from sending a digit
 // to receiving its partial-result callback.
-func (b *bench) digitLatency(calls, presses int) ([]time.Duration, error) {
+func (b *bench) digitLatency(calls, presses int, profile bool) ([]time.Duration, error) {
 	type line struct{ call, pk string }
 	lines := make([]line, calls)
 	err := parallel(calls, 64, func(i int) error {
@@ -638,6 +680,9 @@ func (b *bench) digitLatency(calls, presses int) ([]time.Duration, error) {
 		return nil, err
 	}
 	b.quiet() // the setup's callbacks are delivered
+	if profile {
+		b.profileBehind("digits", 2*time.Second)
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	err = parallel(calls, calls, func(i int) error {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/tonepay/tonepay/internal/e2e"
@@ -18,7 +21,8 @@ func TestMain(m *testing.M) { e2e.Main(m) }
 func TestBench(t *testing.T) {
 	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
-	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4", "--streams", "10",
+	chart := filepath.Join(t.TempDir(), "latency.svg")
+	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--loads", "5,10", "--svg", chart, "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4", "--streams", "10",
 		"--sip-calls", "6", "--sip-typing", "2", "--duration", "1s"}
 	if err := Main(context.Background(), args, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
@@ -34,6 +38,25 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s = %v", k, r[k])
 		}
 	}
+	// every key-latency measure at every load, the chart drawn from them
+	var res benchResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{measureDigit, measureGather, measurePay} {
+		for _, n := range []int{5, 10} {
+			if res.p99At(m, n) <= 0 {
+				t.Errorf("latency_by_load has no %s at %d calls: %+v", m, n, res.Latency)
+			}
+		}
+	}
+	svg, err := os.ReadFile(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(struct{})); err != nil || !bytes.Contains(svg, []byte("<polyline")) {
+		t.Errorf("the chart is not an SVG with lines (%v):\n%s", err, svg)
+	}
 }
 
 // TestBenchOnlyVoice runs just the voice measures, whose app checks every
@@ -41,7 +64,7 @@ func TestBench(t *testing.T) {
 func TestBenchOnlyVoice(t *testing.T) {
 	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
-	if err := Main(context.Background(), []string{"--only", "voice", "--voice-calls", "20", "--calls", "20"}, exe, &out, &errOut); err != nil {
+	if err := Main(context.Background(), []string{"--only", "voice", "--voice-calls", "20", "--calls", "20", "--loads", "20"}, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench --only voice: %v\n%s", err, errOut.String())
 	}
 	for _, want := range []string{"voice calls", "(20 calls)", "Gather action", "(20 parked calls)"} {
@@ -52,8 +75,8 @@ func TestBenchOnlyVoice(t *testing.T) {
 	if bytes.Contains(out.Bytes(), []byte("Payments create")) || bytes.Contains(out.Bytes(), []byte("<Pay>")) {
 		t.Errorf("--only voice ran other measures:\n%s", out.String())
 	}
-	if err := Main(context.Background(), []string{"--only", "payments"}, exe, &out, &errOut); err == nil {
-		t.Error("--only payments was accepted")
+	if err := Main(context.Background(), []string{"--only", "digits"}, exe, &out, &errOut); err == nil {
+		t.Error("--only digits was accepted")
 	}
 }
 
@@ -63,7 +86,7 @@ func TestBenchOnlyVoice(t *testing.T) {
 func TestBenchOnlyPay(t *testing.T) {
 	exe := e2e.Binary()
 	var out, errOut bytes.Buffer
-	if err := Main(context.Background(), []string{"--only", "pay", "--pay-flows", "8", "--calls", "20"}, exe, &out, &errOut); err != nil {
+	if err := Main(context.Background(), []string{"--only", "pay", "--pay-flows", "8", "--calls", "20", "--loads", "20"}, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench --only pay: %v\n%s", err, errOut.String())
 	}
 	for _, want := range []string{"<Pay> card payments", "(8 payments)", "next <Pay> statusCallback", "(20 parked calls)"} {

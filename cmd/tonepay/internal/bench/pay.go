@@ -230,7 +230,8 @@ func (b *bench) payStatusLatency(a *payApp, calls int) ([]time.Duration, error) 
 }
 
 // pay runs the <Pay> measures (issue 15) into res.
-func (b *bench) pay(res *benchResult, say func(string, ...any), flows, parked int) error {
+func (b *bench) pay(res *benchResult, say func(string, ...any), o options) error {
+	flows := o.payFlows
 	a, err := b.startPayApp()
 	if err != nil {
 		return err
@@ -242,14 +243,16 @@ func (b *bench) pay(res *benchResult, say func(string, ...any), flows, parked in
 	if res.PayFlowsPerS, err = b.payFlows(a, flows, 16); err != nil {
 		return err
 	}
-	b.quiet()
-	say("card number keys to the next step's statusCallback, %d calls parked at <Pay>'s card number prompt…", parked)
-	lat, err := b.payStatusLatency(a, parked)
+	say("card number keys to the next step's statusCallback, calls parked at <Pay>'s card number prompt…")
+	head, err := sweep(res, say, measurePay, o.loads, o.calls, func(n int) ([]time.Duration, error) {
+		b.quiet()
+		return b.payStatusLatency(a, n)
+	})
 	if err != nil {
 		return err
 	}
-	res.PayStatusCalls = len(lat)
-	res.PayStatusP50MS, res.PayStatusP99MS = Percentile(lat, 50), Percentile(lat, 99)
+	res.PayStatusCalls = head.Keys
+	res.PayStatusP50MS, res.PayStatusP99MS = head.P50MS, head.P99MS
 	b.quiet() // the hang-ups' actions and statusCallbacks are checked too
 	return a.check()
 }

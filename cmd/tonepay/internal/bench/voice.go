@@ -166,7 +166,18 @@ func (b *bench) voiceCalls(a *voiceApp, n, conc int) (float64, error) {
 // one key (the callers start about 300 ms apart in turn, as in digitLatency)
 // and measures from sending the key to the app receiving the Gather's
 // action request. Calls still live at the end are hung up.
-func (b *bench) gatherLatency(a *voiceApp, calls int) ([]time.Duration, error) {
+//
+// With heap set, it also stores there the server's Go heap growth per
+// parked call (each side read after a GC): the memory of a live call
+// running TwiML.
+func (b *bench) gatherLatency(a *voiceApp, calls int, heap *float64) ([]time.Duration, error) {
+	var before int64
+	if heap != nil {
+		var err error
+		if before, err = b.heapInuse(); err != nil {
+			return nil, err
+		}
+	}
 	sids := make([]string, calls)
 	chans := make([]chan time.Time, calls)
 	err := parallel(calls, 64, func(i int) (err error) {
@@ -185,6 +196,13 @@ func (b *bench) gatherLatency(a *voiceApp, calls int) ([]time.Duration, error) {
 		return nil, err
 	}
 	b.quiet()
+	if heap != nil {
+		after, err := b.heapInuse()
+		if err != nil {
+			return nil, err
+		}
+		*heap = float64(after-before) / float64(calls)
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	err = parallel(calls, calls, func(i int) error {
