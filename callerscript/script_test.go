@@ -76,11 +76,24 @@ tests:
 }
 
 func TestParseErrors(t *testing.T) {
+	const head = "app: http://a\ntests:\n  - name: a\n    call: {url: /v}\n" // four lines
 	tests := []struct {
 		name, src string
 		want      []string // each FILE:LINE: message prefix
 	}{
 		{"yaml syntax", "tests: [\n", []string{"s.yaml:1: did not find expected node content"}},
+		// The library reports these where the enclosing block starts, or a
+		// line early; the line is the mistake's.
+		{"step indented wrong", head + "    steps:\n      - expect: hi\n     - press: '1'\n", []string{"s.yaml:7: did not find expected key"}},
+		{"key indented wrong", head + "   steps: [hangup]\n", []string{"s.yaml:5: did not find expected '-' indicator"}},
+		{"key dedented", head + "  steps: [hangup]\n", []string{"s.yaml:5: did not find expected '-' indicator"}},
+		{"tab before a key", head + "\tsteps: [hangup]\n", []string{"s.yaml:5: found character that cannot start any token (a tab in the indentation"}},
+		{"tab before a step", head + "    steps:\n      - expect: hi\n\t- press: '1'\n", []string{"s.yaml:7: found a tab character that violates indentation (a tab in the indentation"}},
+		{"unclosed [", head + "    steps: [hangup\n  - name: b\n    call: {url: /v}\n    steps: [hangup]\n", []string{"s.yaml:5: did not find expected ',' or ']'"}},
+		{"unclosed {", "app: http://a\ntests:\n  - name: a\n    call: {url: /v\n    steps: [hangup]\n", []string{"s.yaml:4: did not find expected ',' or '}'"}},
+		{"unclosed quote", head + "    steps:\n      - expect: \"hi\n      - hangup\n", []string{"s.yaml:6: found unexpected end of stream"}},
+		{"after a flow list over lines", head + "    steps: [\n      hangup,\n      hangup]\n  - name: b\n   call: {url: /v}\n", []string{"s.yaml:9: did not find expected '-' indicator"}},
+		{"no newline at the end", head + "   steps: [hangup]", []string{"s.yaml:5: did not find expected '-' indicator"}},
 		{"unset variable", "app: ${NOPE}\ntests:\n  - name: a\n    call: {url: /v}\n    steps: [hangup]\n", []string{"s.yaml:1: app: NOPE is not set"}},
 		{"no tests", "app: http://a\n", []string{"s.yaml:1: tests must be a list"}},
 		{"unknown key", "tests:\n  - name: a\n    cal: {url: http://a/v}\n", []string{"s.yaml:3: a test: unknown key \"cal\"", "s.yaml:2: test \"a\" needs a call"}},
