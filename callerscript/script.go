@@ -130,11 +130,13 @@ type Error struct {
 	Msg  string
 }
 
+// Error is redacted (Redact): a message quotes the value it refuses, and
+// that value may be a card number (pay: "4242…", a press of one).
 func (e *Error) Error() string {
 	if e.Line == 0 {
-		return e.File + ": " + e.Msg
+		return Redact(e.File + ": " + e.Msg)
 	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	return Redact(fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg))
 }
 
 // parser collects every error of a file, so that one run names them all.
@@ -150,7 +152,7 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 	if n != nil {
 		line = n.Line
 	}
-	p.errs = append(p.errs, &Error{File: p.path, Line: line, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{File: p.path, Line: line, Msg: Redact(fmt.Sprintf(format, args...))})
 }
 
 // Parse reads the caller script at path (its content in data), expanding
@@ -217,7 +219,7 @@ func syntaxError(path string, data []byte, err error) *Error {
 	if indent := leadingSpace(data, ends, line); strings.Contains(indent, "\t") {
 		msg += " (a tab in the indentation: YAML indents with spaces only)"
 	}
-	return &Error{File: path, Line: line, Msg: msg}
+	return &Error{File: path, Line: line, Msg: Redact(msg)}
 }
 
 // maxScan bounds syntaxError's search from the end of a file.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -31,7 +33,7 @@ func scriptEnv(appURL string) (func(string) string, string) {
 }
 
 // runTest runs `tonepay test args...` in this process and returns its exit
-// status and outputs.
+// status and outputs, stderr ending with the error main would print.
 func runTest(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -39,6 +41,9 @@ func runTest(t *testing.T, getenv func(string) string, args ...string) (int, str
 	code := 0
 	if err != nil {
 		code = exitCode(err)
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(&stderr, "tonepay:", err)
+		}
 	}
 	return code, stdout.String(), stderr.String()
 }
@@ -121,7 +126,7 @@ tests:
     steps:
       - pay: {number: "4242 4242 4242 4242", expiry: "1230", cvv: "123"}
       - expect: Thank you for calling Acme Pizza
-  - name: passes
+  - name: passes, card 4242424242424242 in its name
     call: {url: /voice}
     steps:
       - expect: balance
@@ -139,7 +144,7 @@ tests:
 		"Thank you, your payment of 42 dollars and 50 cents was received.",
 		"timeline of CA",
 		"hangup",
-		"✓ " + script + ": passes",
+		"✓ " + script + ": passes, card ************4242 in its name",
 		"FAIL: 1 of 2 tests failed",
 	} {
 		if !strings.Contains(out, want) {
@@ -163,26 +168,58 @@ tests:
 }
 
 // TestScriptInvalid: an invalid file exits 2 before any call, each problem
-// as FILE:LINE: what is wrong.
+// as FILE:LINE: what is wrong; a message that quotes what it refuses never
+// shows a card number (DESIGN §13), in any output.
 func TestScriptInvalid(t *testing.T) {
-	script := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(script, []byte(`app: http://127.0.0.1:1
-tests:
-  - name: bad
-    call: {url: /voice}
-    steps:
-      - expect: hello
-      - press: "12x"
-      - pay: discover
-`), 0o600)
-	code, out, errOut := runTest(t, func(string) string { return "" }, script)
-	if code != 2 {
-		t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	const head = "app: http://127.0.0.1:1\ntests:\n  - name: bad\n    call: {url: /voice}\n    steps:\n      - expect: hello\n" // six lines
+	tests := []struct {
+		name, src string
+		args      []string
+		want      []string // in stderr, after the script's path
+	}{
+		{"several problems", head + "      - press: \"12x\"\n      - pay: discover\n", nil, []string{":7: press takes keys", ":8: pay takes a test card"}},
+		{"a card number as pay's name", head + "      - pay: \"4242424242424242\"\n", nil, []string{`:7: pay takes a test card (visa, mastercard, amex, decline, ach) or {number, expiry, cvv, postal}, not "************4242"`}},
+		{"a card number pressed with a bad key", head + "      - press: \"4242424242424242x\"\n", nil, []string{`:7: press takes keys 0-9, * and # (w waits half a second), at most 256, not "************4242x"`}},
+		{"a card number in a bad regexp", head + "      - expect: /4242 4242 4242 4242(/\n", nil, []string{`:7: expect: "/**** **** **** 4242(/" is not a regular expression`}},
+		{"a card number as call.number", "tests:\n  - name: a\n    call: {number: \"+4242424242424242\"}\n    steps: [hangup]\n", nil, []string{`:3: call.number must be a phone number such as +15551230002, not "+************4242"`}},
+		{"a card number in a test's name, twice", "tests:\n  - {name: pays 4242424242424242, call: {twiml: x}, steps: [hangup]}\n  - {name: pays 4242424242424242, call: {twiml: x}, steps: [hangup]}\n", nil,
+			[]string{`:3: test "pays ************4242" is also at line 2`}},
+		{"a card number as --run", "tests:\n  - {name: a, call: {twiml: x}, steps: [hangup]}\n", []string{"--run", "4242424242424242"}, []string{`tonepay: no test's name matches --run "************4242" (of 1 test)`}},
 	}
-	for _, want := range []string{script + ":7: press takes keys", script + ":8: pay takes a test card"} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, errOut)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			script, junit := filepath.Join(dir, "bad.yaml"), filepath.Join(dir, "junit.xml")
+			os.WriteFile(script, []byte(tt.src), 0o600)
+			outputs := map[string]string{}
+			for _, format := range []string{"text", "json"} {
+				args := append([]string{"--junit", junit}, tt.args...)
+				if format == "json" {
+					args = append(args, "--json")
+				}
+				code, out, errOut := runTest(t, func(string) string { return "" }, append(args, script)...)
+				if code != 2 {
+					t.Fatalf("%s: exit %d, want 2\nstdout:\n%s\nstderr:\n%s", format, code, out, errOut)
+				}
+				for _, want := range tt.want {
+					if strings.HasPrefix(want, ":") {
+						want = script + want // FILE:LINE: what is wrong
+					}
+					if !strings.Contains(errOut, want) {
+						t.Errorf("%s: stderr lacks %q:\n%s", format, want, errOut)
+					}
+				}
+				outputs[format+" stdout"], outputs[format+" stderr"] = out, errOut
+			}
+			if b, err := os.ReadFile(junit); err == nil {
+				outputs["junit"] = string(b)
+			}
+			for name, s := range outputs {
+				if strings.Contains(s, "42424242") {
+					t.Errorf("%s shows the card number:\n%s", name, s)
+				}
+			}
+		})
 	}
 	if code, out, _ := runTest(t, func(string) string { return "" }, "-h"); code != 0 || !strings.Contains(out, "Usage: tonepay test") {
 		t.Errorf("-h: exit %d\n%s", code, out)
