@@ -37,7 +37,7 @@ uses that server and those two variables, as "tonepay call" does.
   --junit FILE     also write JUnit XML (one testcase per test) to FILE
   --json           write the results as JSON instead of text
   --parallel N     run N tests at once (default 1)
-  --run REGEXP     run only the tests whose name matches
+  --run REGEXP     run only the tests whose name matches (none: exit 2)
 
 Exit status: 0 when every test passed, 1 when one failed, 2 when a file is
 invalid (each problem is printed as FILE:LINE: what is wrong) or the

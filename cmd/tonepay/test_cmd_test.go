@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/callerscript"
 	"github.com/tonepay/tonepay/client"
@@ -164,6 +165,66 @@ tests:
 		if strings.Contains(s, "4242424242424242") || strings.Contains(s, "42424242") {
 			t.Errorf("%s output shows the card number:\n%s", name, s)
 		}
+	}
+}
+
+// TestScriptRun: --run runs only the tests whose name matches, so a run
+// that leaves out the failing one passes and shows exactly the selected
+// ones; a pattern that matches nothing is a mistake (exit 2), not a pass.
+func TestScriptRun(t *testing.T) {
+	var getenv func(string) string
+	startApp(t, func(url string) http.Handler {
+		var token string
+		getenv, token = scriptEnv(url)
+		return payapp.New(token, url)
+	})
+	script := filepath.Join(t.TempDir(), "run.yaml")
+	os.WriteFile(script, []byte(`app: ${APP_URL}
+timeout: 2
+tests:
+  - name: hears the balance
+    call: {url: /voice}
+    steps:
+      - expect: balance
+  - name: hears the wrong thing
+    call: {url: /voice}
+    steps:
+      - expect: Thank you for calling Acme Pizza
+  - name: hears the card prompt
+    call: {url: /voice}
+    steps:
+      - expect: enter your card number
+`), 0o600)
+	tests := []struct {
+		run     string
+		code    int
+		results []string // the ✓ and ✗ lines, without their times
+		last    string   // the summary, or the error
+	}{
+		{"balance|card", 0, []string{"✓ " + script + ": hears the balance", "✓ " + script + ": hears the card prompt"}, "PASS: 2 tests passed"},
+		{"^hears the balance$", 0, []string{"✓ " + script + ": hears the balance"}, "PASS: 1 test passed"},
+		{"wrong", 1, []string{"✗ " + script + ": hears the wrong thing"}, "FAIL: 1 of 1 test failed"},
+		{"pays", 2, nil, `tonepay: no test's name matches --run "pays" (of 3 tests): nothing to run`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.run, func(t *testing.T) {
+			code, out, errOut := runTest(t, getenv, "--run", tt.run, script)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out, errOut)
+			}
+			var results []string
+			for _, l := range strings.Split(out, "\n") {
+				if strings.HasPrefix(l, "✓ ") || strings.HasPrefix(l, "✗ ") {
+					results = append(results, l[:strings.LastIndex(l, " (")])
+				}
+			}
+			if d := cmp.Diff(tt.results, results); d != "" {
+				t.Errorf("results (-want +got):\n%s\nstdout:\n%s", d, out)
+			}
+			if !strings.Contains(out+errOut, tt.last) {
+				t.Errorf("output lacks %q\nstdout:\n%s\nstderr:\n%s", tt.last, out, errOut)
+			}
+		})
 	}
 }
 
