@@ -339,7 +339,10 @@ func TestScriptSpeechAndDial(t *testing.T) {
 // TestScriptAgentServer: `tonepay test --server` plays the caller on a
 // running tonepay (its account from the environment, as `tonepay call`
 // does) while an agent takes a payment on the call: the pay step types
-// each field the agent's Capture asks for, and wait holds the line.
+// each field the agent's Capture asks for, and wait holds the line. pay
+// answers a <Pay> too, by card (amex: its 4-digit security code) and by
+// bank account (ach); a number a test calls is created for the run and
+// gone after it.
 func TestScriptAgentServer(t *testing.T) {
 	sid, token := tonepay.NewSID(tonepay.PrefixAccount), tonepay.RandomHex(16)
 	srv := startServer(t, "TONEPAY_DB="+filepath.Join(t.TempDir(), "agent.db"), "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token)
@@ -351,12 +354,24 @@ func TestScriptAgentServer(t *testing.T) {
 				http.Error(w, "bad signature", http.StatusForbidden)
 				return
 			}
-			select {
-			case calls <- r.PostForm.Get("CallSid"):
-			default:
-			}
 			w.Header().Set("Content-Type", "text/xml")
-			w.Write([]byte(`<Response><Say>Please hold for an agent</Say><Pause length="600"/></Response>`))
+			switch r.URL.Path {
+			case "/hold":
+				select {
+				case calls <- r.PostForm.Get("CallSid"):
+				default:
+				}
+				w.Write([]byte(`<Response><Say>Please hold for an agent</Say><Pause length="600"/></Response>`))
+			case "/pay-card":
+				w.Write([]byte(`<Response><Pay action="/paid" chargeAmount="10.00"/></Response>`))
+			case "/pay-ach": // Twilio refuses ACH without AVSName (64014)
+				w.Write([]byte(`<Response><Pay paymentMethod="ach-debit" action="/paid" chargeAmount="10.00"><Parameter name="AVSName" value="Jane Doe"/></Pay></Response>`))
+			case "/paid": // what the app got, read out (the card type only for a card)
+				f := r.PostForm
+				w.Write([]byte(`<Response><Say>Result ` + f.Get("Result") + `, card type ` + f.Get("PaymentCardType") + `.</Say><Hangup/></Response>`))
+			default:
+				http.NotFound(w, r)
+			}
 		})
 	})
 	rc := newReceiver(t, token)
@@ -402,16 +417,41 @@ tests:
       - expect_status: in-progress
       - hangup
       - expect_status: completed
+  - name: pays a <Pay> by amex, calling a number the run creates
+    call: {number: "+15551230077", voice_url: /pay-card}
+    steps:
+      - pay: amex
+      - expect: Result success, card type amex.
+      - expect_request: {path: /paid, params: {Result: success, PaymentCardType: amex, PaymentCardNumber: xxxxxxxxxxx0005}}
+      - expect_status: completed
+  - name: pays a <Pay> by bank account
+    call: {url: /pay-ach}
+    steps:
+      - pay: ach
+      - expect: Result success
+      - expect_request: {path: /paid, params: {Result: success}}
+      - expect_status: completed
 `), 0o600)
+	c := srv.Client(t, sid, token)
+	if n, err := c.FindNumber(context.Background(), "+15551230077"); err != nil || n != nil {
+		t.Fatalf("before the run: number %+v, %v; want none", n, err)
+	}
 	env := map[string]string{"TONEPAY_ACCOUNT_SID": sid, "TONEPAY_AUTH_TOKEN": token, "APP_URL": appURL}
 	code, out, errOut := runTest(t, func(k string) string { return env[k] }, "--server", srv.URL, script)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
+	if n := strings.Count(out, "✓"); n != 3 {
+		t.Errorf("%d tests passed, want 3:\n%s", n, out)
+	}
 	if err := <-agentDone; err != nil {
 		t.Fatalf("the agent: %v", err)
 	}
-	if strings.Contains(out, "4242424242424242") {
-		t.Errorf("the card number is in the output:\n%s", out)
+	if strings.Contains(out, "4242424242424242") || strings.Contains(out, "378282246310005") {
+		t.Errorf("a card number is in the output:\n%s", out)
+	}
+	// The run created the number, and deleted it at its end.
+	if n, err := c.FindNumber(context.Background(), "+15551230077"); err != nil || n != nil {
+		t.Errorf("after the run: number %+v, %v; want none", n, err)
 	}
 }
