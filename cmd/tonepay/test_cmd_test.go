@@ -336,6 +336,42 @@ func TestScriptSpeechAndDial(t *testing.T) {
 	}
 }
 
+// TestScriptDialNoAnswer: a far end scripted no-answer rings in the
+// embedded server's voice time (simulated: none), so a Dial with Twilio's
+// default timeout (30 s) resolves well within a 3 s step timeout, and its
+// action gets no-answer.
+func TestScriptDialNoAnswer(t *testing.T) {
+	var getenv func(string) string
+	startApp(t, func(url string) http.Handler {
+		getenv, _ = scriptEnv(url)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			w.Header().Set("Content-Type", "text/xml")
+			switch r.URL.Path {
+			case "/voice":
+				w.Write([]byte(`<Response><Say>Connecting you</Say><Dial action="/dialed"><Number>+15005550009</Number></Dial></Response>`))
+			case "/dialed":
+				w.Write([]byte(`<Response><Say>The agent line said ` + r.PostForm.Get("DialCallStatus") + `.</Say></Response>`))
+			}
+		})
+	})
+	script := filepath.Join(t.TempDir(), "noanswer.yaml")
+	os.WriteFile(script, []byte(`app: ${APP_URL}
+timeout: 3
+tests:
+  - name: nobody answers
+    call: {url: /voice, dial: no-answer}
+    steps:
+      - expect: Connecting you
+      - expect: The agent line said no-answer.
+      - expect_status: completed
+`), 0o600)
+	code, out, errOut := runTest(t, getenv, script)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
 // TestScriptAgentServer: `tonepay test --server` plays the caller on a
 // running tonepay (its account from the environment, as `tonepay call`
 // does) while an agent takes a payment on the call: the pay step types
