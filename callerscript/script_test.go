@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tonepay/tonepay/client"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -236,5 +237,33 @@ func TestJUnit(t *testing.T) {
 	}
 	if !strings.Contains(c.Failure.Text, "heard:    Goodbye ************4242") || strings.Contains(b.String(), "4242424242424242") {
 		t.Errorf("failure text:\n%s", c.Failure.Text)
+	}
+}
+
+// TestWhere: what a call was doing, from its timeline, for a press or say
+// that nothing took.
+func TestWhere(t *testing.T) {
+	say := func(text string) client.Entry { return client.Entry{Kind: "say", Verb: "Say", Text: text} }
+	verb := func(name, text string) client.Entry { return client.Entry{Kind: "verb", Verb: name, Text: text} }
+	tests := []struct {
+		name    string
+		entries []client.Entry
+		status  string
+		want    string
+	}{
+		{"nothing run yet", nil, "in-progress", "between verbs (no <Gather> or <Pay> running)"},
+		{"over", []client.Entry{say("Bye"), verb("Hangup", "")}, "completed", "over (completed)"},
+		{"a Gather's own prompt", []client.Entry{verb("Gather", ""), say("Press 1")}, "in-progress", "in a <Gather> that does not take keys"},
+		{"a Say after a Gather ended", []client.Entry{verb("Gather", ""), verb("Gather", "ended: Digits= FinishedOnKey="), say("Goodbye")}, "in-progress", "in a <Say>"},
+		{"a closing Pause", []client.Entry{say("Hold"), verb("Pause", "600s")}, "in-progress", "in a <Pause> (600s)"},
+		{"a Dial that ended", []client.Entry{verb("Dial", "+1555"), verb("Dial", "ended: DialCallStatus=busy")}, "in-progress", "between verbs (no <Gather> or <Pay> running)"},
+		{"a Redirect", []client.Entry{verb("Pause", "5s"), verb("Redirect", "")}, "in-progress", "between verbs (no <Gather> or <Pay> running)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := where(tt.entries, tt.status, "keys"); got != tt.want {
+				t.Errorf("where = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -372,6 +372,64 @@ tests:
 	}
 }
 
+// TestScriptNothingListening: a press or say step that nothing listens
+// for (the server drops it: heard false, no key applied) fails, saying
+// where the call was and what the caller heard last; a press of which a
+// Gather takes some keys passes.
+func TestScriptNothingListening(t *testing.T) {
+	var getenv func(string) string
+	startApp(t, func(url string) http.Handler {
+		getenv, _ = scriptEnv(url)
+		app := map[string]string{
+			"/hold":   `<Response><Say>Please hold</Say><Pause length="600"/></Response>`,
+			"/keys":   `<Response><Gather action="/got" numDigits="1"><Say>Press 1 for sales</Say></Gather></Response>`,
+			"/speech": `<Response><Gather input="speech" action="/got"><Say>Say sales or support</Say></Gather></Response>`,
+			"/dial":   `<Response><Say>Connecting you</Say><Dial>+15005550009</Dial></Response>`,
+			"/got":    `<Response><Say>Got it</Say><Pause length="600"/></Response>`,
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/xml")
+			w.Write([]byte(app[r.URL.Path]))
+		})
+	})
+	tests := []struct {
+		name, url, steps string
+		step             int    // the failing one; 0: it passes
+		message, heard   string // the failure's
+	}{
+		{"a key on hold", "/hold", `press: "1"`, 1, "nothing was listening: the call was in a <Pause> (600s)", "Please hold"},
+		{"words to a keys Gather", "/keys", "say: sales", 1, "nothing was listening: the call was in a <Gather> that does not take speech", "Press 1 for sales"},
+		{"a key to a speech Gather", "/speech", `press: "1"`, 1, "nothing was listening: the call was in a <Gather> that does not take keys", "Say sales or support"},
+		{"a key in a Dial", "/dial", `press: "1"`, 1, "nothing was listening: the call was in a <Dial> (+15005550009)", "Connecting you"},
+		{"a key after the Gather ended", "/keys", "press: \"1\"\n      - expect: Got it\n      - press: \"2\"", 3, "nothing was listening: the call was in a <Pause> (600s)", "Press 1 for sales Got it"},
+		{"the Gather takes one key of two", "/keys", `press: "1#"`, 0, "", ""},
+	}
+	var src strings.Builder
+	src.WriteString("app: ${APP_URL}\ntests:\n")
+	for _, tt := range tests {
+		fmt.Fprintf(&src, "  - name: %s\n    call: {url: %s}\n    steps:\n      - %s\n", tt.name, tt.url, tt.steps)
+	}
+	script := filepath.Join(t.TempDir(), "void.yaml")
+	os.WriteFile(script, []byte(src.String()), 0o600)
+	code, out, errOut := runTest(t, getenv, "--json", "--parallel", "4", script)
+	var res callerscript.JSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || len(res.Tests) != len(tests) {
+		t.Fatalf("exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, out, errOut)
+	}
+	for i, tt := range tests {
+		got := res.Tests[i]
+		if tt.step == 0 {
+			if !got.Passed {
+				t.Errorf("%s: failed: %+v", tt.name, got.Failure)
+			}
+			continue
+		}
+		if got.Passed || got.Failure.Step != tt.step || got.Failure.Message != tt.message || got.Failure.Heard != tt.heard {
+			t.Errorf("%s: %+v\nwant step %d failing: %q, heard %q", tt.name, got.Failure, tt.step, tt.message, tt.heard)
+		}
+	}
+}
+
 // TestScriptAgentServer: `tonepay test --server` plays the caller on a
 // running tonepay (its account from the environment, as `tonepay call`
 // does) while an agent takes a payment on the call: the pay step types
