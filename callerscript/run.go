@@ -225,6 +225,11 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *recorder, _ map[stri
 		if cr.sid != "" {
 			cr.read(ctx)
 			f.Timeline = FormatTimeline(cr.entries)
+			if rec != nil {
+				for i, l := range f.Timeline {
+					f.Timeline[i] = Redact(rec.appURLs(l))
+				}
+			}
 		}
 		res.Failure, res.Duration = f, time.Since(start)
 		return res

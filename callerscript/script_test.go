@@ -267,3 +267,21 @@ func TestWhere(t *testing.T) {
 		})
 	}
 }
+
+func TestSummary(t *testing.T) {
+	f := &File{Path: "s.yaml"}
+	pass, fail := &Result{Test: &Test{File: f}, Passed: true}, &Result{Test: &Test{File: f}}
+	for _, tt := range []struct {
+		results []*Result
+		want    string
+	}{
+		{[]*Result{pass}, "PASS: 1 test passed (1.00s)"},
+		{[]*Result{pass, pass}, "PASS: 2 tests passed (1.00s)"},
+		{[]*Result{fail}, "FAIL: 1 of 1 test failed (1.00s)"},
+		{[]*Result{pass, fail}, "FAIL: 1 of 2 tests failed (1.00s)"},
+	} {
+		if got := Summary(tt.results, time.Second); got != tt.want {
+			t.Errorf("Summary = %q, want %q", got, tt.want)
+		}
+	}
+}

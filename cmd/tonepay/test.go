@@ -128,7 +128,7 @@ func testCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return &exitError{2, err}
 		}
 		if err := c.Health(ctx); err != nil {
-			return &exitError{2, unreachable(*server, err)}
+			return &exitError{2, unreachable(*server, err, testFix)}
 		}
 	} else {
 		es, err := startEmbedded(ctx, getenv)

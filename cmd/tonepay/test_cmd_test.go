@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +226,39 @@ tests:
 				t.Errorf("output lacks %q\nstdout:\n%s\nstderr:\n%s", tt.last, out, errOut)
 			}
 		})
+	}
+}
+
+// TestScriptTimelineAppURL: with an expect_request, tonepay calls the app
+// through the run's recorder; a failure's timeline still shows the app's
+// own URLs, not the recorder's loopback port.
+func TestScriptTimelineAppURL(t *testing.T) {
+	var getenv func(string) string
+	appURL := startApp(t, func(url string) http.Handler {
+		var token string
+		getenv, token = scriptEnv(url)
+		return payapp.New(token, url)
+	})
+	script := filepath.Join(t.TempDir(), "recorded.yaml")
+	os.WriteFile(script, []byte(`app: ${APP_URL}
+tests:
+  - name: fetched through the recorder
+    call: {url: /voice}
+    steps:
+      - expect_request: {path: /voice}
+      - expect: {text: never said, timeout: 0.5}
+`), 0o600)
+	code, out, errOut := runTest(t, getenv, script)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "POST "+appURL+"/voice") {
+		t.Errorf("the timeline lacks the app's URL %s/voice:\n%s", appURL, out)
+	}
+	for _, u := range regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindAllString(out, -1) {
+		if u != appURL {
+			t.Errorf("the output shows %s, not the app's %s:\n%s", u, appURL, out)
+		}
 	}
 }
 
