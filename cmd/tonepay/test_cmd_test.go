@@ -119,22 +119,19 @@ func TestScriptFailure(t *testing.T) {
 		getenv, token = scriptEnv(url)
 		return payapp.New(token, url)
 	})
-	script := filepath.Join(t.TempDir(), "wrong.yaml")
-	os.WriteFile(script, []byte(`app: ${APP_URL}
-timeout: 2
+	// README "Test your IVR in CI" shows this file and its output. Beside
+	// it, a test whose name holds a card number: names are redacted too.
+	script := "testdata/wrong.yaml"
+	named := filepath.Join(t.TempDir(), "named.yaml")
+	os.WriteFile(named, []byte(`app: ${APP_URL}
 tests:
-  - name: pays, then hears the wrong thing
-    call: {url: /voice}
-    steps:
-      - pay: {number: "4242 4242 4242 4242", expiry: "1230", cvv: "123"}
-      - expect: Thank you for calling Acme Pizza
   - name: passes, card 4242424242424242 in its name
     call: {url: /voice}
     steps:
       - expect: balance
 `), 0o600)
 	junit := filepath.Join(t.TempDir(), "junit.xml")
-	code, out, errOut := runTest(t, getenv, "--junit", junit, script)
+	code, out, errOut := runTest(t, getenv, "--junit", junit, script, named)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -146,20 +143,21 @@ tests:
 		"Thank you, your payment of 42 dollars and 50 cents was received.",
 		"timeline of CA",
 		"hangup",
-		"✓ " + script + ": passes, card ************4242 in its name",
-		"FAIL: 1 of 2 tests failed",
+		"✓ " + script + ": passes",
+		"✓ " + named + ": passes, card ************4242 in its name",
+		"FAIL: 1 of 3 tests failed",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 	b, _ := os.ReadFile(junit)
-	code, jsonOut, _ := runTest(t, getenv, "--json", script)
+	code, jsonOut, _ := runTest(t, getenv, "--json", script, named)
 	if code != 1 {
 		t.Errorf("--json: exit %d", code)
 	}
 	var res callerscript.JSON
-	if err := json.Unmarshal([]byte(jsonOut), &res); err != nil || res.Failed != 1 || res.Passed != 1 || res.Tests[0].Failure.Step != 2 {
+	if err := json.Unmarshal([]byte(jsonOut), &res); err != nil || res.Failed != 1 || res.Passed != 2 || res.Tests[0].Failure.Step != 2 {
 		t.Errorf("--json: %v %+v", err, res)
 	}
 	for name, s := range map[string]string{"text": out, "junit": string(b), "json": jsonOut} {
@@ -347,13 +345,18 @@ func TestScriptSpeechAndDial(t *testing.T) {
 	})
 	script := filepath.Join(t.TempDir(), "speech.yaml")
 	var tests strings.Builder
-	for _, dial := range []struct{ dial, status string }{{"busy", "busy"}, {"no-answer", "no-answer"}, {"failed", "failed"}, {"{status: answer, hangup_after: 1}", "completed"}} {
+	for _, dial := range []struct{ dial, status, say, confidence string }{
+		{"busy", "busy", "I want an agent", "0.9"},
+		{"no-answer", "no-answer", "I want an agent", "0.9"},
+		{"failed", "failed", "{text: I want an agent, confidence: 0.5}", "0.5"}, // README's long form
+		{"{status: answer, hangup_after: 1}", "completed", "I want an agent", "0.9"},
+	} {
 		tests.WriteString(`  - name: an agent, ` + dial.status + `
     call: {url: /voice, dial: ` + dial.dial + `}
     steps:
       - expect: how can I help
-      - say: I want an agent
-      - expect_request: {path: /heard, params: {SpeechResult: I want an agent, Confidence: "0.9"}}
+      - say: ` + dial.say + `
+      - expect_request: {path: /heard, params: {SpeechResult: I want an agent, Confidence: "` + dial.confidence + `"}}
       - expect: Connecting you
       - expect_request: {path: /dialed, params: {DialCallStatus: ` + dial.status + `}}
       - expect: Goodbye
