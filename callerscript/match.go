@@ -100,3 +100,17 @@ func (t *Transcript) Last(max int) string {
 	}
 	return "…" + done[len(done)-max:]
 }
+
+// Tail is the last max bytes heard, matched or not (cut on a word), for a
+// failure that is not an expect's.
+func (t *Transcript) Tail(max int) string {
+	all := strings.TrimSpace(t.text)
+	if len(all) <= max {
+		return all
+	}
+	cut := all[len(all)-max:]
+	if i := strings.IndexByte(cut, ' '); i >= 0 && i < len(cut)-1 {
+		cut = cut[i+1:]
+	}
+	return "…" + cut
+}

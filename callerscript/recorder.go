@@ -72,6 +72,35 @@ func (r *recorder) route(rawURL string) (string, error) {
 	return p.self + strings.TrimPrefix(rawURL, app), nil
 }
 
+// appURLs writes each recorder origin in s as the app's it stands for, so
+// that a timeline shows the URLs the script's author knows (tonepay
+// fetched the recorder's).
+func (r *recorder) appURLs(s string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.byApp {
+		var b strings.Builder
+		rest := s
+		for {
+			i := strings.Index(rest, p.self)
+			if i < 0 {
+				break
+			}
+			end := i + len(p.self)
+			b.WriteString(rest[:i])
+			if end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+				b.WriteString(p.self) // another port that begins the same
+			} else {
+				b.WriteString(p.app)
+			}
+			rest = rest[end:]
+		}
+		b.WriteString(rest)
+		s = b.String()
+	}
+	return s
+}
+
 func (r *recorder) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -70,8 +70,9 @@ func FormatTimeline(entries []client.Entry) []string {
 	return out
 }
 
-// Name is a test's name as results show it: file: name.
-func (r *Result) Name() string { return r.Test.File.Path + ": " + r.Test.Name }
+// Name is a test's name as results show it: file: name (redacted, as every
+// output of a run is).
+func (r *Result) Name() string { return Redact(r.Test.File.Path + ": " + r.Test.Name) }
 
 // Text writes one result as a test runner does: ✓ or ✗, the name, the
 // time; for a failure, the step (number, line, as written), the message,
@@ -133,9 +134,17 @@ func Summary(results []*Result, took time.Duration) string {
 		}
 	}
 	if failed == 0 {
-		return fmt.Sprintf("PASS: %d tests passed (%s)", len(results), seconds(took))
+		return fmt.Sprintf("PASS: %s passed (%s)", Count(len(results), "test"), seconds(took))
 	}
-	return fmt.Sprintf("FAIL: %d of %d tests failed (%s)", failed, len(results), seconds(took))
+	return fmt.Sprintf("FAIL: %d of %s failed (%s)", failed, Count(len(results), "test"), seconds(took))
+}
+
+// Count is n things: "1 test", "2 tests".
+func Count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 // JSON is the results as --json writes them.
@@ -172,7 +181,7 @@ type JSONFailure struct {
 func WriteJSON(w io.Writer, results []*Result, took time.Duration) error {
 	out := JSON{Duration: took.Seconds(), Tests: []JSONResult{}}
 	for _, r := range results {
-		jr := JSONResult{File: r.Test.File.Path, Name: r.Test.Name, Line: r.Test.Line, Passed: r.Passed, Duration: r.Duration.Seconds(), CallSid: r.CallSid}
+		jr := JSONResult{File: Redact(r.Test.File.Path), Name: Redact(r.Test.Name), Line: r.Test.Line, Passed: r.Passed, Duration: r.Duration.Seconds(), CallSid: r.CallSid}
 		if r.Passed {
 			out.Passed++
 		} else {
@@ -234,10 +243,10 @@ func WriteJUnit(w io.Writer, results []*Result, took time.Duration) error {
 		if !ok {
 			i = len(out.Suites)
 			index[path] = i
-			out.Suites = append(out.Suites, JUnitSuite{Name: path})
+			out.Suites = append(out.Suites, JUnitSuite{Name: Redact(path)})
 		}
 		s := &out.Suites[i]
-		c := JUnitCase{Name: r.Test.Name, Classname: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), File: path, Line: r.Test.Line, Time: secs(r.Duration)}
+		c := JUnitCase{Name: Redact(r.Test.Name), Classname: Redact(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))), File: Redact(path), Line: r.Test.Line, Time: secs(r.Duration)}
 		if !r.Passed {
 			msg := Redact(r.Failure.Message)
 			if st := r.Failure.Step; st != nil {
@@ -251,14 +260,12 @@ func WriteJUnit(w io.Writer, results []*Result, took time.Duration) error {
 		out.Tests++
 		s.Cases = append(s.Cases, c)
 	}
-	for i := range out.Suites {
-		var d time.Duration
-		for _, r := range results {
-			if r.Test.File.Path == out.Suites[i].Name {
-				d += r.Duration
-			}
-		}
-		out.Suites[i].Time = secs(d)
+	durations := map[string]time.Duration{}
+	for _, r := range results {
+		durations[r.Test.File.Path] += r.Duration
+	}
+	for path, i := range index {
+		out.Suites[i].Time = secs(durations[path])
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

@@ -225,6 +225,11 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *recorder, _ map[stri
 		if cr.sid != "" {
 			cr.read(ctx)
 			f.Timeline = FormatTimeline(cr.entries)
+			if rec != nil {
+				for i, l := range f.Timeline {
+					f.Timeline[i] = Redact(rec.appURLs(l))
+				}
+			}
 		}
 		res.Failure, res.Duration = f, time.Since(start)
 		return res
@@ -374,12 +379,22 @@ func (cr *callRun) step(ctx context.Context, s *Step) *Failure {
 			return f
 		}
 	case KindPress:
-		if _, err := c.Press(ctx, cr.sid, s.Keys); err != nil {
+		p, err := c.Press(ctx, cr.sid, s.Keys)
+		if err != nil {
 			return &Failure{Message: "pressing keys: " + err.Error()}
 		}
+		// Some keys may go unheard (a # after a <Gather numDigits> ended,
+		// say); none heard is a script pressing into the void.
+		if p.Applied == 0 && p.Dropped > 0 {
+			return cr.unheard(ctx, "keys")
+		}
 	case KindSay:
-		if err := c.Say(ctx, cr.sid, s.Text, s.Confidence); err != nil {
+		sp, err := c.Speak(ctx, cr.sid, s.Text, s.Confidence)
+		if err != nil {
 			return &Failure{Message: "saying words: " + err.Error()}
+		}
+		if !sp.Heard {
+			return cr.unheard(ctx, "speech")
 		}
 	case KindPay:
 		return cr.pay(ctx, s, d)
@@ -420,6 +435,54 @@ func (cr *callRun) step(ctx context.Context, s *Step) *Failure {
 		}
 	}
 	return nil
+}
+
+// unheard is the failure of a press or say step that nothing listened for
+// (the server dropped it, as Twilio does): where the call was, and the last
+// words the caller heard, which usually say why (a key pressed during a
+// <Say> before the <Gather>, in real voice time; words to a <Gather> that
+// takes only keys).
+func (cr *callRun) unheard(ctx context.Context, what string) *Failure {
+	cr.read(ctx) // best effort: a failure shows what is known
+	f := &Failure{Message: "nothing was listening: the call was " + where(cr.entries, cr.status, what), Heard: cr.heard.Tail(200)}
+	if f.Heard == "" {
+		f.Heard = "nothing yet"
+	}
+	return f
+}
+
+// where says what a call was doing, from its timeline: over, in the verb
+// it was running, or between documents; what is the input nobody took
+// (keys or speech).
+func where(entries []client.Entry, status, what string) string {
+	if ended(status) {
+		return "over (" + status + ")"
+	}
+	cur, text := "", ""
+	for _, e := range entries {
+		switch e.Kind {
+		case "verb":
+			cur, text = e.Verb, e.Text
+			if strings.HasPrefix(e.Text, "ended") || e.Verb == "Redirect" || e.Verb == "Update" {
+				cur = "" // past it: the next document, or verb, is next
+			}
+		case "say", "play":
+			if cur != "Gather" && cur != "Pay" { // a Gather's or a Pay's own prompts
+				cur, text = e.Verb, ""
+			}
+		}
+	}
+	switch cur {
+	case "":
+		return "between verbs (no <Gather> or <Pay> running)"
+	case "Gather":
+		return "in a <Gather> that does not take " + what
+	case "Pause", "Dial":
+		if text != "" {
+			return "in a <" + cur + "> (" + text + ")"
+		}
+	}
+	return "in a <" + cur + ">"
 }
 
 // expectRequest waits for the app to get a request on the step's path

@@ -130,11 +130,13 @@ type Error struct {
 	Msg  string
 }
 
+// Error is redacted (Redact): a message quotes the value it refuses, and
+// that value may be a card number (pay: "4242…", a press of one).
 func (e *Error) Error() string {
 	if e.Line == 0 {
-		return e.File + ": " + e.Msg
+		return Redact(e.File + ": " + e.Msg)
 	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	return Redact(fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg))
 }
 
 // parser collects every error of a file, so that one run names them all.
@@ -150,7 +152,7 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 	if n != nil {
 		line = n.Line
 	}
-	p.errs = append(p.errs, &Error{File: p.path, Line: line, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &Error{File: p.path, Line: line, Msg: Redact(fmt.Sprintf(format, args...))})
 }
 
 // Parse reads the caller script at path (its content in data), expanding
@@ -160,7 +162,7 @@ func Parse(path string, data []byte, getenv func(string) string) (*File, error) 
 	p := &parser{path: path, getenv: getenv, file: &File{Path: path}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: path, Line: yamlErrorLine(err), Msg: yamlErrorMsg(err)}
+		return nil, syntaxError(path, data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, &Error{File: path, Line: 1, Msg: "empty file: it needs tests"}
@@ -174,16 +176,66 @@ func Parse(path string, data []byte, getenv func(string) string) (*File, error) 
 
 var yamlLine = regexp.MustCompile(`line (\d+): `)
 
-func yamlErrorLine(err error) int {
+// syntaxError is a YAML syntax error at the line where the problem is. The
+// library says where it noticed it, which is often elsewhere: the start of
+// the block that holds a key at a wrong indentation (a line 7 reported as
+// 2), the line before a tab or before an unclosed [ or {. The line here is
+// the one after the longest run of whole lines, from the top, that parses:
+// a file parses up to its first mistake, and stops parsing there. The
+// library's message stays, since it says what is wrong.
+func syntaxError(path string, data []byte, err error) *Error {
+	line := 1
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
+		line, _ = strconv.Atoi(m[1])
 	}
-	return 1
+	msg := strings.TrimPrefix(yamlLine.ReplaceAllString(err.Error(), ""), "yaml: ")
+	// Line ends: ends[k] is the length of the file's first k lines.
+	ends := []int{0}
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	// From the longest prefix down: a prefix that ends inside a multi-line
+	// [...] or "..." fails although the file is right there, so the first
+	// failing prefix from the top could be too early. A failing parse
+	// stops at its mistake, so each costs about as much as the lines
+	// before it; past maxScan lines, only the library's line is trusted
+	// as a lower bound.
+	floor := 0
+	if len(ends) > maxScan {
+		floor = max(line-1, 0)
+	}
+	for k := len(ends) - 1; k >= floor; k-- {
+		if ends[k] == len(data) {
+			continue // the whole file, which fails
+		}
+		var n yaml.Node
+		if yaml.Unmarshal(data[:ends[k]], &n) == nil {
+			line = k + 1
+			break
+		}
+	}
+	if indent := leadingSpace(data, ends, line); strings.Contains(indent, "\t") {
+		msg += " (a tab in the indentation: YAML indents with spaces only)"
+	}
+	return &Error{File: path, Line: line, Msg: Redact(msg)}
 }
 
-func yamlErrorMsg(err error) string {
-	return strings.TrimPrefix(yamlLine.ReplaceAllString(err.Error(), ""), "yaml: ")
+// maxScan bounds syntaxError's search from the end of a file.
+const maxScan = 5000
+
+// leadingSpace is the blanks that begin line (1-based) of data.
+func leadingSpace(data []byte, ends []int, line int) string {
+	if line < 1 || line > len(ends) {
+		return ""
+	}
+	l := data[ends[line-1]:]
+	n := 0
+	for n < len(l) && (l[n] == ' ' || l[n] == '\t') {
+		n++
+	}
+	return string(l[:n])
 }
 
 // fields walks a mapping node: fn gets each key's name, key node and value

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tonepay/tonepay/client"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -76,11 +77,24 @@ tests:
 }
 
 func TestParseErrors(t *testing.T) {
+	const head = "app: http://a\ntests:\n  - name: a\n    call: {url: /v}\n" // four lines
 	tests := []struct {
 		name, src string
 		want      []string // each FILE:LINE: message prefix
 	}{
 		{"yaml syntax", "tests: [\n", []string{"s.yaml:1: did not find expected node content"}},
+		// The library reports these where the enclosing block starts, or a
+		// line early; the line is the mistake's.
+		{"step indented wrong", head + "    steps:\n      - expect: hi\n     - press: '1'\n", []string{"s.yaml:7: did not find expected key"}},
+		{"key indented wrong", head + "   steps: [hangup]\n", []string{"s.yaml:5: did not find expected '-' indicator"}},
+		{"key dedented", head + "  steps: [hangup]\n", []string{"s.yaml:5: did not find expected '-' indicator"}},
+		{"tab before a key", head + "\tsteps: [hangup]\n", []string{"s.yaml:5: found character that cannot start any token (a tab in the indentation"}},
+		{"tab before a step", head + "    steps:\n      - expect: hi\n\t- press: '1'\n", []string{"s.yaml:7: found a tab character that violates indentation (a tab in the indentation"}},
+		{"unclosed [", head + "    steps: [hangup\n  - name: b\n    call: {url: /v}\n    steps: [hangup]\n", []string{"s.yaml:5: did not find expected ',' or ']'"}},
+		{"unclosed {", "app: http://a\ntests:\n  - name: a\n    call: {url: /v\n    steps: [hangup]\n", []string{"s.yaml:4: did not find expected ',' or '}'"}},
+		{"unclosed quote", head + "    steps:\n      - expect: \"hi\n      - hangup\n", []string{"s.yaml:6: found unexpected end of stream"}},
+		{"after a flow list over lines", head + "    steps: [\n      hangup,\n      hangup]\n  - name: b\n   call: {url: /v}\n", []string{"s.yaml:9: did not find expected '-' indicator"}},
+		{"no newline at the end", head + "   steps: [hangup]", []string{"s.yaml:5: did not find expected '-' indicator"}},
 		{"unset variable", "app: ${NOPE}\ntests:\n  - name: a\n    call: {url: /v}\n    steps: [hangup]\n", []string{"s.yaml:1: app: NOPE is not set"}},
 		{"no tests", "app: http://a\n", []string{"s.yaml:1: tests must be a list"}},
 		{"unknown key", "tests:\n  - name: a\n    cal: {url: http://a/v}\n", []string{"s.yaml:3: a test: unknown key \"cal\"", "s.yaml:2: test \"a\" needs a call"}},
@@ -223,5 +237,51 @@ func TestJUnit(t *testing.T) {
 	}
 	if !strings.Contains(c.Failure.Text, "heard:    Goodbye ************4242") || strings.Contains(b.String(), "4242424242424242") {
 		t.Errorf("failure text:\n%s", c.Failure.Text)
+	}
+}
+
+// TestWhere: what a call was doing, from its timeline, for a press or say
+// that nothing took.
+func TestWhere(t *testing.T) {
+	say := func(text string) client.Entry { return client.Entry{Kind: "say", Verb: "Say", Text: text} }
+	verb := func(name, text string) client.Entry { return client.Entry{Kind: "verb", Verb: name, Text: text} }
+	tests := []struct {
+		name    string
+		entries []client.Entry
+		status  string
+		want    string
+	}{
+		{"nothing run yet", nil, "in-progress", "between verbs (no <Gather> or <Pay> running)"},
+		{"over", []client.Entry{say("Bye"), verb("Hangup", "")}, "completed", "over (completed)"},
+		{"a Gather's own prompt", []client.Entry{verb("Gather", ""), say("Press 1")}, "in-progress", "in a <Gather> that does not take keys"},
+		{"a Say after a Gather ended", []client.Entry{verb("Gather", ""), verb("Gather", "ended: Digits= FinishedOnKey="), say("Goodbye")}, "in-progress", "in a <Say>"},
+		{"a closing Pause", []client.Entry{say("Hold"), verb("Pause", "600s")}, "in-progress", "in a <Pause> (600s)"},
+		{"a Dial that ended", []client.Entry{verb("Dial", "+1555"), verb("Dial", "ended: DialCallStatus=busy")}, "in-progress", "between verbs (no <Gather> or <Pay> running)"},
+		{"a Redirect", []client.Entry{verb("Pause", "5s"), verb("Redirect", "")}, "in-progress", "between verbs (no <Gather> or <Pay> running)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := where(tt.entries, tt.status, "keys"); got != tt.want {
+				t.Errorf("where = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSummary(t *testing.T) {
+	f := &File{Path: "s.yaml"}
+	pass, fail := &Result{Test: &Test{File: f}, Passed: true}, &Result{Test: &Test{File: f}}
+	for _, tt := range []struct {
+		results []*Result
+		want    string
+	}{
+		{[]*Result{pass}, "PASS: 1 test passed (1.00s)"},
+		{[]*Result{pass, pass}, "PASS: 2 tests passed (1.00s)"},
+		{[]*Result{fail}, "FAIL: 1 of 1 test failed (1.00s)"},
+		{[]*Result{pass, fail}, "FAIL: 1 of 2 tests failed (1.00s)"},
+	} {
+		if got := Summary(tt.results, time.Second); got != tt.want {
+			t.Errorf("Summary = %q, want %q", got, tt.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/voice"
 )
 
 // dialTo is a <Dial hangupOnStar> to the n-th far end.
@@ -142,29 +143,39 @@ func TestDialActionNamesItsLeg(t *testing.T) {
 
 // TestDialFarEnd: the far end scripted at create (tonepay.FarEnd) decides
 // each Dial's leg and its action's DialCallStatus, on a real store; timed
-// outcomes (no-answer, answer:N) come from the call's clock, through the
-// sweeper as after a restart.
+// outcomes (no-answer in real voice time, answer:N) come from the call's
+// clock, through the sweeper as after a restart. In simulated time (the
+// service's default) no-answer rings no time.
 func TestDialFarEnd(t *testing.T) {
 	tests := []struct {
 		farEnd   tonepay.FarEnd
+		real     bool          // real voice time
 		wait     time.Duration // the clock moves this much, then the sweeper runs
 		legs     []string      // each leg's status at the end, in order
 		duration string        // the action's DialCallDuration
 		status   string        // its DialCallStatus
 	}{
-		{tonepay.FarEnd{Status: tonepay.CallBusy}, 0, []string{"busy"}, "0", "busy"},
-		{tonepay.FarEnd{Status: tonepay.CallFailed}, 0, []string{"failed"}, "0", "failed"},
-		{tonepay.FarEnd{Status: tonepay.CallNoAnswer}, 10 * time.Second, []string{"no-answer"}, "0", "no-answer"},
-		{tonepay.FarEnd{HangUpAfter: 5}, 5 * time.Second, []string{"completed"}, "5", "completed"},
+		{tonepay.FarEnd{Status: tonepay.CallBusy}, false, 0, []string{"busy"}, "0", "busy"},
+		{tonepay.FarEnd{Status: tonepay.CallFailed}, false, 0, []string{"failed"}, "0", "failed"},
+		{tonepay.FarEnd{Status: tonepay.CallNoAnswer}, false, 0, []string{"no-answer"}, "0", "no-answer"},
+		{tonepay.FarEnd{Status: tonepay.CallNoAnswer}, true, 10 * time.Second, []string{"no-answer"}, "0", "no-answer"},
+		{tonepay.FarEnd{HangUpAfter: 5}, false, 5 * time.Second, []string{"completed"}, "5", "completed"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.farEnd.String(), func(t *testing.T) {
+		name := tt.farEnd.String()
+		if tt.real {
+			name += " real time"
+		}
+		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
 			a := newApp(map[string]string{
 				"start": `<Response><Dial action="after" timeout="10">` + farEnd(1) + `</Dial></Response>`,
 				"after": `<Response><Say>after</Say></Response>`,
 			})
 			svc := f.voiceService(t, a)
+			if tt.real {
+				svc.Voice = voice.Engine{} // not Instant: it rings (its words still take no time)
+			}
 			level := f.liveCalls(t)
 			call := f.placeCall(t, svc, func(r *tonepay.CreateCallRequest) { r.FarEnd = tt.farEnd })
 			if tt.wait > 0 {
@@ -230,11 +241,12 @@ func TestDialBusyChain(t *testing.T) {
 }
 
 // TestDialRingingCanceled: a caller who hangs up while the far end rings
-// cancels its leg.
+// (real voice time) cancels its leg.
 func TestDialRingingCanceled(t *testing.T) {
 	f := newFixture(t)
 	a := newApp(map[string]string{"start": `<Response><Dial action="after">` + farEnd(1) + `</Dial></Response>`})
 	svc := f.voiceService(t, a)
+	svc.Voice = voice.Engine{} // not Instant: it rings
 	call := f.placeCall(t, svc, func(r *tonepay.CreateCallRequest) { r.FarEnd = tonepay.FarEnd{Status: tonepay.CallNoAnswer} })
 	if _, err := svc.HangUp(context.Background(), f.Acct.Sid, call.Sid); err != nil {
 		t.Fatal(err)

@@ -170,7 +170,8 @@ func timelineRows(tl ...voice.Entry) ([][]byte, error) {
 // call was redirected, timeLimit, *, the Dial's timeout), with the status
 // the engine gives it (State.LegEnd). The leg runs no TwiML: it holds, and
 // hanging it up (Calls update Status=completed) ends the parent's Dial. A
-// far end scripted busy or failed (tonepay.FarEnd) is a leg made ended, and
+// far end scripted busy or failed (tonepay.FarEnd), or no-answer in
+// simulated time (voice.Engine.Instant), is a leg made ended, and
 // its Dial ends in a step of its own (voice.Dialed), added to out, whose
 // action names the leg.
 //
@@ -222,7 +223,7 @@ func (svc *Service) legs(ctx context.Context, tx tonepay.Tx, w *txn.Work, call *
 		ParentCallSid: call.Sid, Status: status, Direction: tonepay.DirectionOutboundDial, Leg: call.Leg, StartTime: now, DateCreated: now, DateUpdated: now}
 	leg.Method, leg.FallbackMethod, leg.StatusCallbackMethod = "POST", "POST", "POST"
 	if !live(status) {
-		leg.EndTime = now // busy, failed: it never answered
+		leg.EndTime = now // busy, failed, no-answer (simulated time): it never answered
 	}
 	if err := tx.CreateCall(ctx, leg); err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 // A <Dial>'s far end is simulated, and scripted per call (State.FarEnd,
 // tonepay.FarEnd): it answers at once and stays (the default), answers and
 // hangs up after N seconds, is busy, fails, or rings until the Dial's
-// timeout. Its leg is a call of its own, the runner's (Output.Bridged);
+// timeout (at once in simulated time, Engine.Instant). Its leg is a call of its own, the runner's (Output.Bridged);
 // the Dial's action gets DialCallStatus and the leg as DialCallSid, as
 // Twilio sends them. With several nouns the script applies to the first,
 // the one dialed.
@@ -40,8 +40,15 @@ func (r *run) dial(v Verb) {
 		// Ended once its leg is made (Dialed): the action names the leg.
 		s.Dialed = fe.Status
 	case tonepay.CallNoAnswer:
-		// Ringing is a wait for the caller, on the call's clock whatever
-		// the server's simulated time, as a Gather's timeout is.
+		if r.e.Instant {
+			// Simulated time (DESIGN §9): the far end's ringing is the
+			// simulation's, as a Pause is, not a wait for the caller as a
+			// Gather's timeout is; it takes no time, and ends as busy
+			// does, once its leg is made.
+			s.Dialed = tonepay.CallNoAnswer
+			break
+		}
+		// Real voice time: it rings the Dial's timeout on the call's clock.
 		s.Dialed = tonepay.CallRinging
 		s.Wait = &Wait{For: "dial-ring", Until: r.now.Add(time.Duration(v.Timeout) * time.Second)}
 	default:
@@ -54,13 +61,16 @@ func (r *run) dial(v Verb) {
 }
 
 // dialed: the runner made the leg of the Dial begun; a far end that is
-// busy or failed ends the Dial now.
+// busy or failed (or no-answer, in simulated time) ends the Dial now.
 func (r *run) dialed() {
 	s := r.s
-	if s.Current == nil || s.Current.Name != "Dial" || (s.Dialed != tonepay.CallBusy && s.Dialed != tonepay.CallFailed) {
+	if s.Current == nil || s.Current.Name != "Dial" {
 		return
 	}
-	r.bridgeEnd(s.Dialed)
+	switch s.Dialed {
+	case tonepay.CallBusy, tonepay.CallFailed, tonepay.CallNoAnswer:
+		r.bridgeEnd(s.Dialed)
+	}
 }
 
 // farEnd: a real far end that was ringing answered (the bridge, and its

@@ -157,8 +157,8 @@ type Output struct {
 	// Bridged is whom a <Dial> the step began calls. The runner makes its
 	// leg (State.Child) before the next step, which may end that Dial and
 	// name the leg as DialCallSid, with State.Dialed's status: in-progress
-	// (it answered), ringing, or busy or failed, a leg that has ended,
-	// after which the runner feeds Dialed at once to end the Dial.
+	// (it answered), ringing, or busy, failed or no-answer, a leg that has
+	// ended, after which the runner feeds Dialed at once to end the Dial.
 	Bridged *Noun
 	// Pay is the <Pay> the step began: the runner starts a payment session
 	// from Pay.Pay.Params(), gives it the call's keys, and feeds back
@@ -228,7 +228,8 @@ type State struct {
 	// far ends ring until FarEndStatus says what they did (dial.go).
 	SIPDial bool `json:"sipDial,omitempty"`
 	// Dialed is the far end's status in the current Dial: in-progress
-	// ("" too, as runs saved before it had one), ringing, busy or failed.
+	// ("" too, as runs saved before it had one), ringing, busy or failed,
+	// or no-answer (simulated time: it rang already).
 	Dialed string `json:"dialed,omitempty"`
 	// LegEnd is the status the leg of a Dial that ended is to end with
 	// (completed, no-answer, canceled...): the runner's to read and clear
@@ -290,7 +291,8 @@ type Engine struct {
 	// after a limit it does not document; ours is DefaultMaxHops.
 	MaxHops int
 	// Instant is simulated time, the server's default: Say, Play and Pause
-	// take no time, so tests run an IVR at once. One exception: a Pause
+	// take no time, nor does a scripted far end's ringing (a <Dial> to one
+	// that never answers), so tests run an IVR at once. One exception: a Pause
 	// that is the last verb of its document still waits its length, since
 	// that is how apps hold a call (what follows it is only the hang-up),
 	// and a held call is where agent-assisted payments happen.

@@ -23,17 +23,25 @@ import (
 // unreachable says what a request that reached no server means to the
 // person at the command line: most often that no server runs where the
 // command looked, which the bare "connection refused" does not say. Other
-// errors (the server's, with Twilio's code) pass unchanged.
-func unreachable(server string, err error) error {
+// errors (the server's, with Twilio's code) pass unchanged. fix is how the
+// command is pointed elsewhere (callFix, testFix).
+func unreachable(server string, err error, fix string) error {
 	var dns *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("no tonepay server at %s (is `tonepay serve` running? set --server or TONEPAY_SERVER)", tonepay.RedactURL(server))
+		return fmt.Errorf("no tonepay server at %s (is `tonepay serve` running? %s)", tonepay.RedactURL(server), fix)
 	case errors.As(err, &dns):
-		return fmt.Errorf("no tonepay server at %s: host %s not found (set --server or TONEPAY_SERVER)", tonepay.RedactURL(server), dns.Name)
+		return fmt.Errorf("no tonepay server at %s: host %s not found (%s)", tonepay.RedactURL(server), dns.Name, fix)
 	}
 	return err
 }
+
+// How `tonepay call` and `tonepay test` find their server, for unreachable:
+// test reads no TONEPAY_SERVER, and needs no server at all.
+const (
+	callFix = "set --server or TONEPAY_SERVER"
+	testFix = "check --server, or leave it out: tonepay test then runs a server of its own"
+)
 
 const callUsage = `Usage:
   tonepay call create [--to N] [--from N] [--url URL]
@@ -101,7 +109,7 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return fmt.Errorf("--server (or TONEPAY_SERVER) %w", err)
 	}
-	hint := func(err error) error { return unreachable(c.BaseURL(), err) }
+	hint := func(err error) error { return unreachable(c.BaseURL(), err, callFix) }
 	rest := fs.Args()
 	switch {
 	case verb == "create" && len(rest) == 0:
@@ -177,7 +185,7 @@ func appErrors(ctx context.Context, c *client.Client, callSid string) error {
 		lines = append(lines, line)
 	})
 	if err != nil {
-		return fmt.Errorf("call %s was made, but its timeline could not be read: %w", callSid, unreachable(c.BaseURL(), err))
+		return fmt.Errorf("call %s was made, but its timeline could not be read: %w", callSid, unreachable(c.BaseURL(), err, callFix))
 	}
 	if len(lines) == 0 {
 		return nil

@@ -327,6 +327,14 @@ func TestCommandLineMistakes(t *testing.T) {
 	if r := runCLI(t, creds, "call", "press", "--server", gone.URL, "CA1", "1"); !strings.Contains(r.stderr, "no tonepay server at "+gone.URL) {
 		t.Errorf("no server (--server): %q", r.stderr)
 	}
+	// tonepay test reads no TONEPAY_SERVER, and needs no server.
+	script := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(script, []byte("tests:\n  - {name: a, call: {twiml: <Response/>}, steps: [hangup]}\n"), 0o600)
+	r = runCLI(t, creds, "test", "--server", gone.URL, script)
+	want = "no tonepay server at " + gone.URL + " (is `tonepay serve` running? check --server, or leave it out: tonepay test then runs a server of its own)"
+	if r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("test, no server: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
 
 	for _, args := range [][]string{{"serve", "--adr", "127.0.0.1:0"}, {"call", "create", "--ur", "x"}, {"account", "show", "--dbb", "x"}} {
 		r := runCLI(t, creds, args...)

@@ -168,7 +168,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "a keep-alive connection is closed after this long without a request, at most 120s (TONEPAY_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.TimelineRetention, "timeline-retention", c.TimelineRetention, "an ended call's timeline (and saved TwiML state) is deleted this long after the call ended, at least 1m; the call itself stays listed (TONEPAY_TIMELINE_RETENTION)")
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "an ended payment session, its callbacks and their attempts are deleted this long after it ended (one still retrying a callback waits for it), at least 1h; until then the API still shows it (TONEPAY_RETENTION)")
-	fs.StringVar(&c.VoiceTime, "voice-time", c.VoiceTime, "simulated: a call's speech and pauses take no time (a closing Pause still holds the call); real: they take as long as a caller would hear them (TONEPAY_VOICE_TIME)")
+	fs.StringVar(&c.VoiceTime, "voice-time", c.VoiceTime, "simulated: a call's speech, pauses and a Dial's simulated ringing take no time (a closing Pause still holds the call); real: they take as long as a caller would hear them (TONEPAY_VOICE_TIME)")
 	fs.BoolVar(&c.RequireHTTPS, "require-https-webhooks", c.RequireHTTPS, "refuse a <Pay> whose action or statusCallback is not https, as Twilio does (64016) (TONEPAY_REQUIRE_HTTPS_WEBHOOKS)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: tonepay serve [flags]\n\nFlags (each has the environment twin named in brackets; a flag wins):\n")

@@ -37,7 +37,7 @@ uses that server and those two variables, as "tonepay call" does.
   --junit FILE     also write JUnit XML (one testcase per test) to FILE
   --json           write the results as JSON instead of text
   --parallel N     run N tests at once (default 1)
-  --run REGEXP     run only the tests whose name matches
+  --run REGEXP     run only the tests whose name matches (none: exit 2)
 
 Exit status: 0 when every test passed, 1 when one failed, 2 when a file is
 invalid (each problem is printed as FILE:LINE: what is wrong) or the
@@ -45,7 +45,14 @@ command is misused.
 `
 
 // testCmd is `tonepay test`: caller scripts, run as tests (DESIGN §13).
-func testCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// What it returns is printed: redacted, as every output of a run is (a
+// --run pattern, a server's answer could quote a card number).
+func testCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if err != nil {
+			err = redacted{err}
+		}
+	}()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, testUsage) }
@@ -97,12 +104,19 @@ func testCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if len(invalid) > 0 {
 		for _, err := range invalid {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, callerscript.Redact(err.Error()))
 		}
 		return &exitError{2, fmt.Errorf("invalid caller script")}
 	}
 	if len(tests) == 0 {
-		return &exitError{2, fmt.Errorf("no test matches --run %q", *runRE)}
+		// Not go test's exit 0 ("no tests to run"): in CI a --run that
+		// selects nothing is a typo, and a green run that ran nothing
+		// would hide it.
+		total := 0
+		for _, f := range files {
+			total += len(f.Tests)
+		}
+		return &exitError{2, fmt.Errorf("no test's name matches --run %q (of %s): nothing to run", *runRE, callerscript.Count(total, "test"))}
 	}
 
 	var c *client.Client
@@ -114,7 +128,7 @@ func testCmd(ctx context.Context, args []string, getenv func(string) string, std
 			return &exitError{2, err}
 		}
 		if err := c.Health(ctx); err != nil {
-			return &exitError{2, unreachable(*server, err)}
+			return &exitError{2, unreachable(*server, err, testFix)}
 		}
 	} else {
 		es, err := startEmbedded(ctx, getenv)
@@ -151,10 +165,17 @@ func testCmd(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	if failed > 0 {
-		return &exitError{1, fmt.Errorf("%d of %d tests failed", failed, len(results))}
+		return &exitError{1, fmt.Errorf("%d of %s failed", failed, callerscript.Count(len(results), "test"))}
 	}
 	return nil
 }
+
+// redacted is an error whose text is callerscript.Redact'ed; what it wraps
+// (an exit status, flag.ErrHelp) is still found by errors.As and errors.Is.
+type redacted struct{ err error }
+
+func (e redacted) Error() string { return callerscript.Redact(e.err.Error()) }
+func (e redacted) Unwrap() error { return e.err }
 
 func writeJUnit(path string, results []*callerscript.Result, took time.Duration) error {
 	f, err := os.Create(path)
