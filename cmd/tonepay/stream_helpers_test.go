@@ -276,3 +276,11 @@ func (ss *streamServer) waitStatus(callSid, status string, d time.Duration) {
 	ss.t.Helper()
 	waitFor(ss.t, d, "call "+callSid+" "+status, func() bool { return ss.callStatus(callSid) == status })
 }
+
+// noTime drops slog's time attribute, so a test can compare whole lines.
+func noTime(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		return slog.Attr{}
+	}
+	return a
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -62,15 +63,24 @@ func TestStreamRefusesUnsignedUpgrades(t *testing.T) {
 
 // TestStreamRegistersCall: start makes Twilio's CallSid an in-progress
 // inbound call of the linked account (twilio-go sees it), which another
-// account's credentials do not see; a start from another Twilio account
-// than the signer is refused (1008).
+// account's credentials do not see, with one debug line naming the call and
+// the accounts, nothing else; a start from another Twilio account than the
+// signer is refused (1008).
 func TestStreamRegistersCall(t *testing.T) {
-	ss := startStreamServer(t, nil)
+	debug := &lockedBuffer{}
+	ss := startStreamServer(t, func(s *server) {
+		s.streams.Logger = slog.New(slog.NewTextHandler(debug, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: noTime}))
+	})
 	p := mustDial(t, ss)
 	if err := p.start(map[string]string{"From": "+15005550001", "To": "+15005550006"}); err != nil {
 		t.Fatal(err)
 	}
 	ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+	waitFor(t, 5*time.Second, "the debug line", func() bool { return strings.Contains(debug.String(), "media stream started") }) // written after the commit
+	want := `level=DEBUG msg="media stream started" call=` + p.call + " account=" + ss.sid + " twilio_account=" + ss.twSid + "\n"
+	if got := debug.String(); got != want {
+		t.Errorf("the receiver's log:\n%s\nwant\n%s", got, want)
+	}
 	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
 	c, err := tw.FetchCall(p.call, nil)
 	if err != nil {
