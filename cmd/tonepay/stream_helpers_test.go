@@ -116,20 +116,39 @@ type twilioPeer struct {
 // account twSid would.
 func dialTwilio(t *testing.T, ss *streamServer, twSid, token string) (*twilioPeer, *http.Response, error) {
 	t.Helper()
-	u := ss.streamURL()
+	return dialAs(t, peerDial{twSid: twSid, token: token, url: ss.streamURL()})
+}
+
+// peerDial is how a test's Twilio dials tonepay.
+type peerDial struct {
+	twSid, token string
+	url          string       // dialled
+	signed       string       // the URL the signature is over ("": url), as Twilio signs its <Stream url>
+	client       *http.Client // nil: the default
+	noRead       bool         // the peer never reads what tonepay sends
+}
+
+// dialAs opens a stream as d says.
+func dialAs(t *testing.T, d peerDial) (*twilioPeer, *http.Response, error) {
+	t.Helper()
+	if d.signed == "" {
+		d.signed = d.url
+	}
 	h := http.Header{}
-	if token != "" {
-		h.Set("X-Twilio-Signature", tonepay.Signature(tonepay.NewSecret(token), u, nil))
+	if d.token != "" {
+		h.Set("X-Twilio-Signature", tonepay.Signature(tonepay.NewSecret(d.token), d.signed, nil))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
+	conn, res, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{HTTPHeader: h, HTTPClient: d.client})
 	if err != nil {
 		return nil, res, err
 	}
 	conn.SetReadLimit(1 << 20)
-	p := &twilioPeer{t: t, conn: conn, account: twSid, call: tonepay.NewSID("CA"), stream: tonepay.NewSID("MZ"), done: make(chan struct{}), status: -1}
-	go p.read()
+	p := &twilioPeer{t: t, conn: conn, account: d.twSid, call: tonepay.NewSID("CA"), stream: tonepay.NewSID("MZ"), done: make(chan struct{}), status: -1}
+	if !d.noRead { // a peer that does not read never sees the close either (closedWith times out)
+		go p.read()
+	}
 	t.Cleanup(func() { conn.CloseNow() })
 	return p, res, nil
 }

@@ -7,7 +7,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +62,72 @@ func TestStreamRefusesUnsignedUpgrades(t *testing.T) {
 	}
 	if n := strings.Count(ss.logs.String(), "media stream refused"); n != 1 {
 		t.Errorf("%d log lines for 3 refusals, want 1 (rate-limited)", n)
+	}
+}
+
+// TestStreamSignedURLs: the URL the signature is over, as production has
+// it. Accepted: wss:// through a TLS proxy in front that passes the Host on
+// as Twilio sent it, port and all (nginx's $http_host); the URL with a "/"
+// appended; a query string. Refused (403): a signature computed for another
+// host, and a proxy that drops Host's port (nginx's $host).
+func TestStreamSignedURLs(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	target, err := url.Parse(ss.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tlsProxy ends TLS in front of tonepay, as nginx does.
+	tlsProxy := func(keepPort bool) (string, *http.Client) {
+		rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.SetXForwarded()
+			r.Out.Host = r.In.Host
+			if !keepPort {
+				r.Out.Host, _, _ = net.SplitHostPort(r.In.Host)
+			}
+		}}
+		p := httptest.NewTLSServer(rp)
+		t.Cleanup(p.Close)
+		return "wss" + strings.TrimPrefix(p.URL, "https") + "/_tonepay/streams", p.Client()
+	}
+	keep, keepClient := tlsProxy(true)
+	drop, dropClient := tlsProxy(false)
+	direct := ss.streamURL()
+	for _, tt := range []struct {
+		name     string
+		dial     string
+		signed   string // "": dial
+		client   *http.Client
+		accepted bool
+	}{
+		{"wss through TLS in front, Host passed on", keep, "", keepClient, true},
+		{"a / appended", direct, direct + "/", nil, true},
+		{"a query string", direct + "?region=eu&site=2", "", nil, true},
+		{"signed for another host", direct, "wss://tonepay.example/_tonepay/streams", nil, false},
+		{"a proxy that drops Host's port", drop, "", dropClient, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, res, err := dialAs(t, peerDial{twSid: ss.twSid, token: ss.twToken, url: tt.dial, signed: tt.signed, client: tt.client})
+			if !tt.accepted {
+				if err == nil {
+					p.conn.CloseNow()
+					t.Fatal("the upgrade was accepted")
+				}
+				if res == nil || res.StatusCode != http.StatusForbidden {
+					t.Fatalf("answer %v, want 403 (%v)", res, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if err := p.start(nil); err != nil {
+				t.Fatal(err)
+			}
+			ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+			p.stop()
+			ss.waitStatus(p.call, tonepay.CallCompleted, 10*time.Second)
+		})
 	}
 }
 
