@@ -596,3 +596,74 @@ func TestStreamSlowPeer(t *testing.T) {
 		t.Errorf("the other stream's call is %q", st)
 	}
 }
+
+// smallSendBuffers hands out connections whose kernel send buffer is small,
+// so that a peer that stops reading blocks tonepay's writes within a second
+// or two of paced audio rather than after megabytes of loopback buffers.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4 << 10)
+	}
+	return c, err
+}
+
+// TestStreamPeerStopsReading: a peer that stops reading while a long
+// rendering goes back to it is closed once a write waits longer than the
+// write timeout, with one log line; its call ends (completed), and a stream
+// beside it goes on and takes keys.
+func TestStreamPeerStopsReading(t *testing.T) {
+	long := make([]byte, 60*8000) // a minute of loud audio
+	for i := range long {
+		long[i] = byte(i % 100)
+	}
+	const timeout = 300 * time.Millisecond
+	ss := startStreamServer(t, func(s *server) {
+		s.streams.WriteTimeout, s.streams.Audio = timeout, fakeAudio{long}
+		s.ln = smallSendBuffers{s.ln}
+	})
+	bystander := mustDial(t, ss)
+	bystander.start(nil)
+	ss.waitStatus(bystander.call, tonepay.CallInProgress, 10*time.Second)
+	keepAlive(t, bystander)
+
+	// The peer's socket takes little too, and the peer never reads it.
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetReadBuffer(4 << 10)
+		}
+		return c, err
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	p, _, err := dialAs(t, peerDial{twSid: ss.twSid, token: ss.twToken, url: ss.streamURL(), client: &http.Client{Transport: tr}, noRead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.start(nil)
+	ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+	keepAlive(t, p) // it still sends, as Twilio does: the silence bound is not what closes it
+	said := time.Now()
+	if _, err := ss.client().UpdateCall(context.Background(), p.call, client.CallUpdate{Twiml: `<Response><Say>A long story</Say><Pause length="60"/></Response>`}); err != nil {
+		t.Fatal(err)
+	}
+	ss.waitStatus(p.call, tonepay.CallCompleted, 30*time.Second)
+	t.Logf("the call ended %v after its audio began", time.Since(said).Round(10*time.Millisecond))
+	const line = "media stream closed: the peer does not read what is sent"
+	waitFor(t, 5*time.Second, "the log line", func() bool { return strings.Contains(ss.logs.String(), line) })
+	var lines []string
+	for _, l := range strings.Split(ss.logs.String(), "\n") {
+		if strings.Contains(l, "media stream closed") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], line) || !strings.Contains(lines[0], "call="+p.call) {
+		t.Errorf("log lines %q, want one naming %s", lines, p.call)
+	}
+	if st := ss.callStatus(bystander.call); st != tonepay.CallInProgress {
+		t.Errorf("the other stream's call is %q", st)
+	}
+	agentPayment(t, ss, bystander, func(keys string) error { return bystander.dtmf(keys) })
+}
