@@ -451,6 +451,53 @@ func TestStreamPayIVR(t *testing.T) {
 	p.closedWith(5 * time.Second)                                // the call ended: its stream closes
 }
 
+// TestStreamGather: To is a number of the account whose VoiceUrl answers a
+// <Gather numDigits="1" action>: its first request says the call is in
+// progress (Twilio answered it before it streamed), and the caller's dtmf
+// frame reaches the action as Digits, in a signed request.
+func TestStreamGather(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	app := newVoiceApp(t, ss.token, map[string]string{
+		"/menu":  `<Response><Gather numDigits="1" action="/chose" timeout="30"><Say>Press 2 for billing</Say></Gather></Response>`,
+		"/chose": `<Response><Hangup/></Response>`,
+	})
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/menu"))); err != nil {
+		t.Fatal(err)
+	}
+	p := mustDial(t, ss)
+	p.start(map[string]string{"From": "+15005550001", "To": "+15005550007"})
+	waitFor(t, 10*time.Second, "the number's TwiML fetched", func() bool { return len(app.requests()) > 0 })
+	if first := app.requests()[0]; first.Params.Get("CallSid") != p.call || first.Params.Get("CallStatus") != tonepay.CallInProgress {
+		t.Errorf("first request %v, want CallStatus in-progress", first.Params)
+	}
+	// Keys before the <Gather> begins reach no one, as on Twilio.
+	waitFor(t, 10*time.Second, "the <Gather> on the timeline", func() bool {
+		var gathering bool
+		ss.client().EachEntry(context.Background(), p.call, func(e client.Entry) { gathering = gathering || e.Kind == "verb" && e.Verb == "Gather" })
+		return gathering
+	})
+	if err := p.dtmf("2"); err != nil {
+		t.Fatal(err)
+	}
+	var chose *appRequest
+	waitFor(t, 15*time.Second, "the <Gather> action", func() bool {
+		for _, r := range app.requests() {
+			if r.Path == "/chose" {
+				chose = &r
+				return true
+			}
+		}
+		return false
+	})
+	if chose.Params.Get("Digits") != "2" || chose.Params.Get("CallSid") != p.call {
+		t.Errorf("action %v, want Digits=2", chose.Params)
+	}
+	app.checkSigned()
+	ss.waitStatus(p.call, tonepay.CallCompleted, 10*time.Second) // /chose hangs up
+	p.closedWith(5 * time.Second)
+}
+
 // fakeAudio renders every <Say> as the same known audio.
 type fakeAudio struct{ b []byte }
 
