@@ -108,6 +108,7 @@ type twilioPeer struct {
 
 	mu     sync.Mutex
 	got    [][]byte // frames tonepay sent
+	sent   time.Time
 	done   chan struct{}
 	status websocket.StatusCode // the close code tonepay sent, -1 for none
 }
@@ -184,7 +185,17 @@ func (p *twilioPeer) read() {
 func (p *twilioPeer) send(s string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	p.mu.Lock()
+	p.sent = time.Now()
+	p.mu.Unlock()
 	return p.conn.Write(ctx, websocket.MessageText, []byte(s))
+}
+
+// lastSent is when the latest frame began to be written.
+func (p *twilioPeer) lastSent() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent
 }
 
 func (p *twilioPeer) next() string { p.seq++; return fmt.Sprint(p.seq) }

@@ -222,10 +222,12 @@ func TestStreamTakeoverAndNoReopen(t *testing.T) {
 	}
 }
 
-// TestStreamEndsLeg: stop, a close, or silence end the call within a
-// second, and an open payment session ends as caller-hung-up.
+// TestStreamEndsLeg: stop or a close end the call within a second, silence
+// once the bound has passed since the last frame (not before), and an open
+// payment session ends as caller-hung-up.
 func TestStreamEndsLeg(t *testing.T) {
-	ss := startStreamServer(t, func(s *server) { s.streams.Silence = 700 * time.Millisecond })
+	const silence = 700 * time.Millisecond
+	ss := startStreamServer(t, func(s *server) { s.streams.Silence = silence })
 	rc := newReceiver(t, ss.token)
 	for _, tt := range []struct {
 		name string
@@ -253,10 +255,17 @@ func TestStreamEndsLeg(t *testing.T) {
 			p.silence(100) // frames keep it alive meanwhile
 			ended := time.Now()
 			tt.end(p)
-			ss.waitStatus(p.call, tonepay.CallCompleted, 5*time.Second)
+			ss.waitStatus(p.call, tonepay.CallCompleted, 15*time.Second)
 			if tt.keep {
 				if d := time.Since(ended); d > 2*time.Second { // 1 s by the contract, slack for a loaded machine
 					t.Errorf("the call ended %v after the %s", d, tt.name)
+				}
+			} else {
+				// Seen ended after the bound since the last frame was sent (the
+				// server read it later still); at most 10 times the bound, slack
+				// for a loaded machine.
+				if d := time.Since(p.lastSent()); d < silence || d > 10*silence {
+					t.Errorf("the call was seen ended %v after the last frame, want between %v and %v", d, silence, 10*silence)
 				}
 			}
 			v, err := c.PaymentView(ctx, p.call, pay.Sid)
@@ -286,6 +295,7 @@ func TestStreamLimits(t *testing.T) {
 		{"over 64 KiB", true, func(p *twilioPeer) { p.send(big) }, websocket.StatusMessageTooBig, "over 64 KiB"},
 		{"media before start", false, func(p *twilioPeer) { p.connected(); p.silence(20) }, websocket.StatusPolicyViolation, "media frame before start"},
 		{"second start", true, func(p *twilioPeer) { p.startOnly(p.account, nil) }, websocket.StatusPolicyViolation, "second start"},
+		{"connected after start", true, func(p *twilioPeer) { p.connected() }, websocket.StatusPolicyViolation, "connected after start"},
 		{"bad base64", true, func(p *twilioPeer) {
 			p.send(`{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"0","payload":"not base64!"},"streamSid":"` + p.stream + `"}`)
 		}, websocket.StatusPolicyViolation, "not base64"},
