@@ -42,8 +42,10 @@ func (svc *Service) createCall(ctx context.Context, req *tonepay.CreateCallReque
 		mod(call)
 	}
 	runs := svc.twiml(call)
-	if direction == tonepay.DirectionInbound && runs {
-		call.Status = tonepay.CallRinging // until its first document answers it
+	if direction == tonepay.DirectionInbound && runs && call.Leg != tonepay.LegStream {
+		// Until its first document answers it. A streamed call has been
+		// answered on Twilio before it streams: in progress from start.
+		call.Status = tonepay.CallRinging
 	}
 	w, err := svc.commit(ctx, func(tx tonepay.Tx, w *txn.Work) error {
 		if err := tx.CreateCall(ctx, call); err != nil {

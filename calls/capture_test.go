@@ -190,3 +190,75 @@ func waitFor[T any](t *testing.T, get func() *T) *T {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestStreamLegAnswered: a streamed call is in progress from its start,
+// whatever its number's app: Twilio answered it before it streamed. Its
+// first document is asked for with CallStatus in-progress, and a first
+// <Reject> ends it completed, as on an answered call; so is one given its
+// first document by a Calls update. A SIP call to an app still rings until
+// its first document answers.
+func TestStreamLegAnswered(t *testing.T) {
+	ctx := context.Background()
+	const gather, reject = `<Response><Gather timeout="60"><Say>Hi</Say></Gather></Response>`, `<Response><Reject/></Response>`
+	tests := []struct {
+		name     string
+		leg      tonepay.Leg
+		page     string
+		fetching string // the call's status while its first document is asked for
+		after    string // once it answered
+		update   bool   // the document comes from a Calls update, not the number
+	}{
+		{"stream, a Gather", tonepay.LegStream, gather, tonepay.CallInProgress, tonepay.CallInProgress, false},
+		{"stream, a first Reject", tonepay.LegStream, reject, tonepay.CallInProgress, tonepay.CallCompleted, false},
+		{"stream, a Calls update's Url", tonepay.LegStream, gather, tonepay.CallInProgress, tonepay.CallInProgress, true},
+		{"SIP, a Gather", tonepay.LegSIP, gather, tonepay.CallRinging, tonepay.CallInProgress, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			a := newApp(map[string]string{"start": tt.page})
+			a.gate = make(chan struct{})
+			svc := f.voiceService(t, a)
+			to := "+15005550006" // no number of the account: the call holds
+			if !tt.update {
+				to = "+15005550007"
+				if _, err := svc.Accounts.CreateNumber(ctx, &tonepay.CreateNumberRequest{AccountSid: f.Acct.Sid, PhoneNumber: to,
+					NumberVoice: tonepay.NumberVoice{VoiceURL: ptr(ivr + "start")}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sid := tonepay.NewSID(tonepay.PrefixCall)
+			done := make(chan error, 1)
+			go func() {
+				_, err := svc.StartLeg(ctx, &calls.LegRequest{CallSid: sid, Leg: tt.leg,
+					CreateCallRequest: tonepay.CreateCallRequest{AccountSid: f.Acct.Sid, From: "+15005550001", To: to}})
+				if err == nil && tt.update {
+					_, err = svc.UpdateCall(ctx, &tonepay.UpdateCallRequest{AccountSid: f.Acct.Sid, Sid: sid, URL: ptr(ivr + "start")})
+				}
+				done <- err
+			}()
+			reqs := waitFor(t, func() *[]*tonepay.FetchRequest {
+				if r := a.requests(); len(r) > 0 {
+					return &r
+				}
+				return nil
+			})
+			if got := (*reqs)[0].Params.Get("CallStatus"); got != tt.fetching {
+				t.Errorf("the first request's CallStatus %q, want %q", got, tt.fetching)
+			}
+			if got := f.callStatus(t, sid).Status; got != tt.fetching {
+				t.Errorf("while its first document is asked for, the call is %q, want %q", got, tt.fetching)
+			}
+			a.mu.Lock()
+			close(a.gate)
+			a.gate = nil
+			a.mu.Unlock()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := f.callStatus(t, sid).Status; got != tt.after {
+				t.Errorf("once answered, the call is %q, want %q", got, tt.after)
+			}
+		})
+	}
+}

@@ -12,8 +12,9 @@ var _ tonepay.LegService = (*Service)(nil)
 type LegRequest = tonepay.LegRequest
 
 // StartLeg implements tonepay.LegService: a real caller's call, an inbound
-// call of the account, in progress (ringing until its first document
-// answers, when tonepay runs its TwiML: Call.RunsTwiML). A real leg's call
+// call of the account, in progress (a SIP call ringing until its first
+// document answers, when tonepay runs its TwiML: Call.RunsTwiML; a streamed
+// call is in progress from the start, as Twilio answered it). A real leg's call
 // runs TwiML only when it is given some: its To (or req.Number) is an IncomingPhoneNumber of
 // the account with a VoiceUrl (the number's settings become the call's, as
 // for CreateInbound), or later a Calls update's Url or Twiml. Its keys then

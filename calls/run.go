@@ -67,6 +67,11 @@ func (svc *Service) startRun(ctx context.Context, tx tonepay.Tx, w *txn.Work, ca
 		// request of the call carries the same one.
 		st.CallToken = svc.NewSID("")
 	}
+	if call.Leg == tonepay.LegStream {
+		// Answered on Twilio before it streamed here: its first document
+		// neither rings it nor answers it (nor does a first <Reject>).
+		st.Status = tonepay.CallInProgress
+	}
 	if call.Direction != tonepay.DirectionInbound {
 		st.Status = tonepay.CallInProgress // the simulated far end answers at once
 		for _, ev := range []string{tonepay.EventInitiated, tonepay.EventRinging, tonepay.EventAnswered} {

@@ -79,6 +79,34 @@ func TestEveryKeyThroughMulaw(t *testing.T) {
 	}
 }
 
+// TestMinimumLevel: a key is detected down to Q.24's -25 dBm0 per
+// component and a little below; under the -30 dBm0 minimum (minLevel, with
+// margin for mu-law's rounding of the measured level) it is not.
+func TestMinimumLevel(t *testing.T) {
+	tests := []struct {
+		level float64 // dBm0 per component
+		want  bool
+	}{
+		{-25, true},
+		{-28, true},
+		{-33, false},
+		{-36, false},
+		{-45, false},
+	}
+	for _, tt := range tests {
+		for i := 0; i < len(Keys); i++ {
+			k := Keys[i]
+			want := ""
+			if tt.want {
+				want = string(k)
+			}
+			if got := detect(viaMulaw(pad(Tone(k, 60, tt.level)))); got != want {
+				t.Errorf("key %c at %v dBm0: got %q, want %q", k, tt.level, got, want)
+			}
+		}
+	}
+}
+
 func TestChunkSizesAgree(t *testing.T) {
 	s := pad(concat(Tone('5', 80, -10), Silence(60), Tone('#', 80, -10)))
 	for _, chunk := range []int{1, 7, 160, 333, len(s)} {

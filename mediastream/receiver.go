@@ -292,7 +292,13 @@ func (s *stream) frame(f *Frame, pcm []byte, det *dtmf.Detector, dd *dtmf.Dedup,
 		case EventConnected:
 			return nil
 		case EventStart:
-			return s.start(f)
+			c := s.start(f)
+			if c == nil {
+				// SIDs only: the line an operator looks for when a first call is
+				// streamed (docs/deployment.md, "Check it").
+				s.r.log().Debug("media stream started", "call", s.leg.call, "account", s.leg.account, "twilio_account", s.link.TwilioAccount)
+			}
+			return c
 		}
 		return violation("a %s frame before start", f.Event)
 	}

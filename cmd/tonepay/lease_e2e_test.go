@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,8 +63,8 @@ func (ls *leaseServers) view(p *e2e.Proc) *streamServer {
 
 // streamedCall starts a stream (Twilio's side) on ss and opens an agent's
 // session capturing the card number, of which the caller types 4 keys; its
-// callbacks go to rc.
-func streamedCall(t *testing.T, ss *streamServer, rc *receiver) (*twilioPeer, string) {
+// callbacks go to rc, and other adds to its parameters.
+func streamedCall(t *testing.T, ss *streamServer, rc *receiver, other url.Values) (*twilioPeer, string) {
 	t.Helper()
 	ctx := context.Background()
 	p := mustDial(t, ss)
@@ -72,7 +73,7 @@ func streamedCall(t *testing.T, ss *streamServer, rc *receiver) (*twilioPeer, st
 	}
 	ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
 	c := ss.client()
-	pay, err := c.CreatePayment(ctx, p.call, client.PaymentParams{IdempotencyKey: "create", StatusCallback: rc.srv.URL, ChargeAmount: "10.00"})
+	pay, err := c.CreatePayment(ctx, p.call, client.PaymentParams{IdempotencyKey: "create", StatusCallback: rc.srv.URL, ChargeAmount: "10.00", Other: other})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestKilledStreamEndsAfterRestart(t *testing.T) {
 	ls := newLeaseServers(t, filepath.Join(t.TempDir(), "s.db"))
 	first, ss := ls.start("the first process")
 	rc := newReceiver(t, ls.token)
-	p, pk := streamedCall(t, ss, rc)
+	p, pk := streamedCall(t, ss, rc, nil)
 	first.Kill()
 	killed := time.Now()
 	second, ss := ls.start("the second process")
@@ -159,8 +160,8 @@ func TestTwoProcessesLeases(t *testing.T) {
 	a, ssA := ls.start("A")
 	b, ssB := ls.start("B")
 	rc := newReceiver(t, ls.token)
-	pa, pkA := streamedCall(t, ssA, rc)
-	pb, _ := streamedCall(t, ssB, rc)
+	pa, pkA := streamedCall(t, ssA, rc, nil)
+	pb, _ := streamedCall(t, ssB, rc, nil)
 	keepAlive(t, pa)
 	keepAlive(t, pb)
 
@@ -202,4 +203,50 @@ func TestTwoProcessesLeases(t *testing.T) {
 	if got := ssB.callStatus(pb.call); got != tonepay.CallInProgress {
 		t.Errorf("B's own call: %s", got)
 	}
+}
+
+// TestKilledStreamResumesAfterRestart: a served tonepay with a streamed call
+// and a session capturing it is killed (SIGKILL); a new process on the same
+// SQLite file takes a new socket's start for the same CallSid within the
+// lease: the call stays in progress past the dead process's lease (the new
+// one renews it), and the caller's next key counts in the same session.
+func TestKilledStreamResumesAfterRestart(t *testing.T) {
+	// Long enough for a restart on a loaded machine to come within it.
+	const lease = 8 * time.Second
+	ls := newLeaseServers(t, filepath.Join(t.TempDir(), "s.db"), "TONEPAY_LEG_LEASE="+lease.String())
+	first, ss := ls.start("the first process")
+	rc := newReceiver(t, ls.token)
+	// The field waits a minute for the next key (Twilio's Timeout; 5 s by
+	// default would end the entry while the test waits out the lease).
+	p, pk := streamedCall(t, ss, rc, url.Values{"Timeout": {"60"}})
+	first.Kill()
+	killed := time.Now()
+	_, ss = ls.start("the second process")
+	q := mustDial(t, ss)
+	q.call = p.call // Twilio's reconnect: the same call, a new socket
+	if err := q.start(map[string]string{"From": "+15005550001", "To": "+15005550006"}); err != nil {
+		t.Fatal(err)
+	}
+	keepAlive(t, q)
+	resumed := time.Since(killed)
+	if resumed >= lease {
+		t.Fatalf("the restart took %v, the lease is %v: nothing left to resume", resumed.Round(10*time.Millisecond), lease)
+	}
+	// Past the dead process's last lease and a sweep after it (every third of
+	// a lease), with a second's slack: an unrenewed call would have ended.
+	for time.Since(killed) < lease+lease/3+time.Second {
+		if got := ss.callStatus(p.call); got != tonepay.CallInProgress {
+			t.Fatalf("%v after the kill (resumed after %v) the call is %q", time.Since(killed).Round(10*time.Millisecond), resumed.Round(10*time.Millisecond), got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ctx := context.Background()
+	if err := q.dtmf("4"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the fifth key typed", func() bool {
+		v, err := ss.client().PaymentView(ctx, p.call, pk)
+		return err == nil && v.Typed == 5 && v.Status != "ended"
+	})
+	t.Logf("resumed %v after the kill; lease %v", resumed.Round(10*time.Millisecond), lease)
 }

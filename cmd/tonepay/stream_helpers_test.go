@@ -108,6 +108,7 @@ type twilioPeer struct {
 
 	mu     sync.Mutex
 	got    [][]byte // frames tonepay sent
+	sent   time.Time
 	done   chan struct{}
 	status websocket.StatusCode // the close code tonepay sent, -1 for none
 }
@@ -116,20 +117,39 @@ type twilioPeer struct {
 // account twSid would.
 func dialTwilio(t *testing.T, ss *streamServer, twSid, token string) (*twilioPeer, *http.Response, error) {
 	t.Helper()
-	u := ss.streamURL()
+	return dialAs(t, peerDial{twSid: twSid, token: token, url: ss.streamURL()})
+}
+
+// peerDial is how a test's Twilio dials tonepay.
+type peerDial struct {
+	twSid, token string
+	url          string       // dialled
+	signed       string       // the URL the signature is over ("": url), as Twilio signs its <Stream url>
+	client       *http.Client // nil: the default
+	noRead       bool         // the peer never reads what tonepay sends
+}
+
+// dialAs opens a stream as d says.
+func dialAs(t *testing.T, d peerDial) (*twilioPeer, *http.Response, error) {
+	t.Helper()
+	if d.signed == "" {
+		d.signed = d.url
+	}
 	h := http.Header{}
-	if token != "" {
-		h.Set("X-Twilio-Signature", tonepay.Signature(tonepay.NewSecret(token), u, nil))
+	if d.token != "" {
+		h.Set("X-Twilio-Signature", tonepay.Signature(tonepay.NewSecret(d.token), d.signed, nil))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
+	conn, res, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{HTTPHeader: h, HTTPClient: d.client})
 	if err != nil {
 		return nil, res, err
 	}
 	conn.SetReadLimit(1 << 20)
-	p := &twilioPeer{t: t, conn: conn, account: twSid, call: tonepay.NewSID("CA"), stream: tonepay.NewSID("MZ"), done: make(chan struct{}), status: -1}
-	go p.read()
+	p := &twilioPeer{t: t, conn: conn, account: d.twSid, call: tonepay.NewSID("CA"), stream: tonepay.NewSID("MZ"), done: make(chan struct{}), status: -1}
+	if !d.noRead { // a peer that does not read never sees the close either (closedWith times out)
+		go p.read()
+	}
 	t.Cleanup(func() { conn.CloseNow() })
 	return p, res, nil
 }
@@ -165,7 +185,17 @@ func (p *twilioPeer) read() {
 func (p *twilioPeer) send(s string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	p.mu.Lock()
+	p.sent = time.Now()
+	p.mu.Unlock()
 	return p.conn.Write(ctx, websocket.MessageText, []byte(s))
+}
+
+// lastSent is when the latest frame began to be written.
+func (p *twilioPeer) lastSent() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent
 }
 
 func (p *twilioPeer) next() string { p.seq++; return fmt.Sprint(p.seq) }
@@ -275,4 +305,12 @@ func (ss *streamServer) callStatus(callSid string) string {
 func (ss *streamServer) waitStatus(callSid, status string, d time.Duration) {
 	ss.t.Helper()
 	waitFor(ss.t, d, "call "+callSid+" "+status, func() bool { return ss.callStatus(callSid) == status })
+}
+
+// noTime drops slog's time attribute, so a test can compare whole lines.
+func noTime(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 {
+		return slog.Attr{}
+	}
+	return a
 }

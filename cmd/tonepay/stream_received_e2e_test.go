@@ -6,7 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -60,17 +65,92 @@ func TestStreamRefusesUnsignedUpgrades(t *testing.T) {
 	}
 }
 
+// TestStreamSignedURLs: the URL the signature is over, as production has
+// it. Accepted: wss:// through a TLS proxy in front that passes the Host on
+// as Twilio sent it, port and all (nginx's $http_host); the URL with a "/"
+// appended; a query string. Refused (403): a signature computed for another
+// host, and a proxy that drops Host's port (nginx's $host).
+func TestStreamSignedURLs(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	target, err := url.Parse(ss.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tlsProxy ends TLS in front of tonepay, as nginx does.
+	tlsProxy := func(keepPort bool) (string, *http.Client) {
+		rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.SetXForwarded()
+			r.Out.Host = r.In.Host
+			if !keepPort {
+				r.Out.Host, _, _ = net.SplitHostPort(r.In.Host)
+			}
+		}}
+		p := httptest.NewTLSServer(rp)
+		t.Cleanup(p.Close)
+		return "wss" + strings.TrimPrefix(p.URL, "https") + "/_tonepay/streams", p.Client()
+	}
+	keep, keepClient := tlsProxy(true)
+	drop, dropClient := tlsProxy(false)
+	direct := ss.streamURL()
+	for _, tt := range []struct {
+		name     string
+		dial     string
+		signed   string // "": dial
+		client   *http.Client
+		accepted bool
+	}{
+		{"wss through TLS in front, Host passed on", keep, "", keepClient, true},
+		{"a / appended", direct, direct + "/", nil, true},
+		{"a query string", direct + "?region=eu&site=2", "", nil, true},
+		{"signed for another host", direct, "wss://tonepay.example/_tonepay/streams", nil, false},
+		{"a proxy that drops Host's port", drop, "", dropClient, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, res, err := dialAs(t, peerDial{twSid: ss.twSid, token: ss.twToken, url: tt.dial, signed: tt.signed, client: tt.client})
+			if !tt.accepted {
+				if err == nil {
+					p.conn.CloseNow()
+					t.Fatal("the upgrade was accepted")
+				}
+				if res == nil || res.StatusCode != http.StatusForbidden {
+					t.Fatalf("answer %v, want 403 (%v)", res, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if err := p.start(nil); err != nil {
+				t.Fatal(err)
+			}
+			ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+			p.stop()
+			ss.waitStatus(p.call, tonepay.CallCompleted, 10*time.Second)
+		})
+	}
+}
+
 // TestStreamRegistersCall: start makes Twilio's CallSid an in-progress
 // inbound call of the linked account (twilio-go sees it), which another
-// account's credentials do not see; a start from another Twilio account
-// than the signer is refused (1008).
+// account's credentials do not see, with one debug line naming the call and
+// the accounts, nothing else; a start from another Twilio account than the
+// signer is refused (1008).
 func TestStreamRegistersCall(t *testing.T) {
-	ss := startStreamServer(t, nil)
+	debug := &lockedBuffer{}
+	ss := startStreamServer(t, func(s *server) {
+		s.streams.Logger = slog.New(slog.NewTextHandler(debug, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: noTime}))
+	})
 	p := mustDial(t, ss)
 	if err := p.start(map[string]string{"From": "+15005550001", "To": "+15005550006"}); err != nil {
 		t.Fatal(err)
 	}
 	ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+	waitFor(t, 5*time.Second, "the debug line", func() bool { return strings.Contains(debug.String(), "media stream started") }) // written after the commit
+	want := `level=DEBUG msg="media stream started" call=` + p.call + " account=" + ss.sid + " twilio_account=" + ss.twSid + "\n"
+	if got := debug.String(); got != want {
+		t.Errorf("the receiver's log:\n%s\nwant\n%s", got, want)
+	}
 	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
 	c, err := tw.FetchCall(p.call, nil)
 	if err != nil {
@@ -142,10 +222,12 @@ func TestStreamTakeoverAndNoReopen(t *testing.T) {
 	}
 }
 
-// TestStreamEndsLeg: stop, a close, or silence end the call within a
-// second, and an open payment session ends as caller-hung-up.
+// TestStreamEndsLeg: stop or a close end the call within a second, silence
+// once the bound has passed since the last frame (not before), and an open
+// payment session ends as caller-hung-up.
 func TestStreamEndsLeg(t *testing.T) {
-	ss := startStreamServer(t, func(s *server) { s.streams.Silence = 700 * time.Millisecond })
+	const silence = 700 * time.Millisecond
+	ss := startStreamServer(t, func(s *server) { s.streams.Silence = silence })
 	rc := newReceiver(t, ss.token)
 	for _, tt := range []struct {
 		name string
@@ -173,10 +255,17 @@ func TestStreamEndsLeg(t *testing.T) {
 			p.silence(100) // frames keep it alive meanwhile
 			ended := time.Now()
 			tt.end(p)
-			ss.waitStatus(p.call, tonepay.CallCompleted, 5*time.Second)
+			ss.waitStatus(p.call, tonepay.CallCompleted, 15*time.Second)
 			if tt.keep {
 				if d := time.Since(ended); d > 2*time.Second { // 1 s by the contract, slack for a loaded machine
 					t.Errorf("the call ended %v after the %s", d, tt.name)
+				}
+			} else {
+				// Seen ended after the bound since the last frame was sent (the
+				// server read it later still); at most 10 times the bound, slack
+				// for a loaded machine.
+				if d := time.Since(p.lastSent()); d < silence || d > 10*silence {
+					t.Errorf("the call was seen ended %v after the last frame, want between %v and %v", d, silence, 10*silence)
 				}
 			}
 			v, err := c.PaymentView(ctx, p.call, pay.Sid)
@@ -206,6 +295,7 @@ func TestStreamLimits(t *testing.T) {
 		{"over 64 KiB", true, func(p *twilioPeer) { p.send(big) }, websocket.StatusMessageTooBig, "over 64 KiB"},
 		{"media before start", false, func(p *twilioPeer) { p.connected(); p.silence(20) }, websocket.StatusPolicyViolation, "media frame before start"},
 		{"second start", true, func(p *twilioPeer) { p.startOnly(p.account, nil) }, websocket.StatusPolicyViolation, "second start"},
+		{"connected after start", true, func(p *twilioPeer) { p.connected() }, websocket.StatusPolicyViolation, "connected after start"},
 		{"bad base64", true, func(p *twilioPeer) {
 			p.send(`{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"0","payload":"not base64!"},"streamSid":"` + p.stream + `"}`)
 		}, websocket.StatusPolicyViolation, "not base64"},
@@ -371,6 +461,53 @@ func TestStreamPayIVR(t *testing.T) {
 	p.closedWith(5 * time.Second)                                // the call ended: its stream closes
 }
 
+// TestStreamGather: To is a number of the account whose VoiceUrl answers a
+// <Gather numDigits="1" action>: its first request says the call is in
+// progress (Twilio answered it before it streamed), and the caller's dtmf
+// frame reaches the action as Digits, in a signed request.
+func TestStreamGather(t *testing.T) {
+	ss := startStreamServer(t, nil)
+	app := newVoiceApp(t, ss.token, map[string]string{
+		"/menu":  `<Response><Gather numDigits="1" action="/chose" timeout="30"><Say>Press 2 for billing</Say></Gather></Response>`,
+		"/chose": `<Response><Hangup/></Response>`,
+	})
+	tw, _ := newTwilio(t, ss.URL, ss.sid, ss.token, ss.sid, nil)
+	if _, err := tw.CreateIncomingPhoneNumber((&api.CreateIncomingPhoneNumberParams{}).SetPhoneNumber("+15005550007").SetVoiceUrl(app.url("/menu"))); err != nil {
+		t.Fatal(err)
+	}
+	p := mustDial(t, ss)
+	p.start(map[string]string{"From": "+15005550001", "To": "+15005550007"})
+	waitFor(t, 10*time.Second, "the number's TwiML fetched", func() bool { return len(app.requests()) > 0 })
+	if first := app.requests()[0]; first.Params.Get("CallSid") != p.call || first.Params.Get("CallStatus") != tonepay.CallInProgress {
+		t.Errorf("first request %v, want CallStatus in-progress", first.Params)
+	}
+	// Keys before the <Gather> begins reach no one, as on Twilio.
+	waitFor(t, 10*time.Second, "the <Gather> on the timeline", func() bool {
+		var gathering bool
+		ss.client().EachEntry(context.Background(), p.call, func(e client.Entry) { gathering = gathering || e.Kind == "verb" && e.Verb == "Gather" })
+		return gathering
+	})
+	if err := p.dtmf("2"); err != nil {
+		t.Fatal(err)
+	}
+	var chose *appRequest
+	waitFor(t, 15*time.Second, "the <Gather> action", func() bool {
+		for _, r := range app.requests() {
+			if r.Path == "/chose" {
+				chose = &r
+				return true
+			}
+		}
+		return false
+	})
+	if chose.Params.Get("Digits") != "2" || chose.Params.Get("CallSid") != p.call {
+		t.Errorf("action %v, want Digits=2", chose.Params)
+	}
+	app.checkSigned()
+	ss.waitStatus(p.call, tonepay.CallCompleted, 10*time.Second) // /chose hangs up
+	p.closedWith(5 * time.Second)
+}
+
 // fakeAudio renders every <Say> as the same known audio.
 type fakeAudio struct{ b []byte }
 
@@ -515,4 +652,75 @@ func TestStreamSlowPeer(t *testing.T) {
 	if st := ss.callStatus(bystander.call); st != tonepay.CallInProgress {
 		t.Errorf("the other stream's call is %q", st)
 	}
+}
+
+// smallSendBuffers hands out connections whose kernel send buffer is small,
+// so that a peer that stops reading blocks tonepay's writes within a second
+// or two of paced audio rather than after megabytes of loopback buffers.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4 << 10)
+	}
+	return c, err
+}
+
+// TestStreamPeerStopsReading: a peer that stops reading while a long
+// rendering goes back to it is closed once a write waits longer than the
+// write timeout, with one log line; its call ends (completed), and a stream
+// beside it goes on and takes keys.
+func TestStreamPeerStopsReading(t *testing.T) {
+	long := make([]byte, 60*8000) // a minute of loud audio
+	for i := range long {
+		long[i] = byte(i % 100)
+	}
+	const timeout = 300 * time.Millisecond
+	ss := startStreamServer(t, func(s *server) {
+		s.streams.WriteTimeout, s.streams.Audio = timeout, fakeAudio{long}
+		s.ln = smallSendBuffers{s.ln}
+	})
+	bystander := mustDial(t, ss)
+	bystander.start(nil)
+	ss.waitStatus(bystander.call, tonepay.CallInProgress, 10*time.Second)
+	keepAlive(t, bystander)
+
+	// The peer's socket takes little too, and the peer never reads it.
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetReadBuffer(4 << 10)
+		}
+		return c, err
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	p, _, err := dialAs(t, peerDial{twSid: ss.twSid, token: ss.twToken, url: ss.streamURL(), client: &http.Client{Transport: tr}, noRead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.start(nil)
+	ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+	keepAlive(t, p) // it still sends, as Twilio does: the silence bound is not what closes it
+	said := time.Now()
+	if _, err := ss.client().UpdateCall(context.Background(), p.call, client.CallUpdate{Twiml: `<Response><Say>A long story</Say><Pause length="60"/></Response>`}); err != nil {
+		t.Fatal(err)
+	}
+	ss.waitStatus(p.call, tonepay.CallCompleted, 30*time.Second)
+	t.Logf("the call ended %v after its audio began", time.Since(said).Round(10*time.Millisecond))
+	const line = "media stream closed: the peer does not read what is sent"
+	waitFor(t, 5*time.Second, "the log line", func() bool { return strings.Contains(ss.logs.String(), line) })
+	var lines []string
+	for _, l := range strings.Split(ss.logs.String(), "\n") {
+		if strings.Contains(l, "media stream closed") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], line) || !strings.Contains(lines[0], "call="+p.call) {
+		t.Errorf("log lines %q, want one naming %s", lines, p.call)
+	}
+	if st := ss.callStatus(bystander.call); st != tonepay.CallInProgress {
+		t.Errorf("the other stream's call is %q", st)
+	}
+	agentPayment(t, ss, bystander, func(keys string) error { return bystander.dtmf(keys) })
 }
