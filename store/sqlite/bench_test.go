@@ -128,3 +128,42 @@ func BenchmarkCreateDurable(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRecordAttempt records delivered callbacks, 64 at once as the
+// dispatcher's workers do under load: the outbox's half of the committer's
+// jobs when every key press has a callback.
+func BenchmarkRecordAttempt(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	a := storetest.MustAccount(b, s, "", now)
+	cbs := make(chan *tonepay.Callback, b.N)
+	for i := 0; i < b.N; i += 500 {
+		batch := make([]*tonepay.Callback, min(500, b.N-i))
+		for j := range batch {
+			batch[j] = &tonepay.Callback{Token: tonepay.RandomHex(16), AccountSid: a.Sid, Chain: tonepay.NewSID("PK"), URL: "http://127.0.0.1/cb",
+				Status: tonepay.CallbackPending, NextAttemptAt: now, ClaimedUntil: now.Add(time.Minute), DateCreated: now, DateUpdated: now}
+		}
+		if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.AddCallbacks(ctx, batch...) }); err != nil {
+			b.Fatal(err)
+		}
+		for _, cb := range batch {
+			cbs <- cb
+		}
+	}
+	b.SetParallelism(32) // × GOMAXPROCS (2) = 64 at once
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			cb := <-cbs
+			cb.Status, cb.Attempts = tonepay.CallbackDelivered, 1
+			if err := s.RecordAttempt(ctx, cb, &tonepay.Attempt{CallbackID: cb.ID, N: 1, At: now, StatusCode: 204}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

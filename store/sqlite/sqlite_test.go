@@ -355,3 +355,95 @@ func TestLive(t *testing.T) {
 		t.Errorf("%d commits observed", commits.Load())
 	}
 }
+
+// TestCallsInTransactions drives the committer's copy of call rows
+// (txcalls.go) with jobs that share batches: some update a call and then
+// fail (their savepoint rolls back), others update it for good, others read
+// it. A reader must never see a rolled-back write, and must see every
+// committed one that came before it.
+func TestCallsInTransactions(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	a := storetest.MustAccount(t, s, "", now)
+	call := &tonepay.Call{Sid: tonepay.NewSID("CA"), AccountSid: a.Sid, To: "+15005550006", From: "+15005550001",
+		Status: tonepay.CallInProgress, StartTime: now, DateCreated: now, DateUpdated: now}
+	if err := s.Update(ctx, func(tx tonepay.Tx) error { return tx.CreateCall(ctx, call) }); err != nil {
+		t.Fatal(err)
+	}
+	errNo := errors.New("rolled back")
+	var committed atomic.Int64 // the latest committed version's number
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 100 {
+				switch (g + i) % 3 {
+				case 0: // a write that rolls back
+					err := s.Update(ctx, func(tx tonepay.Tx) error {
+						c, err := tx.FindCall(ctx, call.Sid)
+						if err != nil {
+							return err
+						}
+						c.Status = tonepay.CallBusy
+						if err := tx.UpdateCall(ctx, c); err != nil {
+							return err
+						}
+						if c, err := tx.FindCall(ctx, call.Sid); err != nil || c.Status != tonepay.CallBusy {
+							return fmt.Errorf("a job does not read its own write: %v %v", c, err)
+						}
+						return errNo
+					})
+					if !errors.Is(err, errNo) {
+						t.Error(err)
+					}
+				case 1: // a write that commits: the call's URL carries a version
+					var v int64
+					err := s.Update(ctx, func(tx tonepay.Tx) error {
+						c, err := tx.FindCall(ctx, call.Sid)
+						if err != nil {
+							return err
+						}
+						n, _ := strconv.ParseInt(strings.TrimPrefix(c.URL, "http://x/"), 10, 64)
+						v = n + 1
+						c.URL = "http://x/" + strconv.FormatInt(v, 10)
+						return tx.UpdateCall(ctx, c)
+					})
+					if err != nil {
+						t.Error(err)
+					}
+					for {
+						old := committed.Load()
+						if v <= old || committed.CompareAndSwap(old, v) {
+							break
+						}
+					}
+				default: // a read
+					before := committed.Load()
+					err := s.Update(ctx, func(tx tonepay.Tx) error {
+						c, err := tx.FindCall(ctx, call.Sid)
+						if err != nil {
+							return err
+						}
+						n, _ := strconv.ParseInt(strings.TrimPrefix(c.URL, "http://x/"), 10, 64)
+						if c.Status != tonepay.CallInProgress || n < before {
+							return fmt.Errorf("read status %s, version %d, after version %d committed", c.Status, n, before)
+						}
+						return nil
+					})
+					if err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.FindCall(ctx, call.Sid)
+	if err != nil || got.Status != tonepay.CallInProgress || got.URL != "http://x/"+strconv.FormatInt(committed.Load(), 10) {
+		t.Errorf("at the end: %+v %v, want version %d", got, err, committed.Load())
+	}
+}
