@@ -262,7 +262,7 @@ func (b *bench) payments(res *benchResult, say func(string, ...any), o options) 
 		return err
 	}
 	say("digit to partial-result callback…")
-	head, err := sweep(res, say, measureDigit, o.loads, o.calls, func(n int) ([]time.Duration, error) {
+	head, err := b.sweep(res, say, measureDigit, o.loads, o.calls, func(n int) ([]time.Duration, error) {
 		b.quiet()
 		return b.digitLatency(n, 5, n == o.calls)
 	})
@@ -294,7 +294,7 @@ func (b *bench) voice(res *benchResult, say func(string, ...any), o options) err
 	}
 	say("key to Gather action request, calls parked in a Gather…")
 	parked := 0
-	head, err := sweep(res, say, measureGather, o.loads, o.calls, func(n int) ([]time.Duration, error) {
+	head, err := b.sweep(res, say, measureGather, o.loads, o.calls, func(n int) ([]time.Duration, error) {
 		b.quiet()
 		parked += n
 		var heap *float64
@@ -314,9 +314,9 @@ func (b *bench) voice(res *benchResult, say func(string, ...any), o options) err
 func printBench(w io.Writer, r benchResult) {
 	if len(r.Latency) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "\nkey latency\tcalls\tkeys\tp50 ms\tp99 ms\n")
+		fmt.Fprintf(tw, "\nkey latency\tcalls\tkeys\tp50 ms\tp99 ms\tserver CPU\tbench CPU\n")
 		for _, p := range r.Latency {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\n", p.Measure, p.Calls, p.Keys, p.P50MS, p.P99MS)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\t%.0f%%\t%.0f%%\n", p.Measure, p.Calls, p.Keys, p.P50MS, p.P99MS, p.ServerCPU, p.BenchCPU)
 		}
 		tw.Flush()
 	}
@@ -401,6 +401,7 @@ type bench struct {
 	callbackURL            string
 	api                    *client.Client // tonepay's API as the account; load() measures with plain HTTP
 	badSignatures          atomic.Int64
+	cpu                    [2]float64   // the server's and the bench's CPU in the latest key phase (pressing)
 	lastCallback           atomic.Int64 // UnixNano of the latest callback's arrival
 
 	mu      sync.Mutex
@@ -685,7 +686,7 @@ func (b *bench) digitLatency(calls, presses int, profile bool) ([]time.Duration,
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
-	err = parallel(calls, calls, func(i int) error {
+	err = b.pressing(calls, func(i int) error {
 		l := lines[i]
 		time.Sleep(time.Duration(i%300) * time.Millisecond) // callers do not press in step
 		for n := 1; n <= presses; n++ {

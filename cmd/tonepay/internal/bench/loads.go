@@ -27,6 +27,25 @@ type loadPoint struct {
 	Keys    int     `json:"keys"`
 	P50MS   float64 `json:"p50_ms"`
 	P99MS   float64 `json:"p99_ms"`
+	// The CPU the server and the bench (callers, app, receiver) used while
+	// the keys were pressed, in % of one core: the two share the machine.
+	ServerCPU float64 `json:"server_cpu_percent"`
+	BenchCPU  float64 `json:"bench_cpu_percent"`
+}
+
+// pressing runs press for every caller at once (parallel), noting the CPU
+// the server and the bench used meanwhile in b.cpu.
+func (b *bench) pressing(calls int, press func(i int) error) error {
+	s0, _ := cpuTicks(b.cmd.Process.Pid)
+	o0, _ := cpuTicks(os.Getpid())
+	t0 := time.Now()
+	err := parallel(calls, calls, press)
+	el := time.Since(t0).Seconds()
+	s1, _ := cpuTicks(b.cmd.Process.Pid)
+	o1, _ := cpuTicks(os.Getpid())
+	// a clock tick is 10 ms: ticks per second are % of one core
+	b.cpu = [2]float64{float64(s1-s0) / el, float64(o1-o0) / el}
+	return err
 }
 
 // parseLoads reads --loads: call counts, comma-separated.
@@ -46,7 +65,7 @@ func parseLoads(s string) ([]int, error) {
 // sweep runs measure at every load (and at headline, the --calls figure,
 // whether or not it is one of them) and records each point in res. It
 // returns the headline point.
-func sweep(res *benchResult, say func(string, ...any), name string, loads []int, headline int, run func(calls int) ([]time.Duration, error)) (loadPoint, error) {
+func (b *bench) sweep(res *benchResult, say func(string, ...any), name string, loads []int, headline int, run func(calls int) ([]time.Duration, error)) (loadPoint, error) {
 	all := slices.Clone(loads)
 	if !slices.Contains(all, headline) {
 		all = append(all, headline)
@@ -59,7 +78,7 @@ func sweep(res *benchResult, say func(string, ...any), name string, loads []int,
 		if err != nil {
 			return head, err
 		}
-		p := loadPoint{Measure: name, Calls: n, Keys: len(lat), P50MS: Percentile(lat, 50), P99MS: Percentile(lat, 99)}
+		p := loadPoint{Measure: name, Calls: n, Keys: len(lat), P50MS: Percentile(lat, 50), P99MS: Percentile(lat, 99), ServerCPU: b.cpu[0], BenchCPU: b.cpu[1]}
 		res.Latency = append(res.Latency, p)
 		if n == headline {
 			head = p

@@ -210,7 +210,7 @@ func (b *bench) payStatusLatency(a *payApp, calls int) ([]time.Duration, error) 
 	b.quiet() // the For=payment-card-number statusCallbacks are delivered
 	var mu sync.Mutex
 	var lat []time.Duration
-	err = parallel(calls, calls, func(i int) error {
+	err = b.pressing(calls, func(i int) error {
 		time.Sleep(time.Duration(i%300) * time.Millisecond) // callers do not press in step
 		sent := time.Now()
 		if err := b.press(sids[i], payCard+"#"); err != nil {
@@ -244,7 +244,7 @@ func (b *bench) pay(res *benchResult, say func(string, ...any), o options) error
 		return err
 	}
 	say("card number keys to the next step's statusCallback, calls parked at <Pay>'s card number prompt…")
-	head, err := sweep(res, say, measurePay, o.loads, o.calls, func(n int) ([]time.Duration, error) {
+	head, err := b.sweep(res, say, measurePay, o.loads, o.calls, func(n int) ([]time.Duration, error) {
 		b.quiet()
 		return b.payStatusLatency(a, n)
 	})

@@ -205,7 +205,7 @@ func (b *bench) gatherLatency(a *voiceApp, calls int, heap *float64) ([]time.Dur
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
-	err = parallel(calls, calls, func(i int) error {
+	err = b.pressing(calls, func(i int) error {
 		time.Sleep(time.Duration(i%300) * time.Millisecond) // callers do not press in step
 		sent := time.Now()
 		if err := b.press(sids[i], "1"); err != nil {
