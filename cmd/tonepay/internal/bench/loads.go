@@ -214,7 +214,7 @@ func writeChart(path string, r benchResult) error {
 	for d := ly0; d <= ly1; d++ {
 		v := math.Pow(10, d)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%s ms</text>`+"\n",
-			left, width-right, y(v), y(v), left-6, y(v)+4, trim(v))
+			left, width-right, y(v), y(v), left-6, y(v)+4, strconv.FormatFloat(v, 'g', -1, 64))
 	}
 	var xs []int
 	for _, p := range r.Latency {
