@@ -79,17 +79,7 @@ func (t *Transcript) Expect(p *Pattern) bool {
 
 // Unmatched is what was heard since the last match, its last max bytes at
 // most (cut on a word), for a failure's "heard".
-func (t *Transcript) Unmatched(max int) string {
-	rest := strings.TrimSpace(t.text[t.pos:])
-	if len(rest) <= max {
-		return rest
-	}
-	cut := rest[len(rest)-max:]
-	if i := strings.IndexByte(cut, ' '); i >= 0 && i < len(cut)-1 {
-		cut = cut[i+1:]
-	}
-	return "…" + cut
-}
+func (t *Transcript) Unmatched(max int) string { return lastWords(t.text[t.pos:], max) }
 
 // Last is the last max bytes heard before the last match point (the words
 // matched last), for a failure where nothing was heard since.
@@ -103,12 +93,16 @@ func (t *Transcript) Last(max int) string {
 
 // Tail is the last max bytes heard, matched or not (cut on a word), for a
 // failure that is not an expect's.
-func (t *Transcript) Tail(max int) string {
-	all := strings.TrimSpace(t.text)
-	if len(all) <= max {
-		return all
+func (t *Transcript) Tail(max int) string { return lastWords(t.text, max) }
+
+// lastWords is text's last max bytes, trimmed and cut on a word, "…" first
+// when something was cut.
+func lastWords(text string, max int) string {
+	text = strings.TrimSpace(text)
+	if len(text) <= max {
+		return text
 	}
-	cut := all[len(all)-max:]
+	cut := text[len(text)-max:]
 	if i := strings.IndexByte(cut, ' '); i >= 0 && i < len(cut)-1 {
 		cut = cut[i+1:]
 	}
