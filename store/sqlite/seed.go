@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -35,8 +36,8 @@ import (
 // It creates accountSid as a main account with a random token if the store
 // lacks it (tonepay serve replaces the token with its own at start). It is
 // for benchmarks (tonepay bench's grow measure): it writes with no journal
-// and fsync off, so it must have the file to itself, and a file whose
-// seeding failed is to be thrown away.
+// and fsync off (and syncs the file once, at the end), so it must have the
+// file to itself, and a file whose seeding failed is to be thrown away.
 func SeedEnded(ctx context.Context, path, accountSid string, n int) error {
 	if err := seedAccount(ctx, path, accountSid); err != nil {
 		return fmt.Errorf("sqlite.SeedEnded: %w", err)
@@ -58,6 +59,19 @@ func SeedEnded(ctx context.Context, path, accountSid string, n int) error {
 	}
 	// Back to the mode the store runs in.
 	if _, err := db.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+		return fmt.Errorf("sqlite.SeedEnded: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("sqlite.SeedEnded: %w", err)
+	}
+	// On disk before it returns: the kernel writing gigabytes back later
+	// would share the disk with whatever is measured on the file next.
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sqlite.SeedEnded: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sqlite.SeedEnded: %w", err)
 	}
 	return nil
