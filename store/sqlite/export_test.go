@@ -74,3 +74,18 @@ const LapsedQuery = lapsedQuery
 
 // PruneSessionsQuery is the query PruneSessions finds a batch with.
 const PruneSessionsQuery = pruneSessionsQuery
+
+// SetSeedChunk makes SeedEnded write n calls a transaction until the test
+// ends, so that a small seed crosses chunks.
+func SetSeedChunk(t interface{ Cleanup(func()) }, n int) {
+	old := seedChunk
+	seedChunk = n
+	t.Cleanup(func() { seedChunk = old })
+}
+
+// SeedShape is how many callbacks and timeline entries SeedEnded gives a
+// session and its call.
+func SeedShape() (callbacks, timeline int) {
+	t, _ := newSeedTemplates()
+	return len(t.callbacks), len(seedTimeline)
+}

@@ -99,6 +99,8 @@ type benchResult struct {
 	Sessions             int                `json:"sessions_open"`
 	Machine              map[string]string  `json:"machine"`
 	Errors               map[string]float64 `json:"errors,omitempty"`
+	pgResult                                // pg.go
+	growResult                              // grow.go
 }
 
 type levelResult struct {
@@ -119,10 +121,13 @@ type options struct {
 	loads                                                  []int         // the key-latency measures' loads, in calls
 	svg                                                    string        // where the latency chart goes
 	only                                                   string
+	postgres                                               string        // the PostgreSQL server of the postgres group
+	pgbenchTime                                            time.Duration // each pgbench run
+	growRows                                               int           // ended sessions in the grown store (hidden: tests shrink it)
 }
 
 // groups are --only's values: the measures run alone.
-var groups = []string{"payments", "voice", "pay", "streams", "sip"}
+var groups = []string{"payments", "voice", "pay", "streams", "sip", "postgres", "grow"}
 
 // parseOptions reads the words after "bench"; flag errors are written to
 // stderr by cliflag.
@@ -145,7 +150,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long the SIP calls relay audio (the CPU window) before their callers type")
 	loads := fs.String("loads", "100,300,1000,3000", "concurrent calls at which each key-latency measure runs (the chart's points; --calls is the headline figure)")
 	fs.StringVar(&o.svg, "svg", "", "write a chart of key latency against load to this SVG file")
-	fs.StringVar(&o.only, "only", "", "run only one group of measures: payments (the Payments API measures), voice (the TwiML app measures), pay (the <Pay> measures), streams (Media Streams) or sip (SIP calls bridged to an agent)")
+	fs.StringVar(&o.only, "only", "", "run only one group of measures: payments (the Payments API measures), voice (the TwiML app measures), pay (the <Pay> measures), streams (Media Streams), sip (SIP calls bridged to an agent), postgres (creates with 1-3 processes on one PostgreSQL database, and its commit rate) or grow (creates and keys on a store of a million ended sessions, and on an empty one)")
+	fs.StringVar(&o.postgres, "postgres", "", "a PostgreSQL server's postgres:// URL, for the postgres measures; its user creates a database for the run and drops it (TONEPAY_BENCH_POSTGRES); without it they are skipped")
+	fs.DurationVar(&o.pgbenchTime, "pgbench-time", 5*time.Second, "how long each pgbench run measures the commit rate")
+	fs.IntVar(&o.growRows, "grow-rows", 1_000_000, "ended sessions and calls in the grown store")
+	fs.Usage = func() { usage(fs) }
 	if err = cliflag.Parse(fs, args); err != nil {
 		return o, err
 	}
@@ -157,6 +166,15 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.sipCalls < 1 || o.sipTyping < 0 || o.sipTyping > o.sipCalls {
 		return o, cliflag.Mistake("bench", fmt.Errorf("--sip-calls %d, --sip-typing %d: want at least one call, and no more callers typing than calls", o.sipCalls, o.sipTyping))
+	}
+	if o.postgres == "" {
+		o.postgres = os.Getenv("TONEPAY_BENCH_POSTGRES") // not a flag default: --help would print a password
+	}
+	if o.only == "postgres" && o.postgres == "" {
+		return o, cliflag.Mistake("bench", errors.New("--only postgres needs a server: --postgres URL or TONEPAY_BENCH_POSTGRES"))
+	}
+	if o.growRows < 1 {
+		return o, cliflag.Mistake("bench", fmt.Errorf("--grow-rows %d: want at least 1", o.growRows))
 	}
 	if o.duration < time.Second {
 		return o, cliflag.Mistake("bench", fmt.Errorf("--duration %v: want at least 1s", o.duration))
@@ -207,6 +225,18 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	}
 	if o.runs("sip") {
 		if err := b.sip(&res, say, o.sipCalls, o.sipTyping, o.duration); err != nil {
+			return err
+		}
+	}
+	if o.runs("postgres") {
+		if o.postgres == "" {
+			res.PGSkipped = "no --postgres URL or TONEPAY_BENCH_POSTGRES"
+		} else if err := b.postgres(&res, say, exe, o.postgres, o.requests, o.pgbenchTime); err != nil {
+			return err
+		}
+	}
+	if o.runs("grow") {
+		if err := b.grow(&res, say, exe, o.growRows, o.requests, growKeyCalls); err != nil {
 			return err
 		}
 	}
@@ -366,6 +396,8 @@ func printBench(w io.Writer, r benchResult) {
 		fmt.Fprintf(w, "<Pay> card payments (create, four fields, charge, action): %.1f per second (%d payments)\n", r.PayFlowsPerS, r.PayFlows)
 		fmt.Fprintf(w, "card number keys -> next <Pay> statusCallback: p50 %.2f ms, p99 %.2f ms (%d parked calls)\n", r.PayStatusP50MS, r.PayStatusP99MS, r.PayStatusCalls)
 	}
+	printPostgres(w, r)
+	printGrow(w, r)
 }
 
 func machine() map[string]string {

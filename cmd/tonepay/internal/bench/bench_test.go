@@ -23,7 +23,7 @@ func TestBench(t *testing.T) {
 	var out, errOut bytes.Buffer
 	chart := filepath.Join(t.TempDir(), "latency.svg")
 	args := []string{"--json", "--requests", "40", "--flows", "4", "--calls", "10", "--loads", "5,10", "--svg", chart, "--sessions", "40", "--voice-calls", "10", "--pay-flows", "4", "--streams", "10",
-		"--sip-calls", "6", "--sip-typing", "2", "--duration", "1s"}
+		"--sip-calls", "6", "--sip-typing", "2", "--duration", "1s", "--grow-rows", "50"}
 	if err := Main(context.Background(), args, exe, &out, &errOut); err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
 	}
@@ -33,7 +33,8 @@ func TestBench(t *testing.T) {
 	}
 	for _, k := range []string{"create_rps", "baseline_rps", "ratio", "flows_per_s", "digit_callback_p99_ms", "bytes_per_session",
 		"voice_calls_per_s", "streams", "stream_frames_per_s", "stream_cpu_percent", "stream_key_callback_p99_ms", "gather_action_p50_ms", "gather_action_p99_ms", "pay_flows_per_s", "pay_status_p50_ms", "pay_status_p99_ms",
-		"sip_calls", "sip_to_agent_sent", "sip_to_caller_sent", "sip_to_agent_p99_ms", "sip_to_caller_p99_ms", "sip_cpu_percent", "sip_key_callback_p99_ms"} {
+		"sip_calls", "sip_to_agent_sent", "sip_to_caller_sent", "sip_to_agent_p99_ms", "sip_to_caller_p99_ms", "sip_cpu_percent", "sip_key_callback_p99_ms",
+		"create_rps_1m", "create_rps_empty", "key_p99_ms_1m", "key_p99_ms_empty"} {
 		if v, ok := r[k].(float64); !ok || k != "bytes_per_session" && v <= 0 {
 			t.Errorf("%s = %v", k, r[k])
 		}

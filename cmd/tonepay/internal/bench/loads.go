@@ -141,6 +141,10 @@ func (r benchResult) targets() []target {
 	add(r.VoiceCallsPerS > 0, "simulated IVR calls", r.VoiceCallsPerS, "/s", 2000, false)
 	add(r.Sessions > 0, "Go heap per open session", r.BytesPerSession/1024, "KB", 20, true)
 	add(r.BytesPerCall > 0, "Go heap per call waiting in a Gather", r.BytesPerCall/1024, "KB", 50, true)
+	// flat as the store grows: within 20% of an empty store
+	add(r.CreateRPSEmpty > 0, fmt.Sprintf("Payments create, %d ended sessions / empty store", r.GrowRows), r.CreateRPS1M/r.CreateRPSEmpty, "×", 0.8, false)
+	add(r.KeyP99Empty > 0, fmt.Sprintf("digit -> callback p99, %d ended sessions / empty store", r.GrowRows), r.KeyP991M/r.KeyP99Empty, "×", 1.2, true)
+	add(r.PGCreateRatio3 > 0, "PostgreSQL: creates with 3 processes / its commit rate", r.PGCreateRatio3, "×", 0.5, false)
 	return ts
 }
 

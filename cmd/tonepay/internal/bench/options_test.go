@@ -12,6 +12,7 @@ import (
 // TestParseOptions: the flags' defaults, the SIP measure's flags, and each
 // mistake refused with its reason.
 func TestParseOptions(t *testing.T) {
+	t.Setenv("TONEPAY_BENCH_POSTGRES", "") // the defaults are without it
 	tests := []struct {
 		name    string
 		args    []string
@@ -19,13 +20,20 @@ func TestParseOptions(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, func(o options) bool {
-			return o.sipCalls == 500 && o.sipTyping == 50 && o.duration == 20*time.Second && o.only == "" && o.runs("sip") && o.runs("voice")
+			return o.sipCalls == 500 && o.sipTyping == 50 && o.duration == 20*time.Second && o.only == "" && o.runs("sip") && o.runs("voice") &&
+				o.postgres == "" && o.pgbenchTime == 5*time.Second && o.growRows == 1_000_000 && o.runs("postgres") && o.runs("grow")
 		}, ""},
+		{"only postgres", []string{"--only", "postgres", "--postgres", "postgres://u@127.0.0.1/postgres", "--pgbench-time", "2s"}, func(o options) bool {
+			return o.postgres == "postgres://u@127.0.0.1/postgres" && o.pgbenchTime == 2*time.Second && o.runs("postgres") && !o.runs("grow")
+		}, ""},
+		{"only grow", []string{"--only", "grow", "--grow-rows", "500"}, func(o options) bool { return o.growRows == 500 && o.runs("grow") && !o.runs("postgres") }, ""},
+		{"only postgres, no server", []string{"--only", "postgres"}, nil, "--only postgres needs a server: --postgres URL or TONEPAY_BENCH_POSTGRES"},
+		{"no rows", []string{"--grow-rows", "0"}, nil, "--grow-rows 0: want at least 1"},
 		{"only sip", []string{"--only", "sip", "--sip-calls", "20", "--sip-typing", "5", "--duration", "3s"}, func(o options) bool {
 			return o.sipCalls == 20 && o.sipTyping == 5 && o.duration == 3*time.Second && o.runs("sip") && !o.runs("streams")
 		}, ""},
 		{"nobody typing", []string{"--sip-typing", "0"}, func(o options) bool { return o.sipTyping == 0 }, ""},
-		{"unknown group", []string{"--only", "digits"}, nil, `--only "digits": the groups are payments, voice, pay, streams, sip`},
+		{"unknown group", []string{"--only", "digits"}, nil, `--only "digits": the groups are payments, voice, pay, streams, sip, postgres, grow`},
 		{"more typing than calls", []string{"--sip-calls", "10", "--sip-typing", "11"}, nil, "no more callers typing than calls"},
 		{"no calls", []string{"--sip-calls", "0"}, nil, "want at least one call"},
 		{"short duration", []string{"--duration", "500ms"}, nil, "--duration 500ms: want at least 1s"},
@@ -132,5 +140,40 @@ func TestFlow(t *testing.T) {
 	u.add(&g, at(0), at(100*ms))
 	if u.sent != 2 || u.lost != 2 || u.loose != 1 {
 		t.Errorf("unanchored: %+v", u)
+	}
+}
+
+// TestPostgresFromEnv: TONEPAY_BENCH_POSTGRES names the server when
+// --postgres does not, and --help does not show it (it may hold a
+// password).
+func TestPostgresFromEnv(t *testing.T) {
+	const secret = "postgres://u:hunter2@127.0.0.1/postgres"
+	t.Setenv("TONEPAY_BENCH_POSTGRES", secret)
+	o, err := parseOptions([]string{"--only", "postgres"}, io.Discard)
+	if err != nil || o.postgres != secret {
+		t.Fatalf("postgres %q, %v", o.postgres, err)
+	}
+	if o, err := parseOptions([]string{"--postgres", "postgres://other/db"}, io.Discard); err != nil || o.postgres != "postgres://other/db" {
+		t.Errorf("--postgres over the environment: %q, %v", o.postgres, err)
+	}
+	var help strings.Builder
+	parseOptions([]string{"-h"}, &help)
+	if !strings.Contains(help.String(), "-postgres") || strings.Contains(help.String(), "hunter2") {
+		t.Errorf("help lacks --postgres, or shows TONEPAY_BENCH_POSTGRES:\n%s", help.String())
+	}
+}
+
+// TestUsageHidesFlags: --help shows the flags with their defaults, but not
+// the hidden ones.
+func TestUsageHidesFlags(t *testing.T) {
+	var help strings.Builder
+	parseOptions([]string{"-h"}, &help)
+	if !strings.Contains(help.String(), "-requests int") || !strings.Contains(help.String(), `(default "100,300,1000,3000")`) {
+		t.Errorf("help lacks flags or their defaults:\n%s", help.String())
+	}
+	for hidden := range hidden {
+		if strings.Contains(help.String(), hidden) {
+			t.Errorf("help shows the hidden flag %s", hidden)
+		}
 	}
 }
