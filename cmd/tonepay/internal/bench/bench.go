@@ -203,30 +203,48 @@ func Main(ctx context.Context, args []string, exe string, stdout, stderr io.Writ
 	}
 	defer b.close()
 	res := benchResult{Errors: map[string]float64{}, Machine: machine()}
-	if o.runs("payments") {
+	// Each group runs on a server of its own, started empty: a group's
+	// leftovers (thousands of live calls and open sessions, a grown store)
+	// would otherwise weigh on the next one's figures. The store's growth
+	// is measured on purpose, by the grow group.
+	first, freshErr := true, error(nil)
+	fresh := func(group string) bool {
+		if !o.runs(group) || freshErr != nil {
+			return false
+		}
+		if !first {
+			freshErr = b.restartServer(exe)
+		}
+		first = false
+		return freshErr == nil
+	}
+	if fresh("payments") {
 		if err := b.payments(&res, say, o); err != nil {
 			return err
 		}
 	}
-	if o.runs("voice") {
+	if fresh("voice") {
 		if err := b.voice(&res, say, o); err != nil {
 			return err
 		}
 	}
-	if o.runs("pay") {
+	if fresh("pay") {
 		if err := b.pay(&res, say, o); err != nil {
 			return err
 		}
 	}
-	if o.runs("streams") {
+	if fresh("streams") {
 		if err := b.streams(&res, say, o.streams, o.typing); err != nil {
 			return err
 		}
 	}
-	if o.runs("sip") {
+	if fresh("sip") {
 		if err := b.sip(&res, say, o.sipCalls, o.sipTyping, o.duration); err != nil {
 			return err
 		}
+	}
+	if freshErr != nil {
+		return freshErr
 	}
 	if o.runs("postgres") {
 		if o.postgres == "" {
@@ -427,6 +445,7 @@ type bench struct {
 	// plays, linked to sid by the child's config file.
 	twilioSid, twilioToken string
 	pprof                  string // the server's pprof listener, for the heap
+	servers                int    // serve children started so far, each on a file of its own
 	sipAddr                string // the server's SIP listener (UDP)
 	agent                  *benchAgent
 	receiver               *http.Server
@@ -469,6 +488,28 @@ func newBench(ctx context.Context, exe string) (*bench, error) {
 	return b, nil
 }
 
+// restartServer replaces the serve child with a new one on a new, empty
+// SQLite file. The old one is killed: its store is thrown away.
+func (b *bench) restartServer(exe string) error {
+	b.cmd.Process.Kill()
+	b.cmd.Wait()
+	old, _ := filepath.Glob(filepath.Join(b.dir, fmt.Sprintf("bench%d.db*", b.servers)))
+	for _, f := range old {
+		os.Remove(f)
+	}
+	if err := b.startServer(exe); err != nil {
+		return err
+	}
+	api, err := client.New(b.base, b.sid, b.token)
+	if err != nil {
+		return err
+	}
+	api.HTTPClient = b.api.HTTPClient
+	api.HTTPClient.CloseIdleConnections()
+	b.api = api
+	return nil
+}
+
 func (b *bench) close() {
 	if b.cmd != nil && b.cmd.Process != nil {
 		b.cmd.Process.Signal(os.Interrupt)
@@ -504,8 +545,9 @@ func (b *bench) startServer(exe string) error {
 		return err
 	}
 	// info: it says where it listens, HTTP and SIP
+	b.servers++
 	b.cmd = exec.Command(exe, "serve", "--addr", "127.0.0.1:0", "--config", config, "--sip-addr", "127.0.0.1:0")
-	b.cmd.Env = append(os.Environ(), "TONEPAY_DB="+filepath.Join(b.dir, "bench.db"), "TONEPAY_ACCOUNT_SID="+b.sid, "TONEPAY_AUTH_TOKEN="+b.token,
+	b.cmd.Env = append(os.Environ(), "TONEPAY_DB="+filepath.Join(b.dir, fmt.Sprintf("bench%d.db", b.servers)), "TONEPAY_ACCOUNT_SID="+b.sid, "TONEPAY_AUTH_TOKEN="+b.token,
 		"TONEPAY_PPROF_ADDR="+pprof, twilioTokenEnv+"="+b.twilioToken)
 	stderr, _ := b.cmd.StderrPipe()
 	if err := b.cmd.Start(); err != nil {
