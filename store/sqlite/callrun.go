@@ -207,7 +207,6 @@ func (s *Store) RenewLeases(ctx context.Context, sids []string, until time.Time)
 		var got []string
 		err := s.inTx(ctx, op, func(tx *sql.Tx) error {
 			got = got[:0] // the committer may run fn again
-			s.txCalls.write(batch...)
 			rows, err := tx.QueryContext(ctx, `UPDATE calls SET leg_lease = ?
 				WHERE sid IN (?`+strings.Repeat(", ?", len(batch)-1)+`) AND status IN ('queued', 'ringing', 'in-progress')
 				RETURNING sid`, args...)

@@ -97,8 +97,6 @@ func (s *Store) commitBatch(batch []*job) {
 	// The transaction is the committer's, not any caller's: one caller giving
 	// up must not roll back the others.
 	tx, err := s.write.BeginTx(context.Background(), nil)
-	committed := false
-	defer func() { s.txCalls.endBatch(committed) }()
 	if err != nil {
 		for i, j := range batch {
 			errs[i] = fmt.Errorf("sqlite.%s: begin: %w", j.op, err)
@@ -135,7 +133,6 @@ func (s *Store) commitBatch(batch []*job) {
 	if s.ObserveCommit != nil {
 		s.ObserveCommit(time.Since(start))
 	}
-	committed = err == nil
 	if err != nil {
 		for i, j := range batch {
 			if errs[i] == nil {

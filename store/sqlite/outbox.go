@@ -70,47 +70,38 @@ func (s *Store) ReleaseClaims(ctx context.Context) error {
 // RecordAttempt implements tonepay.Store. It returns tonepay.ErrNotFound
 // when cb is not in the store. Recording ends the claim: the
 // callback is due again at its new NextAttemptAt.
-//
-// Records are coalesced: every record waiting when the committer is ready
-// for one goes in a single job (records.go), since they are half the
-// committer's jobs under load and each job costs a savepoint and a hand-off
-// on top of its statements.
 func (s *Store) RecordAttempt(ctx context.Context, cb *tonepay.Callback, a *tonepay.Attempt) error {
-	return s.records.add(ctx, s, cb, a)
-}
-
-// recordAttempt writes one attempt in tx (see RecordAttempt). It writes
-// nothing when cb is not found.
-func (s *Store) recordAttempt(ctx context.Context, tx *sql.Tx, cb *tonepay.Callback, a *tonepay.Attempt) error {
 	const op = "RecordAttempt"
-	q := txq{tx, s.wstmts}
-	// chain_head is left as it is: only a head is attempted, so a stale
-	// attempt making a delivered callback pending again finds it set,
-	// and its chain still has a head (the next one, also marked, waits
-	// behind it: claims check for an earlier pending callback).
-	res, err := q.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
-		string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID)
-	if err != nil {
+	return s.inTx(ctx, op, func(tx *sql.Tx) error {
+		q := txq{tx, s.wstmts}
+		// chain_head is left as it is: only a head is attempted, so a stale
+		// attempt making a delivered callback pending again finds it set,
+		// and its chain still has a head (the next one, also marked, waits
+		// behind it: claims check for an earlier pending callback).
+		res, err := q.ExecContext(ctx, `UPDATE callbacks SET status = ?, attempts = ?, next_attempt_at = ?, leased_until = 0, date_updated = ? WHERE id = ?`,
+			string(cb.Status), cb.Attempts, sqlrow.Ts(cb.NextAttemptAt), sqlrow.Ts(cb.DateUpdated), cb.ID)
+		if err != nil {
+			return wrap(op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap(op, err)
+		} else if n == 0 {
+			return tonepay.ErrNotFound
+		}
+		_, err = q.ExecContext(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
+			cb.ID, a.N, sqlrow.Ts(a.At), int64(a.Duration), a.StatusCode, a.Error)
+		if err != nil {
+			return wrap(op, err)
+		}
+		if cb.Status != tonepay.CallbackPending {
+			// The next pending callback of the session heads its chain now.
+			_, err = q.ExecContext(ctx, `UPDATE callbacks SET chain_head = 1
+				WHERE id = (SELECT min(id) FROM callbacks WHERE session_sid = ? AND status = 'pending') AND NOT chain_head`, cb.Chain)
+			return wrap(op, err)
+		}
+		_, err = q.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = ? AND status = 'pending' AND id > ? AND leased_until != 0`, cb.Chain, cb.ID)
 		return wrap(op, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap(op, err)
-	} else if n == 0 {
-		return tonepay.ErrNotFound
-	}
-	_, err = q.ExecContext(ctx, `INSERT INTO callback_attempts (callback_id, n, at, duration_ns, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`,
-		cb.ID, a.N, sqlrow.Ts(a.At), int64(a.Duration), a.StatusCode, a.Error)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if cb.Status != tonepay.CallbackPending {
-		// The next pending callback of the session heads its chain now.
-		_, err = q.ExecContext(ctx, `UPDATE callbacks SET chain_head = 1
-			WHERE id = (SELECT min(id) FROM callbacks WHERE session_sid = ? AND status = 'pending') AND NOT chain_head`, cb.Chain)
-		return wrap(op, err)
-	}
-	_, err = q.ExecContext(ctx, `UPDATE callbacks SET leased_until = 0 WHERE session_sid = ? AND status = 'pending' AND id > ? AND leased_until != 0`, cb.Chain, cb.ID)
-	return wrap(op, err)
+	})
 }
 
 // DeferCallback implements tonepay.Store, in one statement: the session is

@@ -74,8 +74,6 @@ type Store struct {
 	quit       chan struct{} // closed by Close: the committer stops
 	committer  sync.WaitGroup
 	wal        walState // the committer's alone
-	records    records  // RecordAttempt's coalescing (records.go)
-	txCalls    txCalls  // the committer's copy of call rows (txcalls.go)
 
 	// Now is the clock for what the store timestamps itself (the
 	// migrations table). Domain times (DateCreated, NextAttemptAt, …) come
@@ -95,7 +93,7 @@ func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
 	var t *txn
 	err := s.inTx(ctx, "Update", func(tx *sql.Tx) error {
 		q := txq{tx, s.wstmts}
-		t = &txn{reader: reader{q, &s.tokens}, tx: q, calls: &s.txCalls}
+		t = &txn{reader: reader{q, &s.tokens}, tx: q}
 		err := fn(t)
 		if t.dropsSealed {
 			// On the committer goroutine, as every job's fn: the WAL

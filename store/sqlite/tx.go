@@ -11,8 +11,7 @@ import (
 type txn struct {
 	reader
 	tx      txq
-	calls   *txCalls // the committer's copy of call rows (txcalls.go)
-	changed changed  // rows to drop from the Store's caches after commit
+	changed changed // rows to drop from the Store's caches after commit
 	// dropsSealed: a session's sealed values were dropped (it ended), so
 	// their older versions must leave the files within EraseWithin.
 	dropsSealed bool
@@ -67,14 +66,12 @@ func (t *txn) DeleteAPIKey(ctx context.Context, sid string) error {
 
 func (t *txn) CreateCall(ctx context.Context, c *tonepay.Call) error {
 	t.changed.calls = append(t.changed.calls, c.Sid)
-	t.calls.write(c.Sid)
 	return t.exec(ctx, "CreateCall", `INSERT INTO calls (`+sqlrow.CallCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sqlrow.CallArgs(c)...)
 }
 
 func (t *txn) UpdateCall(ctx context.Context, c *tonepay.Call) error {
 	t.changed.calls = append(t.changed.calls, c.Sid)
-	t.calls.write(c.Sid)
 	return t.execOne(ctx, "UpdateCall", `UPDATE calls SET status = ?, end_time = ?, date_updated = ?,
 		url = ?, method = ?, twiml = ?, status_callback = ?, status_callback_method = ? WHERE sid = ?`, sqlrow.CallUpdateArgs(c)...)
 }
