@@ -529,16 +529,25 @@ var (
 	sipRE       = regexp.MustCompile(`SIP: listening" addr=([0-9.:]+)`)
 )
 
+// freeAddr is a loopback address with a port free at the moment, for a
+// child's listener that cannot say where it listens (pprof).
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
 // startServer runs exe as `tonepay serve` on a temporary SQLite file: the
 // real server, with fsync on every commit.
 func (b *bench) startServer(exe string) error {
 	// pprof on a port of its own: the memory measure reads the heap after a GC.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	pprof, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	pprof := ln.Addr().String()
-	ln.Close()
 	b.pprof = "http://" + pprof
 	config := filepath.Join(b.dir, "tonepay.toml")
 	if err := os.WriteFile(config, []byte(b.streamsConfig()+b.sipConfig()), 0o600); err != nil {

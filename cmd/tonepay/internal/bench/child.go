@@ -17,8 +17,9 @@ import (
 // bench's account, so that its callbacks reach the bench's receiver and
 // verify.
 type child struct {
-	cmd  *exec.Cmd
-	base string
+	cmd   *exec.Cmd
+	base  string
+	pprof string // its pprof listener, with TONEPAY_BENCH_PROFILE set
 }
 
 // startChild runs exe serve on db with env added, and waits until it
@@ -26,6 +27,14 @@ type child struct {
 func (b *bench) startChild(exe, db string, env ...string) (*child, error) {
 	c := &child{cmd: exec.Command(exe, "serve", "--addr", "127.0.0.1:0")}
 	c.cmd.Env = append(os.Environ(), append([]string{"TONEPAY_DB=" + db, "TONEPAY_ACCOUNT_SID=" + b.sid, "TONEPAY_AUTH_TOKEN=" + b.token}, env...)...)
+	if os.Getenv("TONEPAY_BENCH_PROFILE") != "" {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		c.pprof = "http://" + addr
+		c.cmd.Env = append(c.cmd.Env, "TONEPAY_PPROF_ADDR="+addr)
+	}
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -86,6 +86,7 @@ func (b *bench) growRun(say func(string, ...any), exe, path string, grown bool, 
 		b.quiet()
 		say("Payments create at concurrency %d on %s…", growConcurrency, which)
 		urls := b.paymentsURL(calls)
+		profileOf(c.pprof, "grow-"+map[bool]string{false: "empty", true: "grown"}[grown], 2*time.Second)
 		lr, errs := load(growConcurrency, requests, func(i int) string { return urls[i] }, b.createForm, http.StatusCreated, b.sid, b.token)
 		if errs > 0 {
 			return fmt.Errorf("grow: %d of %d creates on %s failed", errs, requests, which)

@@ -134,6 +134,7 @@ func (b *bench) pgCreates(say func(string, ...any), exe, db, dataKey string, n, 
 			b.quiet()
 			say("Payments create on PostgreSQL, %d process(es), concurrency %d…", n, conc)
 			mine := calls[i*requests : (i+1)*requests]
+			profileOf(procs[0].pprof, fmt.Sprintf("pg-p%d-c%d", n, conc), 2*time.Second)
 			lr, errs := load(conc, requests, func(j int) string {
 				return procs[j%n].base + "/2010-04-01/Accounts/" + b.sid + "/Calls/" + mine[j] + "/Payments.json"
 			}, b.createForm, http.StatusCreated, b.sid, b.token)

@@ -321,13 +321,17 @@ func (b *bench) streams(res *benchResult, say func(string, ...any), n, typing in
 
 // profileBehind, with TONEPAY_BENCH_PROFILE set, takes the server's CPU
 // profile over the next d in the background, into that name + "." + name.
-func (b *bench) profileBehind(name string, d time.Duration) {
+func (b *bench) profileBehind(name string, d time.Duration) { profileOf(b.pprof, name, d) }
+
+// profileOf is profileBehind for the server whose pprof listener is at
+// pprof (a further child's).
+func profileOf(pprof, name string, d time.Duration) {
 	p := os.Getenv("TONEPAY_BENCH_PROFILE")
-	if p == "" {
+	if p == "" || pprof == "" {
 		return
 	}
 	go func() {
-		res, err := http.Get(b.pprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(d/time.Second)))
+		res, err := http.Get(pprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(d/time.Second)))
 		if err != nil {
 			return
 		}
