@@ -306,6 +306,7 @@ func (b *bench) payments(res *benchResult, say func(string, ...any), o options) 
 
 	b.quiet()
 	say("%d complete payments (create, four captures with their digits, complete; every callback delivered and checked)…", flows)
+	b.profileBehind("flows", 2*time.Second)
 	if res.FlowsPerS, err = b.flows(flows, 16); err != nil {
 		return err
 	}
@@ -337,6 +338,7 @@ func (b *bench) voice(res *benchResult, say func(string, ...any), o options) err
 	b.quiet()
 	say("%d simulated calls through a Say, Gather, Redirect, Hangup app, concurrency 16…", calls)
 	res.VoiceCalls = calls
+	b.profileBehind("voice", 2*time.Second)
 	if res.VoiceCallsPerS, err = b.voiceCalls(a, calls, 16); err != nil {
 		return err
 	}

@@ -240,6 +240,7 @@ func (b *bench) pay(res *benchResult, say func(string, ...any), o options) error
 	b.quiet()
 	say("%d card payments through <Pay> (create, four fields' keys, the connector, the action), concurrency 16…", flows)
 	res.PayFlows = flows
+	b.profileBehind("pay", 2*time.Second)
 	if res.PayFlowsPerS, err = b.payFlows(a, flows, 16); err != nil {
 		return err
 	}
