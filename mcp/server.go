@@ -8,9 +8,10 @@
 // rule; nothing here masks or unmasks). Every rule the REST API keeps (the
 // parameters' rules in ParseParams, idempotent answers, tenancy, keypad keys
 // on simulated calls only) is the services' and is not repeated here. The
-// HTTP door (Handler, /mcp on serve) authenticates with the
+// HTTP door (/mcp on serve: Serve behind the API's own checks and limits;
+// Handler, a plain Basic check) authenticates with the
 // tonepay.Authenticator; `tonepay mcp` over stdio relays to a running
-// server's /mcp (cmd/tonepay), so that the stdio agent meets the same
+// server's /mcp (Relay, cmd/tonepay), so that the stdio agent meets the same
 // server, the same tools and the same auth instead of a second
 // implementation over the REST client.
 package mcp
