@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,5 +194,46 @@ func TestMCPCommandHints(t *testing.T) {
 				t.Fatalf("%v: %s, want %q", err, out, tt.want)
 			}
 		})
+	}
+}
+
+// TestMCPShutdown: an MCP event stream open on /mcp (the GET a client
+// keeps for the server's messages) does not hold shutdown for its grace
+// period.
+func TestMCPShutdown(t *testing.T) {
+	srv, sid, token, _ := mcpServer(t)
+	send := func(method, body, session string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+"/mcp", strings.NewReader(body))
+		req.SetBasicAuth(sid, token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := send(http.MethodPost, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, "")
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	session := res.Header.Get("Mcp-Session-Id")
+	res = send(http.MethodPost, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, session)
+	res.Body.Close()
+	stream := send(http.MethodGet, "", session)
+	defer stream.Body.Close()
+	if stream.StatusCode != http.StatusOK {
+		t.Fatalf("event stream: %d", stream.StatusCode)
+	}
+	start := time.Now()
+	if code := srv.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d with an MCP stream open\n%s", code, srv.Stderr())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("shutdown took %s: it waited for the MCP stream", d)
 	}
 }
