@@ -66,8 +66,26 @@ type server struct {
 	closing   <-chan struct{}
 }
 
+// Server is the HTTP handler of the Twilio-compatible API.
+type Server struct {
+	http.Handler
+	s *server
+}
+
+// Guard serves another door of the same accounts (MCP at /mcp) behind the
+// API's own checks, sharing their budgets: Basic auth within the
+// failed-authentication limit, then the per-account rate limit; next gets
+// the caller. Refusals are Twilio's error JSON (401 with its challenge, 429
+// with Retry-After).
+func (a *Server) Guard(next func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller)) http.Handler {
+	return a.s.authed(func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) error {
+		next(w, r, c)
+		return nil
+	})
+}
+
 // NewServer returns the HTTP handler of the Twilio-compatible API.
-func NewServer(log *slog.Logger, svc Services, opt Options) http.Handler {
+func NewServer(log *slog.Logger, svc Services, opt Options) *Server {
 	s := &server{
 		log:     log,
 		svc:     svc,
@@ -89,7 +107,7 @@ func NewServer(log *slog.Logger, svc Services, opt Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.twilioErrors(mux)
+	return &Server{Handler: s.twilioErrors(mux), s: s}
 }
 
 // apiFunc is a handler that returns its error instead of writing it, so that

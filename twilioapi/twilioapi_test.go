@@ -115,7 +115,7 @@ func newEnvWith(t *testing.T, opt twilioapi.Options, o envOptions) *env {
 		svc.Fetcher = o.fetcher
 		t.Cleanup(svc.StopCalls)
 	}
-	h := twilioapi.NewServer(log, svc.Services(), opt)
+	var h http.Handler = twilioapi.NewServer(log, svc.Services(), opt)
 	if o.wrap != nil {
 		h = o.wrap(h)
 	}

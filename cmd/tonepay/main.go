@@ -61,6 +61,7 @@ Usage:
   tonepay demo [--ivr]      watch a payment go through, end to end, in ten seconds
                             (--ivr: a caller pays a <Pay> IVR by keypad)
   tonepay call ...          play the caller against a running server ("tonepay call -h")
+  tonepay mcp               MCP for AI agents over stdio, relayed to a running server ("tonepay mcp -h")
   tonepay test FILES...     run caller scripts (YAML tests of a voice app) as CI tests ("tonepay test -h")
   tonepay account show      print the main account's credentials from the store ("tonepay account -h")
   tonepay processor         a reference Generic Pay Connector processor to try connectors with
@@ -125,6 +126,8 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 		return demo(ctx, stdout)
 	case "call":
 		return callCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "mcp":
+		return mcpCmd(ctx, args[1:], getenv, stderr)
 	case "test":
 		return testCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "account":

@@ -19,6 +19,7 @@ import (
 	"github.com/tonepay/tonepay/console"
 	"github.com/tonepay/tonepay/events"
 	"github.com/tonepay/tonepay/internal/txn"
+	"github.com/tonepay/tonepay/mcp"
 	"github.com/tonepay/tonepay/mediastream"
 	"github.com/tonepay/tonepay/metrics"
 	"github.com/tonepay/tonepay/payments"
@@ -325,6 +326,10 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	root.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	root.Handle("/", api)
 	root.Handle("GET /_tonepay/streams", s.streams)
+	// MCP for AI agents (DESIGN §12), behind the API's own authentication,
+	// failed-authentication and per-account limits; the request log above
+	// records its method, path and status only, never a body.
+	root.Handle("/mcp", closingStreams(closing, api.Guard(mcp.Serve(svcs))))
 	if s.metricsLn == nil {
 		root.Handle("GET /metrics", meter.Handler())
 	}
@@ -478,4 +483,22 @@ func (s *server) close(graceful bool) error {
 		}
 	}
 	return err
+}
+
+// closingStreams ends next's requests once closing is closed: MCP's event
+// streams (a GET on /mcp) last as long as their client, and Shutdown would
+// otherwise wait its whole grace period for them.
+func closingStreams(closing <-chan struct{}, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-closing:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
