@@ -198,8 +198,14 @@ func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, in PaymentI
 	if err != nil {
 		return nil, Status{}, err
 	}
+	return reply(in.CallSid, v)
+}
+
+// reply is a tool's answer about payment v of call: its masked status, and
+// in words what to do next.
+func reply(call string, v *tonepay.SessionView) (*sdk.CallToolResult, Status, error) {
 	st := statusOf(v)
-	st.CallSid = in.CallSid
+	st.CallSid = call
 	return text("%s", st.Next), st, nil
 }
 
@@ -231,9 +237,7 @@ func (s *server) end(ctx context.Context, tool, status string, in EndIn) (*sdk.C
 	if v, err = s.session(ctx, in.CallSid, v.Sid); err != nil {
 		return nil, Status{}, err
 	}
-	st := statusOf(v)
-	st.CallSid = in.CallSid
-	return text("%s", st.Next), st, nil
+	return reply(in.CallSid, v)
 }
 
 // KeysIn are press_keys' arguments.
