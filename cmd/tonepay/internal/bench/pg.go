@@ -179,15 +179,24 @@ func (b *bench) pgCommit(res *benchResult, db string, d time.Duration) error {
 			return fmt.Errorf("pgbench: %w\n%s", err, out)
 		}
 		tps, err := pgbenchTPS(out)
-		if err != nil {
+		if err != nil && !noneProcessed.Match(out) {
 			return err
 		}
+		// A level whose clients were still connecting when -T ran out (a
+		// busy machine) measured nothing: the best level is the figure.
 		if tps > res.PGCommitRPS {
 			res.PGCommitRPS, res.PGCommitClients = tps, clients
 		}
 	}
+	if res.PGCommitRPS == 0 {
+		return fmt.Errorf("pgbench completed no transaction in %v at any of %v clients: give it longer (--pgbench-time)", d, pgConcurrency)
+	}
 	return nil
 }
+
+// noneProcessed is pgbench's line when no transaction ended within -T (it
+// then prints no tps).
+var noneProcessed = regexp.MustCompile(`(?m)^number of transactions actually processed: 0\b`)
 
 var tpsRE = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
 

@@ -19,7 +19,7 @@ import (
 func TestBenchOnlyPostgres(t *testing.T) {
 	server := pgtest.ServerURL(t)
 	var out, errOut bytes.Buffer
-	args := []string{"--only", "postgres", "--json", "--postgres", server, "--requests", "40", "--pgbench-time", "1s"}
+	args := []string{"--only", "postgres", "--json", "--postgres", server, "--requests", "40", "--pgbench-time", "2s"}
 	if err := Main(context.Background(), args, e2e.Binary(), &out, &errOut); err != nil {
 		t.Fatalf("bench --only postgres: %v\n%s", err, errOut.String())
 	}
@@ -78,6 +78,12 @@ func TestPgbenchTPS(t *testing.T) {
 	}
 	if _, err := pgbenchTPS([]byte("pgbench: error: connection refused\n")); err == nil {
 		t.Error("no tps line: no error")
+	}
+	// A level that measured nothing (the clients still connecting when -T
+	// ran out) is told apart from a failure.
+	none := []byte("number of clients: 64\nduration: 1 s\nnumber of transactions actually processed: 0\nnumber of failed transactions: 0 (NaN%)\n")
+	if !noneProcessed.Match(none) || noneProcessed.Match([]byte("number of transactions actually processed: 0123\n")) {
+		t.Error("noneProcessed does not match only pgbench's zero line")
 	}
 }
 
