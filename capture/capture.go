@@ -102,7 +102,7 @@ func (e Engine) Start(s *tonepay.Session, now time.Time) []*tonepay.Callback {
 		return e.StartVerb(s, now).Callbacks
 	}
 	e.idle(s, now)
-	return []*tonepay.Callback{callback(s, nil)}
+	return sendable(s, []*tonepay.Callback{callback(s, nil)})
 }
 
 // Apply applies ev to s and sec at now. On error (a *tonepay.Error) s and sec
@@ -112,7 +112,18 @@ func (e Engine) Apply(s *tonepay.Session, sec *Secrets, ev Input, now time.Time)
 	if err == nil {
 		e.idle(s, now)
 	}
+	o.Callbacks = sendable(s, o.Callbacks)
 	return o, err
+}
+
+// sendable is cbs, or none when the session has no StatusCallback (a door
+// where it is optional, DESIGN §12): there is nowhere to send them, as for
+// a <Pay> without one (verbCallbacks).
+func sendable(s *tonepay.Session, cbs []*tonepay.Callback) []*tonepay.Callback {
+	if s.State.StatusCallback == "" {
+		return nil
+	}
+	return cbs
 }
 
 // idle starts the idle clock of an open session that has just stopped

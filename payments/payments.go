@@ -124,7 +124,7 @@ func (svc *Service) CreateSession(ctx context.Context, req *tonepay.CreateReques
 			}
 			return nil, err
 		}
-		w.Callbacks = append(w.Callbacks, sent(svc.Engine.Start(s, now))...)
+		w.Callbacks = append(w.Callbacks, svc.Engine.Start(s, now)...)
 		w.Touched = append(w.Touched, tonepay.SessionChanged{AccountSid: s.AccountSid, SessionSid: s.Sid})
 		w.SetCapture(s)
 		return s, nil
@@ -251,7 +251,7 @@ func (svc *Service) apply(ctx context.Context, tx tonepay.Tx, w *txn.Work, s *to
 		if was != tonepay.SessionEnded && s.Status == tonepay.SessionEnded && svc.Hooks.Ended != nil {
 			w.Ended = append(w.Ended, s.State.Result)
 		}
-		w.Callbacks = append(w.Callbacks, sent(withMethod(s, out.Callbacks))...)
+		w.Callbacks = append(w.Callbacks, withMethod(s, out.Callbacks)...)
 		if out.Pay {
 			w.Charge = append(w.Charge, s.Sid)
 		}
@@ -403,25 +403,14 @@ const opPay = "process a payment"
 
 // optionalCallback is resolveCallback for a door where StatusCallback is
 // optional (DESIGN §12: an MCP agent follows the session through its
-// resource): "" stays "", and such a session sends no callbacks (sent). The
-// REST door requires one (20001) before this is reached.
+// resource): "" stays "", and such a session sends no callbacks
+// (capture's sendable). The REST door requires one (20001) before this is
+// reached.
 func optionalCallback(call *tonepay.Call, cb string) (string, error) {
 	if cb == "" {
 		return "", nil
 	}
 	return resolveCallback(call, cb)
-}
-
-// sent drops the callbacks of a session that has no StatusCallback: there
-// is nowhere to send them; live views learn of the change from Touched.
-func sent(cbs []*tonepay.Callback) []*tonepay.Callback {
-	out := cbs[:0]
-	for _, cb := range cbs {
-		if cb.URL != "" {
-			out = append(out, cb)
-		}
-	}
-	return out
 }
 
 // resolveCallback makes StatusCallback absolute: Twilio accepts a relative
