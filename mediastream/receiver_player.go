@@ -2,6 +2,7 @@ package mediastream
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,8 +19,13 @@ import (
 type player struct {
 	*legaudio.Queue
 	s    *stream
-	out  []byte // the frame being written, reused
 	done chan struct{}
+
+	// mu guards out: the play goroutine writes media while the reader's
+	// barge-in writes clear; one buffer shared unguarded sent Twilio a
+	// media frame overwritten by a clear (seen as a malformed frame).
+	mu  sync.Mutex
+	out []byte // the frame being written, reused
 }
 
 func newPlayer(s *stream) *player {
@@ -45,6 +51,8 @@ func (p *player) wait() { <-p.done }
 // write sends a frame within the write timeout; a peer that does not read
 // it is closed (its reader then ends the leg), and blocks nobody else.
 func (p *player) write(f *Frame) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var err error
 	if p.out, err = f.Append(p.out[:0]); err != nil {
 		return false

@@ -198,7 +198,13 @@ func (p *twilioPeer) lastSent() time.Time {
 	return p.sent
 }
 
-func (p *twilioPeer) next() string { p.seq++; return fmt.Sprint(p.seq) }
+// next is the next sequenceNumber (keepAlive sends from its own goroutine).
+func (p *twilioPeer) next() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	return fmt.Sprint(p.seq)
+}
 
 func (p *twilioPeer) connected() error {
 	return p.send(`{"event":"connected","protocol":"Call","version":"1.0.0"}`)

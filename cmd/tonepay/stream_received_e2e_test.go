@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +22,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/dtmf"
+	"github.com/tonepay/tonepay/mediastream"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
@@ -723,4 +726,45 @@ func TestStreamPeerStopsReading(t *testing.T) {
 		t.Errorf("the other stream's call is %q", st)
 	}
 	agentPayment(t, ss, bystander, func(keys string) error { return bystander.dtmf(keys) })
+}
+
+// TestStreamBargeIn: keys pressed while tonepay speaks (barge-in) make it
+// send clear between media frames; every frame Twilio gets stays whole.
+// The player's media and the reader's clear once shared one buffer, and a
+// media frame went out overwritten (Twilio: 31950, the call dropped). Run
+// under -race in .ci/run, this test catches such sharing at once.
+func TestStreamBargeIn(t *testing.T) {
+	said := make([]byte, 8000*5)
+	for i := range said {
+		said[i] = byte(i % 100)
+	}
+	ss := startStreamServer(t, func(s *server) { s.streams.Audio = fakeAudio{said} })
+	p := mustDial(t, ss)
+	p.start(nil)
+	ss.waitStatus(p.call, tonepay.CallInProgress, 10*time.Second)
+	clears := func() (n int) {
+		for _, b := range p.frames() {
+			if bytes.Contains(b, []byte(`"event":"clear"`)) {
+				n++
+			}
+		}
+		return n
+	}
+	for round := range 8 {
+		if _, err := ss.client().UpdateCall(context.Background(), p.call, client.CallUpdate{Twiml: `<Response><Say>Hello caller</Say><Pause length="30"/></Response>`}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(mediaFrames(t, p))
+		waitFor(t, 10*time.Second, "speech playing", func() bool { return len(mediaFrames(t, p)) > before+2 })
+		if err := p.send(fmt.Sprintf(`{"event":"dtmf","streamSid":"%s","sequenceNumber":"%s","dtmf":{"track":"inbound_track","digit":"5"}}`, p.stream, p.next())); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "a clear", func() bool { return clears() > round })
+	}
+	for i, b := range p.frames() {
+		var f mediastream.Frame
+		if err := json.Unmarshal(b, &f); err != nil || f.Event != "media" && f.Event != "clear" && f.Event != "mark" || f.StreamSid != p.stream {
+			t.Errorf("frame %d is not whole: %q (%v)", i, b, err)
+		}
+	}
 }
