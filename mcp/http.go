@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -42,7 +43,14 @@ func Serve(svc tonepay.Services) func(w http.ResponseWriter, r *http.Request, c 
 			return nil
 		}
 		return NewServer(svc, acct)
-	}, nil)
+	}, &sdk.StreamableHTTPOptions{
+		SessionTimeout: IdleSession,
+		// The SDK refuses a loopback request whose Host is not loopback
+		// (DNS rebinding, against servers that ask no credentials). Every
+		// request here is authenticated, and tonepay behind a TLS proxy on
+		// the same host gets exactly such requests (Host: the public name).
+		DisableLocalhostProtection: true,
+	})
 	return func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) {
 		acct, err := svc.Authorize(r.Context(), c, c.Account.Sid, tonepay.AccessUse)
 		if err != nil {
@@ -53,9 +61,23 @@ func Serve(svc tonepay.Services) func(w http.ResponseWriter, r *http.Request, c 
 			http.Error(w, "session not found", http.StatusNotFound)
 			return
 		}
+		if r.Method == http.MethodGet {
+			// The stream of the server's messages (resource notifications)
+			// lasts as long as the agent: the server's read and write
+			// timeouts are for requests. The guard's re-checks of the
+			// credentials and the server's shutdown bound it instead.
+			rc := http.NewResponseController(w)
+			rc.SetReadDeadline(time.Time{})
+			rc.SetWriteDeadline(time.Time{})
+		}
 		h.ServeHTTP(w, r.WithContext(withAccount(r.Context(), acct)))
 	}
 }
+
+// IdleSession is how long an MCP session lives without a request from its
+// client; then it is closed (its subscriptions with it), and the client
+// initializes a new one.
+const IdleSession = 2 * time.Hour
 
 // sessionID is a new MCP session's ID for acct: its SID and 128 random bits.
 func sessionID(acct *tonepay.Account) string {

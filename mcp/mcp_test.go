@@ -18,6 +18,7 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/events"
 	"github.com/tonepay/tonepay/internal/servicetest"
 	"github.com/tonepay/tonepay/mcp"
 	"github.com/tonepay/tonepay/seal"
@@ -70,6 +71,8 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { store.Close() })
 	box, _ := seal.New(make([]byte, 32))
 	svc := servicetest.New(store, servicetest.Nop{}, box, tonepay.Connectors{"Default": sandbox.New()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hub := events.New() // session changes, for the resources' notifications
+	svc.Payments.Publish, svc.Payments.Subscribe = hub.Publish, hub.Subscribe
 	now := time.Now().UTC()
 	e := &env{t: t}
 	e.a = storetest.MustAccount(t, store, "", now)
@@ -100,8 +103,13 @@ func (b basic) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // connect opens an MCP session as acct with the SDK's own client.
 func (e *env) connect(acct *tonepay.Account) *sdk.ClientSession {
+	return e.connectWith(acct, nil)
+}
+
+// connectWith opens an MCP session as acct with the client's options.
+func (e *env) connectWith(acct *tonepay.Account, opt *sdk.ClientOptions) *sdk.ClientSession {
 	e.t.Helper()
-	c := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil)
+	c := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, opt)
 	cs, err := c.Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: e.url,
 		HTTPClient: &http.Client{Transport: basic{acct.Sid, acct.AuthToken.Reveal()}}}, nil)
 	if err != nil {
@@ -147,7 +155,10 @@ func mustOK(t *testing.T, tool string, res *sdk.CallToolResult) {
 // over HTTP, and scans every byte the client received for the card.
 func TestAgentPaymentFlow(t *testing.T) {
 	e := newEnv(t)
-	cs := e.connect(e.a)
+	updated := make(chan string, 100)
+	cs := e.connectWith(e.a, &sdk.ClientOptions{ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) {
+		updated <- r.Params.URI
+	}})
 
 	res, out := call(t, cs, mcp.ToolListCalls, map[string]any{})
 	mustOK(t, mcp.ToolListCalls, res)
@@ -176,6 +187,32 @@ func TestAgentPaymentFlow(t *testing.T) {
 		mustOK(t, mcp.ToolStatus, res)
 		return out
 	}
+	// The agent subscribes to the payment and waits for its changes
+	// instead of polling.
+	uri := mcp.PaymentURI(e.call.Sid, pk)
+	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	notified := 0
+	waitNext := func(want string) map[string]any {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case got := <-updated:
+				if got != uri {
+					t.Fatalf("notified of %s, subscribed to %s", got, uri)
+				}
+				notified++
+				st := readPayment(t, cs, uri)
+				if strings.Contains(st["next"].(string), want) {
+					return st
+				}
+			case <-deadline:
+				t.Fatalf("no notification of a change whose next says %q; the resource: %v", want, readPayment(t, cs, uri))
+			}
+		}
+	}
 	if st := status(); !strings.Contains(st["next"].(string), "card number") {
 		t.Fatalf("status before: %v", st)
 	}
@@ -196,21 +233,18 @@ func TestAgentPaymentFlow(t *testing.T) {
 		}
 		res, _ := call(t, cs, mcp.ToolPressKeys, map[string]any{"call_sid": e.call.Sid, "keys": s.keys})
 		mustOK(t, mcp.ToolPressKeys, res)
+		waitNext(s.wantNext)
 		if st := status(); !strings.Contains(st["next"].(string), s.wantNext) {
 			t.Fatalf("after %q: next %q, want %q (%v)", s.field, st["next"], s.wantNext, st)
 		}
 	}
 	res, _ = call(t, cs, mcp.ToolComplete, ref)
 	mustOK(t, mcp.ToolComplete, res)
-	deadline := time.Now().Add(10 * time.Second)
-	for st := status(); st["status"] != "ended"; st = status() {
-		if time.Now().After(deadline) {
-			t.Fatalf("payment did not end: %v", st)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if st := status(); st["result"] != "success" || st["captured"].(map[string]any)["payment-card-number"] == "" {
+	if st := waitNext("The payment succeeded"); st["status"] != "ended" || st["result"] != "success" || st["captured"].(map[string]any)["payment-card-number"] != "xxxxxxxxxxxx4242" {
 		t.Fatalf("end: %v", st)
+	}
+	if notified < len(steps)+1 {
+		t.Errorf("%d notifications for %d changes", notified, len(steps)+1)
 	}
 
 	// Nothing the client received holds the card or the security code
@@ -224,6 +258,125 @@ func TestAgentPaymentFlow(t *testing.T) {
 		if strings.Contains(got, secret) {
 			i := strings.Index(got, secret)
 			t.Errorf("the client received %q: …%s…", secret, got[max(0, i-80):min(len(got), i+80)])
+		}
+	}
+}
+
+// readPayment reads a payment resource: its JSON, as a map.
+func readPayment(t *testing.T, cs *sdk.ClientSession, uri string) map[string]any {
+	t.Helper()
+	res, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: uri})
+	if err != nil {
+		t.Fatalf("reading %s: %v", uri, err)
+	}
+	if len(res.Contents) != 1 || res.Contents[0].URI != uri || res.Contents[0].MIMEType != "application/json" {
+		t.Fatalf("reading %s: %+v", uri, res.Contents)
+	}
+	out := map[string]any{}
+	if err := json.Unmarshal([]byte(res.Contents[0].Text), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestResources: the payment template is listed; an account reads and
+// subscribes to its own payments only (another's, an unknown one and a
+// malformed URI are not found, and notify nothing); the prompt guides.
+func TestResources(t *testing.T) {
+	e := newEnv(t)
+	updated := make(chan string, 100)
+	cs := e.connectWith(e.a, &sdk.ClientOptions{ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) {
+		updated <- r.Params.URI
+	}})
+	csB := e.connect(e.b)
+	var templates []string
+	for rt, err := range cs.ResourceTemplates(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		templates = append(templates, rt.URITemplate)
+	}
+	if len(templates) != 1 || templates[0] != mcp.PaymentURITemplate {
+		t.Fatalf("templates %v", templates)
+	}
+	start := func(cs *sdk.ClientSession, callSid string) string {
+		res, out := call(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": callSid, "charge_amount": "5"})
+		mustOK(t, mcp.ToolStartPayment, res)
+		return out["payment_sid"].(string)
+	}
+	pa, pb := start(cs, e.call.Sid), start(csB, e.otherCall.Sid)
+	bURI := mcp.PaymentURI(e.otherCall.Sid, pb)
+	for _, uri := range []string{
+		bURI,                           // another account's
+		mcp.PaymentURI(e.call.Sid, pb), // another's payment under a's call
+		mcp.PaymentURI(e.call.Sid, tonepay.NewSID("PK")), // unknown
+		"payment://" + e.call.Sid,                        // malformed
+		"payment://" + e.call.Sid + "/" + pa + "/x",
+	} {
+		if _, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: uri}); err == nil {
+			t.Errorf("read %s: no error", uri)
+		}
+		if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err == nil {
+			t.Errorf("subscribe %s: no error", uri)
+		}
+	}
+	aURI := mcp.PaymentURI(e.call.Sid, pa)
+	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: aURI}); err != nil {
+		t.Fatal(err)
+	}
+	// b's payment changes, then a's: a hears of its own only.
+	for _, p := range []struct {
+		cs      *sdk.ClientSession
+		callSid string
+	}{{csB, e.otherCall.Sid}, {cs, e.call.Sid}} {
+		res, _ := call(t, p.cs, mcp.ToolRequestField, map[string]any{"call_sid": p.callSid, "field": "payment-card-number"})
+		mustOK(t, mcp.ToolRequestField, res)
+	}
+	select {
+	case got := <-updated:
+		if got != aURI {
+			t.Fatalf("a was notified of %s", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification of a's change")
+	}
+	if st := readPayment(t, cs, aURI); st["capturing"] != "payment-card-number" {
+		t.Errorf("a's payment: %v", st)
+	}
+	// Unsubscribed: no more notifications. a's payment ends (a change),
+	// then a payment a still watches changes: its notification is the next.
+	other := start(cs, e.realCall.Sid)
+	otherURI := mcp.PaymentURI(e.realCall.Sid, other)
+	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: otherURI}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Unsubscribe(context.Background(), &sdk.UnsubscribeParams{URI: aURI}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := call(t, cs, mcp.ToolCancel, map[string]any{"call_sid": e.call.Sid})
+	mustOK(t, mcp.ToolCancel, res)
+	if st := readPayment(t, cs, aURI); st["status"] != "ended" {
+		t.Fatalf("after cancel: %v", st)
+	}
+	res, _ = call(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": e.realCall.Sid, "field": "payment-card-number"})
+	mustOK(t, mcp.ToolRequestField, res)
+	select {
+	case got := <-updated:
+		if got != otherURI {
+			t.Errorf("notified of %s, want %s (unsubscribed from %s)", got, otherURI, aURI)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification of the other payment's change")
+	}
+
+	p, err := cs.GetPrompt(context.Background(), &sdk.GetPromptParams{Name: mcp.PromptTakePayment, Arguments: map[string]string{"call_sid": e.call.Sid, "amount": "12.50"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := p.Messages[0].Content.(*sdk.TextContent).Text
+	for _, want := range []string{e.call.Sid, "12.50 USD", "request_field", "complete_payment", "payment://"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the prompt lacks %q:\n%s", want, text)
 		}
 	}
 }

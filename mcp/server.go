@@ -37,6 +37,8 @@ const Version = "1"
 type server struct {
 	svc     tonepay.Services
 	account *tonepay.Account
+	srv     *sdk.Server
+	watch   watch
 }
 
 // NewServer returns an MCP server whose tools act on account acct through
@@ -45,14 +47,18 @@ type server struct {
 // another account's is "not found" (20404).
 func NewServer(svc tonepay.Services, acct *tonepay.Account) *sdk.Server {
 	s := &server{svc: svc, account: acct}
-	srv := sdk.NewServer(&sdk.Implementation{Name: "tonepay", Version: Version}, &sdk.ServerOptions{
+	s.srv = sdk.NewServer(&sdk.Implementation{Name: "tonepay", Version: Version}, &sdk.ServerOptions{
 		Instructions: instructions,
 		// Over HTTP, a session's ID names its account (Handler checks it).
-		GetSessionID: func() string { return sessionID(acct) },
-		SchemaCache:  schemas,
+		GetSessionID:       func() string { return sessionID(acct) },
+		SchemaCache:        schemas,
+		SubscribeHandler:   s.subscribe,
+		UnsubscribeHandler: s.unsubscribe,
 	})
-	s.addTools(srv)
-	return srv
+	s.addTools(s.srv)
+	s.addResources(s.srv)
+	s.addPrompts(s.srv)
+	return s.srv
 }
 
 // schemas keeps the tools' schemas, inferred once: Handler makes a server
@@ -71,6 +77,7 @@ func withAccount(ctx context.Context, acct *tonepay.Account) context.Context {
 const instructions = `tonepay takes card and bank payments on live phone calls without the digits ever reaching you.
 The caller types each field on their keypad; you only ever see masked values (the last four digits of a card, the expiry as Twilio shows it).
 A payment turn: list_calls to find the call; start_payment on it; request_field for each field payment_status says is required, asking the caller to type it; payment_status to see whether it was captured or failed (and what to tell the caller); complete_payment once nothing is required; cancel_payment if the caller gives up.
+Rather than polling payment_status, subscribe to the payment's resource payment://{call_sid}/{payment_sid}: you are notified each time it changes. The take_payment prompt walks through a whole payment.
 press_keys and say_words play the caller, on simulated calls only, for testing an agent offline.`
 
 // toolError is a tool's failure as the model reads it: Twilio's code, the

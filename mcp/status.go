@@ -96,7 +96,7 @@ func next(v *tonepay.SessionView) string {
 		}
 		return fmt.Sprintf("The payment has ended (%s); start a new payment to try again.", v.Result)
 	case v.Status == tonepay.SessionProcessing:
-		return "The payment is being processed; read payment_status again shortly."
+		return "The payment is being processed; wait for the payment's next change (or read payment_status again shortly)."
 	case v.SelfService:
 		return "The call's own <Pay> is asking the caller for each field; wait for it to end."
 	}

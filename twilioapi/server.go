@@ -8,6 +8,7 @@ package twilioapi
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -76,9 +77,34 @@ type Server struct {
 // API's own checks, sharing their budgets: Basic auth within the
 // failed-authentication limit, then the per-account rate limit; next gets
 // the caller. Refusals are Twilio's error JSON (401 with its challenge, 429
-// with Retry-After).
+// with Retry-After). A request held open (MCP's event stream) is checked
+// again every StreamRecheck, as the console's event stream is: once its
+// credentials no longer reach the account (a key deleted, a token rotated,
+// an account suspended), its context is canceled and it ends.
 func (a *Server) Guard(next func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller)) http.Handler {
-	return a.s.authed(func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) error {
+	s := a.s
+	return s.authed(func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) error {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		r = r.WithContext(ctx)
+		go func() {
+			t := time.NewTicker(s.recheck)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := s.stillAuthorized(r, c.Account.Sid); err != nil {
+						if ctx.Err() == nil {
+							s.log.Info("a held request ended: its credentials no longer reach the account", "path", r.URL.Path, "account", c.Account.Sid, "code", tonepay.ErrorCode(err))
+						}
+						cancel()
+						return
+					}
+				}
+			}
+		}()
 		next(w, r, c)
 		return nil
 	})

@@ -51,15 +51,11 @@ func mcpCmd(ctx context.Context, args []string, getenv func(string) string, stde
 		Endpoint:   strings.TrimSuffix(c.BaseURL(), "/") + "/mcp",
 		HTTPClient: &http.Client{Transport: basicAuth{getenv("TONEPAY_ACCOUNT_SID"), getenv("TONEPAY_AUTH_TOKEN")}},
 	}
-	remote, err := sdk.NewClient(&sdk.Implementation{Name: "tonepay-mcp", Version: mcp.Version}, nil).Connect(ctx, tr, nil)
+	srv, remote, err := mcp.Relay(ctx, tr)
 	if err != nil {
 		return unreachable(c.BaseURL(), err, callFix)
 	}
 	defer remote.Close()
-	srv, err := mcp.Relay(ctx, remote)
-	if err != nil {
-		return unreachable(c.BaseURL(), err, callFix)
-	}
 	return srv.Run(ctx, &sdk.StdioTransport{})
 }
 

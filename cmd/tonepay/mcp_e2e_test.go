@@ -19,6 +19,7 @@ import (
 	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/internal/e2e"
 	"github.com/tonepay/tonepay/mcp"
+	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // mcpServer starts serve and a simulated call that holds, for an agent.
@@ -123,16 +124,47 @@ func TestMCPOverStdio(t *testing.T) {
 	}
 	t.Cleanup(func() { stdin.Close(); cmd.Wait() }) // closing stdin ends it
 	var received lockedBuffer
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(),
+	updated := make(chan string, 100)
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
+	}).Connect(context.Background(),
 		&sdk.IOTransport{Reader: io.NopCloser(io.TeeReader(stdout, &received)), Writer: stdin}, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	defer cs.Close()
 
+	// The relay passes on the server's prompt and resource template.
+	p, err := cs.GetPrompt(context.Background(), &sdk.GetPromptParams{Name: mcp.PromptTakePayment, Arguments: map[string]string{"call_sid": call}})
+	if err != nil || !strings.Contains(p.Messages[0].Content.(*sdk.TextContent).Text, call) {
+		t.Fatalf("the prompt through the relay: %v %v", p, err)
+	}
 	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": call, "charge_amount": 12.5, "currency": "usd"})
 	pk, _ := start["payment_sid"].(string)
 	ref := map[string]any{"call_sid": call, "payment_sid": pk}
+	// The agent waits on the payment's resource: subscribed through the
+	// relay, notified by the server, read through the relay.
+	uri := mcp.PaymentURI(call, pk)
+	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	waitNext := func(want string) {
+		t.Helper()
+		for deadline := time.After(15 * time.Second); ; {
+			select {
+			case got := <-updated:
+				res, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: got})
+				if err != nil || got != uri {
+					t.Fatalf("notified of %s (subscribed to %s): %v", got, uri, err)
+				}
+				if strings.Contains(res.Contents[0].Text, want) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no notification of a change whose next says %q", want)
+			}
+		}
+	}
 	steps := []struct{ field, keys, wantNext string }{
 		{"payment-card-number", card + "#", "expiry date"},
 		{"expiration-date", "1230#", "security code"},
@@ -142,12 +174,10 @@ func TestMCPOverStdio(t *testing.T) {
 	for _, s := range steps {
 		mcpCall(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": call, "payment_sid": pk, "field": s.field})
 		mcpCall(t, cs, mcp.ToolPressKeys, map[string]any{"call_sid": call, "keys": s.keys})
-		if st := mcpCall(t, cs, mcp.ToolStatus, ref); !strings.Contains(st["next"].(string), s.wantNext) {
-			t.Fatalf("after %s: %v, want %q", s.field, st, s.wantNext)
-		}
+		waitNext(s.wantNext)
 	}
 	mcpCall(t, cs, mcp.ToolComplete, ref)
-	waitFor(t, 10*time.Second, "the payment to end", func() bool { return mcpCall(t, cs, mcp.ToolStatus, ref)["status"] == "ended" })
+	waitNext("The payment succeeded")
 	if st := mcpCall(t, cs, mcp.ToolStatus, ref); st["result"] != "success" {
 		t.Fatalf("end: %v", st)
 	}
@@ -202,10 +232,30 @@ func TestMCPCommandHints(t *testing.T) {
 // period.
 func TestMCPShutdown(t *testing.T) {
 	srv, sid, token, _ := mcpServer(t)
+	stream := openMCPStream(t, srv.URL, sid, token, "")
+	defer stream.Body.Close()
+	start := time.Now()
+	if code := srv.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d with an MCP stream open\n%s", code, srv.Stderr())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("shutdown took %s: it waited for the MCP stream", d)
+	}
+}
+
+// openMCPStream initializes an MCP session on base's /mcp as user (with
+// host as the Host header when given, as a proxy in front sends it) and
+// opens its event stream: the GET an MCP client holds for the server's
+// messages.
+func openMCPStream(t *testing.T, base, user, pass, host string) *http.Response {
+	t.Helper()
 	send := func(method, body, session string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+"/mcp", strings.NewReader(body))
-		req.SetBasicAuth(sid, token)
+		req, _ := http.NewRequest(method, base+"/mcp", strings.NewReader(body))
+		req.SetBasicAuth(user, pass)
+		if host != "" {
+			req.Host = host
+		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
 		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
@@ -219,21 +269,70 @@ func TestMCPShutdown(t *testing.T) {
 		return res
 	}
 	res := send(http.MethodPost, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, "")
-	io.Copy(io.Discard, res.Body)
+	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	session := res.Header.Get("Mcp-Session-Id")
+	if res.StatusCode != http.StatusOK || session == "" {
+		t.Fatalf("initialize: %d %s", res.StatusCode, body)
+	}
 	res = send(http.MethodPost, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, session)
 	res.Body.Close()
 	stream := send(http.MethodGet, "", session)
-	defer stream.Body.Close()
 	if stream.StatusCode != http.StatusOK {
-		t.Fatalf("event stream: %d", stream.StatusCode)
+		b, _ := io.ReadAll(stream.Body)
+		stream.Body.Close()
+		t.Fatalf("event stream: %d %s", stream.StatusCode, b)
 	}
-	start := time.Now()
-	if code := srv.stop(syscall.SIGTERM); code != 0 {
-		t.Fatalf("exit code %d with an MCP stream open\n%s", code, srv.Stderr())
+	return stream
+}
+
+// TestMCPAPIKey: an API key opens /mcp as its account (also through a
+// proxy that sends the public Host), and deleting the key ends the event
+// stream it holds open, within the server's re-check period.
+func TestMCPAPIKey(t *testing.T) {
+	srv, sid, token, call := mcpServer(t)
+	tw, _ := e2e.NewTwilio(t, srv.URL, sid, token, sid, e2e.LoadSpec(t))
+	key, err := tw.CreateNewKey(&api.CreateNewKeyParams{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("shutdown took %s: it waited for the MCP stream", d)
+	const host = "pay.example.com" // the proxy's public name, over loopback
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(),
+		&sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: proxied{basicAuth{*key.Sid, *key.Secret}, host}}}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer cs.Close()
+	out := mcpCall(t, cs, mcp.ToolListCalls, map[string]any{})
+	if b, _ := json.Marshal(out); !strings.Contains(string(b), call) {
+		t.Fatalf("list_calls with an API key: %s, want %s", b, call)
+	}
+
+	stream := openMCPStream(t, srv.URL, *key.Sid, *key.Secret, host)
+	defer stream.Body.Close()
+	ended := make(chan struct{})
+	go func() { io.Copy(io.Discard, stream.Body); close(ended) }()
+	if err := tw.DeleteKey(*key.Sid, &api.DeleteKeyParams{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event stream of a deleted key is still open")
+	}
+	if !strings.Contains(srv.Stderr(), "its credentials no longer reach the account") {
+		t.Errorf("no log line for the ended stream:\n%s", srv.Stderr())
+	}
+}
+
+// proxied sends every request with a proxy's Host header.
+type proxied struct {
+	next http.RoundTripper
+	host string
+}
+
+func (p proxied) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Host = p.host
+	return p.next.RoundTrip(r)
 }
