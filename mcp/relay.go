@@ -2,9 +2,12 @@ package mcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -12,7 +15,7 @@ import (
 // `tonepay mcp` serves over stdio: remote's tools, resource templates and
 // prompts, each request forwarded as it came and its answer returned as it
 // went, subscriptions forwarded, and remote's notifications that a
-// resource changed passed on. Close remote when done.
+// resource changed passed on. Close the relay when done.
 //
 // Why a server that forwards, rather than JSON-RPC messages copied between
 // two raw transport connections: the SDK's streamable client keeps its
@@ -23,56 +26,150 @@ import (
 // the SDK's own, the stdio agent negotiates with this process and this
 // process with the server, and what crosses is what the server has
 // already masked. The lists are read once, at start: the server's are fixed.
-func Relay(ctx context.Context, tr sdk.Transport) (srv *sdk.Server, remote *sdk.ClientSession, err error) {
-	var local atomic.Pointer[sdk.Server] // set before anything is subscribed
-	c := sdk.NewClient(&sdk.Implementation{Name: "tonepay-mcp", Version: Version}, &sdk.ClientOptions{
+//
+// The agent's MCP session outlives the server's: when the server restarts
+// (or closes an idle session), the next request that fails for want of a
+// session opens a new one, subscribes again to what the agent had
+// subscribed to, and is sent once more.
+func Relay(ctx context.Context, tr sdk.Transport) (*sdk.Server, *RelayConn, error) {
+	r := &RelayConn{tr: tr, subs: map[string]bool{}}
+	r.client = sdk.NewClient(&sdk.Implementation{Name: "tonepay-mcp", Version: Version}, &sdk.ClientOptions{
 		ResourceUpdatedHandler: func(ctx context.Context, req *sdk.ResourceUpdatedNotificationRequest) {
-			if s := local.Load(); s != nil {
+			if s := r.local.Load(); s != nil {
 				s.ResourceUpdated(ctx, &sdk.ResourceUpdatedNotificationParams{URI: req.Params.URI})
 			}
 		},
 	})
-	if remote, err = c.Connect(ctx, tr, nil); err != nil {
+	remote, err := r.client.Connect(ctx, tr, nil)
+	if err != nil {
 		return nil, nil, err
 	}
-	defer func() {
-		if err != nil {
-			remote.Close()
-		}
-	}()
-	srv = sdk.NewServer(&sdk.Implementation{Name: "tonepay", Version: Version}, &sdk.ServerOptions{
+	r.remote = remote
+	srv, err := r.server(ctx, remote)
+	if err != nil {
+		remote.Close()
+		return nil, nil, err
+	}
+	r.local.Store(srv)
+	return srv, r, nil
+}
+
+// RelayConn is the relay's session with the server, renewed when lost.
+type RelayConn struct {
+	tr     sdk.Transport
+	client *sdk.Client
+	local  atomic.Pointer[sdk.Server] // set before anything is subscribed
+
+	mu     sync.Mutex
+	remote *sdk.ClientSession
+	subs   map[string]bool // what the agent subscribed to
+}
+
+// Close ends the session with the server.
+func (r *RelayConn) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.remote.Close()
+}
+
+func (r *RelayConn) server(ctx context.Context, remote *sdk.ClientSession) (*sdk.Server, error) {
+	srv := sdk.NewServer(&sdk.Implementation{Name: "tonepay", Version: Version}, &sdk.ServerOptions{
 		Instructions: remote.InitializeResult().Instructions,
 		SubscribeHandler: func(ctx context.Context, req *sdk.SubscribeRequest) error {
-			return remote.Subscribe(ctx, &sdk.SubscribeParams{URI: req.Params.URI})
+			uri := req.Params.URI
+			err := r.do(ctx, func(cs *sdk.ClientSession) error { return cs.Subscribe(ctx, &sdk.SubscribeParams{URI: uri}) })
+			if err == nil {
+				r.mu.Lock()
+				r.subs[uri] = true
+				r.mu.Unlock()
+			}
+			return err
 		},
 		UnsubscribeHandler: func(ctx context.Context, req *sdk.UnsubscribeRequest) error {
-			return remote.Unsubscribe(ctx, &sdk.UnsubscribeParams{URI: req.Params.URI})
+			uri := req.Params.URI
+			r.mu.Lock()
+			delete(r.subs, uri)
+			r.mu.Unlock()
+			return r.do(ctx, func(cs *sdk.ClientSession) error { return cs.Unsubscribe(ctx, &sdk.UnsubscribeParams{URI: uri}) })
 		},
 	})
 	for t, err := range remote.Tools(ctx, nil) {
 		if err != nil {
-			return nil, nil, fmt.Errorf("listing the server's MCP tools: %w", err)
+			return nil, fmt.Errorf("listing the server's MCP tools: %w", err)
 		}
-		srv.AddTool(t, func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
-			return remote.CallTool(ctx, &sdk.CallToolParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
+		srv.AddTool(t, func(ctx context.Context, req *sdk.CallToolRequest) (res *sdk.CallToolResult, err error) {
+			err = r.do(ctx, func(cs *sdk.ClientSession) error {
+				res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
+				return err
+			})
+			return res, err
 		})
 	}
 	for t, err := range remote.ResourceTemplates(ctx, nil) {
 		if err != nil {
-			return nil, nil, fmt.Errorf("listing the server's MCP resources: %w", err)
+			return nil, fmt.Errorf("listing the server's MCP resources: %w", err)
 		}
-		srv.AddResourceTemplate(t, func(ctx context.Context, req *sdk.ReadResourceRequest) (*sdk.ReadResourceResult, error) {
-			return remote.ReadResource(ctx, &sdk.ReadResourceParams{URI: req.Params.URI})
+		srv.AddResourceTemplate(t, func(ctx context.Context, req *sdk.ReadResourceRequest) (res *sdk.ReadResourceResult, err error) {
+			err = r.do(ctx, func(cs *sdk.ClientSession) error {
+				res, err = cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: req.Params.URI})
+				return err
+			})
+			return res, err
 		})
 	}
 	for p, err := range remote.Prompts(ctx, nil) {
 		if err != nil {
-			return nil, nil, fmt.Errorf("listing the server's MCP prompts: %w", err)
+			return nil, fmt.Errorf("listing the server's MCP prompts: %w", err)
 		}
-		srv.AddPrompt(p, func(ctx context.Context, req *sdk.GetPromptRequest) (*sdk.GetPromptResult, error) {
-			return remote.GetPrompt(ctx, &sdk.GetPromptParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
+		srv.AddPrompt(p, func(ctx context.Context, req *sdk.GetPromptRequest) (res *sdk.GetPromptResult, err error) {
+			err = r.do(ctx, func(cs *sdk.ClientSession) error {
+				res, err = cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
+				return err
+			})
+			return res, err
 		})
 	}
-	local.Store(srv)
-	return srv, remote, nil
+	return srv, nil
+}
+
+// do sends f over the session with the server; when it fails for want of
+// one (not an answer from the server: the server restarted, or closed an
+// idle session, or the connection broke), it opens a new session and
+// sends f once more.
+func (r *RelayConn) do(ctx context.Context, f func(cs *sdk.ClientSession) error) error {
+	r.mu.Lock()
+	cs := r.remote
+	r.mu.Unlock()
+	err := f(cs)
+	var answer *jsonrpc.Error
+	if err == nil || errors.As(err, &answer) || ctx.Err() != nil {
+		return err
+	}
+	fresh, rerr := r.renew(ctx, cs)
+	if rerr != nil {
+		return err // the server is still out of reach: say what failed first
+	}
+	return f(fresh)
+}
+
+// renew replaces the session old with a new one subscribed to what the
+// agent had subscribed to (unless another request renewed it already).
+func (r *RelayConn) renew(ctx context.Context, old *sdk.ClientSession) (*sdk.ClientSession, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.remote != old {
+		return r.remote, nil
+	}
+	cs, err := r.client.Connect(ctx, r.tr, nil)
+	if err != nil {
+		return nil, err
+	}
+	for uri := range r.subs {
+		if err := cs.Subscribe(ctx, &sdk.SubscribeParams{URI: uri}); err != nil {
+			delete(r.subs, uri) // gone with its payment (pruned): nothing more to hear of
+		}
+	}
+	old.Close()
+	r.remote = cs
+	return cs, nil
 }

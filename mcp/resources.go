@@ -102,8 +102,10 @@ func (s *server) subscribe(ctx context.Context, req *sdk.SubscribeRequest) error
 	if s.watch.cancel != nil {
 		return nil
 	}
-	// The changes outlive this request: they stop with the MCP session.
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// The changes outlive this request: they stop with the MCP session. Not
+	// the request's context, even uncanceled: the SDK reads its values and
+	// would send the notifications as part of this request's answer.
+	wctx, cancel := context.WithCancel(context.Background())
 	views, err := s.svc.WatchSessions(wctx, s.account.Sid)
 	if err != nil {
 		cancel()

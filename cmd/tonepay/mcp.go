@@ -51,11 +51,11 @@ func mcpCmd(ctx context.Context, args []string, getenv func(string) string, stde
 		Endpoint:   strings.TrimSuffix(c.BaseURL(), "/") + "/mcp",
 		HTTPClient: &http.Client{Transport: basicAuth{getenv("TONEPAY_ACCOUNT_SID"), getenv("TONEPAY_AUTH_TOKEN")}},
 	}
-	srv, remote, err := mcp.Relay(ctx, tr)
+	srv, relay, err := mcp.Relay(ctx, tr)
 	if err != nil {
 		return unreachable(c.BaseURL(), err, callFix)
 	}
-	defer remote.Close()
+	defer relay.Close()
 	return srv.Run(ctx, &sdk.StdioTransport{})
 }
 

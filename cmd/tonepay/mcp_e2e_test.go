@@ -16,6 +16,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/internal/e2e"
 	"github.com/tonepay/tonepay/mcp"
@@ -183,7 +184,7 @@ func TestMCPOverStdio(t *testing.T) {
 	}
 
 	// SIDs, session IDs and times removed: their hex and digits are no card data.
-	strip := regexp.MustCompile(`[A-Z]{2}[0-9a-f]{32}|\d{4}-\d\d-\d\dT[\d:.]+Z?|"id":\d+|[0-9a-f]{32}`).ReplaceAllString
+	strip := regexp.MustCompile(`[A-Z]{2}[0-9a-f]{32}|\d{4}-\d\d-\d\dT[\d:.]+Z?|"id":\d+|[0-9a-f]{32}|duration=\S+`).ReplaceAllString
 	for what, got := range map[string]string{"the client": received.String(), "tonepay mcp's stderr": stderr.String(),
 		"serve's log": srv.Stdout() + srv.Stderr()} {
 		got = strip(got, "")
@@ -335,4 +336,107 @@ func (p proxied) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Host = p.host
 	return p.next.RoundTrip(r)
+}
+
+// TestMCPRelayRestart: `tonepay mcp` outlives the server it relays to. The
+// server restarts (its MCP sessions gone) while an agent is mid-payment
+// with a subscription: the agent's next tool call is answered, and the
+// payment's changes are notified again, with no new MCP session on the
+// agent's side.
+func TestMCPRelayRestart(t *testing.T) {
+	// The same store and main account's credentials, both times.
+	sid, token := tonepay.NewSID("AC"), tonepay.NewSID("AC")[2:]
+	env := []string{"TONEPAY_DB=" + filepath.Join(t.TempDir(), "mcp.db"), "TONEPAY_ACCOUNT_SID=" + sid, "TONEPAY_AUTH_TOKEN=" + token}
+	srv := startServer(t, env...)
+	c, err := srv.Client(t, sid, token).CreateCall(context.Background(),
+		client.CallParams{To: "+15005550006", From: "+15005550001", Twiml: `<Response><Pause length="3600"/></Response>`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := c.Sid
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	cmd := exec.Command(e2e.Binary(), "mcp")
+	cmd.Env = []string{"TONEPAY_SERVER=" + srv.URL, "TONEPAY_ACCOUNT_SID=" + sid, "TONEPAY_AUTH_TOKEN=" + token}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	updated := make(chan string, 100)
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
+	}).Connect(context.Background(), &sdk.IOTransport{Reader: stdout, Writer: stdin}, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	defer cs.Close()
+	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": call, "charge_amount": "3"})
+	uri := mcp.PaymentURI(call, start["payment_sid"].(string))
+	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	notified := func(what string) {
+		t.Helper()
+		select {
+		case got := <-updated:
+			if got != uri {
+				t.Fatalf("notified of %s, want %s", got, uri)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("no notification %s\n%s", what, stderr.String())
+		}
+	}
+	// The subscription is in place once a change is notified (under MCP's
+	// newer protocol, Subscribe returns before the relay has subscribed).
+	mcpCall(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": call, "field": "payment-card-number"})
+	notified("before the restart")
+
+	if code := srv.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	startProcess(t, []string{"serve", "--addr", addr}, env...)
+	waitFor(t, 15*time.Second, "the call resumed after the restart", func() bool {
+		res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: mcp.ToolListCalls, Arguments: map[string]any{}})
+		if err != nil || res.IsError {
+			return false
+		}
+		b, _ := json.Marshal(res.StructuredContent)
+		return strings.Contains(string(b), call)
+	})
+	mcpCall(t, cs, mcp.ToolPressKeys, map[string]any{"call_sid": call, "keys": "4242"})
+	notified("after the restart")
+}
+
+// TestMCPStreamOutlivesTimeouts: the event stream an agent holds open for
+// notifications lasts past the server's read and write timeouts (which
+// bound requests, not streams): a change well after them is notified.
+func TestMCPStreamOutlivesTimeouts(t *testing.T) {
+	srv, sid, token, call := mcpServer(t, "TONEPAY_READ_TIMEOUT=1s", "TONEPAY_WRITE_TIMEOUT=1s")
+	updated := make(chan string, 10)
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
+	}).Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: basicAuth{sid, token}},
+		MaxRetries: -1}, nil) // a stream cut would not be reopened
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": call, "charge_amount": "3"})
+	uri := mcp.PaymentURI(call, start["payment_sid"].(string))
+	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // past both timeouts: the premise of the test
+	mcpCall(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": call, "field": "payment-card-number"})
+	select {
+	case got := <-updated:
+		if got != uri {
+			t.Fatalf("notified of %s", got)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no notification over a stream older than the server's timeouts\n%s", srv.Stderr())
+	}
 }
