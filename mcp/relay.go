@@ -97,39 +97,42 @@ func (r *RelayConn) server(ctx context.Context, remote *sdk.ClientSession) (*sdk
 		if err != nil {
 			return nil, fmt.Errorf("listing the server's MCP tools: %w", err)
 		}
-		srv.AddTool(t, func(ctx context.Context, req *sdk.CallToolRequest) (res *sdk.CallToolResult, err error) {
-			err = r.do(ctx, func(cs *sdk.ClientSession) error {
-				res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
-				return err
+		srv.AddTool(t, func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+			return forward(ctx, r, func(cs *sdk.ClientSession) (*sdk.CallToolResult, error) {
+				return cs.CallTool(ctx, &sdk.CallToolParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
 			})
-			return res, err
 		})
 	}
 	for t, err := range remote.ResourceTemplates(ctx, nil) {
 		if err != nil {
 			return nil, fmt.Errorf("listing the server's MCP resources: %w", err)
 		}
-		srv.AddResourceTemplate(t, func(ctx context.Context, req *sdk.ReadResourceRequest) (res *sdk.ReadResourceResult, err error) {
-			err = r.do(ctx, func(cs *sdk.ClientSession) error {
-				res, err = cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: req.Params.URI})
-				return err
+		srv.AddResourceTemplate(t, func(ctx context.Context, req *sdk.ReadResourceRequest) (*sdk.ReadResourceResult, error) {
+			return forward(ctx, r, func(cs *sdk.ClientSession) (*sdk.ReadResourceResult, error) {
+				return cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: req.Params.URI})
 			})
-			return res, err
 		})
 	}
 	for p, err := range remote.Prompts(ctx, nil) {
 		if err != nil {
 			return nil, fmt.Errorf("listing the server's MCP prompts: %w", err)
 		}
-		srv.AddPrompt(p, func(ctx context.Context, req *sdk.GetPromptRequest) (res *sdk.GetPromptResult, err error) {
-			err = r.do(ctx, func(cs *sdk.ClientSession) error {
-				res, err = cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
-				return err
+		srv.AddPrompt(p, func(ctx context.Context, req *sdk.GetPromptRequest) (*sdk.GetPromptResult, error) {
+			return forward(ctx, r, func(cs *sdk.ClientSession) (*sdk.GetPromptResult, error) {
+				return cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: req.Params.Name, Arguments: req.Params.Arguments})
 			})
-			return res, err
 		})
 	}
 	return srv, nil
+}
+
+// forward is do for a request with an answer.
+func forward[T any](ctx context.Context, r *RelayConn, f func(cs *sdk.ClientSession) (T, error)) (res T, err error) {
+	err = r.do(ctx, func(cs *sdk.ClientSession) error {
+		res, err = f(cs)
+		return err
+	})
+	return res, err
 }
 
 // do sends f over the session with the server; when it fails for want of
