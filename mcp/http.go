@@ -1,10 +1,17 @@
 package mcp
 
 import (
+	"bytes"
+	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -17,8 +24,8 @@ import (
 // or an API key), checked by the Authenticator as the REST API checks it;
 // 401 without. serve mounts Serve behind the API's checks instead, which
 // add its limits.
-func Handler(svc tonepay.Services) http.Handler {
-	serve := Serve(svc)
+func Handler(svc tonepay.Services, opt Options) http.Handler {
+	serve := Serve(svc, opt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
 		if ok {
@@ -32,19 +39,38 @@ func Handler(svc tonepay.Services) http.Handler {
 	})
 }
 
+// Options bound what an account holds open.
+type Options struct {
+	// MaxSessions is how many MCP sessions one account may have open at
+	// once (DefaultMaxSessions when 0); an initialize beyond it is 429.
+	MaxSessions int
+}
+
+// DefaultMaxSessions is Options.MaxSessions' default: agents open one
+// session each, and a session holds memory until closed or idle.
+const DefaultMaxSessions = 100
+
 // Serve serves MCP over streamable HTTP for a caller already authenticated.
 // Each MCP session is bound to the account that opened it: its ID starts
 // with the account's SID, and a request naming another account's session is
-// refused (404, as an unknown session) before the SDK sees it.
-func Serve(svc tonepay.Services) func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) {
+// refused (404, as an unknown session) before the SDK sees it. An account
+// has at most opt.MaxSessions open.
+func Serve(svc tonepay.Services, opt Options) func(w http.ResponseWriter, r *http.Request, c *tonepay.Caller) {
+	open := &openSessions{max: cmp.Or(opt.MaxSessions, DefaultMaxSessions), n: map[string]int{}}
 	h := sdk.NewStreamableHTTPHandler(func(r *http.Request) *sdk.Server {
 		acct, _ := r.Context().Value(accountKey{}).(*tonepay.Account)
 		if acct == nil {
 			return nil
 		}
-		return NewServer(svc, acct)
+		ns, _ := r.Context().Value(newSessionKey{}).(*newSession)
+		return newServer(svc, acct, func(srv *sdk.Server) {
+			if ns != nil {
+				ns.srv = srv
+			}
+		})
 	}, &sdk.StreamableHTTPOptions{
-		SessionTimeout: IdleSession,
+		SessionTimeout:      IdleSession,
+		MaxRequestBodyBytes: maxBody,
 		// The SDK refuses a loopback request whose Host is not loopback
 		// (DNS rebinding, against servers that ask no credentials). Every
 		// request here is authenticated, and tonepay behind a TLS proxy on
@@ -57,8 +83,21 @@ func Serve(svc tonepay.Services) func(w http.ResponseWriter, r *http.Request, c 
 			http.Error(w, "these credentials may not use the account", http.StatusForbidden)
 			return
 		}
-		if id := r.Header.Get("Mcp-Session-Id"); id != "" && !strings.HasPrefix(id, acct.Sid+"-") {
+		id := r.Header.Get("Mcp-Session-Id")
+		if id != "" && !strings.HasPrefix(id, acct.Sid+"-") {
 			http.Error(w, "session not found", http.StatusNotFound)
+			return
+		}
+		ctx := withAccount(r.Context(), acct)
+		if id == "" && r.Method == http.MethodPost && opens(w, r) {
+			if !open.take(acct.Sid) {
+				w.Header().Set("Retry-After", "60")
+				http.Error(w, fmt.Sprintf("this account has %d MCP sessions open, the most it may: close one (DELETE /mcp with its Mcp-Session-Id), or wait for an idle one to end", open.max), http.StatusTooManyRequests)
+				return
+			}
+			ns := &newSession{}
+			h.ServeHTTP(w, r.WithContext(context.WithValue(ctx, newSessionKey{}, ns)))
+			open.hold(acct.Sid, ns.srv)
 			return
 		}
 		if r.Method == http.MethodGet {
@@ -70,7 +109,75 @@ func Serve(svc tonepay.Services) func(w http.ResponseWriter, r *http.Request, c 
 			rc.SetReadDeadline(time.Time{})
 			rc.SetWriteDeadline(time.Time{})
 		}
-		h.ServeHTTP(w, r.WithContext(withAccount(r.Context(), acct)))
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}
+}
+
+// maxBody bounds a request's JSON: tool arguments are small.
+const maxBody = 1 << 20
+
+// opens reports whether r, a POST with no session, asks for one: an
+// initialize (or what cannot be read as another method, to be safe). The
+// SDK's clients first send server/discover, whose session the SDK closes
+// at once: counted, it would hold a place for a moment and refuse the
+// initialize that follows. r's body is read and put back.
+func opens(w http.ResponseWriter, r *http.Request) bool {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return true // the SDK refuses it, and the place is given back
+	}
+	var m struct {
+		Method string `json:"method"`
+	}
+	return json.Unmarshal(b, &m) != nil || m.Method == "initialize"
+}
+
+// newSession learns, during a request with no session, the server the SDK
+// gave a new session to (nil: it opened none).
+type newSession struct{ srv *sdk.Server }
+
+type newSessionKey struct{}
+
+// openSessions counts each account's open MCP sessions.
+type openSessions struct {
+	max int
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+// take reserves a session for account, false when it has max open.
+func (o *openSessions) take(account string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n[account] >= o.max {
+		return false
+	}
+	o.n[account]++
+	return true
+}
+
+// hold keeps the reservation while srv's session lasts (closed by its
+// client, or idle past IdleSession), and gives it back at once when the
+// request opened none.
+func (o *openSessions) hold(account string, srv *sdk.Server) {
+	if srv != nil {
+		for ss := range srv.Sessions() {
+			go func() {
+				ss.Wait()
+				o.release(account)
+			}()
+			return
+		}
+	}
+	o.release(account)
+}
+
+func (o *openSessions) release(account string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n[account]--; o.n[account] <= 0 {
+		delete(o.n, account)
 	}
 }
 

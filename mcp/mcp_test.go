@@ -85,7 +85,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.realCall = &real
-	h := mcp.Handler(svc.Services())
+	h := mcp.Handler(svc.Services(), mcp.Options{MaxSessions: 3})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(tee{w, e}, r) }))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -461,5 +461,55 @@ func TestHTTPAuth(t *testing.T) {
 				t.Errorf("status %d, want %d", res.StatusCode, tt.want)
 			}
 		})
+	}
+}
+
+// TestSessionLimit: an account holds at most MaxSessions MCP sessions (3
+// here); one more is 429, another account is not affected, and closing
+// one makes room.
+func TestSessionLimit(t *testing.T) {
+	e := newEnv(t)
+	var open []*sdk.ClientSession
+	for range 3 {
+		open = append(open, e.connect(e.a))
+	}
+	initialize := func(acct *tonepay.Account) int {
+		req, _ := http.NewRequest(http.MethodPost, e.url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.SetBasicAuth(acct.Sid, acct.AuthToken.Reveal())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if id := res.Header.Get("Mcp-Session-Id"); id != "" {
+			// Close it again (DELETE), so that it holds nothing.
+			del, _ := http.NewRequest(http.MethodDelete, e.url, nil)
+			del.Header.Set("Mcp-Session-Id", id)
+			del.SetBasicAuth(acct.Sid, acct.AuthToken.Reveal())
+			if res, err := http.DefaultClient.Do(del); err == nil {
+				res.Body.Close()
+			}
+		}
+		return res.StatusCode
+	}
+	if got := initialize(e.a); got != http.StatusTooManyRequests {
+		t.Fatalf("a fourth session: %d, want 429", got)
+	}
+	if got := initialize(e.b); got != http.StatusOK {
+		t.Fatalf("another account's session: %d, want 200", got)
+	}
+	// Requests within the open sessions go on.
+	res, _ := call(t, open[0], mcp.ToolListCalls, map[string]any{})
+	mustOK(t, mcp.ToolListCalls, res)
+	open[2].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for initialize(e.a) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("closing a session made no room for another")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -46,11 +46,22 @@ type server struct {
 // session named by a tool is read through the services as that account, so
 // another account's is "not found" (20404).
 func NewServer(svc tonepay.Services, acct *tonepay.Account) *sdk.Server {
+	return newServer(svc, acct, nil)
+}
+
+// newServer is NewServer; opened, when set, is told when the server is
+// given an MCP session over HTTP.
+func newServer(svc tonepay.Services, acct *tonepay.Account, opened func(*sdk.Server)) *sdk.Server {
 	s := &server{svc: svc, account: acct}
 	s.srv = sdk.NewServer(&sdk.Implementation{Name: "tonepay", Version: Version}, &sdk.ServerOptions{
 		Instructions: instructions,
 		// Over HTTP, a session's ID names its account (Handler checks it).
-		GetSessionID:       func() string { return sessionID(acct) },
+		GetSessionID: func() string {
+			if opened != nil {
+				opened(s.srv)
+			}
+			return sessionID(acct)
+		},
 		SchemaCache:        schemas,
 		SubscribeHandler:   s.subscribe,
 		UnsubscribeHandler: s.unsubscribe,

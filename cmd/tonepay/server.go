@@ -329,7 +329,7 @@ func buildServer(ctx context.Context, cfg serveConfig, getenv func(string) strin
 	// MCP for AI agents (DESIGN §12), behind the API's own authentication,
 	// failed-authentication and per-account limits; the request log above
 	// records its method, path and status only, never a body.
-	root.Handle("/mcp", closingStreams(closing, api.Guard(mcp.Serve(svcs))))
+	root.Handle("/mcp", closingStreams(closing, api.Guard(mcp.Serve(svcs, mcp.Options{}))))
 	if s.metricsLn == nil {
 		root.Handle("GET /metrics", meter.Handler())
 	}
