@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -44,7 +43,7 @@ func Relay(ctx context.Context, tr sdk.Transport) (*sdk.Server, *RelayConn, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	r.remote = remote
+	r.remote = newRemote(remote)
 	srv, err := r.server(ctx, remote)
 	if err != nil {
 		remote.Close()
@@ -61,7 +60,7 @@ type RelayConn struct {
 	local  atomic.Pointer[sdk.Server] // set before anything is subscribed
 
 	mu     sync.Mutex
-	remote *sdk.ClientSession
+	remote *remote
 	subs   map[string]bool // what the agent subscribed to
 }
 
@@ -69,7 +68,7 @@ type RelayConn struct {
 func (r *RelayConn) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.remote.Close()
+	return r.remote.cs.Close()
 }
 
 func (r *RelayConn) server(ctx context.Context, remote *sdk.ClientSession) (*sdk.Server, error) {
@@ -135,29 +134,60 @@ func forward[T any](ctx context.Context, r *RelayConn, f func(cs *sdk.ClientSess
 	return res, err
 }
 
-// do sends f over the session with the server; when it fails for want of
-// one (not an answer from the server: the server restarted, or closed an
-// idle session, or the connection broke), it opens a new session and
-// sends f once more.
+// do sends f over the session with the server. When that session has
+// ended (the server restarted, closed it idle, or the connection broke), it
+// opens a new one, and sends f again if the first could not have reached
+// the server: the session had ended before f was sent, or the server did
+// not know it. A request lost in between is not sent twice (press_keys
+// must not press twice): its error goes back, and the next request takes
+// the new session.
 func (r *RelayConn) do(ctx context.Context, f func(cs *sdk.ClientSession) error) error {
 	r.mu.Lock()
-	cs := r.remote
+	cur := r.remote
 	r.mu.Unlock()
-	err := f(cs)
-	var answer *jsonrpc.Error
-	if err == nil || errors.As(err, &answer) || ctx.Err() != nil {
+	wasGone := cur.ended()
+	err := f(cur.cs)
+	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	fresh, rerr := r.renew(ctx, cs)
-	if rerr != nil {
-		return err // the server is still out of reach: say what failed first
+	unsent := wasGone || errors.Is(err, sdk.ErrSessionMissing)
+	if !unsent && !cur.ended() {
+		return err // the server's answer, or a failure on a live session
 	}
-	return f(fresh)
+	fresh, rerr := r.renew(ctx, cur)
+	if rerr != nil || !unsent {
+		return err // the server is still out of reach, or f may have reached it
+	}
+	return f(fresh.cs)
+}
+
+// remote is one session with the server.
+type remote struct {
+	cs   *sdk.ClientSession
+	gone chan struct{} // closed once cs has ended
+}
+
+func newRemote(cs *sdk.ClientSession) *remote {
+	r := &remote{cs: cs, gone: make(chan struct{})}
+	go func() {
+		cs.Wait()
+		close(r.gone)
+	}()
+	return r
+}
+
+func (r *remote) ended() bool {
+	select {
+	case <-r.gone:
+		return true
+	default:
+		return false
+	}
 }
 
 // renew replaces the session old with a new one subscribed to what the
 // agent had subscribed to (unless another request renewed it already).
-func (r *RelayConn) renew(ctx context.Context, old *sdk.ClientSession) (*sdk.ClientSession, error) {
+func (r *RelayConn) renew(ctx context.Context, old *remote) (*remote, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.remote != old {
@@ -172,7 +202,7 @@ func (r *RelayConn) renew(ctx context.Context, old *sdk.ClientSession) (*sdk.Cli
 			delete(r.subs, uri) // gone with its payment (pruned): nothing more to hear of
 		}
 	}
-	old.Close()
-	r.remote = cs
-	return cs, nil
+	old.cs.Close()
+	r.remote = newRemote(cs)
+	return r.remote, nil
 }

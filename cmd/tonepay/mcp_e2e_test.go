@@ -397,6 +397,11 @@ func TestMCPRelayRestart(t *testing.T) {
 	if code := srv.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("serve exited %d", code)
 	}
+	// While the server is down, a tool call fails (a protocol error: no
+	// server answered), and the relay's session with it breaks.
+	if _, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: mcp.ToolListCalls, Arguments: map[string]any{}}); err == nil {
+		t.Fatal("a tool call answered with the server down")
+	}
 	startProcess(t, []string{"serve", "--addr", addr}, env...)
 	waitFor(t, 15*time.Second, "the call resumed after the restart", func() bool {
 		res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: mcp.ToolListCalls, Arguments: map[string]any{}})
