@@ -41,7 +41,8 @@ type call struct {
 	unregistered bool            // StartLeg failed: there is no tonepay call
 	// pickup is closed by a far end that answers a caller not yet
 	// answered (a trunk call bridged to its agent, answered in its INVITE's
-	// handler, which says how in picked); nil for a call to an app.
+	// handler, which says how in picked); nil for a call to an app (mu:
+	// the handler learns which after the call's TwiML may have dialed).
 	pickup   chan struct{}
 	picked   chan error
 	pickOnce sync.Once
@@ -54,10 +55,15 @@ type call struct {
 
 	mu         sync.Mutex
 	agent      *agent
-	answered   bool
-	rang       bool
 	stopListen func()
 	stopWatch  func()
+
+	// respond orders the answers to the caller's INVITE, which sipgo's
+	// dialog does not: a far end's 180 (a dial's goroutine) and the 200
+	// (the INVITE's handler) never cross, and no 180 follows the 200.
+	respond  sync.Mutex
+	answered bool
+	rang     bool
 }
 
 func newCall(s *Server, dlg *sipgo.DialogServerSession, conn rtpConn, o *offer, codec string, pt uint8) *call {
@@ -84,23 +90,39 @@ func (c *call) codecs() []string {
 // answer answers the caller (once); a call to an app is answered at once,
 // a trunk call bridged to its agent when the agent answers.
 func (c *call) answer() error {
-	c.mu.Lock()
+	c.respond.Lock()
+	defer c.respond.Unlock()
 	if c.answered {
-		c.mu.Unlock()
 		return nil
 	}
 	c.answered = true
-	c.mu.Unlock()
 	return c.dlg.RespondSDP(c.answerSDP)
+}
+
+// answerNow answers a call to an app, which is not a bridge: a dial its
+// TwiML made first, waiting in pickUp, gets the answer's outcome.
+func (c *call) answerNow() error {
+	err := c.answer()
+	c.mu.Lock()
+	waiting := c.pickup
+	c.pickup = nil
+	c.mu.Unlock()
+	if waiting != nil {
+		c.picked <- err // buffered: taken by a pickUp that came first, or by nobody
+	}
+	return err
 }
 
 // pickUp answers the caller of a bridge when its far end answers; a call
 // to an app was answered already.
 func (c *call) pickUp() error {
-	if c.pickup == nil {
+	c.mu.Lock()
+	pickup := c.pickup
+	c.mu.Unlock()
+	if pickup == nil {
 		return nil
 	}
-	c.pickOnce.Do(func() { close(c.pickup) })
+	c.pickOnce.Do(func() { close(pickup) })
 	select {
 	case err := <-c.picked:
 		return err
@@ -111,11 +133,10 @@ func (c *call) pickUp() error {
 
 // ringing passes a far end's ringing on to a caller not yet answered.
 func (c *call) ringing() {
-	c.mu.Lock()
-	pass := !c.answered && !c.rang
-	c.rang = true
-	c.mu.Unlock()
-	if pass {
+	c.respond.Lock()
+	defer c.respond.Unlock()
+	if !c.answered && !c.rang {
+		c.rang = true
 		_ = c.dlg.Respond(180, "Ringing", nil)
 	}
 }
@@ -163,9 +184,12 @@ func (c *call) end(why string, bye bool) {
 	c.endOnce.Do(func() {
 		c.cancel()
 		c.mu.Lock()
-		stop, watch, a, answered, stopRead := c.stopListen, c.stopWatch, c.agent, c.answered, c.stopRead
-		c.answered = true // no answer from now on
+		stop, watch, a, stopRead, pickup := c.stopListen, c.stopWatch, c.agent, c.stopRead, c.pickup
 		c.mu.Unlock()
+		c.respond.Lock()
+		answered := c.answered
+		c.answered = true // no answer from now on, but the final one below
+		c.respond.Unlock()
 		if stop != nil {
 			stop()
 			watch()
@@ -190,7 +214,7 @@ func (c *call) end(why string, bye bool) {
 			}
 		}
 		switch {
-		case !answered && c.pickup != nil:
+		case !answered && pickup != nil:
 			// A bridge's caller gets its final answer in its INVITE's
 			// handler, which is waiting for this end.
 		case !answered:

@@ -420,8 +420,7 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction) {
 		}
 		return
 	}
-	c.pickup = nil
-	if err := c.answer(); err != nil {
+	if err := c.answerNow(); err != nil {
 		// A CANCEL before the answer, or no ACK.
 		c.end("not answered: "+err.Error(), false)
 		return

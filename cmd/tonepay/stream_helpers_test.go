@@ -233,13 +233,18 @@ func (p *twilioPeer) startOnly(account string, params map[string]string) error {
 func (p *twilioPeer) media(audio []byte) error {
 	for len(audio) > 0 {
 		n := min(160, len(audio))
+		// keepAlive sends from a goroutine of its own: each frame takes
+		// its chunk and timestamp whole.
+		p.mu.Lock()
 		p.chunk++
+		chunk, ms := p.chunk, p.ms
+		p.ms += 20
+		p.mu.Unlock()
 		err := p.send(fmt.Sprintf(`{"event":"media","sequenceNumber":"%s","media":{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"},"streamSid":"%s"}`,
-			p.next(), p.chunk, p.ms, base64.StdEncoding.EncodeToString(audio[:n]), p.stream))
+			p.next(), chunk, ms, base64.StdEncoding.EncodeToString(audio[:n]), p.stream))
 		if err != nil {
 			return err
 		}
-		p.ms += 20
 		audio = audio[n:]
 		time.Sleep(20 * time.Millisecond) // Twilio's pace: 50 frames a second
 	}
