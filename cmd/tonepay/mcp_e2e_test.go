@@ -58,12 +58,7 @@ func mcpCall(t *testing.T, cs *sdk.ClientSession, tool string, args map[string]a
 // within the API's failed-authentication limit.
 func TestMCPOverHTTP(t *testing.T) {
 	srv, sid, token, call := mcpServer(t, "TONEPAY_AUTH_FAIL_LIMIT=2")
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(),
-		&sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: basicAuth{sid, token}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	cs, _ := connectMCP(t, &sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: basicAuth{sid, token}}})
 	out := mcpCall(t, cs, mcp.ToolListCalls, map[string]any{})
 	if b, _ := json.Marshal(out); !strings.Contains(string(b), call) {
 		t.Fatalf("list_calls: %s, want %s", b, call)
@@ -108,32 +103,7 @@ func TestMCPOverHTTP(t *testing.T) {
 func TestMCPOverStdio(t *testing.T) {
 	const card, cvc = "4242424242424242", "739"
 	srv, sid, token, call := mcpServer(t)
-	cmd := exec.Command(e2e.Binary(), "mcp")
-	cmd.Env = []string{"TONEPAY_SERVER=" + srv.URL, "TONEPAY_ACCOUNT_SID=" + sid, "TONEPAY_AUTH_TOKEN=" + token}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() }) // closing stdin ends it
-	var received lockedBuffer
-	updated := make(chan string, 100)
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
-		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
-	}).Connect(context.Background(),
-		&sdk.IOTransport{Reader: io.NopCloser(io.TeeReader(stdout, &received)), Writer: stdin}, nil)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
-	defer cs.Close()
+	cs, updated, received, stderr := startRelay(t, srv.URL, sid, token)
 
 	// The relay passes on the server's prompt and resource template.
 	p, err := cs.GetPrompt(context.Background(), &sdk.GetPromptParams{Name: mcp.PromptTakePayment, Arguments: map[string]string{"call_sid": call}})
@@ -197,6 +167,53 @@ func TestMCPOverStdio(t *testing.T) {
 	if !strings.Contains(received.String(), pk) {
 		t.Fatalf("the client received no payment: %s", received.String())
 	}
+}
+
+// startRelay runs `tonepay mcp` against server as an MCP client starts it,
+// and connects to it with the SDK's client: the session, the URIs of the
+// resources it is notified of, every byte it received, and the relay's
+// stderr. Both end with the test.
+func startRelay(t *testing.T, server, sid, token string) (cs *sdk.ClientSession, updated chan string, received, stderr *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(e2e.Binary(), "mcp")
+	cmd.Env = []string{"TONEPAY_SERVER=" + server, "TONEPAY_ACCOUNT_SID=" + sid, "TONEPAY_AUTH_TOKEN=" + token}
+	received, stderr = &lockedBuffer{}, &lockedBuffer{}
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close() // ends it
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("tonepay mcp's stderr:\n%s", stderr.String())
+		}
+	})
+	cs, updated = connectMCP(t, &sdk.IOTransport{Reader: io.NopCloser(io.TeeReader(stdout, received)), Writer: stdin})
+	return cs, updated, received, stderr
+}
+
+// connectMCP connects the SDK's own client over tr, for the test: the
+// session, and the URIs of the resources it is notified of.
+func connectMCP(t *testing.T, tr sdk.Transport) (*sdk.ClientSession, chan string) {
+	t.Helper()
+	updated := make(chan string, 100)
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
+	}).Connect(context.Background(), tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs, updated
 }
 
 // TestMCPCommandHints: `tonepay mcp` without a server or credentials says
@@ -298,12 +315,7 @@ func TestMCPAPIKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	const host = "pay.example.com" // the proxy's public name, over loopback
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(),
-		&sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: proxied{basicAuth{*key.Sid, *key.Secret}, host}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	cs, _ := connectMCP(t, &sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: proxied{basicAuth{*key.Sid, *key.Secret}, host}}})
 	out := mcpCall(t, cs, mcp.ToolListCalls, map[string]any{})
 	if b, _ := json.Marshal(out); !strings.Contains(string(b), call) {
 		t.Fatalf("list_calls with an API key: %s, want %s", b, call)
@@ -355,24 +367,7 @@ func TestMCPRelayRestart(t *testing.T) {
 	}
 	call := c.Sid
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	cmd := exec.Command(e2e.Binary(), "mcp")
-	cmd.Env = []string{"TONEPAY_SERVER=" + srv.URL, "TONEPAY_ACCOUNT_SID=" + sid, "TONEPAY_AUTH_TOKEN=" + token}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	updated := make(chan string, 100)
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
-		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
-	}).Connect(context.Background(), &sdk.IOTransport{Reader: stdout, Writer: stdin}, nil)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
-	defer cs.Close()
+	cs, updated, _, stderr := startRelay(t, srv.URL, sid, token)
 	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": call, "charge_amount": "3"})
 	uri := mcp.PaymentURI(call, start["payment_sid"].(string))
 	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
@@ -420,15 +415,8 @@ func TestMCPRelayRestart(t *testing.T) {
 // bound requests, not streams): a change well after them is notified.
 func TestMCPStreamOutlivesTimeouts(t *testing.T) {
 	srv, sid, token, call := mcpServer(t, "TONEPAY_READ_TIMEOUT=1s", "TONEPAY_WRITE_TIMEOUT=1s")
-	updated := make(chan string, 10)
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
-		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
-	}).Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: basicAuth{sid, token}},
-		MaxRetries: -1}, nil) // a stream cut would not be reopened
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	cs, updated := connectMCP(t, &sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: basicAuth{sid, token}},
+		MaxRetries: -1}) // a stream cut would not be reopened
 	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": call, "charge_amount": "3"})
 	uri := mcp.PaymentURI(call, start["payment_sid"].(string))
 	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/dtmf"
+	"github.com/tonepay/tonepay/internal/legaudio"
 	"github.com/tonepay/tonepay/mediastream"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
@@ -461,7 +462,10 @@ func TestStreamPayIVR(t *testing.T) {
 	}
 	app.checkSigned()
 	ss.waitStatus(p.call, tonepay.CallCompleted, 10*time.Second) // /paid hangs up
-	p.closedWith(5 * time.Second)                                // the call ended: its stream closes
+	// The call ended: its stream closes once the words still queued for the
+	// caller have played (a <Pay> prompt rendered late, on a slow machine),
+	// at most legaudio.MaxDrain.
+	p.closedWith(legaudio.MaxDrain + 5*time.Second)
 }
 
 // TestStreamGather: To is a number of the account whose VoiceUrl answers a
@@ -508,7 +512,7 @@ func TestStreamGather(t *testing.T) {
 	}
 	app.checkSigned()
 	ss.waitStatus(p.call, tonepay.CallCompleted, 10*time.Second) // /chose hangs up
-	p.closedWith(5 * time.Second)
+	p.closedWith(legaudio.MaxDrain + 5*time.Second)
 }
 
 // fakeAudio renders every <Say> as the same known audio.
