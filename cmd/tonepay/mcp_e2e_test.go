@@ -414,7 +414,9 @@ func TestMCPRelayRestart(t *testing.T) {
 // notifications lasts past the server's read and write timeouts (which
 // bound requests, not streams): a change well after them is notified.
 func TestMCPStreamOutlivesTimeouts(t *testing.T) {
-	srv, sid, token, call := mcpServer(t, "TONEPAY_READ_TIMEOUT=1s", "TONEPAY_WRITE_TIMEOUT=1s")
+	// 3 s: short, but no request of the test's (its tool calls are
+	// requests too) comes near it on a loaded machine.
+	srv, sid, token, call := mcpServer(t, "TONEPAY_READ_TIMEOUT=3s", "TONEPAY_WRITE_TIMEOUT=3s")
 	cs, updated := connectMCP(t, &sdk.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: &http.Client{Transport: basicAuth{sid, token}},
 		MaxRetries: -1}) // a stream cut would not be reopened
 	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": call, "charge_amount": "3"})
@@ -422,7 +424,7 @@ func TestMCPStreamOutlivesTimeouts(t *testing.T) {
 	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond) // past both timeouts: the premise of the test
+	time.Sleep(4 * time.Second) // past both timeouts: the premise of the test
 	mcpCall(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": call, "field": "payment-card-number"})
 	select {
 	case got := <-updated:
