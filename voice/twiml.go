@@ -347,7 +347,9 @@ func (p *parser) verb(n *node, nested bool) (Verb, *Error) {
 		a := p.attrs(n, "loop", "digits")
 		v.Digits = a["digits"]
 		if strings.Trim(v.Digits, "0123456789ABCD#*wW") != "" {
-			return v, errorf(13430, "Play: invalid digits %q", v.Digits)
+			// 13430 is a warning on Twilio: no keys are played.
+			p.tolerate(13430, name, "digits", v.Digits, "not a DTMF string; no keys are played")
+			v.Digits = ""
 		}
 		if nested && v.Digits != "" {
 			return v, errorf(13320, "Gather: <Play digits> cannot be nested in <Gather>")
@@ -357,24 +359,24 @@ func (p *parser) verb(n *node, nested bool) (Verb, *Error) {
 				return v, err
 			}
 		}
-		v.Loop, err = intAttr(a, "loop", 1, 0, 13410, name)
+		v.Loop = p.intOr(n, a, "loop", 1, 0, 13410)
 	case "Pause":
 		a := p.attrs(n, "length")
-		v.Length, err = intAttr(a, "length", 1, 1, 13910, name)
+		v.Length = p.intOr(n, a, "length", 1, 1, 13910)
 	case "Gather":
 		err = p.gather(n, &v)
 	case "Redirect":
 		a := p.attrs(n, "method")
-		if v.Method, err = method(a, 13710, name); err == nil {
-			v.Text, err = p.resolve(strings.TrimSpace(n.Text), 12200, name)
-		}
+		v.Method = p.methodOr(n, a, 13710)
+		v.Text, err = p.resolve(strings.TrimSpace(n.Text), 12200, name)
 	case "Hangup":
 		p.attrs(n)
 	case "Reject":
 		a := p.attrs(n, "reason")
 		v.Reason = def(a["reason"], "rejected")
 		if v.Reason != "rejected" && v.Reason != "busy" {
-			return v, errorf(13810, "Reject: invalid reason %q", v.Reason)
+			p.tolerate(13810, name, "reason", v.Reason, "rejected is used")
+			v.Reason = "rejected"
 		}
 	case "Dial":
 		err = p.dial(n, &v)
@@ -517,18 +519,6 @@ func def(s, d string) string {
 		return d
 	}
 	return s
-}
-
-func intAttr(a map[string]string, name string, d, min, code int, verb string) (int, *Error) {
-	s, ok := a[name]
-	if !ok {
-		return d, nil
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < min {
-		return 0, errorf(code, "%s: invalid %s %q", verb, name, s)
-	}
-	return n, nil
 }
 
 // intOr reads a whole-number attribute of n whose Twilio code is a
