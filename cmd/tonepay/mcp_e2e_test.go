@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -19,6 +20,7 @@ import (
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/internal/e2e"
+	"github.com/tonepay/tonepay/internal/suites"
 	"github.com/tonepay/tonepay/mcp"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 )
@@ -154,7 +156,7 @@ func TestMCPOverStdio(t *testing.T) {
 	}
 
 	// SIDs, session IDs and times removed: their hex and digits are no card data.
-	strip := regexp.MustCompile(`[A-Z]{2}[0-9a-f]{32}|\d{4}-\d\d-\d\dT[\d:.]+Z?|"id":\d+|[0-9a-f]{32}|duration=\S+`).ReplaceAllString
+	strip := cardScanStrip
 	for what, got := range map[string]string{"the client": received.String(), "tonepay mcp's stderr": stderr.String(),
 		"serve's log": srv.Stdout() + srv.Stderr()} {
 		got = strip(got, "")
@@ -168,6 +170,10 @@ func TestMCPOverStdio(t *testing.T) {
 		t.Fatalf("the client received no payment: %s", received.String())
 	}
 }
+
+// cardScanStrip removes what holds digits but no card data before a scan:
+// SIDs, session IDs and other hex, times, JSON-RPC ids, log durations.
+var cardScanStrip = regexp.MustCompile(`[A-Z]{2}[0-9a-f]{32}|\d{4}-\d\d-\d\dT[\d:.]+Z?|"id":\d+|[0-9a-f]{32}|[0-9a-f]{24}|duration=\S+`).ReplaceAllString
 
 // startRelay runs `tonepay mcp` against server as an MCP client starts it,
 // and connects to it with the SDK's client: the session, the URIs of the
@@ -433,5 +439,41 @@ func TestMCPStreamOutlivesTimeouts(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("no notification over a stream older than the server's timeouts\n%s", srv.Stderr())
+	}
+}
+
+// TestMCPTypeScriptClient: an agent built on the official TypeScript SDK
+// (mcp/e2e/agent.test.mjs, not the Go SDK tonepay is built on) takes a
+// card payment over HTTP and another over stdio: tools, a tool error, the
+// resource template, the prompt, a subscription and its notifications.
+// Everything it received is scanned for the card number and security code.
+func TestMCPTypeScriptClient(t *testing.T) {
+	dir, _ := filepath.Abs("../../mcp/e2e")
+	if how := suites.MCPClient(dir); how != "" {
+		suites.Need(t, suites.MCPSuite, how)
+	}
+	srv, sid, token, call := mcpServer(t)
+	cmd := exec.Command("node", "agent.test.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TONEPAY_URL="+srv.URL, "TONEPAY_ACCOUNT_SID="+sid, "TONEPAY_AUTH_TOKEN="+token,
+		"TONEPAY_BIN="+e2e.Binary(), "CALL_SID="+call)
+	out, err := cmd.CombinedOutput()
+	report, received, _ := strings.Cut(string(out), "RECEIVED\n")
+	t.Logf("the TypeScript agent:\n%s", report)
+	if err != nil || strings.Count(report, "paid, PK") != 2 {
+		t.Fatalf("the TypeScript agent failed: %v", err)
+	}
+	if !strings.Contains(received, "xxxxxxxxxxxx4242") {
+		t.Fatalf("the agent received no masked card: %.300s", received)
+	}
+	for what, got := range map[string]string{"the agent": received, "serve's log": srv.Stdout() + srv.Stderr()} {
+		got = cardScanStrip(got, "")
+		// Any 12 digits of the card (it is 4242 repeated), or the security
+		// code standing alone.
+		for _, secret := range []*regexp.Regexp{regexp.MustCompile(`424242424242`), regexp.MustCompile(`(^|[^0-9A-Za-z])739([^0-9A-Za-z]|$)`)} {
+			if loc := secret.FindStringIndex(got); loc != nil {
+				t.Errorf("%s received %q: …%s…", what, got[loc[0]:loc[1]], got[max(0, loc[0]-80):min(len(got), loc[1]+80)])
+			}
+		}
 	}
 }

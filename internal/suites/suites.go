@@ -1,5 +1,5 @@
 // Package suites lets a test that needs an outside program (PostgreSQL,
-// Chromium, stripe-mock, espeak-ng, SIPp) skip on a developer's machine and
+// Chromium, stripe-mock, espeak-ng, SIPp, node's MCP SDK) skip on a developer's machine and
 // say so, while CI runs everything: under CI=true a missing program fails
 // the test.
 //
@@ -30,6 +30,7 @@ const (
 	StripeSuite   = "Stripe connector tests against stripe-mock"
 	SpeechSuite   = "speech tests (tts, talk-off on espeak-ng speech)"
 	SIPSuite      = "SIP interop tests against SIPp"
+	MCPSuite      = "MCP interop test with the official TypeScript SDK's client"
 )
 
 // StripeMockVersion is the stripe-mock the Stripe tests are written
@@ -78,6 +79,19 @@ func Browser(e2e string) (chromium, how string) {
 		return "", "needs " + missing + " (README, Testing)"
 	}
 	return chromium, ""
+}
+
+// MCPClient checks what the MCP interop test needs: node, and the
+// official TypeScript SDK in dir's node_modules (mcp/e2e). It returns how
+// to get what is missing, or "".
+func MCPClient(dir string) (how string) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "needs node (README, Testing)"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk")); err != nil {
+		return "needs @modelcontextprotocol/sdk (npm ci in mcp/e2e) (README, Testing)"
+	}
+	return ""
 }
 
 // FindStripeMock finds the stripe-mock binary: on PATH, else where go install
@@ -148,13 +162,13 @@ var rawSocket = func() bool {
 }
 
 // Missing lists the suites that cannot run here, with the checks the
-// suites make; e2e is the console/e2e directory.
-func Missing(e2e string) []Note {
+// suites make; root is the repository's.
+func Missing(root string) []Note {
 	var out []Note
 	if _, how := PostgresURL(); how != "" {
 		out = append(out, Note{PostgresSuite, how})
 	}
-	if _, how := Browser(e2e); how != "" {
+	if _, how := Browser(filepath.Join(root, "console", "e2e")); how != "" {
 		out = append(out, Note{ConsoleSuite, how})
 	}
 	if _, how := FindStripeMock(); how != "" {
@@ -165,6 +179,9 @@ func Missing(e2e string) []Note {
 	}
 	if _, how := SIPp(); how != "" {
 		out = append(out, Note{SIPSuite, how})
+	}
+	if how := MCPClient(filepath.Join(root, "mcp", "e2e")); how != "" {
+		out = append(out, Note{MCPSuite, how})
 	}
 	return out
 }

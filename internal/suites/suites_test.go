@@ -45,18 +45,20 @@ func TestMissing(t *testing.T) {
 	t.Setenv("CHROMIUM", filepath.Join(empty, "chromium"))
 	t.Setenv("TONEPAY_TEST_POSTGRES_URL", "")
 	t.Setenv("SIPP_PCAPS", filepath.Join(home, "pcaps"))
-	e2e := t.TempDir()
+	root := t.TempDir()
+	e2e, mcpE2E := filepath.Join(root, "console", "e2e"), filepath.Join(root, "mcp", "e2e")
 
-	got := Missing(e2e)
+	got := Missing(root)
 	want := []Note{
 		{PostgresSuite, "TONEPAY_TEST_POSTGRES_URL"},
 		{ConsoleSuite, "needs node"},
 		{StripeSuite, "stripe-mock@" + StripeMockVersion},
 		{SpeechSuite, "espeak-ng"},
 		{SIPSuite, "needs sipp"},
+		{MCPSuite, "needs node"},
 	}
 	if len(got) != len(want) {
-		t.Fatalf("Missing = %q, want the five suites", got)
+		t.Fatalf("Missing = %q, want the six suites", got)
 	}
 	for i := range want {
 		if got[i].Suite != want[i].Suite || !strings.Contains(got[i].How, want[i].How) {
@@ -83,6 +85,10 @@ func TestMissing(t *testing.T) {
 		t.Errorf("node and Chromium: %q, want playwright-core missing", how)
 	}
 	os.MkdirAll(filepath.Join(e2e, "node_modules", "playwright-core"), 0o755)
+	if how := MCPClient(mcpE2E); !strings.Contains(how, "@modelcontextprotocol/sdk") {
+		t.Errorf("node: %q, want the MCP SDK missing", how)
+	}
+	os.MkdirAll(filepath.Join(mcpE2E, "node_modules", "@modelcontextprotocol", "sdk"), 0o755)
 	exe(filepath.Join(home, "gopath", "bin", "stripe-mock"))
 	exe(filepath.Join(empty, "espeak-ng"))
 	exe(filepath.Join(empty, "sipp"))
@@ -99,7 +105,7 @@ func TestMissing(t *testing.T) {
 	}
 	rawSocket = func() bool { return true }
 	t.Setenv("TONEPAY_TEST_POSTGRES_URL", "postgres://x@127.0.0.1/postgres")
-	if got := Missing(e2e); len(got) != 0 {
+	if got := Missing(root); len(got) != 0 {
 		t.Errorf("everything there: Missing = %q", got)
 	}
 	if c, _ := Browser(e2e); c != filepath.Join(empty, "chromium") {
