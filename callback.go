@@ -99,6 +99,17 @@ type SessionChanged struct {
 	SessionSid string
 }
 
+// SessionAnnouncer is implemented by the transactions of a store shared by
+// several processes: Announce tells every process's SessionListener, once
+// the transaction commits (and nothing if it rolls back), that these
+// sessions changed. A store announces the sessions whose callbacks it
+// queues by itself; the call runtime announces the rest (a session with no
+// StatusCallback queues none), so that live views in every process (the
+// console, MCP resources, a SIP leg's capture state) hear of every change.
+type SessionAnnouncer interface {
+	Announce(ctx context.Context, changes []SessionChanged) error
+}
+
 // SessionListener is implemented by stores shared by several processes:
 // Listen calls fn for every SessionChanged committed by any process, until
 // ctx is done.

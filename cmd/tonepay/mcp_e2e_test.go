@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -474,6 +475,58 @@ func TestMCPTypeScriptClient(t *testing.T) {
 			if loc := secret.FindStringIndex(got); loc != nil {
 				t.Errorf("%s received %q: …%s…", what, got[loc[0]:loc[1]], got[max(0, loc[0]-80):min(len(got), loc[1]+80)])
 			}
+		}
+	}
+}
+
+// TestMCPClusterNotifications: two processes on one PostgreSQL database.
+// The agent's MCP session is on B; the call runs on A, where the caller's
+// keys are pressed. B notifies the agent of each change A commits, though
+// the payment has no status callback (nothing queued in the outbox to
+// announce it).
+func TestMCPClusterNotifications(t *testing.T) {
+	db := postgresDB(t)
+	sid, token := tonepay.NewSID("AC"), "mcpclustertoken1"
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	env := []string{"TONEPAY_DB=" + db, "TONEPAY_DATA_KEY=" + key, "TONEPAY_ACCOUNT_SID=" + sid, "TONEPAY_AUTH_TOKEN=" + token}
+	a, b := startServer(t, env...), startServer(t, env...)
+	c, err := a.Client(t, sid, token).CreateCall(context.Background(),
+		client.CallParams{To: "+15005550006", From: "+15005550001", Twiml: `<Response><Pause length="3600"/></Response>`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, updated := connectMCP(t, &sdk.StreamableClientTransport{Endpoint: b.URL + "/mcp", HTTPClient: &http.Client{Transport: basicAuth{sid, token}}})
+	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": c.Sid, "charge_amount": "4"})
+	uri := mcp.PaymentURI(c.Sid, start["payment_sid"].(string))
+	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	mcpCall(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": c.Sid, "field": "payment-card-number"})
+	drain := time.After(10 * time.Second)
+	for n := 0; n < 1; { // B's own change
+		select {
+		case <-updated:
+			n++
+		case <-drain:
+			t.Fatal("no notification of B's own change")
+		}
+	}
+	if _, err := a.Client(t, sid, token).Press(context.Background(), c.Sid, "4242"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case got := <-updated:
+			res, err := cs.ReadResource(context.Background(), &sdk.ReadResourceParams{URI: got})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(res.Contents[0].Text, `"typed":4`) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("B did not notify the agent of the keys A took")
 		}
 	}
 }

@@ -142,7 +142,15 @@ func (r *Runner) Update(ctx context.Context, fn func(tonepay.Tx, *Work) error) (
 				return err
 			}
 		}
-		return r.queue(ctx, tx, now, w.Callbacks)
+		if err := r.queue(ctx, tx, now, w.Callbacks); err != nil {
+			return err
+		}
+		// Several processes: tell them of the sessions written (those that
+		// queued callbacks the store announces itself).
+		if a, ok := tx.(tonepay.SessionAnnouncer); ok && len(w.Touched) > 0 {
+			return a.Announce(ctx, w.Touched)
+		}
+		return nil
 	})
 	if err != nil {
 		return &Work{}, err

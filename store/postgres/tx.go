@@ -12,8 +12,9 @@ import (
 // txn implements tonepay.Tx on a transaction.
 type txn struct {
 	reader
-	tx    pgx.Tx
-	erase *eraser // told of every write to session_secrets
+	tx       pgx.Tx
+	erase    *eraser         // told of every write to session_secrets
+	notified map[string]bool // payloads NOTIFYed in this transaction
 }
 
 func (t *txn) exec(ctx context.Context, op, query string, args ...any) error {
@@ -151,14 +152,36 @@ func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
 // (PostgreSQL delivers a NOTIFY when its transaction commits, and drops it
 // on rollback). Payload: "AC…:PK…".
 func (t *txn) notify(ctx context.Context, cbs []*tonepay.Callback) error {
-	seen := map[string]bool{}
 	for _, c := range cbs {
-		if p := c.AccountSid + ":" + c.Chain; !seen[p] {
-			seen[p] = true
-			if _, err := t.tx.Exec(ctx, `SELECT pg_notify($1, $2)`, eventChannel, p); err != nil {
-				return wrap("AddCallbacks", err)
-			}
+		if err := t.notifyOnce(ctx, "AddCallbacks", c.AccountSid, c.Chain); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// Announce implements tonepay.SessionAnnouncer: a NOTIFY for each session
+// not announced yet by this transaction.
+func (t *txn) Announce(ctx context.Context, changes []tonepay.SessionChanged) error {
+	for _, e := range changes {
+		if err := t.notifyOnce(ctx, "Announce", e.AccountSid, e.SessionSid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) notifyOnce(ctx context.Context, op, account, session string) error {
+	p := account + ":" + session
+	if t.notified[p] {
+		return nil
+	}
+	if t.notified == nil {
+		t.notified = map[string]bool{}
+	}
+	t.notified[p] = true
+	if _, err := t.tx.Exec(ctx, `SELECT pg_notify($1, $2)`, eventChannel, p); err != nil {
+		return wrap(op, err)
 	}
 	return nil
 }
