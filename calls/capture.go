@@ -11,7 +11,8 @@ import (
 // A call leg needs the call's capture state for every packet of audio (a
 // SIP leg keeps the caller's DTMF from the agent while a payment session is
 // open): far too often to ask the store. So it watches the call: told the
-// state once, then after each commit in this process that changes it.
+// state once, then after each commit that changes it, in this process or
+// (PostgreSQL) in another (SessionChanged).
 
 // watcher is one leg's watch of a call's capture state.
 type watcher struct {
@@ -60,7 +61,7 @@ func (svc *Service) refresh(w *watcher, hint *tonepay.CaptureState) error {
 // runs on the committing goroutine (a key's worker, a request's, the
 // sweeper's) after a read of the state: it must be quick and must not block
 // (keep the state in an atomic, say). A session changed by another process
-// (with PostgreSQL) is seen at the next commit here that writes it.
+// (with PostgreSQL) is told when that change is heard (SessionChanged).
 // Errors: the store's, reading the state.
 func (svc *Service) WatchCapture(callSid string, fn func(tonepay.CaptureState)) (stop func(), err error) {
 	w := &watcher{call: callSid, fn: fn}
@@ -93,6 +94,49 @@ func (svc *Service) WatchCapture(callSid string, fn func(tonepay.CaptureState)) 
 	}
 	return stop, nil
 }
+
+// SessionChanged tells the watchers of the call whose session e names that
+// it may have changed: another process's commit (PostgreSQL), heard through
+// the store's SessionListener. The session's call is read once per session
+// and only while this process has watchers (its SIP legs).
+func (svc *Service) SessionChanged(e tonepay.SessionChanged) {
+	if !tonepay.IsSID(e.SessionSid, tonepay.PrefixPayment) {
+		return // a call's progress
+	}
+	svc.mu.Lock()
+	if len(svc.watchers) == 0 {
+		svc.mu.Unlock()
+		return
+	}
+	call, known := svc.sessionCalls[e.SessionSid]
+	svc.mu.Unlock()
+	if !known {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s, err := tonepay.NewTenant(svc.Tx.Store, e.AccountSid).FindSession(ctx, "", e.SessionSid)
+		cancel()
+		if err != nil {
+			return // pruned, or a failed read: its next change reads again
+		}
+		call = s.CallSid
+		svc.mu.Lock()
+		if len(svc.sessionCalls) >= maxSessionCalls {
+			clear(svc.sessionCalls) // sessions are short-lived: start again
+		}
+		svc.sessionCalls[e.SessionSid] = call
+		svc.mu.Unlock()
+	}
+	svc.mu.Lock()
+	ws := append([]*watcher(nil), svc.watchers[call]...)
+	svc.mu.Unlock()
+	for _, w := range ws {
+		if err := svc.refresh(w, nil); err != nil {
+			svc.Logger.Warn("reading a call's capture state after another process's change", "call", call, "err", err)
+		}
+	}
+}
+
+// maxSessionCalls bounds SessionChanged's memory of sessions' calls.
+const maxSessionCalls = 10000
 
 // notifyCapture tells the watchers of each call whose capture state a
 // commit may have changed.

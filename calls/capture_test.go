@@ -1,9 +1,12 @@
 package calls_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +14,12 @@ import (
 
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/calls"
+	"github.com/tonepay/tonepay/connector/sandbox"
+	"github.com/tonepay/tonepay/internal/pgtest"
+	"github.com/tonepay/tonepay/internal/servicetest"
+	"github.com/tonepay/tonepay/seal"
+	"github.com/tonepay/tonepay/store/postgres"
+	"github.com/tonepay/tonepay/store/storetest"
 	"github.com/tonepay/tonepay/voice"
 )
 
@@ -260,5 +269,91 @@ func TestStreamLegAnswered(t *testing.T) {
 				t.Errorf("once answered, the call is %q, want %q", got, tt.after)
 			}
 		})
+	}
+}
+
+// TestWatchCaptureAcrossProcesses: two processes on one PostgreSQL
+// database. A SIP leg's watcher is on process A; the agent's session is
+// opened and its field asked for on process B (no status callback, so no
+// callback announces it). A hears each change through the store's
+// listener, as serve wires it, and its watcher is told at once.
+func TestWatchCaptureAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, pgtest.FreshDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	box, _ := seal.New(bytes.Repeat([]byte{1}, 32))
+	clk := servicetest.NewClock()
+	acct := storetest.MustAccount(t, store, "", clk.Now())
+	process := func() *servicetest.Process {
+		p := servicetest.New(store, nop{}, box, tonepay.Connectors{"Default": sandbox.New()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		p.Tx.Now = clk.Now
+		t.Cleanup(p.StopCalls)
+		return p
+	}
+	a, b := process(), process()
+	lctx, stopListening := context.WithCancel(ctx)
+	defer stopListening()
+	listening := make(chan struct{})
+	var once sync.Once
+	go store.Listen(lctx, func(e tonepay.SessionChanged) {
+		if e.SessionSid == "ready" {
+			once.Do(func() { close(listening) })
+			return
+		}
+		a.SessionChanged(e)
+	})
+	call, err := a.StartLeg(ctx, &calls.LegRequest{CallSid: tonepay.NewSID(tonepay.PrefixCall), Leg: tonepay.LegSIP,
+		CreateCallRequest: tonepay.CreateCallRequest{AccountSid: acct.Sid, From: "+15005550001", To: "+15005550006"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s states
+	stop, err := a.WatchCapture(call.Sid, s.tell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	// The listener is up once it hears a NOTIFY of its own.
+	waitListening(t, store, listening)
+	pk, err := b.CreateSession(ctx, &tonepay.CreateRequest{AccountSid: acct.Sid, CallSid: call.Sid,
+		Params: tonepay.Params{PaymentMethod: tonepay.CreditCard, Currency: "USD", TokenType: tonepay.TokenReusable, Timeout: 5, Input: "dtmf"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.UpdateSession(ctx, &tonepay.UpdateRequest{AccountSid: acct.Sid, CallSid: call.Sid, Sid: pk.Sid, Capture: tonepay.FieldCardNumber}); err != nil {
+		t.Fatal(err)
+	}
+	// Told the field being captured (the session's opening may come in the
+	// same read: the last state told is the store's).
+	deadline := time.Now().Add(10 * time.Second)
+	for got := s.list(); got[len(got)-1] != "true/payment-card-number"; got = s.list() {
+		if time.Now().After(deadline) {
+			t.Fatalf("A's watcher was told %q, want the card number being captured last", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitListening NOTIFYs "ready" until the listener has heard it.
+func waitListening(t *testing.T, store tonepay.Store, heard <-chan struct{}) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := store.Update(context.Background(), func(tx tonepay.Tx) error {
+			return tx.(tonepay.SessionAnnouncer).Announce(context.Background(), []tonepay.SessionChanged{{AccountSid: "x", SessionSid: "ready"}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-heard:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store's listener never heard a NOTIFY")
+		}
 	}
 }

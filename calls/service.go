@@ -94,10 +94,11 @@ type Service struct {
 	orphansAt, lapsedAt time.Time
 	leased              map[string]bool // the real legs' calls StartLeg made, until a renewal finds them ended (lease.go)
 
-	doors    map[string]*queue       // the calls whose keys are being applied (door.go)
-	watchers map[string][]*watcher   // legs watching calls' capture state (capture.go)
-	hearers  map[string][]*hearer    // legs listening to what calls say (listen.go)
-	partials map[string]*partialWait // Speak's waits for partial results, by call (speech.go)
+	doors        map[string]*queue       // the calls whose keys are being applied (door.go)
+	watchers     map[string][]*watcher   // legs watching calls' capture state (capture.go)
+	sessionCalls map[string]string       // session SID -> its call, for other processes' changes (capture.go)
+	hearers      map[string][]*hearer    // legs listening to what calls say (listen.go)
+	partials     map[string]*partialWait // Speak's waits for partial results, by call (speech.go)
 
 	smu     sync.Mutex
 	streams map[string]map[string]*liveStream // open media streams, by call and stream SID (stream.go)
@@ -117,7 +118,7 @@ type Hooks struct {
 // it drains and whose commits it is told of.
 func New(r *txn.Runner, pay Payments, log *slog.Logger) *Service {
 	svc := &Service{Tx: r, Pay: pay, NewSID: tonepay.NewSID, Sleep: wait.Sleep, Logger: log, Voice: voice.Engine{Instant: true},
-		timers: map[string]*time.Timer{}, doors: map[string]*queue{}, watchers: map[string][]*watcher{},
+		timers: map[string]*time.Timer{}, doors: map[string]*queue{}, watchers: map[string][]*watcher{}, sessionCalls: map[string]string{},
 		hearers: map[string][]*hearer{}, streams: map[string]map[string]*liveStream{}, leased: map[string]bool{}}
 	svc.runCtx, svc.stopRuns = context.WithCancel(context.Background())
 	r.SetDrain(svc.drain)

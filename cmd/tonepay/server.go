@@ -393,6 +393,7 @@ func (s *server) run() <-chan error {
 			s.listener.Listen(dctx, func(e tonepay.SessionChanged) {
 				s.dispatcher.Notify()
 				s.hub.Publish(e)
+				s.calls.SessionChanged(e) // a SIP leg here keeps the DTMF from the agent at once
 			})
 		})
 	}
