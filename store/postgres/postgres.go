@@ -180,7 +180,9 @@ func (s *Store) sealTokens(ctx context.Context) error {
 
 // Update implements tonepay.Store.
 func (s *Store) Update(ctx context.Context, fn func(tonepay.Tx) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(&txn{reader: reader{q: tx, lock: true, tokens: &s.tokens}, tx: tx, erase: s.erase}) })
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		return fn(&txn{reader: reader{q: tx, lock: true, tokens: &s.tokens}, tx: tx, erase: s.erase})
+	})
 }
 
 // inTx is pgx.BeginFunc with the COMMIT timed for ObserveCommit.
