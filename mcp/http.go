@@ -71,6 +71,12 @@ func Serve(svc tonepay.Services, opt Options) func(w http.ResponseWriter, r *htt
 	}, &sdk.StreamableHTTPOptions{
 		SessionTimeout:      IdleSession,
 		MaxRequestBodyBytes: maxBody,
+		// Kept for replay: a notification sent while the client's event
+		// stream is not (yet, or for a moment no longer) connected would
+		// otherwise be dropped, and an agent waiting on it would wait for
+		// ever. Replayed when the stream connects (or resumes with
+		// Last-Event-ID); a session's events go with it.
+		EventStore: sdk.NewMemoryEventStore(nil),
 		// The SDK refuses a loopback request whose Host is not loopback
 		// (DNS rebinding, against servers that ask no credentials). Every
 		// request here is authenticated, and tonepay behind a TLS proxy on

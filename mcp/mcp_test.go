@@ -513,3 +513,68 @@ func TestSessionLimit(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestNotificationBeforeStream: a change notified before the client has
+// opened its event stream (the SDK's clients open it after initialize, on
+// their own time) is kept and sent once the stream opens, not dropped.
+func TestNotificationBeforeStream(t *testing.T) {
+	e := newEnv(t)
+	session := ""
+	post := func(body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+		req.SetBasicAuth(e.a.Sid, e.a.AuthToken.Reveal())
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode >= 300 {
+			t.Fatalf("%s: %d %s", body, res.StatusCode, b)
+		}
+		if session == "" {
+			session = res.Header.Get("Mcp-Session-Id")
+		}
+		return string(b)
+	}
+	post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	out := post(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"start_payment","arguments":{"call_sid":"` + e.call.Sid + `","charge_amount":"2"}}}`)
+	pk := regexp.MustCompile(`PK[0-9a-f]{32}`).FindString(out)
+	uri := mcp.PaymentURI(e.call.Sid, pk)
+	post(`{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"` + uri + `"}}`)
+	post(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"request_field","arguments":{"call_sid":"` + e.call.Sid + `","field":"payment-card-number"}}}`)
+
+	// Only now the event stream.
+	req, _ := http.NewRequest(http.MethodGet, e.url, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	req.Header.Set("Mcp-Session-Id", session)
+	req.SetBasicAuth(e.a.Sid, e.a.AuthToken.Reveal())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "notifications/resources/updated") {
+		n, err := res.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("the stream ended (%v) without the notification: %q", err, got.String())
+		}
+	}
+	if !strings.Contains(got.String(), uri) {
+		t.Errorf("notified %q, want %s", got.String(), uri)
+	}
+}
