@@ -249,7 +249,7 @@ func TestKeysOneDoor(t *testing.T) {
 		t.Errorf("card keys in the timeline: %s", tl)
 	}
 	for _, e := range storedEntries(t, f, call.Sid) {
-		if strings.Contains(string(e), "4242") {
+		if strings.Contains(string(e), "42424242") {
 			t.Errorf("stored entry %s", e)
 		}
 	}

@@ -268,7 +268,7 @@ func TestMetricsMove(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range []string{e.acct.Sid, call, pk, "4242"} {
+	for _, v := range []string{e.acct.Sid, call, pk, "42424242"} {
 		if strings.Contains(text, v) {
 			t.Errorf("the scrape holds %q", v)
 		}

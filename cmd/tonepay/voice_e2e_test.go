@@ -158,7 +158,7 @@ func TestVoiceEndToEnd(t *testing.T) {
 	for _, r := range reqs {
 		for _, vs := range r.Params {
 			for _, v := range vs {
-				if strings.Contains(v, "4242") {
+				if strings.Contains(v, "42424242") {
 					t.Errorf("the app got card digits in %s", r.Path)
 				}
 			}
@@ -174,7 +174,7 @@ func TestVoiceEndToEnd(t *testing.T) {
 		if e.Kind == "key" && e.Masked && strings.Trim(e.Text, "*") == "" {
 			masked += len(e.Text)
 		}
-		if strings.Contains(e.Text, "4242") {
+		if strings.Contains(e.Text, "42424242") {
 			t.Errorf("timeline shows card digits: %+v", e)
 		}
 	}
