@@ -11,7 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -119,9 +121,7 @@ func TestMCPOverStdio(t *testing.T) {
 	// The agent waits on the payment's resource: subscribed through the
 	// relay, notified by the server, read through the relay.
 	uri := mcp.PaymentURI(call, pk)
-	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
-		t.Fatal(err)
-	}
+	subscribe(t, cs, uri)
 	waitNext := func(want string) {
 		t.Helper()
 		for deadline := time.After(15 * time.Second); ; {
@@ -212,15 +212,56 @@ func startRelay(t *testing.T, server, sid, token string) (cs *sdk.ClientSession,
 // session, and the URIs of the resources it is notified of.
 func connectMCP(t *testing.T, tr sdk.Transport) (*sdk.ClientSession, chan string) {
 	t.Helper()
-	updated := make(chan string, 100)
-	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
+	updated, acked := make(chan string, 100), make(chan []string, 100)
+	c := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, &sdk.ClientOptions{
 		ResourceUpdatedHandler: func(_ context.Context, r *sdk.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
-	}).Connect(context.Background(), tr, nil)
+	})
+	c.AddReceivingMiddleware(func(next sdk.MethodHandler) sdk.MethodHandler {
+		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+			if p, ok := req.GetParams().(*sdk.SubscriptionsAcknowledgedParams); ok && method == "notifications/subscriptions/acknowledged" {
+				acked <- p.Notifications.ResourceSubscriptions
+			}
+			return next(ctx, method, req)
+		}
+	})
+	cs, err := c.Connect(context.Background(), tr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cs.Close() })
+	subscriptionAcks.Store(cs, acked)
+	t.Cleanup(func() { cs.Close(); subscriptionAcks.Delete(cs) })
 	return cs, updated
+}
+
+// subscriptionAcks: each connectMCP session's acknowledged subscriptions.
+var subscriptionAcks sync.Map // *sdk.ClientSession → chan []string
+
+// subscribe subscribes cs to uri and returns once the server has it. Under
+// MCP 2026-07-28 (which `tonepay mcp` over stdio negotiates) the SDK's
+// Subscribe returns before the server has subscribed; the server's
+// acknowledgement says it has, and through the relay it follows the
+// relay's own subscription upstream. A change made before that is not
+// notified (TestMCPRelayRestart failed that way under CI's load).
+func subscribe(t *testing.T, cs *sdk.ClientSession, uri string) {
+	t.Helper()
+	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
+		t.Fatal(err)
+	}
+	if cs.InitializeResult().ProtocolVersion < "2026-07-28" {
+		return // a request answered once subscribed
+	}
+	acked, _ := subscriptionAcks.Load(cs)
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case uris := <-acked.(chan []string):
+			if slices.Contains(uris, uri) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the subscription to %s was never acknowledged", uri)
+		}
+	}
 }
 
 // TestMCPCommandHints: `tonepay mcp` without a server or credentials says
@@ -377,9 +418,7 @@ func TestMCPRelayRestart(t *testing.T) {
 	cs, updated, _, stderr := startRelay(t, srv.URL, sid, token)
 	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": call, "charge_amount": "3"})
 	uri := mcp.PaymentURI(call, start["payment_sid"].(string))
-	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
-		t.Fatal(err)
-	}
+	subscribe(t, cs, uri)
 	notified := func(what string) {
 		t.Helper()
 		select {
@@ -391,8 +430,6 @@ func TestMCPRelayRestart(t *testing.T) {
 			t.Fatalf("no notification %s\n%s", what, stderr.String())
 		}
 	}
-	// The subscription is in place once a change is notified (under MCP's
-	// newer protocol, Subscribe returns before the relay has subscribed).
 	mcpCall(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": call, "field": "payment-card-number"})
 	notified("before the restart")
 
@@ -428,9 +465,7 @@ func TestMCPStreamOutlivesTimeouts(t *testing.T) {
 		MaxRetries: -1}) // a stream cut would not be reopened
 	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": call, "charge_amount": "3"})
 	uri := mcp.PaymentURI(call, start["payment_sid"].(string))
-	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
-		t.Fatal(err)
-	}
+	subscribe(t, cs, uri)
 	time.Sleep(4 * time.Second) // past both timeouts: the premise of the test
 	mcpCall(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": call, "field": "payment-card-number"})
 	select {
@@ -498,9 +533,7 @@ func TestMCPClusterNotifications(t *testing.T) {
 	cs, updated := connectMCP(t, &sdk.StreamableClientTransport{Endpoint: b.URL + "/mcp", HTTPClient: &http.Client{Transport: basicAuth{sid, token}}})
 	start := mcpCall(t, cs, mcp.ToolStartPayment, map[string]any{"call_sid": c.Sid, "charge_amount": "4"})
 	uri := mcp.PaymentURI(c.Sid, start["payment_sid"].(string))
-	if err := cs.Subscribe(context.Background(), &sdk.SubscribeParams{URI: uri}); err != nil {
-		t.Fatal(err)
-	}
+	subscribe(t, cs, uri)
 	mcpCall(t, cs, mcp.ToolRequestField, map[string]any{"call_sid": c.Sid, "field": "payment-card-number"})
 	drain := time.After(10 * time.Second)
 	for n := 0; n < 1; { // B's own change
