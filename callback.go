@@ -89,11 +89,12 @@ const AnswerPayment = 1
 // AnswerTTL is how long an idempotent answer is replayed.
 const AnswerTTL = 24 * time.Hour
 
-// SessionChanged says that a session was written (announced at commit, to
-// every process sharing the store; see SessionAnnouncer). It carries no values: listeners read what they need, with their own
-// authorization. It feeds live views (the console's stream and a
-// SessionWatcher's, through events.Hub), a fan-out of their own: delivery
-// of callbacks never depends on it.
+// SessionChanged says that a session was written (announced at commit to
+// every process sharing the store; see SessionAnnouncer). It carries no
+// values: listeners read what they need, with their own authorization. It
+// feeds live views (the console's stream and a SessionWatcher's, through
+// events.Hub), a fan-out of their own: delivery of callbacks never depends
+// on it.
 type SessionChanged struct {
 	AccountSid string
 	SessionSid string
