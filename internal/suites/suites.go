@@ -1,5 +1,5 @@
 // Package suites lets a test that needs an outside program (PostgreSQL,
-// Chromium, stripe-mock, espeak-ng, SIPp, node's MCP SDK) skip on a developer's machine and
+// Chromium, stripe-mock, espeak-ng, SIPp, node's MCP SDK, Twilio's SDKs) skip on a developer's machine and
 // say so, while CI runs everything: under CI=true a missing program fails
 // the test.
 //
@@ -31,6 +31,7 @@ const (
 	SpeechSuite   = "speech tests (tts, talk-off on espeak-ng speech)"
 	SIPSuite      = "SIP interop tests against SIPp"
 	MCPSuite      = "MCP interop test with the official TypeScript SDK's client"
+	SDKSuite      = "Twilio SDK interop tests (the official Node.js and Python helper libraries)"
 )
 
 // StripeMockVersion is the stripe-mock the Stripe tests are written
@@ -92,6 +93,29 @@ func MCPClient(dir string) (how string) {
 		return "needs @modelcontextprotocol/sdk (npm ci in mcp/e2e) (README, Testing)"
 	}
 	return ""
+}
+
+// TwilioSDKs finds what the SDK interop tests need: node with twilio in
+// dir's node_modules (twilioapi/e2e), and a python3 that imports twilio
+// ($TWILIO_PYTHON, else Debian's /usr/bin/python3 with python3-twilio). It
+// returns that python, or "" and what is missing.
+func TwilioSDKs(dir string) (python, how string) {
+	python = os.Getenv("TWILIO_PYTHON")
+	if python == "" {
+		python = "/usr/bin/python3"
+	}
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "twilio")); err != nil {
+		missing = "twilio for node (npm ci in twilioapi/e2e)"
+	} else if err := exec.Command(python, "-c", "import twilio").Run(); err != nil {
+		missing = python + " importing twilio (apt-get install python3-twilio, or set TWILIO_PYTHON)"
+	}
+	if missing != "" {
+		return "", "needs " + missing + " (README, Testing)"
+	}
+	return python, ""
 }
 
 // FindStripeMock finds the stripe-mock binary: on PATH, else where go install
@@ -182,6 +206,9 @@ func Missing(root string) []Note {
 	}
 	if how := MCPClient(filepath.Join(root, "mcp", "e2e")); how != "" {
 		out = append(out, Note{MCPSuite, how})
+	}
+	if _, how := TwilioSDKs(filepath.Join(root, "twilioapi", "e2e")); how != "" {
+		out = append(out, Note{SDKSuite, how})
 	}
 	return out
 }

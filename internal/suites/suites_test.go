@@ -45,8 +45,9 @@ func TestMissing(t *testing.T) {
 	t.Setenv("CHROMIUM", filepath.Join(empty, "chromium"))
 	t.Setenv("TONEPAY_TEST_POSTGRES_URL", "")
 	t.Setenv("SIPP_PCAPS", filepath.Join(home, "pcaps"))
+	t.Setenv("TWILIO_PYTHON", filepath.Join(empty, "python3"))
 	root := t.TempDir()
-	e2e, mcpE2E := filepath.Join(root, "console", "e2e"), filepath.Join(root, "mcp", "e2e")
+	e2e, mcpE2E, sdkE2E := filepath.Join(root, "console", "e2e"), filepath.Join(root, "mcp", "e2e"), filepath.Join(root, "twilioapi", "e2e")
 
 	got := Missing(root)
 	want := []Note{
@@ -56,9 +57,10 @@ func TestMissing(t *testing.T) {
 		{SpeechSuite, "espeak-ng"},
 		{SIPSuite, "needs sipp"},
 		{MCPSuite, "needs node"},
+		{SDKSuite, "needs node"},
 	}
 	if len(got) != len(want) {
-		t.Fatalf("Missing = %q, want the six suites", got)
+		t.Fatalf("Missing = %q, want the seven suites", got)
 	}
 	for i := range want {
 		if got[i].Suite != want[i].Suite || !strings.Contains(got[i].How, want[i].How) {
@@ -89,6 +91,14 @@ func TestMissing(t *testing.T) {
 		t.Errorf("node: %q, want the MCP SDK missing", how)
 	}
 	os.MkdirAll(filepath.Join(mcpE2E, "node_modules", "@modelcontextprotocol", "sdk"), 0o755)
+	if _, how := TwilioSDKs(sdkE2E); !strings.Contains(how, "npm ci in twilioapi/e2e") {
+		t.Errorf("node: %q, want twilio for node missing", how)
+	}
+	os.MkdirAll(filepath.Join(sdkE2E, "node_modules", "twilio"), 0o755)
+	if _, how := TwilioSDKs(sdkE2E); !strings.Contains(how, "python3-twilio") {
+		t.Errorf("node's twilio: %q, want python's missing", how)
+	}
+	exe(filepath.Join(empty, "python3")) // a python whose import succeeds
 	exe(filepath.Join(home, "gopath", "bin", "stripe-mock"))
 	exe(filepath.Join(empty, "espeak-ng"))
 	exe(filepath.Join(empty, "sipp"))
@@ -119,6 +129,9 @@ func TestMissing(t *testing.T) {
 	}
 	if dir, _ := SIPp(); dir != filepath.Join(home, "pcaps") {
 		t.Errorf("SIPp = %q, want $SIPP_PCAPS", dir)
+	}
+	if py, _ := TwilioSDKs(sdkE2E); py != filepath.Join(empty, "python3") {
+		t.Errorf("TwilioSDKs = %q, want $TWILIO_PYTHON", py)
 	}
 }
 

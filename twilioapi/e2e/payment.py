@@ -1,0 +1,92 @@
+"""The application of payment.mjs, written against Twilio's official Python
+helper library (Debian's python3-twilio), unchanged but for where the API
+is. TestTwilioPythonSDK (cmd/tonepay) runs it with Debian's python3 and
+checks what it prints (one JSON object) and the signed status callbacks
+tonepay sent."""
+import base64
+import json
+import os
+import urllib.parse
+import urllib.request
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+URL = os.environ["TONEPAY_URL"]
+SID = os.environ["TONEPAY_ACCOUNT_SID"]
+TOKEN = os.environ["TONEPAY_AUTH_TOKEN"]
+CALLBACK = os.environ["STATUS_CALLBACK"]
+
+
+def client(user, password):
+    c = Client(user, password)
+    c.api.base_url = URL  # the only change from an app on Twilio
+    return c
+
+
+def press(call, digits):
+    """The caller's keys, through tonepay's keypad (Twilio has no API for it)."""
+    req = urllib.request.Request(
+        f"{URL}/_tonepay/Accounts/{SID}/Calls/{call}/Digits",
+        data=urllib.parse.urlencode({"Digits": digits}).encode(),
+        headers={"Authorization": "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()},
+    )
+    with urllib.request.urlopen(req) as res:
+        if res.status != 200:
+            raise RuntimeError(f"press {call}: HTTP {res.status}")
+
+
+def code(f):
+    """The Twilio error f fails with."""
+    try:
+        f()
+    except TwilioRestException as e:
+        return {"status": e.status, "code": e.code}
+    return None
+
+
+tw = client(SID, TOKEN)
+out = {}
+call = tw.calls.create(to="+15005550006", from_="+15005550001", twiml='<Response><Pause length="3600"/></Response>')
+out["call"] = call.sid
+n = 0
+
+
+def key():
+    global n
+    n += 1
+    return f"python-{n}"
+
+
+create = dict(idempotency_key=key(), status_callback=CALLBACK, charge_amount=19.99, currency="usd", description="order 1138")
+payment = tw.calls(call.sid).payments.create(**create)
+out["payment"] = payment.sid
+out["created"] = {"accountSid": payment.account_sid, "callSid": payment.call_sid, "uri": payment.uri}
+# The same request again (a retry): the same session, not a second one.
+out["replayed"] = tw.calls(call.sid).payments.create(**create).sid
+
+for field, keys in [
+    ("payment-card-number", "4242424242424242#"),
+    ("expiration-date", "1230"),
+    ("security-code", "737"),
+    ("postal-code", "94109#"),
+]:
+    p = tw.calls(call.sid).payments(payment.sid).update(idempotency_key=key(), status_callback=CALLBACK, capture=field)
+    if p.sid != payment.sid:
+        raise RuntimeError(f"capture {field}: {p.sid}")
+    press(call.sid, keys)
+done = tw.calls(call.sid).payments(payment.sid).update(idempotency_key=key(), status_callback=CALLBACK, status="complete")
+out["completed"] = done.sid
+
+out["callStatus"] = tw.calls(call.sid).fetch().status
+out["listed"] = any(c.sid == call.sid for c in tw.calls.list(status="in-progress", limit=50))
+
+out["errors"] = {
+    "unknownCall": code(lambda: tw.calls("CA" + "0" * 32).payments.create(idempotency_key=key(), status_callback=CALLBACK)),
+    "badCapture": code(lambda: tw.calls(call.sid).payments(payment.sid).update(
+        idempotency_key=key(), status_callback=CALLBACK, capture="pin-number")),
+    # A fetch: this library reports a failed list page as a bare TwilioException.
+    "wrongToken": code(lambda: client(SID, "0" * 32).calls(call.sid).fetch()),
+}
+out["hungUp"] = tw.calls(call.sid).update(status="completed").status
+print(json.dumps(out))
