@@ -190,7 +190,13 @@ func run(t *testing.T, d *webhook.Dispatcher) {
 // waitFor polls ok until it holds, failing the test after 10 s.
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitWithin(t, 10*time.Second, what, ok)
+}
+
+// waitWithin is waitFor with its own bound.
+func waitWithin(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
