@@ -1,13 +1,30 @@
 // An application written against Twilio's official Node.js helper library
 // (twilio on npm), unchanged but for where the API is: it places a call,
-// takes an agent-assisted card payment on it, reads the call back, and
-// meets Twilio's errors. The caller's keys go through tonepay's keypad
-// (/_tonepay/.../Digits), the one thing Twilio has no API for.
-// TestTwilioNodeSDK (cmd/tonepay) runs it and checks what it prints (one
-// JSON object) and the signed status callbacks tonepay sent.
+// takes an agent-assisted card payment on it, receives its status callbacks
+// and checks each signature with the library's validateRequest, reads the
+// call back, and meets Twilio's errors. The caller's keys go through
+// tonepay's keypad (/_tonepay/.../Digits), the one thing Twilio has no API
+// for. TestTwilioNodeSDK (cmd/tonepay) runs it and checks what it prints
+// (one JSON object).
+import http from "node:http";
 import twilio from "twilio";
 
-const { TONEPAY_URL, TONEPAY_ACCOUNT_SID: sid, TONEPAY_AUTH_TOKEN: token, STATUS_CALLBACK } = process.env;
+const { TONEPAY_URL, TONEPAY_ACCOUNT_SID: sid, TONEPAY_AUTH_TOKEN: token } = process.env;
+
+// The app's status callback endpoint.
+const callbacks = [];
+const receiver = http.createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => (body += c));
+  req.on("end", () => {
+    const params = Object.fromEntries(new URLSearchParams(body));
+    const url = `http://${req.headers.host}${req.url}`;
+    callbacks.push({ valid: twilio.validateRequest(token, req.headers["x-twilio-signature"], url, params), params });
+    res.end();
+  });
+});
+await new Promise((ready) => receiver.listen(0, "127.0.0.1", ready));
+const STATUS_CALLBACK = `http://127.0.0.1:${receiver.address().port}/pay?order=1138`;
 
 function client(user, password) {
   const c = twilio(user, password);
@@ -72,4 +89,13 @@ out.errors = {
 };
 const ended = await tw.calls(call.sid).update({ status: "completed" });
 out.hungUp = ended.status;
+
+// The charge's result arrives as a callback of its own.
+for (let waited = 0; !callbacks.some((c) => c.params.Result) && waited < 15000; waited += 50) {
+  await new Promise((r) => setTimeout(r, 50));
+}
+receiver.close();
+out.callbacks = callbacks.length;
+out.unsigned = callbacks.filter((c) => !c.valid).length;
+out.result = callbacks.find((c) => c.params.Result)?.params;
 console.log(JSON.stringify(out));

@@ -1,21 +1,47 @@
 """The application of payment.mjs, written against Twilio's official Python
 helper library (Debian's python3-twilio), unchanged but for where the API
-is. TestTwilioPythonSDK (cmd/tonepay) runs it with Debian's python3 and
-checks what it prints (one JSON object) and the signed status callbacks
-tonepay sent."""
+is; its status callbacks are checked with the library's RequestValidator.
+TestTwilioPythonSDK (cmd/tonepay) runs it with Debian's python3 and checks
+what it prints (one JSON object)."""
 import base64
+import http.server
 import json
 import os
+import threading
+import time
 import urllib.parse
 import urllib.request
 
 from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 URL = os.environ["TONEPAY_URL"]
 SID = os.environ["TONEPAY_ACCOUNT_SID"]
 TOKEN = os.environ["TONEPAY_AUTH_TOKEN"]
-CALLBACK = os.environ["STATUS_CALLBACK"]
+
+callbacks = []
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """The app's status callback endpoint."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
+        url = f"http://{self.headers['Host']}{self.path}"
+        valid = RequestValidator(TOKEN).validate(url, params, self.headers.get("X-Twilio-Signature", ""))
+        callbacks.append({"valid": valid, "params": params})
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=receiver.serve_forever, daemon=True).start()
+CALLBACK = f"http://127.0.0.1:{receiver.server_address[1]}/pay?order=1138"
 
 
 def client(user, password):
@@ -89,4 +115,13 @@ out["errors"] = {
     "wrongToken": code(lambda: client(SID, "0" * 32).calls(call.sid).fetch()),
 }
 out["hungUp"] = tw.calls(call.sid).update(status="completed").status
+
+# The charge's result arrives as a callback of its own.
+deadline = time.monotonic() + 15
+while not any("Result" in c["params"] for c in callbacks) and time.monotonic() < deadline:
+    time.sleep(0.05)
+receiver.shutdown()
+out["callbacks"] = len(callbacks)
+out["unsigned"] = sum(1 for c in callbacks if not c["valid"])
+out["result"] = next((c["params"] for c in callbacks if "Result" in c["params"]), None)
 print(json.dumps(out))
