@@ -269,9 +269,15 @@ func TestRefusingReceiverRecovers(t *testing.T) {
 
 // TestBusyHostOverflowDeferred: a receiver holds its one slot while more
 // callbacks than may wait for it arrive; those that find the waiters full
-// are put off, not left claimed. Once it answers again, every callback is
-// delivered well before their claims would have ended, once each, in order
+// are put off, not left claimed: pending in the store, unclaimed, due
+// later. Once it answers again, every callback is delivered once, in order
 // per session, with no attempt recorded for being put off.
+//
+// How soon is not asserted, only reported (delivered_after_recovery_ms):
+// a callback put off after the recovery waits out the host's drain
+// estimate, which the stuck first attempt inflates by however long this
+// machine took to see the overflow (~1 s quiet, tens under -race beside
+// other builds).
 func TestBusyHostOverflowDeferred(t *testing.T) {
 	f := newFixture(t)
 	rc := newReceiver(t, f.account.AuthToken.Reveal())
@@ -280,7 +286,7 @@ func TestBusyHostOverflowDeferred(t *testing.T) {
 	recover := func() { once.Do(func() { close(stuck) }) }
 	rc.seen = func(delivery, *http.Request) { <-stuck }
 	var logs logBuffer
-	const claim = time.Minute // the wait for delivery below is half of it
+	const claim = 20 * time.Second
 	d := &webhook.Dispatcher{Store: f.store, Poll: 50 * time.Millisecond, PerHost: 1, Claim: claim, Logger: debugLogger(&logs)}
 	run(t, d)
 	t.Cleanup(recover) // before Run's and the receiver's cleanups
@@ -301,13 +307,25 @@ func TestBusyHostOverflowDeferred(t *testing.T) {
 	}
 	d.Notify()
 	waitFor(t, "callbacks put off", func() bool { return strings.Contains(logs.String(), "callback deferred") })
+	// Put off (the log line follows the store's write): unclaimed, due later.
+	putOff := 0
+	for _, sid := range sids {
+		for _, cb := range f.callbacks(t, sid) {
+			if cb.Status == tonepay.CallbackPending && cb.ClaimedUntil.IsZero() && cb.NextAttemptAt.After(time.Now()) {
+				putOff++
+			}
+		}
+	}
+	if putOff == 0 {
+		t.Error("no callback in the store is put off (pending, unclaimed, due later)")
+	}
 	recovered := time.Now()
 	recover()
 	// The receiver's count first: reading 100 sessions' callbacks from the
-	// store every few milliseconds would slow the deliveries it waits for
-	// (under -race on a loaded machine, past a 10 s bound).
-	waitWithin(t, claim/2, "every callback received", func() bool { return len(rc.deliveries()) >= sessions*each })
-	waitWithin(t, claim/2, "every callback recorded delivered", func() bool {
+	// store every few milliseconds would slow the deliveries it waits for.
+	// Three claims: a put-off waits at most one.
+	waitWithin(t, 3*claim, "every callback received", func() bool { return len(rc.deliveries()) >= sessions*each })
+	waitWithin(t, 3*claim, "every callback recorded delivered", func() bool {
 		for _, sid := range sids {
 			for _, cb := range f.callbacks(t, sid) {
 				if cb.Status != tonepay.CallbackDelivered {
