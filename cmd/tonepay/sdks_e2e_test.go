@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tonepay/tonepay"
+	"github.com/tonepay/tonepay/client"
 	"github.com/tonepay/tonepay/internal/suites"
 )
 
@@ -17,7 +20,8 @@ import (
 // unchanged but for the API's address (twilioapi/e2e): a call, an
 // agent-assisted card payment whose status callbacks the app receives and
 // checks with the library's own validator, the call read back, Twilio's
-// errors as each library reports them.
+// errors as each library reports them, and a <Pay> IVR whose TwiML (call
+// and action answer) the library's builder wrote.
 func TestTwilioNodeSDK(t *testing.T) {
 	dir := sdkDir(t)
 	runSDKApp(t, "node", filepath.Join(dir, "payment.mjs"))
@@ -48,6 +52,12 @@ type sdkReport struct {
 	HungUp                             string
 	Callbacks, Unsigned                int               // the app's status callbacks, and how many failed the library's check
 	Result                             map[string]string // the callback with the charge's Result
+	IVR                                struct {          // a <Pay> IVR whose TwiML the library built
+		Call              string
+		Actions, Unsigned int
+		Action            map[string]string // the <Pay> action's parameters
+		Status            string
+	}
 }
 
 func runSDKApp(t *testing.T, interpreter, script string) {
@@ -95,6 +105,29 @@ func runSDKApp(t *testing.T, interpreter, script string) {
 	for k, v := range f {
 		if strings.Contains(v, "42424242") {
 			t.Errorf("the result callback's %s holds the card number: %q", k, v)
+		}
+	}
+
+	// The <Pay> IVR: the action got the result, signed; its TwiML (the
+	// library's builder again) thanked the caller and hung up. The caller
+	// heard the app's own prompts, the visa security-code one included.
+	ivr := r.IVR
+	if ivr.Actions != 1 || ivr.Unsigned != 0 || ivr.Status != "completed" || ivr.Action["Result"] != "success" ||
+		ivr.Action["PaymentCardNumber"] != "xxxxxxxxxxxx4242" || ivr.Action["SecurityCode"] != "xxx" || ivr.Action["CallSid"] != ivr.Call {
+		t.Errorf("the <Pay> IVR: %+v", ivr)
+	}
+	var said []string
+	if err := srv.Client(t, sid, token).EachEntry(context.Background(), ivr.Call, func(e client.Entry) {
+		if e.Kind == "say" {
+			said = append(said, e.Text)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Welcome to Acme billing.", "Please enter your card number, then press pound.",
+		"Please enter the three digits on the back of your card.", "Thank you, your payment went through."} {
+		if !slices.Contains(said, want) {
+			t.Errorf("the caller never heard %q; heard %q", want, said)
 		}
 	}
 }

@@ -2,7 +2,8 @@
 // (twilio on npm), unchanged but for where the API is: it places a call,
 // takes an agent-assisted card payment on it, receives its status callbacks
 // and checks each signature with the library's validateRequest, reads the
-// call back, and meets Twilio's errors. The caller's keys go through
+// call back, meets Twilio's errors, and runs a <Pay> IVR whose TwiML the
+// library's builder writes. The caller's keys go through
 // tonepay's keypad (/_tonepay/.../Digits), the one thing Twilio has no API
 // for. TestTwilioNodeSDK (cmd/tonepay) runs it and checks what it prints
 // (one JSON object).
@@ -11,15 +12,27 @@ import twilio from "twilio";
 
 const { TONEPAY_URL, TONEPAY_ACCOUNT_SID: sid, TONEPAY_AUTH_TOKEN: token } = process.env;
 
-// The app's status callback endpoint.
+// The app's endpoint: status callbacks, and a <Pay> IVR's action, whose
+// answer is TwiML from the library's builder.
 const callbacks = [];
+const actions = [];
 const receiver = http.createServer((req, res) => {
   let body = "";
   req.on("data", (c) => (body += c));
   req.on("end", () => {
     const params = Object.fromEntries(new URLSearchParams(body));
     const url = `http://${req.headers.host}${req.url}`;
-    callbacks.push({ valid: twilio.validateRequest(token, req.headers["x-twilio-signature"], url, params), params });
+    const got = { valid: twilio.validateRequest(token, req.headers["x-twilio-signature"], url, params), params };
+    if (req.url.startsWith("/paid")) {
+      actions.push(got);
+      const thanks = new twilio.twiml.VoiceResponse();
+      thanks.say(params.Result === "success" ? "Thank you, your payment went through." : "Sorry, it failed.");
+      thanks.hangup();
+      res.setHeader("Content-Type", "text/xml");
+      res.end(thanks.toString());
+      return;
+    }
+    callbacks.push(got);
     res.end();
   });
 });
@@ -89,6 +102,26 @@ out.errors = {
 };
 const ended = await tw.calls(call.sid).update({ status: "completed" });
 out.hungUp = ended.status;
+
+// A <Pay> IVR, its TwiML made by the library's builder: the caller pays
+// by keypad, the action gets the result and answers with more TwiML.
+const base = STATUS_CALLBACK.slice(0, STATUS_CALLBACK.indexOf("/pay"));
+const ivr = new twilio.twiml.VoiceResponse();
+ivr.say("Welcome to Acme billing.");
+const pay = ivr.pay({ chargeAmount: "20.45", action: `${base}/paid`, timeout: 30 });
+pay.prompt({ for: "payment-card-number" }).say("Please enter your card number, then press pound.");
+pay.prompt({ for: "security-code", cardType: "visa" }).say("Please enter the three digits on the back of your card.");
+const ivrCall = await tw.calls.create({ to: "+15005550006", from: "+15005550001", twiml: ivr.toString() });
+for (const keys of ["4242424242424242#", "1230", "737", "94109#"]) await press(ivrCall.sid, keys);
+for (let waited = 0; actions.length === 0 && waited < 15000; waited += 50) {
+  await new Promise((r) => setTimeout(r, 50));
+}
+out.ivr = { call: ivrCall.sid, actions: actions.length, unsigned: actions.filter((a) => !a.valid).length, action: actions[0]?.params };
+for (let waited = 0; waited < 15000; waited += 50) {
+  out.ivr.status = (await tw.calls(ivrCall.sid).fetch()).status;
+  if (out.ivr.status === "completed") break;
+  await new Promise((r) => setTimeout(r, 50));
+}
 
 // The charge's result arrives as a callback of its own.
 for (let waited = 0; !callbacks.some((c) => c.params.Result) && waited < 15000; waited += 50) {

@@ -15,23 +15,39 @@ import urllib.request
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
 
 URL = os.environ["TONEPAY_URL"]
 SID = os.environ["TONEPAY_ACCOUNT_SID"]
 TOKEN = os.environ["TONEPAY_AUTH_TOKEN"]
 
 callbacks = []
+actions = []
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
-    """The app's status callback endpoint."""
+    """The app's endpoint: status callbacks, and a <Pay> IVR's action, whose
+    answer is TwiML from the library's builder."""
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
         params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
         url = f"http://{self.headers['Host']}{self.path}"
         valid = RequestValidator(TOKEN).validate(url, params, self.headers.get("X-Twilio-Signature", ""))
-        callbacks.append({"valid": valid, "params": params})
+        got = {"valid": valid, "params": params}
+        if self.path.startswith("/paid"):
+            actions.append(got)
+            thanks = VoiceResponse()
+            thanks.say("Thank you, your payment went through." if params.get("Result") == "success" else "Sorry, it failed.")
+            thanks.hangup()
+            answer = str(thanks).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
+        callbacks.append(got)
         self.send_response(200)
         self.end_headers()
 
@@ -115,6 +131,29 @@ out["errors"] = {
     "wrongToken": code(lambda: client(SID, "0" * 32).calls(call.sid).fetch()),
 }
 out["hungUp"] = tw.calls(call.sid).update(status="completed").status
+
+# A <Pay> IVR, its TwiML made by the library's builder: the caller pays by
+# keypad, the action gets the result and answers with more TwiML.
+base = CALLBACK[: CALLBACK.index("/pay")]
+ivr = VoiceResponse()
+ivr.say("Welcome to Acme billing.")
+pay = ivr.pay(charge_amount="20.45", action=f"{base}/paid", timeout=30)
+pay.prompt(for_="payment-card-number").say("Please enter your card number, then press pound.")
+pay.prompt(for_="security-code", card_type="visa").say("Please enter the three digits on the back of your card.")
+ivr_call = tw.calls.create(to="+15005550006", from_="+15005550001", twiml=str(ivr))
+for keys in ["4242424242424242#", "1230", "737", "94109#"]:
+    press(ivr_call.sid, keys)
+deadline = time.monotonic() + 15
+while not actions and time.monotonic() < deadline:
+    time.sleep(0.05)
+out["ivr"] = {"call": ivr_call.sid, "actions": len(actions), "unsigned": sum(1 for a in actions if not a["valid"]),
+              "action": actions[0]["params"] if actions else None}
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline:
+    out["ivr"]["status"] = tw.calls(ivr_call.sid).fetch().status
+    if out["ivr"]["status"] == "completed":
+        break
+    time.sleep(0.05)
 
 # The charge's result arrives as a callback of its own.
 deadline = time.monotonic() + 15
