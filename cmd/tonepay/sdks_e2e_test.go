@@ -20,8 +20,9 @@ import (
 // unchanged but for the API's address (twilioapi/e2e): a call, an
 // agent-assisted card payment whose status callbacks the app receives and
 // checks with the library's own validator, the call read back, Twilio's
-// errors as each library reports them, and a <Pay> IVR whose TwiML (call
-// and action answer) the library's builder wrote.
+// errors as each library reports them, a <Pay> IVR whose TwiML (call and
+// action answer) the library's builder wrote, and a number of the app's
+// rung by a caller, its voice webhooks checked by the library.
 func TestTwilioNodeSDK(t *testing.T) {
 	dir := sdkDir(t)
 	runSDKApp(t, "node", filepath.Join(dir, "payment.mjs"))
@@ -57,6 +58,18 @@ type sdkReport struct {
 		Actions, Unsigned int
 		Action            map[string]string // the <Pay> action's parameters
 		Status            string
+	}
+	Number struct { // an IncomingPhoneNumber made, listed, updated, deleted
+		Sid, FriendlyName, PhoneNumber, Updated string
+		Listed                                  bool
+		Gone                                    *struct{ Status, Code int }
+	}
+	Inbound struct { // a caller ringing it: the app's voice webhooks
+		Call, Status string
+		Requests     []struct {
+			Path, Direction, Digits string
+			Valid                   bool
+		}
 	}
 }
 
@@ -116,18 +129,43 @@ func runSDKApp(t *testing.T, interpreter, script string) {
 		ivr.Action["PaymentCardNumber"] != "xxxxxxxxxxxx4242" || ivr.Action["SecurityCode"] != "xxx" || ivr.Action["CallSid"] != ivr.Call {
 		t.Errorf("the <Pay> IVR: %+v", ivr)
 	}
-	var said []string
-	if err := srv.Client(t, sid, token).EachEntry(context.Background(), ivr.Call, func(e client.Entry) {
-		if e.Kind == "say" {
-			said = append(said, e.Text)
+	said := func(call string) []string {
+		var said []string
+		if err := srv.Client(t, sid, token).EachEntry(context.Background(), call, func(e client.Entry) {
+			if e.Kind == "say" {
+				said = append(said, e.Text)
+			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-	}); err != nil {
-		t.Fatal(err)
+		return said
 	}
+	heard := said(ivr.Call)
 	for _, want := range []string{"Welcome to Acme billing.", "Please enter your card number, then press pound.",
 		"Please enter the three digits on the back of your card.", "Thank you, your payment went through."} {
-		if !slices.Contains(said, want) {
-			t.Errorf("the caller never heard %q; heard %q", want, said)
+		if !slices.Contains(heard, want) {
+			t.Errorf("the <Pay> IVR's caller never heard %q; heard %q", want, heard)
 		}
+	}
+
+	// The number, through the library, and a caller ringing it: the app's
+	// webhooks signed, inbound, the relative action resolved, the key sent.
+	n := r.Number
+	if !strings.HasPrefix(n.Sid, "PN") || n.PhoneNumber != "+14155550123" || n.FriendlyName != "(415) 555-0123" || !n.Listed ||
+		!strings.HasSuffix(n.Updated, "/voice?v=2") || n.Gone == nil || n.Gone.Status != 404 || n.Gone.Code != 20404 {
+		t.Errorf("the number as the library read it: %+v (gone: %+v)", n, n.Gone)
+	}
+	in := r.Inbound
+	if in.Status != "completed" || len(in.Requests) != 2 || in.Requests[0].Path != "/voice?v=2" || in.Requests[1].Path != "/menu" ||
+		in.Requests[1].Digits != "1" {
+		t.Fatalf("the inbound call: %+v", in)
+	}
+	for _, q := range in.Requests {
+		if !q.Valid || q.Direction != "inbound" {
+			t.Errorf("the app's %s request: signed %v (the library's check), Direction %q", q.Path, q.Valid, q.Direction)
+		}
+	}
+	if heard := said(in.Call); !slices.Contains(heard, "You pressed 1.") {
+		t.Errorf("the inbound caller heard %q", heard)
 	}
 }

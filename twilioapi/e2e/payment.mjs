@@ -12,10 +12,11 @@ import twilio from "twilio";
 
 const { TONEPAY_URL, TONEPAY_ACCOUNT_SID: sid, TONEPAY_AUTH_TOKEN: token } = process.env;
 
-// The app's endpoint: status callbacks, and a <Pay> IVR's action, whose
-// answer is TwiML from the library's builder.
+// The app's endpoint: status callbacks, a <Pay> IVR's action and an inbound
+// IVR's voice webhooks, answered with TwiML from the library's builder.
 const callbacks = [];
 const actions = [];
+const voice = [];
 const receiver = http.createServer((req, res) => {
   let body = "";
   req.on("data", (c) => (body += c));
@@ -23,6 +24,19 @@ const receiver = http.createServer((req, res) => {
     const params = Object.fromEntries(new URLSearchParams(body));
     const url = `http://${req.headers.host}${req.url}`;
     const got = { valid: twilio.validateRequest(token, req.headers["x-twilio-signature"], url, params), params };
+    if (req.url.startsWith("/voice") || req.url.startsWith("/menu")) {
+      voice.push({ path: req.url, ...got });
+      const twiml = new twilio.twiml.VoiceResponse();
+      if (req.url.startsWith("/voice")) {
+        twiml.gather({ numDigits: 1, action: "/menu" }).say("Press 1 for billing.");
+      } else {
+        twiml.say(`You pressed ${params.Digits}.`);
+        twiml.hangup();
+      }
+      res.setHeader("Content-Type", "text/xml");
+      res.end(twiml.toString());
+      return;
+    }
     if (req.url.startsWith("/paid")) {
       actions.push(got);
       const thanks = new twilio.twiml.VoiceResponse();
@@ -122,6 +136,31 @@ for (let waited = 0; waited < 15000; waited += 50) {
   if (out.ivr.status === "completed") break;
   await new Promise((r) => setTimeout(r, 50));
 }
+
+// A number of the app's (IncomingPhoneNumbers) and a caller ringing it
+// (tonepay's extension): its VoiceUrl runs a menu, signed as Twilio signs.
+const number = await tw.incomingPhoneNumbers.create({ phoneNumber: "+14155550123", voiceUrl: `${base}/voice` });
+out.number = { sid: number.sid, friendlyName: number.friendlyName, phoneNumber: number.phoneNumber };
+out.number.listed = (await tw.incomingPhoneNumbers.list({ limit: 50 })).some((n) => n.sid === number.sid);
+out.number.updated = (await tw.incomingPhoneNumbers(number.sid).update({ voiceUrl: `${base}/voice?v=2` })).voiceUrl;
+const rang = await fetch(`${TONEPAY_URL}/_tonepay/Accounts/${sid}/Calls/Inbound`, {
+  method: "POST",
+  headers: { Authorization: "Basic " + Buffer.from(`${sid}:${token}`).toString("base64") },
+  body: new URLSearchParams({ From: "+15005550001", To: "+14155550123" }),
+});
+const inbound = await rang.json();
+await press(inbound.sid, "1");
+for (let waited = 0; waited < 15000; waited += 50) {
+  if ((await tw.calls(inbound.sid).fetch()).status === "completed") break;
+  await new Promise((r) => setTimeout(r, 50));
+}
+out.inbound = {
+  call: inbound.sid,
+  status: (await tw.calls(inbound.sid).fetch()).status,
+  requests: voice.map((v) => ({ path: v.path, valid: v.valid, direction: v.params.Direction, digits: v.params.Digits || "" })),
+};
+await tw.incomingPhoneNumbers(number.sid).remove();
+out.number.gone = await code(() => tw.incomingPhoneNumbers(number.sid).fetch());
 
 // The charge's result arrives as a callback of its own.
 for (let waited = 0; !callbacks.some((c) => c.params.Result) && waited < 15000; waited += 50) {

@@ -23,11 +23,13 @@ TOKEN = os.environ["TONEPAY_AUTH_TOKEN"]
 
 callbacks = []
 actions = []
+voice = []
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
-    """The app's endpoint: status callbacks, and a <Pay> IVR's action, whose
-    answer is TwiML from the library's builder."""
+    """The app's endpoint: status callbacks, a <Pay> IVR's action and an
+    inbound IVR's voice webhooks, answered with TwiML from the library's
+    builder."""
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
@@ -35,21 +37,34 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         url = f"http://{self.headers['Host']}{self.path}"
         valid = RequestValidator(TOKEN).validate(url, params, self.headers.get("X-Twilio-Signature", ""))
         got = {"valid": valid, "params": params}
+        if self.path.startswith("/voice") or self.path.startswith("/menu"):
+            voice.append({"path": self.path, **got})
+            twiml = VoiceResponse()
+            if self.path.startswith("/voice"):
+                twiml.gather(num_digits=1, action="/menu").say("Press 1 for billing.")
+            else:
+                twiml.say(f"You pressed {params.get('Digits')}.")
+                twiml.hangup()
+            self.answer(str(twiml))
+            return
         if self.path.startswith("/paid"):
             actions.append(got)
             thanks = VoiceResponse()
             thanks.say("Thank you, your payment went through." if params.get("Result") == "success" else "Sorry, it failed.")
             thanks.hangup()
-            answer = str(thanks).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            self.answer(str(thanks))
             return
         callbacks.append(got)
         self.send_response(200)
         self.end_headers()
+
+    def answer(self, twiml):
+        body = twiml.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -154,6 +169,32 @@ while time.monotonic() < deadline:
     if out["ivr"]["status"] == "completed":
         break
     time.sleep(0.05)
+
+# A number of the app's (IncomingPhoneNumbers) and a caller ringing it
+# (tonepay's extension): its VoiceUrl runs a menu, signed as Twilio signs.
+number = tw.incoming_phone_numbers.create(phone_number="+14155550123", voice_url=f"{base}/voice")
+out["number"] = {"sid": number.sid, "friendlyName": number.friendly_name, "phoneNumber": number.phone_number}
+out["number"]["listed"] = any(n.sid == number.sid for n in tw.incoming_phone_numbers.list(limit=50))
+out["number"]["updated"] = tw.incoming_phone_numbers(number.sid).update(voice_url=f"{base}/voice?v=2").voice_url
+req = urllib.request.Request(
+    f"{URL}/_tonepay/Accounts/{SID}/Calls/Inbound",
+    data=urllib.parse.urlencode({"From": "+15005550001", "To": "+14155550123"}).encode(),
+    headers={"Authorization": "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()},
+)
+with urllib.request.urlopen(req) as res:
+    inbound = json.load(res)
+press(inbound["sid"], "1")
+deadline = time.monotonic() + 15
+while tw.calls(inbound["sid"]).fetch().status != "completed" and time.monotonic() < deadline:
+    time.sleep(0.05)
+out["inbound"] = {
+    "call": inbound["sid"],
+    "status": tw.calls(inbound["sid"]).fetch().status,
+    "requests": [{"path": v["path"], "valid": v["valid"], "direction": v["params"].get("Direction"),
+                  "digits": v["params"].get("Digits", "")} for v in voice],
+}
+tw.incoming_phone_numbers(number.sid).delete()
+out["number"]["gone"] = code(lambda: tw.incoming_phone_numbers(number.sid).fetch())
 
 # The charge's result arrives as a callback of its own.
 deadline = time.monotonic() + 15
