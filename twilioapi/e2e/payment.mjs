@@ -2,11 +2,11 @@
 // (twilio on npm), unchanged but for where the API is: it places a call,
 // takes an agent-assisted card payment on it, receives its status callbacks
 // and checks each signature with the library's validateRequest, reads the
-// call back, meets Twilio's errors, and runs a <Pay> IVR whose TwiML the
-// library's builder writes. The caller's keys go through
-// tonepay's keypad (/_tonepay/.../Digits), the one thing Twilio has no API
-// for. TestTwilioNodeSDK (cmd/tonepay) runs it and checks what it prints
-// (one JSON object).
+// call back, meets Twilio's errors, runs a <Pay> IVR whose TwiML the
+// library's builder writes, and has a caller ring a number of its own. The
+// caller (keys, ringing) is played through tonepay's extension API, the one
+// thing Twilio has no API for. TestTwilioNodeSDK (cmd/tonepay) runs it and
+// checks what it prints (one JSON object).
 import http from "node:http";
 import twilio from "twilio";
 
@@ -59,13 +59,25 @@ function client(user, password) {
   return c;
 }
 
-async function press(call, digits) {
-  const res = await fetch(`${TONEPAY_URL}/_tonepay/Accounts/${sid}/Calls/${call}/Digits`, {
+// extension posts form to tonepay's extension API (the simulated caller).
+async function extension(path, form) {
+  const res = await fetch(`${TONEPAY_URL}/_tonepay/Accounts/${sid}/${path}`, {
     method: "POST",
     headers: { Authorization: "Basic " + Buffer.from(`${sid}:${token}`).toString("base64") },
-    body: new URLSearchParams({ Digits: digits }),
+    body: new URLSearchParams(form),
   });
-  if (res.status !== 200) throw new Error(`press ${call}: HTTP ${res.status}`);
+  if (res.status >= 300) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+const press = (call, digits) => extension(`Calls/${call}/Digits`, { Digits: digits });
+
+// until waits up to 15 s for cond (async or not) to hold.
+async function until(cond) {
+  for (const end = Date.now() + 15000; Date.now() < end; ) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 // code runs f and returns the Twilio error code it failed with.
@@ -127,15 +139,11 @@ pay.prompt({ for: "payment-card-number" }).say("Please enter your card number, t
 pay.prompt({ for: "security-code", cardType: "visa" }).say("Please enter the three digits on the back of your card.");
 const ivrCall = await tw.calls.create({ to: "+15005550006", from: "+15005550001", twiml: ivr.toString() });
 for (const keys of ["4242424242424242#", "1230", "737", "94109#"]) await press(ivrCall.sid, keys);
-for (let waited = 0; actions.length === 0 && waited < 15000; waited += 50) {
-  await new Promise((r) => setTimeout(r, 50));
-}
+const status = async (sid) => (await tw.calls(sid).fetch()).status;
+await until(() => actions.length > 0);
+await until(async () => (await status(ivrCall.sid)) === "completed");
 out.ivr = { call: ivrCall.sid, actions: actions.length, unsigned: actions.filter((a) => !a.valid).length, action: actions[0]?.params };
-for (let waited = 0; waited < 15000; waited += 50) {
-  out.ivr.status = (await tw.calls(ivrCall.sid).fetch()).status;
-  if (out.ivr.status === "completed") break;
-  await new Promise((r) => setTimeout(r, 50));
-}
+out.ivr.status = await status(ivrCall.sid);
 
 // A number of the app's (IncomingPhoneNumbers) and a caller ringing it
 // (tonepay's extension): its VoiceUrl runs a menu, signed as Twilio signs.
@@ -143,29 +151,19 @@ const number = await tw.incomingPhoneNumbers.create({ phoneNumber: "+14155550123
 out.number = { sid: number.sid, friendlyName: number.friendlyName, phoneNumber: number.phoneNumber };
 out.number.listed = (await tw.incomingPhoneNumbers.list({ limit: 50 })).some((n) => n.sid === number.sid);
 out.number.updated = (await tw.incomingPhoneNumbers(number.sid).update({ voiceUrl: `${base}/voice?v=2` })).voiceUrl;
-const rang = await fetch(`${TONEPAY_URL}/_tonepay/Accounts/${sid}/Calls/Inbound`, {
-  method: "POST",
-  headers: { Authorization: "Basic " + Buffer.from(`${sid}:${token}`).toString("base64") },
-  body: new URLSearchParams({ From: "+15005550001", To: "+14155550123" }),
-});
-const inbound = await rang.json();
+const inbound = await extension("Calls/Inbound", { From: "+15005550001", To: "+14155550123" });
 await press(inbound.sid, "1");
-for (let waited = 0; waited < 15000; waited += 50) {
-  if ((await tw.calls(inbound.sid).fetch()).status === "completed") break;
-  await new Promise((r) => setTimeout(r, 50));
-}
+await until(async () => (await status(inbound.sid)) === "completed");
 out.inbound = {
   call: inbound.sid,
-  status: (await tw.calls(inbound.sid).fetch()).status,
+  status: await status(inbound.sid),
   requests: voice.map((v) => ({ path: v.path, valid: v.valid, direction: v.params.Direction, digits: v.params.Digits || "" })),
 };
 await tw.incomingPhoneNumbers(number.sid).remove();
 out.number.gone = await code(() => tw.incomingPhoneNumbers(number.sid).fetch());
 
 // The charge's result arrives as a callback of its own.
-for (let waited = 0; !callbacks.some((c) => c.params.Result) && waited < 15000; waited += 50) {
-  await new Promise((r) => setTimeout(r, 50));
-}
+await until(() => callbacks.some((c) => c.params.Result));
 receiver.close();
 out.callbacks = callbacks.length;
 out.unsigned = callbacks.filter((c) => !c.valid).length;

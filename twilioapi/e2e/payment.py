@@ -81,16 +81,31 @@ def client(user, password):
     return c
 
 
-def press(call, digits):
-    """The caller's keys, through tonepay's keypad (Twilio has no API for it)."""
+def extension(path, form):
+    """Posts form to tonepay's extension API (the simulated caller; Twilio
+    has no API for it)."""
     req = urllib.request.Request(
-        f"{URL}/_tonepay/Accounts/{SID}/Calls/{call}/Digits",
-        data=urllib.parse.urlencode({"Digits": digits}).encode(),
+        f"{URL}/_tonepay/Accounts/{SID}/{path}",
+        data=urllib.parse.urlencode(form).encode(),
         headers={"Authorization": "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()},
     )
     with urllib.request.urlopen(req) as res:
-        if res.status != 200:
-            raise RuntimeError(f"press {call}: HTTP {res.status}")
+        return json.load(res)
+
+
+def press(call, digits):
+    extension(f"Calls/{call}/Digits", {"Digits": digits})
+
+
+def until(cond):
+    """Waits up to 15 s for cond() to hold."""
+    deadline = time.monotonic() + 15
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def status(call):
+    return tw.calls(call).fetch().status
 
 
 def code(f):
@@ -158,17 +173,10 @@ pay.prompt(for_="security-code", card_type="visa").say("Please enter the three d
 ivr_call = tw.calls.create(to="+15005550006", from_="+15005550001", twiml=str(ivr))
 for keys in ["4242424242424242#", "1230", "737", "94109#"]:
     press(ivr_call.sid, keys)
-deadline = time.monotonic() + 15
-while not actions and time.monotonic() < deadline:
-    time.sleep(0.05)
+until(lambda: actions)
+until(lambda: status(ivr_call.sid) == "completed")
 out["ivr"] = {"call": ivr_call.sid, "actions": len(actions), "unsigned": sum(1 for a in actions if not a["valid"]),
-              "action": actions[0]["params"] if actions else None}
-deadline = time.monotonic() + 15
-while time.monotonic() < deadline:
-    out["ivr"]["status"] = tw.calls(ivr_call.sid).fetch().status
-    if out["ivr"]["status"] == "completed":
-        break
-    time.sleep(0.05)
+              "action": actions[0]["params"] if actions else None, "status": status(ivr_call.sid)}
 
 # A number of the app's (IncomingPhoneNumbers) and a caller ringing it
 # (tonepay's extension): its VoiceUrl runs a menu, signed as Twilio signs.
@@ -176,20 +184,12 @@ number = tw.incoming_phone_numbers.create(phone_number="+14155550123", voice_url
 out["number"] = {"sid": number.sid, "friendlyName": number.friendly_name, "phoneNumber": number.phone_number}
 out["number"]["listed"] = any(n.sid == number.sid for n in tw.incoming_phone_numbers.list(limit=50))
 out["number"]["updated"] = tw.incoming_phone_numbers(number.sid).update(voice_url=f"{base}/voice?v=2").voice_url
-req = urllib.request.Request(
-    f"{URL}/_tonepay/Accounts/{SID}/Calls/Inbound",
-    data=urllib.parse.urlencode({"From": "+15005550001", "To": "+14155550123"}).encode(),
-    headers={"Authorization": "Basic " + base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()},
-)
-with urllib.request.urlopen(req) as res:
-    inbound = json.load(res)
+inbound = extension("Calls/Inbound", {"From": "+15005550001", "To": "+14155550123"})
 press(inbound["sid"], "1")
-deadline = time.monotonic() + 15
-while tw.calls(inbound["sid"]).fetch().status != "completed" and time.monotonic() < deadline:
-    time.sleep(0.05)
+until(lambda: status(inbound["sid"]) == "completed")
 out["inbound"] = {
     "call": inbound["sid"],
-    "status": tw.calls(inbound["sid"]).fetch().status,
+    "status": status(inbound["sid"]),
     "requests": [{"path": v["path"], "valid": v["valid"], "direction": v["params"].get("Direction"),
                   "digits": v["params"].get("Digits", "")} for v in voice],
 }
@@ -197,9 +197,7 @@ tw.incoming_phone_numbers(number.sid).delete()
 out["number"]["gone"] = code(lambda: tw.incoming_phone_numbers(number.sid).fetch())
 
 # The charge's result arrives as a callback of its own.
-deadline = time.monotonic() + 15
-while not any("Result" in c["params"] for c in callbacks) and time.monotonic() < deadline:
-    time.sleep(0.05)
+until(lambda: any("Result" in c["params"] for c in callbacks))
 receiver.shutdown()
 out["callbacks"] = len(callbacks)
 out["unsigned"] = sum(1 for c in callbacks if not c["valid"])
