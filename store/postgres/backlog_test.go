@@ -270,24 +270,3 @@ func TestLapsedLegsPlan(t *testing.T) {
 		}
 	}
 }
-
-// TestCallbacksDueDropped: migration 016 drops callbacks_due, which no
-// query reads since 010 and every retry-time change paid for.
-func TestCallbacksDueDropped(t *testing.T) {
-	ctx := context.Background()
-	url := pgtest.FreshDB(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE tablename = 'callbacks' AND indexname = 'callbacks_due'`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("callbacks_due: %d (%v), want dropped", n, err)
-	}
-}

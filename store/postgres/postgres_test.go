@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tonepay/tonepay"
 	"github.com/tonepay/tonepay/internal/pgtest"
 	"github.com/tonepay/tonepay/seal"
@@ -32,14 +34,27 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
 }
 
+// TestMigrationsOnce: the migrations apply once, on a second open too, and
+// leave the schema as they mean to: migration 016 dropped callbacks_due,
+// which no query reads since 010 and every retry-time change paid for.
 func TestMigrationsOnce(t *testing.T) {
+	ctx := context.Background()
 	url := pgtest.FreshDB(t)
 	for range 2 {
-		s, err := postgres.Open(context.Background(), url)
+		s, err := postgres.Open(ctx, url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Close()
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE tablename = 'callbacks' AND indexname = 'callbacks_due'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("callbacks_due: %d (%v), want dropped", n, err)
 	}
 }
 

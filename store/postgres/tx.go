@@ -152,35 +152,38 @@ func (t *txn) AddAnswer(ctx context.Context, a *tonepay.Answer) error {
 // (PostgreSQL delivers a NOTIFY when its transaction commits, and drops it
 // on rollback). Payload: "AC…:PK…".
 func (t *txn) notify(ctx context.Context, cbs []*tonepay.Callback) error {
-	for _, c := range cbs {
-		if err := t.notifyOnce(ctx, "AddCallbacks", c.AccountSid, c.Chain); err != nil {
-			return err
-		}
+	changes := make([]tonepay.SessionChanged, len(cbs))
+	for i, c := range cbs {
+		changes[i] = tonepay.SessionChanged{AccountSid: c.AccountSid, SessionSid: c.Chain}
 	}
-	return nil
+	return t.notifyOnce(ctx, "AddCallbacks", changes)
 }
 
 // Announce implements tonepay.SessionAnnouncer: a NOTIFY for each session
 // not announced yet by this transaction.
 func (t *txn) Announce(ctx context.Context, changes []tonepay.SessionChanged) error {
-	for _, e := range changes {
-		if err := t.notifyOnce(ctx, "Announce", e.AccountSid, e.SessionSid); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.notifyOnce(ctx, "Announce", changes)
 }
 
-func (t *txn) notifyOnce(ctx context.Context, op, account, session string) error {
-	p := account + ":" + session
-	if t.notified[p] {
+// notifyOnce NOTIFYs each session of changes that this transaction has not
+// yet, all in one statement: one round trip, whatever their number.
+func (t *txn) notifyOnce(ctx context.Context, op string, changes []tonepay.SessionChanged) error {
+	var payloads []string
+	for _, e := range changes {
+		p := e.AccountSid + ":" + e.SessionSid
+		if t.notified[p] {
+			continue
+		}
+		if t.notified == nil {
+			t.notified = map[string]bool{}
+		}
+		t.notified[p] = true
+		payloads = append(payloads, p)
+	}
+	if len(payloads) == 0 {
 		return nil
 	}
-	if t.notified == nil {
-		t.notified = map[string]bool{}
-	}
-	t.notified[p] = true
-	if _, err := t.tx.Exec(ctx, `SELECT pg_notify($1, $2)`, eventChannel, p); err != nil {
+	if _, err := t.tx.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS n(p, i) ORDER BY i`, eventChannel, payloads); err != nil {
 		return wrap(op, err)
 	}
 	return nil
