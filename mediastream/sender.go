@@ -173,7 +173,7 @@ type appFrame struct {
 }
 
 // serve runs the stream until it ends, and says how.
-func (st *sentStream) serve(ctx context.Context) tonepay.StreamEnd {
+func (st *sentStream) serve(ctx context.Context) (end tonepay.StreamEnd) {
 	conn, fail := st.dial(ctx)
 	if fail != nil {
 		return *fail
@@ -200,6 +200,9 @@ func (st *sentStream) serve(ctx context.Context) tonepay.StreamEnd {
 	go st.read(rctx, conn, frames)
 
 	p := &appPlayer{}
+	// However it ends from here (the app's close may reach a write before
+	// the reader), the end says how much of the app's audio arrived.
+	defer func() { end.Audio = p.audio() }()
 	var in, out track
 	for _, t := range st.req.Tracks {
 		switch t {
@@ -252,12 +255,11 @@ func (st *sentStream) serve(ctx context.Context) tonepay.StreamEnd {
 		case k := <-st.keys:
 			in.press(k)
 		case <-st.stop:
-			return st.close(w, conn, p)
+			return st.close(w, conn)
 		case <-ctx.Done():
-			return st.close(w, conn, p)
+			return st.close(w, conn)
 		case af := <-frames:
 			if af.end != nil {
-				af.end.Audio = p.audio()
 				if af.end.Why == tonepay.StreamFailed {
 					conn.Close(websocket.StatusPolicyViolation, af.end.Error)
 				}
@@ -269,9 +271,7 @@ func (st *sentStream) serve(ctx context.Context) tonepay.StreamEnd {
 			names, err := p.take(af.f, af.audio, time.Now())
 			if err != nil {
 				conn.Close(websocket.StatusPolicyViolation, "too much audio queued")
-				e := failed(tonepay.CodeStreamProtocol, err.Error())
-				e.Audio = p.audio()
-				return e
+				return failed(tonepay.CodeStreamProtocol, err.Error())
 			}
 			for _, name := range names {
 				if err := st.echo(w, name); err != nil {
@@ -283,8 +283,8 @@ func (st *sentStream) serve(ctx context.Context) tonepay.StreamEnd {
 }
 
 // close ends a stopped stream: the stop frame, then the close handshake.
-func (st *sentStream) close(w *writer, conn *websocket.Conn, p *appPlayer) tonepay.StreamEnd {
-	end := tonepay.StreamEnd{Why: tonepay.StreamStopped, Audio: p.audio()}
+func (st *sentStream) close(w *writer, conn *websocket.Conn) tonepay.StreamEnd {
+	end := tonepay.StreamEnd{Why: tonepay.StreamStopped}
 	if err := w.send(&Frame{Event: EventStop, StreamSid: st.req.StreamSid, Stop: &Stop{AccountSid: st.req.AccountSid, CallSid: st.req.CallSid}}); err != nil {
 		return end // the app is gone or stalled: the stream is over anyway
 	}
